@@ -1,0 +1,122 @@
+// Env: every operating-system service cardvault uses (files, clock, randomness), behind
+// one interface so tests can inject faults (see FaultInjectionEnv).
+#ifndef CARDVAULT_CORE_ENV_H_
+#define CARDVAULT_CORE_ENV_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/status.h"
+#include "core/status_or.h"
+
+namespace cardvault {
+
+// A file read from start to end. Not thread-safe.
+class SequentialFile {
+ public:
+  virtual ~SequentialFile() = default;
+  // Reads up to buf.size() bytes. Returns the count read; 0 means end of file. A short
+  // count does not mean end of file (callers loop; see ReadFull).
+  virtual StatusOr<size_t> Read(std::span<uint8_t> buf) = 0;
+};
+
+// Reads until `buf` is full or end of file; returns the count read.
+StatusOr<size_t> ReadFull(SequentialFile& file, std::span<uint8_t> buf);
+
+// A file being written. Not thread-safe. Data is durable only after Sync() returned OK.
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  virtual Status Append(ByteView data) = 0;
+  // Overwrites bytes already appended, at `offset` (used to fill in a header last).
+  virtual Status WriteAt(uint64_t offset, ByteView data) = 0;
+  virtual Status Sync() = 0;
+  // Closes the file; further calls are errors. The destructor closes silently.
+  virtual Status Close() = 0;
+};
+
+struct FileInfo {
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;  // nanoseconds since the Unix epoch
+  uint32_t mode = 0;     // st_mode (type and permission bits)
+  uint64_t inode = 0;
+  bool is_regular = false;
+  bool is_directory = false;
+  bool is_symlink = false;
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+
+  // The process-wide POSIX environment. Never deleted.
+  static Env* Default();
+
+  virtual StatusOr<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& path) = 0;
+  // Creates or truncates `path` with permission bits `mode` (before umask).
+  virtual StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
+                                                                  uint32_t mode = 0600) = 0;
+  // Atomically replaces `to` with `from` (rename(2)); both must be on one file system.
+  virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
+  virtual Status RemoveFile(const std::string& path) = 0;
+  // fsyncs a directory so that renames and creations in it are durable.
+  virtual Status SyncDir(const std::string& path) = 0;
+  // Creates `path` and missing parents with mode 0700.
+  virtual Status CreateDirs(const std::string& path) = 0;
+  // Does not follow a final symlink (lstat).
+  virtual StatusOr<FileInfo> Stat(const std::string& path) = 0;
+  virtual Status SetFileTimesAndMode(const std::string& path, int64_t mtime_ns, uint32_t mode) = 0;
+
+  // Wall-clock time in nanoseconds since the Unix epoch.
+  virtual int64_t NowUnixNanos() = 0;
+  // A monotonic clock in nanoseconds, for measuring durations.
+  virtual int64_t MonotonicNanos() = 0;
+  // Fills `out` from a cryptographically secure generator.
+  virtual Status RandomBytes(std::span<uint8_t> out) = 0;
+};
+
+// Forwards every call to another Env; subclasses override what they change.
+class EnvWrapper : public Env {
+ public:
+  explicit EnvWrapper(Env* target) : target_(target) {}
+  Env* target() const { return target_; }
+
+  StatusOr<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& path) override {
+    return target_->NewSequentialFile(path);
+  }
+  StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
+                                                          uint32_t mode) override {
+    return target_->NewWritableFile(path, mode);
+  }
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    return target_->RenameFile(from, to);
+  }
+  Status RemoveFile(const std::string& path) override { return target_->RemoveFile(path); }
+  Status SyncDir(const std::string& path) override { return target_->SyncDir(path); }
+  Status CreateDirs(const std::string& path) override { return target_->CreateDirs(path); }
+  StatusOr<FileInfo> Stat(const std::string& path) override { return target_->Stat(path); }
+  Status SetFileTimesAndMode(const std::string& path, int64_t mtime_ns, uint32_t mode) override {
+    return target_->SetFileTimesAndMode(path, mtime_ns, mode);
+  }
+  int64_t NowUnixNanos() override { return target_->NowUnixNanos(); }
+  int64_t MonotonicNanos() override { return target_->MonotonicNanos(); }
+  Status RandomBytes(std::span<uint8_t> out) override { return target_->RandomBytes(out); }
+
+ private:
+  Env* target_;
+};
+
+// Helpers over an Env.
+StatusOr<Bytes> ReadFileToBytes(Env& env, const std::string& path);
+// Writes `data` to a temporary file beside `path`, syncs it, renames it over `path` and
+// syncs the directory: after OK the new content is durable; on error `path` is unchanged.
+Status WriteFileAtomically(Env& env, const std::string& path, ByteView data, uint32_t mode = 0600);
+std::string DirName(const std::string& path);
+
+}  // namespace cardvault
+
+#endif  // CARDVAULT_CORE_ENV_H_

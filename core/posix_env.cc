@@ -1,0 +1,250 @@
+// The POSIX Env: files with open/read/write/fsync/rename, clocks, and OpenSSL's DRBG.
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <utility>
+
+#include "core/env.h"
+
+namespace cardvault {
+namespace {
+
+class PosixSequentialFile final : public SequentialFile {
+ public:
+  PosixSequentialFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~PosixSequentialFile() override { ::close(fd_); }
+
+  StatusOr<size_t> Read(std::span<uint8_t> buf) override {
+    while (true) {
+      ssize_t n = ::read(fd_, buf.data(), buf.size());
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno != EINTR) return ErrnoToStatus(errno, "read", path_);
+    }
+  }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+class PosixWritableFile final : public WritableFile {
+ public:
+  PosixWritableFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~PosixWritableFile() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  Status Append(ByteView data) override {
+    if (fd_ < 0) return FailedPreconditionError("append to closed file " + path_);
+    const uint8_t* p = data.data();
+    size_t left = data.size();
+    while (left > 0) {
+      ssize_t n = ::write(fd_, p, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoToStatus(errno, "write", path_);
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+    return Status::Ok();
+  }
+
+  Status WriteAt(uint64_t offset, ByteView data) override {
+    if (fd_ < 0) return FailedPreconditionError("write to closed file " + path_);
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done,
+                           static_cast<off_t>(offset + done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoToStatus(errno, "write", path_);
+      }
+      done += static_cast<size_t>(n);
+    }
+    return Status::Ok();
+  }
+
+  Status Sync() override {
+    if (fd_ < 0) return FailedPreconditionError("sync of closed file " + path_);
+    if (::fdatasync(fd_) != 0) return ErrnoToStatus(errno, "fsync", path_);
+    return Status::Ok();
+  }
+
+  Status Close() override {
+    if (fd_ < 0) return Status::Ok();
+    int rc = ::close(fd_);
+    fd_ = -1;
+    if (rc != 0) return ErrnoToStatus(errno, "close", path_);
+    return Status::Ok();
+  }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+class PosixEnv final : public Env {
+ public:
+  StatusOr<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ErrnoToStatus(errno, "open", path);
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    return std::unique_ptr<SequentialFile>(new PosixSequentialFile(fd, path));
+  }
+
+  StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
+                                                          uint32_t mode) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) return ErrnoToStatus(errno, "create", path);
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(fd, path));
+  }
+
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) return ErrnoToStatus(errno, "rename", from);
+    return Status::Ok();
+  }
+
+  Status RemoveFile(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0) return ErrnoToStatus(errno, "remove", path);
+    return Status::Ok();
+  }
+
+  Status SyncDir(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return ErrnoToStatus(errno, "open directory", path);
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return ErrnoToStatus(err, "fsync directory", path);
+    return Status::Ok();
+  }
+
+  Status CreateDirs(const std::string& path) override {
+    if (path.empty()) return Status::Ok();
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0) {
+      if (S_ISDIR(st.st_mode)) return Status::Ok();
+      return FailedPreconditionError(path + " exists and is not a directory");
+    }
+    std::string parent = DirName(path);
+    if (parent != path) CV_RETURN_IF_ERROR(CreateDirs(parent));
+    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+      return ErrnoToStatus(errno, "create directory", path);
+    }
+    return Status::Ok();
+  }
+
+  StatusOr<FileInfo> Stat(const std::string& path) override {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0) return ErrnoToStatus(errno, "stat", path);
+    FileInfo info;
+    info.size = static_cast<uint64_t>(st.st_size);
+    info.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+    info.mode = st.st_mode;
+    info.inode = st.st_ino;
+    info.is_regular = S_ISREG(st.st_mode);
+    info.is_directory = S_ISDIR(st.st_mode);
+    info.is_symlink = S_ISLNK(st.st_mode);
+    return info;
+  }
+
+  Status SetFileTimesAndMode(const std::string& path, int64_t mtime_ns, uint32_t mode) override {
+    if (::chmod(path.c_str(), mode & 07777) != 0) return ErrnoToStatus(errno, "chmod", path);
+    struct timespec times[2];
+    times[0].tv_sec = 0;
+    times[0].tv_nsec = UTIME_OMIT;
+    times[1].tv_sec = static_cast<time_t>(mtime_ns / 1000000000);
+    times[1].tv_nsec = static_cast<long>(mtime_ns % 1000000000);
+    if (times[1].tv_nsec < 0) {
+      times[1].tv_nsec += 1000000000;
+      times[1].tv_sec -= 1;
+    }
+    if (::utimensat(AT_FDCWD, path.c_str(), times, 0) != 0) {
+      return ErrnoToStatus(errno, "set times of", path);
+    }
+    return Status::Ok();
+  }
+
+  int64_t NowUnixNanos() override {
+    struct timespec ts;
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+  }
+
+  int64_t MonotonicNanos() override {
+    struct timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+  }
+
+  Status RandomBytes(std::span<uint8_t> out) override {
+    if (out.empty()) return Status::Ok();
+    if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) {
+      return InternalError("the random number generator failed");
+    }
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
+Env* Env::Default() {
+  static Env* env = new PosixEnv();
+  return env;
+}
+
+StatusOr<size_t> ReadFull(SequentialFile& file, std::span<uint8_t> buf) {
+  size_t done = 0;
+  while (done < buf.size()) {
+    CV_ASSIGN_OR_RETURN(size_t n, file.Read(buf.subspan(done)));
+    if (n == 0) break;
+    done += n;
+  }
+  return done;
+}
+
+std::string DirName(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+StatusOr<Bytes> ReadFileToBytes(Env& env, const std::string& path) {
+  CV_ASSIGN_OR_RETURN(auto file, env.NewSequentialFile(path));
+  Bytes out;
+  uint8_t buf[65536];
+  while (true) {
+    CV_ASSIGN_OR_RETURN(size_t n, file->Read(buf));
+    if (n == 0) break;
+    out.insert(out.end(), buf, buf + n);
+  }
+  return out;
+}
+
+Status WriteFileAtomically(Env& env, const std::string& path, ByteView data, uint32_t mode) {
+  std::string tmp = path + ".tmp-cardvault";
+  {
+    CV_ASSIGN_OR_RETURN(auto file, env.NewWritableFile(tmp, mode));
+    Status s = file->Append(data);
+    if (s.ok()) s = file->Sync();
+    if (s.ok()) s = file->Close();
+    if (!s.ok()) {
+      env.RemoveFile(tmp).IgnoreError();
+      return s;
+    }
+  }
+  Status s = env.RenameFile(tmp, path);
+  if (!s.ok()) {
+    env.RemoveFile(tmp).IgnoreError();
+    return s;
+  }
+  return env.SyncDir(DirName(path));
+}
+
+}  // namespace cardvault

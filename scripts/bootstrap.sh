@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package cardvault needs to build, test and run. Idempotent:
+# when everything is present it only checks (well under a second) and touches nothing.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config clang libclang-rt-14-dev clang-format
+  # libraries
+  libssl-dev libsqlite3-dev nlohmann-json3-dev libcpp-httplib-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # cards: SoftHSM2 (the soft card) and OpenSC (pkcs11-tool, pkcs11-spy)
+  softhsm2 opensc opensc-pkcs11 p11-kit-modules
+  # tools used by tests, the demo and the benchmarks
+  openssl sqlite3 curl age procps
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "bootstrap: missing packages: ${missing[*]}" >&2
+  echo "bootstrap: run as root (or: sudo $0) to install them" >&2
+  exit 1
+fi
+
+echo "bootstrap: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "bootstrap: done" >&2

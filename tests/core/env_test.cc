@@ -1,0 +1,96 @@
+// Tests for the POSIX Env and the fault-injecting wrapper, on real files.
+#include "core/env.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/fault_injection_env.h"
+
+namespace cardvault {
+namespace {
+
+class EnvTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/cv-env-test-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string Path(const std::string& name) { return dir_ + "/" + name; }
+
+  std::string dir_;
+  Env* env_ = Env::Default();
+};
+
+TEST_F(EnvTest, WriteAtomicallyAndReadBack) {
+  ASSERT_TRUE(WriteFileAtomically(*env_, Path("a"), AsBytes("hello")).ok());
+  auto data = ReadFileToBytes(*env_, Path("a"));
+  ASSERT_TRUE(data.ok());
+  EXPECT_EQ(AsStringView(*data), "hello");
+  auto info = env_->Stat(Path("a"));
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->size, 5u);
+  EXPECT_EQ(info->mode & 0777, 0600u);
+  EXPECT_TRUE(info->is_regular);
+}
+
+TEST_F(EnvTest, WriteAtOverwritesInPlace) {
+  auto f = env_->NewWritableFile(Path("b"), 0600);
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE((*f)->Append(AsBytes("xxxxworld")).ok());
+  ASSERT_TRUE((*f)->WriteAt(0, AsBytes("helo")).ok());
+  ASSERT_TRUE((*f)->Close().ok());
+  EXPECT_EQ(AsStringView(ReadFileToBytes(*env_, Path("b")).value()), "heloworld");
+}
+
+TEST_F(EnvTest, MissingFileIsNotFound) {
+  auto r = env_->NewSequentialFile(Path("missing"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(EnvTest, SetTimesAndMode) {
+  ASSERT_TRUE(WriteFileAtomically(*env_, Path("c"), AsBytes("x")).ok());
+  ASSERT_TRUE(env_->SetFileTimesAndMode(Path("c"), 1234567890123456789, 0640).ok());
+  auto info = env_->Stat(Path("c")).value();
+  EXPECT_EQ(info.mtime_ns, 1234567890123456789);
+  EXPECT_EQ(info.mode & 07777, 0640u);
+}
+
+TEST_F(EnvTest, FaultInjectionFailsNthWriteAndLeavesTargetUntouched) {
+  ASSERT_TRUE(WriteFileAtomically(*env_, Path("d"), AsBytes("old")).ok());
+  FaultInjectionEnv faulty(env_);
+  faulty.FailNthWrite(1);
+  Status s = WriteFileAtomically(faulty, Path("d"), AsBytes("new"));
+  EXPECT_EQ(s.code(), StatusCode::kIoError);
+  EXPECT_EQ(AsStringView(ReadFileToBytes(*env_, Path("d")).value()), "old");
+  EXPECT_FALSE(std::filesystem::exists(Path("d.tmp-cardvault")));
+}
+
+TEST_F(EnvTest, FaultInjectionDiskFull) {
+  FaultInjectionEnv faulty(env_);
+  faulty.SetDiskFullAfter(4);
+  Status s = WriteFileAtomically(faulty, Path("e"), AsBytes("12345"));
+  EXPECT_EQ(s.code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(s.reason(), "disk_full");
+  EXPECT_FALSE(std::filesystem::exists(Path("e")));
+  faulty.ClearFaults();
+  EXPECT_TRUE(WriteFileAtomically(faulty, Path("e"), AsBytes("12345")).ok());
+}
+
+TEST_F(EnvTest, FaultInjectionFailsRenameAndSync) {
+  FaultInjectionEnv faulty(env_);
+  faulty.FailNthRename(1);
+  EXPECT_EQ(WriteFileAtomically(faulty, Path("f"), AsBytes("x")).code(), StatusCode::kIoError);
+  EXPECT_FALSE(std::filesystem::exists(Path("f")));
+  faulty.ClearFaults();
+  faulty.FailNthSync(faulty.syncs() + 1);
+  EXPECT_EQ(WriteFileAtomically(faulty, Path("g"), AsBytes("x")).code(), StatusCode::kIoError);
+  EXPECT_FALSE(std::filesystem::exists(Path("g")));
+}
+
+}  // namespace
+}  // namespace cardvault
