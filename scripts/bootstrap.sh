@@ -10,7 +10,7 @@ PACKAGES=(
   libssl-dev libsqlite3-dev nlohmann-json3-dev libcpp-httplib-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # cards: SoftHSM2 (the soft card) and OpenSC (pkcs11-tool, pkcs11-spy)
-  softhsm2 opensc opensc-pkcs11 p11-kit-modules
+  softhsm2 opensc opensc-pkcs11 p11-kit-modules libp11-kit-dev
   # tools used by tests, the demo and the benchmarks
   openssl sqlite3 curl age procps
 )
