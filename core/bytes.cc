@@ -20,9 +20,7 @@ uint16_t LoadU16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | 
 uint32_t LoadU32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
-uint64_t LoadU64(const uint8_t* p) {
-  return (uint64_t{LoadU32(p)} << 32) | LoadU32(p + 4);
-}
+uint64_t LoadU64(const uint8_t* p) { return (uint64_t{LoadU32(p)} << 32) | LoadU32(p + 4); }
 void StoreU32(uint8_t* p, uint32_t v) {
   p[0] = static_cast<uint8_t>(v >> 24);
   p[1] = static_cast<uint8_t>(v >> 16);

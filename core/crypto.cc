@@ -28,7 +28,8 @@ Sha256Hasher::Sha256Hasher() : impl_(new Impl) {
   EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr);
 }
 Sha256Hasher::~Sha256Hasher() { delete impl_; }
-Sha256Hasher::Sha256Hasher(Sha256Hasher&& other) noexcept : impl_(std::exchange(other.impl_, nullptr)) {}
+Sha256Hasher::Sha256Hasher(Sha256Hasher&& other) noexcept
+    : impl_(std::exchange(other.impl_, nullptr)) {}
 Sha256Hasher& Sha256Hasher::operator=(Sha256Hasher&& other) noexcept {
   if (this != &other) {
     delete impl_;
@@ -55,8 +56,7 @@ Sha256Digest HmacSha256(ByteView key, ByteView data) {
   return out;
 }
 
-StatusOr<SecretData> HkdfSha256(ByteView ikm, ByteView salt, std::string_view info,
-                                size_t length) {
+StatusOr<SecretData> HkdfSha256(ByteView ikm, ByteView salt, std::string_view info, size_t length) {
   std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
       EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr), EVP_PKEY_CTX_free);
   SecretData out(length);

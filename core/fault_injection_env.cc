@@ -42,7 +42,7 @@ void FaultInjectionEnv::ClearFaults() {
 }
 
 StatusOr<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewWritableFile(const std::string& path,
-                                                                          uint32_t mode) {
+                                                                           uint32_t mode) {
   CV_ASSIGN_OR_RETURN(auto base, target()->NewWritableFile(path, mode));
   return std::unique_ptr<WritableFile>(new FaultyWritableFile(this, path, std::move(base)));
 }

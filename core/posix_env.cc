@@ -58,8 +58,8 @@ class PosixWritableFile final : public WritableFile {
     if (fd_ < 0) return FailedPreconditionError("write to closed file " + path_);
     size_t done = 0;
     while (done < data.size()) {
-      ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done,
-                           static_cast<off_t>(offset + done));
+      ssize_t n =
+          ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
       if (n < 0) {
         if (errno == EINTR) continue;
         return ErrnoToStatus(errno, "write", path_);

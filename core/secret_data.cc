@@ -47,8 +47,8 @@ SecretData SecretData::CopyFrom(std::span<const uint8_t> bytes) {
 }
 
 SecretData SecretData::CopyFrom(std::string_view text) {
-  return CopyFrom(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()),
-                                           text.size()));
+  return CopyFrom(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
 SecretData SecretData::Clone() const { return CopyFrom(span()); }

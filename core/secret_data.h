@@ -37,9 +37,7 @@ class SecretData {
   bool empty() const { return size_ == 0; }
   std::span<const uint8_t> span() const { return {data_, size_}; }
   std::span<uint8_t> mutable_span() { return {data_, size_}; }
-  std::string_view AsStringView() const {
-    return {reinterpret_cast<const char*>(data_), size_};
-  }
+  std::string_view AsStringView() const { return {reinterpret_cast<const char*>(data_), size_}; }
 
   // Shrinks the visible size to `size` (<= size()) and wipes the bytes cut off.
   void Truncate(size_t size);

@@ -9,19 +9,32 @@ namespace cardvault {
 
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "ok";
-    case StatusCode::kInvalidArgument: return "invalid_argument";
-    case StatusCode::kNotFound: return "not_found";
-    case StatusCode::kAlreadyExists: return "already_exists";
-    case StatusCode::kCorrupt: return "corrupt";
-    case StatusCode::kUnsupported: return "unsupported";
-    case StatusCode::kPermissionDenied: return "permission_denied";
-    case StatusCode::kFailedPrecondition: return "failed_precondition";
-    case StatusCode::kUnavailable: return "unavailable";
-    case StatusCode::kResourceExhausted: return "resource_exhausted";
-    case StatusCode::kIoError: return "io_error";
-    case StatusCode::kCancelled: return "cancelled";
-    case StatusCode::kInternal: return "internal";
+    case StatusCode::kOk:
+      return "ok";
+    case StatusCode::kInvalidArgument:
+      return "invalid_argument";
+    case StatusCode::kNotFound:
+      return "not_found";
+    case StatusCode::kAlreadyExists:
+      return "already_exists";
+    case StatusCode::kCorrupt:
+      return "corrupt";
+    case StatusCode::kUnsupported:
+      return "unsupported";
+    case StatusCode::kPermissionDenied:
+      return "permission_denied";
+    case StatusCode::kFailedPrecondition:
+      return "failed_precondition";
+    case StatusCode::kUnavailable:
+      return "unavailable";
+    case StatusCode::kResourceExhausted:
+      return "resource_exhausted";
+    case StatusCode::kIoError:
+      return "io_error";
+    case StatusCode::kCancelled:
+      return "cancelled";
+    case StatusCode::kInternal:
+      return "internal";
   }
   return "unknown";
 }
@@ -47,8 +60,8 @@ std::string Status::ToString() const {
   return out;
 }
 
-#define CV_DEFINE_ERROR_(Name, Code)                        \
-  Status Name(std::string message, std::string reason) {   \
+#define CV_DEFINE_ERROR_(Name, Code)                                        \
+  Status Name(std::string message, std::string reason) {                    \
     return Status(StatusCode::Code, std::move(message), std::move(reason)); \
   }
 CV_DEFINE_ERROR_(InvalidArgumentError, kInvalidArgument)
@@ -66,7 +79,8 @@ CV_DEFINE_ERROR_(InternalError, kInternal)
 #undef CV_DEFINE_ERROR_
 
 Status ErrnoToStatus(int err, std::string_view operation, std::string_view what) {
-  std::string message = std::string(operation) + " " + std::string(what) + ": " + std::strerror(err);
+  std::string message =
+      std::string(operation) + " " + std::string(what) + ": " + std::strerror(err);
   switch (err) {
     case ENOSPC:
     case EDQUOT:

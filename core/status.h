@@ -10,18 +10,18 @@ namespace cardvault {
 // Broad classes of failure. Callers branch on the code; people read the message.
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,    // the caller passed something malformed
-  kNotFound,           // a file, key, object or recipient that does not exist
-  kAlreadyExists,      // create-only operation found something in place
-  kCorrupt,            // data failed a format or authentication check
-  kUnsupported,        // a well-formed input this version cannot handle
-  kPermissionDenied,   // wrong PIN, wrong token, access refused
-  kFailedPrecondition, // the system is not in a state to do this (e.g. no key on the card)
-  kUnavailable,        // transient: card absent, server down; retrying may help
-  kResourceExhausted,  // disk full, quota, limits
-  kIoError,            // an operating-system I/O failure
-  kCancelled,          // the user or a signal stopped the operation
-  kInternal,           // a bug or an unexpected library failure
+  kInvalidArgument,     // the caller passed something malformed
+  kNotFound,            // a file, key, object or recipient that does not exist
+  kAlreadyExists,       // create-only operation found something in place
+  kCorrupt,             // data failed a format or authentication check
+  kUnsupported,         // a well-formed input this version cannot handle
+  kPermissionDenied,    // wrong PIN, wrong token, access refused
+  kFailedPrecondition,  // the system is not in a state to do this (e.g. no key on the card)
+  kUnavailable,         // transient: card absent, server down; retrying may help
+  kResourceExhausted,   // disk full, quota, limits
+  kIoError,             // an operating-system I/O failure
+  kCancelled,           // the user or a signal stopped the operation
+  kInternal,            // a bug or an unexpected library failure
 };
 
 // Returns a stable lower-case name for `code`, e.g. "corrupt".
@@ -83,10 +83,10 @@ Status ErrnoToStatus(int err, std::string_view operation, std::string_view what)
 }  // namespace cardvault
 
 // Returns from the enclosing function if `expr` (a Status) is not OK.
-#define CV_RETURN_IF_ERROR(expr)                    \
-  do {                                              \
-    ::cardvault::Status cv_status_ = (expr);        \
-    if (!cv_status_.ok()) return cv_status_;        \
+#define CV_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::cardvault::Status cv_status_ = (expr); \
+    if (!cv_status_.ok()) return cv_status_; \
   } while (0)
 
 #define CV_CONCAT_INNER_(a, b) a##b

@@ -15,8 +15,8 @@ namespace cardvault {
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(const T& value) : value_(value) {}  // NOLINT(google-explicit-constructor)
-  StatusOr(T&& value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  StatusOr(const T& value) : value_(value) {}             // NOLINT(google-explicit-constructor)
+  StatusOr(T&& value) : value_(std::move(value)) {}       // NOLINT(google-explicit-constructor)
   StatusOr(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     if (status_.ok()) status_ = InternalError("StatusOr constructed from an OK status");
   }
@@ -25,9 +25,18 @@ class [[nodiscard]] StatusOr {
   const Status& status() const& { return status_; }
   Status status() && { return std::move(status_); }
 
-  const T& value() const& { assert(ok()); return *value_; }
-  T& value() & { assert(ok()); return *value_; }
-  T&& value() && { assert(ok()); return std::move(*value_); }
+  const T& value() const& {
+    assert(ok());
+    return *value_;
+  }
+  T& value() & {
+    assert(ok());
+    return *value_;
+  }
+  T&& value() && {
+    assert(ok());
+    return std::move(*value_);
+  }
 
   const T& operator*() const& { return value(); }
   T& operator*() & { return value(); }

@@ -1,0 +1,46 @@
+// BackgroundHasher: SHA-256 of a byte sequence computed on a second thread, so hashing a
+// file overlaps with encrypting and writing it.
+#ifndef CARDVAULT_CORE_BACKGROUND_HASHER_H_
+#define CARDVAULT_CORE_BACKGROUND_HASHER_H_
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "core/crypto.h"
+
+namespace cardvault {
+
+// Hashes the pieces given to Submit in order. Lifetime: the bytes passed to Submit MUST stay
+// valid and unmodified until the next Submit or Finish returns (double-buffer around it).
+// Small pieces are hashed inline; the worker thread starts only for large ones.
+// Not thread-safe: one producer.
+class BackgroundHasher {
+ public:
+  BackgroundHasher() = default;
+  ~BackgroundHasher();
+  BackgroundHasher(const BackgroundHasher&) = delete;
+  BackgroundHasher& operator=(const BackgroundHasher&) = delete;
+
+  // Waits for the previous piece, then starts hashing `data`.
+  void Submit(ByteView data);
+  // Waits for all pieces and returns the digest.
+  Sha256Digest Finish();
+
+ private:
+  static constexpr size_t kInlineLimit = 256 * 1024;
+  void Wait();
+  void Run();
+
+  Sha256Hasher hasher_;
+  std::thread worker_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  ByteView job_;
+  bool has_job_ = false;
+  bool stop_ = false;
+};
+
+}  // namespace cardvault
+
+#endif  // CARDVAULT_CORE_BACKGROUND_HASHER_H_

@@ -1,0 +1,171 @@
+// Streaming decryption of format v1 with precise errors for every way a blob can be bad.
+#include "core/decryptor.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "core/aes_gcm.h"
+#include "core/background_hasher.h"
+
+namespace cardvault {
+namespace {
+
+using format::kChunkSize;
+using format::kTagSize;
+
+constexpr size_t kChunksPerBlock = 16;
+constexpr size_t kSealedChunk = kChunkSize + kTagSize;
+// How far from its position a misplaced chunk is looked for, to name the error.
+constexpr uint64_t kReorderWindow = 16;
+
+std::string ChunkName(uint64_t index, uint64_t count) {
+  return "chunk " + std::to_string(index + 1) + " of " + std::to_string(count);
+}
+
+}  // namespace
+
+StatusOr<format::Header> ReadHeader(SequentialFile& source) {
+  uint8_t preamble[format::kPreambleSize];
+  CV_ASSIGN_OR_RETURN(size_t n, ReadFull(source, preamble));
+  CV_ASSIGN_OR_RETURN(uint32_t length, format::ParsePreamble({preamble, n}));
+  Bytes body(length);
+  CV_ASSIGN_OR_RETURN(size_t got, ReadFull(source, body));
+  if (got != length) return CorruptError("the blob ends inside its header", "truncated_header");
+  return format::ParseHeaderBody(body);
+}
+
+StatusOr<SecretData> UnwrapFileKey(const format::Header& header, Identity& identity) {
+  CV_ASSIGN_OR_RETURN(SecretData file_key, identity.Unwrap(header.stanzas));
+  if (file_key.size() != format::kFileKeySize) {
+    return CorruptError("the unwrapped file key has the wrong length", "stanza_unwrap_failed");
+  }
+  CV_RETURN_IF_ERROR(format::VerifyHeaderMac(file_key, header));
+  return file_key;
+}
+
+StatusOr<std::unique_ptr<Decryptor>> Decryptor::New(SequentialFile* source, format::Header header,
+                                                    SecretData file_key) {
+  CV_RETURN_IF_ERROR(format::VerifyHeaderMac(file_key, header));
+  CV_ASSIGN_OR_RETURN(SecretData metadata_key, format::DeriveMetadataKey(file_key, header));
+  CV_ASSIGN_OR_RETURN(format::Metadata metadata,
+                      format::OpenMetadata(metadata_key, header.metadata_ciphertext));
+  CV_ASSIGN_OR_RETURN(SecretData payload_key, format::DerivePayloadKey(file_key, header));
+  return std::unique_ptr<Decryptor>(
+      new Decryptor(source, std::move(header), std::move(metadata), std::move(payload_key)));
+}
+
+Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
+  CV_ASSIGN_OR_RETURN(AesGcm gcm, AesGcm::New(payload_key_));
+  const uint64_t size = metadata_.size;
+  const uint64_t count = format::ChunkCount(size);
+  auto chunk_plain_len = [&](uint64_t i) -> size_t {
+    return i + 1 < count ? kChunkSize : static_cast<size_t>(size - (count - 1) * kChunkSize);
+  };
+
+  // Names what a chunk that failed at position `i` really is, by trying it at nearby
+  // positions (a reordered, duplicated or dropped chunk authenticates elsewhere).
+  auto diagnose = [&](uint64_t i, ByteView sealed, uint8_t* scratch) -> Status {
+    uint64_t lo = i > kReorderWindow ? i - kReorderWindow : 0;
+    uint64_t hi = std::min(count + kReorderWindow, i + kReorderWindow);
+    for (uint64_t j = lo; j <= hi; ++j) {
+      for (bool final_chunk : {false, true}) {
+        if (j == i && final_chunk == (i + 1 == count)) continue;
+        if (gcm.Open(format::ChunkNonce(j, final_chunk), {}, sealed, scratch).ok()) {
+          if (j == i) {
+            return CorruptError(ChunkName(i, count) + " is sealed as the wrong kind (final or " +
+                                    "not): the stream was cut or spliced",
+                                "chunk_out_of_order");
+          }
+          return CorruptError("found chunk " + std::to_string(j + 1) + " at the place of " +
+                                  ChunkName(i, count) + ": chunks were reordered or dropped",
+                              "chunk_out_of_order");
+        }
+      }
+    }
+    return CorruptError(ChunkName(i, count) + " failed authentication: the blob is corrupted",
+                        "chunk_auth_failed");
+  };
+
+  std::unique_ptr<uint8_t[]> in = std::make_unique<uint8_t[]>(kChunksPerBlock * kSealedChunk);
+  std::unique_ptr<uint8_t[]> out[2] = {std::make_unique<uint8_t[]>(kChunksPerBlock * kChunkSize),
+                                       std::make_unique<uint8_t[]>(kChunksPerBlock * kChunkSize)};
+  BackgroundHasher hasher;
+  int cur = 0;
+  uint64_t index = 0;
+  while (index < count) {
+    uint64_t chunks = std::min<uint64_t>(kChunksPerBlock, count - index);
+    size_t want = 0;
+    for (uint64_t k = 0; k < chunks; ++k) want += chunk_plain_len(index + k) + kTagSize;
+    CV_ASSIGN_OR_RETURN(size_t got, ReadFull(*source_, {in.get(), want}));
+    // Open every complete chunk present, in order, so the first problem is the one named.
+    size_t in_pos = 0, out_len = 0;
+    uint8_t* plain = out[cur].get();
+    for (uint64_t k = 0; k < chunks; ++k, ++index) {
+      size_t len = chunk_plain_len(index) + kTagSize;
+      if (got - in_pos < len) {
+        if (got == in_pos) {
+          return CorruptError("the payload ends after " + std::to_string(index) + " of " +
+                                  std::to_string(count) + " chunks: the final chunk is missing",
+                              "missing_final_chunk");
+        }
+        return CorruptError("the payload ends inside " + ChunkName(index, count), "truncated");
+      }
+      ByteView sealed{in.get() + in_pos, len};
+      Status s =
+          gcm.Open(format::ChunkNonce(index, index + 1 == count), {}, sealed, plain + out_len);
+      if (!s.ok()) return diagnose(index, sealed, plain + out_len);
+      in_pos += len;
+      out_len += len - kTagSize;
+    }
+    if (options.verify_content_hash && out_len > 0) hasher.Submit({plain, out_len});
+    CV_RETURN_IF_ERROR(sink.Append({plain, out_len}));
+    cur = 1 - cur;
+  }
+  uint8_t extra;
+  CV_ASSIGN_OR_RETURN(size_t more, ReadFull(*source_, {&extra, 1}));
+  if (more != 0) {
+    return CorruptError("data follows the final chunk", "trailing_data");
+  }
+  if (options.verify_content_hash) {
+    Sha256Digest digest = hasher.Finish();
+    if (digest != metadata_.sha256) {
+      return CorruptError("the decrypted content does not match the SHA-256 in its metadata",
+                          "content_hash_mismatch");
+    }
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::unique_ptr<Decryptor>> OpenBlob(SequentialFile* source, Identity& identity) {
+  CV_ASSIGN_OR_RETURN(format::Header header, ReadHeader(*source));
+  CV_ASSIGN_OR_RETURN(SecretData file_key, UnwrapFileKey(header, identity));
+  return Decryptor::New(source, std::move(header), std::move(file_key));
+}
+
+StatusOr<format::Metadata> DecryptFile(Env& env, const std::string& in_path,
+                                       const std::string& out_path, Identity& identity,
+                                       bool restore_attributes) {
+  CV_ASSIGN_OR_RETURN(auto source, env.NewSequentialFile(in_path));
+  CV_ASSIGN_OR_RETURN(auto decryptor, OpenBlob(source.get(), identity));
+  uint8_t r[6];
+  CV_RETURN_IF_ERROR(env.RandomBytes(r));
+  const std::string tmp = out_path + ".cv-tmp-" + HexEncode(r);
+  Status s;
+  {
+    CV_ASSIGN_OR_RETURN(auto sink, env.NewWritableFile(tmp, 0600));
+    s = decryptor->DecryptTo(*sink);
+    if (s.ok()) s = sink->Sync();
+    if (s.ok()) s = sink->Close();
+  }
+  const format::Metadata& m = decryptor->metadata();
+  if (s.ok() && restore_attributes) s = env.SetFileTimesAndMode(tmp, m.mtime_ns, m.mode);
+  if (s.ok()) s = env.RenameFile(tmp, out_path);
+  if (s.ok()) s = env.SyncDir(DirName(out_path));
+  if (!s.ok()) {
+    env.RemoveFile(tmp).IgnoreError();
+    return s;
+  }
+  return m;
+}
+
+}  // namespace cardvault

@@ -1,0 +1,71 @@
+// Decryption of a cardvault blob: header parsing, file key unwrapping, MAC and metadata
+// checks, and the streaming payload check that detects corruption, reordering,
+// truncation and trailing data.
+#ifndef CARDVAULT_CORE_DECRYPTOR_H_
+#define CARDVAULT_CORE_DECRYPTOR_H_
+
+#include <memory>
+#include <string>
+
+#include "core/env.h"
+#include "core/format.h"
+#include "core/identity.h"
+
+namespace cardvault {
+
+// Reads exactly the preamble and header from `source` (nothing of the payload) and parses
+// them, without any key. Lets callers pick the right card before a PIN is asked.
+StatusOr<format::Header> ReadHeader(SequentialFile& source);
+
+// Unwraps the file key with `identity` and verifies the header MAC with it.
+StatusOr<SecretData> UnwrapFileKey(const format::Header& header, Identity& identity);
+
+struct DecryptOptions {
+  // Check the plaintext's SHA-256 against the metadata ("content_hash_mismatch").
+  bool verify_content_hash = true;
+};
+
+// Decrypts one blob. Lifetime: `source` MUST outlive the Decryptor and MUST be positioned
+// just after the header (as ReadHeader leaves it).
+class Decryptor {
+ public:
+  // Unwraps, verifies the header MAC and opens the metadata.
+  static StatusOr<std::unique_ptr<Decryptor>> New(SequentialFile* source, format::Header header,
+                                                  SecretData file_key);
+
+  const format::Header& header() const { return header_; }
+  const format::Metadata& metadata() const { return metadata_; }
+
+  // Streams the plaintext into `sink`. Only authenticated chunks reach the sink, but after
+  // an error the sink holds a prefix of the plaintext: callers MUST discard it (DecryptFile
+  // does). Errors (kCorrupt, by reason): "chunk_auth_failed", "chunk_out_of_order",
+  // "truncated", "missing_final_chunk", "trailing_data", "content_hash_mismatch". Call once.
+  Status DecryptTo(WritableFile& sink, const DecryptOptions& options = {});
+
+ private:
+  Decryptor(SequentialFile* source, format::Header header, format::Metadata metadata,
+            SecretData payload_key)
+      : source_(source),
+        header_(std::move(header)),
+        metadata_(std::move(metadata)),
+        payload_key_(std::move(payload_key)) {}
+
+  SequentialFile* source_;
+  format::Header header_;
+  format::Metadata metadata_;
+  SecretData payload_key_;
+};
+
+// Opens `source` with `identity`: ReadHeader, UnwrapFileKey, Decryptor::New.
+StatusOr<std::unique_ptr<Decryptor>> OpenBlob(SequentialFile* source, Identity& identity);
+
+// Decrypts `in_path` to `out_path` through a temporary file that is renamed into place only
+// after the final chunk and the content hash verified: on any error no plaintext is left
+// behind. Applies the metadata's mode and mtime when `restore_attributes`.
+StatusOr<format::Metadata> DecryptFile(Env& env, const std::string& in_path,
+                                       const std::string& out_path, Identity& identity,
+                                       bool restore_attributes = true);
+
+}  // namespace cardvault
+
+#endif  // CARDVAULT_CORE_DECRYPTOR_H_

@@ -1,0 +1,143 @@
+// Streaming encryption into format v1: wrap a fresh file key, seal 64 KiB STREAM chunks
+// while hashing on a second thread, then write the header (with size and hash) last.
+#include "core/encryptor.h"
+
+#include <cstring>
+#include <memory>
+
+#include "core/aes_gcm.h"
+#include "core/background_hasher.h"
+
+namespace cardvault {
+namespace {
+
+using format::kChunkSize;
+using format::kTagSize;
+
+constexpr size_t kChunksPerBlock = 16;
+constexpr size_t kBlockSize = kChunksPerBlock * kChunkSize;  // 1 MiB of plaintext per read
+
+std::string TempPathFor(Env& env, const std::string& path) {
+  uint8_t r[6];
+  std::string suffix = "0";
+  if (env.RandomBytes(r).ok()) suffix = HexEncode(r);
+  return path + ".cv-tmp-" + suffix;
+}
+
+}  // namespace
+
+StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& sink,
+                                         std::span<Recipient* const> recipients,
+                                         format::Metadata metadata, const EncryptOptions& options) {
+  if (recipients.empty()) return InvalidArgumentError("encryption needs at least one recipient");
+  Env& env = options.env != nullptr ? *options.env : *Env::Default();
+
+  // A fresh file key and payload nonce for this blob.
+  SecretData file_key(format::kFileKeySize);
+  CV_RETURN_IF_ERROR(env.RandomBytes(file_key.mutable_span()));
+  format::Header header;
+  CV_RETURN_IF_ERROR(env.RandomBytes(header.payload_nonce));
+  for (Recipient* r : recipients) {
+    CV_ASSIGN_OR_RETURN(std::vector<Stanza> stanzas, r->Wrap(file_key));
+    if (stanzas.empty()) return InternalError("a recipient returned no stanza");
+    for (Stanza& s : stanzas) header.stanzas.push_back(std::move(s));
+  }
+  if (header.stanzas.size() > format::kMaxStanzas) {
+    return InvalidArgumentError("too many recipients: at most 64 stanzas fit in a header");
+  }
+  CV_ASSIGN_OR_RETURN(SecretData payload_key, format::DerivePayloadKey(file_key, header));
+  CV_ASSIGN_OR_RETURN(SecretData metadata_key, format::DeriveMetadataKey(file_key, header));
+  CV_ASSIGN_OR_RETURN(AesGcm gcm, AesGcm::New(payload_key));
+
+  // Reserve the header's exact length: the metadata section's length depends only on the
+  // path, and the stanzas are final.
+  header.metadata_ciphertext.assign(format::SealedMetadataSize(metadata), 0);
+  const size_t header_size = format::SerializeHeader(header).size();
+  {
+    Bytes placeholder(header_size, 0);
+    CV_RETURN_IF_ERROR(sink.Append(placeholder));
+  }
+
+  // Two input buffers: one is read into and sealed while the hasher reads the other.
+  std::unique_ptr<uint8_t[]> in[2] = {std::make_unique<uint8_t[]>(kBlockSize),
+                                      std::make_unique<uint8_t[]>(kBlockSize)};
+  auto out = std::make_unique<uint8_t[]>(kBlockSize + (kChunksPerBlock + 1) * kTagSize);
+  BackgroundHasher hasher;
+  const bool hash = !options.content_sha256.has_value();
+  int cur = 0;
+  size_t carry = 0;  // bytes at the start of in[cur] held back from the previous block
+  uint64_t chunk_index = 0;
+  uint64_t total = 0;
+  while (true) {
+    uint8_t* buf = in[cur].get();
+    CV_ASSIGN_OR_RETURN(size_t n, ReadFull(source, {buf + carry, kBlockSize - carry}));
+    if (hash && n > 0) hasher.Submit({buf + carry, n});
+    total += n;
+    const size_t have = carry + n;
+    const bool eof = n < kBlockSize - carry;
+    // Without EOF the last chunk is held back: only the next read tells whether it is final.
+    const size_t seal_len = eof ? have : have - kChunkSize;
+    size_t out_len = 0;
+    size_t pos = 0;
+    do {
+      size_t len = std::min(kChunkSize, seal_len - pos);
+      bool final_chunk = eof && pos + len == seal_len;
+      CV_RETURN_IF_ERROR(gcm.Seal(format::ChunkNonce(chunk_index, final_chunk), {},
+                                  {buf + pos, len}, out.get() + out_len));
+      ++chunk_index;
+      pos += len;
+      out_len += len + kTagSize;
+    } while (pos < seal_len);
+    CV_RETURN_IF_ERROR(sink.Append({out.get(), out_len}));
+    if (eof) break;
+    int next = 1 - cur;
+    std::memcpy(in[next].get(), buf + seal_len, kChunkSize);
+    carry = kChunkSize;
+    cur = next;
+  }
+
+  metadata.size = total;
+  metadata.sha256 = hash ? hasher.Finish() : *options.content_sha256;
+  CV_ASSIGN_OR_RETURN(header.metadata_ciphertext, format::SealMetadata(metadata_key, metadata));
+  CV_RETURN_IF_ERROR(format::SealHeader(file_key, header));
+  Bytes header_bytes = format::SerializeHeader(header);
+  if (header_bytes.size() != header_size) return InternalError("header length changed");
+  CV_RETURN_IF_ERROR(sink.WriteAt(0, header_bytes));
+  return metadata;
+}
+
+StatusOr<format::Metadata> EncryptFile(Env& env, const std::string& in_path,
+                                       const std::string& out_path,
+                                       std::span<Recipient* const> recipients,
+                                       const std::string& relative_path,
+                                       const EncryptOptions& options) {
+  CV_ASSIGN_OR_RETURN(FileInfo info, env.Stat(in_path));
+  if (!info.is_regular) return InvalidArgumentError(in_path + " is not a regular file");
+  CV_ASSIGN_OR_RETURN(auto source, env.NewSequentialFile(in_path));
+  format::Metadata metadata;
+  metadata.kind = format::Kind::kFile;
+  metadata.path = relative_path;
+  metadata.mtime_ns = info.mtime_ns;
+  metadata.mode = info.mode & 07777;
+
+  const std::string tmp = TempPathFor(env, out_path);
+  StatusOr<format::Metadata> result = InternalError("not run");
+  {
+    CV_ASSIGN_OR_RETURN(auto sink, env.NewWritableFile(tmp, 0600));
+    EncryptOptions opts = options;
+    if (opts.env == nullptr) opts.env = &env;
+    result = EncryptStream(*source, *sink, recipients, metadata, opts);
+    Status s = result.ok() ? sink->Sync() : Status::Ok();
+    if (s.ok() && result.ok()) s = sink->Close();
+    if (!s.ok()) result = s;
+  }
+  if (result.ok()) {
+    Status s = env.RenameFile(tmp, out_path);
+    if (s.ok()) s = env.SyncDir(DirName(out_path));
+    if (!s.ok()) result = s;
+  }
+  if (!result.ok()) env.RemoveFile(tmp).IgnoreError();
+  return result;
+}
+
+}  // namespace cardvault

@@ -1,0 +1,45 @@
+// Encryption of one plaintext into a cardvault blob (format v1), streaming, in constant
+// memory, with a fresh file key per blob wrapped to every recipient.
+#ifndef CARDVAULT_CORE_ENCRYPTOR_H_
+#define CARDVAULT_CORE_ENCRYPTOR_H_
+
+#include <optional>
+#include <span>
+#include <string>
+
+#include "core/env.h"
+#include "core/format.h"
+#include "core/recipient.h"
+
+namespace cardvault {
+
+struct EncryptOptions {
+  // When set, taken as the plaintext's SHA-256 without hashing again (the caller hashed
+  // the same bytes already); otherwise the hash is computed while encrypting.
+  std::optional<Sha256Digest> content_sha256;
+  // Source of the file key and payload nonce; Env::Default() when null. Tests pass a
+  // deterministic Env to produce fixed vectors.
+  Env* env = nullptr;
+};
+
+// Encrypts everything `source` yields into `sink`, which MUST be empty and MUST support
+// WriteAt (the header is written last, once the size and hash are known). The returned
+// metadata is `metadata` with `size` and `sha256` set from the bytes actually read. Uses
+// about 3 MiB of memory whatever the size. On error the sink holds garbage: discard it.
+StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& sink,
+                                         std::span<Recipient* const> recipients,
+                                         format::Metadata metadata,
+                                         const EncryptOptions& options = {});
+
+// Encrypts the file `in_path` into `out_path`: metadata.path as given, mtime and mode from
+// the file. Writes a temporary file beside `out_path`, syncs it and renames it into place,
+// so `out_path` is either absent or complete. Returns the metadata written.
+StatusOr<format::Metadata> EncryptFile(Env& env, const std::string& in_path,
+                                       const std::string& out_path,
+                                       std::span<Recipient* const> recipients,
+                                       const std::string& relative_path,
+                                       const EncryptOptions& options = {});
+
+}  // namespace cardvault
+
+#endif  // CARDVAULT_CORE_ENCRYPTOR_H_

@@ -1,0 +1,50 @@
+// In-memory SequentialFile and WritableFile, for tests, the fuzzer and in-memory benchmarks.
+#ifndef CARDVAULT_CORE_MEMORY_FILE_H_
+#define CARDVAULT_CORE_MEMORY_FILE_H_
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/env.h"
+
+namespace cardvault {
+
+// Reads from a borrowed byte view. Lifetime: the bytes MUST outlive the reader.
+class MemorySequentialFile final : public SequentialFile {
+ public:
+  explicit MemorySequentialFile(ByteView data) : data_(data) {}
+  StatusOr<size_t> Read(std::span<uint8_t> buf) override {
+    size_t n = std::min(buf.size(), data_.size() - pos_);
+    if (n > 0) std::memcpy(buf.data(), data_.data() + pos_, n);
+    pos_ += n;
+    return n;
+  }
+
+ private:
+  ByteView data_;
+  size_t pos_ = 0;
+};
+
+// Appends into a borrowed Bytes. Lifetime: `out` MUST outlive the writer.
+class MemoryWritableFile final : public WritableFile {
+ public:
+  explicit MemoryWritableFile(Bytes* out) : out_(out) {}
+  Status Append(ByteView data) override {
+    out_->insert(out_->end(), data.begin(), data.end());
+    return Status::Ok();
+  }
+  Status WriteAt(uint64_t offset, ByteView data) override {
+    if (offset + data.size() > out_->size()) return InvalidArgumentError("WriteAt past the end");
+    std::copy(data.begin(), data.end(), out_->begin() + static_cast<ptrdiff_t>(offset));
+    return Status::Ok();
+  }
+  Status Sync() override { return Status::Ok(); }
+  Status Close() override { return Status::Ok(); }
+
+ private:
+  Bytes* out_;
+};
+
+}  // namespace cardvault
+
+#endif  // CARDVAULT_CORE_MEMORY_FILE_H_

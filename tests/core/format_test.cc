@@ -1,0 +1,349 @@
+// Round trips and every rejection path of the blob format: bit flips, truncation at each
+// chunk boundary, reordered chunks, trailing data, bad headers (docs/format.md).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/decryptor.h"
+#include "core/encryptor.h"
+#include "core/fault_injection_env.h"
+#include "core/memory_file.h"
+#include "core/x25519_recipient.h"
+
+namespace cardvault {
+namespace {
+
+using format::kChunkSize;
+constexpr size_t kSealedChunk = kChunkSize + format::kTagSize;
+
+Bytes Pattern(size_t n, uint32_t seed = 1) {
+  Bytes b(n);
+  uint32_t x = seed;
+  for (size_t i = 0; i < n; ++i) {
+    x = x * 1664525u + 1013904223u;
+    b[i] = static_cast<uint8_t>(x >> 24);
+  }
+  return b;
+}
+
+class FormatTest : public ::testing::Test {
+ protected:
+  FormatTest() : identity_(X25519Identity::Generate().value()) {}
+
+  Bytes Encrypt(const Bytes& plain, const std::string& path = "dir/secret.txt") {
+    X25519Recipient r = identity_.recipient();
+    Recipient* rs[] = {&r};
+    MemorySequentialFile src(plain);
+    Bytes blob;
+    MemoryWritableFile sink(&blob);
+    format::Metadata m;
+    m.path = path;
+    m.mtime_ns = 1700000000123456789;
+    m.mode = 0640;
+    auto out = EncryptStream(src, sink, rs, m);
+    EXPECT_TRUE(out.ok()) << out.status().ToString();
+    return blob;
+  }
+
+  // Decrypts a blob fully; returns the plaintext or the error.
+  StatusOr<Bytes> Decrypt(const Bytes& blob, Identity* identity = nullptr) {
+    MemorySequentialFile src(blob);
+    CV_ASSIGN_OR_RETURN(auto d, OpenBlob(&src, identity ? *identity : identity_));
+    Bytes plain;
+    MemoryWritableFile sink(&plain);
+    CV_RETURN_IF_ERROR(d->DecryptTo(sink));
+    return plain;
+  }
+
+  size_t HeaderSize(const Bytes& blob) { return format::kPreambleSize + LoadU32(blob.data() + 10); }
+
+  std::string Reason(const Bytes& blob) {
+    auto r = Decrypt(blob);
+    return r.ok() ? "ok" : r.status().reason();
+  }
+
+  X25519Identity identity_;
+};
+
+TEST_F(FormatTest, RoundTripsAtChunkEdges) {
+  for (size_t n : {size_t{0}, size_t{1}, kChunkSize - 1, kChunkSize, kChunkSize + 1,
+                   2 * kChunkSize + 17, 16 * kChunkSize, 17 * kChunkSize + 5}) {
+    Bytes plain = Pattern(n, static_cast<uint32_t>(n));
+    Bytes blob = Encrypt(plain);
+    EXPECT_EQ(blob.size(), HeaderSize(blob) + format::PayloadCiphertextSize(n)) << n;
+    MemorySequentialFile src(blob);
+    auto d = OpenBlob(&src, identity_);
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    EXPECT_EQ((*d)->metadata().size, n);
+    EXPECT_EQ((*d)->metadata().path, "dir/secret.txt");
+    EXPECT_EQ((*d)->metadata().mode, 0640u);
+    EXPECT_EQ((*d)->metadata().mtime_ns, 1700000000123456789);
+    EXPECT_EQ((*d)->metadata().sha256, Sha256(plain));
+    Bytes out;
+    MemoryWritableFile sink(&out);
+    ASSERT_TRUE((*d)->DecryptTo(sink).ok()) << n;
+    EXPECT_EQ(out, plain) << n;
+  }
+}
+
+TEST_F(FormatTest, FreshKeyAndNonceEveryTime) {
+  Bytes plain = Pattern(1000);
+  Bytes a = Encrypt(plain), b = Encrypt(plain);
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_NE(a, b);
+  // The payloads differ too (different file keys and nonces), not only the stanzas.
+  EXPECT_FALSE(std::equal(a.end() - 1016, a.end(), b.end() - 1016));
+}
+
+TEST_F(FormatTest, NoPlaintextNameOrContentInBlob) {
+  std::string marker = "TOP-SECRET-MARKER-0123456789";
+  Bytes plain(marker.begin(), marker.end());
+  Bytes blob = Encrypt(plain, "passwords/" + marker + ".kdbx");
+  std::string text(blob.begin(), blob.end());
+  EXPECT_EQ(text.find(marker), std::string::npos);
+  EXPECT_EQ(text.find("passwords"), std::string::npos);
+}
+
+TEST_F(FormatTest, EveryHeaderBitFlipIsRejected) {
+  Bytes blob = Encrypt(Pattern(100));
+  size_t header = HeaderSize(blob);
+  for (size_t bit = 0; bit < header * 8; ++bit) {
+    Bytes bad = blob;
+    bad[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+    auto r = Decrypt(bad);
+    ASSERT_FALSE(r.ok()) << "flipping header bit " << bit << " went unnoticed";
+  }
+}
+
+TEST_F(FormatTest, EveryPayloadBitFlipIsRejected) {
+  Bytes blob = Encrypt(Pattern(kChunkSize + 100));
+  size_t header = HeaderSize(blob);
+  // Every bit of the short final chunk, and a stride through the full first chunk.
+  for (size_t byte = header; byte < blob.size(); byte += (byte < header + kSealedChunk ? 61 : 1)) {
+    for (int bit = 0; bit < 8; ++bit) {
+      Bytes bad = blob;
+      bad[byte] ^= static_cast<uint8_t>(1u << bit);
+      EXPECT_EQ(Reason(bad), "chunk_auth_failed") << "byte " << byte << " bit " << bit;
+    }
+  }
+}
+
+TEST_F(FormatTest, TruncationAtEveryChunkBoundaryIsDetected) {
+  const size_t chunks = 5;
+  Bytes blob = Encrypt(Pattern(chunks * kChunkSize - 10));
+  size_t header = HeaderSize(blob);
+  for (size_t k = 0; k < chunks; ++k) {
+    Bytes cut(blob.begin(), blob.begin() + static_cast<ptrdiff_t>(header + k * kSealedChunk));
+    EXPECT_EQ(Reason(cut), "missing_final_chunk") << "cut after " << k << " chunks";
+    Bytes mid(blob.begin(), blob.begin() + static_cast<ptrdiff_t>(header + k * kSealedChunk + 7));
+    EXPECT_EQ(Reason(mid), "truncated") << "cut inside chunk " << k;
+  }
+  for (size_t n = 0; n < header; n += 7) {
+    Bytes cut(blob.begin(), blob.begin() + static_cast<ptrdiff_t>(n));
+    std::string reason = Reason(cut);
+    EXPECT_TRUE(reason == "truncated_header" || reason == "header_malformed") << n << reason;
+  }
+  EXPECT_EQ(Reason(blob), "ok");
+}
+
+TEST_F(FormatTest, SwappedDuplicatedOrDroppedChunksAreNamed) {
+  Bytes blob = Encrypt(Pattern(4 * kChunkSize + 3));
+  size_t h = HeaderSize(blob);
+  auto chunk = [&](const Bytes& b, size_t i) {
+    return Bytes(b.begin() + static_cast<ptrdiff_t>(h + i * kSealedChunk),
+                 b.begin() + static_cast<ptrdiff_t>(h + (i + 1) * kSealedChunk));
+  };
+  Bytes swapped = blob;
+  Bytes c1 = chunk(blob, 1), c2 = chunk(blob, 2);
+  std::copy(c2.begin(), c2.end(), swapped.begin() + static_cast<ptrdiff_t>(h + kSealedChunk));
+  std::copy(c1.begin(), c1.end(), swapped.begin() + static_cast<ptrdiff_t>(h + 2 * kSealedChunk));
+  EXPECT_EQ(Reason(swapped), "chunk_out_of_order");
+
+  Bytes dropped = blob;
+  dropped.erase(dropped.begin() + static_cast<ptrdiff_t>(h + kSealedChunk),
+                dropped.begin() + static_cast<ptrdiff_t>(h + 2 * kSealedChunk));
+  EXPECT_EQ(Reason(dropped), "chunk_out_of_order");
+
+  Bytes duplicated = blob;
+  std::copy(c1.begin(), c1.end(),
+            duplicated.begin() + static_cast<ptrdiff_t>(h + 2 * kSealedChunk));
+  EXPECT_EQ(Reason(duplicated), "chunk_out_of_order");
+}
+
+TEST_F(FormatTest, ChunkFromAnotherBlobFailsAuthentication) {
+  Bytes a = Encrypt(Pattern(2 * kChunkSize + 1, 1));
+  Bytes b = Encrypt(Pattern(2 * kChunkSize + 1, 2));
+  size_t h = HeaderSize(a);
+  std::copy(b.begin() + static_cast<ptrdiff_t>(h),
+            b.begin() + static_cast<ptrdiff_t>(h + kSealedChunk),
+            a.begin() + static_cast<ptrdiff_t>(h));
+  EXPECT_EQ(Reason(a), "chunk_auth_failed");
+}
+
+TEST_F(FormatTest, AppendedBytesAreTrailingData) {
+  for (size_t n : {size_t{0}, size_t{10}, kChunkSize}) {
+    Bytes blob = Encrypt(Pattern(n));
+    for (size_t extra : {1, 16, 100000}) {
+      Bytes bad = blob;
+      bad.insert(bad.end(), extra, 0x42);
+      EXPECT_EQ(Reason(bad), "trailing_data") << n << "+" << extra;
+    }
+  }
+}
+
+TEST_F(FormatTest, HeaderErrorsAreNamed) {
+  Bytes blob = Encrypt(Pattern(10));
+  Bytes bad = blob;
+  bad[0] = 'X';
+  EXPECT_EQ(Reason(bad), "bad_magic");
+  bad = blob;
+  bad[9] = 2;
+  auto r = Decrypt(bad);
+  EXPECT_EQ(r.status().reason(), "unsupported_version");
+  EXPECT_EQ(r.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(r.status().message().find("version 2"), std::string::npos);
+  bad = blob;
+  StoreU32(bad.data() + 10, 1u << 20);
+  EXPECT_EQ(Reason(bad), "header_too_large");
+  bad = blob;
+  bad[format::kPreambleSize + format::kPayloadNonceSize] = 65;  // stanza count
+  EXPECT_EQ(Reason(bad), "too_many_stanzas");
+  EXPECT_EQ(Reason(Bytes{}), "truncated_header");
+  EXPECT_EQ(Reason(Bytes{'h', 'e', 'l', 'l', 'o'}), "bad_magic");
+}
+
+TEST_F(FormatTest, HeaderMacCoversNonceAndStanzas) {
+  Bytes blob = Encrypt(Pattern(10));
+  Bytes bad = blob;
+  bad[format::kPreambleSize] ^= 1;  // first payload-nonce byte
+  EXPECT_EQ(Reason(bad), "header_mac_mismatch");
+}
+
+TEST_F(FormatTest, WrongIdentityFindsNoStanza) {
+  Bytes blob = Encrypt(Pattern(10));
+  X25519Identity other = X25519Identity::Generate().value();
+  auto r = Decrypt(blob, &other);
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(r.status().reason(), "no_matching_stanza");
+}
+
+TEST_F(FormatTest, AnyOfSeveralRecipientsDecrypts) {
+  X25519Identity second = X25519Identity::Generate().value();
+  X25519Recipient r1 = identity_.recipient(), r2 = second.recipient();
+  Recipient* rs[] = {&r1, &r2};
+  Bytes plain = Pattern(5000);
+  MemorySequentialFile src(plain);
+  Bytes blob;
+  MemoryWritableFile sink(&blob);
+  ASSERT_TRUE(EncryptStream(src, sink, rs, {}).ok());
+  EXPECT_EQ(Decrypt(blob).value(), plain);
+  EXPECT_EQ(Decrypt(blob, &second).value(), plain);
+}
+
+TEST_F(FormatTest, RewrappedHeaderKeepsPayload) {
+  // A header can be rewrapped to new recipients with the file key alone; the payload
+  // bytes do not change (docs/format.md, "Rewrapping").
+  Bytes plain = Pattern(3 * kChunkSize);
+  Bytes blob = Encrypt(plain);
+  MemorySequentialFile src(blob);
+  format::Header header = ReadHeader(src).value();
+  SecretData file_key = UnwrapFileKey(header, identity_).value();
+  X25519Identity next = X25519Identity::Generate().value();
+  X25519Recipient r = next.recipient();
+  header.stanzas = r.Wrap(file_key).value();
+  ASSERT_TRUE(format::SealHeader(file_key, header).ok());
+  Bytes rewrapped = format::SerializeHeader(header);
+  rewrapped.insert(rewrapped.end(), blob.begin() + static_cast<ptrdiff_t>(HeaderSize(blob)),
+                   blob.end());
+  EXPECT_EQ(Decrypt(rewrapped, &next).value(), plain);
+  EXPECT_EQ(Reason(rewrapped), "no_matching_stanza");
+}
+
+TEST_F(FormatTest, ContentHashMismatchIsReported) {
+  X25519Recipient r = identity_.recipient();
+  Recipient* rs[] = {&r};
+  Bytes plain = Pattern(100);
+  MemorySequentialFile src(plain);
+  Bytes blob;
+  MemoryWritableFile sink(&blob);
+  EncryptOptions opts;
+  opts.content_sha256 = Sha256(AsBytes("something else"));
+  ASSERT_TRUE(EncryptStream(src, sink, rs, {}, opts).ok());
+  EXPECT_EQ(Reason(blob), "content_hash_mismatch");
+}
+
+class FileFormatTest : public FormatTest {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/cv-format-test-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(FileFormatTest, HundredMebibyteFileRoundTrip) {
+  Env& env = *Env::Default();
+  const std::string in = dir_ + "/in", blob = dir_ + "/blob", out = dir_ + "/out";
+  Bytes plain = Pattern(100 * 1024 * 1024 + 12345, 7);
+  ASSERT_TRUE(WriteFileAtomically(env, in, plain, 0755).ok());
+  ASSERT_TRUE(env.SetFileTimesAndMode(in, 1600000000000000001, 0751).ok());
+  X25519Recipient r = identity_.recipient();
+  Recipient* rs[] = {&r};
+  auto m = EncryptFile(env, in, blob, rs, "big.bin");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->sha256, Sha256(plain));
+  auto d = DecryptFile(env, blob, out, identity_);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(ReadFileToBytes(env, out).value(), plain);
+  FileInfo info = env.Stat(out).value();
+  EXPECT_EQ(info.mode & 07777, 0751u);
+  EXPECT_EQ(info.mtime_ns, 1600000000000000001);
+}
+
+TEST_F(FileFormatTest, FailedDecryptionLeavesNoPlaintext) {
+  Env& env = *Env::Default();
+  Bytes blob_bytes = Encrypt(Pattern(3 * kChunkSize));
+  blob_bytes[blob_bytes.size() - 5] ^= 1;  // corrupt the final chunk
+  ASSERT_TRUE(WriteFileAtomically(env, dir_ + "/blob", blob_bytes).ok());
+  auto d = DecryptFile(env, dir_ + "/blob", dir_ + "/out", identity_);
+  EXPECT_EQ(d.status().reason(), "chunk_auth_failed");
+  // Only the blob remains: no output, no temporary file.
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_),
+                          std::filesystem::directory_iterator()),
+            1);
+}
+
+TEST_F(FileFormatTest, DiskFullWhileEncryptingLeavesNothing) {
+  Env& base = *Env::Default();
+  ASSERT_TRUE(WriteFileAtomically(base, dir_ + "/in", Pattern(5 * kChunkSize)).ok());
+  FaultInjectionEnv env(&base);
+  env.SetDiskFullAfter(2 * kChunkSize);
+  X25519Recipient r = identity_.recipient();
+  Recipient* rs[] = {&r};
+  auto m = EncryptFile(env, dir_ + "/in", dir_ + "/blob", rs, "in");
+  EXPECT_EQ(m.status().reason(), "disk_full");
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/blob"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_),
+                          std::filesystem::directory_iterator()),
+            1);
+}
+
+TEST_F(FileFormatTest, FailedRenameOrSyncLeavesNothing) {
+  Env& base = *Env::Default();
+  ASSERT_TRUE(WriteFileAtomically(base, dir_ + "/in", Pattern(1000)).ok());
+  X25519Recipient r = identity_.recipient();
+  Recipient* rs[] = {&r};
+  for (int fault = 0; fault < 2; ++fault) {
+    FaultInjectionEnv env(&base);
+    if (fault == 0) env.FailNthRename(1);
+    if (fault == 1) env.FailNthSync(1);
+    auto m = EncryptFile(env, dir_ + "/in", dir_ + "/blob", rs, "in");
+    EXPECT_EQ(m.status().code(), StatusCode::kIoError) << fault;
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/blob")) << fault;
+  }
+}
+
+}  // namespace
+}  // namespace cardvault
