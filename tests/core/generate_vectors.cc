@@ -1,0 +1,179 @@
+// Writes tests/vectors/: blobs with fixed file keys and nonces and a manifest naming what
+// each must decrypt to or which error it must produce. Run by hand when vectors are added
+// (never to change existing ones: the format is a promise). Usage: generate_vectors DIR
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iostream>
+
+#include "core/encryptor.h"
+#include "core/memory_file.h"
+#include "core/x25519_recipient.h"
+#include "tests/core/vector_support.h"
+
+namespace cardvault {
+namespace {
+
+Sha256Digest H(const std::string& s) { return Sha256(AsBytes(s)); }
+
+X25519Identity FixedIdentity(const std::string& label) {
+  Sha256Digest d = H("cardvault test vector identity: " + label);
+  return X25519Identity::FromPrivateKey(SecretData::CopyFrom(d)).value();
+}
+
+Bytes Pattern(size_t n) {
+  Bytes b(n);
+  for (size_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>((i * 31 + i / 251) & 0xff);
+  return b;
+}
+
+struct Made {
+  Bytes blob;
+  Bytes file_key;
+  Bytes nonce;
+  format::Metadata metadata;
+};
+
+Made Encrypt(const std::string& name, const Bytes& plain, const std::string& path,
+             std::vector<X25519Identity*> to, std::optional<Sha256Digest> fake_hash = {}) {
+  Made m;
+  Sha256Digest fk = H("cardvault vector file key: " + name);
+  Sha256Digest nn = H("cardvault vector nonce: " + name);
+  m.file_key.assign(fk.begin(), fk.end());
+  m.nonce.assign(nn.begin(), nn.begin() + 16);
+  Bytes prefix = m.file_key;
+  AppendBytes(prefix, m.nonce);
+  FixedRandomEnv env(prefix, name);
+  std::vector<X25519Recipient> rs;
+  for (X25519Identity* id : to) rs.push_back(id->recipient());
+  std::vector<Recipient*> ptrs;
+  for (auto& r : rs) ptrs.push_back(&r);
+  MemorySequentialFile src(plain);
+  MemoryWritableFile sink(&m.blob);
+  format::Metadata md;
+  md.path = path;
+  md.mtime_ns = 1764115200000000000;  // 2025-11-26T00:00:00Z
+  md.mode = 0600;
+  EncryptOptions opts;
+  opts.env = &env;
+  opts.content_sha256 = fake_hash;
+  m.metadata = EncryptStream(src, sink, ptrs, md, opts).value();
+  return m;
+}
+
+void WriteFile(const std::string& path, const Bytes& data) {
+  std::ofstream f(path, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+}
+
+int Main(const std::string& dir) {
+  X25519Identity me = FixedIdentity("primary");
+  X25519Identity other = FixedIdentity("other");
+  std::string manifest =
+      "# cardvault format v1 test vectors (docs/format.md). Each block names a blob, the\n"
+      "# identity that opens it, the file key and payload nonce it was made with, and what\n"
+      "# decrypting it MUST give: \"ok\" (then path, size, sha256 and the plaintext file) or\n"
+      "# the error reason a conforming reader MUST report.\n\n";
+  auto add = [&](const std::string& name, const std::string& description, const std::string& expect,
+                 const Made& m, const Bytes& blob, const Bytes* plain) {
+    Vector v;
+    v["name"] = name;
+    v["description"] = description;
+    v["expect"] = expect;
+    v["blob"] = name + ".cvb";
+    WriteFile(dir + "/" + name + ".cvb", blob);
+    if (plain != nullptr) {
+      v["plaintext"] = name + ".plain";
+      WriteFile(dir + "/" + name + ".plain", *plain);
+      v["path"] = m.metadata.path;
+      v["size"] = std::to_string(m.metadata.size);
+      v["sha256"] = HexEncode(m.metadata.sha256);
+    }
+    std::string text(me.Serialize().AsStringView());
+    v["identity"] = text.substr(text.find("CV-X25519-SECRET-"), 17 + 64);
+    v["file_key"] = HexEncode(m.file_key);
+    v["payload_nonce"] = HexEncode(m.nonce);
+    manifest += FormatVector(v) + "\n";
+  };
+
+  const size_t kChunk = format::kChunkSize;
+  Bytes empty;
+  Bytes hello = Bytes(AsBytes("hello, cardvault\n").begin(), AsBytes("hello, cardvault\n").end());
+  Bytes one_chunk = Pattern(kChunk);
+  Bytes multi = Pattern(2 * kChunk + 17);
+
+  Made m_empty = Encrypt("ok_empty", empty, "empty", {&me});
+  add("ok_empty", "an empty file: one empty final chunk", "ok", m_empty, m_empty.blob, &empty);
+  Made m_hello = Encrypt("ok_small", hello, "notes/hello.txt", {&me});
+  add("ok_small", "a short file in one final chunk", "ok", m_hello, m_hello.blob, &hello);
+  Made m_one = Encrypt("ok_one_chunk", one_chunk, "one chunk.bin", {&me});
+  add("ok_one_chunk", "exactly 65536 bytes: one full final chunk", "ok", m_one, m_one.blob,
+      &one_chunk);
+  Made m_multi = Encrypt("ok_multi", multi, "keys/ünïcode dir/id_ed25519", {&me});
+  add("ok_multi", "two full chunks and a 17-byte final chunk, UTF-8 path", "ok", m_multi,
+      m_multi.blob, &multi);
+  Made m_two = Encrypt("ok_two_recipients", hello, "two.txt", {&other, &me});
+  add("ok_two_recipients", "two stanzas; the identity matches the second", "ok", m_two, m_two.blob,
+      &hello);
+
+  const size_t h = format::kPreambleSize + LoadU32(m_multi.blob.data() + 10);
+  const size_t sealed = kChunk + format::kTagSize;
+  auto mutate = [&](const std::string& name, const std::string& description,
+                    const std::string& expect, std::function<void(Bytes&)> f) {
+    Bytes b = m_multi.blob;
+    f(b);
+    add(name, description, expect, m_multi, b, nullptr);
+  };
+  mutate("bad_magic", "first byte changed", "bad_magic", [](Bytes& b) { b[0] = 'X'; });
+  mutate("unsupported_version", "version field set to 2", "unsupported_version",
+         [](Bytes& b) { b[9] = 2; });
+  mutate("truncated_header", "cut inside the header", "truncated_header",
+         [](Bytes& b) { b.resize(40); });
+  mutate("header_too_large", "header length field set to 1 MiB", "header_too_large",
+         [](Bytes& b) { StoreU32(b.data() + 10, 1u << 20); });
+  mutate("too_many_stanzas", "stanza count set to 65", "too_many_stanzas",
+         [](Bytes& b) { b[format::kPreambleSize + 16] = 65; });
+  mutate("header_mac_mismatch", "a payload-nonce byte flipped", "header_mac_mismatch",
+         [](Bytes& b) { b[format::kPreambleSize + 3] ^= 0x01; });
+  mutate("stanza_unwrap_failed", "last byte of the stanza body flipped", "stanza_unwrap_failed",
+         [&](Bytes& b) {
+           // nonce(16) count(1) type_len(1) "X25519"(6) id_len(1) id(8) argc(1) len(2) arg(32)
+           // body_len(2) body(40)
+           b[format::kPreambleSize + 16 + 1 + 1 + 6 + 1 + 8 + 1 + 2 + 32 + 2 + 39] ^= 0x80;
+         });
+  mutate("chunk_auth_failed", "a byte of the second chunk flipped", "chunk_auth_failed",
+         [&](Bytes& b) { b[h + sealed + 100] ^= 0x04; });
+  mutate("chunk_out_of_order", "first and second chunks swapped", "chunk_out_of_order",
+         [&](Bytes& b) {
+           std::swap_ranges(b.begin() + static_cast<ptrdiff_t>(h),
+                            b.begin() + static_cast<ptrdiff_t>(h + sealed),
+                            b.begin() + static_cast<ptrdiff_t>(h + sealed));
+         });
+  mutate("missing_final_chunk", "cut after the second chunk", "missing_final_chunk",
+         [&](Bytes& b) { b.resize(h + 2 * sealed); });
+  mutate("truncated", "cut inside the final chunk", "truncated",
+         [&](Bytes& b) { b.resize(b.size() - 5); });
+  mutate("trailing_data", "one byte appended", "trailing_data", [](Bytes& b) { b.push_back(0); });
+
+  Made m_other = Encrypt("no_matching_stanza", hello, "x", {&other});
+  add("no_matching_stanza", "wrapped only to another key", "no_matching_stanza", m_other,
+      m_other.blob, nullptr);
+  Made m_hash = Encrypt("content_hash_mismatch", hello, "x", {&me}, H("not the content"));
+  add("content_hash_mismatch", "metadata SHA-256 differs from the content", "content_hash_mismatch",
+      m_hash, m_hash.blob, nullptr);
+
+  std::ofstream(dir + "/vectors.txt") << manifest;
+  std::cout << "wrote vectors to " << dir << "\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace cardvault
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: generate_vectors DIR\n";
+    return 2;
+  }
+  return cardvault::Main(argv[1]);
+}
