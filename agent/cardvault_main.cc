@@ -1,0 +1,21 @@
+// cardvault: the command-line entry point.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "agent/file_commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "cardvault: keeps a folder of secrets encrypted, with keys that only a smartcard can "
+      "unwrap.\nEach file is encrypted with a fresh AES-256 key (docs/format.md)."};
+  app.require_subcommand(1);
+  app.footer("Run 'cardvault COMMAND --help' for a command's options and examples.");
+  int exit_code = 1;
+  cardvault::AddFileCommands(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return exit_code;
+}
