@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Configures (once) and builds cardvault with Ninja. Usage:
+#   scripts/build.sh            release build in build/
+#   scripts/build.sh asan       clang AddressSanitizer + UBSan build in build-asan/
+#   scripts/build.sh fuzz       clang libFuzzer build in build-fuzz/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind=${1:-release}
+case "$kind" in
+  release) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
+  asan) dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug -DCARDVAULT_SANITIZE=ON -DCARDVAULT_BENCH=OFF
+                               -DCMAKE_CXX_COMPILER=clang++) ;;
+  fuzz) dir=build-fuzz; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCARDVAULT_FUZZ=ON
+                               -DCMAKE_CXX_COMPILER=clang++) ;;
+  *) echo "usage: $0 [release|asan|fuzz]" >&2; exit 2 ;;
+esac
+if [ ! -f "$dir/build.ninja" ]; then
+  cmake -S . -B "$dir" -G Ninja "${flags[@]}" >/dev/null
+fi
+echo "build: $kind in $dir" >&2
+if ! ninja -C "$dir" -j "$(nproc)" > "$dir/ninja.log" 2>&1; then
+  cat "$dir/ninja.log" >&2
+  exit 1
+fi
