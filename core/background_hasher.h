@@ -3,11 +3,8 @@
 #ifndef CARDVAULT_CORE_BACKGROUND_HASHER_H_
 #define CARDVAULT_CORE_BACKGROUND_HASHER_H_
 
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-
 #include "core/crypto.h"
+#include "core/worker_thread.h"
 
 namespace cardvault {
 
@@ -17,11 +14,6 @@ namespace cardvault {
 // Not thread-safe: one producer.
 class BackgroundHasher {
  public:
-  BackgroundHasher() = default;
-  ~BackgroundHasher();
-  BackgroundHasher(const BackgroundHasher&) = delete;
-  BackgroundHasher& operator=(const BackgroundHasher&) = delete;
-
   // Waits for the previous piece, then starts hashing `data`.
   void Submit(ByteView data);
   // Waits for all pieces and returns the digest.
@@ -29,16 +21,8 @@ class BackgroundHasher {
 
  private:
   static constexpr size_t kInlineLimit = 256 * 1024;
-  void Wait();
-  void Run();
-
   Sha256Hasher hasher_;
-  std::thread worker_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  ByteView job_;
-  bool has_job_ = false;
-  bool stop_ = false;
+  WorkerThread worker_;  // declared last: joined first, while hasher_ is still alive
 };
 
 }  // namespace cardvault

@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 
 #include "core/aes_gcm.h"
 #include "core/background_hasher.h"
+#include "core/split_runner.h"
 
 namespace cardvault {
 namespace {
@@ -90,35 +92,53 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
   std::unique_ptr<uint8_t[]> out[2] = {std::make_unique<uint8_t[]>(kChunksPerBlock * kChunkSize),
                                        std::make_unique<uint8_t[]>(kChunksPerBlock * kChunkSize)};
   BackgroundHasher hasher;
+  // Without the hash check, the second core opens half of each block instead.
+  WorkerThread opener;
+  std::optional<AesGcm> second_gcm;
+  if (!options.verify_content_hash) {
+    CV_ASSIGN_OR_RETURN(second_gcm, AesGcm::New(payload_key_));
+  }
   int cur = 0;
   uint64_t index = 0;
   while (index < count) {
-    uint64_t chunks = std::min<uint64_t>(kChunksPerBlock, count - index);
+    const uint64_t chunks = std::min<uint64_t>(kChunksPerBlock, count - index);
     size_t want = 0;
     for (uint64_t k = 0; k < chunks; ++k) want += chunk_plain_len(index + k) + kTagSize;
     CV_ASSIGN_OR_RETURN(size_t got, ReadFull(*source_, {in.get(), want}));
-    // Open every complete chunk present, in order, so the first problem is the one named.
-    size_t in_pos = 0, out_len = 0;
-    uint8_t* plain = out[cur].get();
-    for (uint64_t k = 0; k < chunks; ++k, ++index) {
-      size_t len = chunk_plain_len(index) + kTagSize;
-      if (got - in_pos < len) {
-        if (got == in_pos) {
-          return CorruptError("the payload ends after " + std::to_string(index) + " of " +
-                                  std::to_string(count) + " chunks: the final chunk is missing",
-                              "missing_final_chunk");
-        }
-        return CorruptError("the payload ends inside " + ChunkName(index, count), "truncated");
-      }
-      ByteView sealed{in.get() + in_pos, len};
-      Status s =
-          gcm.Open(format::ChunkNonce(index, index + 1 == count), {}, sealed, plain + out_len);
-      if (!s.ok()) return diagnose(index, sealed, plain + out_len);
-      in_pos += len;
-      out_len += len - kTagSize;
+    // Every chunk of a block but the last has the full size, so chunk k starts at
+    // k * kSealedChunk; only complete chunks are opened.
+    size_t complete = 0;
+    while (complete < chunks &&
+           got >= complete * kSealedChunk + chunk_plain_len(index + complete) + kTagSize) {
+      ++complete;
     }
+    uint8_t* plain = out[cur].get();
+    auto open = [&](AesGcm& g, size_t k) {
+      ByteView sealed{in.get() + k * kSealedChunk, chunk_plain_len(index + k) + kTagSize};
+      return g.Open(format::ChunkNonce(index + k, index + k + 1 == count), {}, sealed,
+                    plain + k * kChunkSize);
+    };
+    Status error;
+    size_t failed =
+        RunSplit(complete, gcm, second_gcm ? &*second_gcm : nullptr, opener, open, &error);
+    if (failed != complete) {
+      ByteView sealed{in.get() + failed * kSealedChunk, chunk_plain_len(index + failed) + kTagSize};
+      return diagnose(index + failed, sealed, plain + failed * kChunkSize);
+    }
+    if (complete < chunks) {
+      if (got == complete * kSealedChunk) {
+        return CorruptError("the payload ends after " + std::to_string(index + complete) + " of " +
+                                std::to_string(count) + " chunks: the final chunk is missing",
+                            "missing_final_chunk");
+      }
+      return CorruptError("the payload ends inside " + ChunkName(index + complete, count),
+                          "truncated");
+    }
+    size_t out_len = 0;
+    for (uint64_t k = 0; k < chunks; ++k) out_len += chunk_plain_len(index + k);
     if (options.verify_content_hash && out_len > 0) hasher.Submit({plain, out_len});
     CV_RETURN_IF_ERROR(sink.Append({plain, out_len}));
+    index += chunks;
     cur = 1 - cur;
   }
   uint8_t extra;

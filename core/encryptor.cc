@@ -7,6 +7,7 @@
 
 #include "core/aes_gcm.h"
 #include "core/background_hasher.h"
+#include "core/split_runner.h"
 
 namespace cardvault {
 namespace {
@@ -58,12 +59,18 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
     CV_RETURN_IF_ERROR(sink.Append(placeholder));
   }
 
-  // Two input buffers: one is read into and sealed while the hasher reads the other.
+  // Two input buffers: one is read into and sealed while the hasher reads the other. When
+  // the hash is given, the second core seals half of each block instead.
   std::unique_ptr<uint8_t[]> in[2] = {std::make_unique<uint8_t[]>(kBlockSize),
                                       std::make_unique<uint8_t[]>(kBlockSize)};
   auto out = std::make_unique<uint8_t[]>(kBlockSize + (kChunksPerBlock + 1) * kTagSize);
   BackgroundHasher hasher;
+  WorkerThread sealer;
   const bool hash = !options.content_sha256.has_value();
+  std::optional<AesGcm> second_gcm;
+  if (!hash) {
+    CV_ASSIGN_OR_RETURN(second_gcm, AesGcm::New(payload_key));
+  }
   int cur = 0;
   size_t carry = 0;  // bytes at the start of in[cur] held back from the previous block
   uint64_t chunk_index = 0;
@@ -77,18 +84,23 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
     const bool eof = n < kBlockSize - carry;
     // Without EOF the last chunk is held back: only the next read tells whether it is final.
     const size_t seal_len = eof ? have : have - kChunkSize;
-    size_t out_len = 0;
-    size_t pos = 0;
-    do {
+    // Chunk k of this block covers [k * kChunkSize, ...) of buf; an empty input is one
+    // empty final chunk.
+    const size_t chunks = seal_len == 0 ? 1 : (seal_len + kChunkSize - 1) / kChunkSize;
+    auto seal = [&](AesGcm& g, size_t k) {
+      size_t pos = k * kChunkSize;
       size_t len = std::min(kChunkSize, seal_len - pos);
-      bool final_chunk = eof && pos + len == seal_len;
-      CV_RETURN_IF_ERROR(gcm.Seal(format::ChunkNonce(chunk_index, final_chunk), {},
-                                  {buf + pos, len}, out.get() + out_len));
-      ++chunk_index;
-      pos += len;
-      out_len += len + kTagSize;
-    } while (pos < seal_len);
-    CV_RETURN_IF_ERROR(sink.Append({out.get(), out_len}));
+      bool final_chunk = eof && k + 1 == chunks;
+      return g.Seal(format::ChunkNonce(chunk_index + k, final_chunk), {}, {buf + pos, len},
+                    out.get() + k * (kChunkSize + kTagSize));
+    };
+    Status error;
+    if (RunSplit(chunks, gcm, second_gcm ? &*second_gcm : nullptr, sealer, seal, &error) !=
+        chunks) {
+      return error;
+    }
+    chunk_index += chunks;
+    CV_RETURN_IF_ERROR(sink.Append({out.get(), seal_len + chunks * kTagSize}));
     if (eof) break;
     int next = 1 - cur;
     std::memcpy(in[next].get(), buf + seal_len, kChunkSize);

@@ -1,0 +1,260 @@
+// Format benchmark: encrypts and decrypts a large plaintext in memory and file to file,
+// and prints MB/s beside baselines measured in the same run (openssl speed, cp, age), as
+// ratios, plus the peak RSS of the cardvault CLI encrypting and decrypting the file.
+//
+// Usage: format_bench [--mib N] [--dir DIR] [--runs R]   (defaults: 1024 MiB, /tmp, 3)
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "core/decryptor.h"
+#include "core/encryptor.h"
+#include "core/memory_file.h"
+#include "core/x25519_recipient.h"
+
+namespace cardvault {
+namespace {
+
+double Seconds(const std::function<void()>& f) {
+  auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Median of `runs` timings.
+double Median(int runs, const std::function<void()>& f) {
+  std::vector<double> t;
+  for (int i = 0; i < runs; ++i) t.push_back(Seconds(f));
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+std::string Capture(const std::string& cmd) {
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return {};
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+void Check(bool ok, const std::string& what) {
+  if (!ok) {
+    std::cerr << "format_bench: " << what << "\n";
+    std::exit(1);
+  }
+}
+
+void Must(const Status& s, const std::string& what) { Check(s.ok(), what + ": " + s.ToString()); }
+
+// Runs a command in a child process; returns {seconds, peak RSS in KiB}.
+std::pair<double, long> RunChild(const std::vector<std::string>& argv) {
+  auto t0 = std::chrono::steady_clock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 2);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  struct rusage ru;
+  wait4(pid, &status, 0, &ru);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  Check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "command failed: " + argv[0]);
+  return {s, ru.ru_maxrss};
+}
+
+double Mbps(uint64_t bytes, double seconds) { return bytes / seconds / 1e6; }
+
+void Row(const std::string& what, double mbps, const std::string& vs, double base) {
+  std::printf("  %-46s %8.0f MB/s   %5.2fx %s\n", what.c_str(), mbps, mbps / base, vs.c_str());
+}
+
+int Main(int argc, char** argv) {
+  uint64_t mib = 1024;
+  std::string dir = "/tmp";
+  int runs = 3;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--mib") mib = std::stoull(argv[i + 1]);
+    if (a == "--dir") dir = argv[i + 1];
+    if (a == "--runs") runs = std::stoi(argv[i + 1]);
+  }
+  const uint64_t size = mib << 20;
+  std::printf("cardvault format benchmark: %llu MiB, median of %d runs, %ld cores\n",
+              static_cast<unsigned long long>(mib), runs, sysconf(_SC_NPROCESSORS_ONLN));
+
+  // Baseline 1: OpenSSL's own single-core AES-256-GCM speed on 16 KiB blocks.
+  std::string speed = Capture(
+      "openssl speed -seconds 3 -bytes 16384 -evp aes-256-gcm 2>/dev/null | tail -n 1");
+  double openssl_mbps = 0;
+  {
+    size_t k = speed.find_last_of(' ');
+    std::string num = speed.substr(k + 1);
+    openssl_mbps = std::atof(num.c_str()) * 1000 / 1e6;  // openssl prints 1000s of bytes/s
+  }
+  Check(openssl_mbps > 0, "cannot parse openssl speed output: " + speed);
+
+  X25519Identity identity = X25519Identity::Generate().value();
+  X25519Recipient recipient = identity.recipient();
+  Recipient* rs[] = {&recipient};
+
+  Bytes plain(size);
+  {
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (uint64_t i = 0; i < size; i += 8) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      std::memcpy(&plain[i], &x, std::min<uint64_t>(8, size - i));
+    }
+  }
+  const Sha256Digest digest = Sha256(plain);
+
+  // In memory.
+  Bytes blob;
+  blob.reserve(size + size / 64 + 65536);
+  auto encrypt_mem = [&](bool hash) {
+    blob.clear();
+    MemorySequentialFile src(plain);
+    MemoryWritableFile sink(&blob);
+    EncryptOptions opts;
+    if (!hash) opts.content_sha256 = digest;
+    Check(EncryptStream(src, sink, rs, {}, opts).ok(), "in-memory encryption failed");
+  };
+  Bytes out;
+  out.reserve(size);
+  auto decrypt_mem = [&](bool hash) {
+    out.clear();
+    MemorySequentialFile src(blob);
+    auto d = OpenBlob(&src, identity);
+    Check(d.ok(), "open failed");
+    MemoryWritableFile sink(&out);
+    DecryptOptions opts;
+    opts.verify_content_hash = hash;
+    Must((*d)->DecryptTo(sink, opts), "in-memory decryption");
+  };
+  double enc = Median(runs, [&] { encrypt_mem(false); });
+  double dec = Median(runs, [&] { decrypt_mem(false); });
+  double enc_h = Median(runs, [&] { encrypt_mem(true); });
+  double dec_h = Median(runs, [&] { decrypt_mem(true); });
+  Check(out == plain, "in-memory round trip differs");
+  std::printf("\nIn memory (baseline: openssl speed -evp aes-256-gcm, 16 KiB: %.0f MB/s)\n",
+              openssl_mbps);
+  Row("encrypt, AEAD stream (hash given)", Mbps(size, enc), "of openssl", openssl_mbps);
+  Row("decrypt, AEAD stream (hash check off)", Mbps(size, dec), "of openssl", openssl_mbps);
+  Row("encrypt + SHA-256 on the second core", Mbps(size, enc_h), "of openssl", openssl_mbps);
+  Row("decrypt + SHA-256 check on the second core", Mbps(size, dec_h), "of openssl",
+      openssl_mbps);
+  Bytes().swap(blob);
+  Bytes().swap(out);
+
+  // File to file.
+  char tmpl[4096];
+  std::snprintf(tmpl, sizeof tmpl, "%s/cv-bench-XXXXXX", dir.c_str());
+  Check(mkdtemp(tmpl) != nullptr, "mkdtemp failed in " + dir);
+  const std::string work = tmpl;
+  const std::string in = work + "/plain", cvb = work + "/plain.cvb", back = work + "/back";
+  Env& env = *Env::Default();
+  Must(WriteFileAtomically(env, in, plain), "writing the input");
+  Bytes().swap(plain);
+  Must(WriteFileAtomically(env, work + "/identity.key", identity.Serialize().span()),
+       "writing the identity");
+
+  std::string age_pub = Capture("age-keygen -o " + work + "/age.key 2>&1");
+  age_pub = age_pub.substr(age_pub.find("age1"));
+  age_pub = age_pub.substr(0, age_pub.find_first_of(" \n"));
+
+  auto rm = [&](const std::string& p) { std::filesystem::remove(p); };
+  double cp = Median(runs, [&] {
+    rm(work + "/cp");
+    RunChild({"cp", in, work + "/cp"});
+  });
+  double age = Median(runs, [&] {
+    rm(work + "/age");
+    RunChild({"age", "-r", age_pub, "-o", work + "/age", in});
+  });
+  // cardvault without fsync, like cp and age: EncryptStream from file to file.
+  double cv_enc = Median(runs, [&] {
+    rm(cvb);
+    auto src = env.NewSequentialFile(in);
+    auto sink = env.NewWritableFile(cvb, 0600);
+    Check(src.ok() && sink.ok(), "open failed");
+    format::Metadata m;
+    m.path = "plain";
+    Check(EncryptStream(**src, **sink, rs, m).ok(), "file encryption failed");
+    Must((*sink)->Close(), "close");
+  });
+  double cv_dec = Median(runs, [&] {
+    rm(back);
+    auto src = env.NewSequentialFile(cvb);
+    auto sink = env.NewWritableFile(back, 0600);
+    Check(src.ok() && sink.ok(), "open failed");
+    auto d = OpenBlob(src->get(), identity);
+    Check(d.ok(), "open blob failed");
+    Must((*d)->DecryptTo(**sink), "file decryption");
+    Must((*sink)->Close(), "close");
+  });
+  // Durable versions: cp then fsync, versus EncryptFile (temp file, fsync, rename).
+  double cp_sync = Median(runs, [&] {
+    rm(work + "/cp");
+    RunChild({"cp", in, work + "/cp"});
+    RunChild({"sync", work + "/cp"});
+  });
+  double cv_enc_sync = Median(runs, [&] {
+    rm(cvb);
+    Check(EncryptFile(env, in, cvb, rs, "plain").ok(), "EncryptFile failed");
+  });
+  double cv_dec_sync = Median(runs, [&] {
+    rm(back);
+    Check(DecryptFile(env, cvb, back, identity).ok(), "DecryptFile failed");
+  });
+  std::printf("\nFile to file, page cache warm (baselines: cp %.0f MB/s, age %.0f MB/s)\n",
+              Mbps(size, cp), Mbps(size, age));
+  Row("encrypt (incl. SHA-256)", Mbps(size, cv_enc), "of cp", Mbps(size, cp));
+  Row("encrypt (incl. SHA-256)", Mbps(size, cv_enc), "of age", Mbps(size, age));
+  Row("decrypt (incl. SHA-256 check)", Mbps(size, cv_dec), "of cp", Mbps(size, cp));
+  std::printf("Durable (fsync before done; baseline: cp + sync FILE %.0f MB/s)\n",
+              Mbps(size, cp_sync));
+  Row("EncryptFile (temp, fsync, rename)", Mbps(size, cv_enc_sync), "of cp+sync",
+      Mbps(size, cp_sync));
+  Row("DecryptFile (temp, verify, fsync, rename)", Mbps(size, cv_dec_sync), "of cp+sync",
+      Mbps(size, cp_sync));
+
+  // Peak memory of the CLI, whatever the size.
+  rm(back);
+  auto [enc_s, enc_rss] =
+      RunChild({CARDVAULT_CLI, "encrypt", "-r", recipient.ToString(), "-o", cvb + "2", in});
+  auto [dec_s, dec_rss] = RunChild(
+      {CARDVAULT_CLI, "decrypt", "-i", work + "/identity.key", "-o", back, cvb + "2"});
+  std::printf("\nPeak RSS of the cardvault CLI on %llu MiB: encrypt %.1f MiB, decrypt %.1f MiB "
+              "(target < 16 MiB)\n",
+              static_cast<unsigned long long>(mib), enc_rss / 1024.0, dec_rss / 1024.0);
+  (void)enc_s;
+  (void)dec_s;
+  std::filesystem::remove_all(work);
+  return 0;
+}
+
+}  // namespace
+}  // namespace cardvault
+
+int main(int argc, char** argv) { return cardvault::Main(argc, argv); }
