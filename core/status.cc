@@ -2,8 +2,12 @@
 #include "core/status.h"
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
+
+#include "core/status_or.h"
 
 namespace cardvault {
 
@@ -77,6 +81,14 @@ CV_DEFINE_ERROR_(IoError, kIoError)
 CV_DEFINE_ERROR_(CancelledError, kCancelled)
 CV_DEFINE_ERROR_(InternalError, kInternal)
 #undef CV_DEFINE_ERROR_
+
+namespace internal {
+void DieOnBadValueAccess(const Status& status) {
+  std::fprintf(stderr, "cardvault: value() called on an error StatusOr: %s\n",
+               status.ToString().c_str());
+  std::abort();
+}
+}  // namespace internal
 
 Status ErrnoToStatus(int err, std::string_view operation, std::string_view what) {
   std::string message =

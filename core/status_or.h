@@ -2,16 +2,19 @@
 #ifndef CARDVAULT_CORE_STATUS_OR_H_
 #define CARDVAULT_CORE_STATUS_OR_H_
 
-#include <cassert>
 #include <optional>
 #include <utility>
 
 #include "core/status.h"
 
 namespace cardvault {
+namespace internal {
+[[noreturn]] void DieOnBadValueAccess(const Status& status);
+}  // namespace internal
 
 // Holds either a T or a non-OK Status. Constructing from an OK Status is a bug and
-// becomes an internal error. value() on an error aborts in debug builds.
+// becomes an internal error. value() on an error is a bug: it prints the status and aborts
+// (in every build type), never returns garbage.
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
@@ -26,15 +29,15 @@ class [[nodiscard]] StatusOr {
   Status status() && { return std::move(status_); }
 
   const T& value() const& {
-    assert(ok());
+    CheckOk();
     return *value_;
   }
   T& value() & {
-    assert(ok());
+    CheckOk();
     return *value_;
   }
   T&& value() && {
-    assert(ok());
+    CheckOk();
     return std::move(*value_);
   }
 
@@ -44,6 +47,10 @@ class [[nodiscard]] StatusOr {
   T* operator->() { return &value(); }
 
  private:
+  void CheckOk() const {
+    if (!ok()) internal::DieOnBadValueAccess(status_);
+  }
+
   Status status_;
   std::optional<T> value_;
 };

@@ -61,5 +61,10 @@ TEST(StatusOrTest, OkStatusBecomesInternalError) {
   EXPECT_EQ(v.status().code(), StatusCode::kInternal);
 }
 
+TEST(StatusOrDeathTest, ValueOfErrorAborts) {
+  StatusOr<int> v(NotFoundError("nothing here"));
+  EXPECT_DEATH((void)v.value(), "nothing here");
+}
+
 }  // namespace
 }  // namespace cardvault
