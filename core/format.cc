@@ -124,7 +124,7 @@ StatusOr<Metadata> DecodeMetadata(ByteView plaintext) {
     auto fixed = [&](size_t n) { return len == n; };
     switch (tag) {
       case kTlvKind:
-        if (!fixed(1) || (value[0] != 1 && value[0] != 2)) return bad("unknown kind");
+        if (!fixed(1) || value[0] < 1 || value[0] > 3) return bad("unknown kind");
         m.kind = static_cast<Kind>(value[0]);
         break;
       case kTlvPath:

@@ -36,6 +36,7 @@ inline constexpr size_t kMaxPathLength = 4096;
 enum class Kind : uint8_t {
   kFile = 1,       // a file of the watched folder
   kKeyObject = 2,  // an epoch key object (a private key wrapped to the recipients)
+  kDeletion = 3,   // records that `path` was deleted (empty plaintext; mtime = when)
 };
 
 // The encrypted metadata section: what the server must never see.

@@ -325,6 +325,29 @@ TEST_F(FormatTest, TwoCorePathsRoundTripAndNameTheFirstBadChunk) {
   EXPECT_TRUE(out.empty()) << "no plaintext of a failed block may reach the sink";
 }
 
+TEST(MetadataTest, KindsRoundTripAndUnknownKindsAreRejected) {
+  for (format::Kind k : {format::Kind::kFile, format::Kind::kKeyObject, format::Kind::kDeletion}) {
+    format::Metadata m;
+    m.kind = k;
+    m.path = "a/b";
+    m.size = 7;
+    m.mtime_ns = -5;  // before the epoch: signed
+    m.mode = 0644;
+    auto back = format::DecodeMetadata(format::EncodeMetadata(m));
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(*back, m);
+  }
+  Bytes encoded = format::EncodeMetadata({});
+  encoded[3] = 4;  // the kind entry's value: tag(1) length(2) value(1)
+  EXPECT_EQ(format::DecodeMetadata(encoded).status().reason(), "metadata_malformed");
+  Bytes unknown_tag = format::EncodeMetadata({});
+  unknown_tag.insert(unknown_tag.end(), {0x20, 0x00, 0x01, 0xAA});  // optional tag 0x20
+  EXPECT_TRUE(format::DecodeMetadata(unknown_tag).ok()) << "unknown tags are skipped";
+  Bytes repeated = format::EncodeMetadata({});
+  repeated.insert(repeated.end(), {0x06, 0x00, 0x00});  // sha256 again, out of order
+  EXPECT_EQ(format::DecodeMetadata(repeated).status().reason(), "metadata_malformed");
+}
+
 class FileFormatTest : public FormatTest {
  protected:
   void SetUp() override {
