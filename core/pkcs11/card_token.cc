@@ -39,21 +39,33 @@ StatusOr<CardToken> CardToken::Read(const Pkcs11Module& module, CK_SLOT_ID slot)
   return token;
 }
 
-StatusOr<std::vector<CardToken>> CardToken::List(const Pkcs11Module& module) {
+namespace {
+
+// Readable tokens, plus the first failure reading one (a card pulled or broken mid-read).
+StatusOr<std::vector<CardToken>> ListTokens(const Pkcs11Module& module, Status* unreadable) {
   CV_ASSIGN_OR_RETURN(std::vector<CK_SLOT_ID> slots, module.SlotsWithToken());
   std::vector<CardToken> tokens;
   for (CK_SLOT_ID slot : slots) {
-    StatusOr<CardToken> token = Read(module, slot);
-    // A card pulled between C_GetSlotList and C_GetTokenInfo is simply not listed.
-    if (!token.ok() && token.status().reason() == kReasonCardAbsent) continue;
-    if (!token.ok()) return std::move(token).status();
+    StatusOr<CardToken> token = CardToken::Read(module, slot);
+    if (!token.ok()) {
+      if (unreadable->ok()) *unreadable = std::move(token).status();
+      continue;
+    }
     tokens.push_back(std::move(token).value());
   }
   return tokens;
 }
 
+}  // namespace
+
+StatusOr<std::vector<CardToken>> CardToken::List(const Pkcs11Module& module) {
+  Status unreadable;
+  return ListTokens(module, &unreadable);
+}
+
 StatusOr<CardToken> CardToken::Find(const Pkcs11Module& module, const TokenSelector& selector) {
-  CV_ASSIGN_OR_RETURN(std::vector<CardToken> tokens, List(module));
+  Status unreadable;
+  CV_ASSIGN_OR_RETURN(std::vector<CardToken> tokens, ListTokens(module, &unreadable));
   std::vector<CardToken> matches;
   for (CardToken& token : tokens) {
     if (!token.initialized()) continue;
@@ -62,10 +74,13 @@ StatusOr<CardToken> CardToken::Find(const Pkcs11Module& module, const TokenSelec
     matches.push_back(std::move(token));
   }
   if (matches.empty()) {
-    return UnavailableError("no card with " + Describe(selector) + " is inserted (" +
-                                std::to_string(tokens.size()) + " token(s) seen through " +
-                                module.path() + ")",
-                            kReasonCardAbsent);
+    return UnavailableError(
+        "no card with " + Describe(selector) + " is inserted (" + std::to_string(tokens.size()) +
+            " token(s) seen through " + module.path() +
+            (unreadable.ok() ? std::string()
+                             : "; a token could not be read: " + unreadable.message()) +
+            ")",
+        kReasonCardAbsent);
   }
   if (matches.size() > 1) {
     return InvalidArgumentError(std::to_string(matches.size()) + " cards match " +

@@ -41,7 +41,8 @@ struct CardToken {
 
   // Reads the token in `slot`.
   static StatusOr<CardToken> Read(const Pkcs11Module& module, CK_SLOT_ID slot);
-  // Every token present, initialized or not.
+  // Every readable token present, initialized or not (a token whose C_GetTokenInfo fails,
+  // e.g. one being removed, is left out).
   static StatusOr<std::vector<CardToken>> List(const Pkcs11Module& module);
   // The one initialized token matching `selector`. kUnavailable "card_absent" if none is
   // present; kInvalidArgument "ambiguous_token" if several match.

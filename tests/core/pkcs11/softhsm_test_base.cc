@@ -83,7 +83,11 @@ int SoftHsmTest::CountSpyCalls(const std::string& call) const {
   std::string line;
   int count = 0;
   while (std::getline(log, line)) {
-    if (line.find(call) != std::string::npos) ++count;
+    // Call lines look like "7: C_Login" (sometimes followed by a timestamp or spaces).
+    size_t at = line.find(": " + call);
+    if (at == std::string::npos) continue;
+    size_t end = at + 2 + call.size();
+    if (end == line.size() || line[end] == ' ' || line[end] == '\r') ++count;
   }
   return count;
 }

@@ -31,7 +31,7 @@ class SoftHsmTest : public ::testing::Test {
 
   // Sets PKCS11SPY / PKCS11SPY_OUTPUT so that kSpyModule logs every call to spy_log().
   void EnableSpy();
-  // How many lines of the spy log contain `call` (e.g. "C_Login").
+  // How many times the spy log records a call to `call` (e.g. "C_Login").
   int CountSpyCalls(const std::string& call) const;
 
   const std::string& dir() const { return dir_; }
