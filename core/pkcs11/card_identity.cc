@@ -64,15 +64,17 @@ StatusOr<std::unique_ptr<CardIdentity>> CardIdentity::New(CardIdentityOptions op
   }
   std::unique_ptr<CardIdentity> identity(new CardIdentity(std::move(options)));
   if (identity->options_.key_id.empty()) {
-    CV_ASSIGN_OR_RETURN(identity->connection_, identity->Connect(/*login=*/false));
+    CV_ASSIGN_OR_RETURN(identity->connection_, identity->Connect(nullptr, /*login=*/false));
     identity->options_.key_id = identity->connection_->key.public_key->key_id();
   }
   return identity;
 }
 
-StatusOr<std::unique_ptr<CardIdentity::Connection>> CardIdentity::Connect(bool login) {
-  auto connection = std::make_unique<Connection>();
-  if (!connection_ || !connection_->session) {
+StatusOr<std::unique_ptr<CardIdentity::Connection>> CardIdentity::Connect(
+    std::unique_ptr<Connection> existing, bool login) {
+  std::unique_ptr<Connection> connection = std::move(existing);
+  if (!connection) {
+    connection = std::make_unique<Connection>();
     CV_ASSIGN_OR_RETURN(connection->token, CardToken::Find(*options_.module, options_.token));
     CV_ASSIGN_OR_RETURN(connection->session,
                         Pkcs11Session::Open(options_.module, connection->token.slot));
@@ -107,8 +109,6 @@ StatusOr<std::unique_ptr<CardIdentity::Connection>> CardIdentity::Connect(bool l
                                      kReasonWrongCard);
       }
     }
-  } else {
-    connection = std::move(connection_);
   }
   if (!login || connection->session->logged_in()) return connection;
 
@@ -150,7 +150,8 @@ StatusOr<SecretData> CardIdentity::Unwrap(std::span<const Stanza> stanzas) {
   std::lock_guard<std::mutex> lock(mu_);
   if (login_failure_.has_value()) return *login_failure_;
   if (!connection_ || !connection_->session->logged_in()) {
-    StatusOr<std::unique_ptr<Connection>> connected = Connect(/*login=*/true);
+    StatusOr<std::unique_ptr<Connection>> connected =
+        Connect(std::move(connection_), /*login=*/true);
     if (!connected.ok()) {
       Status status = std::move(connected).status();
       const bool pin_failure =

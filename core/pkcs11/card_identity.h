@@ -60,7 +60,9 @@ class CardIdentity : public Identity {
   struct Connection;
   explicit CardIdentity(CardIdentityOptions options);
 
-  StatusOr<std::unique_ptr<Connection>> Connect(bool login);
+  // Finds the token and key (reusing `existing` if given) and, if `login`, logs in and
+  // finds the private key. On failure `existing` is closed.
+  StatusOr<std::unique_ptr<Connection>> Connect(std::unique_ptr<Connection> existing, bool login);
   StatusOr<SecretData> UnwrapRsa(Connection& connection, const Stanza& stanza);
   StatusOr<SecretData> UnwrapEcdh(Connection& connection, const Stanza& stanza);
   // C_Decrypt of `input` with `mechanism` into a buffer of `output_size` bytes.

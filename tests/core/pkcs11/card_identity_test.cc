@@ -297,6 +297,30 @@ TEST_F(CardIdentityTest, UnwrapsWhatOpensslWrappedWithTheExportedKey) {
   }
 }
 
+TEST_F(CardIdentityTest, FallsBackToRawRsaWhenTheTokenLacksOaep) {
+  CardPublicKey pub = CardWithKey("alpha", CardKeyAlgorithm::kRsa2048);
+  SecretData first = NewFileKey(), second = NewFileKey();
+  Stanza stanzas[] = {WrapTo(pub, first), WrapTo(pub, second)};
+  module_.reset();
+  // A token without OAEP (SoftHSM2 2.6 ignores a "-CKM_..." list here; name the rest).
+  AppendConfig("slots.mechanisms = CKM_RSA_X_509,CKM_RSA_PKCS,CKM_RSA_PKCS_KEY_PAIR_GEN");
+  EnableSpy();
+  Module(kSpyModule);
+  auto identity = Identity("alpha", pub.key_id(), PinFile(kUserPin));
+  auto a = identity->Unwrap(std::span<const Stanza>(&stanzas[0], 1));
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_TRUE(a->Equals(first));
+  auto b = identity->Unwrap(std::span<const Stanza>(&stanzas[1], 1));
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_TRUE(b->Equals(second));
+  // OAEP is tried once, refused at C_DecryptInit; raw RSA from then on.
+  std::string log;
+  Run("grep -A12 C_DecryptInit " + spy_log(), &log);
+  EXPECT_EQ(CountSpyCalls("C_DecryptInit"), 3) << log;
+  EXPECT_EQ(CountSpyCalls("C_Decrypt"), 2);
+  EXPECT_EQ(identity->private_key_operations(), 2u);
+}
+
 TEST_F(CardIdentityTest, CardEcdhAgreesWithOpensslDerive) {
   CardPublicKey pub = CardWithKey("alpha", CardKeyAlgorithm::kEcP256);
   WriteFile(dir() + "/card.pem", AsBytes(pub.ToPem()));
@@ -391,6 +415,37 @@ TEST_F(CardIdentityTest, BatchLogsInOnceAndCountsEveryPrivateKeyOperation) {
             << "open and login: "
             << std::chrono::duration<double, std::milli>(elapsed).count() / kFiles
             << " ms per unwrap\n";
+}
+
+// Unwraps 50 stanzas per key type in-process (no spy) after one warm-up unwrap that opens
+// the session and logs in, checks every key and reports the steady-state cost.
+TEST_F(CardIdentityTest, MeasuresUnwrapCost) {
+  const std::pair<CardKeyAlgorithm, const char*> kinds[] = {
+      {CardKeyAlgorithm::kRsa2048, "RSA-2048 (C_Decrypt OAEP)"},
+      {CardKeyAlgorithm::kEcP256, "P-256 (C_DeriveKey + read + destroy)"}};
+  for (const auto& [algorithm, name] : kinds) {
+    CardPublicKey pub = CardWithKey(name[0] == 'R' ? "rsa" : "ec", algorithm);
+    constexpr int kRounds = 50;
+    std::vector<SecretData> keys;
+    std::vector<Stanza> stanzas;
+    for (int i = 0; i <= kRounds; ++i) {
+      keys.push_back(NewFileKey());
+      stanzas.push_back(WrapTo(pub, keys.back()));
+    }
+    auto identity = Identity(name[0] == 'R' ? "rsa" : "ec", pub.key_id(), PinFile(kUserPin));
+    ASSERT_TRUE(identity->Unwrap(std::span<const Stanza>(&stanzas[0], 1)).ok());
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 1; i <= kRounds; ++i) {
+      auto unwrapped = identity->Unwrap(std::span<const Stanza>(&stanzas[i], 1));
+      ASSERT_TRUE(unwrapped.ok()) << unwrapped.status().ToString();
+      ASSERT_TRUE(unwrapped->Equals(keys[i]));
+    }
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(identity->private_key_operations(), static_cast<uint64_t>(kRounds + 1));
+    std::cout << "[ MEASURED ] SoftHSM2 " << name << ": "
+              << std::chrono::duration<double, std::milli>(elapsed).count() / kRounds
+              << " ms per unwrap\n";
+  }
 }
 
 TEST(PinSourceTest, FileFdAndCallback) {

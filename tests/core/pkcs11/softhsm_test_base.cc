@@ -73,6 +73,11 @@ std::string SoftHsmTest::InitToken(const std::string& label, const std::string& 
   return {};
 }
 
+void SoftHsmTest::AppendConfig(const std::string& line) {
+  std::ofstream conf(dir_ + "/softhsm2.conf", std::ios::app);
+  conf << line << "\n";
+}
+
 void SoftHsmTest::EnableSpy() {
   setenv("PKCS11SPY", kSoftHsmModule, 1);
   setenv("PKCS11SPY_OUTPUT", spy_log().c_str(), 1);

@@ -26,6 +26,9 @@ class SoftHsmTest : public ::testing::Test {
   // returns its serial number.
   std::string InitToken(const std::string& label, const std::string& pin = kUserPin);
 
+  // Appends a line to the SoftHSM2 configuration (e.g. "slots.mechanisms = ...").
+  void AppendConfig(const std::string& line);
+
   // Runs a shell command; returns its exit status and appends stdout to `*output` if given.
   static int Run(const std::string& command, std::string* output = nullptr);
 
