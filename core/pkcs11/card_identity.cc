@@ -70,45 +70,86 @@ StatusOr<std::unique_ptr<CardIdentity>> CardIdentity::New(CardIdentityOptions op
   return identity;
 }
 
+StatusOr<std::unique_ptr<CardIdentity::Connection>> CardIdentity::Discover() {
+  // Candidate tokens: the selected one, or every initialized token (the default p11-kit
+  // proxy also shows non-card tokens such as the system trust store).
+  std::vector<CardToken> tokens;
+  if (!options_.token.label.empty() || !options_.token.serial.empty()) {
+    CV_ASSIGN_OR_RETURN(CardToken token, CardToken::Find(*options_.module, options_.token));
+    tokens.push_back(std::move(token));
+  } else {
+    CV_ASSIGN_OR_RETURN(std::vector<CardToken> all, CardToken::List(*options_.module));
+    for (CardToken& token : all) {
+      if (token.initialized()) tokens.push_back(std::move(token));
+    }
+    if (tokens.empty()) {
+      return UnavailableError(
+          "no card is inserted (no initialized token seen through " + options_.module->path() + ")",
+          kReasonCardAbsent);
+    }
+  }
+
+  std::vector<std::unique_ptr<Connection>> found;
+  std::string held;  // "label: id, id; label: id" for the wrong-card message
+  for (CardToken& token : tokens) {
+    auto connection = std::make_unique<Connection>();
+    StatusOr<std::unique_ptr<Pkcs11Session>> session =
+        Pkcs11Session::Open(options_.module, token.slot);
+    if (!session.ok()) {
+      if (tokens.size() == 1) return std::move(session).status();
+      continue;  // a token pulled meanwhile or unusable: look at the others
+    }
+    connection->session = std::move(session).value();
+    CV_ASSIGN_OR_RETURN(std::vector<CardKey> keys, CardKey::List(*connection->session));
+    std::string ids;
+    for (CardKey& key : keys) {
+      if (!options_.key.label.empty() && key.label != options_.key.label) continue;
+      if (!options_.key.id.empty() && key.id != options_.key.id) continue;
+      if (!key.public_key.has_value()) continue;
+      ids += (ids.empty() ? "" : ", ") + HexEncode(key.public_key->key_id());
+      if (options_.key_id.empty() || key.public_key->key_id() == options_.key_id) {
+        if (connection->key.public_key.has_value()) {
+          return InvalidArgumentError(
+              "several keys on the card \"" + token.label + "\" match; choose one by label or id",
+              "ambiguous_key");
+        }
+        connection->key = std::move(key);
+      }
+    }
+    if (!ids.empty()) held += (held.empty() ? "" : "; ") + token.label + ": " + ids;
+    if (connection->key.public_key.has_value()) {
+      connection->token = std::move(token);
+      found.push_back(std::move(connection));
+      // A known key id found once is enough (a second token with it is a copy).
+      if (!options_.key_id.empty()) break;
+    }
+  }
+  if (found.size() > 1) {
+    return InvalidArgumentError(std::to_string(found.size()) +
+                                    " cards hold a usable key; choose one by token label or "
+                                    "serial",
+                                "ambiguous_key");
+  }
+  if (found.empty()) {
+    if (held.empty()) {
+      return FailedPreconditionError(
+          "no inserted card holds a usable (RSA >= 2048 or EC P-256) key; create one with "
+          "`cardvault card init`",
+          kReasonNoKeyOnCard);
+    }
+    return PermissionDeniedError("the inserted card(s) hold key id(s) " + held + ", not " +
+                                     HexEncode(options_.key_id) +
+                                     "; insert the card this vault was set up with",
+                                 kReasonWrongCard);
+  }
+  return std::move(found.front());
+}
+
 StatusOr<std::unique_ptr<CardIdentity::Connection>> CardIdentity::Connect(
     std::unique_ptr<Connection> existing, bool login) {
   std::unique_ptr<Connection> connection = std::move(existing);
   if (!connection) {
-    connection = std::make_unique<Connection>();
-    CV_ASSIGN_OR_RETURN(connection->token, CardToken::Find(*options_.module, options_.token));
-    CV_ASSIGN_OR_RETURN(connection->session,
-                        Pkcs11Session::Open(options_.module, connection->token.slot));
-    if (options_.key_id.empty()) {
-      CV_ASSIGN_OR_RETURN(connection->key, CardKey::Find(*connection->session, options_.key));
-    } else {
-      CV_ASSIGN_OR_RETURN(std::vector<CardKey> keys, CardKey::List(*connection->session));
-      bool any_selected = false;
-      std::string held;
-      for (CardKey& key : keys) {
-        if (!options_.key.label.empty() && key.label != options_.key.label) continue;
-        if (!options_.key.id.empty() && key.id != options_.key.id) continue;
-        if (!key.public_key.has_value()) continue;
-        any_selected = true;
-        held += (held.empty() ? "" : ", ") + HexEncode(key.public_key->key_id());
-        if (key.public_key->key_id() == options_.key_id) {
-          connection->key = std::move(key);
-          break;
-        }
-      }
-      if (!connection->key.public_key.has_value()) {
-        if (!any_selected) {
-          return FailedPreconditionError("the card \"" + connection->token.label +
-                                             "\" holds no usable key" +
-                                             "; create one with `cardvault card init`",
-                                         kReasonNoKeyOnCard);
-        }
-        return PermissionDeniedError("the card \"" + connection->token.label + "\" (serial " +
-                                         connection->token.serial + ") holds key id(s) " + held +
-                                         ", not " + HexEncode(options_.key_id) +
-                                         "; insert the card this vault was set up with",
-                                     kReasonWrongCard);
-      }
-    }
+    CV_ASSIGN_OR_RETURN(connection, Discover());
   }
   if (!login || connection->session->logged_in()) return connection;
 
@@ -119,7 +160,10 @@ StatusOr<std::unique_ptr<CardIdentity::Connection>> CardIdentity::Connect(
         "the PIN of card \"" + token.label + "\" is locked; unblock it with the card's PUK",
         kReasonPinLocked);
   }
-  if (token.protected_authentication_path()) {
+  if (connection->session->UserLoggedIn()) {
+    // Another session of this process logged the token in: no PIN needed.
+    CV_RETURN_IF_ERROR(connection->session->Login(nullptr));
+  } else if (token.protected_authentication_path()) {
     CV_RETURN_IF_ERROR(connection->session->Login(nullptr));
   } else {
     if (options_.pin_source == nullptr) {
@@ -176,15 +220,18 @@ StatusOr<SecretData> CardIdentity::Unwrap(std::span<const Stanza> stanzas) {
                      : UnwrapEcdh(*connection_, *stanza);
     if (key.ok()) return key;
     last_failure = std::move(key).status();
-    if (last_failure.reason() == kReasonCardAbsent) {
+    if (last_failure.reason() == kReasonCardAbsent || last_failure.reason() == "not_logged_in") {
+      // Card pulled, or logged out under us (another session of the process logged out):
+      // drop the session; a later Unwrap reconnects.
       connection_.reset();
       return last_failure;
     }
     if (last_failure.reason() == kReasonNoKeyOnCard) {
       // The key handle went stale: the card was removed or replaced, or the key deleted.
       // Drop the session (a later Unwrap reconnects) and say which.
+      TokenSelector used{connection_->token.label, connection_->token.serial};
       connection_.reset();
-      StatusOr<CardToken> token = CardToken::Find(*options_.module, options_.token);
+      StatusOr<CardToken> token = CardToken::Find(*options_.module, used);
       if (!token.ok()) return std::move(token).status();
       return FailedPreconditionError("card key " + HexEncode(options_.key_id) +
                                          " vanished from the card \"" + token->label +

@@ -18,8 +18,10 @@ namespace cardvault {
 
 struct CardIdentityOptions {
   std::shared_ptr<Pkcs11Module> module;  // required
-  TokenSelector token;                   // which card (label and/or serial)
-  KeySelector key;                       // which key on it (label and/or CKA_ID)
+  // Which card (label and/or serial). If empty, every inserted card is searched for the
+  // key (by key_id if given, else the only usable key on any card).
+  TokenSelector token;
+  KeySelector key;  // which key on it (label and/or CKA_ID)
   // The expected KeyIdFromSpki of the card key (8 bytes), as recorded by `cardvault card
   // init`. If given, the card is not touched until a stanza carries this id. If empty,
   // New() reads it from the card (public key, no PIN).
@@ -60,6 +62,10 @@ class CardIdentity : public Identity {
   struct Connection;
   explicit CardIdentity(CardIdentityOptions options);
 
+  // Opens a session on the token holding the key: the selected token, or every
+  // initialized one if none was selected. kUnavailable "card_absent", kFailedPrecondition
+  // "no_key_on_card", kPermissionDenied "wrong_card" or kInvalidArgument "ambiguous_key".
+  StatusOr<std::unique_ptr<Connection>> Discover();
   // Finds the token and key (reusing `existing` if given) and, if `login`, logs in and
   // finds the private key. On failure `existing` is closed.
   StatusOr<std::unique_ptr<Connection>> Connect(std::unique_ptr<Connection> existing, bool login);

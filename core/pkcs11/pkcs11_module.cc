@@ -70,6 +70,20 @@ StatusOr<std::shared_ptr<Pkcs11Module>> Pkcs11Module::Open(const std::string& pa
   return module;
 }
 
+void Pkcs11Module::AddLogin(CK_SLOT_ID slot) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++logins_[slot];
+}
+
+bool Pkcs11Module::RemoveLogin(CK_SLOT_ID slot) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = logins_.find(slot);
+  if (it == logins_.end()) return false;
+  if (--it->second > 0) return false;
+  logins_.erase(it);
+  return true;
+}
+
 StatusOr<std::vector<CK_SLOT_ID>> Pkcs11Module::SlotsWithToken() const {
   // The slot count may change between the two calls; retry while the buffer is too small.
   for (int attempt = 0; attempt < 4; ++attempt) {

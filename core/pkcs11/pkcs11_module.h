@@ -4,7 +4,9 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -24,8 +26,8 @@ inline constexpr char kDefaultPkcs11Module[] = "/usr/lib/x86_64-linux-gnu/p11-ki
 // reference, so the module outlives them. If another component of the process had already
 // initialized the module, it is used but not finalized.
 //
-// Thread safety: the object is immutable; PKCS#11 calls may be made from several threads
-// (the module was told to use OS locking).
+// Thread safety: PKCS#11 calls may be made from several threads (the module was told to
+// use OS locking); the login counts are guarded by a mutex.
 class Pkcs11Module {
  public:
   // Loads the module at `path` (kDefaultPkcs11Module if empty). kNotFound with reason
@@ -43,6 +45,12 @@ class Pkcs11Module {
   // Slots that currently hold a token.
   StatusOr<std::vector<CK_SLOT_ID>> SlotsWithToken() const;
 
+  // PKCS#11 login state is shared by every session of the process on a token. Sessions
+  // count their logins here so that only the last one to go logs the token out.
+  void AddLogin(CK_SLOT_ID slot);
+  // Returns true if that was the last login on `slot` (the caller then calls C_Logout).
+  bool RemoveLogin(CK_SLOT_ID slot);
+
  private:
   Pkcs11Module(std::string path, void* handle, CK_FUNCTION_LIST* functions, bool finalize);
 
@@ -50,6 +58,8 @@ class Pkcs11Module {
   void* handle_;
   CK_FUNCTION_LIST* functions_;
   bool finalize_;
+  std::mutex mu_;
+  std::map<CK_SLOT_ID, int> logins_;  // guarded by mu_
 };
 
 }  // namespace cardvault

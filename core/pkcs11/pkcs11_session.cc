@@ -14,7 +14,7 @@ Pkcs11Session::Pkcs11Session(std::shared_ptr<Pkcs11Module> module, CK_SLOT_ID sl
     : module_(std::move(module)), slot_(slot), handle_(handle) {}
 
 Pkcs11Session::~Pkcs11Session() {
-  if (logged_in_) functions()->C_Logout(handle_);
+  if (logged_in_ && module_->RemoveLogin(slot_)) functions()->C_Logout(handle_);
   functions()->C_CloseSession(handle_);
 }
 
@@ -28,16 +28,20 @@ StatusOr<std::unique_ptr<Pkcs11Session>> Pkcs11Session::Open(std::shared_ptr<Pkc
   return std::unique_ptr<Pkcs11Session>(new Pkcs11Session(std::move(module), slot, handle));
 }
 
+bool Pkcs11Session::UserLoggedIn() const {
+  CK_SESSION_INFO info{};
+  if (functions()->C_GetSessionInfo(handle_, &info) != CKR_OK) return false;
+  return info.state == CKS_RO_USER_FUNCTIONS || info.state == CKS_RW_USER_FUNCTIONS;
+}
+
 Status Pkcs11Session::Login(const SecretData* pin) {
   if (logged_in_) return Status::Ok();
-  CK_RV rv;
-  if (pin == nullptr) {
-    rv = functions()->C_Login(handle_, CKU_USER, nullptr, 0);
-  } else {
-    rv =
-        functions()->C_Login(handle_, CKU_USER, const_cast<CK_UTF8CHAR*>(pin->data()), pin->size());
+  CK_RV rv = CKR_USER_ALREADY_LOGGED_IN;
+  if (!UserLoggedIn()) {
+    rv = pin == nullptr ? functions()->C_Login(handle_, CKU_USER, nullptr, 0)
+                        : functions()->C_Login(handle_, CKU_USER,
+                                               const_cast<CK_UTF8CHAR*>(pin->data()), pin->size());
   }
-  if (rv == CKR_USER_ALREADY_LOGGED_IN) return Status::Ok();
   if (rv == CKR_GENERAL_ERROR) {
     // Some cards behind OpenSC report a wrong PIN this way; never retry it either.
     return PermissionDeniedError(
@@ -45,8 +49,9 @@ Status Pkcs11Session::Login(const SecretData* pin) {
         "this way); it was not retried",
         kReasonPinIncorrect);
   }
-  CV_RETURN_IF_ERROR(CkrToStatus(rv, "C_Login"));
+  if (rv != CKR_USER_ALREADY_LOGGED_IN) CV_RETURN_IF_ERROR(CkrToStatus(rv, "C_Login"));
   logged_in_ = true;
+  module_->AddLogin(slot_);
   return Status::Ok();
 }
 

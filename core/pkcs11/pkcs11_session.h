@@ -15,11 +15,11 @@
 
 namespace cardvault {
 
-// A session opened with C_OpenSession and closed with C_CloseSession when destroyed; if
-// this object logged in, it logs out first (RAII login). Holds a reference to its module.
+// A session opened with C_OpenSession and closed with C_CloseSession when destroyed.
+// Login is RAII too, with PKCS#11's twist that login state is shared by all sessions of
+// the process on one token: a session logged in by Login() counts in its module, and the
+// last such session to be destroyed calls C_Logout. Holds a reference to its module.
 //
-// Not thread-safe: PKCS#11 sessions must not be used from two threads at once; callers
-// serialize (CardIdentity does).
 class Pkcs11Session {
  public:
   enum class Mode { kReadOnly, kReadWrite };
@@ -33,10 +33,13 @@ class Pkcs11Session {
   Pkcs11Session& operator=(const Pkcs11Session&) = delete;
 
   // Logs the user in with `pin`, or through the reader's protected authentication path
-  // (PIN pad, C_Login with a NULL PIN) if `pin` is null. Makes exactly one C_Login call and
-  // never retries. Already logged in (by this or another session of the process) is OK.
+  // (PIN pad, C_Login with a NULL PIN) if `pin` is null. Makes at most one C_Login call
+  // and never retries; none if the token is already logged in (UserLoggedIn()).
   Status Login(const SecretData* pin);
   bool logged_in() const { return logged_in_; }
+  // Whether the token is logged in for this process already (C_GetSessionInfo state),
+  // e.g. by another session: then Login needs no PIN.
+  bool UserLoggedIn() const;
 
   StatusOr<CK_TOKEN_INFO> TokenInfo() const;
 
@@ -65,7 +68,7 @@ class Pkcs11Session {
   std::shared_ptr<Pkcs11Module> module_;
   CK_SLOT_ID slot_;
   CK_SESSION_HANDLE handle_;
-  bool logged_in_ = false;
+  bool logged_in_ = false;  // counted in module_'s logins
 };
 
 }  // namespace cardvault

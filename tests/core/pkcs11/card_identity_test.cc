@@ -201,6 +201,55 @@ TEST_F(CardIdentityTest, WrongCardInsertedIsReportedBeforeLogin) {
   EXPECT_EQ(pin.calls, 0);
 }
 
+TEST_F(CardIdentityTest, SearchesEveryCardWhenNoneIsNamed) {
+  CardWithKey("alpha", CardKeyAlgorithm::kRsa2048);
+  CardPublicKey beta = CardWithKey("beta", CardKeyAlgorithm::kEcP256);
+  SecretData file_key = NewFileKey();
+  Stanza stanza = WrapTo(beta, file_key);
+  auto identity = Identity("", beta.key_id(), PinFile(kUserPin));
+  auto unwrapped = identity->Unwrap(std::span<const Stanza>(&stanza, 1));
+  ASSERT_TRUE(unwrapped.ok()) << unwrapped.status().ToString();
+  EXPECT_TRUE(unwrapped->Equals(file_key));
+
+  // A key id no card holds: the wrong card(s), named in the message.
+  Bytes elsewhere(8, 0x42);
+  auto lost = Identity("", elsewhere, PinFile(kUserPin));
+  stanza.key_id = elsewhere;
+  auto result = lost->Unwrap(std::span<const Stanza>(&stanza, 1));
+  EXPECT_EQ(result.status().reason(), "wrong_card") << result.status().ToString();
+  EXPECT_NE(result.status().message().find("alpha"), std::string::npos);
+  EXPECT_NE(result.status().message().find("beta"), std::string::npos);
+
+  // Without a key id, two cards with one key each are ambiguous.
+  CardIdentityOptions options;
+  options.module = Module();
+  EXPECT_EQ(CardIdentity::New(options).status().reason(), "ambiguous_key");
+}
+
+TEST_F(CardIdentityTest, IdentitiesOnOneCardShareOneLogin) {
+  CardPublicKey pub = CardWithKey("alpha", CardKeyAlgorithm::kRsa2048);
+  SecretData file_key = NewFileKey();
+  Stanza stanza = WrapTo(pub, file_key);
+  module_.reset();
+  EnableSpy();
+  Module(kSpyModule);
+  CountingPin first_pin{kUserPin}, second_pin{kUserPin};
+  auto first = Identity("alpha", pub.key_id(), first_pin.Source());
+  auto second = Identity("alpha", pub.key_id(), second_pin.Source());
+  ASSERT_TRUE(first->Unwrap(std::span<const Stanza>(&stanza, 1)).ok());
+  ASSERT_TRUE(second->Unwrap(std::span<const Stanza>(&stanza, 1)).ok());
+  first.reset();  // must not log out the token under `second`
+  auto again = second->Unwrap(std::span<const Stanza>(&stanza, 1));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->Equals(file_key));
+  EXPECT_EQ(first_pin.calls, 1);
+  EXPECT_EQ(second_pin.calls, 0);
+  EXPECT_EQ(CountSpyCalls("C_Login"), 1);
+  EXPECT_EQ(CountSpyCalls("C_Logout"), 0);
+  second.reset();
+  EXPECT_EQ(CountSpyCalls("C_Logout"), 1);  // the last one out logs out
+}
+
 TEST_F(CardIdentityTest, WrongPinIsTriedExactlyOnce) {
   CardPublicKey pub = CardWithKey("alpha", CardKeyAlgorithm::kRsa2048);
   module_.reset();
