@@ -97,6 +97,10 @@ Status CkrToStatus(CK_RV rv, std::string_view operation) {
       return PermissionDeniedError("the card's PIN is locked or expired (" + what +
                                        "); unblock it with the card's PUK or admin tool",
                                    kReasonPinLocked);
+    case CKR_USER_PIN_NOT_INITIALIZED:
+      return FailedPreconditionError(
+          "the card has no user PIN set (" + what + "); initialize it with the card's admin tool",
+          "pin_not_initialized");
     case CKR_USER_NOT_LOGGED_IN:
       return PermissionDeniedError("the card needs a PIN login first (" + what + ")",
                                    "not_logged_in");

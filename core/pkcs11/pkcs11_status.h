@@ -20,6 +20,7 @@ std::string CkrName(CK_RV rv);
 // - CKR_PIN_INCORRECT (and malformed PINs):     kPermissionDenied "pin_incorrect"
 // - CKR_PIN_LOCKED, CKR_PIN_EXPIRED:            kPermissionDenied "pin_locked"
 // - CKR_USER_NOT_LOGGED_IN:                     kPermissionDenied "not_logged_in"
+// - CKR_USER_PIN_NOT_INITIALIZED:               kFailedPrecondition "pin_not_initialized"
 // - mechanism or function not offered:         kUnsupported "mechanism_unsupported"
 // - ciphertext rejected by the card:            kCorrupt "stanza_unwrap_failed"
 // - key handle invalid:                         kFailedPrecondition "no_key_on_card"

@@ -4,6 +4,9 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -149,6 +152,23 @@ TEST_F(CardIdentityTest, EcdhP256RoundTrip) {
   ASSERT_TRUE(unwrapped.ok()) << unwrapped.status().ToString();
   EXPECT_TRUE(unwrapped->Equals(file_key));
   EXPECT_EQ(identity->private_key_operations(), 1u);
+}
+
+TEST_F(CardIdentityTest, RecipientNeedsNoCardAndRefusesShortFileKeys) {
+  // A fixed P-256 key built in software: no module is loaded at all.
+  EVP_PKEY* pkey = EVP_EC_gen("P-256");
+  ASSERT_NE(pkey, nullptr);
+  Bytes spki(static_cast<size_t>(i2d_PUBKEY(pkey, nullptr)));
+  uint8_t* p = spki.data();
+  i2d_PUBKEY(pkey, &p);
+  EVP_PKEY_free(pkey);
+  auto recipient = CardRecipient::New(CardPublicKey::FromSpki(spki).value());
+  ASSERT_TRUE(recipient.ok());
+  auto stanzas = (*recipient)->Wrap(NewFileKey());
+  ASSERT_TRUE(stanzas.ok()) << stanzas.status().ToString();
+  EXPECT_EQ(stanzas->front().key_id, KeyIdFromSpki(spki));
+  SecretData short_key(16);
+  EXPECT_EQ((*recipient)->Wrap(short_key).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(CardIdentityTest, KeyIdIsReadFromTheCardWhenNotConfigured) {

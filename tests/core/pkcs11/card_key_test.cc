@@ -2,6 +2,9 @@
 #include "core/pkcs11/card_key.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include <fstream>
 #include <iterator>
@@ -140,6 +143,23 @@ TEST_F(CardKeyTest, GeneratedRsaKeyIsSensitiveAndReadableWithoutLogin) {
   EXPECT_FALSE(logged_in->GetAttribute(*priv, CKA_PRIVATE_EXPONENT).ok());
 }
 
+TEST_F(CardKeyTest, GeneratedEcKeyDerivesOnlyAndStaysOnTheCard) {
+  InitToken("alpha");
+  CardKey generated = Generate("alpha", CardKeyAlgorithm::kEcP256, "vault-ec");
+  ASSERT_TRUE(generated.public_key.has_value());
+  EXPECT_EQ(generated.public_key->type(), CardKeyType::kEcP256);
+  auto session = OpenSession("alpha", /*login=*/true);
+  auto priv = CardKey::FindPrivateHandle(*session, generated.id);
+  ASSERT_TRUE(priv.ok()) << priv.status().ToString();
+  EXPECT_TRUE(session->GetBoolAttribute(*priv, CKA_DERIVE).value());
+  EXPECT_TRUE(session->GetBoolAttribute(*priv, CKA_SENSITIVE).value());
+  EXPECT_FALSE(session->GetBoolAttribute(*priv, CKA_EXTRACTABLE).value());
+  EXPECT_TRUE(session->GetBoolAttribute(*priv, CKA_TOKEN).value());
+  EXPECT_FALSE(session->GetAttribute(*priv, CKA_VALUE).ok());
+  Bytes label = session->GetAttribute(*priv, CKA_LABEL).value();
+  EXPECT_EQ(std::string(label.begin(), label.end()), "vault-ec");
+}
+
 TEST_F(CardKeyTest, PublicKeysAgreeWithPkcs11Tool) {
   InitToken("alpha");
   CardKey rsa = Generate("alpha", CardKeyAlgorithm::kRsa2048, "rsa");
@@ -188,6 +208,18 @@ TEST(CardPublicKeyTest, RejectsPointsOffTheCurveAndOtherCurves) {
   Bytes p384_oid = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
   EXPECT_EQ(CardPublicKey::FromEcAttributes(p384_oid, point).status().reason(), "unsupported_key");
   EXPECT_FALSE(CardPublicKey::FromSpki(AsBytes("not a key")).ok());
+}
+
+TEST(CardPublicKeyTest, RejectsShortRsaKeys) {
+  EVP_PKEY* small = EVP_RSA_gen(1024);
+  ASSERT_NE(small, nullptr);
+  Bytes spki(static_cast<size_t>(i2d_PUBKEY(small, nullptr)));
+  uint8_t* p = spki.data();
+  i2d_PUBKEY(small, &p);
+  EVP_PKEY_free(small);
+  auto key = CardPublicKey::FromSpki(spki);
+  EXPECT_EQ(key.status().code(), StatusCode::kUnsupported);
+  EXPECT_EQ(key.status().reason(), "unsupported_key");
 }
 
 }  // namespace
