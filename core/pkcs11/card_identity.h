@@ -42,8 +42,9 @@ struct CardIdentityOptions {
 // - The first matching Unwrap finds the token, checks its key's id (PermissionDenied
 //   "wrong_card" if the card holds other keys), logs in once and keeps ONE session open
 //   for the identity's lifetime, so a batch of Unwraps logs in once.
-// - A failed login (pin_incorrect, pin_locked, ...) is sticky: later Unwraps return the
-//   same error without calling C_Login again, so a batch cannot lock the card.
+// - A failed login (pin_incorrect, pin_locked, pin_empty, cancelled) is sticky: later
+//   Unwraps return the same error without asking for a PIN or calling C_Login again, so a
+//   batch cannot lock the card. To try another PIN, make a new CardIdentity.
 // - If the card is removed, Unwrap returns kUnavailable "card_absent" and drops the
 //   session; a later Unwrap reconnects (and asks for the PIN again).
 // Thread-safe (calls are serialized).

@@ -29,6 +29,9 @@ Pkcs11Module::Pkcs11Module(std::string path, void* handle, CK_FUNCTION_LIST* fun
     : path_(std::move(path)), handle_(handle), functions_(functions), finalize_(finalize) {}
 
 Pkcs11Module::~Pkcs11Module() {
+  // Under the registry lock, so that a concurrent Open() of the same path initializes the
+  // module only after this C_Finalize.
+  std::lock_guard<std::mutex> lock(RegistryMutex());
   if (finalize_) functions_->C_Finalize(nullptr);
   dlclose(handle_);
 }
