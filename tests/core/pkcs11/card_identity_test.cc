@@ -270,6 +270,21 @@ TEST_F(CardIdentityTest, IdentitiesOnOneCardShareOneLogin) {
   EXPECT_EQ(CountSpyCalls("C_Logout"), 1);  // the last one out logs out
 }
 
+TEST_F(CardIdentityTest, WorksThroughTheDefaultP11KitProxy) {
+  CardPublicKey pub = CardWithKey("alpha", CardKeyAlgorithm::kEcP256);
+  module_.reset();
+  auto proxy = Pkcs11Module::Open();  // no path: p11-kit's proxy, which loads SoftHSM2
+  ASSERT_TRUE(proxy.ok()) << proxy.status().ToString();
+  EXPECT_EQ((*proxy)->path(), kDefaultPkcs11Module);
+  module_ = *proxy;
+  SecretData file_key = NewFileKey();
+  Stanza stanza = WrapTo(pub, file_key);
+  auto identity = Identity("", pub.key_id(), PinFile(kUserPin));
+  auto unwrapped = identity->Unwrap(std::span<const Stanza>(&stanza, 1));
+  ASSERT_TRUE(unwrapped.ok()) << unwrapped.status().ToString();
+  EXPECT_TRUE(unwrapped->Equals(file_key));
+}
+
 TEST_F(CardIdentityTest, WrongPinIsTriedExactlyOnce) {
   CardPublicKey pub = CardWithKey("alpha", CardKeyAlgorithm::kRsa2048);
   module_.reset();
