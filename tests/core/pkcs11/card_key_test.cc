@@ -11,6 +11,7 @@
 
 #include "core/crypto.h"
 #include "core/pkcs11/card_key_generator.h"
+#include "core/pkcs11/card_slot.h"
 #include "core/pkcs11/card_token.h"
 #include "core/pkcs11/pkcs11_status.h"
 #include "tests/core/pkcs11/softhsm_test_base.h"
@@ -81,6 +82,21 @@ TEST_F(CardKeyTest, ListsTokensWithFlags) {
   EXPECT_TRUE(alpha.login_required());
   EXPECT_FALSE(alpha.protected_authentication_path());
   EXPECT_FALSE(alpha.pin_locked());
+}
+
+TEST_F(CardKeyTest, ListsSlotsIncludingEmptyOnes) {
+  InitToken("alpha");
+  auto slots = CardSlot::List(*Module());
+  ASSERT_TRUE(slots.ok()) << slots.status().ToString();
+  ASSERT_EQ(slots->size(), 2u);  // alpha's slot and the spare one
+  for (const CardSlot& slot : *slots) {
+    EXPECT_TRUE(slot.token_present());
+    EXPECT_EQ(slot.manufacturer, "SoftHSM project");
+    EXPECT_EQ(slot.description.rfind("SoftHSM slot ID", 0), 0u) << slot.description;
+  }
+  auto tokens = CardToken::List(*Module());
+  ASSERT_TRUE(tokens.ok());
+  EXPECT_TRUE((*slots)[0].id == (*tokens)[0].slot || (*slots)[1].id == (*tokens)[0].slot);
 }
 
 TEST_F(CardKeyTest, FindsTokenByLabelOrSerial) {
