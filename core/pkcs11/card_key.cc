@@ -24,6 +24,11 @@ StatusOr<CardPublicKey> ReadPublicKey(Pkcs11Session& session, CK_OBJECT_HANDLE h
                           "unsupported_key");
 }
 
+StatusOr<CardPublicKey> ReadCertificateKey(Pkcs11Session& session, CK_OBJECT_HANDLE handle) {
+  CV_ASSIGN_OR_RETURN(Bytes der, session.GetAttribute(handle, CKA_VALUE));
+  return CardPublicKey::FromCertificate(der);
+}
+
 Status NoKey(std::string what) {
   return FailedPreconditionError(
       "the card holds no " + what +
@@ -34,18 +39,32 @@ Status NoKey(std::string what) {
 }  // namespace
 
 StatusOr<std::vector<CardKey>> CardKey::List(Pkcs11Session& session) {
-  CK_OBJECT_CLASS klass = CKO_PUBLIC_KEY;
-  CK_ATTRIBUTE query[] = {{CKA_CLASS, &klass, sizeof(klass)}};
-  CV_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> handles, session.FindObjects(query));
+  CK_OBJECT_CLASS public_class = CKO_PUBLIC_KEY;
+  CK_ATTRIBUTE public_query[] = {{CKA_CLASS, &public_class, sizeof(public_class)}};
+  CV_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> public_handles,
+                      session.FindObjects(public_query));
+  CK_OBJECT_CLASS cert_class = CKO_CERTIFICATE;
+  CK_CERTIFICATE_TYPE cert_type = CKC_X_509;
+  CK_ATTRIBUTE cert_query[] = {{CKA_CLASS, &cert_class, sizeof(cert_class)},
+                               {CKA_CERTIFICATE_TYPE, &cert_type, sizeof(cert_type)}};
+  CV_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> cert_handles, session.FindObjects(cert_query));
+
   std::vector<CardKey> keys;
-  for (CK_OBJECT_HANDLE handle : handles) {
+  auto add = [&](CK_OBJECT_HANDLE handle, bool certificate) -> Status {
     CardKey key;
     key.public_handle = handle;
+    key.from_certificate = certificate;
     if (StatusOr<Bytes> label = session.GetAttribute(handle, CKA_LABEL); label.ok()) {
       key.label.assign(label->begin(), label->end());
     }
     if (StatusOr<Bytes> id = session.GetAttribute(handle, CKA_ID); id.ok()) key.id = *id;
-    StatusOr<CardPublicKey> public_key = ReadPublicKey(session, handle);
+    if (certificate) {
+      for (const CardKey& other : keys) {
+        if (!other.from_certificate && other.id == key.id) return Status::Ok();
+      }
+    }
+    StatusOr<CardPublicKey> public_key =
+        certificate ? ReadCertificateKey(session, handle) : ReadPublicKey(session, handle);
     if (public_key.ok()) {
       key.public_key = std::move(public_key).value();
     } else if (public_key.status().reason() == kReasonCardAbsent) {
@@ -54,7 +73,10 @@ StatusOr<std::vector<CardKey>> CardKey::List(Pkcs11Session& session) {
       key.unsupported = std::move(public_key).status();
     }
     keys.push_back(std::move(key));
-  }
+    return Status::Ok();
+  };
+  for (CK_OBJECT_HANDLE handle : public_handles) CV_RETURN_IF_ERROR(add(handle, false));
+  for (CK_OBJECT_HANDLE handle : cert_handles) CV_RETURN_IF_ERROR(add(handle, true));
   return keys;
 }
 

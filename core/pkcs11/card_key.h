@@ -22,17 +22,21 @@ struct KeySelector {
   Bytes id;  // CKA_ID
 };
 
-// A key pair on a token, described by its public key object, which is read WITHOUT login.
-// Handles are valid for the session they were found in only.
+// A key pair on a token, described by its public key object, which is read WITHOUT login,
+// or, for cards that hold only a certificate next to the private key, by that X.509
+// certificate (same CKA_ID). Handles are valid for the session they were found in only.
 struct CardKey {
   std::string label;
   Bytes id;  // CKA_ID, shared by both halves
+  // The public key object, or the certificate if the card has no public key object.
   CK_OBJECT_HANDLE public_handle = CK_INVALID_HANDLE;
+  bool from_certificate = false;
   // Absent if the key's type or size is unsupported; `unsupported` then says why.
   std::optional<CardPublicKey> public_key;
   Status unsupported;
 
-  // Every public key object on the token (no login needed).
+  // Every public key object on the token, plus every X.509 certificate whose CKA_ID no
+  // public key object has (no login needed).
   static StatusOr<std::vector<CardKey>> List(Pkcs11Session& session);
   // The one supported key matching `selector`. kFailedPrecondition "no_key_on_card" (the
   // message points at `cardvault card init`) if none; kInvalidArgument "ambiguous_key" if

@@ -103,6 +103,18 @@ StatusOr<CardPublicKey> CardPublicKey::FromSpki(ByteView der_or_pem) {
   return FromPkey(pkey);
 }
 
+StatusOr<CardPublicKey> CardPublicKey::FromCertificate(ByteView der) {
+  const uint8_t* p = der.data();
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      d2i_X509(nullptr, &p, static_cast<long>(der.size())), X509_free);
+  EVP_PKEY* pkey = cert ? X509_get_pubkey(cert.get()) : nullptr;  // a new reference
+  if (pkey == nullptr) {
+    return CorruptError("the card's certificate is not a readable X.509 certificate",
+                        "bad_public_key");
+  }
+  return FromPkey(pkey);
+}
+
 StatusOr<CardPublicKey> CardPublicKey::FromPkey(EVP_PKEY* raw) {
   CardPublicKey key;
   key.pkey_ = std::shared_ptr<EVP_PKEY>(raw, EVP_PKEY_free);

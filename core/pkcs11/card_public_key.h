@@ -29,6 +29,10 @@ class CardPublicKey {
   static StatusOr<CardPublicKey> FromEcP256Point(ByteView point);
   // From DER SubjectPublicKeyInfo or PEM "PUBLIC KEY".
   static StatusOr<CardPublicKey> FromSpki(ByteView der_or_pem);
+  // From a DER X.509 certificate's subject public key (cards that store only a
+  // certificate next to the private key). The certificate's signature is not checked: only
+  // the key matters, and the key id pins it.
+  static StatusOr<CardPublicKey> FromCertificate(ByteView der);
 
   CardKeyType type() const { return type_; }
   // Modulus size for RSA, 256 for P-256.

@@ -7,6 +7,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -280,6 +281,82 @@ TEST_F(CardIdentityTest, WorksThroughTheDefaultP11KitProxy) {
   SecretData file_key = NewFileKey();
   Stanza stanza = WrapTo(pub, file_key);
   auto identity = Identity("", pub.key_id(), PinFile(kUserPin));
+  auto unwrapped = identity->Unwrap(std::span<const Stanza>(&stanza, 1));
+  ASSERT_TRUE(unwrapped.ok()) << unwrapped.status().ToString();
+  EXPECT_TRUE(unwrapped->Equals(file_key));
+}
+
+// A DER X.509 certificate for `subject_key`, signed by a throwaway key (only the subject
+// key matters to cardvault).
+Bytes CertificateFor(const CardPublicKey& subject_key, Bytes* subject_der) {
+  EVP_PKEY* issuer = EVP_EC_gen("P-256");
+  X509* cert = X509_new();
+  X509_set_version(cert, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
+  X509_NAME* name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("cardvault"), -1, -1, 0);
+  X509_set_issuer_name(cert, name);
+  X509_set_pubkey(cert, subject_key.pkey());
+  EXPECT_GT(X509_sign(cert, issuer, EVP_sha256()), 0);
+  Bytes der(static_cast<size_t>(i2d_X509(cert, nullptr)));
+  uint8_t* p = der.data();
+  i2d_X509(cert, &p);
+  subject_der->resize(static_cast<size_t>(i2d_X509_NAME(name, nullptr)));
+  p = subject_der->data();
+  i2d_X509_NAME(name, &p);
+  X509_free(cert);
+  EVP_PKEY_free(issuer);
+  return der;
+}
+
+TEST_F(CardIdentityTest, CardWithOnlyACertificateNextToItsKey) {
+  CardPublicKey pub = CardWithKey("alpha", CardKeyAlgorithm::kRsa2048);
+  {
+    auto token = CardToken::Find(*Module(), {"alpha", ""});
+    ASSERT_TRUE(token.ok());
+    auto session = Pkcs11Session::Open(Module(), token->slot, Pkcs11Session::Mode::kReadWrite);
+    ASSERT_TRUE(session.ok());
+    SecretData pin = SecretData::CopyFrom(std::string_view(kUserPin));
+    ASSERT_TRUE((*session)->Login(&pin).ok());
+    auto key = CardKey::Find(**session, {"cardvault", {}});
+    ASSERT_TRUE(key.ok());
+    Bytes subject;
+    Bytes der = CertificateFor(pub, &subject);
+    CK_OBJECT_CLASS klass = CKO_CERTIFICATE;
+    CK_CERTIFICATE_TYPE type = CKC_X_509;
+    CK_BBOOL yes = CK_TRUE;
+    Bytes label = {'c', 'e', 'r', 't'};
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &klass, sizeof(klass)},      {CKA_CERTIFICATE_TYPE, &type, sizeof(type)},
+        {CKA_TOKEN, &yes, sizeof(yes)},          {CKA_ID, key->id.data(), key->id.size()},
+        {CKA_LABEL, label.data(), label.size()}, {CKA_SUBJECT, subject.data(), subject.size()},
+        {CKA_VALUE, der.data(), der.size()}};
+    CK_OBJECT_HANDLE cert = CK_INVALID_HANDLE;
+    ASSERT_EQ((*session)->functions()->C_CreateObject((*session)->handle(), tmpl, 7, &cert),
+              CKR_OK);
+    // Next to its public key object the certificate adds no second key.
+    auto both = CardKey::List(**session);
+    ASSERT_TRUE(both.ok());
+    EXPECT_EQ(both->size(), 1u);
+    EXPECT_FALSE(both->front().from_certificate);
+    ASSERT_TRUE((*session)->DestroyObject(key->public_handle).ok());
+  }
+  auto token = CardToken::Find(*Module(), {"alpha", ""});
+  auto session = Pkcs11Session::Open(Module(), token->slot);
+  ASSERT_TRUE(session.ok());
+  auto keys = CardKey::List(**session);
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  ASSERT_EQ(keys->size(), 1u);
+  EXPECT_TRUE(keys->front().from_certificate);
+  ASSERT_TRUE(keys->front().public_key.has_value());
+  EXPECT_EQ(keys->front().public_key->key_id(), pub.key_id());
+
+  SecretData file_key = NewFileKey();
+  Stanza stanza = WrapTo(pub, file_key);
+  auto identity = Identity("alpha", pub.key_id(), PinFile(kUserPin));
   auto unwrapped = identity->Unwrap(std::span<const Stanza>(&stanza, 1));
   ASSERT_TRUE(unwrapped.ok()) << unwrapped.status().ToString();
   EXPECT_TRUE(unwrapped->Equals(file_key));
