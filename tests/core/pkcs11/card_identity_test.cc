@@ -11,10 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <thread>
+#include <tuple>
 
 #include "core/crypto.h"
 #include "core/pkcs11/card_key_generator.h"
@@ -578,14 +581,42 @@ TEST_F(CardIdentityTest, BatchLogsInOnceAndCountsEveryPrivateKeyOperation) {
             << " ms per unwrap\n";
 }
 
+TEST_F(CardIdentityTest, ConcurrentUnwrapsShareOneSessionSafely) {
+  CardPublicKey pub = CardWithKey("alpha", CardKeyAlgorithm::kEcP256);
+  constexpr int kThreads = 4, kPerThread = 10;
+  std::vector<SecretData> keys;
+  std::vector<Stanza> stanzas;
+  for (int i = 0; i < kThreads * kPerThread; ++i) {
+    keys.push_back(NewFileKey());
+    stanzas.push_back(WrapTo(pub, keys.back()));
+  }
+  CountingPin pin{kUserPin};
+  auto identity = Identity("alpha", pub.key_id(), pin.Source());
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t * kPerThread; i < (t + 1) * kPerThread; ++i) {
+        auto unwrapped = identity->Unwrap(std::span<const Stanza>(&stanzas[i], 1));
+        if (unwrapped.ok() && unwrapped->Equals(keys[i])) ++good;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(good.load(), kThreads * kPerThread);
+  EXPECT_EQ(pin.calls, 1);
+  EXPECT_EQ(identity->private_key_operations(), static_cast<uint64_t>(kThreads * kPerThread));
+}
+
 // Unwraps 50 stanzas per key type in-process (no spy) after one warm-up unwrap that opens
 // the session and logs in, checks every key and reports the steady-state cost.
 TEST_F(CardIdentityTest, MeasuresUnwrapCost) {
-  const std::pair<CardKeyAlgorithm, const char*> kinds[] = {
-      {CardKeyAlgorithm::kRsa2048, "RSA-2048 (C_Decrypt OAEP)"},
-      {CardKeyAlgorithm::kEcP256, "P-256 (C_DeriveKey + read + destroy)"}};
-  for (const auto& [algorithm, name] : kinds) {
-    CardPublicKey pub = CardWithKey(name[0] == 'R' ? "rsa" : "ec", algorithm);
+  const std::tuple<CardKeyAlgorithm, const char*, const char*> kinds[] = {
+      {CardKeyAlgorithm::kRsa2048, "rsa2048", "RSA-2048 (C_Decrypt OAEP)"},
+      {CardKeyAlgorithm::kRsa3072, "rsa3072", "RSA-3072 (C_Decrypt OAEP)"},
+      {CardKeyAlgorithm::kEcP256, "p256", "P-256 (C_DeriveKey + read + destroy)"}};
+  for (const auto& [algorithm, token, name] : kinds) {
+    CardPublicKey pub = CardWithKey(token, algorithm);
     constexpr int kRounds = 50;
     std::vector<SecretData> keys;
     std::vector<Stanza> stanzas;
@@ -593,7 +624,7 @@ TEST_F(CardIdentityTest, MeasuresUnwrapCost) {
       keys.push_back(NewFileKey());
       stanzas.push_back(WrapTo(pub, keys.back()));
     }
-    auto identity = Identity(name[0] == 'R' ? "rsa" : "ec", pub.key_id(), PinFile(kUserPin));
+    auto identity = Identity(token, pub.key_id(), PinFile(kUserPin));
     ASSERT_TRUE(identity->Unwrap(std::span<const Stanza>(&stanzas[0], 1)).ok());
     auto start = std::chrono::steady_clock::now();
     for (int i = 1; i <= kRounds; ++i) {
