@@ -1,0 +1,353 @@
+// CardIdentity implementation: stanza matching, one login per identity, unwrapping on card.
+
+// RSA_padding_check_PKCS1_OAEP_mgf1 is deprecated in OpenSSL 3 but is the only public
+// OAEP unpadding for a raw RSA result computed elsewhere (here: on the card). We use it
+// rather than checking padding by hand.
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include "core/pkcs11/card_identity.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "core/crypto.h"
+#include "core/pkcs11/card_stanza.h"
+#include "core/pkcs11/pkcs11_session.h"
+#include "core/pkcs11/pkcs11_status.h"
+
+namespace cardvault {
+namespace {
+
+Status UnwrapFailed(std::string message) {
+  return CorruptError(std::move(message), "stanza_unwrap_failed");
+}
+
+bool IsCardStanzaType(const std::string& type) {
+  return type == kStanzaTypeRsaOaepSha1 || type == kStanzaTypeEcdhP256;
+}
+
+// Destroys a session object (the derived ECDH secret) when it goes out of scope.
+class ObjectGuard {
+ public:
+  ObjectGuard(Pkcs11Session& session, CK_OBJECT_HANDLE object)
+      : session_(session), object_(object) {}
+  ~ObjectGuard() { session_.DestroyObject(object_).IgnoreError(); }
+  ObjectGuard(const ObjectGuard&) = delete;
+  ObjectGuard& operator=(const ObjectGuard&) = delete;
+
+ private:
+  Pkcs11Session& session_;
+  CK_OBJECT_HANDLE object_;
+};
+
+}  // namespace
+
+struct CardIdentity::Connection {
+  std::unique_ptr<Pkcs11Session> session;
+  CardToken token;
+  CardKey key;  // public half; key.public_key is set
+  CK_OBJECT_HANDLE private_handle = CK_INVALID_HANDLE;
+};
+
+CardIdentity::CardIdentity(CardIdentityOptions options) : options_(std::move(options)) {}
+
+CardIdentity::~CardIdentity() = default;
+
+StatusOr<std::unique_ptr<CardIdentity>> CardIdentity::New(CardIdentityOptions options) {
+  if (options.module == nullptr) return InvalidArgumentError("a card identity needs a module");
+  if (!options.key_id.empty() && options.key_id.size() != kKeyIdSize) {
+    return InvalidArgumentError("a card key id is 8 bytes");
+  }
+  std::unique_ptr<CardIdentity> identity(new CardIdentity(std::move(options)));
+  if (identity->options_.key_id.empty()) {
+    CV_ASSIGN_OR_RETURN(identity->connection_, identity->Connect(nullptr, /*login=*/false));
+    identity->options_.key_id = identity->connection_->key.public_key->key_id();
+  }
+  return identity;
+}
+
+StatusOr<std::unique_ptr<CardIdentity::Connection>> CardIdentity::Discover() {
+  // Candidate tokens: the selected one, or every initialized token (the default p11-kit
+  // proxy also shows non-card tokens such as the system trust store).
+  std::vector<CardToken> tokens;
+  if (!options_.token.label.empty() || !options_.token.serial.empty()) {
+    CV_ASSIGN_OR_RETURN(CardToken token, CardToken::Find(*options_.module, options_.token));
+    tokens.push_back(std::move(token));
+  } else {
+    CV_ASSIGN_OR_RETURN(std::vector<CardToken> all, CardToken::List(*options_.module));
+    for (CardToken& token : all) {
+      if (token.initialized()) tokens.push_back(std::move(token));
+    }
+    if (tokens.empty()) {
+      return UnavailableError(
+          "no card is inserted (no initialized token seen through " + options_.module->path() + ")",
+          kReasonCardAbsent);
+    }
+  }
+
+  std::vector<std::unique_ptr<Connection>> found;
+  std::string held;  // "label: id, id; label: id" for the wrong-card message
+  for (CardToken& token : tokens) {
+    auto connection = std::make_unique<Connection>();
+    StatusOr<std::unique_ptr<Pkcs11Session>> session =
+        Pkcs11Session::Open(options_.module, token.slot);
+    if (!session.ok()) {
+      if (tokens.size() == 1) return std::move(session).status();
+      continue;  // a token pulled meanwhile or unusable: look at the others
+    }
+    connection->session = std::move(session).value();
+    CV_ASSIGN_OR_RETURN(std::vector<CardKey> keys, CardKey::List(*connection->session));
+    std::string ids;
+    for (CardKey& key : keys) {
+      if (!options_.key.label.empty() && key.label != options_.key.label) continue;
+      if (!options_.key.id.empty() && key.id != options_.key.id) continue;
+      if (!key.public_key.has_value()) continue;
+      ids += (ids.empty() ? "" : ", ") + HexEncode(key.public_key->key_id());
+      if (options_.key_id.empty() || key.public_key->key_id() == options_.key_id) {
+        if (connection->key.public_key.has_value()) {
+          return InvalidArgumentError(
+              "several keys on the card \"" + token.label + "\" match; choose one by label or id",
+              "ambiguous_key");
+        }
+        connection->key = std::move(key);
+      }
+    }
+    if (!ids.empty()) held += (held.empty() ? "" : "; ") + token.label + ": " + ids;
+    if (connection->key.public_key.has_value()) {
+      connection->token = std::move(token);
+      found.push_back(std::move(connection));
+      // A known key id found once is enough (a second token with it is a copy).
+      if (!options_.key_id.empty()) break;
+    }
+  }
+  if (found.size() > 1) {
+    return InvalidArgumentError(std::to_string(found.size()) +
+                                    " cards hold a usable key; choose one by token label or "
+                                    "serial",
+                                "ambiguous_key");
+  }
+  if (found.empty()) {
+    if (held.empty()) {
+      return FailedPreconditionError(
+          "no inserted card holds a usable (RSA >= 2048 or EC P-256) key; create one with "
+          "`cardvault card init`",
+          kReasonNoKeyOnCard);
+    }
+    return PermissionDeniedError("the inserted card(s) hold key id(s) " + held + ", not " +
+                                     HexEncode(options_.key_id) +
+                                     "; insert the card this vault was set up with",
+                                 kReasonWrongCard);
+  }
+  return std::move(found.front());
+}
+
+StatusOr<std::unique_ptr<CardIdentity::Connection>> CardIdentity::Connect(
+    std::unique_ptr<Connection> existing, bool login) {
+  std::unique_ptr<Connection> connection = std::move(existing);
+  if (!connection) {
+    CV_ASSIGN_OR_RETURN(connection, Discover());
+  }
+  if (!login || connection->session->logged_in()) return connection;
+
+  // Fresh flags: a locked PIN is reported without spending a C_Login.
+  CV_ASSIGN_OR_RETURN(CardToken token, CardToken::Read(*options_.module, connection->token.slot));
+  if (token.pin_locked()) {
+    return PermissionDeniedError(
+        "the PIN of card \"" + token.label + "\" is locked; unblock it with the card's PUK",
+        kReasonPinLocked);
+  }
+  if (connection->session->UserLoggedIn()) {
+    // Another session of this process logged the token in: no PIN needed.
+    CV_RETURN_IF_ERROR(connection->session->Login(nullptr));
+  } else if (token.protected_authentication_path()) {
+    CV_RETURN_IF_ERROR(connection->session->Login(nullptr));
+  } else {
+    if (options_.pin_source == nullptr) {
+      return FailedPreconditionError("the card needs a PIN and no PIN source was given",
+                                     "no_pin_source");
+    }
+    PinRequest request{token.label, token.serial, token.pin_count_low(), token.pin_final_try()};
+    CV_ASSIGN_OR_RETURN(SecretData pin, options_.pin_source->GetPin(request));
+    CV_RETURN_IF_ERROR(connection->session->Login(&pin));
+  }
+  CV_ASSIGN_OR_RETURN(connection->private_handle,
+                      CardKey::FindPrivateHandle(*connection->session, connection->key.id));
+  return connection;
+}
+
+StatusOr<SecretData> CardIdentity::Unwrap(std::span<const Stanza> stanzas) {
+  std::vector<const Stanza*> matching;
+  for (const Stanza& stanza : stanzas) {
+    if (IsCardStanzaType(stanza.type) && stanza.key_id == options_.key_id) {
+      matching.push_back(&stanza);
+    }
+  }
+  if (matching.empty()) {
+    return NotFoundError("no stanza is addressed to card key " + HexEncode(options_.key_id),
+                         "no_matching_stanza");
+  }
+
+  std::lock_guard<std::mutex> lock(mu_);
+  if (login_failure_.has_value()) return *login_failure_;
+  if (!connection_ || !connection_->session->logged_in()) {
+    StatusOr<std::unique_ptr<Connection>> connected =
+        Connect(std::move(connection_), /*login=*/true);
+    if (!connected.ok()) {
+      Status status = std::move(connected).status();
+      const bool pin_failure =
+          status.reason() == kReasonPinIncorrect || status.reason() == kReasonPinLocked ||
+          status.code() == StatusCode::kCancelled || status.reason() == "pin_empty";
+      if (pin_failure) login_failure_ = status;
+      connection_.reset();
+      return status;
+    }
+    connection_ = std::move(connected).value();
+  }
+
+  Status last_failure;
+  for (const Stanza* stanza : matching) {
+    const bool rsa_stanza = stanza->type == kStanzaTypeRsaOaepSha1;
+    const bool rsa_key = connection_->key.public_key->type() == CardKeyType::kRsa;
+    StatusOr<SecretData> key =
+        rsa_stanza != rsa_key
+            ? StatusOr<SecretData>(UnwrapFailed("the stanza type " + stanza->type +
+                                                " does not fit the card key's type"))
+        : rsa_stanza ? UnwrapRsa(*connection_, *stanza)
+                     : UnwrapEcdh(*connection_, *stanza);
+    if (key.ok()) return key;
+    last_failure = std::move(key).status();
+    if (last_failure.reason() == kReasonCardAbsent || last_failure.reason() == "not_logged_in") {
+      // Card pulled, or logged out under us (another session of the process logged out):
+      // drop the session; a later Unwrap reconnects.
+      connection_.reset();
+      return last_failure;
+    }
+    if (last_failure.reason() == kReasonNoKeyOnCard) {
+      // The key handle went stale: the card was removed or replaced, or the key deleted.
+      // Drop the session (a later Unwrap reconnects) and say which.
+      TokenSelector used{connection_->token.label, connection_->token.serial};
+      connection_.reset();
+      StatusOr<CardToken> token = CardToken::Find(*options_.module, used);
+      if (!token.ok()) return std::move(token).status();
+      return FailedPreconditionError("card key " + HexEncode(options_.key_id) +
+                                         " vanished from the card \"" + token->label +
+                                         "\" while in use (" + last_failure.message() + ")",
+                                     kReasonNoKeyOnCard);
+    }
+    if (last_failure.code() != StatusCode::kCorrupt) return last_failure;
+  }
+  return UnwrapFailed("no stanza for card key " + HexEncode(options_.key_id) +
+                      " could be unwrapped: " + last_failure.message());
+}
+
+StatusOr<SecretData> CardIdentity::Decrypt(Connection& connection, CK_MECHANISM mechanism,
+                                           ByteView input, size_t output_size) {
+  CK_FUNCTION_LIST* f = connection.session->functions();
+  CK_SESSION_HANDLE h = connection.session->handle();
+  CV_RETURN_IF_ERROR(
+      CkrToStatus(f->C_DecryptInit(h, &mechanism, connection.private_handle), "C_DecryptInit"));
+  Bytes in(input.begin(), input.end());
+  SecretData out(output_size);
+  CK_ULONG out_len = out.size();
+  ++private_key_operations_;
+  CK_RV rv = f->C_Decrypt(h, in.data(), in.size(), out.data(), &out_len);
+  if (rv == CKR_BUFFER_TOO_SMALL) {
+    // The operation is still active; finish it with the size the token asked for.
+    out = SecretData(out_len);
+    ++private_key_operations_;
+    rv = f->C_Decrypt(h, in.data(), in.size(), out.data(), &out_len);
+  }
+  if (rv == CKR_GENERAL_ERROR || rv == CKR_FUNCTION_FAILED) {
+    // The key worked for C_DecryptInit; tokens such as SoftHSM2 report bad OAEP padding
+    // this way. Treat it as this stanza's failure, so other stanzas may still be tried.
+    return UnwrapFailed("the card could not decrypt the stanza (C_Decrypt returned " + CkrName(rv) +
+                        ")");
+  }
+  CV_RETURN_IF_ERROR(CkrToStatus(rv, "C_Decrypt"));
+  out.Truncate(out_len);
+  return out;
+}
+
+StatusOr<SecretData> CardIdentity::UnwrapRsa(Connection& connection, const Stanza& stanza) {
+  const size_t k = static_cast<size_t>((connection.key.public_key->bits() + 7) / 8);
+  if (stanza.body.size() != k || !stanza.args.empty()) {
+    return UnwrapFailed("an RSA stanza body must be as long as the modulus (" + std::to_string(k) +
+                        " bytes)");
+  }
+  if (!raw_rsa_ && options_.rsa_mechanism == CardIdentityOptions::RsaMechanism::kAuto) {
+    CK_RSA_PKCS_OAEP_PARAMS params{CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, nullptr, 0};
+    StatusOr<SecretData> key = Decrypt(
+        connection, CK_MECHANISM{CKM_RSA_PKCS_OAEP, &params, sizeof(params)}, stanza.body, k);
+    if (key.ok()) {
+      if (key->size() != kCardFileKeySize) return UnwrapFailed("the unwrapped key is not 32 bytes");
+      return key;
+    }
+    if (key.status().reason() != "mechanism_unsupported") return std::move(key).status();
+    raw_rsa_ = true;  // the token lacks OAEP: raw RSA from now on
+  }
+  CV_ASSIGN_OR_RETURN(SecretData raw,
+                      Decrypt(connection, CK_MECHANISM{CKM_RSA_X_509, nullptr, 0}, stanza.body, k));
+  if (raw.size() > k) return UnwrapFailed("the card returned an over-long RSA result");
+  // Tokens may strip leading zero bytes of the raw result; restore the modulus length.
+  SecretData em(k);
+  std::memcpy(em.data() + (k - raw.size()), raw.data(), raw.size());
+  SecretData key(k);
+  int n = RSA_padding_check_PKCS1_OAEP_mgf1(key.data(), static_cast<int>(k), em.data(),
+                                            static_cast<int>(k), static_cast<int>(k), nullptr, 0,
+                                            EVP_sha1(), EVP_sha1());
+  ERR_clear_error();
+  if (n != static_cast<int>(kCardFileKeySize)) {
+    return UnwrapFailed("the RSA-OAEP padding of the stanza is invalid");
+  }
+  key.Truncate(kCardFileKeySize);
+  return key;
+}
+
+StatusOr<SecretData> CardIdentity::UnwrapEcdh(Connection& connection, const Stanza& stanza) {
+  if (stanza.args.size() != 1 || stanza.args[0].size() != kP256PointBytes ||
+      stanza.body.size() != kCardFileKeySize + 8) {
+    return UnwrapFailed("a p11-ecdh-p256 stanza needs one 65-byte point and a 40-byte body");
+  }
+  // Validate the ephemeral point in software: some cards do not check it is on the curve.
+  if (!CardPublicKey::FromEcP256Point(stanza.args[0]).ok()) {
+    return UnwrapFailed("the stanza's ephemeral point is not on P-256");
+  }
+  Bytes point = stanza.args[0];
+  CK_ECDH1_DERIVE_PARAMS params{CKD_NULL, 0, nullptr, point.size(), point.data()};
+  CK_MECHANISM mechanism{CKM_ECDH1_DERIVE, &params, sizeof(params)};
+  CK_OBJECT_CLASS klass = CKO_SECRET_KEY;
+  CK_KEY_TYPE key_type = CKK_GENERIC_SECRET;
+  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+  CK_ULONG value_len = kP256SharedBytes;
+  CK_ATTRIBUTE tmpl[] = {
+      {CKA_CLASS, &klass, sizeof(klass)},   {CKA_KEY_TYPE, &key_type, sizeof(key_type)},
+      {CKA_TOKEN, &no, sizeof(no)},         {CKA_SENSITIVE, &no, sizeof(no)},
+      {CKA_EXTRACTABLE, &yes, sizeof(yes)}, {CKA_VALUE_LEN, &value_len, sizeof(value_len)},
+  };
+  CK_OBJECT_HANDLE derived = CK_INVALID_HANDLE;
+  ++private_key_operations_;
+  CK_RV rv = connection.session->functions()->C_DeriveKey(connection.session->handle(), &mechanism,
+                                                          connection.private_handle, tmpl,
+                                                          sizeof(tmpl) / sizeof(tmpl[0]), &derived);
+  CV_RETURN_IF_ERROR(CkrToStatus(rv, "C_DeriveKey"));
+  ObjectGuard guard(*connection.session, derived);
+  CV_ASSIGN_OR_RETURN(SecretData shared,
+                      connection.session->GetSecretAttribute(derived, CKA_VALUE));
+  if (shared.size() != kP256SharedBytes) {
+    return InternalError("the card returned a " + std::to_string(shared.size()) +
+                         "-byte ECDH secret, not 32");
+  }
+  CV_ASSIGN_OR_RETURN(
+      SecretData wrap_key,
+      DeriveEcdhWrapKey(shared, stanza.args[0], connection.key.public_key->ec_point()));
+  StatusOr<SecretData> key = AesKeyUnwrap(wrap_key, stanza.body);
+  if (!key.ok()) return UnwrapFailed("the stanza failed its key-wrap integrity check");
+  if (key->size() != kCardFileKeySize) return UnwrapFailed("the unwrapped key is not 32 bytes");
+  return key;
+}
+
+}  // namespace cardvault

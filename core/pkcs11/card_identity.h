@@ -1,0 +1,89 @@
+// CardIdentity: recovers file keys with a private key that never leaves the card.
+#ifndef CARDVAULT_CORE_PKCS11_CARD_IDENTITY_H_
+#define CARDVAULT_CORE_PKCS11_CARD_IDENTITY_H_
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+
+#include "core/identity.h"
+#include "core/pkcs11/card_key.h"
+#include "core/pkcs11/card_token.h"
+#include "core/pkcs11/pin_source.h"
+#include "core/pkcs11/pkcs11_module.h"
+
+namespace cardvault {
+
+struct CardIdentityOptions {
+  std::shared_ptr<Pkcs11Module> module;  // required
+  // Which card (label and/or serial). If empty, every inserted card is searched for the
+  // key (by key_id if given, else the only usable key on any card).
+  TokenSelector token;
+  KeySelector key;  // which key on it (label and/or CKA_ID)
+  // The expected KeyIdFromSpki of the card key (8 bytes), as recorded by `cardvault card
+  // init`. If given, the card is not touched until a stanza carries this id. If empty,
+  // New() reads it from the card (public key, no PIN).
+  Bytes key_id;
+  // Asked for the PIN at most once per login. Not consulted for readers with a protected
+  // authentication path (PIN pad). Required unless the reader has one.
+  std::shared_ptr<PinSource> pin_source;
+  // kAuto: CKM_RSA_PKCS_OAEP (SHA-1), falling back to CKM_RSA_X_509 plus OpenSSL's OAEP
+  // unpadding if the token answers CKR_MECHANISM_INVALID. kRawRsa: CKM_RSA_X_509 always
+  // (for tokens whose OAEP is broken).
+  enum class RsaMechanism { kAuto, kRawRsa };
+  RsaMechanism rsa_mechanism = RsaMechanism::kAuto;
+};
+
+// Implements Identity (core/identity.h) with a PKCS#11 card:
+// - Stanzas are matched by key id and type FIRST; if none matches, Unwrap returns NotFound
+//   "no_matching_stanza" without loading anything from the card or asking for a PIN.
+// - The first matching Unwrap finds the token, checks its key's id (PermissionDenied
+//   "wrong_card" if the card holds other keys), logs in once and keeps ONE session open
+//   for the identity's lifetime, so a batch of Unwraps logs in once.
+// - A failed login (pin_incorrect, pin_locked, pin_empty, cancelled) is sticky: later
+//   Unwraps return the same error without asking for a PIN or calling C_Login again, so a
+//   batch cannot lock the card. To try another PIN, make a new CardIdentity.
+// - If the card is removed, Unwrap returns kUnavailable "card_absent" and drops the
+//   session; a later Unwrap reconnects (and asks for the PIN again).
+// Thread-safe (calls are serialized).
+class CardIdentity : public Identity {
+ public:
+  static StatusOr<std::unique_ptr<CardIdentity>> New(CardIdentityOptions options);
+  ~CardIdentity() override;
+
+  StatusOr<SecretData> Unwrap(std::span<const Stanza> stanzas) override;
+
+  const Bytes& key_id() const { return options_.key_id; }
+  // Private-key operations sent to the card so far (C_Decrypt / C_DeriveKey calls).
+  uint64_t private_key_operations() const { return private_key_operations_.load(); }
+
+ private:
+  struct Connection;
+  explicit CardIdentity(CardIdentityOptions options);
+
+  // Opens a session on the token holding the key: the selected token, or every
+  // initialized one if none was selected. kUnavailable "card_absent", kFailedPrecondition
+  // "no_key_on_card", kPermissionDenied "wrong_card" or kInvalidArgument "ambiguous_key".
+  StatusOr<std::unique_ptr<Connection>> Discover();
+  // Finds the token and key (reusing `existing` if given) and, if `login`, logs in and
+  // finds the private key. On failure `existing` is closed.
+  StatusOr<std::unique_ptr<Connection>> Connect(std::unique_ptr<Connection> existing, bool login);
+  StatusOr<SecretData> UnwrapRsa(Connection& connection, const Stanza& stanza);
+  StatusOr<SecretData> UnwrapEcdh(Connection& connection, const Stanza& stanza);
+  // C_Decrypt of `input` with `mechanism` into a buffer of `output_size` bytes.
+  StatusOr<SecretData> Decrypt(Connection& connection, CK_MECHANISM mechanism, ByteView input,
+                               size_t output_size);
+
+  CardIdentityOptions options_;
+  std::mutex mu_;
+  std::unique_ptr<Connection> connection_;  // guarded by mu_
+  std::optional<Status> login_failure_;     // guarded by mu_; sticky
+  bool raw_rsa_ = false;                    // guarded by mu_
+  std::atomic<uint64_t> private_key_operations_{0};
+};
+
+}  // namespace cardvault
+
+#endif  // CARDVAULT_CORE_PKCS11_CARD_IDENTITY_H_
