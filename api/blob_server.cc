@@ -7,7 +7,6 @@
 #include <charconv>
 #include <cstdio>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 namespace cardvault {
 namespace {
@@ -63,15 +62,15 @@ int HttpStatusFor(const Status& s) {
 
 void SendStatus(httplib::Response& res, const Status& s) {
   int http = HttpStatusFor(s);
+  if (http == 507 && s.reason() == "quota_exceeded") {
+    return SendError(res, 507, "quota_exceeded", s.message());
+  }
   if (http >= 500) {
     // Server-side details (paths, SQLite messages) go to the log, not to the client.
     std::fprintf(stderr, "cardvault-server: error: %s\n", s.ToString().c_str());
-    SendError(res, http, http == 507 ? "insufficient_storage" : "internal",
-              http == 507 ? "the server is out of storage" : "internal server error");
-    if (s.reason() == "quota_exceeded") {
-      SendError(res, 507, "quota_exceeded", s.message());
-    }
-    return;
+    if (http == 507) return SendError(res, 507, "insufficient_storage", "the server is full");
+    if (http == 503) return SendError(res, 503, "unavailable", "try again later");
+    return SendError(res, 500, "internal", "internal server error");
   }
   SendError(res, http, s.reason().empty() ? StatusCodeName(s.code()) : s.reason(), s.message());
 }
@@ -223,6 +222,7 @@ StatusOr<std::unique_ptr<BlobServer>> BlobServer::New(const ServerConfig& config
   server->server_->set_keep_alive_max_count(static_cast<size_t>(config.keep_alive_max_requests));
   server->server_->set_payload_max_length(static_cast<size_t>(config.max_object_bytes));
   server->server_->set_tcp_nodelay(true);
+  server->server_->set_idle_interval(0, 100000);
   server->InstallRoutes();
   return server;
 }
@@ -476,7 +476,6 @@ StatusOr<int> BlobServer::Bind(const std::string& host, int port) {
 }
 
 Status BlobServer::Serve() {
-  serving_ = true;
   if (stopped_) return Status::Ok();
   bool ok = server_->listen_after_bind();
   if (!ok && !stopped_) return UnavailableError("the server stopped listening", "listen_failed");
@@ -485,12 +484,9 @@ Status BlobServer::Serve() {
 
 void BlobServer::Stop() {
   stopped_ = true;
-  if (!serving_) return;
-  // Serve() may not have reached listen yet: httplib's stop() is a no-op until then.
-  for (int i = 0; i < 1000 && !server_->is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  server_->stop();
+  // Closes the listening socket; a Serve() that has not reached its accept loop yet
+  // finds it closed and returns at once.
+  if (server_) server_->stop();
 }
 
 }  // namespace cardvault

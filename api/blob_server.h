@@ -57,7 +57,6 @@ class BlobServer {
   AuthLimiter limiter_;
   std::unique_ptr<httplib::SSLServer> server_;
   std::atomic<bool> stopped_{false};
-  std::atomic<bool> serving_{false};
 };
 
 }  // namespace cardvault

@@ -137,11 +137,7 @@ StatusOr<std::unique_ptr<FileBlobStore>> FileBlobStore::Open(Env* env, const std
                                                              Options options) {
   CV_RETURN_IF_ERROR(env->CreateDirs(data_dir + "/tmp"));
   CV_RETURN_IF_ERROR(env->CreateDirs(data_dir + "/blobs"));
-  for (int i = 0; i < 256; ++i) {
-    const uint8_t b = static_cast<uint8_t>(i);
-    CV_RETURN_IF_ERROR(env->CreateDirs(data_dir + "/blobs/" + HexEncode(ByteView(&b, 1))));
-  }
-  CV_RETURN_IF_ERROR(env->SyncDir(data_dir + "/blobs"));
+  CV_RETURN_IF_ERROR(env->SyncDir(data_dir));
   // Uploads interrupted by a crash or kill were never visible: drop them.
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(data_dir + "/tmp", ec)) {
@@ -235,6 +231,12 @@ StatusOr<ObjectInfo> FileBlobStore::CommitPut(const std::string& user, const std
                                               const std::string& tmp_path) {
   CV_ASSIGN_OR_RETURN(std::string name, RandomName(*env_));
   std::string final_path = BlobPath(name);
+  const std::string shard = DirName(final_path);
+  if (!env_->Stat(shard).ok()) {
+    // First object in this shard: create it and make its entry in blobs/ durable.
+    CV_RETURN_IF_ERROR(env_->CreateDirs(shard));
+    CV_RETURN_IF_ERROR(env_->SyncDir(data_dir_ + "/blobs"));
+  }
   CV_RETURN_IF_ERROR(env_->RenameFile(tmp_path, final_path));
   auto publish = [&]() -> StatusOr<ObjectInfo> {
     CV_RETURN_IF_ERROR(env_->SyncDir(DirName(final_path)));
