@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <signal.h>
 
 #include <atomic>
 #include <nlohmann/json.hpp>
@@ -133,6 +134,9 @@ StatusOr<std::unique_ptr<RemoteStore>> RemoteStore::New(RemoteStoreOptions optio
     return InvalidArgumentError("set exactly one of a CA file or a pinned certificate fingerprint",
                                 "no_verification");
   }
+  // A server that goes away mid-upload would otherwise kill the process with SIGPIPE
+  // (OpenSSL writes with write(2)); httplib's server does the same in its constructor.
+  ::signal(SIGPIPE, SIG_IGN);
   std::unique_ptr<RemoteStore> store(new RemoteStore());
   if (!options.pinned_sha256.empty()) {
     CV_ASSIGN_OR_RETURN(std::string pin, NormalizeFingerprint(options.pinned_sha256));

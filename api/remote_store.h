@@ -31,7 +31,7 @@ struct RemoteStoreOptions {
 // from the source and downloads into the sink in 256 KiB pieces: memory use does not
 // depend on object sizes. Retries are not done here (see RetryingObjectClient).
 // Thread-safe: requests are serialized on the one connection; use several RemoteStores
-// for parallel transfers.
+// for parallel transfers. New() sets SIGPIPE to SIG_IGN for the whole process.
 class RemoteStore final : public ObjectClient {
  public:
   // kInvalidArgument ("no_verification") unless exactly one of ca_file / pinned_sha256.

@@ -23,7 +23,7 @@ struct ServerConfig {
   int threads = 8;                // connections served at once
   int read_timeout_seconds = 30;  // per socket read, also bounds a stalled upload
   int write_timeout_seconds = 30;
-  int keep_alive_timeout_seconds = 10;
+  int keep_alive_timeout_seconds = 5;  // idle connections; also bounds SIGTERM shutdown
   int keep_alive_max_requests = 1000;
   int auth_failures_before_backoff = 10;  // bad tokens from one address ...
   int auth_failure_window_seconds = 60;   // ... within this window ...
