@@ -1,0 +1,492 @@
+// BlobServer implementation: httplib::SSLServer routes, auth, streaming and error mapping.
+#include "api/blob_server.h"
+
+#include <httplib.h>
+#include <openssl/ssl.h>
+
+#include <charconv>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+namespace cardvault {
+namespace {
+
+using Json = nlohmann::json;
+
+// Bodies of rejected uploads up to this size are read and discarded so the connection
+// stays usable; larger ones close the connection instead.
+constexpr uint64_t kDrainLimit = 16 << 20;
+constexpr size_t kDownloadChunk = 256 << 10;
+
+constexpr char kTls12Ciphers[] =
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";
+constexpr char kTls13Suites[] =
+    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
+
+// Per-request context for the access log. httplib runs a request's routing, handler and
+// logger on one worker thread, so thread-local storage is per request here.
+thread_local std::string tls_user;
+thread_local int64_t tls_start_ns = 0;
+
+std::string JsonText(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+void SendError(httplib::Response& res, int http_status, std::string_view code,
+               std::string_view message) {
+  res.status = http_status;
+  Json j = {{"error", {{"code", code}, {"message", message}}}};
+  res.set_content(JsonText(j), "application/json");
+}
+
+int HttpStatusFor(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kPermissionDenied:
+      return 401;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kAlreadyExists:
+      return s.reason() == "object_exists" ? 412 : 409;
+    case StatusCode::kResourceExhausted:
+      return s.reason() == "object_too_large" ? 413 : 507;
+    case StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+void SendStatus(httplib::Response& res, const Status& s) {
+  int http = HttpStatusFor(s);
+  if (http == 507 && s.reason() == "quota_exceeded") {
+    return SendError(res, 507, "quota_exceeded", s.message());
+  }
+  if (http >= 500) {
+    // Server-side details (paths, SQLite messages) go to the log, not to the client.
+    std::fprintf(stderr, "cardvault-server: error: %s\n", s.ToString().c_str());
+    if (http == 507) return SendError(res, 507, "insufficient_storage", "the server is full");
+    if (http == 503) return SendError(res, 503, "unavailable", "try again later");
+    return SendError(res, 500, "internal", "internal server error");
+  }
+  SendError(res, http, s.reason().empty() ? StatusCodeName(s.code()) : s.reason(), s.message());
+}
+
+Json InfoJson(const ObjectInfo& info) {
+  return {{"id", info.id},
+          {"kind", ObjectKindName(info.kind)},
+          {"size", info.size},
+          {"sha256", info.sha256},
+          {"created", info.created_unix}};
+}
+
+void SetObjectHeaders(httplib::Response& res, const ObjectInfo& info) {
+  res.set_header("ETag", "\"" + info.sha256 + "\"");
+  res.set_header("X-Content-SHA256", info.sha256);
+  res.set_header("X-Object-Kind", std::string(ObjectKindName(info.kind)));
+  res.set_header("X-Object-Created", std::to_string(info.created_unix));
+}
+
+std::optional<uint64_t> ParseU64(std::string_view text) {
+  uint64_t value = 0;
+  if (text.empty()) return std::nullopt;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// Makes httplib close the connection after this response (it reads the request's
+// Connection header). The Request object is not const inside httplib, so the cast is
+// well-defined; it is the only way 0.11 offers.
+void ForceClose(const httplib::Request& req) {
+  auto& mutable_req = const_cast<httplib::Request&>(req);
+  mutable_req.headers.erase("Connection");
+  mutable_req.headers.emplace("Connection", "close");
+}
+
+// Keeps the connection in sync after rejecting an upload without consuming its body.
+void DiscardBody(const httplib::Request& req, const httplib::ContentReader& reader) {
+  auto length = ParseU64(req.get_header_value("Content-Length"));
+  if (length.has_value() && *length <= kDrainLimit) {
+    if (reader([](const char*, size_t) { return true; })) return;
+  }
+  ForceClose(req);
+}
+
+// A single byte range "bytes=a-b", "bytes=a-" or "bytes=-n" against `size`.
+struct RangeResult {
+  enum { kIgnore, kUnsatisfiable, kRange } kind = kIgnore;
+  uint64_t start = 0;
+  uint64_t length = 0;
+};
+
+RangeResult ParseRange(std::string_view header, uint64_t size) {
+  RangeResult r;
+  constexpr std::string_view kPrefix = "bytes=";
+  if (header.substr(0, kPrefix.size()) != kPrefix) return r;
+  std::string_view spec = header.substr(kPrefix.size());
+  if (spec.find(',') != std::string_view::npos) return r;  // multiple ranges: send all
+  size_t dash = spec.find('-');
+  if (dash == std::string_view::npos) return r;
+  auto first = spec.substr(0, dash);
+  auto last = spec.substr(dash + 1);
+  if (first.empty()) {
+    auto n = ParseU64(last);
+    if (!n.has_value()) return r;
+    if (*n == 0 || size == 0) {
+      r.kind = RangeResult::kUnsatisfiable;
+      return r;
+    }
+    r.kind = RangeResult::kRange;
+    r.length = std::min(*n, size);
+    r.start = size - r.length;
+    return r;
+  }
+  auto a = ParseU64(first);
+  if (!a.has_value()) return r;
+  uint64_t end = size == 0 ? 0 : size - 1;
+  if (!last.empty()) {
+    auto b = ParseU64(last);
+    if (!b.has_value() || *b < *a) return r;
+    end = std::min(*b, end);
+  }
+  if (*a >= size) {
+    r.kind = RangeResult::kUnsatisfiable;
+    return r;
+  }
+  r.kind = RangeResult::kRange;
+  r.start = *a;
+  r.length = end - *a + 1;
+  return r;
+}
+
+std::string Sanitize(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 200)) {
+    out.push_back(c >= 0x21 && c <= 0x7e ? c : '?');
+  }
+  return out;
+}
+
+}  // namespace
+
+BlobServer::BlobServer(const ServerConfig& config, BlobStore* store, TokenStore* tokens, Env* env)
+    : config_(config),
+      store_(store),
+      tokens_(tokens),
+      env_(env),
+      limiter_(config.auth_failures_before_backoff, config.auth_failure_window_seconds,
+               config.auth_backoff_seconds) {}
+
+BlobServer::~BlobServer() { Stop(); }
+
+StatusOr<std::unique_ptr<BlobServer>> BlobServer::New(const ServerConfig& config,
+                                                      const std::string& cert_file,
+                                                      const std::string& key_file, BlobStore* store,
+                                                      TokenStore* tokens, Env* env) {
+  std::unique_ptr<BlobServer> server(new BlobServer(config, store, tokens, env));
+  std::string ssl_error;
+  server->server_ = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+    SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(
+        &ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_set_cipher_list(&ctx, kTls12Ciphers) != 1 ||
+        SSL_CTX_set_ciphersuites(&ctx, kTls13Suites) != 1 ||
+        SSL_CTX_set1_groups_list(&ctx, "X25519:P-256:P-384") != 1) {
+      ssl_error = "cannot configure TLS parameters";
+      return false;
+    }
+    if (SSL_CTX_use_certificate_chain_file(&ctx, cert_file.c_str()) != 1) {
+      ssl_error = "cannot load certificate " + cert_file;
+      return false;
+    }
+    if (SSL_CTX_use_PrivateKey_file(&ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(&ctx) != 1) {
+      ssl_error = "cannot load private key " + key_file + " (or it does not match)";
+      return false;
+    }
+    return true;
+  });
+  if (!server->server_->is_valid()) {
+    return FailedPreconditionError(ssl_error.empty() ? "TLS setup failed" : ssl_error,
+                                   "tls_setup_failed");
+  }
+  const size_t threads = static_cast<size_t>(config.threads);
+  server->server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server->server_->set_read_timeout(config.read_timeout_seconds, 0);
+  server->server_->set_write_timeout(config.write_timeout_seconds, 0);
+  server->server_->set_keep_alive_timeout(config.keep_alive_timeout_seconds);
+  server->server_->set_keep_alive_max_count(static_cast<size_t>(config.keep_alive_max_requests));
+  server->server_->set_payload_max_length(static_cast<size_t>(config.max_object_bytes));
+  server->server_->set_tcp_nodelay(true);
+  server->server_->set_idle_interval(0, 100000);
+  server->InstallRoutes();
+  return server;
+}
+
+void BlobServer::InstallRoutes() {
+  using httplib::Request;
+  using httplib::Response;
+  httplib::SSLServer& svr = *server_;
+
+  svr.set_pre_routing_handler([this](const Request& req, Response&) {
+    tls_user.clear();
+    tls_start_ns = env_->MonotonicNanos();
+    // Ranges are handled by the GET handler itself; httplib MUST NOT slice bodies again
+    // (it would also cut error bodies).
+    const_cast<Request&>(req).ranges.clear();
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+
+  svr.set_error_handler(httplib::Server::HandlerWithResponse([](const Request&, Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    if (res.status == 404) {
+      SendError(res, 404, "no_such_route", "no such route");
+    } else {
+      SendError(res, res.status, "http_error", "HTTP error " + std::to_string(res.status));
+    }
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+
+  svr.set_exception_handler([](const Request&, Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    std::fprintf(stderr, "cardvault-server: exception in handler: %s\n", what.c_str());
+    SendError(res, 500, "internal", "internal server error");
+  });
+
+  if (config_.access_log) {
+    svr.set_logger([this](const Request& req, const Response& res) {
+      double ms = static_cast<double>(env_->MonotonicNanos() - tls_start_ns) / 1e6;
+      std::fprintf(stderr, "access %s %s %s %d user=%s %.1fms\n", req.remote_addr.c_str(),
+                   Sanitize(req.method).c_str(), Sanitize(req.path).c_str(), res.status,
+                   tls_user.empty() ? "-" : tls_user.c_str(), ms);
+    });
+  }
+
+  // Returns the user, or sends 401/429 and returns nullopt.
+  auto authenticate = [this](const Request& req, Response& res) -> std::optional<std::string> {
+    int64_t now = env_->NowUnixNanos() / 1000000000;
+    if (int64_t wait = limiter_.Blocked(req.remote_addr, now); wait > 0) {
+      res.set_header("Retry-After", std::to_string(wait));
+      SendError(res, 429, "too_many_auth_failures",
+                "too many invalid tokens from this address; retry later");
+      return std::nullopt;
+    }
+    std::string header = req.get_header_value("Authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    if (header.size() <= kBearer.size() || header.compare(0, kBearer.size(), kBearer) != 0) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      SendError(res, 401, "missing_token", "an Authorization: Bearer token is required");
+      return std::nullopt;
+    }
+    auto user = tokens_->Authenticate(std::string_view(header).substr(kBearer.size()));
+    if (!user.ok()) {
+      if (user.status().code() == StatusCode::kPermissionDenied) {
+        limiter_.RecordFailure(req.remote_addr, now);
+        res.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+      }
+      SendStatus(res, user.status());
+      return std::nullopt;
+    }
+    limiter_.RecordSuccess(req.remote_addr);
+    tls_user = *user;
+    return *user;
+  };
+
+  svr.Get("/v1/health", [](const Request&, Response& res) {
+    res.set_content(JsonText({{"status", "ok"}}), "application/json");
+  });
+
+  svr.Get("/v1/whoami", [this, authenticate](const Request& req, Response& res) {
+    auto user = authenticate(req, res);
+    if (!user) return;
+    auto used = store_->UsedBytes(*user);
+    if (!used.ok()) return SendStatus(res, used.status());
+    res.set_content(JsonText({{"user", *user},
+                              {"used_bytes", *used},
+                              {"quota_bytes", config_.quota_bytes},
+                              {"max_object_bytes", config_.max_object_bytes}}),
+                    "application/json");
+  });
+
+  svr.Get("/v1/objects", [this, authenticate](const Request& req, Response& res) {
+    auto user = authenticate(req, res);
+    if (!user) return;
+    ListOptions options;
+    options.prefix = req.get_param_value("prefix");
+    options.after = req.get_param_value("after");
+    if (req.has_param("limit")) {
+      auto limit = ParseU64(req.get_param_value("limit"));
+      if (!limit || *limit == 0) {
+        return SendError(res, 400, "bad_limit", "limit must be a positive integer");
+      }
+      options.limit = static_cast<size_t>(std::min<uint64_t>(*limit, kMaxListLimit));
+    }
+    if (req.has_param("kind")) {
+      options.kind = ParseObjectKind(req.get_param_value("kind"));
+      if (!options.kind) return SendError(res, 400, "bad_kind", "kind must be blob or key");
+    }
+    auto page = store_->List(*user, options);
+    if (!page.ok()) return SendStatus(res, page.status());
+    Json objects = Json::array();
+    for (const auto& info : page->objects) objects.push_back(InfoJson(info));
+    Json body = {{"objects", std::move(objects)}, {"truncated", page->truncated}};
+    if (page->truncated) body["next_after"] = page->objects.back().id;
+    res.set_content(JsonText(body), "application/json");
+  });
+
+  svr.Put(R"(/v1/objects/(.*))", [this, authenticate](const Request& req, Response& res,
+                                                      const httplib::ContentReader& reader) {
+    auto reject = [&](int http, std::string_view code, std::string_view message) {
+      SendError(res, http, code, message);
+      DiscardBody(req, reader);
+    };
+    auto user = authenticate(req, res);
+    if (!user) return DiscardBody(req, reader);
+    const std::string id = req.matches[1];
+    if (!IsValidObjectId(id)) {
+      return reject(400, "bad_object_id", "object id must be 64 lowercase hex characters");
+    }
+    PutOptions options;
+    options.sha256 = req.get_header_value("X-Content-SHA256");
+    if (!IsValidSha256Hex(options.sha256)) {
+      return reject(400, "bad_sha256", "X-Content-SHA256 must be 64 lowercase hex characters");
+    }
+    if (req.has_header("Transfer-Encoding") || !req.has_header("Content-Length")) {
+      return reject(411, "length_required", "uploads need a Content-Length (no chunked bodies)");
+    }
+    auto size = ParseU64(req.get_header_value("Content-Length"));
+    if (!size) return reject(400, "bad_content_length", "invalid Content-Length");
+    options.size = *size;
+    if (req.has_header("X-Object-Kind")) {
+      auto kind = ParseObjectKind(req.get_header_value("X-Object-Kind"));
+      if (!kind) return reject(400, "bad_kind", "X-Object-Kind must be blob or key");
+      options.kind = *kind;
+    }
+    if (req.has_header("If-None-Match")) {
+      if (req.get_header_value("If-None-Match") != "*") {
+        return reject(400, "bad_precondition", "only If-None-Match: * is supported");
+      }
+      options.create_only = true;
+    }
+    auto pending = store_->BeginPut(*user, id, options);
+    if (!pending.ok()) {
+      SendStatus(res, pending.status());
+      return DiscardBody(req, reader);
+    }
+    Status write_status;
+    bool complete = true;
+    if (options.size > 0) {
+      complete = reader([&](const char* data, size_t length) {
+        write_status = (*pending)->Append(ByteView(reinterpret_cast<const uint8_t*>(data), length));
+        return write_status.ok();
+      });
+    }
+    if (!write_status.ok()) {
+      ForceClose(req);
+      return SendStatus(res, write_status);
+    }
+    if (!complete) {
+      // The client went away or stalled past the read timeout: nothing is stored.
+      ForceClose(req);
+      return SendError(res, 400, "incomplete_body", "the request body ended early");
+    }
+    auto info = (*pending)->Commit();
+    if (!info.ok()) return SendStatus(res, info.status());
+    SetObjectHeaders(res, *info);
+    res.status = 201;
+    res.set_content(JsonText(InfoJson(*info)), "application/json");
+  });
+
+  svr.Get(R"(/v1/objects/(.*))", [this, authenticate](const Request& req, Response& res) {
+    auto user = authenticate(req, res);
+    if (!user) return;
+    const std::string id = req.matches[1];
+    if (!IsValidObjectId(id)) {
+      return SendError(res, 400, "bad_object_id", "object id must be 64 lowercase hex characters");
+    }
+    auto opened = store_->Open(*user, id);
+    if (!opened.ok()) return SendStatus(res, opened.status());
+    std::shared_ptr<BlobReader> reader = std::move(*opened);
+    const ObjectInfo& info = reader->info();
+    SetObjectHeaders(res, info);
+    res.set_header("Accept-Ranges", "bytes");
+    uint64_t start = 0;
+    uint64_t length = info.size;
+    res.status = 200;
+    if (req.has_header("Range")) {
+      RangeResult range = ParseRange(req.get_header_value("Range"), info.size);
+      if (range.kind == RangeResult::kUnsatisfiable) {
+        res.set_header("Content-Range", "bytes */" + std::to_string(info.size));
+        return SendError(res, 416, "range_not_satisfiable", "the range is beyond the object");
+      }
+      if (range.kind == RangeResult::kRange) {
+        start = range.start;
+        length = range.length;
+        res.status = 206;
+        res.set_header("Content-Range", "bytes " + std::to_string(start) + "-" +
+                                            std::to_string(start + length - 1) + "/" +
+                                            std::to_string(info.size));
+      }
+    }
+    if (length == 0) return;  // an empty body; httplib sends Content-Length: 0
+    auto buffer = std::make_shared<std::vector<uint8_t>>(kDownloadChunk);
+    res.set_content_provider(
+        static_cast<size_t>(length), "application/octet-stream",
+        [reader, buffer, start](size_t offset, size_t want, httplib::DataSink& sink) {
+          size_t chunk = std::min(want, buffer->size());
+          auto n = reader->ReadAt(start + offset, std::span(buffer->data(), chunk));
+          if (!n.ok() || *n == 0) return false;  // aborts the response
+          return sink.write(reinterpret_cast<const char*>(buffer->data()), *n);
+        });
+  });
+
+  svr.Delete(R"(/v1/objects/(.*))", [this, authenticate](const Request& req, Response& res) {
+    auto user = authenticate(req, res);
+    if (!user) return;
+    const std::string id = req.matches[1];
+    if (!IsValidObjectId(id)) {
+      return SendError(res, 400, "bad_object_id", "object id must be 64 lowercase hex characters");
+    }
+    Status deleted = store_->Delete(*user, id);
+    if (!deleted.ok()) return SendStatus(res, deleted);
+    res.status = 204;
+  });
+}
+
+StatusOr<int> BlobServer::Bind(const std::string& host, int port) {
+  if (port == 0) {
+    int bound = server_->bind_to_any_port(host);
+    if (bound <= 0) return UnavailableError("cannot bind " + host, "bind_failed");
+    return bound;
+  }
+  if (!server_->bind_to_port(host, port)) {
+    return UnavailableError("cannot bind " + host + ":" + std::to_string(port), "bind_failed");
+  }
+  return port;
+}
+
+Status BlobServer::Serve() {
+  if (stopped_) return Status::Ok();
+  bool ok = server_->listen_after_bind();
+  if (!ok && !stopped_) return UnavailableError("the server stopped listening", "listen_failed");
+  return Status::Ok();
+}
+
+void BlobServer::Stop() {
+  stopped_ = true;
+  // Closes the listening socket; a Serve() that has not reached its accept loop yet
+  // finds it closed and returns at once.
+  if (server_) server_->stop();
+}
+
+}  // namespace cardvault

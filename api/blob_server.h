@@ -1,0 +1,64 @@
+// BlobServer: the cardvault REST API (v1) over HTTPS, in front of a BlobStore.
+#ifndef CARDVAULT_API_BLOB_SERVER_H_
+#define CARDVAULT_API_BLOB_SERVER_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "api/auth_limiter.h"
+#include "api/blob_store.h"
+#include "api/server_config.h"
+#include "api/token_store.h"
+#include "core/env.h"
+#include "core/status_or.h"
+
+namespace httplib {
+class SSLServer;
+}
+
+namespace cardvault {
+
+// Serves /v1/health, /v1/whoami and /v1/objects (see docs/api/openapi.yaml) with TLS 1.2+
+// (1.3 preferred), ECDHE + AEAD cipher suites only. Request bodies stream into the store
+// chunk by chunk and downloads stream out of it: memory per request is bounded and
+// independent of the object size. One access-log line per request goes to stderr; tokens
+// and request headers are never logged.
+//
+// Lifetime: `store`, `tokens` and `env` MUST outlive the server. Bind() once, then Serve()
+// on one thread; Stop() from any thread (or a signal-handling thread) makes Serve() stop
+// accepting, let requests in flight finish (an upload that cannot finish is aborted and
+// leaves nothing), and return.
+class BlobServer {
+ public:
+  // Uses cert/key paths as given (the caller resolves them against the data directory).
+  static StatusOr<std::unique_ptr<BlobServer>> New(const ServerConfig& config,
+                                                   const std::string& cert_file,
+                                                   const std::string& key_file, BlobStore* store,
+                                                   TokenStore* tokens, Env* env);
+  ~BlobServer();
+  BlobServer(const BlobServer&) = delete;
+  BlobServer& operator=(const BlobServer&) = delete;
+
+  // Binds `host`:`port` (0 = an ephemeral port) and returns the port.
+  StatusOr<int> Bind(const std::string& host, int port);
+  // Accepts connections until Stop(). Returns at once if Stop() came first.
+  Status Serve();
+  void Stop();
+
+ private:
+  BlobServer(const ServerConfig& config, BlobStore* store, TokenStore* tokens, Env* env);
+  void InstallRoutes();
+
+  ServerConfig config_;
+  BlobStore* store_;
+  TokenStore* tokens_;
+  Env* env_;
+  AuthLimiter limiter_;
+  std::unique_ptr<httplib::SSLServer> server_;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace cardvault
+
+#endif  // CARDVAULT_API_BLOB_SERVER_H_

@@ -1,0 +1,105 @@
+// BlobStore: the server's per-user object storage contract (put, read, head, delete, list).
+#ifndef CARDVAULT_API_BLOB_STORE_H_
+#define CARDVAULT_API_BLOB_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/object_id.h"
+#include "core/bytes.h"
+#include "core/status.h"
+#include "core/status_or.h"
+
+namespace cardvault {
+
+struct ObjectInfo {
+  std::string id;
+  ObjectKind kind = ObjectKind::kBlob;
+  uint64_t size = 0;
+  std::string sha256;        // lowercase hex of the content
+  int64_t created_unix = 0;  // seconds since the Unix epoch
+};
+
+struct PutOptions {
+  ObjectKind kind = ObjectKind::kBlob;
+  uint64_t size = 0;         // the exact number of bytes that will be appended
+  std::string sha256;        // the expected content digest, lowercase hex
+  bool create_only = false;  // fail with kAlreadyExists if a live object has this id
+};
+
+struct ListOptions {
+  std::string prefix;              // only ids starting with this (lowercase hex)
+  std::string after;               // only ids strictly greater (the previous page's last)
+  size_t limit = 1000;             // at most this many (clamped to [1, kMaxListLimit])
+  std::optional<ObjectKind> kind;  // only this kind if set
+};
+
+struct ListPage {
+  std::vector<ObjectInfo> objects;  // in ascending id order
+  bool truncated = false;           // more objects follow the last one
+};
+
+inline constexpr size_t kMaxListLimit = 1000;
+
+// An upload in progress. Bytes are invisible to every reader until Commit() returns OK.
+// Destroying it without a successful Commit aborts: nothing is stored, nothing listed.
+class PendingPut {
+ public:
+  virtual ~PendingPut() = default;
+  // Appends the next bytes. More bytes than PutOptions::size is kInvalidArgument
+  // ("size_mismatch"); the upload is then dead and MUST be destroyed.
+  virtual Status Append(ByteView data) = 0;
+  // Checks the size and the SHA-256 (kInvalidArgument, "size_mismatch" or
+  // "sha256_mismatch": nothing stored), makes the data durable and publishes it,
+  // atomically replacing any live object with the same id (unless create_only, which
+  // is re-checked here: kAlreadyExists). Called at most once.
+  virtual StatusOr<ObjectInfo> Commit() = 0;
+};
+
+// An open object for reading. Keeps reading the version it opened even if the object is
+// replaced or deleted meanwhile.
+class BlobReader {
+ public:
+  virtual ~BlobReader() = default;
+  virtual const ObjectInfo& info() const = 0;
+  // Reads up to buf.size() bytes at `offset`; 0 only at or beyond the end.
+  virtual StatusOr<size_t> ReadAt(uint64_t offset, std::span<uint8_t> buf) = 0;
+};
+
+// Per-user object storage. Every method takes the authenticated user's name; users are
+// fully isolated: another user's object MUST behave exactly like a missing one
+// (kNotFound, never listed, never counted). Ids MUST be checked with IsValidObjectId by
+// the implementation (kInvalidArgument, "bad_object_id") and MUST NOT reach the file
+// system. Implementations MUST be thread-safe.
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+
+  // Starts an upload. Fails before any byte is read with kResourceExhausted
+  // "object_too_large" (size above the store's limit) or "quota_exceeded" (the user's
+  // live bytes plus `size` above the quota), or kAlreadyExists if create_only and a live
+  // object has this id.
+  virtual StatusOr<std::unique_ptr<PendingPut>> BeginPut(std::string_view user, std::string_view id,
+                                                         const PutOptions& options) = 0;
+  // kNotFound if there is no live object `id` for `user`.
+  virtual StatusOr<std::unique_ptr<BlobReader>> Open(std::string_view user,
+                                                     std::string_view id) = 0;
+  virtual StatusOr<ObjectInfo> Head(std::string_view user, std::string_view id) = 0;
+  // Soft delete: the object disappears at once from Open/Head/List and from the quota;
+  // its bytes stay on disk for the retention period (see PurgeExpired). kNotFound if
+  // there is no live object.
+  virtual Status Delete(std::string_view user, std::string_view id) = 0;
+  // One page of live objects in id order; continue with after = last id while truncated.
+  virtual StatusOr<ListPage> List(std::string_view user, const ListOptions& options) = 0;
+  // Bytes of live objects the user holds.
+  virtual StatusOr<uint64_t> UsedBytes(std::string_view user) = 0;
+};
+
+}  // namespace cardvault
+
+#endif  // CARDVAULT_API_BLOB_STORE_H_

@@ -1,0 +1,387 @@
+// FileBlobStore implementation: temp file + fsync + rename + index row per object version.
+#include "api/file_blob_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <filesystem>
+#include <string_view>
+
+#include "core/crypto.h"
+#include "storage/sqlite_transaction.h"
+
+namespace cardvault {
+namespace {
+
+constexpr std::array<std::string_view, 1> kMigrations = {
+    R"sql(
+CREATE TABLE objects (
+  seq INTEGER PRIMARY KEY,
+  user TEXT NOT NULL,
+  id TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  deleted INTEGER,
+  file TEXT NOT NULL
+);
+CREATE UNIQUE INDEX objects_live ON objects(user, id) WHERE deleted IS NULL;
+CREATE INDEX objects_deleted ON objects(deleted) WHERE deleted IS NOT NULL;
+)sql",
+};
+
+Status BadId() {
+  return InvalidArgumentError("object id must be 64 lowercase hex characters", "bad_object_id");
+}
+
+StatusOr<std::string> RandomName(Env& env) {
+  std::array<uint8_t, 16> bytes;
+  CV_RETURN_IF_ERROR(env.RandomBytes(bytes));
+  return HexEncode(bytes);
+}
+
+class FileReader final : public BlobReader {
+ public:
+  FileReader(int fd, ObjectInfo info) : fd_(fd), info_(std::move(info)) {}
+  ~FileReader() override { ::close(fd_); }
+  const ObjectInfo& info() const override { return info_; }
+  StatusOr<size_t> ReadAt(uint64_t offset, std::span<uint8_t> buf) override {
+    if (offset >= info_.size) return size_t{0};
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), info_.size - offset));
+    while (true) {
+      ssize_t n = ::pread(fd_, buf.data(), want, static_cast<off_t>(offset));
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno != EINTR) return ErrnoToStatus(errno, "read", "object " + info_.id);
+    }
+  }
+
+ private:
+  int fd_;
+  ObjectInfo info_;
+};
+
+}  // namespace
+
+class FileBlobStore::Pending final : public PendingPut {
+ public:
+  Pending(FileBlobStore* store, std::string user, std::string id, PutOptions options,
+          std::string tmp_path, std::unique_ptr<WritableFile> file)
+      : store_(store),
+        user_(std::move(user)),
+        id_(std::move(id)),
+        options_(std::move(options)),
+        tmp_path_(std::move(tmp_path)),
+        file_(std::move(file)) {}
+
+  ~Pending() override {
+    if (file_ != nullptr) file_.reset();
+    if (!committed_) store_->env_->RemoveFile(tmp_path_).IgnoreError();
+  }
+
+  Status Append(ByteView data) override {
+    if (dead_) return FailedPreconditionError("upload already failed or finished");
+    if (received_ + data.size() > options_.size) {
+      dead_ = true;
+      return InvalidArgumentError(
+          "more bytes than the declared size " + std::to_string(options_.size), "size_mismatch");
+    }
+    Status status = file_->Append(data);
+    if (!status.ok()) {
+      dead_ = true;
+      return status;
+    }
+    hasher_.Update(data);
+    received_ += data.size();
+    return Status::Ok();
+  }
+
+  StatusOr<ObjectInfo> Commit() override {
+    if (dead_) return FailedPreconditionError("upload already failed or finished");
+    dead_ = true;
+    if (received_ != options_.size) {
+      return InvalidArgumentError("received " + std::to_string(received_) + " bytes, declared " +
+                                      std::to_string(options_.size),
+                                  "size_mismatch");
+    }
+    std::string actual = HexEncode(hasher_.Finish());
+    if (actual != options_.sha256) {
+      return InvalidArgumentError("content SHA-256 is " + actual + ", declared " + options_.sha256,
+                                  "sha256_mismatch");
+    }
+    CV_RETURN_IF_ERROR(file_->Sync());
+    CV_RETURN_IF_ERROR(file_->Close());
+    file_.reset();
+    CV_ASSIGN_OR_RETURN(ObjectInfo info, store_->CommitPut(user_, id_, options_, tmp_path_));
+    committed_ = true;  // the temp file was renamed away
+    return info;
+  }
+
+ private:
+  FileBlobStore* store_;
+  std::string user_;
+  std::string id_;
+  PutOptions options_;
+  std::string tmp_path_;
+  std::unique_ptr<WritableFile> file_;
+  Sha256Hasher hasher_;
+  uint64_t received_ = 0;
+  bool dead_ = false;
+  bool committed_ = false;
+};
+
+StatusOr<std::unique_ptr<FileBlobStore>> FileBlobStore::Open(Env* env, const std::string& data_dir,
+                                                             Options options) {
+  CV_RETURN_IF_ERROR(env->CreateDirs(data_dir + "/tmp"));
+  CV_RETURN_IF_ERROR(env->CreateDirs(data_dir + "/blobs"));
+  CV_RETURN_IF_ERROR(env->SyncDir(data_dir));
+  // Uploads interrupted by a crash or kill were never visible: drop them.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir + "/tmp", ec)) {
+    if (entry.path().extension() == ".part") {
+      env->RemoveFile(entry.path().string()).IgnoreError();
+    }
+  }
+  if (ec) return IoError("cannot list " + data_dir + "/tmp: " + ec.message());
+  CV_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(data_dir + "/index.db"));
+  CV_RETURN_IF_ERROR(db->Migrate(kMigrations));
+  return std::unique_ptr<FileBlobStore>(new FileBlobStore(env, data_dir, options, std::move(db)));
+}
+
+std::string FileBlobStore::BlobPath(const std::string& file) const {
+  return data_dir_ + "/blobs/" + file.substr(0, 2) + "/" + file;
+}
+
+StatusOr<FileBlobStore::Row> FileBlobStore::FindLiveLocked(std::string_view user,
+                                                           std::string_view id) {
+  CV_ASSIGN_OR_RETURN(Statement stmt,
+                      db_->Prepare("SELECT kind, size, sha256, created, file FROM objects "
+                                   "WHERE user = ?1 AND id = ?2 AND deleted IS NULL"));
+  CV_RETURN_IF_ERROR(stmt.BindText(1, user));
+  CV_RETURN_IF_ERROR(stmt.BindText(2, id));
+  CV_ASSIGN_OR_RETURN(bool found, stmt.Step());
+  if (!found) return NotFoundError("no such object", "no_such_object");
+  Row row;
+  row.info.id = std::string(id);
+  row.info.kind = static_cast<ObjectKind>(stmt.ColumnInt64(0));
+  row.info.size = static_cast<uint64_t>(stmt.ColumnInt64(1));
+  row.info.sha256 = stmt.ColumnText(2);
+  row.info.created_unix = stmt.ColumnInt64(3);
+  row.file = stmt.ColumnText(4);
+  return row;
+}
+
+StatusOr<uint64_t> FileBlobStore::UsedBytesLocked(std::string_view user) {
+  CV_ASSIGN_OR_RETURN(
+      Statement stmt,
+      db_->Prepare(
+          "SELECT COALESCE(SUM(size), 0) FROM objects WHERE user = ?1 AND deleted IS NULL"));
+  CV_RETURN_IF_ERROR(stmt.BindText(1, user));
+  CV_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return InternalError("SUM returned no row");
+  return static_cast<uint64_t>(stmt.ColumnInt64(0));
+}
+
+StatusOr<uint64_t> FileBlobStore::UsedBytes(std::string_view user) {
+  std::lock_guard lock(mu_);
+  return UsedBytesLocked(user);
+}
+
+StatusOr<std::unique_ptr<PendingPut>> FileBlobStore::BeginPut(std::string_view user,
+                                                              std::string_view id,
+                                                              const PutOptions& options) {
+  if (!IsValidObjectId(id)) return BadId();
+  if (!IsValidSha256Hex(options.sha256)) {
+    return InvalidArgumentError("SHA-256 must be 64 lowercase hex characters", "bad_sha256");
+  }
+  if (options.size > options_.max_object_bytes) {
+    return ResourceExhaustedError("object of " + std::to_string(options.size) +
+                                      " bytes exceeds the limit of " +
+                                      std::to_string(options_.max_object_bytes),
+                                  "object_too_large");
+  }
+  {
+    std::lock_guard lock(mu_);
+    auto existing = FindLiveLocked(user, id);
+    if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) {
+      return existing.status();
+    }
+    if (existing.ok() && options.create_only) {
+      return AlreadyExistsError("object exists", "object_exists");
+    }
+    CV_ASSIGN_OR_RETURN(uint64_t used, UsedBytesLocked(user));
+    uint64_t freed = existing.ok() ? existing->info.size : 0;
+    if (used - freed + options.size > options_.quota_bytes) {
+      return ResourceExhaustedError(
+          "quota of " + std::to_string(options_.quota_bytes) + " bytes exceeded", "quota_exceeded");
+    }
+  }
+  CV_ASSIGN_OR_RETURN(std::string name, RandomName(*env_));
+  std::string tmp_path = data_dir_ + "/tmp/" + name + ".part";
+  CV_ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(tmp_path, 0600));
+  return std::unique_ptr<PendingPut>(
+      new Pending(this, std::string(user), std::string(id), options, tmp_path, std::move(file)));
+}
+
+StatusOr<ObjectInfo> FileBlobStore::CommitPut(const std::string& user, const std::string& id,
+                                              const PutOptions& options,
+                                              const std::string& tmp_path) {
+  CV_ASSIGN_OR_RETURN(std::string name, RandomName(*env_));
+  std::string final_path = BlobPath(name);
+  const std::string shard = DirName(final_path);
+  if (!env_->Stat(shard).ok()) {
+    // First object in this shard: create it and make its entry in blobs/ durable.
+    CV_RETURN_IF_ERROR(env_->CreateDirs(shard));
+    CV_RETURN_IF_ERROR(env_->SyncDir(data_dir_ + "/blobs"));
+  }
+  CV_RETURN_IF_ERROR(env_->RenameFile(tmp_path, final_path));
+  auto publish = [&]() -> StatusOr<ObjectInfo> {
+    CV_RETURN_IF_ERROR(env_->SyncDir(DirName(final_path)));
+    std::lock_guard lock(mu_);
+    CV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_));
+    auto existing = FindLiveLocked(user, id);
+    if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) {
+      return existing.status();
+    }
+    if (existing.ok() && options.create_only) {
+      return AlreadyExistsError("object exists", "object_exists");
+    }
+    CV_ASSIGN_OR_RETURN(uint64_t used, UsedBytesLocked(user));
+    uint64_t freed = existing.ok() ? existing->info.size : 0;
+    if (used - freed + options.size > options_.quota_bytes) {
+      return ResourceExhaustedError("quota exceeded", "quota_exceeded");
+    }
+    int64_t now = NowUnix();
+    if (existing.ok()) {
+      CV_ASSIGN_OR_RETURN(Statement retire,
+                          db_->Prepare("UPDATE objects SET deleted = ?3 "
+                                       "WHERE user = ?1 AND id = ?2 AND deleted IS NULL"));
+      CV_RETURN_IF_ERROR(retire.BindText(1, user));
+      CV_RETURN_IF_ERROR(retire.BindText(2, id));
+      CV_RETURN_IF_ERROR(retire.BindInt64(3, now));
+      CV_RETURN_IF_ERROR(retire.Run());
+    }
+    CV_ASSIGN_OR_RETURN(Statement insert,
+                        db_->Prepare("INSERT INTO objects (user, id, kind, size, sha256, created, "
+                                     "file) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    CV_RETURN_IF_ERROR(insert.BindText(1, user));
+    CV_RETURN_IF_ERROR(insert.BindText(2, id));
+    CV_RETURN_IF_ERROR(insert.BindInt64(3, static_cast<int64_t>(options.kind)));
+    CV_RETURN_IF_ERROR(insert.BindInt64(4, static_cast<int64_t>(options.size)));
+    CV_RETURN_IF_ERROR(insert.BindText(5, options.sha256));
+    CV_RETURN_IF_ERROR(insert.BindInt64(6, now));
+    CV_RETURN_IF_ERROR(insert.BindText(7, name));
+    CV_RETURN_IF_ERROR(insert.Run());
+    CV_RETURN_IF_ERROR(txn.Commit());
+    return ObjectInfo{id, options.kind, options.size, options.sha256, now};
+  };
+  StatusOr<ObjectInfo> result = publish();
+  if (!result.ok()) env_->RemoveFile(final_path).IgnoreError();
+  return result;
+}
+
+StatusOr<std::unique_ptr<BlobReader>> FileBlobStore::Open(std::string_view user,
+                                                          std::string_view id) {
+  if (!IsValidObjectId(id)) return BadId();
+  Row row;
+  {
+    std::lock_guard lock(mu_);
+    CV_ASSIGN_OR_RETURN(row, FindLiveLocked(user, id));
+  }
+  std::string path = BlobPath(row.file);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoToStatus(errno, "open", "object " + row.info.id);
+  return std::unique_ptr<BlobReader>(new FileReader(fd, std::move(row.info)));
+}
+
+StatusOr<ObjectInfo> FileBlobStore::Head(std::string_view user, std::string_view id) {
+  if (!IsValidObjectId(id)) return BadId();
+  std::lock_guard lock(mu_);
+  CV_ASSIGN_OR_RETURN(Row row, FindLiveLocked(user, id));
+  return row.info;
+}
+
+Status FileBlobStore::Delete(std::string_view user, std::string_view id) {
+  if (!IsValidObjectId(id)) return BadId();
+  std::lock_guard lock(mu_);
+  CV_ASSIGN_OR_RETURN(Statement stmt,
+                      db_->Prepare("UPDATE objects SET deleted = ?3 "
+                                   "WHERE user = ?1 AND id = ?2 AND deleted IS NULL"));
+  CV_RETURN_IF_ERROR(stmt.BindText(1, user));
+  CV_RETURN_IF_ERROR(stmt.BindText(2, id));
+  CV_RETURN_IF_ERROR(stmt.BindInt64(3, NowUnix()));
+  CV_RETURN_IF_ERROR(stmt.Run());
+  if (db_->Changes() == 0) return NotFoundError("no such object", "no_such_object");
+  return Status::Ok();
+}
+
+StatusOr<ListPage> FileBlobStore::List(std::string_view user, const ListOptions& options) {
+  if (!IsValidObjectIdPrefix(options.prefix)) {
+    return InvalidArgumentError("prefix must be lowercase hex", "bad_prefix");
+  }
+  if (!options.after.empty() && !IsValidObjectIdPrefix(options.after)) {
+    return InvalidArgumentError("after must be lowercase hex", "bad_after");
+  }
+  size_t limit = std::clamp<size_t>(options.limit, 1, kMaxListLimit);
+  std::lock_guard lock(mu_);
+  CV_ASSIGN_OR_RETURN(
+      Statement stmt,
+      db_->Prepare("SELECT id, kind, size, sha256, created FROM objects "
+                   "WHERE user = ?1 AND deleted IS NULL AND id > ?2 AND id >= ?3 AND id < ?4 "
+                   "AND (?5 < 0 OR kind = ?5) ORDER BY id LIMIT ?6"));
+  CV_RETURN_IF_ERROR(stmt.BindText(1, user));
+  CV_RETURN_IF_ERROR(stmt.BindText(2, options.after));
+  CV_RETURN_IF_ERROR(stmt.BindText(3, options.prefix));
+  // 'g' sorts after every hex digit, so prefix + "g" bounds the ids with that prefix.
+  CV_RETURN_IF_ERROR(stmt.BindText(4, options.prefix + "g"));
+  CV_RETURN_IF_ERROR(
+      stmt.BindInt64(5, options.kind.has_value() ? static_cast<int64_t>(*options.kind) : -1));
+  CV_RETURN_IF_ERROR(stmt.BindInt64(6, static_cast<int64_t>(limit + 1)));
+  ListPage page;
+  while (true) {
+    CV_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    if (page.objects.size() == limit) {
+      page.truncated = true;
+      break;
+    }
+    ObjectInfo info;
+    info.id = stmt.ColumnText(0);
+    info.kind = static_cast<ObjectKind>(stmt.ColumnInt64(1));
+    info.size = static_cast<uint64_t>(stmt.ColumnInt64(2));
+    info.sha256 = stmt.ColumnText(3);
+    info.created_unix = stmt.ColumnInt64(4);
+    page.objects.push_back(std::move(info));
+  }
+  return page;
+}
+
+StatusOr<size_t> FileBlobStore::PurgeExpired(int64_t now_unix) {
+  std::vector<std::pair<int64_t, std::string>> expired;
+  {
+    std::lock_guard lock(mu_);
+    CV_ASSIGN_OR_RETURN(Statement stmt,
+                        db_->Prepare("SELECT seq, file FROM objects "
+                                     "WHERE deleted IS NOT NULL AND deleted <= ?1"));
+    CV_RETURN_IF_ERROR(stmt.BindInt64(1, now_unix - options_.retention_seconds));
+    while (true) {
+      CV_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      expired.emplace_back(stmt.ColumnInt64(0), stmt.ColumnText(1));
+    }
+  }
+  for (const auto& [seq, file] : expired) {
+    Status removed = env_->RemoveFile(BlobPath(file));
+    if (!removed.ok() && removed.code() != StatusCode::kNotFound) return removed;
+    std::lock_guard lock(mu_);
+    CV_ASSIGN_OR_RETURN(Statement del, db_->Prepare("DELETE FROM objects WHERE seq = ?1"));
+    CV_RETURN_IF_ERROR(del.BindInt64(1, seq));
+    CV_RETURN_IF_ERROR(del.Run());
+  }
+  return expired.size();
+}
+
+}  // namespace cardvault

@@ -1,0 +1,79 @@
+// FileBlobStore: BlobStore with one file per object version and an SQLite (WAL) index.
+#ifndef CARDVAULT_API_FILE_BLOB_STORE_H_
+#define CARDVAULT_API_FILE_BLOB_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "api/blob_store.h"
+#include "core/env.h"
+#include "storage/sqlite_db.h"
+
+namespace cardvault {
+
+// Layout under the data directory:
+//   index.db            the object index (SQLite, WAL, synchronous=FULL)
+//   tmp/<random>.part   uploads in progress (removed at Open: they were never visible)
+//   blobs/xx/<random>   committed versions, named by the server (never by the client)
+// A put writes tmp, fsyncs it, renames it into blobs/, fsyncs that directory and only then
+// inserts the index row, so a crash at any point leaves either the old state or the new
+// one; a crash between rename and index commit leaves an unlisted orphan file.
+// Replaced and deleted versions stay on disk for `retention_seconds` (PurgeExpired).
+// Thread-safe. The store MUST outlive every PendingPut and BlobReader it returned.
+class FileBlobStore final : public BlobStore {
+ public:
+  struct Options {
+    uint64_t max_object_bytes = uint64_t{4} << 30;  // 4 GiB
+    uint64_t quota_bytes = uint64_t{100} << 30;     // per user, live bytes
+    int64_t retention_seconds = 7 * 24 * 3600;
+  };
+
+  // Creates the directories if missing, opens and migrates the index and removes
+  // leftover temporary files. `env` MUST outlive the store.
+  static StatusOr<std::unique_ptr<FileBlobStore>> Open(Env* env, const std::string& data_dir,
+                                                       Options options);
+
+  StatusOr<std::unique_ptr<PendingPut>> BeginPut(std::string_view user, std::string_view id,
+                                                 const PutOptions& options) override;
+  StatusOr<std::unique_ptr<BlobReader>> Open(std::string_view user, std::string_view id) override;
+  StatusOr<ObjectInfo> Head(std::string_view user, std::string_view id) override;
+  Status Delete(std::string_view user, std::string_view id) override;
+  StatusOr<ListPage> List(std::string_view user, const ListOptions& options) override;
+  StatusOr<uint64_t> UsedBytes(std::string_view user) override;
+
+  // Removes the files and index rows of versions deleted or replaced more than
+  // retention_seconds ago (relative to `now_unix`). Returns how many were purged.
+  StatusOr<size_t> PurgeExpired(int64_t now_unix);
+
+  const Options& options() const { return options_; }
+
+ private:
+  class Pending;
+  struct Row {
+    ObjectInfo info;
+    std::string file;
+  };
+
+  FileBlobStore(Env* env, std::string data_dir, Options options, std::unique_ptr<SqliteDb> db)
+      : env_(env), data_dir_(std::move(data_dir)), options_(options), db_(std::move(db)) {}
+
+  // Finishes a put whose bytes are complete in `tmp_path`; see PendingPut::Commit.
+  StatusOr<ObjectInfo> CommitPut(const std::string& user, const std::string& id,
+                                 const PutOptions& options, const std::string& tmp_path);
+  StatusOr<Row> FindLiveLocked(std::string_view user, std::string_view id);
+  StatusOr<uint64_t> UsedBytesLocked(std::string_view user);
+  std::string BlobPath(const std::string& file) const;
+  int64_t NowUnix() { return env_->NowUnixNanos() / 1000000000; }
+
+  Env* env_;
+  std::string data_dir_;
+  Options options_;
+  std::mutex mu_;  // guards db_ (one connection, multi-statement transactions)
+  std::unique_ptr<SqliteDb> db_;
+};
+
+}  // namespace cardvault
+
+#endif  // CARDVAULT_API_FILE_BLOB_STORE_H_

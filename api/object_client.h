@@ -1,0 +1,51 @@
+// ObjectClient: the client-side view of one user's objects on a cardvault server.
+#ifndef CARDVAULT_API_OBJECT_CLIENT_H_
+#define CARDVAULT_API_OBJECT_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "api/blob_store.h"
+#include "core/env.h"
+#include "core/status_or.h"
+
+namespace cardvault {
+
+// Opens the upload's content from its start; called again for every retry.
+using SourceFactory = std::function<StatusOr<std::unique_ptr<SequentialFile>>()>;
+// Receives downloaded bytes in order. A non-OK Status stops the download with it.
+using ByteSink = std::function<Status(ByteView)>;
+
+// True for failures where trying the same request again may succeed: network errors,
+// timeouts, HTTP 429 and 5xx. They are all kUnavailable; everything else is permanent.
+inline bool IsRetryable(const Status& status) { return status.code() == StatusCode::kUnavailable; }
+
+// Errors: kInvalidArgument (400/411/416), kPermissionDenied (401, or a TLS certificate
+// that fails verification: reason "tls_verification_failed" / "tls_pin_mismatch"),
+// kNotFound (404), kAlreadyExists (412 create-only conflict, reason "object_exists"),
+// kResourceExhausted (413 "object_too_large", 507 "quota_exceeded"), kUnavailable
+// (retryable, see IsRetryable). The reason is the server's error code when it sent one.
+class ObjectClient {
+ public:
+  virtual ~ObjectClient() = default;
+
+  // Uploads options.size bytes from the source under `id`. The server checks
+  // options.sha256 and stores nothing on a mismatch.
+  virtual StatusOr<ObjectInfo> Put(std::string_view id, const PutOptions& options,
+                                   const SourceFactory& source) = 0;
+  // Streams the object's bytes from `offset` to its end into `sink`. When offset is 0 the
+  // content is checked against its SHA-256 (kCorrupt "sha256_mismatch", after the sink
+  // already saw the bytes: sinks MUST treat data as unverified until OK).
+  virtual StatusOr<ObjectInfo> Get(std::string_view id, uint64_t offset, const ByteSink& sink) = 0;
+  virtual StatusOr<ObjectInfo> Head(std::string_view id) = 0;
+  virtual Status Delete(std::string_view id) = 0;
+  virtual StatusOr<ListPage> List(const ListOptions& options) = 0;
+  // The user name the token belongs to.
+  virtual StatusOr<std::string> WhoAmI() = 0;
+};
+
+}  // namespace cardvault
+
+#endif  // CARDVAULT_API_OBJECT_CLIENT_H_

@@ -1,0 +1,34 @@
+// Object ids and kinds: the only names a client may give the server, checked before use.
+#ifndef CARDVAULT_API_OBJECT_ID_H_
+#define CARDVAULT_API_OBJECT_ID_H_
+
+#include <cstddef>
+#include <optional>
+#include <string_view>
+
+namespace cardvault {
+
+// An object id is exactly 64 lowercase hex characters (a SHA-256 in hex). Ids are never
+// used to build a file path: blob files are named by the server (see FileBlobStore).
+inline constexpr size_t kObjectIdLength = 64;
+
+// True iff `id` has the length and alphabet above.
+bool IsValidObjectId(std::string_view id);
+// True iff `prefix` is at most 64 lowercase hex characters (empty is valid).
+bool IsValidObjectIdPrefix(std::string_view prefix);
+// True iff `hex` is a SHA-256 digest in lowercase hex (same shape as an id).
+inline bool IsValidSha256Hex(std::string_view hex) { return IsValidObjectId(hex); }
+
+// Objects of different kinds share the id space of a user but list separately, so the
+// client can fetch its (few) key objects without paging through all blobs.
+enum class ObjectKind { kBlob = 0, kKey = 1 };
+
+std::string_view ObjectKindName(ObjectKind kind);  // "blob" or "key"
+std::optional<ObjectKind> ParseObjectKind(std::string_view name);
+
+// A user name: 1 to 32 characters from [a-z0-9_-], starting with a letter or digit.
+bool IsValidUserName(std::string_view name);
+
+}  // namespace cardvault
+
+#endif  // CARDVAULT_API_OBJECT_ID_H_

@@ -1,0 +1,89 @@
+// SqliteDb implementation: open with pragmas, Exec/Prepare and schema migrations.
+#include "storage/sqlite_db.h"
+
+#include <sqlite3.h>
+
+#include "storage/sqlite_transaction.h"
+
+namespace cardvault {
+
+StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, Options options) {
+  sqlite3* raw = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
+  if (options.create) flags |= SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    Status status = (rc == SQLITE_CANTOPEN && !options.create)
+                        ? NotFoundError("cannot open database " + path, "sqlite_cantopen")
+                        : SqliteError(rc, "open " + path, raw);
+    sqlite3_close_v2(raw);
+    return status;
+  }
+  std::unique_ptr<SqliteDb> db(new SqliteDb(raw, path));
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, options.busy_timeout_ms);
+  CV_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
+  if (options.wal) {
+    CV_ASSIGN_OR_RETURN(Statement mode, db->Prepare("PRAGMA journal_mode=WAL"));
+    CV_ASSIGN_OR_RETURN(bool row, mode.Step());
+    if (!row || mode.ColumnText(0) != "wal") {
+      return IoError("cannot enable WAL on " + path, "sqlite_no_wal");
+    }
+  }
+  CV_RETURN_IF_ERROR(
+      db->Exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
+  return db;
+}
+
+SqliteDb::~SqliteDb() { sqlite3_close_v2(db_); }
+
+Status SqliteDb::Exec(std::string_view sql) {
+  std::string text(sql);
+  char* error = nullptr;
+  int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error);
+  if (rc != SQLITE_OK) {
+    Status status = SqliteError(rc, "exec", db_);
+    sqlite3_free(error);
+    return status;
+  }
+  return Status::Ok();
+}
+
+StatusOr<Statement> SqliteDb::Prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  if (rc != SQLITE_OK) return SqliteError(rc, "prepare", db_);
+  if (stmt == nullptr) return InvalidArgumentError("empty SQL statement", "sqlite_empty");
+  return Statement(db_, stmt);
+}
+
+StatusOr<int> SqliteDb::UserVersion() {
+  CV_ASSIGN_OR_RETURN(Statement stmt, Prepare("PRAGMA user_version"));
+  CV_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return InternalError("PRAGMA user_version returned no row");
+  return static_cast<int>(stmt.ColumnInt64(0));
+}
+
+Status SqliteDb::Migrate(std::span<const std::string_view> migrations) {
+  while (true) {
+    CV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*this));
+    CV_ASSIGN_OR_RETURN(int version, UserVersion());
+    if (version < 0 || static_cast<size_t>(version) > migrations.size()) {
+      return UnsupportedError("database " + path_ + " has schema version " +
+                                  std::to_string(version) + ", newer than this program knows (" +
+                                  std::to_string(migrations.size()) + ")",
+                              "schema_too_new");
+    }
+    if (static_cast<size_t>(version) == migrations.size()) return Status::Ok();
+    CV_RETURN_IF_ERROR(Exec(migrations[static_cast<size_t>(version)])
+                           .WithContext("migration to version " + std::to_string(version + 1)));
+    CV_RETURN_IF_ERROR(Exec("PRAGMA user_version=" + std::to_string(version + 1)));
+    CV_RETURN_IF_ERROR(txn.Commit());
+  }
+}
+
+int64_t SqliteDb::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
+
+int SqliteDb::Changes() const { return sqlite3_changes(db_); }
+
+}  // namespace cardvault

@@ -1,0 +1,71 @@
+// SqliteDb: one RAII SQLite connection with WAL, a busy timeout and ordered migrations.
+#ifndef CARDVAULT_STORAGE_SQLITE_DB_H_
+#define CARDVAULT_STORAGE_SQLITE_DB_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+#include "core/status_or.h"
+#include "storage/sqlite_statement.h"
+
+struct sqlite3;
+
+namespace cardvault {
+
+// An open SQLite database. Opened in serialized (full-mutex) mode, so calls from several
+// threads are safe one at a time; a multi-statement transaction still MUST be confined to
+// one thread (callers serialize with their own lock). Statements and transactions created
+// from it MUST be destroyed before it.
+class SqliteDb {
+ public:
+  struct Options {
+    bool create = true;            // create the file if missing (else kNotFound)
+    bool wal = true;               // journal_mode=WAL
+    bool synchronous_full = true;  // FULL: a committed transaction survives power loss
+    int busy_timeout_ms = 5000;    // wait this long for another connection's lock
+  };
+
+  // Opens (and by default creates) the database at `path`, enables foreign keys, sets the
+  // journal mode, synchronous level and busy timeout.
+  static StatusOr<std::unique_ptr<SqliteDb>> Open(const std::string& path, Options options);
+  static StatusOr<std::unique_ptr<SqliteDb>> Open(const std::string& path) {
+    return Open(path, Options());
+  }
+  ~SqliteDb();
+  SqliteDb(const SqliteDb&) = delete;
+  SqliteDb& operator=(const SqliteDb&) = delete;
+
+  // Runs one or more SQL statements that return no rows.
+  Status Exec(std::string_view sql);
+  StatusOr<Statement> Prepare(std::string_view sql);
+
+  // PRAGMA user_version: the schema version, 0 for a new database.
+  StatusOr<int> UserVersion();
+  // Brings the schema up to migrations.size(): migrations[i] moves version i to i+1 and
+  // runs, with the version bump, in one transaction (all or nothing per step). A
+  // database newer than the code (version > migrations.size()) is kUnsupported
+  // ("schema_too_new") and left untouched. Migrations MUST never be edited or reordered
+  // once released: only appended.
+  Status Migrate(std::span<const std::string_view> migrations);
+
+  int64_t LastInsertRowId() const;
+  // Rows changed by the most recent INSERT/UPDATE/DELETE.
+  int Changes() const;
+
+  const std::string& path() const { return path_; }
+  sqlite3* handle() const { return db_; }
+
+ private:
+  SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+
+  sqlite3* db_;
+  std::string path_;
+};
+
+}  // namespace cardvault
+
+#endif  // CARDVAULT_STORAGE_SQLITE_DB_H_

@@ -1,0 +1,214 @@
+// Tests for FileBlobStore on a real data directory: puts, reads, listing, quota, deletes.
+#include "api/file_blob_store.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include "core/crypto.h"
+
+namespace cardvault {
+namespace {
+
+std::string Sha(std::string_view data) { return HexEncode(Sha256(AsBytes(data))); }
+
+std::string Id(int n) {
+  std::string s = HexEncode(Sha256(AsBytes(std::to_string(n))));
+  return s;
+}
+
+size_t CountFiles(const std::string& dir) {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) ++n;
+  }
+  return n;
+}
+
+class FileBlobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/cv-blobstore-test-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    options_.quota_bytes = 1000;
+    options_.max_object_bytes = 600;
+    options_.retention_seconds = 10;
+    Reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Reopen() {
+    store_.reset();
+    auto store = FileBlobStore::Open(Env::Default(), dir_, options_);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+  }
+  Status Put(std::string_view user, const std::string& id, std::string_view data,
+             bool create_only = false, ObjectKind kind = ObjectKind::kBlob) {
+    PutOptions options{kind, data.size(), Sha(data), create_only};
+    CV_ASSIGN_OR_RETURN(auto pending, store_->BeginPut(user, id, options));
+    CV_RETURN_IF_ERROR(pending->Append(AsBytes(data)));
+    return pending->Commit().status();
+  }
+  std::string Read(std::string_view user, const std::string& id) {
+    auto reader = store_->Open(user, id);
+    if (!reader.ok()) return "<" + reader.status().ToString() + ">";
+    std::string out((*reader)->info().size, '\0');
+    auto n = (*reader)->ReadAt(0, std::span(reinterpret_cast<uint8_t*>(out.data()), out.size()));
+    EXPECT_TRUE(n.ok());
+    out.resize(*n);
+    return out;
+  }
+
+  std::string dir_;
+  FileBlobStore::Options options_;
+  std::unique_ptr<FileBlobStore> store_;
+};
+
+TEST_F(FileBlobStoreTest, PutReadHeadReplace) {
+  ASSERT_TRUE(Put("alice", Id(1), "hello").ok());
+  EXPECT_EQ(Read("alice", Id(1)), "hello");
+  auto head = store_->Head("alice", Id(1));
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->size, 5u);
+  EXPECT_EQ(head->sha256, Sha("hello"));
+  ASSERT_TRUE(Put("alice", Id(1), "world!").ok());
+  EXPECT_EQ(Read("alice", Id(1)), "world!");
+  EXPECT_EQ(*store_->UsedBytes("alice"), 6u);
+  // Create-only refuses a live object, both up front and at commit.
+  Status again = Put("alice", Id(1), "other", /*create_only=*/true);
+  EXPECT_EQ(again.code(), StatusCode::kAlreadyExists);
+  auto p1 = store_->BeginPut("alice", Id(2), {ObjectKind::kBlob, 1, Sha("a"), true});
+  auto p2 = store_->BeginPut("alice", Id(2), {ObjectKind::kBlob, 1, Sha("b"), true});
+  ASSERT_TRUE(p1.ok() && p2.ok());
+  ASSERT_TRUE((*p1)->Append(AsBytes("a")).ok());
+  ASSERT_TRUE((*p2)->Append(AsBytes("b")).ok());
+  ASSERT_TRUE((*p1)->Commit().ok());
+  EXPECT_EQ((*p2)->Commit().status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(Read("alice", Id(2)), "a");
+}
+
+TEST_F(FileBlobStoreTest, MismatchAndAbortStoreNothing) {
+  size_t before = CountFiles(dir_ + "/blobs");
+  PutOptions options{ObjectKind::kBlob, 5, Sha("hellx"), false};
+  auto pending = store_->BeginPut("alice", Id(1), options);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_TRUE((*pending)->Append(AsBytes("hello")).ok());
+  auto committed = (*pending)->Commit();
+  EXPECT_EQ(committed.status().reason(), "sha256_mismatch");
+  pending->reset();
+  {
+    auto short_put = store_->BeginPut("alice", Id(3), {ObjectKind::kBlob, 5, Sha("hello"), false});
+    ASSERT_TRUE(short_put.ok());
+    ASSERT_TRUE((*short_put)->Append(AsBytes("hel")).ok());
+    EXPECT_EQ((*short_put)->Commit().status().reason(), "size_mismatch");
+  }
+  {
+    auto abandoned = store_->BeginPut("alice", Id(4), {ObjectKind::kBlob, 5, Sha("hello"), false});
+    ASSERT_TRUE(abandoned.ok());
+    ASSERT_TRUE((*abandoned)->Append(AsBytes("hel")).ok());
+  }
+  EXPECT_EQ(store_->Head("alice", Id(1)).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->Head("alice", Id(3)).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->List("alice", {}).value().objects.empty());
+  EXPECT_EQ(CountFiles(dir_ + "/blobs"), before);
+  EXPECT_EQ(CountFiles(dir_ + "/tmp"), 0u);
+}
+
+TEST_F(FileBlobStoreTest, LeftoverTempFilesAreRemovedAtOpen) {
+  auto pending = store_->BeginPut("alice", Id(1), {ObjectKind::kBlob, 5, Sha("hello"), false});
+  ASSERT_TRUE(pending.ok());
+  ASSERT_TRUE((*pending)->Append(AsBytes("hel")).ok());
+  EXPECT_EQ(CountFiles(dir_ + "/tmp"), 1u);
+  // Simulate a crash: reopen while the upload is still open (its file stays behind).
+  auto store2 = FileBlobStore::Open(Env::Default(), dir_, options_);
+  ASSERT_TRUE(store2.ok());
+  EXPECT_EQ(CountFiles(dir_ + "/tmp"), 0u);
+  EXPECT_TRUE((*store2)->List("alice", {}).value().objects.empty());
+}
+
+TEST_F(FileBlobStoreTest, IdsAreValidatedBeforeAnyFileSystemUse) {
+  for (std::string bad : {std::string("../x"), std::string(65, 'a'), std::string(64, 'A'),
+                          std::string(63, 'a') + "/", std::string()}) {
+    EXPECT_EQ(Put("alice", bad, "x").reason(), "bad_object_id") << bad;
+    EXPECT_EQ(store_->Head("alice", bad).status().reason(), "bad_object_id");
+    EXPECT_EQ(store_->Delete("alice", bad).reason(), "bad_object_id");
+  }
+  EXPECT_EQ(store_->List("alice", {.prefix = "../"}).status().reason(), "bad_prefix");
+}
+
+TEST_F(FileBlobStoreTest, QuotaAndSizeLimit) {
+  std::string big(600, 'x');
+  ASSERT_TRUE(Put("alice", Id(1), big).ok());
+  EXPECT_EQ(Put("alice", Id(2), std::string(601, 'y')).reason(), "object_too_large");
+  EXPECT_EQ(Put("alice", Id(2), std::string(401, 'y')).reason(), "quota_exceeded");
+  ASSERT_TRUE(Put("alice", Id(2), std::string(400, 'y')).ok());
+  // Replacing frees the old size; another user has their own quota.
+  ASSERT_TRUE(Put("alice", Id(1), std::string(500, 'z')).ok());
+  ASSERT_TRUE(Put("bob", Id(1), big).ok());
+  ASSERT_TRUE(store_->Delete("alice", Id(2)).ok());
+  EXPECT_EQ(*store_->UsedBytes("alice"), 500u);
+  ASSERT_TRUE(Put("alice", Id(3), std::string(500, 'w')).ok());
+}
+
+TEST_F(FileBlobStoreTest, UsersAreIsolated) {
+  ASSERT_TRUE(Put("alice", Id(1), "secret").ok());
+  EXPECT_EQ(store_->Head("bob", Id(1)).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->Open("bob", Id(1)).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->Delete("bob", Id(1)).code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->List("bob", {}).value().objects.empty());
+  EXPECT_EQ(Read("alice", Id(1)), "secret");
+}
+
+TEST_F(FileBlobStoreTest, ListPaginatesFiltersAndSurvivesReopen) {
+  options_.quota_bytes = 1 << 20;
+  Reopen();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 25; ++i) {
+    ids.push_back(Id(i));
+    ASSERT_TRUE(
+        Put("alice", ids.back(), "v", false, i % 5 == 0 ? ObjectKind::kKey : ObjectKind::kBlob)
+            .ok());
+  }
+  std::sort(ids.begin(), ids.end());
+  Reopen();
+  std::vector<std::string> seen;
+  ListOptions options;
+  options.limit = 7;
+  while (true) {
+    auto page = store_->List("alice", options);
+    ASSERT_TRUE(page.ok());
+    for (const auto& o : page->objects) seen.push_back(o.id);
+    if (!page->truncated) break;
+    options.after = page->objects.back().id;
+  }
+  EXPECT_EQ(seen, ids);
+  auto keys = store_->List("alice", {.kind = ObjectKind::kKey});
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(keys->objects.size(), 5u);
+  for (const auto& o : keys->objects) EXPECT_EQ(o.kind, ObjectKind::kKey);
+  std::string prefix = ids[3].substr(0, 2);
+  auto by_prefix = store_->List("alice", {.prefix = prefix});
+  ASSERT_TRUE(by_prefix.ok());
+  ASSERT_FALSE(by_prefix->objects.empty());
+  for (const auto& o : by_prefix->objects) EXPECT_EQ(o.id.substr(0, 2), prefix);
+}
+
+TEST_F(FileBlobStoreTest, DeletedVersionsArePurgedAfterRetention) {
+  size_t before = CountFiles(dir_ + "/blobs");
+  ASSERT_TRUE(Put("alice", Id(1), "one").ok());
+  ASSERT_TRUE(Put("alice", Id(1), "two").ok());
+  ASSERT_TRUE(store_->Delete("alice", Id(1)).ok());
+  EXPECT_EQ(store_->Delete("alice", Id(1)).code(), StatusCode::kNotFound);
+  EXPECT_EQ(CountFiles(dir_ + "/blobs"), before + 2);  // retained
+  int64_t now = Env::Default()->NowUnixNanos() / 1000000000;
+  EXPECT_EQ(*store_->PurgeExpired(now), 0u);
+  EXPECT_EQ(*store_->PurgeExpired(now + 11), 2u);
+  EXPECT_EQ(CountFiles(dir_ + "/blobs"), before);
+}
+
+}  // namespace
+}  // namespace cardvault

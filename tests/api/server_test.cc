@@ -1,0 +1,324 @@
+// End-to-end tests: a real TLS server on 127.0.0.1 with the real RemoteStore client.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "api/retrying_object_client.h"
+#include "tests/api/server_test_util.h"
+
+namespace cardvault {
+namespace {
+
+std::string IdOf(std::string_view data) { return Sha(data); }
+
+StatusOr<ObjectInfo> PutString(ObjectClient& client, std::string_view data,
+                               bool create_only = false) {
+  return client.Put(IdOf(data), PutFor(data, create_only), StringSource(std::string(data)));
+}
+
+StatusOr<std::string> GetString(ObjectClient& client, std::string_view id, uint64_t offset = 0) {
+  std::string out;
+  auto info = client.Get(id, offset, [&](ByteView b) {
+    out.append(AsStringView(b));
+    return Status::Ok();
+  });
+  if (!info.ok()) return info.status();
+  return out;
+}
+
+TEST(ServerTest, RoundTripHeadRangeListDelete) {
+  TestServer server;
+  auto alice = server.Client(server.alice());
+  ASSERT_TRUE(alice->Health().ok());
+  EXPECT_EQ(*alice->WhoAmI(), "alice");
+
+  const std::string data = "ciphertext bytes \x01\x02\x03";
+  auto put = PutString(*alice, data);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(put->size, data.size());
+  EXPECT_EQ(put->sha256, Sha(data));
+  EXPECT_EQ(*GetString(*alice, IdOf(data)), data);
+  EXPECT_EQ(*GetString(*alice, IdOf(data), 11), data.substr(11));
+
+  auto head = alice->Head(IdOf(data));
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(head->size, data.size());
+  EXPECT_EQ(head->kind, ObjectKind::kBlob);
+
+  // A key object lists separately from blobs.
+  const std::string key = "wrapped key";
+  PutOptions key_options = PutFor(key);
+  key_options.kind = ObjectKind::kKey;
+  ASSERT_TRUE(alice->Put(IdOf(key), key_options, StringSource(key)).ok());
+  auto keys = alice->List({.kind = ObjectKind::kKey});
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->objects.size(), 1u);
+  EXPECT_EQ(keys->objects[0].id, IdOf(key));
+  auto all = alice->List({});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->objects.size(), 2u);
+
+  ASSERT_TRUE(alice->Delete(IdOf(data)).ok());
+  EXPECT_EQ(alice->Head(IdOf(data)).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(GetString(*alice, IdOf(data)).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(alice->Delete(IdOf(data)).code(), StatusCode::kNotFound);
+  EXPECT_EQ(alice->List({}).value().objects.size(), 1u);
+}
+
+TEST(ServerTest, ZeroByteObject) {
+  TestServer server;
+  auto alice = server.Client(server.alice());
+  auto put = PutString(*alice, "");
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(put->size, 0u);
+  auto got = GetString(*alice, IdOf(""));
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, "");
+  EXPECT_EQ(alice->Head(IdOf("")).value().size, 0u);
+}
+
+TEST(ServerTest, ShaMismatchStoresNothing) {
+  TestServer server;
+  auto alice = server.Client(server.alice());
+  size_t before = CountFiles(server.data_dir() + "/blobs");
+  const std::string data(100000, 'q');
+  PutOptions options = PutFor(data);
+  options.sha256 = Sha("something else");
+  auto put = alice->Put(IdOf(data), options, StringSource(data));
+  EXPECT_EQ(put.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(put.status().reason(), "sha256_mismatch");
+  EXPECT_EQ(alice->Head(IdOf(data)).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(alice->List({}).value().objects.empty());
+  EXPECT_EQ(CountFiles(server.data_dir() + "/blobs"), before);
+  EXPECT_EQ(CountFiles(server.data_dir() + "/tmp"), 0u);
+  // The connection is still usable afterwards.
+  EXPECT_TRUE(PutString(*alice, data).ok());
+}
+
+TEST(ServerTest, CreateOnlyIsIdempotentUnderRetry) {
+  TestServer server;
+  auto alice = server.Client(server.alice());
+  const std::string data = "first version";
+  ASSERT_TRUE(PutString(*alice, data, /*create_only=*/true).ok());
+  auto again = PutString(*alice, data, /*create_only=*/true);
+  EXPECT_EQ(again.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(again.status().reason(), "object_exists");
+
+  // A reply lost after the server stored the object: the retry sees 412, checks the
+  // stored SHA-256 and reports success.
+  class LostReply final : public ObjectClient {
+   public:
+    explicit LostReply(ObjectClient* inner) : inner_(inner) {}
+    StatusOr<ObjectInfo> Put(std::string_view id, const PutOptions& o,
+                             const SourceFactory& s) override {
+      auto result = inner_->Put(id, o, s);
+      if (++puts_ == 1 && result.ok()) return UnavailableError("reply lost", "network");
+      return result;
+    }
+    StatusOr<ObjectInfo> Get(std::string_view id, uint64_t off, const ByteSink& s) override {
+      return inner_->Get(id, off, s);
+    }
+    StatusOr<ObjectInfo> Head(std::string_view id) override { return inner_->Head(id); }
+    Status Delete(std::string_view id) override { return inner_->Delete(id); }
+    StatusOr<ListPage> List(const ListOptions& o) override { return inner_->List(o); }
+    StatusOr<std::string> WhoAmI() override { return inner_->WhoAmI(); }
+    int puts_ = 0;
+
+   private:
+    ObjectClient* inner_;
+  };
+  LostReply flaky(alice.get());
+  int sleeps = 0;
+  RetryingObjectClient retrying(&flaky, {.sleep = [&](std::chrono::milliseconds) { ++sleeps; }});
+  const std::string other = "second object";
+  auto put = PutString(retrying, other, /*create_only=*/true);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(flaky.puts_, 2);
+  EXPECT_EQ(sleeps, 1);
+  EXPECT_EQ(*GetString(*alice, IdOf(other)), other);
+  // A different content under an existing id is still a conflict after a retry.
+  flaky.puts_ = 0;
+  PutOptions clash = PutFor("different");
+  clash.create_only = true;
+  auto conflict = retrying.Put(IdOf(other), clash, StringSource("different"));
+  EXPECT_EQ(conflict.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(*GetString(*alice, IdOf(other)), other);
+}
+
+TEST(ServerTest, QuotaAndObjectSizeLimits) {
+  ServerConfig config = TestServer::DefaultConfig();
+  config.quota_bytes = 1 << 20;
+  config.max_object_bytes = 768 << 10;
+  TestServer server(config);
+  auto alice = server.Client(server.alice());
+  const std::string a(600 << 10, 'a');
+  const std::string b(600 << 10, 'b');
+  const std::string c(800 << 10, 'c');
+  ASSERT_TRUE(PutString(*alice, a).ok());
+  auto over = PutString(*alice, b);
+  EXPECT_EQ(over.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(over.status().reason(), "quota_exceeded");
+  auto big = PutString(*alice, c);
+  EXPECT_EQ(big.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(big.status().reason(), "object_too_large");
+  EXPECT_EQ(alice->Head(IdOf(b)).status().code(), StatusCode::kNotFound);
+  // Bob's quota is his own.
+  auto bob = server.Client(server.bob());
+  EXPECT_TRUE(PutString(*bob, b).ok());
+  // Deleting frees quota.
+  ASSERT_TRUE(alice->Delete(IdOf(a)).ok());
+  EXPECT_TRUE(PutString(*alice, b).ok());
+}
+
+TEST(ServerTest, UsersAreIsolated) {
+  TestServer server;
+  auto alice = server.Client(server.alice());
+  auto bob = server.Client(server.bob());
+  const std::string data = "alice's secret ciphertext";
+  ASSERT_TRUE(PutString(*alice, data).ok());
+  const std::string missing = IdOf("never stored");
+  for (const std::string& id : {IdOf(data), missing}) {
+    EXPECT_EQ(bob->Head(id).status().code(), StatusCode::kNotFound);
+    EXPECT_EQ(bob->Delete(id).code(), StatusCode::kNotFound);
+  }
+  // Another user's object answers exactly like a missing one.
+  Status theirs = GetString(*bob, IdOf(data)).status();
+  Status nothing = GetString(*bob, missing).status();
+  EXPECT_EQ(theirs, nothing);
+  EXPECT_EQ(theirs.code(), StatusCode::kNotFound);
+  EXPECT_TRUE(bob->List({}).value().objects.empty());
+  EXPECT_EQ(*GetString(*alice, IdOf(data)), data);
+}
+
+TEST(ServerTest, RevokedTokenIsRefused) {
+  TestServer server;
+  auto issued = server.tokens().Issue("alice", "old laptop");
+  ASSERT_TRUE(issued.ok());
+  auto client = server.Client(std::string(issued->token.AsStringView()));
+  EXPECT_EQ(*client->WhoAmI(), "alice");
+  ASSERT_TRUE(server.tokens().Revoke(issued->id).ok());
+  auto who = client->WhoAmI();
+  EXPECT_EQ(who.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(who.status().reason(), "bad_token");
+  EXPECT_EQ(PutString(*client, "x").status().code(), StatusCode::kPermissionDenied);
+  // A token with a valid id but a wrong secret is refused the same way.
+  std::string forged = server.alice();
+  forged.back() = forged.back() == '0' ? '1' : '0';
+  EXPECT_EQ(server.Client(forged)->WhoAmI().status().reason(), "bad_token");
+}
+
+TEST(ServerTest, RepeatedBadTokensGetBackoff) {
+  ServerConfig config = TestServer::DefaultConfig();
+  config.auth_failures_before_backoff = 3;
+  config.auth_backoff_seconds = 60;
+  TestServer server(config);
+  auto bad = server.Client("cvt_1_" + std::string(64, '0'));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(bad->WhoAmI().status().reason(), "bad_token");
+  }
+  auto blocked = bad->WhoAmI();
+  EXPECT_EQ(blocked.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(blocked.status().reason(), "too_many_auth_failures");
+  EXPECT_TRUE(IsRetryable(blocked.status()));
+  // The address is blocked, whatever token it presents next.
+  EXPECT_EQ(server.Client(server.alice())->WhoAmI().status().reason(), "too_many_auth_failures");
+}
+
+TEST(ServerTest, CertificateVerification) {
+  TestServer server;
+  RemoteStoreOptions wrong;
+  wrong.port = server.port();
+  wrong.pinned_sha256 = std::string(64, 'a');
+  wrong.token = SecretData::CopyFrom(server.alice());
+  auto wrong_client = RemoteStore::New(std::move(wrong));
+  ASSERT_TRUE(wrong_client.ok());
+  Status refused = (*wrong_client)->Health();
+  EXPECT_EQ(refused.code(), StatusCode::kPermissionDenied) << refused.ToString();
+  EXPECT_EQ(refused.reason(), "tls_pin_mismatch");
+  EXPECT_FALSE(IsRetryable(refused));
+
+  // The same pin in upper case with colons is accepted.
+  std::string pretty;
+  for (size_t i = 0; i < server.fingerprint().size(); i += 2) {
+    if (!pretty.empty()) pretty += ':';
+    pretty += server.fingerprint().substr(i, 2);
+  }
+  for (char& ch : pretty) ch = static_cast<char>(std::toupper(ch));
+  RemoteStoreOptions pinned;
+  pinned.port = server.port();
+  pinned.pinned_sha256 = pretty;
+  EXPECT_TRUE(RemoteStore::New(std::move(pinned)).value()->Health().ok());
+
+  // A CA file: the certificate verifies, with host-name checking.
+  RemoteStoreOptions ca;
+  ca.host = "localhost";
+  ca.port = server.port();
+  ca.ca_file = server.dir() + "/cert.pem";
+  Status with_ca = RemoteStore::New(std::move(ca)).value()->Health();
+  EXPECT_TRUE(with_ca.ok()) << with_ca.ToString();
+  RemoteStoreOptions other_ca;
+  other_ca.host = "localhost";
+  other_ca.port = server.port();
+  ASSERT_TRUE(GenerateSelfSignedCertificate(*Env::Default(), server.dir() + "/other.pem",
+                                            server.dir() + "/other.key", {"localhost"}, {})
+                  .ok());
+  other_ca.ca_file = server.dir() + "/other.pem";
+  Status untrusted = RemoteStore::New(std::move(other_ca)).value()->Health();
+  EXPECT_EQ(untrusted.code(), StatusCode::kPermissionDenied) << untrusted.ToString();
+
+  // Verification cannot be switched off.
+  RemoteStoreOptions none;
+  none.port = server.port();
+  EXPECT_EQ(RemoteStore::New(std::move(none)).status().reason(), "no_verification");
+}
+
+TEST(ServerTest, PaginationAcross2500Objects) {
+  TestServer server;
+  auto alice = server.Client(server.alice());
+  // Four connections in parallel, like the agent's upload workers.
+  constexpr int kObjects = 2500;
+  constexpr int kWorkers = 4;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kObjects; ++i) ids.push_back(IdOf("object " + std::to_string(i)));
+  std::atomic<int> failures{0};
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> workers;
+  for (int w = 0; w < kWorkers; ++w) {
+    workers.emplace_back([&, w] {
+      auto client = server.Client(server.alice());
+      for (int i = w; i < kObjects; i += kWorkers) {
+        if (!PutString(*client, "object " + std::to_string(i)).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(failures.load(), 0);
+  std::printf("[ measure ] %d small PUTs over %d TLS connections: %.0f objects/s\n", kObjects,
+              kWorkers, kObjects / seconds);
+  std::sort(ids.begin(), ids.end());
+  std::vector<std::string> seen;
+  ListOptions options;
+  options.limit = 1000;
+  int pages = 0;
+  while (true) {
+    auto page = alice->List(options);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    ++pages;
+    for (const auto& o : page->objects) seen.push_back(o.id);
+    if (!page->truncated) break;
+    options.after = page->objects.back().id;
+  }
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(seen, ids);
+  auto prefixed = alice->List({.prefix = ids[0].substr(0, 1)});
+  ASSERT_TRUE(prefixed.ok());
+  EXPECT_GT(prefixed->objects.size(), 50u);
+  for (const auto& o : prefixed->objects) EXPECT_EQ(o.id[0], ids[0][0]);
+}
+
+}  // namespace
+}  // namespace cardvault
