@@ -45,7 +45,10 @@ StatusOr<std::shared_ptr<Pkcs11Module>> Pkcs11Module::Open(const std::string& pa
     registry.erase(it);
   }
 
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // RTLD_NODELETE: a module stays mapped after C_Finalize and dlclose. Modules may leave
+  // threads or atexit handlers behind that crash once their code is unmapped, and leak
+  // reports from a module's own allocations stay attributable to it.
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (handle == nullptr) {
     const char* err = dlerror();
     return NotFoundError("cannot load the PKCS#11 module " + path + ": " +
