@@ -1,0 +1,114 @@
+// StateDb: the agent's local state in SQLite (WAL): what each file looked like when last
+// seen, every version queued or uploaded, and the key epochs. Each pipeline step is one
+// committed transaction, so an agent killed at any point resumes without loss.
+#ifndef CARDVAULT_AGENT_STATE_DB_H_
+#define CARDVAULT_AGENT_STATE_DB_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/crypto.h"
+#include "core/format.h"
+#include "storage/sqlite_db.h"
+
+namespace cardvault {
+
+struct FileRecord {
+  std::string path;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t inode = 0;
+  uint32_t mode = 0;
+  Sha256Digest sha256 = {};
+  bool deleted = false;
+};
+
+// A version moves queued -> encrypted -> uploaded; or to failed (a permanent error), or to
+// superseded (a newer version of the path came first and this one never needs uploading).
+enum class VersionState { kQueued, kEncrypted, kUploaded, kFailed, kSuperseded };
+std::string_view VersionStateName(VersionState s);
+
+struct VersionRecord {
+  int64_t id = 0;
+  std::string path;
+  format::Kind kind = format::Kind::kFile;
+  Sha256Digest sha256 = {};  // plaintext (files)
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint32_t mode = 0;
+  VersionState state = VersionState::kQueued;
+  std::string object_id;  // set when encrypted
+  Bytes epoch_id;
+  std::string spool_path;
+  std::string blob_sha256;
+  uint64_t blob_size = 0;
+  int attempts = 0;
+  int64_t next_attempt_ns = 0;
+  std::string last_error;
+  int64_t created_ns = 0;
+  int64_t uploaded_ns = 0;
+};
+
+struct EpochRecord {
+  Bytes epoch_id;
+  std::string recipient;  // cv-x25519-... (the epoch public key)
+  std::string object_id;  // the key object's id on the server
+  Bytes key_object;
+  std::string recipients_hash;  // identifies the card recipients it was wrapped to
+  int64_t created_ns = 0;
+  bool uploaded = false;
+};
+
+struct StateCounts {
+  int64_t queued = 0, encrypted = 0, uploaded = 0, failed = 0;
+};
+
+class StateDb {
+ public:
+  // Opens or creates the database at `path` and migrates its schema.
+  static StatusOr<std::unique_ptr<StateDb>> Open(const std::string& path);
+
+  StatusOr<std::optional<FileRecord>> GetFile(const std::string& path);
+  StatusOr<std::vector<FileRecord>> ListLiveFiles();
+
+  // Records `file` as seen and, when `version` is given, queues it in the same transaction,
+  // superseding older versions of the path that are not uploaded yet (their spool files
+  // are returned for deletion).
+  StatusOr<std::vector<std::string>> RecordFile(const FileRecord& file,
+                                                const std::optional<VersionRecord>& version);
+
+  // Versions to work on: queued or encrypted, due by `now_ns`, oldest first.
+  StatusOr<std::vector<VersionRecord>> DueVersions(int64_t now_ns, size_t limit);
+  StatusOr<std::optional<int64_t>> NextRetryTime();
+  StatusOr<VersionRecord> GetVersion(int64_t id);
+  StatusOr<std::vector<VersionRecord>> ListVersions(std::optional<VersionState> state);
+
+  // Step commits.
+  Status MarkEncrypted(int64_t id, const std::string& object_id, const Bytes& epoch_id,
+                       const std::string& spool_path, const std::string& blob_sha256,
+                       uint64_t blob_size);
+  Status MarkUploaded(int64_t id, int64_t now_ns);
+  Status MarkRetry(int64_t id, const std::string& error, int64_t next_attempt_ns);
+  Status MarkFailed(int64_t id, const std::string& error);
+  // Back to queued (e.g. the file changed during encryption, or the spool file was lost).
+  Status Requeue(int64_t id);
+
+  StatusOr<std::optional<EpochRecord>> CurrentEpoch(const std::string& recipients_hash);
+  StatusOr<std::optional<EpochRecord>> GetEpoch(const Bytes& epoch_id);
+  Status AddEpoch(const EpochRecord& epoch);
+  Status MarkEpochUploaded(const Bytes& epoch_id);
+
+  StatusOr<StateCounts> Counts();
+  Status SetMeta(const std::string& key, const std::string& value);
+  StatusOr<std::string> GetMeta(const std::string& key);
+
+ private:
+  explicit StateDb(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  std::unique_ptr<SqliteDb> db_;
+};
+
+}  // namespace cardvault
+
+#endif  // CARDVAULT_AGENT_STATE_DB_H_

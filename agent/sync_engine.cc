@@ -1,0 +1,351 @@
+// SyncEngine implementation.
+#include "agent/sync_engine.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <random>
+
+#include "agent/tree_scanner.h"
+#include "core/encryptor.h"
+#include "core/key_epoch.h"
+#include "core/memory_file.h"
+
+namespace cardvault {
+namespace {
+
+StatusOr<Sha256Digest> HashFile(Env& env, const std::string& path, uint64_t* size) {
+  CV_ASSIGN_OR_RETURN(auto f, env.NewSequentialFile(path));
+  Sha256Hasher h;
+  std::vector<uint8_t> buf(1 << 20);
+  uint64_t total = 0;
+  while (true) {
+    CV_ASSIGN_OR_RETURN(size_t n, f->Read(buf));
+    if (n == 0) break;
+    h.Update({buf.data(), n});
+    total += n;
+  }
+  if (size != nullptr) *size = total;
+  return h.Finish();
+}
+
+std::string JoinPath(const std::string& root, const std::string& rel) { return root + "/" + rel; }
+
+}  // namespace
+
+std::string KeyObjectId(const X25519Recipient& epoch) {
+  Bytes input =
+      Bytes(AsBytes("cardvault key object").begin(), AsBytes("cardvault key object").end());
+  AppendBytes(input, epoch.public_key());
+  Sha256Digest d = Sha256(input);
+  return HexEncode(epoch.key_id()) + HexEncode(ByteView(d).subspan(0, 24));
+}
+
+SyncEngine::SyncEngine(StateDb* db, ObjectClient* client, SyncEngineOptions options)
+    : db_(db),
+      client_(client),
+      options_(std::move(options)),
+      env_(options_.env != nullptr ? options_.env : Env::Default()) {
+  std::vector<std::string> sorted = options_.recipient_strings;
+  std::sort(sorted.begin(), sorted.end());
+  std::string joined;
+  for (const std::string& r : sorted) joined += r + "\n";
+  recipients_hash_ = HexEncode(Sha256(AsBytes(joined)));
+  const char* kill = std::getenv("CARDVAULT_TEST_KILL_AT");
+  if (kill != nullptr) kill_at_ = kill;
+}
+
+StatusOr<std::unique_ptr<SyncEngine>> SyncEngine::New(StateDb* db, ObjectClient* client,
+                                                      SyncEngineOptions options) {
+  if (options.card_recipients.empty()) {
+    return InvalidArgumentError(
+        "no recipients: run 'cardvault card init' or add one with "
+        "'cardvault recipients add'");
+  }
+  if (options.card_recipients.size() != options.recipient_strings.size()) {
+    return InvalidArgumentError("each recipient needs its text form");
+  }
+  Env* env = options.env != nullptr ? options.env : Env::Default();
+  CV_RETURN_IF_ERROR(env->CreateDirs(options.spool_dir));
+  return std::unique_ptr<SyncEngine>(new SyncEngine(db, client, std::move(options)));
+}
+
+void SyncEngine::Emit(const std::string& type, const std::string& path, const std::string& detail) {
+  if (sink_) sink_({type, path, detail});
+}
+
+void SyncEngine::MaybeCrash(const char* step) {
+  if (!kill_at_.empty() && kill_at_ == step) ::raise(SIGKILL);
+}
+
+Status SyncEngine::Detect(const std::string& path, bool force) {
+  if (options_.ignore.IsIgnored(path)) return Status::Ok();
+  const std::string full = JoinPath(options_.vault_dir, path);
+  auto info = env_->Stat(full);
+  if (!info.ok()) {
+    if (info.status().code() == StatusCode::kNotFound) return DetectRemoved(path, false);
+    return info.status();
+  }
+  if (info->is_directory) return Status::Ok();
+  if (!info->is_regular) {
+    Emit("skipped", path, info->is_symlink ? "symbolic link" : "special file");
+    return Status::Ok();
+  }
+  CV_ASSIGN_OR_RETURN(std::optional<FileRecord> rec, db_->GetFile(path));
+  const uint32_t mode = info->mode & 07777;
+  if (!force && rec && !rec->deleted && rec->size == info->size &&
+      rec->mtime_ns == info->mtime_ns && rec->inode == info->inode && rec->mode == mode) {
+    return Status::Ok();
+  }
+  uint64_t size = 0;
+  auto digest = HashFile(*env_, full, &size);
+  if (!digest.ok()) {
+    if (digest.status().code() == StatusCode::kNotFound) return DetectRemoved(path, false);
+    return digest.status();
+  }
+  FileRecord f{path, size, info->mtime_ns, info->inode, mode, *digest, false};
+  std::optional<VersionRecord> version;
+  if (!rec || rec->deleted || rec->sha256 != *digest || rec->mode != mode) {
+    VersionRecord v;
+    v.path = path;
+    v.kind = format::Kind::kFile;
+    v.sha256 = *digest;
+    v.size = size;
+    v.mtime_ns = info->mtime_ns;
+    v.mode = mode;
+    v.created_ns = env_->NowUnixNanos();
+    version = v;
+  }
+  CV_ASSIGN_OR_RETURN(std::vector<std::string> stale, db_->RecordFile(f, version));
+  for (const std::string& s : stale) env_->RemoveFile(s).IgnoreError();
+  if (version) {
+    Emit("file_queued", path);
+    MaybeCrash("hashed");
+  }
+  return Status::Ok();
+}
+
+Status SyncEngine::DetectRemoved(const std::string& path, bool is_directory) {
+  std::vector<FileRecord> gone;
+  if (is_directory) {
+    CV_ASSIGN_OR_RETURN(std::vector<FileRecord> live, db_->ListLiveFiles());
+    const std::string prefix = path + "/";
+    for (FileRecord& f : live) {
+      if (f.path.compare(0, prefix.size(), prefix) == 0) gone.push_back(std::move(f));
+    }
+  } else {
+    CV_ASSIGN_OR_RETURN(std::optional<FileRecord> rec, db_->GetFile(path));
+    if (rec && !rec->deleted) gone.push_back(*rec);
+  }
+  for (FileRecord& f : gone) {
+    // Still there (e.g. a rename back)? Then it is not a deletion.
+    if (env_->Stat(JoinPath(options_.vault_dir, f.path)).ok()) continue;
+    f.deleted = true;
+    VersionRecord v;
+    v.path = f.path;
+    v.kind = format::Kind::kDeletion;
+    v.sha256 = Sha256({});
+    v.mtime_ns = env_->NowUnixNanos();
+    v.created_ns = v.mtime_ns;
+    CV_ASSIGN_OR_RETURN(std::vector<std::string> stale, db_->RecordFile(f, v));
+    for (const std::string& s : stale) env_->RemoveFile(s).IgnoreError();
+    Emit("file_queued", f.path, "deleted");
+  }
+  return Status::Ok();
+}
+
+Status SyncEngine::Rescan() {
+  CV_ASSIGN_OR_RETURN(ScanResult scan, ScanTree(options_.vault_dir, options_.ignore));
+  for (const std::string& s : scan.skipped) Emit("skipped", s, "symbolic link or special file");
+  for (const ScannedFile& f : scan.files) CV_RETURN_IF_ERROR(Detect(f.relative_path));
+  CV_ASSIGN_OR_RETURN(std::vector<FileRecord> live, db_->ListLiveFiles());
+  for (const FileRecord& f : live) {
+    bool present = std::binary_search(
+        scan.files.begin(), scan.files.end(), f.path, [](const auto& a, const auto& b) {
+          auto key = [](const auto& x) -> const std::string& {
+            if constexpr (std::is_same_v<std::decay_t<decltype(x)>, ScannedFile>) {
+              return x.relative_path;
+            } else {
+              return x;
+            }
+          };
+          return key(a) < key(b);
+        });
+    if (!present) CV_RETURN_IF_ERROR(DetectRemoved(f.path, false));
+  }
+  return Status::Ok();
+}
+
+StatusOr<EpochRecord> SyncEngine::CurrentEpoch() {
+  CV_ASSIGN_OR_RETURN(std::optional<EpochRecord> current, db_->CurrentEpoch(recipients_hash_));
+  if (current) return *current;
+  std::vector<Recipient*> rs;
+  for (auto& r : options_.card_recipients) rs.push_back(r.get());
+  const int64_t now = env_->NowUnixNanos();
+  CV_ASSIGN_OR_RETURN(NewEpoch epoch, CreateEpoch(rs, now, env_));
+  EpochRecord e;
+  e.epoch_id = epoch.epoch_id;
+  e.recipient = epoch.recipient.ToString();
+  e.object_id = KeyObjectId(epoch.recipient);
+  e.key_object = std::move(epoch.key_object);
+  e.recipients_hash = recipients_hash_;
+  e.created_ns = now;
+  CV_RETURN_IF_ERROR(db_->AddEpoch(e));
+  Emit("epoch_created", "", HexEncode(e.epoch_id));
+  return e;
+}
+
+Status SyncEngine::Encrypt(VersionRecord& v) {
+  CV_ASSIGN_OR_RETURN(EpochRecord epoch, CurrentEpoch());
+  CV_ASSIGN_OR_RETURN(X25519Recipient recipient, X25519Recipient::Parse(epoch.recipient));
+  Recipient* rs[] = {&recipient};
+  uint8_t rnd[32];
+  CV_RETURN_IF_ERROR(env_->RandomBytes(rnd));
+  const std::string object_id = HexEncode(rnd);
+  const std::string spool = JoinPath(options_.spool_dir, object_id + ".cvb");
+  if (v.kind == format::Kind::kFile) {
+    auto m = EncryptFile(*env_, JoinPath(options_.vault_dir, v.path), spool, rs, v.path);
+    if (!m.ok()) {
+      if (m.status().code() == StatusCode::kNotFound) return DetectRemoved(v.path, false);
+      return m.status();
+    }
+    if (m->sha256 != v.sha256 || m->mode != v.mode) {
+      // The file changed after it was hashed: record what it is now instead.
+      env_->RemoveFile(spool).IgnoreError();
+      return Detect(v.path, /*force=*/true);
+    }
+  } else {
+    format::Metadata m;
+    m.kind = v.kind;
+    m.path = v.path;
+    m.mtime_ns = v.mtime_ns;
+    MemorySequentialFile empty(ByteView{});
+    const std::string tmp = spool + ".tmp";
+    {
+      CV_ASSIGN_OR_RETURN(auto sink, env_->NewWritableFile(tmp, 0600));
+      EncryptOptions opts;
+      opts.env = env_;
+      CV_RETURN_IF_ERROR(EncryptStream(empty, *sink, rs, m, opts).status());
+      CV_RETURN_IF_ERROR(sink->Sync());
+      CV_RETURN_IF_ERROR(sink->Close());
+    }
+    CV_RETURN_IF_ERROR(env_->RenameFile(tmp, spool));
+  }
+  uint64_t blob_size = 0;
+  CV_ASSIGN_OR_RETURN(Sha256Digest blob_sha, HashFile(*env_, spool, &blob_size));
+  Status s =
+      db_->MarkEncrypted(v.id, object_id, epoch.epoch_id, spool, HexEncode(blob_sha), blob_size);
+  if (!s.ok()) {
+    env_->RemoveFile(spool).IgnoreError();
+    return s.reason() == "superseded" ? Status::Ok() : s;
+  }
+  MaybeCrash("encrypted");
+  v.state = VersionState::kEncrypted;
+  v.object_id = object_id;
+  v.epoch_id = epoch.epoch_id;
+  v.spool_path = spool;
+  v.blob_sha256 = HexEncode(blob_sha);
+  v.blob_size = blob_size;
+  return Status::Ok();
+}
+
+Status SyncEngine::EnsureEpochUploaded(const Bytes& epoch_id) {
+  CV_ASSIGN_OR_RETURN(std::optional<EpochRecord> e, db_->GetEpoch(epoch_id));
+  if (!e) return InternalError("unknown epoch " + HexEncode(epoch_id));
+  if (e->uploaded) return Status::Ok();
+  PutOptions put;
+  put.kind = ObjectKind::kKey;
+  put.size = e->key_object.size();
+  put.sha256 = HexEncode(Sha256(e->key_object));
+  put.create_only = true;
+  const Bytes& blob = e->key_object;
+  auto r = client_->Put(e->object_id, put, [&blob]() -> StatusOr<std::unique_ptr<SequentialFile>> {
+    return std::unique_ptr<SequentialFile>(new MemorySequentialFile(blob));
+  });
+  if (!r.ok() && r.status().code() != StatusCode::kAlreadyExists) return r.status();
+  if (!r.ok()) {
+    CV_ASSIGN_OR_RETURN(ObjectInfo info, client_->Head(e->object_id));
+    if (info.sha256 != put.sha256) {
+      return FailedPreconditionError("the server holds a different key object under " +
+                                     e->object_id);
+    }
+  }
+  CV_RETURN_IF_ERROR(db_->MarkEpochUploaded(epoch_id));
+  Emit("epoch_uploaded", "", HexEncode(epoch_id));
+  return Status::Ok();
+}
+
+Status SyncEngine::Upload(VersionRecord& v, PassResult& result) {
+  Status s = EnsureEpochUploaded(v.epoch_id);
+  if (s.ok()) {
+    PutOptions put;
+    put.kind = ObjectKind::kBlob;
+    put.size = v.blob_size;
+    put.sha256 = v.blob_sha256;
+    put.create_only = true;
+    Env* env = env_;
+    const std::string spool = v.spool_path;
+    auto r = client_->Put(v.object_id, put, [env, spool] { return env->NewSequentialFile(spool); });
+    s = r.status();
+    if (!r.ok() && r.status().code() == StatusCode::kAlreadyExists) {
+      // An earlier attempt got through before it was recorded: the same bytes are there.
+      auto info = client_->Head(v.object_id);
+      s = info.ok() && info->sha256 == v.blob_sha256
+              ? Status::Ok()
+              : FailedPreconditionError("the server holds a different object under " + v.object_id);
+    }
+  }
+  if (s.ok()) {
+    CV_RETURN_IF_ERROR(db_->MarkUploaded(v.id, env_->NowUnixNanos()));
+    MaybeCrash("uploaded");
+    env_->RemoveFile(v.spool_path).IgnoreError();
+    ++result.uploaded;
+    Emit("file_uploaded", v.path);
+    return Status::Ok();
+  }
+  if (s.code() == StatusCode::kNotFound && s.message().find(v.spool_path) != std::string::npos) {
+    // The spool file is gone (e.g. cleaned by hand): encrypt again.
+    return db_->Requeue(v.id);
+  }
+  if (IsRetryable(s)) {
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    int64_t delay = options_.retry_base_ns << std::min(v.attempts, 20);
+    delay = std::min(delay, options_.retry_max_ns);
+    delay += static_cast<int64_t>((static_cast<double>(rng() % 1000) / 1000.0 - 0.5) * 0.5 *
+                                  static_cast<double>(delay));
+    CV_RETURN_IF_ERROR(db_->MarkRetry(v.id, s.ToString(), env_->NowUnixNanos() + delay));
+    ++result.retrying;
+    Emit("file_retry", v.path, s.ToString());
+    return Status::Ok();
+  }
+  CV_RETURN_IF_ERROR(db_->MarkFailed(v.id, s.ToString()));
+  ++result.failed;
+  Emit("file_failed", v.path, s.ToString());
+  return Status::Ok();
+}
+
+StatusOr<SyncEngine::PassResult> SyncEngine::ProcessDue() {
+  PassResult result;
+  while (true) {
+    CV_ASSIGN_OR_RETURN(std::vector<VersionRecord> due, db_->DueVersions(env_->NowUnixNanos(), 64));
+    if (due.empty()) break;
+    for (VersionRecord& v : due) {
+      if (v.state == VersionState::kQueued) {
+        Status s = Encrypt(v);
+        if (!s.ok()) {
+          if (s.code() == StatusCode::kResourceExhausted) return s;  // disk full: stop here
+          CV_RETURN_IF_ERROR(db_->MarkFailed(v.id, s.ToString()));
+          ++result.failed;
+          Emit("file_failed", v.path, s.ToString());
+          continue;
+        }
+        if (v.state != VersionState::kEncrypted) continue;  // superseded or re-detected
+      }
+      CV_RETURN_IF_ERROR(Upload(v, result));
+    }
+  }
+  return result;
+}
+
+}  // namespace cardvault

@@ -1,0 +1,102 @@
+// SyncEngine: the agent's pipeline from a changed file to a confirmed upload:
+// detect -> hash -> encrypt to a spool file -> upload -> confirm -> clean the spool, each
+// step committed in the StateDb before the next begins.
+#ifndef CARDVAULT_AGENT_SYNC_ENGINE_H_
+#define CARDVAULT_AGENT_SYNC_ENGINE_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/ignore_rules.h"
+#include "agent/state_db.h"
+#include "api/object_client.h"
+#include "core/recipient.h"
+#include "core/x25519_recipient.h"
+
+namespace cardvault {
+
+struct SyncEngineOptions {
+  std::string vault_dir;  // absolute
+  std::string spool_dir;  // encrypted files waiting for upload (same file system as state)
+  // The card recipients every epoch key object is wrapped to (primary card, backups,
+  // recovery key), and their text forms, which identify the set: a change starts an epoch.
+  std::vector<std::shared_ptr<Recipient>> card_recipients;
+  std::vector<std::string> recipient_strings;
+  IgnoreRules ignore;
+  Env* env = nullptr;  // Env::Default() when null
+  // Back-off for retryable upload errors: base * 2^attempts, capped, with +-25% jitter.
+  int64_t retry_base_ns = 1'000'000'000;
+  int64_t retry_max_ns = 300'000'000'000;
+};
+
+// Something that happened, for the control channel and the logs.
+struct SyncEvent {
+  std::string type;  // "file_queued", "file_uploaded", "file_failed", "file_retry", "skipped"
+  std::string path;
+  std::string detail;
+};
+
+// Object ids on the server: a version's blob gets a random id chosen when it is encrypted
+// (recorded before the upload, so retries reuse it and create-only makes them idempotent).
+// An epoch's key object gets hex(epoch id) followed by 48 hex digits of
+// SHA-256("cardvault key object" || epoch public key), so a restore reads the epoch id off
+// the listing.
+std::string KeyObjectId(const X25519Recipient& epoch);
+
+class SyncEngine {
+ public:
+  using EventSink = std::function<void(const SyncEvent&)>;
+
+  // `db` and `client` MUST outlive the engine. Not thread-safe: one caller at a time.
+  static StatusOr<std::unique_ptr<SyncEngine>> New(StateDb* db, ObjectClient* client,
+                                                   SyncEngineOptions options);
+
+  void set_event_sink(EventSink sink) { sink_ = std::move(sink); }
+
+  // Looks at one path (relative to the vault): queues a new version if its content or
+  // mode changed, a deletion if it is gone, nothing if it is unchanged. `force` re-hashes
+  // even when size, mtime and inode match.
+  Status Detect(const std::string& path, bool force = false);
+  // Records the deletion of a path, or of every file under a directory.
+  Status DetectRemoved(const std::string& path, bool is_directory);
+  // Scans the whole vault: Detect for every file, DetectRemoved for every recorded file no
+  // longer there (catches changes made while the agent was stopped).
+  Status Rescan();
+
+  struct PassResult {
+    int uploaded = 0;
+    int retrying = 0;  // waiting for a retry after a retryable error
+    int failed = 0;    // permanent errors recorded this pass
+  };
+  // Works through every version due by now: encrypt, then upload. Returns when none is due
+  // (versions waiting for a retry are left for a later pass).
+  StatusOr<PassResult> ProcessDue();
+
+  // When the next retry is due, if any version waits for one.
+  StatusOr<std::optional<int64_t>> NextRetryTime() { return db_->NextRetryTime(); }
+
+ private:
+  SyncEngine(StateDb* db, ObjectClient* client, SyncEngineOptions options);
+  Status Encrypt(VersionRecord& v);
+  Status Upload(VersionRecord& v, PassResult& result);
+  StatusOr<EpochRecord> CurrentEpoch();
+  Status EnsureEpochUploaded(const Bytes& epoch_id);
+  void Emit(const std::string& type, const std::string& path, const std::string& detail = {});
+  // The test-only crash switch: CARDVAULT_TEST_KILL_AT=<step> makes the process SIGKILL
+  // itself right after committing that step ("hashed", "encrypted", "uploaded").
+  void MaybeCrash(const char* step);
+
+  StateDb* db_;
+  ObjectClient* client_;
+  SyncEngineOptions options_;
+  Env* env_;
+  std::string recipients_hash_;
+  EventSink sink_;
+  std::string kill_at_;
+};
+
+}  // namespace cardvault
+
+#endif  // CARDVAULT_AGENT_SYNC_ENGINE_H_

@@ -1,0 +1,318 @@
+// SyncEngine against a real TLS cardvault-server on 127.0.0.1 and a real SQLite state file:
+// uploads that decrypt to the right bytes, versions, deletions, renames, retries while the
+// server is down, disk full in the spool, and idempotent re-uploads.
+#include "agent/sync_engine.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "core/decryptor.h"
+#include "core/fault_injection_env.h"
+#include "core/key_epoch.h"
+#include "core/memory_file.h"
+#include "tests/api/server_test_util.h"
+
+namespace cardvault {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Forwards to a client that the test can replace (the server restarts on a new port).
+class SwitchableClient final : public ObjectClient {
+ public:
+  ObjectClient* target = nullptr;
+  StatusOr<ObjectInfo> Put(std::string_view id, const PutOptions& o,
+                           const SourceFactory& s) override {
+    if (target == nullptr) return UnavailableError("server down (test)");
+    return target->Put(id, o, s);
+  }
+  StatusOr<ObjectInfo> Get(std::string_view id, uint64_t off, const ByteSink& sink) override {
+    return target->Get(id, off, sink);
+  }
+  StatusOr<ObjectInfo> Head(std::string_view id) override { return target->Head(id); }
+  Status Delete(std::string_view id) override { return target->Delete(id); }
+  StatusOr<ListPage> List(const ListOptions& o) override { return target->List(o); }
+  StatusOr<std::string> WhoAmI() override { return target->WhoAmI(); }
+};
+
+struct Restored {
+  std::string content;
+  format::Metadata metadata;
+};
+
+class SyncEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/cv-sync-test-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    vault_ = dir_ + "/vault";
+    fs::create_directories(vault_);
+    server_ = std::make_unique<TestServer>();
+    remote_ = server_->Client(server_->alice());
+    client_.target = remote_.get();
+    db_ = StateDb::Open(dir_ + "/state.db").value();
+  }
+  void TearDown() override {
+    engine_.reset();
+    db_.reset();
+    client_.target = nullptr;
+    remote_.reset();  // close keep-alive connections before the server waits for them
+    server_.reset();
+    fs::remove_all(dir_);
+  }
+
+  std::unique_ptr<SyncEngine> MakeEngine(Env* env = nullptr) {
+    SyncEngineOptions o;
+    o.vault_dir = vault_;
+    o.spool_dir = dir_ + "/spool";
+    auto r = std::make_shared<X25519Recipient>(card_.recipient());
+    o.card_recipients = {r};
+    o.recipient_strings = {r->ToString()};
+    o.env = env;
+    o.retry_base_ns = 1'000'000;  // 1 ms: tests do not wait for back-off
+    o.retry_max_ns = 2'000'000;
+    auto e = SyncEngine::New(db_.get(), &client_, std::move(o));
+    EXPECT_TRUE(e.ok()) << e.status().ToString();
+    return std::move(*e);
+  }
+
+  void Write(const std::string& rel, const std::string& content, int mode = 0600) {
+    fs::create_directories(fs::path(vault_ + "/" + rel).parent_path());
+    std::ofstream(vault_ + "/" + rel, std::ios::binary | std::ios::trunc) << content;
+    ::chmod((vault_ + "/" + rel).c_str(), mode);
+  }
+
+  SyncEngine::PassResult Sync(SyncEngine& engine) {
+    EXPECT_TRUE(engine.Rescan().ok());
+    auto r = engine.ProcessDue();
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : SyncEngine::PassResult{};
+  }
+
+  // Everything on the server, decrypted with the card: path -> newest version by mtime
+  // order of upload (object listing order is by id, so keep all and let tests look).
+  std::vector<Restored> ServerContents() {
+    EpochKeyring keyring(&card_);
+    ListOptions keys;
+    keys.kind = ObjectKind::kKey;
+    const ListPage key_page = remote_->List(keys).value();
+    for (const ObjectInfo& o : key_page.objects) {
+      Bytes blob;
+      EXPECT_TRUE(remote_
+                      ->Get(o.id, 0,
+                            [&](ByteView b) {
+                              blob.insert(blob.end(), b.begin(), b.end());
+                              return Status::Ok();
+                            })
+                      .ok());
+      EXPECT_TRUE(keyring.AddKeyObject(blob, HexDecode(o.id.substr(0, 16)).value()).ok());
+    }
+    std::vector<Restored> out;
+    ListOptions blobs;
+    blobs.kind = ObjectKind::kBlob;
+    const ListPage blob_page = remote_->List(blobs).value();
+    for (const ObjectInfo& o : blob_page.objects) {
+      Bytes blob;
+      EXPECT_TRUE(remote_
+                      ->Get(o.id, 0,
+                            [&](ByteView b) {
+                              blob.insert(blob.end(), b.begin(), b.end());
+                              return Status::Ok();
+                            })
+                      .ok());
+      MemorySequentialFile src(blob);
+      auto d = OpenBlob(&src, keyring);
+      EXPECT_TRUE(d.ok()) << d.status().ToString();
+      if (!d.ok()) continue;
+      Bytes plain;
+      MemoryWritableFile sink(&plain);
+      EXPECT_TRUE((*d)->DecryptTo(sink).ok());
+      out.push_back({std::string(plain.begin(), plain.end()), (*d)->metadata()});
+    }
+    return out;
+  }
+
+  std::map<std::string, std::vector<Restored>> ByPath() {
+    std::map<std::string, std::vector<Restored>> m;
+    for (Restored& r : ServerContents()) m[r.metadata.path].push_back(r);
+    return m;
+  }
+
+  std::string dir_, vault_;
+  X25519Identity card_ = X25519Identity::Generate().value();  // stands in for the card
+  std::unique_ptr<TestServer> server_;
+  std::unique_ptr<RemoteStore> remote_;
+  SwitchableClient client_;
+  std::unique_ptr<StateDb> db_;
+  std::unique_ptr<SyncEngine> engine_;
+};
+
+TEST_F(SyncEngineTest, UploadsATreeThatDecryptsWithTheCard) {
+  Write("id_ed25519", "PRIVATE KEY", 0600);
+  Write("deploy/token.txt", "ghp_secret", 0644);
+  Write("deploy/empty", "", 0600);
+  Write("bin/run.sh", "#!/bin/sh\necho hi\n", 0755);
+  Write("späce dir/ünï code.txt", "utf8", 0600);
+  auto engine = MakeEngine();
+  auto r = Sync(*engine);
+  EXPECT_EQ(r.uploaded, 5);
+  auto files = ByPath();
+  ASSERT_EQ(files.size(), 5u);
+  EXPECT_EQ(files["id_ed25519"][0].content, "PRIVATE KEY");
+  EXPECT_EQ(files["deploy/token.txt"][0].metadata.mode, 0644u);
+  EXPECT_EQ(files["bin/run.sh"][0].metadata.mode, 0755u);
+  EXPECT_EQ(files["deploy/empty"][0].content, "");
+  EXPECT_EQ(files["späce dir/ünï code.txt"][0].content, "utf8");
+  // One epoch, its key object on the server, before the files that need it.
+  ListOptions keys;
+  keys.kind = ObjectKind::kKey;
+  EXPECT_EQ(remote_->List(keys).value().objects.size(), 1u);
+  // The server's files hold no name or content in clear.
+  for (const auto& e : fs::recursive_directory_iterator(server_->data_dir())) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream f(e.path(), std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(f)), {});
+    EXPECT_EQ(data.find("ghp_secret"), std::string::npos) << e.path();
+    EXPECT_EQ(data.find("token.txt"), std::string::npos) << e.path();
+    EXPECT_EQ(data.find("id_ed25519"), std::string::npos) << e.path();
+  }
+  EXPECT_TRUE(fs::is_empty(dir_ + "/spool")) << "the spool is cleaned after confirmation";
+}
+
+TEST_F(SyncEngineTest, VersionsDeletionsAndRenames) {
+  Write("a.txt", "one");
+  Write("b.txt", "bee");
+  auto engine = MakeEngine();
+  EXPECT_EQ(Sync(*engine).uploaded, 2);
+  EXPECT_EQ(Sync(*engine).uploaded, 0) << "unchanged files are not uploaded again";
+  // Same content, new mtime: no new version.
+  Write("b.txt", "bee");
+  EXPECT_EQ(Sync(*engine).uploaded, 0);
+  Write("a.txt", "two");
+  fs::rename(vault_ + "/b.txt", vault_ + "/c.txt");
+  EXPECT_EQ(Sync(*engine).uploaded, 3);  // a.txt v2, b.txt deleted, c.txt new
+  fs::remove(vault_ + "/a.txt");
+  EXPECT_EQ(Sync(*engine).uploaded, 1);
+  auto files = ByPath();
+  ASSERT_EQ(files["a.txt"].size(), 3u);
+  int deletions = 0;
+  std::set<std::string> contents;
+  for (const Restored& r : files["a.txt"]) {
+    if (r.metadata.kind == format::Kind::kDeletion)
+      ++deletions;
+    else
+      contents.insert(r.content);
+  }
+  EXPECT_EQ(deletions, 1);
+  EXPECT_EQ(contents, (std::set<std::string>{"one", "two"}));
+  ASSERT_EQ(files["b.txt"].size(), 2u);
+  ASSERT_EQ(files["c.txt"].size(), 1u);
+  EXPECT_EQ(files["c.txt"][0].content, "bee");
+}
+
+TEST_F(SyncEngineTest, ServerDownQueuesAndDrainsWhenBack) {
+  Write("x", "payload");
+  auto engine = MakeEngine();
+  client_.target = nullptr;  // the server is unreachable
+  auto r = Sync(*engine);
+  EXPECT_EQ(r.uploaded, 0);
+  EXPECT_EQ(r.retrying, 1);
+  EXPECT_EQ(db_->Counts().value().encrypted, 1);
+  remote_.reset();
+  server_->Shutdown();
+  server_->Start();  // back, on a new port
+  remote_ = server_->Client(server_->alice());
+  client_.target = remote_.get();
+  ::usleep(5000);  // past the (1 ms) back-off
+  r = engine->ProcessDue().value();
+  EXPECT_EQ(r.uploaded, 1);
+  EXPECT_EQ(ByPath()["x"][0].content, "payload");
+}
+
+TEST_F(SyncEngineTest, DiskFullInTheSpoolLosesNothing) {
+  Write("big", std::string(300000, 'z'));
+  FaultInjectionEnv faulty(Env::Default());
+  auto engine = MakeEngine(&faulty);
+  ASSERT_TRUE(engine->Rescan().ok());
+  faulty.SetDiskFullAfter(1000);
+  auto r = engine->ProcessDue();
+  EXPECT_EQ(r.status().reason(), "disk_full");
+  EXPECT_EQ(db_->Counts().value().queued, 1) << "still queued, not failed";
+  faulty.ClearFaults();
+  r = engine->ProcessDue();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->uploaded, 1);
+  EXPECT_EQ(ByPath()["big"][0].content, std::string(300000, 'z'));
+}
+
+TEST_F(SyncEngineTest, ReUploadAfterAnUnrecordedSuccessIsIdempotent) {
+  Write("f", "content");
+  auto engine = MakeEngine();
+  ASSERT_TRUE(engine->Rescan().ok());
+  // Encrypt, then let the upload through without the agent recording it (as if killed
+  // between the server's answer and the commit).
+  client_.target = nullptr;
+  ASSERT_TRUE(engine->ProcessDue().ok());
+  VersionRecord v = db_->ListVersions(VersionState::kEncrypted).value().at(0);
+  client_.target = remote_.get();
+  auto epoch = db_->GetEpoch(v.epoch_id).value().value();
+  ASSERT_TRUE(remote_
+                  ->Put(epoch.object_id,
+                        {ObjectKind::kKey, epoch.key_object.size(),
+                         HexEncode(Sha256(epoch.key_object)), true},
+                        [&]() -> StatusOr<std::unique_ptr<SequentialFile>> {
+                          return std::unique_ptr<SequentialFile>(
+                              new MemorySequentialFile(epoch.key_object));
+                        })
+                  .ok());
+  ASSERT_TRUE(remote_
+                  ->Put(v.object_id, {ObjectKind::kBlob, v.blob_size, v.blob_sha256, true},
+                        [&] { return Env::Default()->NewSequentialFile(v.spool_path); })
+                  .ok());
+  ::usleep(5000);
+  auto r = engine->ProcessDue().value();
+  EXPECT_EQ(r.uploaded, 1);
+  EXPECT_EQ(r.failed, 0);
+  EXPECT_EQ(ServerContents().size(), 1u) << "uploaded exactly once";
+}
+
+TEST_F(SyncEngineTest, FileChangedAfterHashingUploadsWhatIsThereNow) {
+  Write("f", "first");
+  auto engine = MakeEngine();
+  ASSERT_TRUE(engine->Detect("f").ok());
+  Write("f", "second, longer");
+  ASSERT_TRUE(engine->ProcessDue().ok());
+  auto files = ByPath();
+  ASSERT_EQ(files["f"].size(), 1u);
+  EXPECT_EQ(files["f"][0].content, "second, longer");
+}
+
+TEST_F(SyncEngineTest, NewRecipientsStartANewEpoch) {
+  Write("a", "1");
+  auto engine = MakeEngine();
+  Sync(*engine);
+  engine.reset();
+  // A backup card joins: the next file is wrapped to a new epoch whose key object has both.
+  X25519Identity backup = X25519Identity::Generate().value();
+  SyncEngineOptions o;
+  o.vault_dir = vault_;
+  o.spool_dir = dir_ + "/spool";
+  auto r1 = std::make_shared<X25519Recipient>(card_.recipient());
+  auto r2 = std::make_shared<X25519Recipient>(backup.recipient());
+  o.card_recipients = {r1, r2};
+  o.recipient_strings = {r1->ToString(), r2->ToString()};
+  auto engine2 = SyncEngine::New(db_.get(), &client_, std::move(o)).value();
+  Write("b", "2");
+  Sync(*engine2);
+  ListOptions keys;
+  keys.kind = ObjectKind::kKey;
+  EXPECT_EQ(remote_->List(keys).value().objects.size(), 2u);
+  EXPECT_EQ(ByPath().size(), 2u);
+}
+
+}  // namespace
+}  // namespace cardvault
