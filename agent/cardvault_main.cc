@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "agent/file_commands.h"
+#include "agent/sync_commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -11,7 +12,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer("Run 'cardvault COMMAND --help' for a command's options and examples.");
   int exit_code = 1;
+  std::string config_flag;
+  app.add_option("--config", config_flag,
+                 "Agent config file (default: $CARDVAULT_CONFIG, else "
+                 "$XDG_CONFIG_HOME/cardvault/config.json)");
   cardvault::AddFileCommands(app, exit_code);
+  cardvault::AddSyncCommands(app, config_flag, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

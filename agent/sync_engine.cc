@@ -331,6 +331,7 @@ StatusOr<SyncEngine::PassResult> SyncEngine::ProcessDue() {
     CV_ASSIGN_OR_RETURN(std::vector<VersionRecord> due, db_->DueVersions(env_->NowUnixNanos(), 64));
     if (due.empty()) break;
     for (VersionRecord& v : due) {
+      if (stop_ != nullptr && stop_->load()) return result;
       if (v.state == VersionState::kQueued) {
         Status s = Encrypt(v);
         if (!s.ok()) {

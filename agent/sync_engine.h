@@ -4,6 +4,7 @@
 #ifndef CARDVAULT_AGENT_SYNC_ENGINE_H_
 #define CARDVAULT_AGENT_SYNC_ENGINE_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -54,6 +55,8 @@ class SyncEngine {
                                                    SyncEngineOptions options);
 
   void set_event_sink(EventSink sink) { sink_ = std::move(sink); }
+  // When set and true, ProcessDue returns after the version in progress (a clean stop).
+  void set_stop_flag(const std::atomic<bool>* stop) { stop_ = stop; }
 
   // Looks at one path (relative to the vault): queues a new version if its content or
   // mode changed, a deletion if it is gone, nothing if it is unchanged. `force` re-hashes
@@ -95,6 +98,7 @@ class SyncEngine {
   std::string recipients_hash_;
   EventSink sink_;
   std::string kill_at_;
+  const std::atomic<bool>* stop_ = nullptr;
 };
 
 }  // namespace cardvault

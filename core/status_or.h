@@ -36,7 +36,9 @@ class [[nodiscard]] StatusOr {
     CheckOk();
     return *value_;
   }
-  T&& value() && {
+  // By value, not T&&: `for (auto& x : F().value())` then iterates a live object
+  // instead of a reference into the destroyed temporary StatusOr.
+  T value() && {
     CheckOk();
     return std::move(*value_);
   }
