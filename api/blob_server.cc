@@ -5,8 +5,12 @@
 #include <openssl/ssl.h>
 
 #include <charconv>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 namespace cardvault {
 namespace {
@@ -29,6 +33,71 @@ constexpr char kTls13Suites[] =
 // logger on one worker thread, so thread-local storage is per request here.
 thread_local std::string tls_user;
 thread_local int64_t tls_start_ns = 0;
+// Set on the overflow thread: every request it sees is answered 503 "overloaded".
+thread_local bool tls_overloaded = false;
+
+// httplib's task queue with a connection cap: `threads` workers serve connections and at
+// most `max_queued` more wait for one. Connections beyond that go to a single overflow
+// thread that answers 503 and closes them (httplib only hands over a closure that owns
+// the socket, so even a refused connection has to be run to be closed).
+class BoundedTaskQueue final : public httplib::TaskQueue {
+ public:
+  BoundedTaskQueue(size_t threads, size_t max_queued) : limit_(threads + max_queued) {
+    for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(jobs_, false); });
+    workers_.emplace_back([this] { Work(overflow_, true); });
+  }
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard lock(mu_);
+      if (active_ + jobs_.size() < limit_) {
+        jobs_.push_back(std::move(fn));
+      } else {
+        overflow_.push_back(std::move(fn));
+      }
+    }
+    cv_.notify_all();
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard lock(mu_);
+      shutdown_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+
+ private:
+  void Work(std::deque<std::function<void()>>& queue, bool overflow) {
+    tls_overloaded = overflow;
+    while (true) {
+      std::function<void()> fn;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return shutdown_ || !queue.empty(); });
+        if (queue.empty()) return;  // shut down and drained
+        fn = std::move(queue.front());
+        queue.pop_front();
+        if (!overflow) ++active_;
+      }
+      fn();
+      if (!overflow) {
+        std::lock_guard lock(mu_);
+        --active_;
+      }
+    }
+  }
+
+  const size_t limit_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::deque<std::function<void()>> overflow_;
+  size_t active_ = 0;
+  bool shutdown_ = false;
+  std::vector<std::thread> workers_;
+};
 
 std::string JsonText(const Json& j) {
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -215,7 +284,10 @@ StatusOr<std::unique_ptr<BlobServer>> BlobServer::New(const ServerConfig& config
                                    "tls_setup_failed");
   }
   const size_t threads = static_cast<size_t>(config.threads);
-  server->server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  const size_t queued = static_cast<size_t>(config.max_queued_connections);
+  server->server_->new_task_queue = [threads, queued] {
+    return new BoundedTaskQueue(threads, queued);
+  };
   server->server_->set_read_timeout(config.read_timeout_seconds, 0);
   server->server_->set_write_timeout(config.write_timeout_seconds, 0);
   server->server_->set_keep_alive_timeout(config.keep_alive_timeout_seconds);
@@ -232,12 +304,18 @@ void BlobServer::InstallRoutes() {
   using httplib::Response;
   httplib::SSLServer& svr = *server_;
 
-  svr.set_pre_routing_handler([this](const Request& req, Response&) {
+  svr.set_pre_routing_handler([this](const Request& req, Response& res) {
     tls_user.clear();
     tls_start_ns = env_->MonotonicNanos();
     // Ranges are handled by the GET handler itself; httplib MUST NOT slice bodies again
     // (it would also cut error bodies).
     const_cast<Request&>(req).ranges.clear();
+    if (tls_overloaded) {
+      ForceClose(req);
+      res.set_header("Retry-After", "1");
+      SendError(res, 503, "overloaded", "too many connections; retry later");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
 

@@ -275,6 +275,30 @@ TEST(ServerTest, CertificateVerification) {
   EXPECT_EQ(RemoteStore::New(std::move(none)).status().reason(), "no_verification");
 }
 
+TEST(ServerTest, ConnectionsBeyondTheCapGet503) {
+  ServerConfig config = TestServer::DefaultConfig();
+  config.threads = 1;
+  config.max_queued_connections = 0;
+  TestServer server(config);
+  // The only worker is held by this keep-alive connection.
+  auto first = server.Client(server.alice());
+  ASSERT_EQ(*first->WhoAmI(), "alice");
+  auto second = server.Client(server.bob());
+  auto refused = second->WhoAmI();
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(refused.status().reason(), "overloaded");
+  EXPECT_TRUE(IsRetryable(refused.status()));
+  // Once the first connection closes, the worker serves the next one.
+  first.reset();
+  auto third = server.Client(server.bob());
+  StatusOr<std::string> who = UnavailableError("not tried");
+  for (int i = 0; i < 100 && !who.ok(); ++i) {
+    who = third->WhoAmI();
+    if (!who.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(who.value(), "bob");
+}
+
 TEST(ServerTest, PaginationAcross2500Objects) {
   TestServer server;
   auto alice = server.Client(server.alice());
