@@ -25,6 +25,9 @@ namespace {
 
 using Json = nlohmann::json;
 constexpr size_t kChunk = 256 << 10;
+// Uploads above this size check the server's limits first (the server drains rejected
+// bodies up to 16 MiB and closes the connection on larger ones).
+constexpr uint64_t kPreflightBytes = 8 << 20;
 
 int PinIndex() {
   static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -198,9 +201,49 @@ httplib::Headers AuthHeaders(const SecretData& token) {
 
 }  // namespace
 
+Status RemoteStore::CheckLimits(std::string_view id, uint64_t size) {
+  uint64_t used = 0, quota = 0, max_object = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (pin_) pin_->mismatch = false;
+    httplib::Headers headers = AuthHeaders(options_.token);
+    httplib::Result result = client_->Get("/v1/whoami", headers);
+    if (!result) return TransportError(result, pin_ ? &pin_->mismatch : nullptr);
+    if (result->status != 200) return FromHttpStatus(result->status, result->body);
+    try {
+      Json j = Json::parse(result->body);
+      used = j.at("used_bytes").get<uint64_t>();
+      quota = j.at("quota_bytes").get<uint64_t>();
+      max_object = j.at("max_object_bytes").get<uint64_t>();
+    } catch (const std::exception& e) {
+      return CorruptError(std::string("malformed whoami reply: ") + e.what(), "bad_reply");
+    }
+  }
+  if (size > max_object) {
+    return ResourceExhaustedError("object of " + std::to_string(size) +
+                                      " bytes exceeds the server's limit of " +
+                                      std::to_string(max_object),
+                                  "object_too_large");
+  }
+  if (used + size > quota) {
+    // Replacing an object frees its size first, as on the server.
+    auto existing = Head(id);
+    uint64_t freed = existing.ok() ? existing->size : 0;
+    if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) {
+      return existing.status();
+    }
+    if (used - std::min(used, freed) + size > quota) {
+      return ResourceExhaustedError("quota of " + std::to_string(quota) + " bytes exceeded",
+                                    "quota_exceeded");
+    }
+  }
+  return Status::Ok();
+}
+
 StatusOr<ObjectInfo> RemoteStore::Put(std::string_view id, const PutOptions& options,
                                       const SourceFactory& source) {
   if (!IsValidObjectId(id)) return InvalidArgumentError("bad object id", "bad_object_id");
+  if (options.size > kPreflightBytes) CV_RETURN_IF_ERROR(CheckLimits(id, options.size));
   CV_ASSIGN_OR_RETURN(auto file, source());
   std::lock_guard lock(mu_);
   if (pin_) pin_->mismatch = false;

@@ -165,12 +165,33 @@ TEST(ServerTest, QuotaAndObjectSizeLimits) {
   EXPECT_EQ(big.status().code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(big.status().reason(), "object_too_large");
   EXPECT_EQ(alice->Head(IdOf(b)).status().code(), StatusCode::kNotFound);
+  // Large bodies over a limit are refused with the right error, not a broken connection.
+  const std::string huge(20 << 20, 'h');
+  auto huge_put = PutString(*alice, huge);
+  EXPECT_EQ(huge_put.status().reason(), "object_too_large");
   // Bob's quota is his own.
   auto bob = server.Client(server.bob());
   EXPECT_TRUE(PutString(*bob, b).ok());
   // Deleting frees quota.
   ASSERT_TRUE(alice->Delete(IdOf(a)).ok());
   EXPECT_TRUE(PutString(*alice, b).ok());
+}
+
+TEST(ServerTest, LargeUploadOverQuotaIsRefusedUpFront) {
+  ServerConfig config = TestServer::DefaultConfig();
+  config.quota_bytes = 32 << 20;
+  TestServer server(config);
+  auto alice = server.Client(server.alice());
+  const std::string big(20 << 20, 'b');
+  ASSERT_TRUE(PutString(*alice, big).ok());
+  const std::string more(20 << 20, 'm');
+  auto over = PutString(*alice, more);
+  EXPECT_EQ(over.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(over.status().reason(), "quota_exceeded");
+  // Replacing the existing object with one of the same size fits.
+  PutOptions replace = PutFor(more);
+  auto replaced = alice->Put(IdOf(big), replace, StringSource(more));
+  EXPECT_TRUE(replaced.ok()) << replaced.status().ToString();
 }
 
 TEST(ServerTest, UsersAreIsolated) {
