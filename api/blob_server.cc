@@ -521,10 +521,15 @@ void BlobServer::InstallRoutes() {
     res.set_content_provider(
         static_cast<size_t>(length), "application/octet-stream",
         [reader, buffer, start](size_t offset, size_t want, httplib::DataSink& sink) {
-          size_t chunk = std::min(want, buffer->size());
-          auto n = reader->ReadAt(start + offset, std::span(buffer->data(), chunk));
-          if (!n.ok() || *n == 0) return false;  // aborts the response
-          return sink.write(reinterpret_cast<const char*>(buffer->data()), *n);
+          // Runs outside the handler's exception edge: nothing may escape.
+          try {
+            size_t chunk = std::min(want, buffer->size());
+            auto n = reader->ReadAt(start + offset, std::span(buffer->data(), chunk));
+            if (!n.ok() || *n == 0) return false;  // aborts the response
+            return sink.write(reinterpret_cast<const char*>(buffer->data()), *n);
+          } catch (...) {
+            return false;
+          }
         });
   });
 

@@ -8,7 +8,9 @@
 #include <signal.h>
 
 #include <atomic>
+#include <charconv>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <vector>
 
 #include "api/tls_identity.h"
@@ -58,6 +60,14 @@ int VerifyPinned(int /*preverify_ok*/, X509_STORE_CTX* store) {
   }
   X509_STORE_CTX_set_error(store, X509_V_OK);
   return 1;
+}
+
+std::optional<uint64_t> ParseU64(std::string_view text) {
+  uint64_t value = 0;
+  if (text.empty()) return std::nullopt;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
 }
 
 Status FromHttpStatus(int status, const std::string& body) {
@@ -122,11 +132,8 @@ StatusOr<ObjectInfo> InfoFromHeaders(std::string_view id, const httplib::Respons
   }
   info.kind = *kind;
   info.size = size;
-  try {
-    info.created_unix = std::stoll(res.get_header_value("X-Object-Created", 0));
-  } catch (const std::exception&) {
-    info.created_unix = 0;
-  }
+  info.created_unix =
+      static_cast<int64_t>(ParseU64(res.get_header_value("X-Object-Created")).value_or(0));
   return info;
 }
 
@@ -304,11 +311,9 @@ StatusOr<ObjectInfo> RemoteStore::Get(std::string_view id, uint64_t offset, cons
       [&](const httplib::Response& res) {
         status = res.status;
         if (status == 200 || status == 206) {
-          uint64_t total = 0;
+          std::optional<uint64_t> total;
           if (status == 200) {
-            total = std::stoull(res.get_header_value("Content-Length", 0).empty()
-                                    ? "0"
-                                    : res.get_header_value("Content-Length"));
+            total = ParseU64(res.get_header_value("Content-Length"));
             if (offset > 0) {
               sink_status = CorruptError("server ignored the range", "bad_reply");
               return false;
@@ -316,9 +321,13 @@ StatusOr<ObjectInfo> RemoteStore::Get(std::string_view id, uint64_t offset, cons
           } else {
             std::string range = res.get_header_value("Content-Range");
             size_t slash = range.rfind('/');
-            total = slash == std::string::npos ? 0 : std::stoull(range.substr(slash + 1));
+            if (slash != std::string::npos) total = ParseU64(range.substr(slash + 1));
           }
-          info = InfoFromHeaders(id, res, total);
+          if (!total.has_value()) {
+            sink_status = CorruptError("reply lacks the object size", "bad_reply");
+            return false;
+          }
+          info = InfoFromHeaders(id, res, *total);
           if (!info.ok()) {
             sink_status = info.status();
             return false;
@@ -358,13 +367,9 @@ StatusOr<ObjectInfo> RemoteStore::Head(std::string_view id) {
   httplib::Result result = client_->Head("/v1/objects/" + std::string(id), headers);
   if (!result) return TransportError(result, pin_ ? &pin_->mismatch : nullptr);
   if (result->status != 200) return FromHttpStatus(result->status, result->body);
-  uint64_t size = 0;
-  try {
-    size = std::stoull(result->get_header_value("Content-Length"));
-  } catch (const std::exception&) {
-    return CorruptError("HEAD reply lacks Content-Length", "bad_reply");
-  }
-  return InfoFromHeaders(id, *result, size);
+  auto size = ParseU64(result->get_header_value("Content-Length"));
+  if (!size.has_value()) return CorruptError("HEAD reply lacks Content-Length", "bad_reply");
+  return InfoFromHeaders(id, *result, *size);
 }
 
 Status RemoteStore::Delete(std::string_view id) {
