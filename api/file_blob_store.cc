@@ -16,7 +16,7 @@
 namespace cardvault {
 namespace {
 
-constexpr std::array<std::string_view, 1> kMigrations = {
+constexpr std::array<std::string_view, 2> kMigrations = {
     R"sql(
 CREATE TABLE objects (
   seq INTEGER PRIMARY KEY,
@@ -32,6 +32,8 @@ CREATE TABLE objects (
 CREATE UNIQUE INDEX objects_live ON objects(user, id) WHERE deleted IS NULL;
 CREATE INDEX objects_deleted ON objects(deleted) WHERE deleted IS NOT NULL;
 )sql",
+    // Quota checks sum the live sizes of one user from the index alone.
+    "CREATE INDEX objects_usage ON objects(user, size) WHERE deleted IS NULL;",
 };
 
 Status BadId() {

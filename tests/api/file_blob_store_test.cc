@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/crypto.h"
+#include "core/fault_injection_env.h"
 
 namespace cardvault {
 namespace {
@@ -208,6 +209,36 @@ TEST_F(FileBlobStoreTest, DeletedVersionsArePurgedAfterRetention) {
   EXPECT_EQ(*store_->PurgeExpired(now), 0u);
   EXPECT_EQ(*store_->PurgeExpired(now + 11), 2u);
   EXPECT_EQ(CountFiles(dir_ + "/blobs"), before);
+}
+
+TEST_F(FileBlobStoreTest, FailuresDuringCommitLeaveThePreviousVersion) {
+  FaultInjectionEnv env(Env::Default());
+  store_.reset();
+  auto opened = FileBlobStore::Open(&env, dir_, options_);
+  ASSERT_TRUE(opened.ok());
+  store_ = std::move(*opened);
+  ASSERT_TRUE(Put("alice", Id(1), "old").ok());
+  const size_t files = CountFiles(dir_ + "/blobs");
+  // Each sync of a put (the data, the shard directory) and its rename, in turn.
+  for (int fault = 0; fault < 4; ++fault) {
+    env.ClearFaults();
+    if (fault < 2) env.FailNthSync(env.syncs() + fault + 1);
+    if (fault == 2) env.FailNthRename(env.renames() + 1);
+    if (fault == 3) env.SetDiskFullAfter(2);
+    Status status = Put("alice", Id(1), "new");
+    EXPECT_FALSE(status.ok()) << fault;
+    if (fault == 3) {
+      EXPECT_EQ(status.reason(), "disk_full");
+    }
+    EXPECT_EQ(Read("alice", Id(1)), "old") << fault;
+    EXPECT_EQ(store_->List("alice", {}).value().objects.size(), 1u);
+    EXPECT_EQ(CountFiles(dir_ + "/blobs"), files) << fault;
+    EXPECT_EQ(CountFiles(dir_ + "/tmp"), 0u) << fault;
+  }
+  env.ClearFaults();
+  ASSERT_TRUE(Put("alice", Id(1), "new").ok());
+  EXPECT_EQ(Read("alice", Id(1)), "new");
+  store_.reset();  // before `env` goes away
 }
 
 }  // namespace
