@@ -104,6 +104,20 @@ TEST(CurlTest, UploadDownloadListWithCurl) {
   EXPECT_NE(no_route.body.find("no_such_route"), std::string::npos) << no_route.body;
 }
 
+TEST(CurlTest, TlsPolicyRefusesOldProtocolsAndWeakSuites) {
+  TestServer server;
+  const std::string base = "curl -sS --cacert " + server.dir() + "/cert.pem ";
+  const std::string url = server.Url("/v1/health");
+  EXPECT_EQ(Curl(base + url).http, 200);
+  EXPECT_EQ(Curl(base + "--tlsv1.3 " + url).http, 200);
+  EXPECT_EQ(Curl(base + "--tls-max 1.2 " + url).http, 200);
+  EXPECT_EQ(Curl(base + "--tls-max 1.2 --ciphers ECDHE-ECDSA-CHACHA20-POLY1305 " + url).http, 200);
+  // No TLS 1.1, no static-RSA key exchange, no CBC suites.
+  EXPECT_EQ(Curl(base + "--tlsv1.1 --tls-max 1.1 " + url).http, 0);
+  EXPECT_EQ(Curl(base + "--tls-max 1.2 --ciphers AES128-GCM-SHA256 " + url).http, 0);
+  EXPECT_EQ(Curl(base + "--tls-max 1.2 --ciphers ECDHE-ECDSA-AES128-SHA256 " + url).http, 0);
+}
+
 TEST(CurlTest, HostileIdsAreRejectedAndTouchNothing) {
   TestServer server;
   const std::string file = server.dir() + "/payload";
