@@ -211,6 +211,33 @@ TEST_F(FileBlobStoreTest, DeletedVersionsArePurgedAfterRetention) {
   EXPECT_EQ(CountFiles(dir_ + "/blobs"), before);
 }
 
+TEST_F(FileBlobStoreTest, SweepRemovesOnlyOldUnreferencedFiles) {
+  ASSERT_TRUE(Put("alice", Id(1), "kept").ok());
+  ASSERT_TRUE(Put("alice", Id(2), "replaced").ok());
+  ASSERT_TRUE(Put("alice", Id(2), "replacement").ok());  // the old version stays referenced
+  // Orphans as a crash between rename and index commit leaves them: one old, one fresh.
+  ASSERT_TRUE(Env::Default()->CreateDirs(dir_ + "/blobs/ab").ok());
+  const std::string old_orphan = dir_ + "/blobs/ab/ab" + std::string(30, '1');
+  const std::string new_orphan = dir_ + "/blobs/ab/ab" + std::string(30, '2');
+  ASSERT_TRUE(WriteFileAtomically(*Env::Default(), old_orphan, AsBytes("x")).ok());
+  ASSERT_TRUE(WriteFileAtomically(*Env::Default(), new_orphan, AsBytes("y")).ok());
+  int64_t now = Env::Default()->NowUnixNanos() / 1000000000;
+  ASSERT_TRUE(
+      Env::Default()->SetFileTimesAndMode(old_orphan, (now - 7200) * 1000000000, 0600).ok());
+  size_t before = CountFiles(dir_ + "/blobs");
+  auto swept = store_->SweepOrphans(now);
+  ASSERT_TRUE(swept.ok()) << swept.status().ToString();
+  EXPECT_EQ(*swept, 1u);
+  EXPECT_FALSE(std::filesystem::exists(old_orphan));
+  EXPECT_TRUE(std::filesystem::exists(new_orphan));
+  EXPECT_EQ(CountFiles(dir_ + "/blobs"), before - 1);
+  // With no age margin, every unreferenced file goes and every object still reads.
+  EXPECT_EQ(*store_->SweepOrphans(now + 10, 0), 1u);
+  EXPECT_EQ(Read("alice", Id(1)), "kept");
+  EXPECT_EQ(Read("alice", Id(2)), "replacement");
+  EXPECT_EQ(*store_->PurgeExpired(now + 1000), 1u);  // the replaced version, via the index
+}
+
 TEST_F(FileBlobStoreTest, FailuresDuringCommitLeaveThePreviousVersion) {
   FaultInjectionEnv env(Env::Default());
   store_.reset();
