@@ -67,6 +67,13 @@ TEST(CurlTest, UploadDownloadListWithCurl) {
   CurlResult range = Curl(base + "-H 'Range: bytes=100-199' " + server.Url("/v1/objects/" + sha));
   ASSERT_EQ(range.http, 206);
   EXPECT_EQ(range.body, data.substr(100, 100));
+  CurlResult suffix = Curl(base + "-H 'Range: bytes=-5' " + server.Url("/v1/objects/" + sha));
+  ASSERT_EQ(suffix.http, 206);
+  EXPECT_EQ(suffix.body, data.substr(data.size() - 5));
+  CurlResult head = Curl(base + "-I " + server.Url("/v1/objects/" + sha));
+  EXPECT_EQ(head.http, 200);
+  EXPECT_NE(head.body.find("Content-Length: 300000"), std::string::npos) << head.body;
+  EXPECT_NE(head.body.find("X-Content-SHA256: " + sha), std::string::npos) << head.body;
   CurlResult beyond = Curl(base + "-H 'Range: bytes=300000-' " + server.Url("/v1/objects/" + sha));
   EXPECT_EQ(beyond.http, 416);
   EXPECT_NE(beyond.body.find("range_not_satisfiable"), std::string::npos) << beyond.body;

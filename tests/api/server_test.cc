@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "api/retrying_object_client.h"
+#include "core/fault_injection_env.h"
 #include "tests/api/server_test_util.h"
 
 namespace cardvault {
@@ -192,6 +193,21 @@ TEST(ServerTest, LargeUploadOverQuotaIsRefusedUpFront) {
   PutOptions replace = PutFor(more);
   auto replaced = alice->Put(IdOf(big), replace, StringSource(more));
   EXPECT_TRUE(replaced.ok()) << replaced.status().ToString();
+}
+
+TEST(ServerTest, DiskFullIs507AndStoresNothing) {
+  FaultInjectionEnv env(Env::Default());
+  TestServer server(TestServer::DefaultConfig(), &env);
+  auto alice = server.Client(server.alice());
+  const std::string data(200000, 'd');
+  env.SetDiskFullAfter(1000);
+  auto put = PutString(*alice, data);
+  EXPECT_EQ(put.status().code(), StatusCode::kResourceExhausted) << put.status().ToString();
+  EXPECT_EQ(put.status().reason(), "insufficient_storage");
+  EXPECT_EQ(alice->Head(IdOf(data)).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(CountFiles(server.data_dir() + "/tmp"), 0u);
+  env.ClearFaults();
+  EXPECT_TRUE(PutString(*alice, data).ok());
 }
 
 TEST(ServerTest, UsersAreIsolated) {
