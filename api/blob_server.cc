@@ -20,6 +20,8 @@ using Json = nlohmann::json;
 // Bodies of rejected uploads up to this size are read and discarded so the connection
 // stays usable; larger ones close the connection instead.
 constexpr uint64_t kDrainLimit = 16 << 20;
+// Unauthenticated clients get far less of the server's time.
+constexpr uint64_t kUnauthenticatedDrainLimit = 64 << 10;
 constexpr size_t kDownloadChunk = 256 << 10;
 
 constexpr char kTls12Ciphers[] =
@@ -167,9 +169,11 @@ std::optional<uint64_t> ParseU64(std::string_view text) {
   return value;
 }
 
-// Makes httplib close the connection after this response (it reads the request's
-// Connection header). The Request object is not const inside httplib, so the cast is
-// well-defined; it is the only way 0.11 offers.
+// Answers with "Connection: close" (httplib copies the request's Connection header into
+// the response), so the client ends the connection after this response. httplib 0.11
+// itself keeps reading: a client that goes on sending the unread body gets it parsed as a
+// request line, which fails and closes the connection. The Request object is not const
+// inside httplib, so the cast is well-defined.
 void ForceClose(const httplib::Request& req) {
   auto& mutable_req = const_cast<httplib::Request&>(req);
   mutable_req.headers.erase("Connection");
@@ -177,9 +181,10 @@ void ForceClose(const httplib::Request& req) {
 }
 
 // Keeps the connection in sync after rejecting an upload without consuming its body.
-void DiscardBody(const httplib::Request& req, const httplib::ContentReader& reader) {
+void DiscardBody(const httplib::Request& req, const httplib::ContentReader& reader,
+                 uint64_t limit = kDrainLimit) {
   auto length = ParseU64(req.get_header_value("Content-Length"));
-  if (length.has_value() && *length <= kDrainLimit) {
+  if (length.has_value() && *length <= limit) {
     if (reader([](const char*, size_t) { return true; })) return;
   }
   ForceClose(req);
@@ -429,7 +434,7 @@ void BlobServer::InstallRoutes() {
       DiscardBody(req, reader);
     };
     auto user = authenticate(req, res);
-    if (!user) return DiscardBody(req, reader);
+    if (!user) return DiscardBody(req, reader, kUnauthenticatedDrainLimit);
     const std::string id = req.matches[1];
     if (!IsValidObjectId(id)) {
       return reject(400, "bad_object_id", "object id must be 64 lowercase hex characters");
