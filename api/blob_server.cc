@@ -427,6 +427,44 @@ void BlobServer::InstallRoutes() {
     res.set_content(JsonText(body), "application/json");
   });
 
+  // "Expect: 100-continue" (curl sends it for large bodies): refuse what the PUT handler
+  // would refuse before the client sends the body. The handler repeats every check.
+  auto check_upload = [this, authenticate](const Request& req, Response& res) -> int {
+    constexpr std::string_view kObjects = "/v1/objects/";
+    if (req.method != "PUT" || req.path.compare(0, kObjects.size(), kObjects) != 0) return 100;
+    auto user = authenticate(req, res);
+    if (!user) return res.status;
+    const std::string id = req.path.substr(kObjects.size());
+    auto size = ParseU64(req.get_header_value("Content-Length"));
+    if (!IsValidObjectId(id) || !size.has_value()) return 100;  // the handler explains
+    if (*size > config_.max_object_bytes) {
+      SendError(res, 413, "object_too_large", "the object exceeds the server's size limit");
+      return 413;
+    }
+    auto used = store_->UsedBytes(*user);
+    if (!used.ok()) return 100;
+    if (*used + *size > config_.quota_bytes) {
+      auto existing = store_->Head(*user, id);  // a replacement frees the old size
+      uint64_t freed = existing.ok() ? existing->size : 0;
+      if (*used - std::min(*used, freed) + *size > config_.quota_bytes) {
+        SendError(res, 507, "quota_exceeded", "the upload would exceed the user's quota");
+        return 507;
+      }
+    }
+    return 100;
+  };
+  svr.set_expect_100_continue_handler(
+      [check_upload = std::move(check_upload)](const Request& req, Response& res) -> int {
+        int status = check_upload(req, res);
+        if (status != 100) {
+          // httplib 0.11 sends this early answer without a Content-Length: add it, and end the
+          // connection, whose body the client then never sends.
+          res.set_header("Content-Length", std::to_string(res.body.size()));
+          ForceClose(req);
+        }
+        return status;
+      });
+
   svr.Put(R"(/v1/objects/(.*))", [this, authenticate](const Request& req, Response& res,
                                                       const httplib::ContentReader& reader) {
     auto reject = [&](int http, std::string_view code, std::string_view message) {

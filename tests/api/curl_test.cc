@@ -16,8 +16,9 @@ struct CurlResult {
 };
 
 // Runs `curl ... -w '\n%{http_code}'` and splits the body from the status code.
-CurlResult Curl(const std::string& args) {
-  std::string command = args + " --max-time 20 -w '\\n%{http_code}' 2>/dev/null";
+// `write_out` goes just before the status line (curl -w variables, e.g. %{size_upload}).
+CurlResult Curl(const std::string& args, const std::string& write_out = "") {
+  std::string command = args + " --max-time 20 -w '" + write_out + "\\n%{http_code}' 2>/dev/null";
   FILE* pipe = ::popen(command.c_str(), "r");
   std::string out;
   char buf[4096];
@@ -109,6 +110,33 @@ TEST(CurlTest, UploadDownloadListWithCurl) {
   CurlResult no_route = Curl(base + server.Url("/v2/nothing"));
   EXPECT_EQ(no_route.http, 404);
   EXPECT_NE(no_route.body.find("no_such_route"), std::string::npos) << no_route.body;
+}
+
+TEST(CurlTest, ExpectContinueRefusesBeforeTheBodyIsSent) {
+  ServerConfig config = TestServer::DefaultConfig();
+  config.quota_bytes = 1 << 20;
+  TestServer server(config);
+  const std::string file = server.dir() + "/two-mib";
+  const std::string data(2 << 20, 'e');
+  std::ofstream(file, std::ios::binary) << data;
+  const std::string sha = Sha(data);
+  const std::string upload = "-H 'Expect: 100-continue' -H 'X-Content-SHA256: " + sha + "' -T " +
+                             file + " " + server.Url("/v1/objects/" + sha);
+  CurlResult quota = Curl(server.CurlBase(server.alice()) + upload, " up=%{size_upload}");
+  EXPECT_EQ(quota.http, 507);
+  EXPECT_NE(quota.body.find("quota_exceeded"), std::string::npos) << quota.body;
+  EXPECT_TRUE(quota.body.ends_with("} up=0")) << quota.body;  // no body byte was sent
+  CurlResult anonymous =
+      Curl(server.CurlBase("cvt_1_" + std::string(64, 'f')) + upload, " up=%{size_upload}");
+  EXPECT_EQ(anonymous.http, 401);
+  EXPECT_TRUE(anonymous.body.ends_with("} up=0")) << anonymous.body;
+  // Within the limits the body follows the 100 Continue as usual.
+  const std::string small_file = server.dir() + "/small";
+  std::ofstream(small_file, std::ios::binary) << "small";
+  CurlResult ok = Curl(server.CurlBase(server.alice()) + "-H 'Expect: 100-continue' " +
+                       "-H 'X-Content-SHA256: " + Sha("small") + "' -T " + small_file + " " +
+                       server.Url("/v1/objects/" + Sha("small")));
+  EXPECT_EQ(ok.http, 201) << ok.body;
 }
 
 TEST(CurlTest, TlsPolicyRefusesOldProtocolsAndWeakSuites) {
