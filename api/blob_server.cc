@@ -5,8 +5,12 @@
 #include <openssl/ssl.h>
 
 #include <charconv>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 namespace cardvault {
 namespace {
@@ -16,6 +20,8 @@ using Json = nlohmann::json;
 // Bodies of rejected uploads up to this size are read and discarded so the connection
 // stays usable; larger ones close the connection instead.
 constexpr uint64_t kDrainLimit = 16 << 20;
+// Unauthenticated clients get far less of the server's time.
+constexpr uint64_t kUnauthenticatedDrainLimit = 64 << 10;
 constexpr size_t kDownloadChunk = 256 << 10;
 
 constexpr char kTls12Ciphers[] =
@@ -29,6 +35,71 @@ constexpr char kTls13Suites[] =
 // logger on one worker thread, so thread-local storage is per request here.
 thread_local std::string tls_user;
 thread_local int64_t tls_start_ns = 0;
+// Set on the overflow thread: every request it sees is answered 503 "overloaded".
+thread_local bool tls_overloaded = false;
+
+// httplib's task queue with a connection cap: `threads` workers serve connections and at
+// most `max_queued` more wait for one. Connections beyond that go to a single overflow
+// thread that answers 503 and closes them (httplib only hands over a closure that owns
+// the socket, so even a refused connection has to be run to be closed).
+class BoundedTaskQueue final : public httplib::TaskQueue {
+ public:
+  BoundedTaskQueue(size_t threads, size_t max_queued) : limit_(threads + max_queued) {
+    for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(jobs_, false); });
+    workers_.emplace_back([this] { Work(overflow_, true); });
+  }
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard lock(mu_);
+      if (active_ + jobs_.size() < limit_) {
+        jobs_.push_back(std::move(fn));
+      } else {
+        overflow_.push_back(std::move(fn));
+      }
+    }
+    cv_.notify_all();
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard lock(mu_);
+      shutdown_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+
+ private:
+  void Work(std::deque<std::function<void()>>& queue, bool overflow) {
+    tls_overloaded = overflow;
+    while (true) {
+      std::function<void()> fn;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return shutdown_ || !queue.empty(); });
+        if (queue.empty()) return;  // shut down and drained
+        fn = std::move(queue.front());
+        queue.pop_front();
+        if (!overflow) ++active_;
+      }
+      fn();
+      if (!overflow) {
+        std::lock_guard lock(mu_);
+        --active_;
+      }
+    }
+  }
+
+  const size_t limit_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::deque<std::function<void()>> overflow_;
+  size_t active_ = 0;
+  bool shutdown_ = false;
+  std::vector<std::thread> workers_;
+};
 
 std::string JsonText(const Json& j) {
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -98,9 +169,11 @@ std::optional<uint64_t> ParseU64(std::string_view text) {
   return value;
 }
 
-// Makes httplib close the connection after this response (it reads the request's
-// Connection header). The Request object is not const inside httplib, so the cast is
-// well-defined; it is the only way 0.11 offers.
+// Answers with "Connection: close" (httplib copies the request's Connection header into
+// the response), so the client ends the connection after this response. httplib 0.11
+// itself keeps reading: a client that goes on sending the unread body gets it parsed as a
+// request line, which fails and closes the connection. The Request object is not const
+// inside httplib, so the cast is well-defined.
 void ForceClose(const httplib::Request& req) {
   auto& mutable_req = const_cast<httplib::Request&>(req);
   mutable_req.headers.erase("Connection");
@@ -108,9 +181,10 @@ void ForceClose(const httplib::Request& req) {
 }
 
 // Keeps the connection in sync after rejecting an upload without consuming its body.
-void DiscardBody(const httplib::Request& req, const httplib::ContentReader& reader) {
+void DiscardBody(const httplib::Request& req, const httplib::ContentReader& reader,
+                 uint64_t limit = kDrainLimit) {
   auto length = ParseU64(req.get_header_value("Content-Length"));
-  if (length.has_value() && *length <= kDrainLimit) {
+  if (length.has_value() && *length <= limit) {
     if (reader([](const char*, size_t) { return true; })) return;
   }
   ForceClose(req);
@@ -215,7 +289,10 @@ StatusOr<std::unique_ptr<BlobServer>> BlobServer::New(const ServerConfig& config
                                    "tls_setup_failed");
   }
   const size_t threads = static_cast<size_t>(config.threads);
-  server->server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  const size_t queued = static_cast<size_t>(config.max_queued_connections);
+  server->server_->new_task_queue = [threads, queued] {
+    return new BoundedTaskQueue(threads, queued);
+  };
   server->server_->set_read_timeout(config.read_timeout_seconds, 0);
   server->server_->set_write_timeout(config.write_timeout_seconds, 0);
   server->server_->set_keep_alive_timeout(config.keep_alive_timeout_seconds);
@@ -232,12 +309,18 @@ void BlobServer::InstallRoutes() {
   using httplib::Response;
   httplib::SSLServer& svr = *server_;
 
-  svr.set_pre_routing_handler([this](const Request& req, Response&) {
+  svr.set_pre_routing_handler([this](const Request& req, Response& res) {
     tls_user.clear();
     tls_start_ns = env_->MonotonicNanos();
     // Ranges are handled by the GET handler itself; httplib MUST NOT slice bodies again
     // (it would also cut error bodies).
     const_cast<Request&>(req).ranges.clear();
+    if (tls_overloaded) {
+      ForceClose(req);
+      res.set_header("Retry-After", "1");
+      SendError(res, 503, "overloaded", "too many connections; retry later");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
 
@@ -344,6 +427,44 @@ void BlobServer::InstallRoutes() {
     res.set_content(JsonText(body), "application/json");
   });
 
+  // "Expect: 100-continue" (curl sends it for large bodies): refuse what the PUT handler
+  // would refuse before the client sends the body. The handler repeats every check.
+  auto check_upload = [this, authenticate](const Request& req, Response& res) -> int {
+    constexpr std::string_view kObjects = "/v1/objects/";
+    if (req.method != "PUT" || req.path.compare(0, kObjects.size(), kObjects) != 0) return 100;
+    auto user = authenticate(req, res);
+    if (!user) return res.status;
+    const std::string id = req.path.substr(kObjects.size());
+    auto size = ParseU64(req.get_header_value("Content-Length"));
+    if (!IsValidObjectId(id) || !size.has_value()) return 100;  // the handler explains
+    if (*size > config_.max_object_bytes) {
+      SendError(res, 413, "object_too_large", "the object exceeds the server's size limit");
+      return 413;
+    }
+    auto used = store_->UsedBytes(*user);
+    if (!used.ok()) return 100;
+    if (*used + *size > config_.quota_bytes) {
+      auto existing = store_->Head(*user, id);  // a replacement frees the old size
+      uint64_t freed = existing.ok() ? existing->size : 0;
+      if (*used - std::min(*used, freed) + *size > config_.quota_bytes) {
+        SendError(res, 507, "quota_exceeded", "the upload would exceed the user's quota");
+        return 507;
+      }
+    }
+    return 100;
+  };
+  svr.set_expect_100_continue_handler(
+      [check_upload = std::move(check_upload)](const Request& req, Response& res) -> int {
+        int status = check_upload(req, res);
+        if (status != 100) {
+          // httplib 0.11 sends this early answer without a Content-Length: add it, and end the
+          // connection, whose body the client then never sends.
+          res.set_header("Content-Length", std::to_string(res.body.size()));
+          ForceClose(req);
+        }
+        return status;
+      });
+
   svr.Put(R"(/v1/objects/(.*))", [this, authenticate](const Request& req, Response& res,
                                                       const httplib::ContentReader& reader) {
     auto reject = [&](int http, std::string_view code, std::string_view message) {
@@ -351,7 +472,7 @@ void BlobServer::InstallRoutes() {
       DiscardBody(req, reader);
     };
     auto user = authenticate(req, res);
-    if (!user) return DiscardBody(req, reader);
+    if (!user) return DiscardBody(req, reader, kUnauthenticatedDrainLimit);
     const std::string id = req.matches[1];
     if (!IsValidObjectId(id)) {
       return reject(400, "bad_object_id", "object id must be 64 lowercase hex characters");
@@ -443,10 +564,15 @@ void BlobServer::InstallRoutes() {
     res.set_content_provider(
         static_cast<size_t>(length), "application/octet-stream",
         [reader, buffer, start](size_t offset, size_t want, httplib::DataSink& sink) {
-          size_t chunk = std::min(want, buffer->size());
-          auto n = reader->ReadAt(start + offset, std::span(buffer->data(), chunk));
-          if (!n.ok() || *n == 0) return false;  // aborts the response
-          return sink.write(reinterpret_cast<const char*>(buffer->data()), *n);
+          // Runs outside the handler's exception edge: nothing may escape.
+          try {
+            size_t chunk = std::min(want, buffer->size());
+            auto n = reader->ReadAt(start + offset, std::span(buffer->data(), chunk));
+            if (!n.ok() || *n == 0) return false;  // aborts the response
+            return sink.write(reinterpret_cast<const char*>(buffer->data()), *n);
+          } catch (...) {
+            return false;
+          }
         });
   });
 

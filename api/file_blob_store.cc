@@ -16,7 +16,7 @@
 namespace cardvault {
 namespace {
 
-constexpr std::array<std::string_view, 1> kMigrations = {
+constexpr std::array<std::string_view, 3> kMigrations = {
     R"sql(
 CREATE TABLE objects (
   seq INTEGER PRIMARY KEY,
@@ -32,6 +32,10 @@ CREATE TABLE objects (
 CREATE UNIQUE INDEX objects_live ON objects(user, id) WHERE deleted IS NULL;
 CREATE INDEX objects_deleted ON objects(deleted) WHERE deleted IS NOT NULL;
 )sql",
+    // Quota checks sum the live sizes of one user from the index alone.
+    "CREATE INDEX objects_usage ON objects(user, size) WHERE deleted IS NULL;",
+    // SweepOrphans looks files up by name.
+    "CREATE INDEX objects_file ON objects(file);",
 };
 
 Status BadId() {
@@ -382,6 +386,35 @@ StatusOr<size_t> FileBlobStore::PurgeExpired(int64_t now_unix) {
     CV_RETURN_IF_ERROR(del.Run());
   }
   return expired.size();
+}
+
+StatusOr<size_t> FileBlobStore::SweepOrphans(int64_t now_unix, int64_t min_age_seconds) {
+  std::vector<std::string> candidates;
+  std::error_code ec;
+  for (const auto& shard : std::filesystem::directory_iterator(data_dir_ + "/blobs", ec)) {
+    if (!shard.is_directory()) continue;
+    for (const auto& entry : std::filesystem::directory_iterator(shard.path(), ec)) {
+      auto info = env_->Stat(entry.path().string());
+      if (!info.ok() || !info->is_regular) continue;
+      if (info->mtime_ns / 1000000000 > now_unix - min_age_seconds) continue;
+      candidates.push_back(entry.path().filename().string());
+    }
+  }
+  if (ec) return IoError("cannot list " + data_dir_ + "/blobs: " + ec.message());
+  size_t removed = 0;
+  for (const std::string& name : candidates) {
+    {
+      std::lock_guard lock(mu_);
+      CV_ASSIGN_OR_RETURN(Statement stmt, db_->Prepare("SELECT 1 FROM objects WHERE file = ?1"));
+      CV_RETURN_IF_ERROR(stmt.BindText(1, name));
+      CV_ASSIGN_OR_RETURN(bool referenced, stmt.Step());
+      if (referenced) continue;
+    }
+    Status status = env_->RemoveFile(BlobPath(name));
+    if (!status.ok() && status.code() != StatusCode::kNotFound) return status;
+    ++removed;
+  }
+  return removed;
 }
 
 }  // namespace cardvault

@@ -19,7 +19,8 @@ namespace cardvault {
 //   blobs/xx/<random>   committed versions, named by the server (never by the client)
 // A put writes tmp, fsyncs it, renames it into blobs/, fsyncs that directory and only then
 // inserts the index row, so a crash at any point leaves either the old state or the new
-// one; a crash between rename and index commit leaves an unlisted orphan file.
+// one; a crash between rename and index commit leaves an unlisted orphan file
+// (removed later by SweepOrphans).
 // Replaced and deleted versions stay on disk for `retention_seconds` (PurgeExpired).
 // Thread-safe. The store MUST outlive every PendingPut and BlobReader it returned.
 class FileBlobStore final : public BlobStore {
@@ -46,6 +47,12 @@ class FileBlobStore final : public BlobStore {
   // Removes the files and index rows of versions deleted or replaced more than
   // retention_seconds ago (relative to `now_unix`). Returns how many were purged.
   StatusOr<size_t> PurgeExpired(int64_t now_unix);
+
+  // Removes files under blobs/ that no index row names and that were last written more
+  // than `min_age_seconds` before `now_unix` (younger ones may belong to a put between
+  // its rename and its index commit). Such orphans are left by a crash in that window.
+  // Returns how many were removed.
+  StatusOr<size_t> SweepOrphans(int64_t now_unix, int64_t min_age_seconds = 3600);
 
   const Options& options() const { return options_; }
 

@@ -8,7 +8,9 @@
 #include <signal.h>
 
 #include <atomic>
+#include <charconv>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <vector>
 
 #include "api/tls_identity.h"
@@ -25,6 +27,9 @@ namespace {
 
 using Json = nlohmann::json;
 constexpr size_t kChunk = 256 << 10;
+// Uploads above this size check the server's limits first (the server drains rejected
+// bodies up to 16 MiB and closes the connection on larger ones).
+constexpr uint64_t kPreflightBytes = 8 << 20;
 
 int PinIndex() {
   static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -55,6 +60,14 @@ int VerifyPinned(int /*preverify_ok*/, X509_STORE_CTX* store) {
   }
   X509_STORE_CTX_set_error(store, X509_V_OK);
   return 1;
+}
+
+std::optional<uint64_t> ParseU64(std::string_view text) {
+  uint64_t value = 0;
+  if (text.empty()) return std::nullopt;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
 }
 
 Status FromHttpStatus(int status, const std::string& body) {
@@ -119,11 +132,8 @@ StatusOr<ObjectInfo> InfoFromHeaders(std::string_view id, const httplib::Respons
   }
   info.kind = *kind;
   info.size = size;
-  try {
-    info.created_unix = std::stoll(res.get_header_value("X-Object-Created", 0));
-  } catch (const std::exception&) {
-    info.created_unix = 0;
-  }
+  info.created_unix =
+      static_cast<int64_t>(ParseU64(res.get_header_value("X-Object-Created")).value_or(0));
   return info;
 }
 
@@ -198,9 +208,49 @@ httplib::Headers AuthHeaders(const SecretData& token) {
 
 }  // namespace
 
+Status RemoteStore::CheckLimits(std::string_view id, uint64_t size) {
+  uint64_t used = 0, quota = 0, max_object = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (pin_) pin_->mismatch = false;
+    httplib::Headers headers = AuthHeaders(options_.token);
+    httplib::Result result = client_->Get("/v1/whoami", headers);
+    if (!result) return TransportError(result, pin_ ? &pin_->mismatch : nullptr);
+    if (result->status != 200) return FromHttpStatus(result->status, result->body);
+    try {
+      Json j = Json::parse(result->body);
+      used = j.at("used_bytes").get<uint64_t>();
+      quota = j.at("quota_bytes").get<uint64_t>();
+      max_object = j.at("max_object_bytes").get<uint64_t>();
+    } catch (const std::exception& e) {
+      return CorruptError(std::string("malformed whoami reply: ") + e.what(), "bad_reply");
+    }
+  }
+  if (size > max_object) {
+    return ResourceExhaustedError("object of " + std::to_string(size) +
+                                      " bytes exceeds the server's limit of " +
+                                      std::to_string(max_object),
+                                  "object_too_large");
+  }
+  if (used + size > quota) {
+    // Replacing an object frees its size first, as on the server.
+    auto existing = Head(id);
+    uint64_t freed = existing.ok() ? existing->size : 0;
+    if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) {
+      return existing.status();
+    }
+    if (used - std::min(used, freed) + size > quota) {
+      return ResourceExhaustedError("quota of " + std::to_string(quota) + " bytes exceeded",
+                                    "quota_exceeded");
+    }
+  }
+  return Status::Ok();
+}
+
 StatusOr<ObjectInfo> RemoteStore::Put(std::string_view id, const PutOptions& options,
                                       const SourceFactory& source) {
   if (!IsValidObjectId(id)) return InvalidArgumentError("bad object id", "bad_object_id");
+  if (options.size > kPreflightBytes) CV_RETURN_IF_ERROR(CheckLimits(id, options.size));
   CV_ASSIGN_OR_RETURN(auto file, source());
   std::lock_guard lock(mu_);
   if (pin_) pin_->mismatch = false;
@@ -261,11 +311,9 @@ StatusOr<ObjectInfo> RemoteStore::Get(std::string_view id, uint64_t offset, cons
       [&](const httplib::Response& res) {
         status = res.status;
         if (status == 200 || status == 206) {
-          uint64_t total = 0;
+          std::optional<uint64_t> total;
           if (status == 200) {
-            total = std::stoull(res.get_header_value("Content-Length", 0).empty()
-                                    ? "0"
-                                    : res.get_header_value("Content-Length"));
+            total = ParseU64(res.get_header_value("Content-Length"));
             if (offset > 0) {
               sink_status = CorruptError("server ignored the range", "bad_reply");
               return false;
@@ -273,9 +321,13 @@ StatusOr<ObjectInfo> RemoteStore::Get(std::string_view id, uint64_t offset, cons
           } else {
             std::string range = res.get_header_value("Content-Range");
             size_t slash = range.rfind('/');
-            total = slash == std::string::npos ? 0 : std::stoull(range.substr(slash + 1));
+            if (slash != std::string::npos) total = ParseU64(range.substr(slash + 1));
           }
-          info = InfoFromHeaders(id, res, total);
+          if (!total.has_value()) {
+            sink_status = CorruptError("reply lacks the object size", "bad_reply");
+            return false;
+          }
+          info = InfoFromHeaders(id, res, *total);
           if (!info.ok()) {
             sink_status = info.status();
             return false;
@@ -315,13 +367,9 @@ StatusOr<ObjectInfo> RemoteStore::Head(std::string_view id) {
   httplib::Result result = client_->Head("/v1/objects/" + std::string(id), headers);
   if (!result) return TransportError(result, pin_ ? &pin_->mismatch : nullptr);
   if (result->status != 200) return FromHttpStatus(result->status, result->body);
-  uint64_t size = 0;
-  try {
-    size = std::stoull(result->get_header_value("Content-Length"));
-  } catch (const std::exception&) {
-    return CorruptError("HEAD reply lacks Content-Length", "bad_reply");
-  }
-  return InfoFromHeaders(id, *result, size);
+  auto size = ParseU64(result->get_header_value("Content-Length"));
+  if (!size.has_value()) return CorruptError("HEAD reply lacks Content-Length", "bad_reply");
+  return InfoFromHeaders(id, *result, *size);
 }
 
 Status RemoteStore::Delete(std::string_view id) {

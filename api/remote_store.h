@@ -54,6 +54,10 @@ class RemoteStore final : public ObjectClient {
 
  private:
   RemoteStore() = default;
+  // Before a large upload: the server can only refuse a body it has not read by closing
+  // the connection, which looks like a network error. So check the limits first:
+  // kResourceExhausted "object_too_large" / "quota_exceeded" as the server would answer.
+  Status CheckLimits(std::string_view id, uint64_t size);
 
   std::mutex mu_;
   RemoteStoreOptions options_;

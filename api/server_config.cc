@@ -18,6 +18,7 @@ void VisitFields(ServerConfig& c, Visitor&& v) {
   v("quota_bytes", c.quota_bytes);
   v("retention_seconds", c.retention_seconds);
   v("threads", c.threads);
+  v("max_queued_connections", c.max_queued_connections);
   v("read_timeout_seconds", c.read_timeout_seconds);
   v("write_timeout_seconds", c.write_timeout_seconds);
   v("keep_alive_timeout_seconds", c.keep_alive_timeout_seconds);
@@ -49,7 +50,8 @@ StatusOr<ServerConfig> ServerConfig::FromJson(std::string_view json) {
     return InvalidArgumentError(std::string("config: ") + e.what(), "bad_config");
   }
   if (config.port < 0 || config.port > 65535 || config.threads < 1 ||
-      config.read_timeout_seconds < 1 || config.write_timeout_seconds < 1) {
+      config.max_queued_connections < 0 || config.read_timeout_seconds < 1 ||
+      config.write_timeout_seconds < 1) {
     return InvalidArgumentError("config has an out-of-range value", "bad_config");
   }
   return config;

@@ -88,6 +88,10 @@ int Serve(const std::string& data) {
     (*server)->Stop();
   });
   std::thread purge_thread([&] {
+    auto orphans = (*store)->SweepOrphans(env->NowUnixNanos() / 1000000000);
+    if (!orphans.ok()) {
+      std::fprintf(stderr, "cardvault-server: sweep: %s\n", orphans.status().ToString().c_str());
+    }
     std::unique_lock lock(mu);
     while (!done) {
       auto purged = (*store)->PurgeExpired(env->NowUnixNanos() / 1000000000);

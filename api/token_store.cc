@@ -8,6 +8,7 @@
 
 #include "api/object_id.h"
 #include "core/crypto.h"
+#include "storage/sqlite_transaction.h"
 
 namespace cardvault {
 namespace {
@@ -78,7 +79,9 @@ StatusOr<IssuedToken> TokenStore::Issue(std::string_view user, std::string_view 
   CV_RETURN_IF_ERROR(find.BindText(1, user));
   CV_ASSIGN_OR_RETURN(bool exists, find.Step());
   if (!exists) return NotFoundError("no user " + std::string(user), "no_such_user");
-  // The id is part of the token, so insert first and fill in the digest after.
+  // The id is part of the token, so insert first and fill in the digest after, in one
+  // transaction.
+  CV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_));
   CV_ASSIGN_OR_RETURN(Statement insert,
                       db_->Prepare("INSERT INTO tokens (user, device, digest, created) "
                                    "VALUES (?1, ?2, x'', ?3)"));
@@ -98,6 +101,7 @@ StatusOr<IssuedToken> TokenStore::Issue(std::string_view user, std::string_view 
   CV_RETURN_IF_ERROR(update.BindBlob(1, digest));
   CV_RETURN_IF_ERROR(update.BindInt64(2, issued.id));
   CV_RETURN_IF_ERROR(update.Run());
+  CV_RETURN_IF_ERROR(txn.Commit());
   return issued;
 }
 

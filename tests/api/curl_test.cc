@@ -16,8 +16,9 @@ struct CurlResult {
 };
 
 // Runs `curl ... -w '\n%{http_code}'` and splits the body from the status code.
-CurlResult Curl(const std::string& args) {
-  std::string command = args + " --max-time 20 -w '\\n%{http_code}' 2>/dev/null";
+// `write_out` goes just before the status line (curl -w variables, e.g. %{size_upload}).
+CurlResult Curl(const std::string& args, const std::string& write_out = "") {
+  std::string command = args + " --max-time 20 -w '" + write_out + "\\n%{http_code}' 2>/dev/null";
   FILE* pipe = ::popen(command.c_str(), "r");
   std::string out;
   char buf[4096];
@@ -67,6 +68,13 @@ TEST(CurlTest, UploadDownloadListWithCurl) {
   CurlResult range = Curl(base + "-H 'Range: bytes=100-199' " + server.Url("/v1/objects/" + sha));
   ASSERT_EQ(range.http, 206);
   EXPECT_EQ(range.body, data.substr(100, 100));
+  CurlResult suffix = Curl(base + "-H 'Range: bytes=-5' " + server.Url("/v1/objects/" + sha));
+  ASSERT_EQ(suffix.http, 206);
+  EXPECT_EQ(suffix.body, data.substr(data.size() - 5));
+  CurlResult head = Curl(base + "-I " + server.Url("/v1/objects/" + sha));
+  EXPECT_EQ(head.http, 200);
+  EXPECT_NE(head.body.find("Content-Length: 300000"), std::string::npos) << head.body;
+  EXPECT_NE(head.body.find("X-Content-SHA256: " + sha), std::string::npos) << head.body;
   CurlResult beyond = Curl(base + "-H 'Range: bytes=300000-' " + server.Url("/v1/objects/" + sha));
   EXPECT_EQ(beyond.http, 416);
   EXPECT_NE(beyond.body.find("range_not_satisfiable"), std::string::npos) << beyond.body;
@@ -102,6 +110,47 @@ TEST(CurlTest, UploadDownloadListWithCurl) {
   CurlResult no_route = Curl(base + server.Url("/v2/nothing"));
   EXPECT_EQ(no_route.http, 404);
   EXPECT_NE(no_route.body.find("no_such_route"), std::string::npos) << no_route.body;
+}
+
+TEST(CurlTest, ExpectContinueRefusesBeforeTheBodyIsSent) {
+  ServerConfig config = TestServer::DefaultConfig();
+  config.quota_bytes = 1 << 20;
+  TestServer server(config);
+  const std::string file = server.dir() + "/two-mib";
+  const std::string data(2 << 20, 'e');
+  std::ofstream(file, std::ios::binary) << data;
+  const std::string sha = Sha(data);
+  const std::string upload = "-H 'Expect: 100-continue' -H 'X-Content-SHA256: " + sha + "' -T " +
+                             file + " " + server.Url("/v1/objects/" + sha);
+  CurlResult quota = Curl(server.CurlBase(server.alice()) + upload, " up=%{size_upload}");
+  EXPECT_EQ(quota.http, 507);
+  EXPECT_NE(quota.body.find("quota_exceeded"), std::string::npos) << quota.body;
+  EXPECT_TRUE(quota.body.ends_with("} up=0")) << quota.body;  // no body byte was sent
+  CurlResult anonymous =
+      Curl(server.CurlBase("cvt_1_" + std::string(64, 'f')) + upload, " up=%{size_upload}");
+  EXPECT_EQ(anonymous.http, 401);
+  EXPECT_TRUE(anonymous.body.ends_with("} up=0")) << anonymous.body;
+  // Within the limits the body follows the 100 Continue as usual.
+  const std::string small_file = server.dir() + "/small";
+  std::ofstream(small_file, std::ios::binary) << "small";
+  CurlResult ok = Curl(server.CurlBase(server.alice()) + "-H 'Expect: 100-continue' " +
+                       "-H 'X-Content-SHA256: " + Sha("small") + "' -T " + small_file + " " +
+                       server.Url("/v1/objects/" + Sha("small")));
+  EXPECT_EQ(ok.http, 201) << ok.body;
+}
+
+TEST(CurlTest, TlsPolicyRefusesOldProtocolsAndWeakSuites) {
+  TestServer server;
+  const std::string base = "curl -sS --cacert " + server.dir() + "/cert.pem ";
+  const std::string url = server.Url("/v1/health");
+  EXPECT_EQ(Curl(base + url).http, 200);
+  EXPECT_EQ(Curl(base + "--tlsv1.3 " + url).http, 200);
+  EXPECT_EQ(Curl(base + "--tls-max 1.2 " + url).http, 200);
+  EXPECT_EQ(Curl(base + "--tls-max 1.2 --ciphers ECDHE-ECDSA-CHACHA20-POLY1305 " + url).http, 200);
+  // No TLS 1.1, no static-RSA key exchange, no CBC suites.
+  EXPECT_EQ(Curl(base + "--tlsv1.1 --tls-max 1.1 " + url).http, 0);
+  EXPECT_EQ(Curl(base + "--tls-max 1.2 --ciphers AES128-GCM-SHA256 " + url).http, 0);
+  EXPECT_EQ(Curl(base + "--tls-max 1.2 --ciphers ECDHE-ECDSA-AES128-SHA256 " + url).http, 0);
 }
 
 TEST(CurlTest, HostileIdsAreRejectedAndTouchNothing) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/crypto.h"
+#include "core/fault_injection_env.h"
 
 namespace cardvault {
 namespace {
@@ -208,6 +209,63 @@ TEST_F(FileBlobStoreTest, DeletedVersionsArePurgedAfterRetention) {
   EXPECT_EQ(*store_->PurgeExpired(now), 0u);
   EXPECT_EQ(*store_->PurgeExpired(now + 11), 2u);
   EXPECT_EQ(CountFiles(dir_ + "/blobs"), before);
+}
+
+TEST_F(FileBlobStoreTest, SweepRemovesOnlyOldUnreferencedFiles) {
+  ASSERT_TRUE(Put("alice", Id(1), "kept").ok());
+  ASSERT_TRUE(Put("alice", Id(2), "replaced").ok());
+  ASSERT_TRUE(Put("alice", Id(2), "replacement").ok());  // the old version stays referenced
+  // Orphans as a crash between rename and index commit leaves them: one old, one fresh.
+  ASSERT_TRUE(Env::Default()->CreateDirs(dir_ + "/blobs/ab").ok());
+  const std::string old_orphan = dir_ + "/blobs/ab/ab" + std::string(30, '1');
+  const std::string new_orphan = dir_ + "/blobs/ab/ab" + std::string(30, '2');
+  ASSERT_TRUE(WriteFileAtomically(*Env::Default(), old_orphan, AsBytes("x")).ok());
+  ASSERT_TRUE(WriteFileAtomically(*Env::Default(), new_orphan, AsBytes("y")).ok());
+  int64_t now = Env::Default()->NowUnixNanos() / 1000000000;
+  ASSERT_TRUE(
+      Env::Default()->SetFileTimesAndMode(old_orphan, (now - 7200) * 1000000000, 0600).ok());
+  size_t before = CountFiles(dir_ + "/blobs");
+  auto swept = store_->SweepOrphans(now);
+  ASSERT_TRUE(swept.ok()) << swept.status().ToString();
+  EXPECT_EQ(*swept, 1u);
+  EXPECT_FALSE(std::filesystem::exists(old_orphan));
+  EXPECT_TRUE(std::filesystem::exists(new_orphan));
+  EXPECT_EQ(CountFiles(dir_ + "/blobs"), before - 1);
+  // With no age margin, every unreferenced file goes and every object still reads.
+  EXPECT_EQ(*store_->SweepOrphans(now + 10, 0), 1u);
+  EXPECT_EQ(Read("alice", Id(1)), "kept");
+  EXPECT_EQ(Read("alice", Id(2)), "replacement");
+  EXPECT_EQ(*store_->PurgeExpired(now + 1000), 1u);  // the replaced version, via the index
+}
+
+TEST_F(FileBlobStoreTest, FailuresDuringCommitLeaveThePreviousVersion) {
+  FaultInjectionEnv env(Env::Default());
+  store_.reset();
+  auto opened = FileBlobStore::Open(&env, dir_, options_);
+  ASSERT_TRUE(opened.ok());
+  store_ = std::move(*opened);
+  ASSERT_TRUE(Put("alice", Id(1), "old").ok());
+  const size_t files = CountFiles(dir_ + "/blobs");
+  // Each sync of a put (the data, the shard directory) and its rename, in turn.
+  for (int fault = 0; fault < 4; ++fault) {
+    env.ClearFaults();
+    if (fault < 2) env.FailNthSync(env.syncs() + fault + 1);
+    if (fault == 2) env.FailNthRename(env.renames() + 1);
+    if (fault == 3) env.SetDiskFullAfter(2);
+    Status status = Put("alice", Id(1), "new");
+    EXPECT_FALSE(status.ok()) << fault;
+    if (fault == 3) {
+      EXPECT_EQ(status.reason(), "disk_full");
+    }
+    EXPECT_EQ(Read("alice", Id(1)), "old") << fault;
+    EXPECT_EQ(store_->List("alice", {}).value().objects.size(), 1u);
+    EXPECT_EQ(CountFiles(dir_ + "/blobs"), files) << fault;
+    EXPECT_EQ(CountFiles(dir_ + "/tmp"), 0u) << fault;
+  }
+  env.ClearFaults();
+  ASSERT_TRUE(Put("alice", Id(1), "new").ok());
+  EXPECT_EQ(Read("alice", Id(1)), "new");
+  store_.reset();  // before `env` goes away
 }
 
 }  // namespace

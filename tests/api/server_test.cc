@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "api/retrying_object_client.h"
+#include "core/fault_injection_env.h"
 #include "tests/api/server_test_util.h"
 
 namespace cardvault {
@@ -165,12 +166,48 @@ TEST(ServerTest, QuotaAndObjectSizeLimits) {
   EXPECT_EQ(big.status().code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(big.status().reason(), "object_too_large");
   EXPECT_EQ(alice->Head(IdOf(b)).status().code(), StatusCode::kNotFound);
+  // Large bodies over a limit are refused with the right error, not a broken connection.
+  const std::string huge(20 << 20, 'h');
+  auto huge_put = PutString(*alice, huge);
+  EXPECT_EQ(huge_put.status().reason(), "object_too_large");
   // Bob's quota is his own.
   auto bob = server.Client(server.bob());
   EXPECT_TRUE(PutString(*bob, b).ok());
   // Deleting frees quota.
   ASSERT_TRUE(alice->Delete(IdOf(a)).ok());
   EXPECT_TRUE(PutString(*alice, b).ok());
+}
+
+TEST(ServerTest, LargeUploadOverQuotaIsRefusedUpFront) {
+  ServerConfig config = TestServer::DefaultConfig();
+  config.quota_bytes = 32 << 20;
+  TestServer server(config);
+  auto alice = server.Client(server.alice());
+  const std::string big(20 << 20, 'b');
+  ASSERT_TRUE(PutString(*alice, big).ok());
+  const std::string more(20 << 20, 'm');
+  auto over = PutString(*alice, more);
+  EXPECT_EQ(over.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(over.status().reason(), "quota_exceeded");
+  // Replacing the existing object with one of the same size fits.
+  PutOptions replace = PutFor(more);
+  auto replaced = alice->Put(IdOf(big), replace, StringSource(more));
+  EXPECT_TRUE(replaced.ok()) << replaced.status().ToString();
+}
+
+TEST(ServerTest, DiskFullIs507AndStoresNothing) {
+  FaultInjectionEnv env(Env::Default());
+  TestServer server(TestServer::DefaultConfig(), &env);
+  auto alice = server.Client(server.alice());
+  const std::string data(200000, 'd');
+  env.SetDiskFullAfter(1000);
+  auto put = PutString(*alice, data);
+  EXPECT_EQ(put.status().code(), StatusCode::kResourceExhausted) << put.status().ToString();
+  EXPECT_EQ(put.status().reason(), "insufficient_storage");
+  EXPECT_EQ(alice->Head(IdOf(data)).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(CountFiles(server.data_dir() + "/tmp"), 0u);
+  env.ClearFaults();
+  EXPECT_TRUE(PutString(*alice, data).ok());
 }
 
 TEST(ServerTest, UsersAreIsolated) {
@@ -273,6 +310,30 @@ TEST(ServerTest, CertificateVerification) {
   RemoteStoreOptions none;
   none.port = server.port();
   EXPECT_EQ(RemoteStore::New(std::move(none)).status().reason(), "no_verification");
+}
+
+TEST(ServerTest, ConnectionsBeyondTheCapGet503) {
+  ServerConfig config = TestServer::DefaultConfig();
+  config.threads = 1;
+  config.max_queued_connections = 0;
+  TestServer server(config);
+  // The only worker is held by this keep-alive connection.
+  auto first = server.Client(server.alice());
+  ASSERT_EQ(*first->WhoAmI(), "alice");
+  auto second = server.Client(server.bob());
+  auto refused = second->WhoAmI();
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(refused.status().reason(), "overloaded");
+  EXPECT_TRUE(IsRetryable(refused.status()));
+  // Once the first connection closes, the worker serves the next one.
+  first.reset();
+  auto third = server.Client(server.bob());
+  StatusOr<std::string> who = UnavailableError("not tried");
+  for (int i = 0; i < 100 && !who.ok(); ++i) {
+    who = third->WhoAmI();
+    if (!who.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(who.value(), "bob");
 }
 
 TEST(ServerTest, PaginationAcross2500Objects) {

@@ -58,10 +58,12 @@ inline size_t CountFiles(const std::string& dir) {
 // A data directory with a certificate, users alice and bob, and a running server.
 class TestServer {
  public:
-  explicit TestServer(ServerConfig config = DefaultConfig()) : config_(config) {
+  // `env` (for the blob store; default: the real one) MUST outlive the server.
+  explicit TestServer(ServerConfig config = DefaultConfig(), Env* env = Env::Default())
+      : config_(config) {
     char tmpl[] = "/tmp/cv-server-test-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
-    env_ = Env::Default();
+    env_ = env;
     fingerprint_ = GenerateSelfSignedCertificate(*env_, dir_ + "/cert.pem", dir_ + "/key.pem",
                                                  {"localhost"}, {"127.0.0.1"})
                        .value();
