@@ -268,19 +268,27 @@ void AddSyncCommands(CLI::App& app, const std::string& config_flag, int& exit_co
       exit_code = Fail(config.status());
       return;
     }
-    auto db = StateDb::Open(config->state_dir + "/state.db");
-    if (!db.ok()) {
-      exit_code = Fail(db.status());
-      return;
+    const std::string db_path = config->state_dir + "/state.db";
+    std::unique_ptr<StateDb> db;
+    if (env.Stat(db_path).ok()) {
+      auto opened = StateDb::Open(db_path);
+      if (!opened.ok()) {
+        exit_code = Fail(opened.status());
+        return;
+      }
+      db = std::move(*opened);
     }
-    auto counts = (*db)->Counts().value();
-    auto last = (*db)->GetMeta("last_success_ns");
+    StateCounts counts;
+    if (db) counts = db->Counts().value();
+    auto last = db ? db->GetMeta("last_success_ns") : StatusOr<std::string>(NotFoundError(""));
     nlohmann::json j = {{"pending", counts.queued + counts.encrypted},
                         {"uploaded", counts.uploaded},
                         {"failed", counts.failed},
                         {"last_success_ns", last.ok() ? std::stoll(*last) : 0}};
     nlohmann::json failures = nlohmann::json::array();
-    for (const VersionRecord& v : (*db)->ListVersions(VersionState::kFailed).value()) {
+    const std::vector<VersionRecord> failed =
+        db ? db->ListVersions(VersionState::kFailed).value() : std::vector<VersionRecord>();
+    for (const VersionRecord& v : failed) {
       failures.push_back({{"path", v.path}, {"error", v.last_error}});
     }
     j["failures"] = failures;

@@ -1,50 +1,107 @@
 #!/usr/bin/env bash
 # The README's first command: install what is missing, build, and run the main job on
-# embedded defaults. Today that is the file format end to end: a demo folder of secrets is
-# encrypted file by file into blobs (no name or content in clear), then restored from the
-# blobs alone and compared byte for byte. The card, the server and the watching agent join
-# as their issues land (docs/architecture.md).
+# embedded defaults: a local cardvault-server over TLS on 127.0.0.1, a soft card, and the
+# agent watching a demo folder. It shows a file being encrypted and uploaded, then leaves
+# server and agent running. `bash scripts/demo.sh stop` stops them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+demo=${CARDVAULT_DEMO_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/cardvault-demo}
+
+stop_demo() {
+  for p in agent server; do
+    if [ -f "$demo/$p.pid" ]; then
+      kill "$(cat "$demo/$p.pid")" 2>/dev/null || true
+      rm -f "$demo/$p.pid"
+    fi
+  done
+}
+if [ "${1:-}" = stop ]; then
+  stop_demo
+  echo "demo: stopped"
+  exit 0
+fi
+
 bash scripts/bootstrap.sh
 bash scripts/build.sh release
 cv=$PWD/build/agent/cardvault
+server=$PWD/build/api/cardvault-server
 
-demo=${CARDVAULT_DEMO_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/cardvault-demo}
+stop_demo
 rm -rf "$demo"
-mkdir -p "$demo/vault/keys" "$demo/vault/tokens" "$demo/blobs" "$demo/restored"
+mkdir -p "$demo"
 chmod 700 "$demo"
-echo "demo: working in $demo"
+export CARDVAULT_CONFIG=$demo/config.json XDG_RUNTIME_DIR=$demo/run
+mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 
-# A software identity stands in for the card until the card backend lands.
+# 1. The storage server, on a free port of 127.0.0.1, with a self-signed certificate.
+port=18443
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+fingerprint=$("$server" --data "$demo/server" init | sed -n 's/.*fingerprint: //p')
+sed -i "s/\"port\": [0-9]*/\"port\": $port/" "$demo/server/config.json"
+"$server" --data "$demo/server" user add demo >/dev/null
+"$server" --data "$demo/server" token issue demo --device demo-pc 2>/dev/null |
+  grep -o 'cvt_[0-9a-z_]*' > "$demo/device-token"
+chmod 600 "$demo/device-token"
+"$server" --data "$demo/server" serve > "$demo/server.log" 2>&1 &
+echo $! > "$demo/server.pid"
+for _ in $(seq 100); do
+  curl -sk "https://127.0.0.1:$port/v1/health" >/dev/null && break
+  sleep 0.1
+done
+echo "demo: cardvault-server on https://127.0.0.1:$port (certificate $fingerprint)"
+
+# 2. The key the vault is wrapped to.
 recipient=$("$cv" keygen -o "$demo/identity.key" 2>/dev/null)
-echo "demo: recipient $recipient (software key; the card backend replaces it)"
+echo "demo: recipient $recipient"
 
-printf 'AKIAIOSFODNN7EXAMPLE\nwJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n' > "$demo/vault/keys/aws.txt"
+# 3. The agent's config, checked against the server before it is written.
+mkdir -p "$demo/vault/ssh" "$demo/vault/tokens"
+printf 'AKIAIOSFODNN7EXAMPLE\nwJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n' > "$demo/vault/aws.txt"
 printf 'ghp_exampletoken0123456789abcdefghijklmn\n' > "$demo/vault/tokens/github token.txt"
-head -c 3000000 /dev/urandom > "$demo/vault/keys/backup.kdbx"
-chmod 600 "$demo/vault/keys/aws.txt"
+head -c 200000 /dev/urandom > "$demo/vault/ssh/id_demo"
+chmod 600 "$demo/vault/aws.txt" "$demo/vault/ssh/id_demo"
+"$cv" init --vault "$demo/vault" --server "https://127.0.0.1:$port" --fingerprint "$fingerprint" \
+  --token-file "$demo/device-token" --recipient "$recipient" --state-dir "$demo/state" >/dev/null
+sed -i 's/"settle_delay_ms": [0-9]*/"settle_delay_ms": 1000/' "$CARDVAULT_CONFIG"
 
-n=0
-while IFS= read -r -d '' f; do
-  rel=${f#"$demo/vault/"}
-  n=$((n + 1))
-  "$cv" encrypt -r "$recipient" --name "$rel" -o "$demo/blobs/$n.cvb" "$f"
-done < <(find "$demo/vault" -type f -print0 | sort -z)
+# 4. The agent, watching the folder.
+"$cv" run > "$demo/agent.log" 2>&1 &
+echo $! > "$demo/agent.pid"
 
-if grep -rqs -e AKIAIOSFODNN7EXAMPLE -e 'github token' "$demo/blobs"; then
-  echo "demo: FAILED: plaintext found in the blobs" >&2
+uploaded() {
+  local n
+  n=$("$cv" status --json 2>/dev/null | sed -n 's/.*"uploaded": \([0-9]*\).*/\1/p')
+  echo "${n:-0}"
+}
+wait_uploaded() {
+  for _ in $(seq 200); do
+    [ "$(uploaded)" -ge "$1" ] && return 0
+    sleep 0.1
+  done
+  echo "demo: FAILED: expected $1 uploads; agent log:" >&2
+  cat "$demo/agent.log" >&2
+  exit 1
+}
+wait_uploaded 3
+echo "demo: the agent uploaded the 3 files already in $demo/vault"
+
+echo "database password: correct horse battery staple" > "$demo/vault/new-secret.txt"
+wait_uploaded 4
+echo "demo: new-secret.txt was encrypted and uploaded within seconds:"
+grep -E "file_(queued|uploaded) new-secret.txt" "$demo/agent.log" | sed 's/^/  /'
+
+if grep -rqs -e AKIAIOSFODNN7EXAMPLE -e 'correct horse' -e 'github token' "$demo/server"; then
+  echo "demo: FAILED: plaintext found in the server's data" >&2
   exit 1
 fi
-echo "demo: $n blobs written; no file name or content appears in them"
+echo "demo: the server's data directory holds no file name or content in clear"
+"$cv" status
 
-for b in "$demo"/blobs/*.cvb; do
-  name=$("$cv" decrypt -i "$demo/identity.key" -o "$demo/restored/tmp" "$b" 2>&1 |
-         sed -n 's/^cardvault: decrypted \(.*\) ([0-9]* bytes) to .*$/\1/p')
-  mkdir -p "$(dirname "$demo/restored/$name")"
-  mv "$demo/restored/tmp" "$demo/restored/$name"
-done
-diff -r "$demo/vault" "$demo/restored"
-echo "demo: restored $n files from the blobs alone; identical to the originals"
-"$cv" inspect "$demo/blobs/1.cvb"
-echo "demo: done. Try: $cv decrypt -i $demo/identity.key -o /tmp/out $demo/blobs/1.cvb"
+cat <<TXT
+
+The server and the agent keep running. Try:
+  echo hello > "$demo/vault/hello.txt"; sleep 2
+  CARDVAULT_CONFIG=$CARDVAULT_CONFIG XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR $cv status
+  tail "$demo/agent.log"
+Stop both with: bash scripts/demo.sh stop
+TXT
