@@ -2,7 +2,9 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "agent/card_commands.h"
 #include "agent/file_commands.h"
+#include "agent/recipients_commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -12,6 +14,8 @@ int main(int argc, char** argv) {
   app.footer("Run 'cardvault COMMAND --help' for a command's options and examples.");
   int exit_code = 1;
   cardvault::AddFileCommands(app, exit_code);
+  cardvault::AddCardCommands(app, exit_code);
+  cardvault::AddRecipientsCommands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
