@@ -2,9 +2,12 @@
 // card that is absent, decrypting with --pin-file or a (fake) pinentry, wrong PINs and wrong
 // cards, and editing the config's recipients.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <pty.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -273,6 +276,64 @@ TEST_F(CardCliTest, DecryptsWithAPinentry) {
   EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.output.find("pinentry_missing"), std::string::npos) << missing.output;
   EXPECT_NE(missing.output.find("--pin-file"), std::string::npos) << missing.output;
+}
+
+// Reads the pty `fd` into `*screen` until `want` shows up, the child closes it, or 20 s pass.
+bool ReadUntil(int fd, const std::string& want, std::string* screen) {
+  for (int waited_ms = 0; waited_ms < 20000;) {
+    if (!want.empty() && screen->find(want) != std::string::npos) return true;
+    pollfd p{fd, POLLIN, 0};
+    int r = poll(&p, 1, 100);
+    if (r == 0) {
+      waited_ms += 100;
+      continue;
+    }
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) return want.empty();  // EIO once the child side is closed
+    screen->append(buf, static_cast<size_t>(n));
+  }
+  return false;
+}
+
+// The real pinentry-curses on a terminal: cardvault passes it the terminal (OPTION ttyname)
+// and the user types the PIN there.
+TEST_F(CardCliTest, DecryptsWithPinentryCursesOnATerminal) {
+  if (access("/usr/bin/pinentry-curses", X_OK) != 0) {
+    GTEST_SKIP() << "needs the Debian package pinentry-curses";
+  }
+  std::string recipient = InitCardWithKey("My card");
+  ASSERT_EQ(EncryptTo(recipient, dir() + "/s.cvb").code, 0);
+  std::string out = dir() + "/out";
+  int master = -1;
+  winsize size{24, 80, 0, 0};
+  pid_t pid = forkpty(&master, nullptr, nullptr, &size);
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    setenv("PINENTRY_PROGRAM", "/usr/bin/pinentry-curses", 1);
+    setenv("TERM", "xterm", 1);
+    std::string module = kSoftHsmModule;
+    execl(kCli.c_str(), kCli.c_str(), "decrypt", "--card", "--module", module.c_str(), "-o",
+          out.c_str(), (dir() + "/s.cvb").c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string screen;
+  bool prompted = ReadUntil(master, "PIN:", &screen);
+  EXPECT_TRUE(prompted) << screen;
+  EXPECT_NE(screen.find("My card"), std::string::npos) << screen;
+  if (prompted) {
+    std::string typed = std::string(kUserPin) + "\r";
+    ASSERT_EQ(write(master, typed.data(), typed.size()), static_cast<ssize_t>(typed.size()));
+  }
+  ReadUntil(master, "", &screen);
+  close(master);
+  int status = 0;
+  if (!prompted) kill(pid, SIGKILL);
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << screen;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << screen;
+  EXPECT_EQ(ReadAll(out), "api-token=hunter2\n");
+  EXPECT_EQ(screen.find(kUserPin), std::string::npos) << "the PIN was echoed: " << screen;
 }
 
 TEST_F(CardCliTest, RecipientsAddListRemove) {
