@@ -250,6 +250,13 @@ TEST_F(CardCliTest, DecryptsWithAPinentry) {
   std::string recipient = InitCardWithKey("My card");
   ASSERT_EQ(EncryptTo(recipient, dir() + "/s.cvb").code, 0);
   std::string log = dir() + "/pinentry.log";
+  // A wrong PIN first: the card then flags CKF_USER_PIN_COUNT_LOW, and the prompt warns.
+  std::string bad = WriteSecretFile("bad-pin", "000000\n");
+  ASSERT_EQ(RunCli("decrypt --card" + module_ + " --pin-file " + bad + " -o " + dir() + "/out " +
+                   dir() + "/s.cvb")
+                .code,
+            1);
+  ASSERT_NE(RunCli("card list" + module_).output.find("count low yes"), std::string::npos);
   setenv("PINENTRY_PROGRAM", kFakePinentry.c_str(), 1);
   setenv("FAKE_PINENTRY_LOG", log.c_str(), 1);
   setenv("FAKE_PINENTRY_PIN", kUserPin, 1);
@@ -262,6 +269,8 @@ TEST_F(CardCliTest, DecryptsWithAPinentry) {
             std::string::npos)
       << commands;
   EXPECT_EQ(Count(commands, "GETPIN"), 1) << commands;
+  EXPECT_NE(commands.find("%0A%0AWarning: a wrong PIN was entered before.\n"), std::string::npos)
+      << commands;
 
   setenv("FAKE_PINENTRY_MODE", "cancel", 1);
   Result cancelled =
