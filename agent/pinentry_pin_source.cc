@@ -172,7 +172,7 @@ class PinentryProcess {
   // Percent-decodes `encoded` onto the end of `out` (both wiping).
   Status AppendDecoded(std::string_view encoded, SecretData& out) {
     SecretData grown(out.size() + encoded.size());
-    std::memcpy(grown.data(), out.data(), out.size());
+    if (!out.empty()) std::memcpy(grown.data(), out.data(), out.size());
     size_t len = out.size();
     for (size_t i = 0; i < encoded.size(); ++i) {
       uint8_t c = static_cast<uint8_t>(encoded[i]);

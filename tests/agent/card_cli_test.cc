@@ -246,6 +246,20 @@ TEST_F(CardCliTest, AnotherCardIsTheWrongCard) {
   EXPECT_NE(x.output.find("-i IDENTITY_FILE"), std::string::npos) << x.output;
 }
 
+TEST_F(CardCliTest, ACardWithoutAKeyPointsAtCardInit) {
+  std::string recipient = InitCardWithKey("My card");
+  ASSERT_EQ(EncryptTo(recipient, dir() + "/s.cvb").code, 0);
+  std::filesystem::remove_all(token_dir());
+  std::filesystem::create_directory(token_dir());
+  InitToken("blank card");
+  Result d = RunCli("decrypt --card" + module_ + " --pin-file " + pin_file_ + " -o " + dir() +
+                    "/out " + dir() + "/s.cvb");
+  EXPECT_EQ(d.code, 1);
+  EXPECT_NE(d.output.find("no_key_on_card"), std::string::npos) << d.output;
+  EXPECT_NE(d.output.find("cardvault card init"), std::string::npos) << d.output;
+  EXPECT_FALSE(std::filesystem::exists(dir() + "/out"));
+}
+
 TEST_F(CardCliTest, DecryptsWithAPinentry) {
   std::string recipient = InitCardWithKey("My card");
   ASSERT_EQ(EncryptTo(recipient, dir() + "/s.cvb").code, 0);
