@@ -246,6 +246,43 @@ TEST_F(CardCliTest, AnotherCardIsTheWrongCard) {
   EXPECT_NE(x.output.find("-i IDENTITY_FILE"), std::string::npos) << x.output;
 }
 
+TEST_F(CardCliTest, BackupCardDecryptsWhenTheMainCardIsGone) {
+  std::string main_card = InitCardWithKey("main card");
+  std::string backup = InitCardWithKey("backup card", "rsa2048");
+  Result k = RunCli("keygen -o " + dir() + "/id.key", /*with_stderr=*/false);
+  ASSERT_EQ(k.code, 0);
+  std::ofstream(dir() + "/recipients.txt") << "# main and backup card, recovery key\n"
+                                           << main_card << "\n"
+                                           << "backup: " << backup << "\n"
+                                           << FirstLine(k.output) << "\n";
+  Result e = RunCli("encrypt -R " + dir() + "/recipients.txt -o " + dir() + "/s.cvb " + dir() +
+                    "/secret.txt");
+  ASSERT_EQ(e.code, 0) << e.output;
+  Result i = RunCli("inspect " + dir() + "/s.cvb");
+  EXPECT_NE(i.output.find("recipients: 3"), std::string::npos) << i.output;
+  EXPECT_NE(i.output.find("p11-ecdh-p256 key"), std::string::npos) << i.output;
+  EXPECT_NE(i.output.find("p11-rsa-oaep-sha1 key"), std::string::npos) << i.output;
+
+  // Only the backup card is left (SoftHSM2 keeps each token in its own directory).
+  std::string main_serial_dir;
+  for (const auto& entry : std::filesystem::directory_iterator(token_dir())) {
+    if (ReadAll(entry.path().string() + "/token.object").find("main card") != std::string::npos) {
+      main_serial_dir = entry.path().string();
+    }
+  }
+  ASSERT_FALSE(main_serial_dir.empty());
+  std::filesystem::remove_all(main_serial_dir);
+  ASSERT_EQ(RunCli("card list" + module_).output.find("main card"), std::string::npos);
+
+  Result d = RunCli("decrypt --card -v" + module_ + " --pin-file " + pin_file_ + " -o " + dir() +
+                    "/out " + dir() + "/s.cvb");
+  ASSERT_EQ(d.code, 0) << d.output;
+  EXPECT_EQ(ReadAll(dir() + "/out"), "api-token=hunter2\n");
+  EXPECT_NE(d.output.find("card private-key operations: 1\n"), std::string::npos) << d.output;
+  Result soft = RunCli("decrypt -i " + dir() + "/id.key -o " + dir() + "/out2 " + dir() + "/s.cvb");
+  ASSERT_EQ(soft.code, 0) << soft.output;
+}
+
 TEST_F(CardCliTest, ACardWithoutAKeyPointsAtCardInit) {
   std::string recipient = InitCardWithKey("My card");
   ASSERT_EQ(EncryptTo(recipient, dir() + "/s.cvb").code, 0);
