@@ -37,10 +37,10 @@ void PrintToken(const std::shared_ptr<Pkcs11Module>& module, const CardToken& to
   }
   std::cout << "  token \"" << token.label << "\" serial " << token.serial << " ("
             << token.manufacturer << ", " << token.model << ")\n"
-            << "    PIN: initialized " << YesNo(token.initialized()) << ", count low "
-            << YesNo(token.pin_count_low()) << ", final try " << YesNo(token.pin_final_try())
-            << ", locked " << YesNo(token.pin_locked()) << ", PIN pad "
-            << YesNo(token.protected_authentication_path()) << "\n";
+            << "    PIN: initialized " << YesNo((token.flags & CKF_USER_PIN_INITIALIZED) != 0)
+            << ", count low " << YesNo(token.pin_count_low()) << ", final try "
+            << YesNo(token.pin_final_try()) << ", locked " << YesNo(token.pin_locked())
+            << ", PIN pad " << YesNo(token.protected_authentication_path()) << "\n";
   StatusOr<std::unique_ptr<Pkcs11Session>> session = Pkcs11Session::Open(module, token.slot);
   if (!session.ok()) {
     std::cout << "    keys: unreadable (" << session.status().message() << ")\n";
