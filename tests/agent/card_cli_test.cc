@@ -356,6 +356,39 @@ bool ReadUntil(int fd, const std::string& want, std::string* screen) {
   return false;
 }
 
+// On a terminal cardvault tells the pinentry which one (OPTION ttyname / ttytype).
+TEST_F(CardCliTest, TellsThePinentryTheTerminal) {
+  std::string recipient = InitCardWithKey("My card");
+  ASSERT_EQ(EncryptTo(recipient, dir() + "/s.cvb").code, 0);
+  std::string out = dir() + "/out";
+  std::string log = dir() + "/pinentry.log";
+  int master = -1;
+  pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    setenv("PINENTRY_PROGRAM", kFakePinentry.c_str(), 1);
+    setenv("FAKE_PINENTRY_LOG", log.c_str(), 1);
+    setenv("FAKE_PINENTRY_PIN", kUserPin, 1);
+    setenv("TERM", "vt100", 1);
+    std::string module = kSoftHsmModule;
+    execl(kCli.c_str(), kCli.c_str(), "decrypt", "--card", "--module", module.c_str(), "-o",
+          out.c_str(), (dir() + "/s.cvb").c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string screen;
+  ReadUntil(master, "", &screen);
+  close(master);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << screen;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << screen;
+  EXPECT_EQ(ReadAll(out), "api-token=hunter2\n");
+  std::string commands = ReadAll(log);
+  EXPECT_EQ(commands.rfind("OPTION ttyname=/dev/pts/", 0), 0u) << commands;
+  EXPECT_NE(commands.find("\nOPTION ttytype=vt100\nSETTITLE cardvault\n"), std::string::npos)
+      << commands;
+}
+
 // The real pinentry-curses on a terminal: cardvault passes it the terminal (OPTION ttyname)
 // and the user types the PIN there.
 TEST_F(CardCliTest, DecryptsWithPinentryCursesOnATerminal) {
