@@ -142,6 +142,27 @@ TEST_F(CardCliTest, InitThenListShowsTheKeyAndInitNeverReplacesIt) {
   EXPECT_NE(RunCli("card list" + module_).output.find("RSA-2048 key id"), std::string::npos);
 }
 
+TEST_F(CardCliTest, InitPicksTheCardBySerial) {
+  InitToken("first");
+  std::string serial = InitToken("second");
+  Result ambiguous = RunCli("card init" + module_ + " --pin-file " + pin_file_);
+  EXPECT_EQ(ambiguous.code, 1);
+  EXPECT_NE(ambiguous.output.find("ambiguous_token"), std::string::npos) << ambiguous.output;
+  EXPECT_NE(ambiguous.output.find("--token"), std::string::npos) << ambiguous.output;
+
+  Result init = RunCli("card init" + module_ + " --serial " + serial + " --pin-file " + pin_file_);
+  ASSERT_EQ(init.code, 0) << init.output;
+  std::string list = RunCli("card list" + module_).output;
+  size_t first = list.find("token \"first\"");
+  size_t second = list.find("token \"second\"");
+  ASSERT_NE(first, std::string::npos) << list;
+  ASSERT_NE(second, std::string::npos) << list;
+  // The key is listed under "second" only.
+  EXPECT_EQ(Count(list, "key \"cardvault\""), 1) << list;
+  size_t key = list.find("key \"cardvault\"");
+  EXPECT_TRUE(second < first ? key > second && key < first : key > second) << list;
+}
+
 TEST_F(CardCliTest, InitWithAWrongPinCreatesNothing) {
   InitToken("My card");
   std::string bad = WriteSecretFile("bad-pin", "000000\n");
