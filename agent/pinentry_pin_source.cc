@@ -89,7 +89,8 @@ class PinentryProcess {
                                  "0600)",
                              "pinentry_missing");
       }
-      return ErrnoToStatus(rc, "run", program);
+      return UnavailableError("cannot run the PIN prompt " + program + ": " + std::strerror(rc),
+                              "pinentry_failed");
     }
     pid_ = pid;
     fd_ = fds[0];
