@@ -3,13 +3,13 @@
 
 #include <sys/stat.h>
 
+#include "core/recipient_parser.h"
+
 namespace cardvault {
 
 StatusOr<std::shared_ptr<Recipient>> ParseRecipientString(const std::string& text) {
-  auto x = X25519Recipient::Parse(text);
-  if (x.ok()) return std::shared_ptr<Recipient>(std::make_shared<X25519Recipient>(*x));
-  return InvalidArgumentError("\"" + text + "\" is not a recipient (expected cv-x25519-...)",
-                              "bad_recipient");
+  CV_ASSIGN_OR_RETURN(std::unique_ptr<Recipient> r, ParseRecipient(text));
+  return std::shared_ptr<Recipient>(std::move(r));
 }
 
 StatusOr<SecretData> ReadTokenFile(Env& env, const std::string& path) {

@@ -13,8 +13,7 @@
 
 namespace cardvault {
 
-// Parses a recipient string (cv-x25519-... for now; card recipients join with the card
-// CLI). kInvalidArgument naming the string when it is not a recipient.
+// ParseRecipient (core/recipient_parser.h) as a shared_ptr: cv-x25519-... or cv-p11-....
 StatusOr<std::shared_ptr<Recipient>> ParseRecipientString(const std::string& text);
 
 // Reads a device token file: its first line, which MUST be non-empty, from a file that

@@ -2,7 +2,9 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "agent/card_commands.h"
 #include "agent/file_commands.h"
+#include "agent/recipients_commands.h"
 #include "agent/sync_commands.h"
 
 int main(int argc, char** argv) {
@@ -18,6 +20,8 @@ int main(int argc, char** argv) {
                  "$XDG_CONFIG_HOME/cardvault/config.json)");
   cardvault::AddFileCommands(app, exit_code);
   cardvault::AddSyncCommands(app, config_flag, exit_code);
+  cardvault::AddCardCommands(app, exit_code);
+  cardvault::AddRecipientsCommands(app, config_flag, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,38 +1,40 @@
 // The single-file commands: generate a software identity, encrypt a file to recipients,
-// decrypt a blob, and show a blob's header without any key.
+// decrypt a blob (with a software identity or a card), and show a blob's header.
 #include "agent/file_commands.h"
 
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "agent/card_commands.h"
+#include "agent/card_identity_set.h"
+#include "agent/cli_errors.h"
 #include "core/decryptor.h"
 #include "core/encryptor.h"
+#include "core/pkcs11/card_key.h"
+#include "core/pkcs11/card_stanza.h"
+#include "core/pkcs11/card_token.h"
+#include "core/recipient_parser.h"
 #include "core/x25519_recipient.h"
 
 namespace cardvault {
 namespace {
 
-int Fail(const Status& s) {
-  std::cerr << "cardvault: error: " << s.message();
-  if (!s.reason().empty()) std::cerr << " [" << s.reason() << "]";
-  std::cerr << "\n";
-  return 1;
-}
+int Fail(const Status& s) { return ReportError(s); }
 
 std::string BaseName(const std::string& path) {
   size_t slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-StatusOr<std::vector<X25519Recipient>> LoadRecipients(Env& env,
-                                                      const std::vector<std::string>& given,
-                                                      const std::vector<std::string>& files) {
-  std::vector<X25519Recipient> out;
+StatusOr<std::vector<std::unique_ptr<Recipient>>> LoadRecipients(
+    Env& env, const std::vector<std::string>& given, const std::vector<std::string>& files) {
+  std::vector<std::unique_ptr<Recipient>> out;
   for (const std::string& r : given) {
-    CV_ASSIGN_OR_RETURN(X25519Recipient rec, X25519Recipient::Parse(r));
-    out.push_back(rec);
+    CV_ASSIGN_OR_RETURN(std::unique_ptr<Recipient> rec, ParseRecipient(r));
+    out.push_back(std::move(rec));
   }
   for (const std::string& f : files) {
     CV_ASSIGN_OR_RETURN(Bytes text, ReadFileToBytes(env, f));
@@ -42,17 +44,105 @@ StatusOr<std::vector<X25519Recipient>> LoadRecipients(Env& env,
       size_t nl = s.find('\n', pos);
       std::string line = s.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
       pos = nl == std::string::npos ? s.size() : nl + 1;
-      size_t start = line.find("cv-x25519-");
+      size_t start = line.find("cv-");
       if (line.empty() || line[0] == '#' || start == std::string::npos) continue;
-      auto rec = X25519Recipient::Parse(line.substr(start));
+      auto rec = ParseRecipient(line.substr(start));
       if (!rec.ok()) return rec.status().WithContext(f);
-      out.push_back(*rec);
+      out.push_back(std::move(rec).value());
     }
   }
   if (out.empty()) {
-    return InvalidArgumentError("no recipient given: use -r cv-x25519-... or -R FILE");
+    return InvalidArgumentError(
+        "no recipient given: use -r cv-x25519-... / -r cv-p11-... or -R FILE");
   }
   return out;
+}
+
+struct CardDecryptArgs {
+  std::string module, token_label, key_label, pin_file;
+  bool verbose = false;
+};
+
+// The distinct card key ids the blob at `path` is wrapped to, in header order.
+StatusOr<std::vector<Bytes>> CardKeyIds(Env& env, const std::string& path) {
+  CV_ASSIGN_OR_RETURN(std::unique_ptr<SequentialFile> file, env.NewSequentialFile(path));
+  CV_ASSIGN_OR_RETURN(format::Header header, ReadHeader(*file));
+  std::vector<Bytes> ids;
+  std::string others;
+  for (const Stanza& stanza : header.stanzas) {
+    if (stanza.type != kStanzaTypeRsaOaepSha1 && stanza.type != kStanzaTypeEcdhP256) {
+      others += (others.empty() ? "" : ", ") + stanza.type + " " + HexEncode(stanza.key_id);
+      continue;
+    }
+    if (std::find(ids.begin(), ids.end(), stanza.key_id) == ids.end()) {
+      ids.push_back(stanza.key_id);
+    }
+  }
+  if (ids.empty()) {
+    return NotFoundError(path + " is not encrypted to any card (its recipients: " + others +
+                             "); decrypt it with -i IDENTITY_FILE",
+                         "no_matching_stanza");
+  }
+  return ids;
+}
+
+// "card "LABEL" (serial S)" for the card holding one of `key_ids` (a PIN error is about
+// it), among the initialized tokens (only `token_label` if given); empty if none does.
+std::string NameTheCard(const std::shared_ptr<Pkcs11Module>& module, const std::string& token_label,
+                        const std::vector<Bytes>& key_ids) {
+  StatusOr<std::vector<CardToken>> tokens = CardToken::List(*module);
+  if (!tokens.ok()) return {};
+  for (const CardToken& token : *tokens) {
+    if (!token.initialized() || (!token_label.empty() && token.label != token_label)) continue;
+    StatusOr<std::unique_ptr<Pkcs11Session>> session = Pkcs11Session::Open(module, token.slot);
+    if (!session.ok()) continue;
+    StatusOr<std::vector<CardKey>> keys = CardKey::List(**session);
+    if (!keys.ok()) continue;
+    for (const CardKey& key : *keys) {
+      if (key.public_key.has_value() &&
+          std::find(key_ids.begin(), key_ids.end(), key.public_key->key_id()) != key_ids.end()) {
+        return "card \"" + token.label + "\" (serial " + token.serial + ")";
+      }
+    }
+  }
+  return {};
+}
+
+// Decrypts with the card keys the blob names; `--verbose` reports the card operations.
+Status DecryptWithCard(Env& env, const CardDecryptArgs& args, const std::string& input,
+                       const std::string& output) {
+  CV_ASSIGN_OR_RETURN(std::vector<Bytes> key_ids, CardKeyIds(env, input));
+  CardIdentityOptions options;
+  CV_ASSIGN_OR_RETURN(options.module, Pkcs11Module::Open(args.module));
+  options.token.label = args.token_label;
+  options.key.label = args.key_label;
+  options.pin_source = ChoosePinSource(args.pin_file);
+  CV_ASSIGN_OR_RETURN(std::unique_ptr<CardIdentitySet> identity,
+                      CardIdentitySet::New(options, key_ids));
+  StatusOr<format::Metadata> m = DecryptFile(env, input, output, *identity);
+  if (args.verbose) {
+    std::cerr << "cardvault: card private-key operations: " << identity->private_key_operations()
+              << "\n";
+  }
+  if (!m.ok()) {
+    Status status = m.status().WithContext(input);
+    const std::string& reason = status.reason();
+    if (reason == "pin_incorrect" || reason == "pin_locked" || reason == "pin_cancelled" ||
+        reason == "pin_empty" || reason == "pinentry_failed") {
+      std::string card = NameTheCard(options.module, args.token_label, key_ids);
+      if (!card.empty()) status = status.WithContext(card);
+    } else if (reason == "card_absent" || reason == "no_key_on_card") {
+      std::string ids;
+      for (const Bytes& id : key_ids) ids += (ids.empty() ? "" : " or ") + HexEncode(id);
+      status = Status(status.code(),
+                      status.message() + "; this file needs the card holding key id " + ids,
+                      status.reason());
+    }
+    return status;
+  }
+  std::cerr << "cardvault: decrypted " << m->path << " (" << m->size << " bytes) to " << output
+            << " with the card\n";
+  return Status::Ok();
 }
 
 StatusOr<X25519Identity> LoadIdentity(Env& env, const std::string& path) {
@@ -102,7 +192,9 @@ void AddFileCommands(CLI::App& app, int& exit_code) {
   };
   auto ea = std::make_shared<EncryptArgs>();
   auto* enc = app.add_subcommand("encrypt", "Encrypt one file into a cardvault blob.");
-  enc->add_option("-r,--recipient", ea->recipients, "Recipient public key (cv-x25519-...)");
+  enc->add_option("-r,--recipient", ea->recipients,
+                  "Recipient: cv-p11-... (a card key, from `cardvault card list`) or "
+                  "cv-x25519-... (a software key); repeat for several");
   enc->add_option("-R,--recipients-file", ea->recipient_files,
                   "File with one recipient per line ('#' comments allowed)");
   enc->add_option("input", ea->input, "Plaintext file")->required()->check(CLI::ExistingFile);
@@ -110,8 +202,9 @@ void AddFileCommands(CLI::App& app, int& exit_code) {
   enc->add_option("--name", ea->name,
                   "Relative path stored (encrypted) in the blob; default: the input's base name");
   enc->footer(
-      "Example:\n  cardvault encrypt -R recipients.txt -o notes.cvb notes.txt\n"
-      "Encrypting needs only public keys: no PIN, no card.");
+      "Examples:\n  cardvault encrypt -R recipients.txt -o notes.cvb notes.txt\n"
+      "  cardvault encrypt -r cv-p11-3059... -r cv-p11-3082... -o k.cvb key.pem   # two cards\n"
+      "Encrypting needs only public keys: no PIN, and the card may be absent.");
   enc->callback([&exit_code, ea] {
     Env& env = *Env::Default();
     auto recs = LoadRecipients(env, ea->recipients, ea->recipient_files);
@@ -120,7 +213,7 @@ void AddFileCommands(CLI::App& app, int& exit_code) {
       return;
     }
     std::vector<Recipient*> ptrs;
-    for (auto& r : *recs) ptrs.push_back(&r);
+    for (auto& r : *recs) ptrs.push_back(r.get());
     auto m = EncryptFile(env, ea->input, ea->output, ptrs,
                          ea->name.empty() ? BaseName(ea->input) : ea->name);
     if (!m.ok()) {
@@ -135,18 +228,47 @@ void AddFileCommands(CLI::App& app, int& exit_code) {
   // decrypt
   struct DecryptArgs {
     std::string identity, input, output;
+    bool card = false;
+    CardDecryptArgs card_args;
   };
   auto da = std::make_shared<DecryptArgs>();
   auto* dec = app.add_subcommand("decrypt", "Decrypt one cardvault blob.");
-  dec->add_option("-i,--identity", da->identity, "Identity file (from cardvault keygen)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  auto* identity_opt =
+      dec->add_option("-i,--identity", da->identity, "Identity file (from cardvault keygen)")
+          ->check(CLI::ExistingFile);
+  dec->add_flag("--card", da->card,
+                "Unwrap with a smartcard key (PKCS#11): the card the blob was encrypted to")
+      ->excludes(identity_opt);
+  dec->add_option("--module", da->card_args.module,
+                  "With --card: PKCS#11 module (default: p11-kit's proxy)");
+  dec->add_option("--token", da->card_args.token_label, "With --card: the card's label");
+  dec->add_option("--key-label", da->card_args.key_label, "With --card: the key's label");
+  dec->add_option("--pin-file", da->card_args.pin_file,
+                  "With --card: file holding the PIN (mode 0600); default: "
+                  "$CARDVAULT_PIN_FILE, else a pinentry prompt. Never a PIN on the command line.");
+  dec->add_flag("-v,--verbose", da->card_args.verbose,
+                "With --card: print how many private-key operations the card did");
   dec->add_option("input", da->input, "Blob to decrypt")->required()->check(CLI::ExistingFile);
   dec->add_option("-o,--output", da->output,
                   "Plaintext file to write; it appears only once fully verified")
       ->required();
+  dec->footer(
+      "Examples:\n  cardvault decrypt -i me.key -o notes.txt notes.cvb\n"
+      "  cardvault decrypt --card -o notes.txt notes.cvb          # PIN via pinentry\n"
+      "  cardvault decrypt --card --token \"My card\" --pin-file ~/.pin -o k.pem k.cvb\n"
+      "With --card the PIN is asked at most once and never retried.");
   dec->callback([&exit_code, da] {
     Env& env = *Env::Default();
+    if (da->card) {
+      Status s = DecryptWithCard(env, da->card_args, da->input, da->output);
+      exit_code = s.ok() ? 0 : Fail(s);
+      return;
+    }
+    if (da->identity.empty()) {
+      exit_code = Fail(InvalidArgumentError(
+          "say how to decrypt: -i IDENTITY_FILE (software key) or --card (smartcard)"));
+      return;
+    }
     auto id = LoadIdentity(env, da->identity);
     if (!id.ok()) {
       exit_code = Fail(id.status());

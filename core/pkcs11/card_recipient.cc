@@ -6,6 +6,8 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
+#include <cctype>
+#include <optional>
 #include <utility>
 
 #include "core/crypto.h"
@@ -21,6 +23,41 @@ using PkeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
 
 StatusOr<std::unique_ptr<CardRecipient>> CardRecipient::New(CardPublicKey public_key) {
   return std::unique_ptr<CardRecipient>(new CardRecipient(std::move(public_key)));
+}
+
+StatusOr<std::unique_ptr<CardRecipient>> CardRecipient::Parse(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
+  }
+  constexpr std::string_view kPrefix = kCardRecipientPrefix;
+  const std::string expected =
+      "a card recipient looks like cv-p11-<hex of the key's DER SubjectPublicKeyInfo>, as "
+      "printed by `cardvault card init` or `cardvault card list`";
+  if (text.substr(0, kPrefix.size()) != kPrefix) {
+    return InvalidArgumentError(expected, "recipient_invalid");
+  }
+  std::optional<Bytes> der = HexDecode(text.substr(kPrefix.size()));
+  if (!der || der->empty() || der->front() != 0x30) {
+    return InvalidArgumentError(expected, "recipient_invalid");
+  }
+  StatusOr<CardPublicKey> key = CardPublicKey::FromSpki(*der);
+  if (!key.ok()) {
+    return InvalidArgumentError(
+        "the card recipient's public key is unusable: " + key.status().message(),
+        "recipient_invalid");
+  }
+  if (key->spki() != *der) {
+    return InvalidArgumentError("the card recipient's public key is not in canonical DER form",
+                                "recipient_invalid");
+  }
+  return New(std::move(key).value());
+}
+
+std::string CardRecipient::ToString() const {
+  return kCardRecipientPrefix + HexEncode(public_key_.spki());
 }
 
 StatusOr<std::vector<Stanza>> CardRecipient::Wrap(const SecretData& file_key) {
