@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command: install what is missing, build, and run the main job on
-# embedded defaults: a local cardvault-server over TLS on 127.0.0.1, a soft card, and the
-# agent watching a demo folder. It shows a file being encrypted and uploaded, then leaves
+# embedded defaults: a local cardvault-server over TLS on 127.0.0.1, a SoftHSM2 soft card,
+# and the agent watching a demo folder. It shows a file being encrypted and uploaded, then leaves
 # server and agent running. `bash scripts/demo.sh stop` stops them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,9 +50,18 @@ for _ in $(seq 100); do
 done
 echo "demo: cardvault-server on https://127.0.0.1:$port (certificate $fingerprint)"
 
-# 2. The key the vault is wrapped to.
-recipient=$("$cv" keygen -o "$demo/identity.key" 2>/dev/null)
-echo "demo: recipient $recipient"
+# 2. The soft card: a SoftHSM2 token of its own, and a key pair created ON it. Only the
+# card's public key (the recipient) is needed to encrypt: no PIN, card may be absent.
+export SOFTHSM2_CONF=$demo/softhsm2.conf
+mkdir -p "$demo/card"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$demo/card" > "$SOFTHSM2_CONF"
+umask 077
+echo 123456 > "$demo/card-pin"  # demo only: a real card's PIN is asked through pinentry
+umask 022
+softhsm2-util --init-token --free --label "demo card" --pin 123456 --so-pin 12345678 >/dev/null
+recipient=$("$cv" card init --module /usr/lib/softhsm/libsofthsm2.so --token "demo card" \
+  --pin-file "$demo/card-pin" 2>/dev/null)
+echo "demo: soft card \"demo card\" created a P-256 key on the card; recipient ${recipient:0:40}..."
 
 # 3. The agent's config, checked against the server before it is written.
 mkdir -p "$demo/vault/ssh" "$demo/vault/tokens"
