@@ -98,13 +98,24 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
   if (!options.verify_content_hash) {
     CV_ASSIGN_OR_RETURN(second_gcm, AesGcm::New(payload_key_));
   }
+  // An in-memory source is opened in place; otherwise each block is read into `in`.
+  const std::optional<ByteView> mapped = source_->TakeRemaining();
+  size_t mapped_pos = 0;
   int cur = 0;
   uint64_t index = 0;
   while (index < count) {
     const uint64_t chunks = std::min<uint64_t>(kChunksPerBlock, count - index);
     size_t want = 0;
     for (uint64_t k = 0; k < chunks; ++k) want += chunk_plain_len(index + k) + kTagSize;
-    CV_ASSIGN_OR_RETURN(size_t got, ReadFull(*source_, {in.get(), want}));
+    const uint8_t* src = in.get();
+    size_t got = 0;
+    if (mapped) {
+      src = mapped->data() + mapped_pos;
+      got = std::min(want, mapped->size() - mapped_pos);
+      mapped_pos += got;
+    } else {
+      CV_ASSIGN_OR_RETURN(got, ReadFull(*source_, {in.get(), want}));
+    }
     // Every chunk of a block but the last has the full size, so chunk k starts at
     // k * kSealedChunk; only complete chunks are opened.
     size_t complete = 0;
@@ -114,7 +125,7 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
     }
     uint8_t* plain = out[cur].get();
     auto open = [&](AesGcm& g, size_t k) {
-      ByteView sealed{in.get() + k * kSealedChunk, chunk_plain_len(index + k) + kTagSize};
+      ByteView sealed{src + k * kSealedChunk, chunk_plain_len(index + k) + kTagSize};
       return g.Open(format::ChunkNonce(index + k, index + k + 1 == count), {}, sealed,
                     plain + k * kChunkSize);
     };
@@ -122,7 +133,7 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
     size_t failed =
         RunSplit(complete, gcm, second_gcm ? &*second_gcm : nullptr, opener, open, &error);
     if (failed != complete) {
-      ByteView sealed{in.get() + failed * kSealedChunk, chunk_plain_len(index + failed) + kTagSize};
+      ByteView sealed{src + failed * kSealedChunk, chunk_plain_len(index + failed) + kTagSize};
       return diagnose(index + failed, sealed, plain + failed * kChunkSize);
     }
     if (complete < chunks) {
@@ -141,8 +152,13 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
     index += chunks;
     cur = 1 - cur;
   }
-  uint8_t extra;
-  CV_ASSIGN_OR_RETURN(size_t more, ReadFull(*source_, {&extra, 1}));
+  size_t more = 0;
+  if (mapped) {
+    more = mapped->size() - mapped_pos;
+  } else {
+    uint8_t extra;
+    CV_ASSIGN_OR_RETURN(more, ReadFull(*source_, {&extra, 1}));
+  }
   if (more != 0) {
     return CorruptError("data follows the final chunk", "trailing_data");
   }

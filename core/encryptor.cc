@@ -59,11 +59,12 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
     CV_RETURN_IF_ERROR(sink.Append(placeholder));
   }
 
-  // Two input buffers: one is read into and sealed while the hasher reads the other. When
-  // the hash is given, the second core seals half of each block instead.
-  std::unique_ptr<uint8_t[]> in[2] = {std::make_unique<uint8_t[]>(kBlockSize),
-                                      std::make_unique<uint8_t[]>(kBlockSize)};
+  // The hasher runs on the second core; when the hash is given, the second core seals half
+  // of each block instead.
   auto out = std::make_unique<uint8_t[]>(kBlockSize + (kChunksPerBlock + 1) * kTagSize);
+  // Streaming input buffers. Declared before the hasher and the sealer so that they
+  // outlive the threads that may still be reading them.
+  std::unique_ptr<uint8_t[]> in[2];
   BackgroundHasher hasher;
   WorkerThread sealer;
   const bool hash = !options.content_sha256.has_value();
@@ -71,27 +72,16 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
   if (!hash) {
     CV_ASSIGN_OR_RETURN(second_gcm, AesGcm::New(payload_key));
   }
-  int cur = 0;
-  size_t carry = 0;  // bytes at the start of in[cur] held back from the previous block
   uint64_t chunk_index = 0;
-  uint64_t total = 0;
-  while (true) {
-    uint8_t* buf = in[cur].get();
-    CV_ASSIGN_OR_RETURN(size_t n, ReadFull(source, {buf + carry, kBlockSize - carry}));
-    if (hash && n > 0) hasher.Submit({buf + carry, n});
-    total += n;
-    const size_t have = carry + n;
-    const bool eof = n < kBlockSize - carry;
-    // Without EOF the last chunk is held back: only the next read tells whether it is final.
-    const size_t seal_len = eof ? have : have - kChunkSize;
-    // Chunk k of this block covers [k * kChunkSize, ...) of buf; an empty input is one
-    // empty final chunk.
-    const size_t chunks = seal_len == 0 ? 1 : (seal_len + kChunkSize - 1) / kChunkSize;
+  // Seals `len` bytes at `buf` (whole chunks, except in the last block) and appends them.
+  // An empty last block is one empty final chunk.
+  auto seal_block = [&](const uint8_t* buf, size_t len, bool last_block) -> Status {
+    const size_t chunks = len == 0 ? 1 : (len + kChunkSize - 1) / kChunkSize;
     auto seal = [&](AesGcm& g, size_t k) {
       size_t pos = k * kChunkSize;
-      size_t len = std::min(kChunkSize, seal_len - pos);
-      bool final_chunk = eof && k + 1 == chunks;
-      return g.Seal(format::ChunkNonce(chunk_index + k, final_chunk), {}, {buf + pos, len},
+      size_t n = std::min(kChunkSize, len - pos);
+      bool final_chunk = last_block && k + 1 == chunks;
+      return g.Seal(format::ChunkNonce(chunk_index + k, final_chunk), {}, {buf + pos, n},
                     out.get() + k * (kChunkSize + kTagSize));
     };
     Status error;
@@ -100,12 +90,44 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
       return error;
     }
     chunk_index += chunks;
-    CV_RETURN_IF_ERROR(sink.Append({out.get(), seal_len + chunks * kTagSize}));
-    if (eof) break;
-    int next = 1 - cur;
-    std::memcpy(in[next].get(), buf + seal_len, kChunkSize);
-    carry = kChunkSize;
-    cur = next;
+    return sink.Append({out.get(), len + chunks * kTagSize});
+  };
+
+  uint64_t total = 0;
+  if (std::optional<ByteView> mapped = source.TakeRemaining()) {
+    // In memory: the size is known, so blocks are sealed in place, nothing is copied in.
+    const ByteView data = *mapped;
+    total = data.size();
+    size_t pos = 0;
+    do {
+      const size_t len = std::min(kBlockSize, data.size() - pos);
+      if (hash && len > 0) hasher.Submit(data.subspan(pos, len));
+      CV_RETURN_IF_ERROR(seal_block(data.data() + pos, len, pos + len == data.size()));
+      pos += len;
+    } while (pos < data.size());
+  } else {
+    // Streaming: two input buffers, one read into and sealed while the hasher reads the
+    // other. Without EOF the last chunk is held back: only the next read tells whether it
+    // is the final one.
+    in[0] = std::make_unique<uint8_t[]>(kBlockSize);
+    in[1] = std::make_unique<uint8_t[]>(kBlockSize);
+    int cur = 0;
+    size_t carry = 0;  // bytes at the start of in[cur] held back from the previous block
+    while (true) {
+      uint8_t* buf = in[cur].get();
+      CV_ASSIGN_OR_RETURN(size_t n, ReadFull(source, {buf + carry, kBlockSize - carry}));
+      if (hash && n > 0) hasher.Submit({buf + carry, n});
+      total += n;
+      const size_t have = carry + n;
+      const bool eof = n < kBlockSize - carry;
+      const size_t seal_len = eof ? have : have - kChunkSize;
+      CV_RETURN_IF_ERROR(seal_block(buf, seal_len, eof));
+      if (eof) break;
+      int next = 1 - cur;
+      std::memcpy(in[next].get(), buf + seal_len, kChunkSize);
+      carry = kChunkSize;
+      cur = next;
+    }
   }
 
   metadata.size = total;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -22,6 +23,12 @@ class SequentialFile {
   // Reads up to buf.size() bytes. Returns the count read; 0 means end of file. A short
   // count does not mean end of file (callers loop; see ReadFull).
   virtual StatusOr<size_t> Read(std::span<uint8_t> buf) = 0;
+
+  // For a file whose content is already in memory (MemorySequentialFile): the bytes not
+  // read yet, valid for the file's lifetime, so a caller can work on them in place instead
+  // of copying them out with Read. Taking them consumes them (later Reads return 0).
+  // nullopt when the file is not in memory: use Read.
+  virtual std::optional<ByteView> TakeRemaining() { return std::nullopt; }
 };
 
 // Reads until `buf` is full or end of file; returns the count read.

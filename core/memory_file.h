@@ -19,6 +19,11 @@ class MemorySequentialFile final : public SequentialFile {
     pos_ += n;
     return n;
   }
+  std::optional<ByteView> TakeRemaining() override {
+    ByteView rest = data_.subspan(pos_);
+    pos_ = data_.size();
+    return rest;
+  }
 
  private:
   ByteView data_;
