@@ -98,6 +98,20 @@ EpochRecord ReadEpoch(const Statement& s) {
   return e;
 }
 
+constexpr char kFileColumns[] = "path, size, mtime_ns, inode, mode, sha256, deleted";
+
+FileRecord ReadFile(const Statement& s) {
+  FileRecord f;
+  f.path = s.ColumnText(0);
+  f.size = static_cast<uint64_t>(s.ColumnInt64(1));
+  f.mtime_ns = s.ColumnInt64(2);
+  f.inode = static_cast<uint64_t>(s.ColumnInt64(3));
+  f.mode = static_cast<uint32_t>(s.ColumnInt64(4));
+  f.sha256 = ToDigest(s.ColumnBlob(5));
+  f.deleted = s.ColumnInt64(6) != 0;
+  return f;
+}
+
 constexpr char kEpochColumns[] =
     "epoch_id, recipient, object_id, key_object, recipients_hash, created_ns, uploaded";
 
@@ -129,39 +143,22 @@ StatusOr<std::unique_ptr<StateDb>> StateDb::Open(const std::string& path) {
 }
 
 StatusOr<std::optional<FileRecord>> StateDb::GetFile(const std::string& path) {
-  CV_ASSIGN_OR_RETURN(Statement s,
-                      db_->Prepare("SELECT path, size, mtime_ns, inode, mode, sha256, deleted "
-                                   "FROM files WHERE path = ?"));
+  CV_ASSIGN_OR_RETURN(Statement s, db_->Prepare(std::string("SELECT ") + kFileColumns +
+                                                " FROM files WHERE path = ?"));
   CV_RETURN_IF_ERROR(s.BindText(1, path));
   CV_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return std::optional<FileRecord>();
-  FileRecord f;
-  f.path = s.ColumnText(0);
-  f.size = static_cast<uint64_t>(s.ColumnInt64(1));
-  f.mtime_ns = s.ColumnInt64(2);
-  f.inode = static_cast<uint64_t>(s.ColumnInt64(3));
-  f.mode = static_cast<uint32_t>(s.ColumnInt64(4));
-  f.sha256 = ToDigest(s.ColumnBlob(5));
-  f.deleted = s.ColumnInt64(6) != 0;
-  return std::optional<FileRecord>(f);
+  return std::optional<FileRecord>(ReadFile(s));
 }
 
 StatusOr<std::vector<FileRecord>> StateDb::ListLiveFiles() {
-  CV_ASSIGN_OR_RETURN(Statement s, db_->Prepare("SELECT path, size, mtime_ns, inode, mode, "
-                                                "sha256 FROM files WHERE deleted = 0 "
-                                                "ORDER BY path"));
+  CV_ASSIGN_OR_RETURN(Statement s, db_->Prepare(std::string("SELECT ") + kFileColumns +
+                                                " FROM files WHERE deleted = 0 ORDER BY path"));
   std::vector<FileRecord> out;
   while (true) {
     CV_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    FileRecord f;
-    f.path = s.ColumnText(0);
-    f.size = static_cast<uint64_t>(s.ColumnInt64(1));
-    f.mtime_ns = s.ColumnInt64(2);
-    f.inode = static_cast<uint64_t>(s.ColumnInt64(3));
-    f.mode = static_cast<uint32_t>(s.ColumnInt64(4));
-    f.sha256 = ToDigest(s.ColumnBlob(5));
-    out.push_back(std::move(f));
+    out.push_back(ReadFile(s));
   }
   return out;
 }
