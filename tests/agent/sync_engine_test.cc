@@ -93,6 +93,18 @@ class SyncEngineTest : public ::testing::Test {
     return r.ok() ? *r : SyncEngine::PassResult{};
   }
 
+  Bytes Download(const std::string& id) {
+    Bytes blob;
+    EXPECT_TRUE(remote_
+                    ->Get(id, 0,
+                          [&](ByteView b) {
+                            blob.insert(blob.end(), b.begin(), b.end());
+                            return Status::Ok();
+                          })
+                    .ok());
+    return blob;
+  }
+
   // Everything on the server, decrypted with the card: path -> newest version by mtime
   // order of upload (object listing order is by id, so keep all and let tests look).
   std::vector<Restored> ServerContents() {
@@ -101,29 +113,14 @@ class SyncEngineTest : public ::testing::Test {
     keys.kind = ObjectKind::kKey;
     const ListPage key_page = remote_->List(keys).value();
     for (const ObjectInfo& o : key_page.objects) {
-      Bytes blob;
-      EXPECT_TRUE(remote_
-                      ->Get(o.id, 0,
-                            [&](ByteView b) {
-                              blob.insert(blob.end(), b.begin(), b.end());
-                              return Status::Ok();
-                            })
-                      .ok());
-      EXPECT_TRUE(keyring.AddKeyObject(blob, HexDecode(o.id.substr(0, 16)).value()).ok());
+      EXPECT_TRUE(keyring.AddKeyObject(Download(o.id), HexDecode(o.id.substr(0, 16)).value()).ok());
     }
     std::vector<Restored> out;
     ListOptions blobs;
     blobs.kind = ObjectKind::kBlob;
     const ListPage blob_page = remote_->List(blobs).value();
     for (const ObjectInfo& o : blob_page.objects) {
-      Bytes blob;
-      EXPECT_TRUE(remote_
-                      ->Get(o.id, 0,
-                            [&](ByteView b) {
-                              blob.insert(blob.end(), b.begin(), b.end());
-                              return Status::Ok();
-                            })
-                      .ok());
+      const Bytes blob = Download(o.id);
       MemorySequentialFile src(blob);
       auto d = OpenBlob(&src, keyring);
       EXPECT_TRUE(d.ok()) << d.status().ToString();
