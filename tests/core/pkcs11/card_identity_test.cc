@@ -20,6 +20,10 @@
 #include <tuple>
 
 #include "core/crypto.h"
+#include "core/decryptor.h"
+#include "core/encryptor.h"
+#include "core/key_epoch.h"
+#include "core/memory_file.h"
 #include "core/pkcs11/card_key_generator.h"
 #include "core/pkcs11/card_recipient.h"
 #include "core/pkcs11/card_stanza.h"
@@ -676,6 +680,51 @@ TEST(PinSourceTest, FileFdAndCallback) {
   EXPECT_EQ(seen.token_label, "alpha");
   EXPECT_TRUE(seen.count_low);
   std::filesystem::remove_all(dir);
+}
+
+// Key epochs on a real token: 1,000 files over 3 epochs cost exactly 3 card private-key
+// operations, counted by the identity and confirmed in pkcs11-spy's log.
+TEST_F(CardIdentityTest, ThousandFilesOverThreeEpochsCostThreeCardOperations) {
+  CardPublicKey pub = CardWithKey("alpha", CardKeyAlgorithm::kEcP256);
+  auto card_recipient = CardRecipient::New(CardPublicKey::FromSpki(pub.spki()).value()).value();
+  Recipient* cards[] = {card_recipient.get()};
+  std::vector<NewEpoch> epochs;
+  std::vector<Bytes> blobs;
+  for (int e = 0; e < 3; ++e) {
+    epochs.push_back(CreateEpoch(cards, e).value());
+    const int files = e == 2 ? 334 : 333;
+    for (int i = 0; i < files; ++i) {
+      X25519Recipient* epoch_recipient = &epochs.back().recipient;
+      Recipient* rs[] = {epoch_recipient};
+      const std::string content = "file " + std::to_string(blobs.size());
+      MemorySequentialFile src(AsBytes(content));
+      Bytes blob;
+      MemoryWritableFile sink(&blob);
+      ASSERT_TRUE(EncryptStream(src, sink, rs, {}).ok());
+      blobs.push_back(std::move(blob));
+    }
+  }
+  module_.reset();
+  EnableSpy();
+  Module(kSpyModule);
+  CountingPin pin{kUserPin};
+  auto identity = Identity("alpha", pub.key_id(), pin.Source());
+  EpochKeyring keyring(identity.get());
+  for (const NewEpoch& e : epochs) ASSERT_TRUE(keyring.AddKeyObject(e.key_object, e.epoch_id).ok());
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    MemorySequentialFile src(blobs[i]);
+    auto d = OpenBlob(&src, keyring);
+    ASSERT_TRUE(d.ok()) << i << ": " << d.status().ToString();
+    Bytes plain;
+    MemoryWritableFile sink(&plain);
+    ASSERT_TRUE((*d)->DecryptTo(sink).ok());
+    ASSERT_EQ(AsStringView(plain), "file " + std::to_string(i));
+  }
+  EXPECT_EQ(blobs.size(), 1000u);
+  EXPECT_EQ(identity->private_key_operations(), 3u);
+  EXPECT_EQ(CountSpyCalls("C_DeriveKey"), 3);
+  EXPECT_EQ(CountSpyCalls("C_Login"), 1);
+  EXPECT_EQ(pin.calls, 1);
 }
 
 }  // namespace
