@@ -55,7 +55,30 @@ struct CardIdentity::Connection {
 
 CardIdentity::CardIdentity(CardIdentityOptions options) : options_(std::move(options)) {}
 
-CardIdentity::~CardIdentity() = default;
+CardIdentity::~CardIdentity() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  idle_cv_.notify_all();
+  if (idle_thread_.joinable()) idle_thread_.join();
+}
+
+void CardIdentity::IdleLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    if (!connection_) {
+      idle_cv_.wait(lock);
+      continue;
+    }
+    const auto deadline = last_used_ + options_.idle_timeout;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      connection_.reset();  // logs out (the last session on the token) and closes
+      continue;
+    }
+    idle_cv_.wait_until(lock, deadline);
+  }
+}
 
 StatusOr<std::unique_ptr<CardIdentity>> CardIdentity::New(CardIdentityOptions options) {
   if (options.module == nullptr) return InvalidArgumentError("a card identity needs a module");
@@ -192,6 +215,21 @@ StatusOr<SecretData> CardIdentity::Unwrap(std::span<const Stanza> stanzas) {
   }
 
   std::lock_guard<std::mutex> lock(mu_);
+  // On every way out: note the use, and log out now ("always ask") or arm the idle timer.
+  struct AfterUse {
+    CardIdentity* self;
+    ~AfterUse() {
+      self->last_used_ = std::chrono::steady_clock::now();
+      if (self->options_.idle_timeout.count() <= 0) {
+        self->connection_.reset();
+        return;
+      }
+      if (self->connection_ && !self->idle_thread_.joinable()) {
+        self->idle_thread_ = std::thread([s = self] { s->IdleLoop(); });
+      }
+      self->idle_cv_.notify_all();
+    }
+  } after_use{this};
   if (login_failure_.has_value()) return *login_failure_;
   if (!connection_ || !connection_->session->logged_in()) {
     StatusOr<std::unique_ptr<Connection>> connected =

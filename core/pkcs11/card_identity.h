@@ -3,10 +3,13 @@
 #define CARDVAULT_CORE_PKCS11_CARD_IDENTITY_H_
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
+#include <thread>
 
 #include "core/identity.h"
 #include "core/pkcs11/card_key.h"
@@ -34,6 +37,9 @@ struct CardIdentityOptions {
   // (for tokens whose OAEP is broken).
   enum class RsaMechanism { kAuto, kRawRsa };
   RsaMechanism rsa_mechanism = RsaMechanism::kAuto;
+  // Log out of the card after this long without an Unwrap (the next one asks for the PIN
+  // again). Zero means "always ask": log out right after every Unwrap.
+  std::chrono::seconds idle_timeout{300};
 };
 
 // Implements Identity (core/identity.h) with a PKCS#11 card:
@@ -47,6 +53,8 @@ struct CardIdentityOptions {
 //   batch cannot lock the card. To try another PIN, make a new CardIdentity.
 // - If the card is removed, Unwrap returns kUnavailable "card_absent" and drops the
 //   session; a later Unwrap reconnects (and asks for the PIN again).
+// - After options.idle_timeout without an Unwrap, a background thread logs out of the card
+//   and closes the session, so an unattended agent does not keep the card unlocked.
 // Thread-safe (calls are serialized).
 class CardIdentity : public Identity {
  public:
@@ -76,8 +84,15 @@ class CardIdentity : public Identity {
   StatusOr<SecretData> Decrypt(Connection& connection, CK_MECHANISM mechanism, ByteView input,
                                size_t output_size);
 
+  // Closes the session once it was unused for options_.idle_timeout (runs on idle_thread_).
+  void IdleLoop();
+
   CardIdentityOptions options_;
   std::mutex mu_;
+  std::condition_variable idle_cv_;                  // with mu_
+  std::chrono::steady_clock::time_point last_used_;  // guarded by mu_
+  bool stopping_ = false;                            // guarded by mu_
+  std::thread idle_thread_;
   std::unique_ptr<Connection> connection_;  // guarded by mu_
   std::optional<Status> login_failure_;     // guarded by mu_; sticky
   bool raw_rsa_ = false;                    // guarded by mu_

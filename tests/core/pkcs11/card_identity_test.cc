@@ -727,5 +727,40 @@ TEST_F(CardIdentityTest, ThousandFilesOverThreeEpochsCostThreeCardOperations) {
   EXPECT_EQ(pin.calls, 1);
 }
 
+// An idle card is logged out by the identity's timer, without waiting for the next use;
+// the next Unwrap asks for the PIN again. With a zero timeout every Unwrap asks.
+TEST_F(CardIdentityTest, IdleTimeoutLogsOutAndZeroAlwaysAsks) {
+  CardPublicKey pub = CardWithKey("alpha", CardKeyAlgorithm::kEcP256);
+  SecretData k1 = NewFileKey(), k2 = NewFileKey();
+  Stanza s1 = WrapTo(pub, k1), s2 = WrapTo(pub, k2);
+  module_.reset();
+  EnableSpy();
+  Module(kSpyModule);
+  for (int seconds : {1, 0}) {
+    CountingPin pin{kUserPin};
+    CardIdentityOptions options;
+    options.module = Module();
+    options.token.label = "alpha";
+    options.key_id = pub.key_id();
+    options.pin_source = pin.Source();
+    options.idle_timeout = std::chrono::seconds(seconds);
+    auto identity = CardIdentity::New(std::move(options)).value();
+    const int logouts_before = CountSpyCalls("C_Logout");
+    ASSERT_TRUE(identity->Unwrap(std::span<const Stanza>(&s1, 1)).ok());
+    EXPECT_EQ(pin.calls, 1);
+    if (seconds > 0) {
+      EXPECT_EQ(CountSpyCalls("C_Logout"), logouts_before) << "still logged in right after use";
+      std::this_thread::sleep_for(std::chrono::milliseconds(1600));
+      EXPECT_EQ(CountSpyCalls("C_Logout"), logouts_before + 1) << "logged out while idle";
+    } else {
+      EXPECT_EQ(CountSpyCalls("C_Logout"), logouts_before + 1) << "logged out after the use";
+    }
+    auto again = identity->Unwrap(std::span<const Stanza>(&s2, 1));
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    EXPECT_TRUE(again->Equals(k2));
+    EXPECT_EQ(pin.calls, 2) << "the PIN is asked again after the logout";
+  }
+}
+
 }  // namespace
 }  // namespace cardvault
