@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -760,6 +761,78 @@ TEST_F(CardIdentityTest, IdleTimeoutLogsOutAndZeroAlwaysAsks) {
     EXPECT_TRUE(again->Equals(k2));
     EXPECT_EQ(pin.calls, 2) << "the PIN is asked again after the logout";
   }
+}
+
+// What SoftHSM2 cannot show, through a test module in front of it (flag_shim_module.cc):
+// a locked PIN is reported without any C_Login or PIN prompt, a last try reaches the
+// prompt, and a PIN-pad reader logs in without a PIN from us.
+TEST_F(CardIdentityTest, LockedPinFinalTryAndPinPadThroughATestModule) {
+  CardPublicKey pub = CardWithKey("alpha", CardKeyAlgorithm::kEcP256);
+  SecretData file_key = NewFileKey();
+  Stanza stanza = WrapTo(pub, file_key);
+  module_.reset();
+  const std::string log = dir() + "/shim.log";
+  ::setenv("CV_SHIM_LOG", log.c_str(), 1);
+  Module(CARDVAULT_FLAG_SHIM);
+  auto log_text = [&] {
+    const Bytes bytes = ReadFile(log);
+    return std::string(bytes.begin(), bytes.end());
+  };
+  auto logins = [&] {
+    const std::string text = log_text();
+    return std::count(text.begin(), text.end(), '\n');
+  };
+  auto identity_with = [&](std::shared_ptr<PinSource> pin) {
+    CardIdentityOptions options;
+    options.module = Module();
+    options.token.label = "alpha";
+    options.key_id = pub.key_id();
+    options.pin_source = std::move(pin);
+    return CardIdentity::New(std::move(options)).value();
+  };
+
+  ::setenv("CV_SHIM_FLAGS", std::to_string(CKF_USER_PIN_LOCKED).c_str(), 1);
+  {
+    CountingPin pin{kUserPin};
+    auto locked = identity_with(pin.Source())->Unwrap(std::span<const Stanza>(&stanza, 1));
+    EXPECT_EQ(locked.status().reason(), "pin_locked");
+    EXPECT_NE(locked.status().message().find("PUK"), std::string::npos);
+    EXPECT_EQ(pin.calls, 0) << "no PIN is asked for a locked card";
+    EXPECT_EQ(logins(), 0) << "no C_Login is spent on a locked card";
+  }
+
+  ::setenv("CV_SHIM_FLAGS", std::to_string(CKF_USER_PIN_FINAL_TRY).c_str(), 1);
+  {
+    bool final_try = false, count_low = true;
+    auto pin = PinSource::FromCallback([&](const PinRequest& r) -> StatusOr<SecretData> {
+      final_try = r.final_try;
+      count_low = r.count_low;
+      return SecretData::CopyFrom(std::string_view(kUserPin));
+    });
+    auto key = identity_with(std::move(pin))->Unwrap(std::span<const Stanza>(&stanza, 1));
+    ASSERT_TRUE(key.ok()) << key.status().ToString();
+    EXPECT_TRUE(final_try) << "the prompt is told this is the last try";
+    EXPECT_FALSE(count_low);
+  }
+
+  ::setenv("CV_SHIM_FLAGS", std::to_string(CKF_PROTECTED_AUTHENTICATION_PATH).c_str(), 1);
+  ::setenv("CV_SHIM_PAD_PIN", kUserPin, 1);
+  {
+    const long before = logins();
+    auto key = identity_with(nullptr)->Unwrap(std::span<const Stanza>(&stanza, 1));
+    ASSERT_TRUE(key.ok()) << key.status().ToString();
+    EXPECT_TRUE(key->Equals(file_key));
+    EXPECT_EQ(logins(), before + 1);
+    EXPECT_NE(log_text().find("C_Login null"), std::string::npos)
+        << "the PIN is entered on the pad, never passed by us";
+  }
+  ::unsetenv("CV_SHIM_PAD_PIN");
+  {
+    auto cancelled = identity_with(nullptr)->Unwrap(std::span<const Stanza>(&stanza, 1));
+    EXPECT_FALSE(cancelled.ok()) << "nobody typed on the pad";
+  }
+  ::unsetenv("CV_SHIM_FLAGS");
+  ::unsetenv("CV_SHIM_LOG");
 }
 
 }  // namespace
