@@ -1,6 +1,9 @@
 // Writes tests/vectors/: blobs with fixed file keys and nonces and a manifest naming what
 // each must decrypt to or which error it must produce. Run by hand when vectors are added
 // (never to change existing ones: the format is a promise). Usage: generate_vectors DIR
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -8,6 +11,8 @@
 
 #include "core/encryptor.h"
 #include "core/memory_file.h"
+#include "core/pkcs11/card_public_key.h"
+#include "core/pkcs11/card_recipient.h"
 #include "core/x25519_recipient.h"
 #include "tests/core/vector_support.h"
 
@@ -34,8 +39,8 @@ struct Made {
   format::Metadata metadata;
 };
 
-Made Encrypt(const std::string& name, const Bytes& plain, const std::string& path,
-             std::vector<X25519Identity*> to, std::optional<Sha256Digest> fake_hash = {}) {
+Made EncryptTo(const std::string& name, const Bytes& plain, const std::string& path,
+               std::vector<Recipient*> ptrs, std::optional<Sha256Digest> fake_hash = {}) {
   Made m;
   Sha256Digest fk = H("cardvault vector file key: " + name);
   Sha256Digest nn = H("cardvault vector nonce: " + name);
@@ -44,10 +49,6 @@ Made Encrypt(const std::string& name, const Bytes& plain, const std::string& pat
   Bytes prefix = m.file_key;
   AppendBytes(prefix, m.nonce);
   FixedRandomEnv env(prefix, name);
-  std::vector<X25519Recipient> rs;
-  for (X25519Identity* id : to) rs.push_back(id->recipient());
-  std::vector<Recipient*> ptrs;
-  for (auto& r : rs) ptrs.push_back(&r);
   MemorySequentialFile src(plain);
   MemoryWritableFile sink(&m.blob);
   format::Metadata md;
@@ -61,7 +62,33 @@ Made Encrypt(const std::string& name, const Bytes& plain, const std::string& pat
   return m;
 }
 
+Made Encrypt(const std::string& name, const Bytes& plain, const std::string& path,
+             std::vector<X25519Identity*> to, std::optional<Sha256Digest> fake_hash = {}) {
+  std::vector<X25519Recipient> rs;
+  for (X25519Identity* id : to) rs.push_back(id->recipient());
+  std::vector<Recipient*> ptrs;
+  for (auto& r : rs) ptrs.push_back(&r);
+  return EncryptTo(name, plain, path, ptrs, fake_hash);
+}
+
+// A card recipient from the public half of a software key (PEM) in the vector directory.
+std::unique_ptr<CardRecipient> CardRecipientFromPem(const std::string& pem_path) {
+  Bytes pem = ReadFileToBytes(*Env::Default(), pem_path).value();
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  EVP_PKEY* pkey = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  unsigned char* der = nullptr;
+  int len = i2d_PUBKEY(pkey, &der);
+  Bytes spki(der, der + len);
+  OPENSSL_free(der);
+  EVP_PKEY_free(pkey);
+  return CardRecipient::New(CardPublicKey::FromSpki(spki).value()).value();
+}
+
+// Existing vector files are never rewritten: a vector, once committed, is a promise. (The
+// manifest is rebuilt, but it depends only on fixed keys, nonces and plaintexts.)
 void WriteFile(const std::string& path, const Bytes& data) {
+  if (std::ifstream(path).good()) return;
   std::ofstream f(path, std::ios::binary);
   f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
 }
@@ -161,6 +188,35 @@ int Main(const std::string& dir) {
   Made m_hash = Encrypt("content_hash_mismatch", hello, "x", {&me}, H("not the content"));
   add("content_hash_mismatch", "metadata SHA-256 differs from the content", "content_hash_mismatch",
       m_hash, m_hash.blob, nullptr);
+
+  // Card stanza types, wrapped to software keys whose private halves are committed beside
+  // the vectors (card_*.pem), so the card formats can be checked without a card.
+  auto add_card = [&](const std::string& name, const std::string& description,
+                      const std::string& expect, const std::string& pem, const Made& m,
+                      const Bytes& blob, const Bytes* plain) {
+    const size_t before = manifest.size();
+    add(name, description, expect, m, blob, plain);
+    // The block just added names the X25519 identity; point it at the card key instead.
+    std::string block = manifest.substr(before);
+    size_t at = block.find("identity: ");
+    size_t eol = block.find('\n', at);
+    block.replace(at, eol - at, "card_key: " + pem);
+    manifest.resize(before);
+    manifest += block;
+  };
+  for (const char* key : {"card_rsa2048", "card_p256"}) {
+    const std::string pem = std::string(key) + ".pem";
+    auto card = CardRecipientFromPem(dir + "/" + pem);
+    const std::string name = std::string("ok_") + key;
+    Made made = EncryptTo(name, multi, "keys/from a card", {card.get()});
+    add_card(name, std::string("wrapped to a ") + key + " card key (private key in " + pem + ")",
+             "ok", pem, made, made.blob, &multi);
+    Bytes tampered = made.blob;
+    tampered[format::kPreambleSize + 16 + 1 + 1 + (std::string(key) == "card_p256" ? 13 : 17) + 1 +
+             8 + 1 + 4] ^= 0x01;
+    add_card(std::string("stanza_unwrap_failed_") + key, "a bit of the card stanza flipped",
+             "stanza_unwrap_failed", pem, made, tampered, nullptr);
+  }
 
   std::ofstream(dir + "/vectors.txt") << manifest;
   std::cout << "wrote vectors to " << dir << "\n";

@@ -835,5 +835,44 @@ TEST_F(CardIdentityTest, LockedPinFinalTryAndPinPadThroughATestModule) {
   ::unsetenv("CV_SHIM_LOG");
 }
 
+// The committed card vectors (tests/vectors/ok_card_*.cvb) open with the real card layer
+// once their software keys are imported into a token: the spec, the vectors and
+// CardIdentity agree.
+TEST_F(CardIdentityTest, OpensTheCommittedCardVectors) {
+  const std::string vectors = std::string(CARDVAULT_SOURCE_DIR) + "/tests/vectors/";
+  for (const char* key : {"card_rsa2048", "card_p256"}) {
+    module_.reset();
+    const std::string label = std::string("vec-") + key;
+    InitToken(label);
+    // Imported with OpenSC's pkcs11-tool (softhsm2-util --import would not allow derive).
+    const std::string der = dir() + "/" + key + ".der", pub = dir() + "/" + key + ".pub.der";
+    const std::string tool = std::string("pkcs11-tool --module ") + kSoftHsmModule +
+                             " --token-label " + label + " --login --pin " + kUserPin +
+                             " --id 01 --label cardvault ";
+    ASSERT_EQ(Run("openssl pkey -in " + vectors + key + ".pem -outform DER -out " + der +
+                  " && openssl pkey -in " + vectors + key + ".pem -pubout -outform DER -out " +
+                  pub + " && " + tool + "--write-object " + der +
+                  " --type privkey --usage-derive --usage-decrypt >/dev/null 2>&1 && " + tool +
+                  "--write-object " + pub + " --type pubkey >/dev/null 2>&1"),
+              0);
+    CountingPin pin{kUserPin};
+    CardIdentityOptions options;
+    options.module = Module();
+    options.token.label = label;
+    options.pin_source = pin.Source();
+    auto identity = CardIdentity::New(std::move(options));  // reads the key id off the card
+    ASSERT_TRUE(identity.ok()) << identity.status().ToString();
+    const Bytes blob = ReadFile(vectors + "ok_" + key + ".cvb");
+    MemorySequentialFile src(blob);
+    auto d = OpenBlob(&src, **identity);
+    ASSERT_TRUE(d.ok()) << key << ": " << d.status().ToString();
+    Bytes plain;
+    MemoryWritableFile sink(&plain);
+    ASSERT_TRUE((*d)->DecryptTo(sink).ok());
+    EXPECT_EQ(plain, ReadFile(vectors + "ok_" + key + ".plain")) << key;
+    EXPECT_EQ((*identity)->private_key_operations(), 1u);
+  }
+}
+
 }  // namespace
 }  // namespace cardvault
