@@ -77,12 +77,16 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
   // An empty last block is one empty final chunk.
   auto seal_block = [&](const uint8_t* buf, size_t len, bool last_block) -> Status {
     const size_t chunks = len == 0 ? 1 : (len + kChunkSize - 1) / kChunkSize;
+    const size_t sealed_len = len + chunks * kTagSize;
+    // An in-memory sink is sealed into directly; otherwise through `out` and Append.
+    std::optional<std::span<uint8_t>> in_place = sink.AppendInPlace(sealed_len);
+    uint8_t* dst = in_place ? in_place->data() : out.get();
     auto seal = [&](AesGcm& g, size_t k) {
       size_t pos = k * kChunkSize;
       size_t n = std::min(kChunkSize, len - pos);
       bool final_chunk = last_block && k + 1 == chunks;
       return g.Seal(format::ChunkNonce(chunk_index + k, final_chunk), {}, {buf + pos, n},
-                    out.get() + k * (kChunkSize + kTagSize));
+                    dst + k * (kChunkSize + kTagSize));
     };
     Status error;
     if (RunSplit(chunks, gcm, second_gcm ? &*second_gcm : nullptr, sealer, seal, &error) !=
@@ -90,7 +94,7 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
       return error;
     }
     chunk_index += chunks;
-    return sink.Append({out.get(), len + chunks * kTagSize});
+    return in_place ? Status::Ok() : sink.Append({out.get(), sealed_len});
   };
 
   uint64_t total = 0;

@@ -42,6 +42,13 @@ class WritableFile {
   // Overwrites bytes already appended, at `offset` (used to fill in a header last).
   virtual Status WriteAt(uint64_t offset, ByteView data) = 0;
   virtual Status Sync() = 0;
+  // For a sink in memory (MemoryWritableFile): appends `n` bytes of space and returns it, so
+  // a caller can write its output in place instead of copying it in with Append. The span
+  // is valid until the next call on the file. nullopt when the file is not in memory.
+  virtual std::optional<std::span<uint8_t>> AppendInPlace(size_t n) {
+    (void)n;
+    return std::nullopt;
+  }
   // Closes the file; further calls are errors. The destructor closes silently.
   virtual Status Close() = 0;
 };

@@ -45,6 +45,11 @@ class MemoryWritableFile final : public WritableFile {
   }
   Status Sync() override { return Status::Ok(); }
   Status Close() override { return Status::Ok(); }
+  std::optional<std::span<uint8_t>> AppendInPlace(size_t n) override {
+    const size_t old_size = out_->size();
+    out_->resize(old_size + n);
+    return std::span<uint8_t>(out_->data() + old_size, n);
+  }
 
  private:
   Bytes* out_;
