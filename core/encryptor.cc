@@ -61,7 +61,8 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
 
   // The hasher runs on the second core; when the hash is given, the second core seals half
   // of each block instead.
-  auto out = std::make_unique<uint8_t[]>(kBlockSize + (kChunksPerBlock + 1) * kTagSize);
+  auto out =
+      std::make_unique_for_overwrite<uint8_t[]>(kBlockSize + (kChunksPerBlock + 1) * kTagSize);
   // Streaming input buffers. Declared before the hasher and the sealer so that they
   // outlive the threads that may still be reading them.
   std::unique_ptr<uint8_t[]> in[2];
@@ -113,8 +114,8 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
     // Streaming: two input buffers, one read into and sealed while the hasher reads the
     // other. Without EOF the last chunk is held back: only the next read tells whether it
     // is the final one.
-    in[0] = std::make_unique<uint8_t[]>(kBlockSize);
-    in[1] = std::make_unique<uint8_t[]>(kBlockSize);
+    in[0] = std::make_unique_for_overwrite<uint8_t[]>(kBlockSize);
+    in[1] = std::make_unique_for_overwrite<uint8_t[]>(kBlockSize);
     int cur = 0;
     size_t carry = 0;  // bytes at the start of in[cur] held back from the previous block
     while (true) {
