@@ -242,49 +242,96 @@ StatusOr<ObjectInfo> FileBlobStore::CommitPut(const std::string& user, const std
     CV_RETURN_IF_ERROR(env_->SyncDir(data_dir_ + "/blobs"));
   }
   CV_RETURN_IF_ERROR(env_->RenameFile(tmp_path, final_path));
-  auto publish = [&]() -> StatusOr<ObjectInfo> {
-    CV_RETURN_IF_ERROR(env_->SyncDir(DirName(final_path)));
-    std::lock_guard lock(mu_);
-    CV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_));
-    auto existing = FindLiveLocked(user, id);
-    if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) {
-      return existing.status();
-    }
-    if (existing.ok() && options.create_only) {
-      return AlreadyExistsError("object exists", "object_exists");
-    }
-    CV_ASSIGN_OR_RETURN(uint64_t used, UsedBytesLocked(user));
-    uint64_t freed = existing.ok() ? existing->info.size : 0;
-    if (used - freed + options.size > options_.quota_bytes) {
-      return ResourceExhaustedError("quota exceeded", "quota_exceeded");
-    }
-    int64_t now = NowUnix();
-    if (existing.ok()) {
-      CV_ASSIGN_OR_RETURN(Statement retire,
-                          db_->Prepare("UPDATE objects SET deleted = ?3 "
-                                       "WHERE user = ?1 AND id = ?2 AND deleted IS NULL"));
-      CV_RETURN_IF_ERROR(retire.BindText(1, user));
-      CV_RETURN_IF_ERROR(retire.BindText(2, id));
-      CV_RETURN_IF_ERROR(retire.BindInt64(3, now));
-      CV_RETURN_IF_ERROR(retire.Run());
-    }
-    CV_ASSIGN_OR_RETURN(Statement insert,
-                        db_->Prepare("INSERT INTO objects (user, id, kind, size, sha256, created, "
-                                     "file) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
-    CV_RETURN_IF_ERROR(insert.BindText(1, user));
-    CV_RETURN_IF_ERROR(insert.BindText(2, id));
-    CV_RETURN_IF_ERROR(insert.BindInt64(3, static_cast<int64_t>(options.kind)));
-    CV_RETURN_IF_ERROR(insert.BindInt64(4, static_cast<int64_t>(options.size)));
-    CV_RETURN_IF_ERROR(insert.BindText(5, options.sha256));
-    CV_RETURN_IF_ERROR(insert.BindInt64(6, now));
-    CV_RETURN_IF_ERROR(insert.BindText(7, name));
-    CV_RETURN_IF_ERROR(insert.Run());
-    CV_RETURN_IF_ERROR(txn.Commit());
-    return ObjectInfo{id, options.kind, options.size, options.sha256, now};
-  };
-  StatusOr<ObjectInfo> result = publish();
+  if (Status synced = env_->SyncDir(DirName(final_path)); !synced.ok()) {
+    env_->RemoveFile(final_path).IgnoreError();
+    return synced;
+  }
+  IndexWrite w;
+  w.user = &user;
+  w.id = &id;
+  w.options = &options;
+  w.file = name;
+  StatusOr<ObjectInfo> result = CommitIndexWrite(w);
   if (!result.ok()) env_->RemoveFile(final_path).IgnoreError();
   return result;
+}
+
+StatusOr<ObjectInfo> FileBlobStore::CommitIndexWrite(IndexWrite& w) {
+  std::unique_lock<std::mutex> queue_lock(queue_mu_);
+  write_queue_.push_back(&w);
+  while (!w.done && write_queue_.front() != &w) w.cv.wait(queue_lock);
+  if (w.done) return w.result;  // a leader committed it
+  // This write leads: it commits every write queued so far, its own first.
+  std::vector<IndexWrite*> group(write_queue_.begin(), write_queue_.end());
+  queue_lock.unlock();
+  {
+    std::lock_guard lock(mu_);
+    const int64_t now = NowUnix();
+    StatusOr<Transaction> txn = Transaction::Begin(*db_);
+    Status commit = txn.status();
+    if (commit.ok()) {
+      for (IndexWrite* g : group) {
+        // A savepoint per write: one that fails halfway leaves no trace in the group.
+        commit = db_->Exec("SAVEPOINT put");
+        if (!commit.ok()) break;
+        g->result = ApplyIndexWriteLocked(*g, now);
+        if (!g->result.ok()) commit = db_->Exec("ROLLBACK TO put");
+        if (commit.ok()) commit = db_->Exec("RELEASE put");
+        if (!commit.ok()) break;
+      }
+      if (commit.ok()) commit = txn->Commit();
+    }
+    if (!commit.ok()) {
+      for (IndexWrite* g : group) g->result = commit;
+    }
+  }
+  queue_lock.lock();
+  for (IndexWrite* g : group) {
+    write_queue_.pop_front();
+    g->done = true;
+    if (g != &w) g->cv.notify_one();
+  }
+  if (!write_queue_.empty()) write_queue_.front()->cv.notify_one();  // the next leader
+  return w.result;
+}
+
+StatusOr<ObjectInfo> FileBlobStore::ApplyIndexWriteLocked(const IndexWrite& w, int64_t now) {
+  const std::string& user = *w.user;
+  const std::string& id = *w.id;
+  const PutOptions& options = *w.options;
+  auto existing = FindLiveLocked(user, id);
+  if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) {
+    return existing.status();
+  }
+  if (existing.ok() && options.create_only) {
+    return AlreadyExistsError("object exists", "object_exists");
+  }
+  CV_ASSIGN_OR_RETURN(uint64_t used, UsedBytesLocked(user));
+  uint64_t freed = existing.ok() ? existing->info.size : 0;
+  if (used - freed + options.size > options_.quota_bytes) {
+    return ResourceExhaustedError("quota exceeded", "quota_exceeded");
+  }
+  if (existing.ok()) {
+    CV_ASSIGN_OR_RETURN(Statement retire,
+                        db_->Prepare("UPDATE objects SET deleted = ?3 "
+                                     "WHERE user = ?1 AND id = ?2 AND deleted IS NULL"));
+    CV_RETURN_IF_ERROR(retire.BindText(1, user));
+    CV_RETURN_IF_ERROR(retire.BindText(2, id));
+    CV_RETURN_IF_ERROR(retire.BindInt64(3, now));
+    CV_RETURN_IF_ERROR(retire.Run());
+  }
+  CV_ASSIGN_OR_RETURN(Statement insert,
+                      db_->Prepare("INSERT INTO objects (user, id, kind, size, sha256, created, "
+                                   "file) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  CV_RETURN_IF_ERROR(insert.BindText(1, user));
+  CV_RETURN_IF_ERROR(insert.BindText(2, id));
+  CV_RETURN_IF_ERROR(insert.BindInt64(3, static_cast<int64_t>(options.kind)));
+  CV_RETURN_IF_ERROR(insert.BindInt64(4, static_cast<int64_t>(options.size)));
+  CV_RETURN_IF_ERROR(insert.BindText(5, options.sha256));
+  CV_RETURN_IF_ERROR(insert.BindInt64(6, now));
+  CV_RETURN_IF_ERROR(insert.BindText(7, w.file));
+  CV_RETURN_IF_ERROR(insert.Run());
+  return ObjectInfo{id, options.kind, options.size, options.sha256, now};
 }
 
 StatusOr<std::unique_ptr<BlobReader>> FileBlobStore::Open(std::string_view user,

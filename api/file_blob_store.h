@@ -2,7 +2,9 @@
 #ifndef CARDVAULT_API_FILE_BLOB_STORE_H_
 #define CARDVAULT_API_FILE_BLOB_STORE_H_
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -69,6 +71,21 @@ class FileBlobStore final : public BlobStore {
   // Finishes a put whose bytes are complete in `tmp_path`; see PendingPut::Commit.
   StatusOr<ObjectInfo> CommitPut(const std::string& user, const std::string& id,
                                  const PutOptions& options, const std::string& tmp_path);
+  // One put waiting for its index row to be committed (group commit, see CommitPut).
+  struct IndexWrite {
+    const std::string* user;
+    const std::string* id;
+    const PutOptions* options;
+    std::string file;  // the blob's file name under blobs/
+    StatusOr<ObjectInfo> result = InternalError("not committed");
+    bool done = false;
+    std::condition_variable cv;
+  };
+  // Commits `w` together with every other write queued meanwhile: one transaction, one
+  // fsync of the index for the whole group. Each write keeps its own checks and result.
+  StatusOr<ObjectInfo> CommitIndexWrite(IndexWrite& w);
+  // The checks and row changes of one write, inside the group's transaction; mu_ held.
+  StatusOr<ObjectInfo> ApplyIndexWriteLocked(const IndexWrite& w, int64_t now);
   StatusOr<Row> FindLiveLocked(std::string_view user, std::string_view id);
   StatusOr<uint64_t> UsedBytesLocked(std::string_view user);
   std::string BlobPath(const std::string& file) const;
@@ -79,6 +96,8 @@ class FileBlobStore final : public BlobStore {
   Options options_;
   std::mutex mu_;  // guards db_ (one connection, multi-statement transactions)
   std::unique_ptr<SqliteDb> db_;
+  std::mutex queue_mu_;                  // guards write_queue_
+  std::deque<IndexWrite*> write_queue_;  // front: the group leader
 };
 
 }  // namespace cardvault

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "core/crypto.h"
 #include "core/fault_injection_env.h"
@@ -266,6 +268,46 @@ TEST_F(FileBlobStoreTest, FailuresDuringCommitLeaveThePreviousVersion) {
   ASSERT_TRUE(Put("alice", Id(1), "new").ok());
   EXPECT_EQ(Read("alice", Id(1)), "new");
   store_.reset();  // before `env` goes away
+}
+
+}  // namespace
+}  // namespace cardvault
+
+namespace cardvault {
+namespace {
+
+// Group commit: concurrent puts share index transactions, but each keeps its own checks.
+// 8 threads race create-only puts over 40 ids (every id tried by 2 threads): exactly one
+// wins per id, the loser gets object_exists, and the index and files agree after reopen.
+TEST_F(FileBlobStoreTest, ConcurrentCreateOnlyPutsCommitInGroupsWithOwnResults) {
+  options_.quota_bytes = 1 << 20;
+  Reopen();
+  constexpr int kThreads = 8, kIds = 40;
+  std::atomic<int> ok{0}, exists{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = t % 2; i < kIds * 2; i += 2) {
+        const int id = (i / 2) % kIds;
+        Status s = Put("alice", Id(1000 + id), "value " + std::to_string(id), true);
+        if (s.ok()) {
+          ++ok;
+        } else if (s.reason() == "object_exists") {
+          ++exists;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(ok.load(), kIds);
+  EXPECT_EQ(ok.load() + exists.load(), kThreads * kIds);
+  Reopen();
+  for (int id = 0; id < kIds; ++id)
+    EXPECT_EQ(Read("alice", Id(1000 + id)), "value " + std::to_string(id));
+  EXPECT_EQ(CountFiles(dir_ + "/blobs"), static_cast<size_t>(kIds)) << "losers left no file";
 }
 
 }  // namespace
