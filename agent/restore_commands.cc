@@ -1,4 +1,4 @@
-// restore, ls and versions: rebuild or browse the vault from the server and the card alone.
+// restore, ls, versions and adopt: rebuild or browse the vault from the server and the card.
 #include "agent/restore_commands.h"
 
 #include <time.h>
@@ -210,6 +210,45 @@ std::string Mib(uint64_t bytes) {
 }
 
 std::string ShortId(const std::string& id) { return id.substr(0, 16); }
+
+struct AdoptResult {
+  uint64_t adopted = 0;  // recorded as already uploaded
+  uint64_t differ = 0;   // local content or mode differs from the server: the next sync uploads
+};
+
+// Records every file of the vault that equals the latest live version on the server as
+// already uploaded, so that the next sync uploads nothing for it.
+StatusOr<AdoptResult> Adopt(Env& env, const Restorer& restorer, StateDb& db,
+                            const std::string& vault_dir) {
+  AdoptResult result;
+  for (const auto& [path, versions] : restorer.history()) {
+    const RemoteVersion& latest = versions.back();
+    if (latest.metadata.kind != format::Kind::kFile) continue;
+    const std::string full = vault_dir + "/" + path;
+    StatusOr<FileInfo> info = env.Stat(full);
+    if (!info.ok() || !info->is_regular) continue;
+    const uint32_t mode = info->mode & 07777;
+    CV_ASSIGN_OR_RETURN(auto file, env.NewSequentialFile(full));
+    Sha256Hasher hasher;
+    std::vector<uint8_t> buf(1 << 20);
+    uint64_t size = 0;
+    while (true) {
+      CV_ASSIGN_OR_RETURN(size_t n, file->Read(buf));
+      if (n == 0) break;
+      hasher.Update({buf.data(), n});
+      size += n;
+    }
+    const Sha256Digest digest = hasher.Finish();
+    if (digest != latest.metadata.sha256 || mode != latest.metadata.mode) {
+      ++result.differ;
+      continue;
+    }
+    FileRecord record{path, size, info->mtime_ns, info->inode, mode, digest, false};
+    CV_RETURN_IF_ERROR(db.RecordFile(record, std::nullopt).status());
+    ++result.adopted;
+  }
+  return result;
+}
 
 }  // namespace
 
@@ -435,6 +474,48 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
                         : std::to_string(v.metadata.size) + " bytes  mode " + mode)
                 << "\n";
     }
+    exit_code = 0;
+  });
+
+  // ---- adopt
+  auto aa = std::make_shared<RemoteArgs>();
+  auto* adopt = app.add_subcommand(
+      "adopt",
+      "After `restore` and `init` on a new PC: record the restored files as already on the "
+      "server, so the next sync uploads only what really changed.");
+  AddRemoteOptions(adopt, *aa);
+  adopt->footer(
+      "Example (a new PC):\n"
+      "  cardvault restore --server URL --fingerprint HEX --token-file T --target ~/secrets\n"
+      "  cardvault init --vault ~/secrets --server URL --fingerprint HEX --token-file T \\\n"
+      "      --recipient cv-p11-...\n"
+      "  cardvault adopt                    # card and PIN once; then `cardvault run`\n"
+      "Files that differ from the server's latest version are left for the next sync.");
+  adopt->callback([&exit_code, &config_flag, aa] {
+    Env& env = *Env::Default();
+    auto config = AgentConfig::Load(env, ConfigPath(config_flag));
+    if (!config.ok()) {
+      exit_code = ReportError(config.status().WithContext("run `cardvault init` first"));
+      return;
+    }
+    auto ctx = AgentContext::Open(env, *config);
+    if (!ctx.ok()) {
+      exit_code = ReportError(ctx.status());
+      return;
+    }
+    auto session = OpenSession(env, *aa, config_flag);
+    if (!session.ok()) {
+      exit_code = ReportError(session.status());
+      return;
+    }
+    auto result = Adopt(env, *(*session)->restorer, *(*ctx)->db, (*ctx)->config.vault_dir);
+    if (!result.ok()) {
+      exit_code = ReportError(result.status());
+      return;
+    }
+    std::cerr << "cardvault: adopted " << result->adopted << " file"
+              << (result->adopted == 1 ? "" : "s") << " as already uploaded; " << result->differ
+              << " differ from the server and will be uploaded by the next sync\n";
     exit_code = 0;
   });
 }

@@ -1,4 +1,4 @@
-// The restore subcommands of the CLI: restore, ls and versions (server plus card only).
+// The restore subcommands of the CLI: restore, ls, versions (server plus card only), adopt.
 #ifndef CARDVAULT_AGENT_RESTORE_COMMANDS_H_
 #define CARDVAULT_AGENT_RESTORE_COMMANDS_H_
 

@@ -157,6 +157,34 @@ class RestoreE2eTest : public SoftHsmTest {
                              {"SOFTHSM2_CONF", card_conf}});
   }
 
+  // PC B's agent commands (its own XDG directories; no extra flags).
+  CommandResult BAgent(const std::string& card_conf, std::vector<std::string> args) {
+    args.insert(args.begin(), kCli);
+    return RunCommand(args, {{"XDG_CONFIG_HOME", dir() + "/b/config"},
+                             {"XDG_DATA_HOME", dir() + "/b/data"},
+                             {"XDG_RUNTIME_DIR", dir() + "/b/run"},
+                             {"SOFTHSM2_CONF", card_conf}});
+  }
+
+  size_t BlobsOnServer() {
+    RemoteStoreOptions o;
+    o.port = port_;
+    o.pinned_sha256 = fingerprint_;
+    o.token =
+        SecretData::CopyFrom(ReadText(token_file_).substr(0, ReadText(token_file_).find('\n')));
+    auto c = RemoteStore::New(std::move(o)).value();
+    ListOptions lo;
+    lo.kind = ObjectKind::kBlob;
+    size_t n = 0;
+    while (true) {
+      ListPage page = c->List(lo).value();
+      n += page.objects.size();
+      if (!page.truncated) break;
+      lo.after = page.objects.back().id;
+    }
+    return n;
+  }
+
   // "The same card" on PC B: a copy of A's token directory.
   std::string CopyOfCardA() {
     const std::string b = dir() + "/b/card";
@@ -371,6 +399,31 @@ TEST_F(RestoreE2eTest, ThousandFilesOverTwoEpochsTakeTwoCardOperations) {
   EXPECT_EQ(j.value("card_operations", -1), 2) << r.output;
   EXPECT_EQ(ReadText(dir() + "/b/all/two/499"), "second 499");
   std::cerr << "restore of 1000 files: " << j.value("files_per_second", 0.0) << " files/s\n";
+}
+
+TEST_F(RestoreE2eTest, AdoptedRestoreSyncsWithoutUploadingAgain) {
+  InitA({recipient_a_});
+  Write("a.txt", "alpha", 0600, 1700000000);
+  Write("dir/b.txt", "beta", 0644, 1700000000);
+  Write("c.txt", "gamma", 0600, 1700000000);
+  SyncA();
+  const size_t before = BlobsOnServer();
+  ASSERT_EQ(before, 3u);
+  const std::string card = CopyOfCardA();
+  const std::string vault_b = dir() + "/b/vault";
+  CommandResult r = B(card, {"restore", "--target", vault_b});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ofstream(vault_b + "/c.txt") << "changed on B";
+  r = BAgent(card, {"init", "--vault", vault_b, "--server",
+                    "https://127.0.0.1:" + std::to_string(port_), "--fingerprint", fingerprint_,
+                    "--token-file", token_file_, "--recipient", recipient_a_});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = BAgent(card, {"adopt", "--module", kSoftHsmModule, "--pin-file", pin_file_});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("adopted 2 files"), std::string::npos) << r.output;
+  r = BAgent(card, {"sync", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(BlobsOnServer(), before + 1);  // only the file changed on B
 }
 
 }  // namespace
