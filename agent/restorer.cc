@@ -3,11 +3,13 @@
 
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <tuple>
 
@@ -134,7 +136,10 @@ Restorer::Restorer(ObjectClient* client, Identity* card, Env* env)
     : client_(client),
       env_(env),
       guard_(std::make_unique<CardGuard>(card, &card_unwraps_)),
-      keyring_(guard_.get()) {}
+      keyring_(guard_.get()) {
+  const char* kill = std::getenv("CARDVAULT_TEST_RESTORE_KILL_AFTER_BYTES");
+  if (kill != nullptr) kill_after_bytes_ = std::strtoull(kill, nullptr, 10);
+}
 
 Restorer::~Restorer() = default;
 
@@ -437,6 +442,9 @@ Status Restorer::Download(const RemoteVersion& version, const std::string& part,
       off += static_cast<size_t>(n);
     }
     summary.bytes_downloaded += b.size();
+    if (kill_after_bytes_ > 0 && summary.bytes_downloaded >= kill_after_bytes_) {
+      ::raise(SIGKILL);  // the test-only crash switch (see the header)
+    }
     return Status::Ok();
   });
   ::close(fd);

@@ -124,6 +124,9 @@ class Restorer {
   std::vector<Bytes> epoch_ids_;
   std::vector<Bytes> card_key_ids_;  // from the key objects' stanzas
   uint64_t card_unwraps_ = 0;
+  // Test-only crash switch: CARDVAULT_TEST_RESTORE_KILL_AFTER_BYTES=N makes the process
+  // SIGKILL itself once N payload bytes were downloaded (an interrupted restore).
+  uint64_t kill_after_bytes_ = 0;
   std::map<std::string, std::vector<RemoteVersion>> history_;
   std::map<std::string, Bytes> whole_blobs_;  // object id -> blob fetched by Load
   std::vector<RestoreFailure> load_failures_;

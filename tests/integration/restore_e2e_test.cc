@@ -4,6 +4,7 @@
 // same card), a backup card, or another card.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -143,7 +144,7 @@ class RestoreE2eTest : public SoftHsmTest {
   }
 
   // PC B: no config at all; the card is the one under `card_conf`.
-  CommandResult B(const std::string& card_conf, std::vector<std::string> args) {
+  CommandResult B(const std::string& card_conf, std::vector<std::string> args, EnvVars extra = {}) {
     args.insert(args.begin(), kCli);
     for (const std::string& a :
          {std::string("--server"), "https://127.0.0.1:" + std::to_string(port_),
@@ -152,9 +153,10 @@ class RestoreE2eTest : public SoftHsmTest {
           pin_file_}) {
       args.push_back(a);
     }
-    return RunCommand(args, {{"XDG_CONFIG_HOME", dir() + "/b/config"},
-                             {"XDG_DATA_HOME", dir() + "/b/data"},
-                             {"SOFTHSM2_CONF", card_conf}});
+    extra["XDG_CONFIG_HOME"] = dir() + "/b/config";
+    extra["XDG_DATA_HOME"] = dir() + "/b/data";
+    extra["SOFTHSM2_CONF"] = card_conf;
+    return RunCommand(args, extra);
   }
 
   // PC B's agent commands (its own XDG directories; no extra flags).
@@ -424,6 +426,42 @@ TEST_F(RestoreE2eTest, AdoptedRestoreSyncsWithoutUploadingAgain) {
   r = BAgent(card, {"sync", "--once"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(BlobsOnServer(), before + 1);  // only the file changed on B
+}
+
+TEST_F(RestoreE2eTest, KilledRestoreResumesTheDownloadWithRange) {
+  InitA({recipient_a_});
+  std::string big(10 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 7919) >> 9);
+  Write("big.bin", big);
+  Write("small.txt", "small");
+  SyncA();
+  const std::string card = CopyOfCardA();
+  const std::string target = dir() + "/b/restored";
+  CommandResult r = B(card, {"restore", "--target", target, "--json"},
+                      {{"CARDVAULT_TEST_RESTORE_KILL_AFTER_BYTES", "4000000"}});
+  ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.output;
+  EXPECT_FALSE(fs::exists(target + "/big.bin"));  // never a partial plaintext
+  r = B(card, {"restore", "--target", target, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  nlohmann::json j = Json(r);
+  const int64_t downloaded = j.value("bytes_downloaded", int64_t{-1});
+  EXPECT_GT(downloaded, 0) << r.output;
+  EXPECT_LE(downloaded, int64_t{(10 << 20) + 65536 - 4000000}) << r.output;
+  EXPECT_EQ(ReadText(target + "/big.bin"), big);
+  EXPECT_EQ(ReadText(target + "/small.txt"), "small");
+  EXPECT_FALSE(fs::exists(target + "/.cardvault-restore"));
+}
+
+TEST_F(RestoreE2eTest, WrongPinFailsOnceAndWritesNothing) {
+  InitA({recipient_a_});
+  Write("a.txt", "alpha");
+  SyncA();
+  std::ofstream(pin_file_, std::ios::trunc) << "999999\n";
+  const std::string target = dir() + "/b/restored";
+  CommandResult r = B(CopyOfCardA(), {"restore", "--target", target});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("pin_incorrect"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(target));
 }
 
 }  // namespace
