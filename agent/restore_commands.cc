@@ -23,6 +23,9 @@
 namespace cardvault {
 namespace {
 
+// Parallel connections used to fetch the headers of the listing.
+constexpr int kFetchConnections = 4;
+
 struct RemoteArgs {
   std::string server, fingerprint, ca_file, token_file;
   std::string identity;  // software identity file instead of a card
@@ -87,6 +90,9 @@ class DeferredCardIdentity final : public Identity {
 struct Session {
   std::unique_ptr<RemoteStore> store;
   std::unique_ptr<RetryingObjectClient> client;
+  // Extra connections that fetch the listing's blobs in parallel.
+  std::vector<std::unique_ptr<RemoteStore>> extra_stores;
+  std::vector<std::unique_ptr<RetryingObjectClient>> extra_clients;
   std::unique_ptr<X25519Identity> software;
   std::unique_ptr<DeferredCardIdentity> card;
   std::unique_ptr<Restorer> restorer;
@@ -144,6 +150,12 @@ StatusOr<std::unique_ptr<Session>> OpenSession(Env& env, const RemoteArgs& a,
   }
   s->restorer = std::make_unique<Restorer>(s->client.get(), identity, &env);
   if (s->card != nullptr) s->card->set_restorer(s->restorer.get());
+  for (int i = 1; i < kFetchConnections; ++i) {
+    CV_ASSIGN_OR_RETURN(auto store, ConnectServer(env, config));
+    s->extra_clients.push_back(std::make_unique<RetryingObjectClient>(store.get(), RetryPolicy{}));
+    s->extra_stores.push_back(std::move(store));
+    s->restorer->AddFetchClient(s->extra_clients.back().get());
+  }
   const int64_t start = env.MonotonicNanos();
   CV_RETURN_IF_ERROR(s->restorer->Load());
   s->load_ns = env.MonotonicNanos() - start;
@@ -356,6 +368,7 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
       j["epochs"] = s.restorer->epochs();
       j["card_operations"] = s.CardOperations();
       j["seconds"] = secs;
+      j["list_seconds"] = static_cast<double>(s.load_ns) / 1e9;
       j["files_per_second"] = static_cast<double>(files) / secs;
       j["renamed"] = nlohmann::json::array();
       for (const auto& [path, name] : summary->renamed) {

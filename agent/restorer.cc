@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <ctime>
+#include <thread>
 #include <tuple>
 
 #include "core/decryptor.h"
@@ -144,6 +146,7 @@ Restorer::Restorer(ObjectClient* client, Identity* card, Env* env)
 Restorer::~Restorer() = default;
 
 Status Restorer::Load() {
+  std::vector<ObjectInfo> blobs;
   for (ObjectKind kind : {ObjectKind::kKey, ObjectKind::kBlob}) {
     ListOptions lo;
     lo.kind = kind;
@@ -152,7 +155,7 @@ Status Restorer::Load() {
       CV_ASSIGN_OR_RETURN(ListPage page, client_->List(lo));
       for (const ObjectInfo& info : page.objects) {
         if (kind == ObjectKind::kBlob) {
-          CV_RETURN_IF_ERROR(LoadBlob(info));
+          blobs.push_back(info);
           continue;
         }
         StatusOr<Bytes> blob = Fetch(*client_, info.id, /*header_only=*/false);
@@ -178,6 +181,23 @@ Status Restorer::Load() {
       lo.after = page.objects.back().id;
     }
   }
+  // Fetch in parallel (network only), then open the metadata in order on this thread: the
+  // keyring and the card are not thread-safe.
+  std::vector<std::optional<StatusOr<Bytes>>> fetched(blobs.size());
+  std::atomic<size_t> next{0};
+  auto worker = [&](ObjectClient* client) {
+    for (size_t i = next++; i < blobs.size(); i = next++) {
+      fetched[i] = Fetch(*client, blobs[i].id, blobs[i].size > kWholeFetchLimit);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (ObjectClient* extra : fetch_clients_) threads.emplace_back(worker, extra);
+  worker(client_);
+  for (std::thread& t : threads) t.join();
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    CV_RETURN_IF_ERROR(LoadBlob(blobs[i], std::move(*fetched[i])));
+    fetched[i].reset();
+  }
   for (auto& [path, versions] : history_) {
     std::sort(versions.begin(), versions.end(), [](const RemoteVersion& a, const RemoteVersion& b) {
       return std::tie(a.metadata.mtime_ns, a.uploaded_unix, a.object_id) <
@@ -187,9 +207,8 @@ Status Restorer::Load() {
   return Status::Ok();
 }
 
-Status Restorer::LoadBlob(const ObjectInfo& info) {
+Status Restorer::LoadBlob(const ObjectInfo& info, StatusOr<Bytes> blob) {
   const bool whole = info.size <= kWholeFetchLimit;
-  StatusOr<Bytes> blob = Fetch(*client_, info.id, !whole);
   if (!blob.ok()) {
     if (blob.status().code() == StatusCode::kCorrupt) {
       load_failures_.push_back({info.id, blob.status()});

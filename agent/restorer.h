@@ -86,6 +86,10 @@ class Restorer {
   Restorer(ObjectClient* client, Identity* card, Env* env);
   ~Restorer();
 
+  // More connections to the same server for Load() to fetch blobs in parallel, one thread
+  // each. They MUST outlive the Restorer and MUST NOT be used by anyone else during Load().
+  void AddFetchClient(ObjectClient* client) { fetch_clients_.push_back(client); }
+
   Status Load();
 
   // Every version by path, oldest first (by mtime, then upload time, then id).
@@ -108,7 +112,7 @@ class Restorer {
 
  private:
   class CardGuard;
-  Status LoadBlob(const ObjectInfo& info);
+  Status LoadBlob(const ObjectInfo& info, StatusOr<Bytes> blob);
   Status RestoreOne(const RestoreOptions& options, const RemoteVersion& version,
                     const std::string& staging, RestoreSummary& summary);
   // Decrypts to a temporary name beside `dest`, renamed into place only after the final
@@ -118,6 +122,7 @@ class Restorer {
   Status Download(const RemoteVersion& version, const std::string& part, RestoreSummary& summary);
 
   ObjectClient* client_;
+  std::vector<ObjectClient*> fetch_clients_;
   Env* env_;
   std::unique_ptr<CardGuard> guard_;
   EpochKeyring keyring_;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -30,7 +31,7 @@ class MemoryClient final : public ObjectClient {
     Bytes data;
   };
   std::map<std::string, Object> objects;
-  int gets = 0;
+  std::atomic<int> gets{0};
 
   StatusOr<ObjectInfo> Put(std::string_view, const PutOptions&, const SourceFactory&) override {
     return UnsupportedError("read-only");
@@ -374,6 +375,23 @@ TEST_F(RestorerTest, ResumeDownloadsOnlyWhatIsMissing) {
   EXPECT_EQ(s->restored, 1u);
   EXPECT_EQ(s->bytes_downloaded, blob.size() - 100000);
   EXPECT_EQ(ReadText(target_ + "/big"), std::string(300000, 'z'));
+}
+
+TEST_F(RestorerTest, ParallelFetchClientsShareTheListing) {
+  for (int i = 0; i < 60; ++i) Put("f" + std::to_string(i), "content " + std::to_string(i), 100);
+  MemoryClient second;
+  second.objects = client_.objects;
+  Restorer r(&client_, &card_, Env::Default());
+  r.AddFetchClient(&second);
+  ASSERT_TRUE(r.Load().ok());
+  EXPECT_EQ(r.history().size(), 60u);
+  EXPECT_EQ(client_.gets + second.gets, 61);  // one key object and 60 blobs, each fetched once
+  RestoreOptions o;
+  o.target_dir = target_;
+  auto s = r.Restore(o);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->restored, 60u);
+  EXPECT_EQ(ReadText(target_ + "/f59"), "content 59");
 }
 
 }  // namespace
