@@ -327,6 +327,9 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
       options.at_ns = *at;
     }
     const int64_t start = env.MonotonicNanos();
+    if (!ra->json && ::isatty(2)) {
+      std::cerr << "cardvault: listing the vault and decrypting its names..." << std::endl;
+    }
     auto session = OpenSession(env, ra->remote, config_flag);
     if (!session.ok()) {
       exit_code = ReportError(session.status());
@@ -334,12 +337,13 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
     }
     Session& s = **session;
     const bool tty = !ra->json && ::isatty(2);
+    const int64_t restore_start = env.MonotonicNanos();
     int64_t last_print = 0;
     auto progress = [&](const RestoreProgress& p) {
       const int64_t now = env.MonotonicNanos();
       if (!tty || (now - last_print < 100'000'000 && p.files_done != p.files_total)) return;
       last_print = now;
-      const double secs = std::max(1e-3, static_cast<double>(now - start) / 1e9);
+      const double secs = std::max(1e-3, static_cast<double>(now - restore_start) / 1e9);
       const double rate = static_cast<double>(p.bytes_done) / secs;
       const double eta = rate > 0 ? static_cast<double>(p.bytes_total - p.bytes_done) / rate : 0;
       char line[160];
