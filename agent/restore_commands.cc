@@ -162,50 +162,6 @@ StatusOr<std::unique_ptr<Session>> OpenSession(Env& env, const RemoteArgs& a,
   return s;
 }
 
-// "@SECONDS", "YYYY-MM-DD" (the end of that day) or "YYYY-MM-DDTHH:MM[:SS]", local time,
-// or UTC with a trailing 'Z'.
-StatusOr<int64_t> ParseTime(const std::string& text) {
-  if (!text.empty() && text[0] == '@') {
-    try {
-      size_t used = 0;
-      const long long secs = std::stoll(text.substr(1), &used);
-      if (used == text.size() - 1) return static_cast<int64_t>(secs) * 1'000'000'000;
-    } catch (...) {
-    }
-    return InvalidArgumentError("bad time " + text + ": expected @SECONDS");
-  }
-  std::string t = text;
-  const bool utc = !t.empty() && (t.back() == 'Z' || t.back() == 'z');
-  if (utc) t.pop_back();
-  struct tm tm_buf = {};
-  bool end_of_day = false;
-  const char* rest = nullptr;
-  for (const char* fmt :
-       {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"}) {
-    tm_buf = {};
-    rest = ::strptime(t.c_str(), fmt, &tm_buf);
-    if (rest != nullptr && *rest == '\0') {
-      end_of_day = std::string(fmt) == "%Y-%m-%d";
-      break;
-    }
-    rest = nullptr;
-  }
-  if (rest == nullptr) {
-    return InvalidArgumentError("bad time " + text +
-                                ": expected YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z] or @SECONDS");
-  }
-  if (end_of_day) {
-    tm_buf.tm_hour = 23;
-    tm_buf.tm_min = 59;
-    tm_buf.tm_sec = 59;
-  }
-  tm_buf.tm_isdst = -1;
-  const time_t secs = utc ? ::timegm(&tm_buf) : ::mktime(&tm_buf);
-  int64_t ns = static_cast<int64_t>(secs) * 1'000'000'000;
-  if (end_of_day) ns += 999'999'999;
-  return ns;
-}
-
 std::string FormatTime(int64_t ns) {
   time_t secs = static_cast<time_t>(ns / 1'000'000'000);
   struct tm tm_buf;
@@ -319,7 +275,7 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
                        : ra->skip_existing ? ConflictPolicy::kSkip
                                            : ConflictPolicy::kKeepBoth;
     if (!ra->at.empty()) {
-      auto at = ParseTime(ra->at);
+      auto at = ParseRestoreTime(ra->at);
       if (!at.ok()) {
         exit_code = ReportError(at.status());
         return;

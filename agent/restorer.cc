@@ -112,6 +112,48 @@ std::string RestoredName(const std::string& path, const std::string& date) {
   return path.substr(0, dot) + " (restored " + date + ")" + path.substr(dot);
 }
 
+StatusOr<int64_t> ParseRestoreTime(const std::string& text) {
+  if (!text.empty() && text[0] == '@') {
+    try {
+      size_t used = 0;
+      const long long secs = std::stoll(text.substr(1), &used);
+      if (used == text.size() - 1) return static_cast<int64_t>(secs) * 1'000'000'000;
+    } catch (...) {
+    }
+    return InvalidArgumentError("bad time " + text + ": expected @SECONDS");
+  }
+  std::string t = text;
+  const bool utc = !t.empty() && (t.back() == 'Z' || t.back() == 'z');
+  if (utc) t.pop_back();
+  struct tm tm_buf = {};
+  bool end_of_day = false;
+  const char* rest = nullptr;
+  for (const char* fmt :
+       {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"}) {
+    tm_buf = {};
+    rest = ::strptime(t.c_str(), fmt, &tm_buf);
+    if (rest != nullptr && *rest == '\0') {
+      end_of_day = std::string(fmt) == "%Y-%m-%d";
+      break;
+    }
+    rest = nullptr;
+  }
+  if (rest == nullptr) {
+    return InvalidArgumentError("bad time " + text +
+                                ": expected YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z] or @SECONDS");
+  }
+  if (end_of_day) {
+    tm_buf.tm_hour = 23;
+    tm_buf.tm_min = 59;
+    tm_buf.tm_sec = 59;
+  }
+  tm_buf.tm_isdst = -1;
+  const time_t secs = utc ? ::timegm(&tm_buf) : ::mktime(&tm_buf);
+  int64_t ns = static_cast<int64_t>(secs) * 1'000'000'000;
+  if (end_of_day) ns += 999'999'999;
+  return ns;
+}
+
 Status CheckRelativePath(const std::string& path) {
   if (path.empty() || path.size() > format::kMaxPathLength) {
     return PermissionDeniedError("empty or overlong path", "unsafe_path");

@@ -144,6 +144,10 @@ std::string RestoredName(const std::string& path, const std::string& date);
 // Checks a path from metadata: relative, '/'-separated, no empty, "." or ".." component.
 Status CheckRelativePath(const std::string& path);
 
+// A --at time in nanoseconds since the Unix epoch: "@SECONDS", "YYYY-MM-DD" (the end of
+// that day), "YYYY-MM-DDTHH:MM[:SS]" (or with a space); local time, or UTC with a final 'Z'.
+StatusOr<int64_t> ParseRestoreTime(const std::string& text);
+
 }  // namespace cardvault
 
 #endif  // CARDVAULT_AGENT_RESTORER_H_

@@ -394,5 +394,16 @@ TEST_F(RestorerTest, ParallelFetchClientsShareTheListing) {
   EXPECT_EQ(ReadText(target_ + "/f59"), "content 59");
 }
 
+TEST_F(RestorerTest, ParsesTheDocumentedTimeForms) {
+  EXPECT_EQ(ParseRestoreTime("@1700000000").value(), 1700000000 * kSecond);
+  EXPECT_EQ(ParseRestoreTime("2023-11-14T22:13:20Z").value(), 1700000000 * kSecond);
+  EXPECT_EQ(ParseRestoreTime("2023-11-14 22:13Z").value(), 1699999980 * kSecond);
+  EXPECT_EQ(ParseRestoreTime("2023-11-14Z").value(), 1700006399 * kSecond + 999'999'999);
+  EXPECT_TRUE(ParseRestoreTime("2023-11-14").ok());  // local time
+  EXPECT_FALSE(ParseRestoreTime("yesterday").ok());
+  EXPECT_FALSE(ParseRestoreTime("@12abc").ok());
+  EXPECT_FALSE(ParseRestoreTime("2023-11-14T25:00").ok());
+}
+
 }  // namespace
 }  // namespace cardvault
