@@ -18,6 +18,7 @@
 #include "agent/restorer.h"
 #include "api/retrying_object_client.h"
 #include "core/pkcs11/card_stanza.h"
+#include "core/pkcs11/card_token.h"
 #include "core/x25519_recipient.h"
 
 namespace cardvault {
@@ -76,6 +77,7 @@ class DeferredCardIdentity final : public Identity {
     }
     return set_->Unwrap(stanzas);
   }
+  const std::shared_ptr<Pkcs11Module>& module() const { return base_.module; }
   uint64_t private_key_operations() const {
     return set_ == nullptr ? 0 : set_->private_key_operations();
   }
@@ -85,6 +87,25 @@ class DeferredCardIdentity final : public Identity {
   const Restorer* restorer_ = nullptr;
   std::unique_ptr<CardIdentitySet> set_;
 };
+
+// Adds what the cards say about their PIN retry counters to a wrong-PIN error. PKCS#11
+// reports no exact count, only "low" and "final try" flags. Never retries the PIN.
+Status PinState(const Status& status, const std::shared_ptr<Pkcs11Module>& module,
+                const std::string& token_label) {
+  StatusOr<std::vector<CardToken>> tokens = CardToken::List(*module);
+  if (!tokens.ok()) return status;
+  std::string state;
+  for (const CardToken& token : *tokens) {
+    if (!token.initialized() || (!token_label.empty() && token.label != token_label)) continue;
+    state += std::string(state.empty() ? "" : "; ") + "card \"" + token.label + "\": " +
+             (token.pin_locked()      ? "PIN locked"
+              : token.pin_final_try() ? "one PIN try left, the next wrong PIN locks it"
+              : token.pin_count_low() ? "few PIN tries left"
+                                      : "PIN tries left (the card reports no low count)");
+  }
+  if (state.empty()) return status;
+  return Status(status.code(), status.message() + "; " + state, status.reason());
+}
 
 // A connection, an identity and a loaded catalog.
 struct Session {
@@ -157,7 +178,12 @@ StatusOr<std::unique_ptr<Session>> OpenSession(Env& env, const RemoteArgs& a,
     s->restorer->AddFetchClient(s->extra_clients.back().get());
   }
   const int64_t start = env.MonotonicNanos();
-  CV_RETURN_IF_ERROR(s->restorer->Load());
+  Status loaded = s->restorer->Load();
+  if (!loaded.ok() && s->card != nullptr && loaded.reason() == "pin_incorrect") {
+    return PinState(loaded, s->card->module(),
+                    a.token_label.empty() ? config.card.token_label : a.token_label);
+  }
+  CV_RETURN_IF_ERROR(loaded);
   s->load_ns = env.MonotonicNanos() - start;
   return s;
 }
