@@ -252,7 +252,10 @@ Status Restorer::Load() {
 Status Restorer::LoadBlob(const ObjectInfo& info, StatusOr<Bytes> blob) {
   const bool whole = info.size <= kWholeFetchLimit;
   if (!blob.ok()) {
-    if (blob.status().code() == StatusCode::kCorrupt) {
+    // Damaged, or deleted since the listing: this object only. Anything else (network,
+    // token) stops the whole load.
+    if (blob.status().code() == StatusCode::kCorrupt ||
+        blob.status().code() == StatusCode::kNotFound) {
       load_failures_.push_back({info.id, blob.status()});
       return Status::Ok();
     }

@@ -90,6 +90,7 @@ class Restorer {
   // each. They MUST outlive the Restorer and MUST NOT be used by anyone else during Load().
   void AddFetchClient(ObjectClient* client) { fetch_clients_.push_back(client); }
 
+  // Call once, before anything else below.
   Status Load();
 
   // Every version by path, oldest first (by mtime, then upload time, then id).
