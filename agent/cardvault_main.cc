@@ -5,6 +5,7 @@
 #include "agent/card_commands.h"
 #include "agent/file_commands.h"
 #include "agent/recipients_commands.h"
+#include "agent/restore_commands.h"
 #include "agent/sync_commands.h"
 
 int main(int argc, char** argv) {
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   cardvault::AddSyncCommands(app, config_flag, exit_code);
   cardvault::AddCardCommands(app, exit_code);
   cardvault::AddRecipientsCommands(app, config_flag, exit_code);
+  cardvault::AddRestoreCommands(app, config_flag, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

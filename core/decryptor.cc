@@ -88,9 +88,13 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
                         "chunk_auth_failed");
   };
 
-  std::unique_ptr<uint8_t[]> in = std::make_unique<uint8_t[]>(kChunksPerBlock * kSealedChunk);
-  std::unique_ptr<uint8_t[]> out[2] = {std::make_unique<uint8_t[]>(kChunksPerBlock * kChunkSize),
-                                       std::make_unique<uint8_t[]>(kChunksPerBlock * kChunkSize)};
+  // Sized to the blob (a small file needs one chunk, not a 1 MiB block) and not zeroed:
+  // restoring thousands of small files must not memset megabytes for each.
+  const size_t block = static_cast<size_t>(std::min<uint64_t>(kChunksPerBlock, count));
+  std::unique_ptr<uint8_t[]> in = std::make_unique_for_overwrite<uint8_t[]>(block * kSealedChunk);
+  std::unique_ptr<uint8_t[]> out[2] = {
+      std::make_unique_for_overwrite<uint8_t[]>(block * kChunkSize),
+      std::make_unique_for_overwrite<uint8_t[]>(block * kChunkSize)};
   BackgroundHasher hasher;
   // Without the hash check, the second core opens half of each block instead.
   WorkerThread opener;

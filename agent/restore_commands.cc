@@ -1,0 +1,522 @@
+// restore, ls, versions and adopt: rebuild or browse the vault from the server and the card.
+#include "agent/restore_commands.h"
+
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "agent/agent_context.h"
+#include "agent/card_commands.h"
+#include "agent/card_identity_set.h"
+#include "agent/cli_errors.h"
+#include "agent/restorer.h"
+#include "api/retrying_object_client.h"
+#include "core/pkcs11/card_stanza.h"
+#include "core/pkcs11/card_token.h"
+#include "core/x25519_recipient.h"
+
+namespace cardvault {
+namespace {
+
+// Parallel connections used to fetch the headers of the listing.
+constexpr int kFetchConnections = 4;
+
+struct RemoteArgs {
+  std::string server, fingerprint, ca_file, token_file;
+  std::string identity;  // software identity file instead of a card
+  bool card = false;     // the default anyway; accepted for symmetry with decrypt --card
+  std::string module, token_label, key_label, pin_file;
+};
+
+void AddRemoteOptions(CLI::App* cmd, RemoteArgs& a) {
+  cmd->add_option("--server", a.server,
+                  "cardvault-server URL, https://host:port (default: from the config)");
+  cmd->add_option("--fingerprint", a.fingerprint, "Pin the server certificate's SHA-256 (hex)");
+  cmd->add_option("--ca-file", a.ca_file, "Or verify the server against this CA");
+  cmd->add_option("--token-file", a.token_file, "Device token file (mode 0600)");
+  auto* id = cmd->add_option("-i,--identity", a.identity,
+                             "Software identity file (cardvault keygen) instead of a card");
+  cmd->add_flag("--card", a.card, "Unwrap with the smartcard (the default)")->excludes(id);
+  cmd->add_option("--module", a.module, "PKCS#11 module (default: p11-kit's proxy)");
+  cmd->add_option("--token", a.token_label, "The card's label");
+  cmd->add_option("--key-label", a.key_label, "The key's label on the card");
+  cmd->add_option("--pin-file", a.pin_file,
+                  "File holding the PIN (mode 0600); default: $CARDVAULT_PIN_FILE, else a "
+                  "pinentry prompt. Never a PIN on the command line.");
+}
+
+// The card, built on first use from the key ids the vault's key objects name (they are
+// all listed before the first blob is opened), so a PIN is asked only if needed.
+class DeferredCardIdentity final : public Identity {
+ public:
+  explicit DeferredCardIdentity(CardIdentityOptions base) : base_(std::move(base)) {}
+  void set_restorer(const Restorer* restorer) { restorer_ = restorer; }
+
+  StatusOr<SecretData> Unwrap(std::span<const Stanza> stanzas) override {
+    if (set_ == nullptr) {
+      std::vector<Bytes> ids;
+      for (const Bytes& id : restorer_->card_key_ids()) {
+        for (const Stanza& s : stanzas) {
+          if (s.key_id == id &&
+              (s.type == kStanzaTypeRsaOaepSha1 || s.type == kStanzaTypeEcdhP256) &&
+              std::find(ids.begin(), ids.end(), id) == ids.end()) {
+            ids.push_back(id);
+          }
+        }
+      }
+      for (const Bytes& id : restorer_->card_key_ids()) {
+        if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+      }
+      CV_ASSIGN_OR_RETURN(set_, CardIdentitySet::New(base_, ids));
+    }
+    return set_->Unwrap(stanzas);
+  }
+  const std::shared_ptr<Pkcs11Module>& module() const { return base_.module; }
+  uint64_t private_key_operations() const {
+    return set_ == nullptr ? 0 : set_->private_key_operations();
+  }
+
+ private:
+  CardIdentityOptions base_;
+  const Restorer* restorer_ = nullptr;
+  std::unique_ptr<CardIdentitySet> set_;
+};
+
+// Adds what the cards say about their PIN retry counters to a wrong-PIN error. PKCS#11
+// reports no exact count, only "low" and "final try" flags. Never retries the PIN.
+Status PinState(const Status& status, const std::shared_ptr<Pkcs11Module>& module,
+                const std::string& token_label) {
+  StatusOr<std::vector<CardToken>> tokens = CardToken::List(*module);
+  if (!tokens.ok()) return status;
+  std::string state;
+  for (const CardToken& token : *tokens) {
+    if (!token.initialized() || (!token_label.empty() && token.label != token_label)) continue;
+    state += std::string(state.empty() ? "" : "; ") + "card \"" + token.label + "\": " +
+             (token.pin_locked()      ? "PIN locked"
+              : token.pin_final_try() ? "one PIN try left, the next wrong PIN locks it"
+              : token.pin_count_low() ? "few PIN tries left"
+                                      : "PIN tries left (the card reports no low count)");
+  }
+  if (state.empty()) return status;
+  return Status(status.code(), status.message() + "; " + state, status.reason());
+}
+
+// A connection, an identity and a loaded catalog.
+struct Session {
+  std::unique_ptr<RemoteStore> store;
+  std::unique_ptr<RetryingObjectClient> client;
+  // Extra connections that fetch the listing's blobs in parallel.
+  std::vector<std::unique_ptr<RemoteStore>> extra_stores;
+  std::vector<std::unique_ptr<RetryingObjectClient>> extra_clients;
+  std::unique_ptr<X25519Identity> software;
+  std::unique_ptr<DeferredCardIdentity> card;
+  std::unique_ptr<Restorer> restorer;
+  int64_t load_ns = 0;
+
+  uint64_t CardOperations() const {
+    return card != nullptr ? card->private_key_operations() : restorer->card_unwraps();
+  }
+};
+
+StatusOr<std::unique_ptr<Session>> OpenSession(Env& env, const RemoteArgs& a,
+                                               const std::string& config_flag) {
+  AgentConfig config;
+  if (a.server.empty()) {
+    auto loaded = AgentConfig::Load(env, ConfigPath(config_flag));
+    if (!loaded.ok()) {
+      return InvalidArgumentError(
+          "no --server given and no agent config (" + loaded.status().message() +
+              "); on a new machine pass --server URL --fingerprint HEX --token-file FILE",
+          "no_server");
+    }
+    config = std::move(*loaded);
+  } else {
+    config.server_url = a.server;
+  }
+  if (!a.fingerprint.empty() || !a.ca_file.empty()) {
+    config.server_fingerprint = a.fingerprint;
+    config.server_ca_file = a.ca_file;
+  }
+  if (!a.token_file.empty()) config.token_file = a.token_file;
+  if (config.token_file.empty()) {
+    return InvalidArgumentError("say which device token to use: --token-file FILE", "no_token");
+  }
+  auto s = std::make_unique<Session>();
+  CV_ASSIGN_OR_RETURN(s->store, ConnectServer(env, config));
+  s->client = std::make_unique<RetryingObjectClient>(s->store.get(), RetryPolicy{});
+  Identity* identity = nullptr;
+  if (!a.identity.empty()) {
+    CV_ASSIGN_OR_RETURN(Bytes text, ReadFileToBytes(env, a.identity));
+    SecretData secret = SecretData::CopyFrom(text);
+    std::fill(text.begin(), text.end(), 0);
+    auto id = X25519Identity::Parse(secret.AsStringView());
+    if (!id.ok()) return id.status().WithContext(a.identity);
+    s->software = std::make_unique<X25519Identity>(std::move(*id));
+    identity = s->software.get();
+  } else {
+    CardIdentityOptions options;
+    CV_ASSIGN_OR_RETURN(options.module,
+                        Pkcs11Module::Open(a.module.empty() ? config.card.module : a.module));
+    options.token.label = a.token_label.empty() ? config.card.token_label : a.token_label;
+    options.key.label = a.key_label;
+    options.pin_source = ChoosePinSource(a.pin_file.empty() ? config.card.pin_file : a.pin_file);
+    s->card = std::make_unique<DeferredCardIdentity>(std::move(options));
+    identity = s->card.get();
+  }
+  s->restorer = std::make_unique<Restorer>(s->client.get(), identity, &env);
+  if (s->card != nullptr) s->card->set_restorer(s->restorer.get());
+  for (int i = 1; i < kFetchConnections; ++i) {
+    CV_ASSIGN_OR_RETURN(auto store, ConnectServer(env, config));
+    s->extra_clients.push_back(std::make_unique<RetryingObjectClient>(store.get(), RetryPolicy{}));
+    s->extra_stores.push_back(std::move(store));
+    s->restorer->AddFetchClient(s->extra_clients.back().get());
+  }
+  const int64_t start = env.MonotonicNanos();
+  Status loaded = s->restorer->Load();
+  if (!loaded.ok() && s->card != nullptr && loaded.reason() == "pin_incorrect") {
+    return PinState(loaded, s->card->module(),
+                    a.token_label.empty() ? config.card.token_label : a.token_label);
+  }
+  CV_RETURN_IF_ERROR(loaded);
+  s->load_ns = env.MonotonicNanos() - start;
+  return s;
+}
+
+std::string FormatTime(int64_t ns) {
+  time_t secs = static_cast<time_t>(ns / 1'000'000'000);
+  struct tm tm_buf;
+  ::localtime_r(&secs, &tm_buf);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%d %H:%M:%S", &tm_buf);
+  return out;
+}
+
+std::string Mib(uint64_t bytes) {
+  char out[32];
+  std::snprintf(out, sizeof out, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return out;
+}
+
+std::string ShortId(const std::string& id) { return id.substr(0, 16); }
+
+struct AdoptResult {
+  uint64_t adopted = 0;  // recorded as already uploaded
+  uint64_t differ = 0;   // local content or mode differs from the server: the next sync uploads
+};
+
+// Records every file of the vault that equals the latest live version on the server as
+// already uploaded, so that the next sync uploads nothing for it.
+StatusOr<AdoptResult> Adopt(Env& env, const Restorer& restorer, StateDb& db,
+                            const std::string& vault_dir) {
+  AdoptResult result;
+  for (const auto& [path, versions] : restorer.history()) {
+    const RemoteVersion& latest = versions.back();
+    if (latest.metadata.kind != format::Kind::kFile) continue;
+    const std::string full = vault_dir + "/" + path;
+    StatusOr<FileInfo> info = env.Stat(full);
+    if (!info.ok() || !info->is_regular) continue;
+    const uint32_t mode = info->mode & 07777;
+    CV_ASSIGN_OR_RETURN(auto file, env.NewSequentialFile(full));
+    Sha256Hasher hasher;
+    std::vector<uint8_t> buf(1 << 20);
+    uint64_t size = 0;
+    while (true) {
+      CV_ASSIGN_OR_RETURN(size_t n, file->Read(buf));
+      if (n == 0) break;
+      hasher.Update({buf.data(), n});
+      size += n;
+    }
+    const Sha256Digest digest = hasher.Finish();
+    if (digest != latest.metadata.sha256 || mode != latest.metadata.mode) {
+      ++result.differ;
+      continue;
+    }
+    FileRecord record{path, size, info->mtime_ns, info->inode, mode, digest, false};
+    CV_RETURN_IF_ERROR(db.RecordFile(record, std::nullopt).status());
+    ++result.adopted;
+  }
+  return result;
+}
+
+}  // namespace
+
+void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit_code) {
+  // ---- restore
+  struct RestoreArgs {
+    RemoteArgs remote;
+    std::string target, at, version;
+    bool deleted = false, overwrite = false, skip_existing = false, json = false;
+    std::vector<std::string> globs;
+  };
+  auto ra = std::make_shared<RestoreArgs>();
+  auto* restore = app.add_subcommand(
+      "restore",
+      "Rebuild the vault (or part of it) from the server with the card: works on a new "
+      "machine with no config and no local state.");
+  AddRemoteOptions(restore, ra->remote);
+  restore->add_option("--target", ra->target, "Directory to restore into (created if missing)")
+      ->required();
+  restore->add_option("--at", ra->at,
+                      "Restore the state as of this time: YYYY-MM-DD (end of that day), "
+                      "YYYY-MM-DDTHH:MM[:SS][Z] or @UNIX_SECONDS");
+  restore->add_flag("--deleted", ra->deleted,
+                    "Also restore files whose latest version is a deletion (their last content)");
+  restore->add_option("--version", ra->version,
+                      "Restore only this version (an id from `cardvault versions PATH`)");
+  auto* ow = restore->add_flag("--overwrite", ra->overwrite,
+                               "Replace local files that differ (default: keep both)");
+  restore->add_flag("--skip-existing", ra->skip_existing, "Leave local files that differ")
+      ->excludes(ow);
+  restore->add_flag("--json", ra->json, "Print a JSON summary on stdout (for scripts)");
+  restore->add_option("globs", ra->globs,
+                      "Only paths matching these globs or under these directories");
+  restore->footer(
+      "Examples:\n"
+      "  cardvault restore --server https://vault.example.com:8443 --fingerprint 5f3a...e7f8 \\\n"
+      "      --token-file ./device-token --target ~/secrets           # a new PC, card inserted\n"
+      "  cardvault restore --target ~/secrets 'ssh/*'                  # with the agent's config\n"
+      "  cardvault restore --target /tmp/old --at 2026-11-01 --deleted # as it was on Nov 1\n"
+      "  cardvault restore --target /tmp/v --version 3fa4c2d1e0b9a877  # one version of one file\n"
+      "A local file that differs is kept; the restored one is written beside it as\n"
+      "\"NAME (restored YYYY-MM-DD).EXT\". Identical files are skipped, so running the same\n"
+      "command again after an interruption resumes it. The PIN is asked once; the card does\n"
+      "one private-key operation per key epoch. Exit code 1 if anything failed.");
+  restore->callback([&exit_code, &config_flag, ra] {
+    Env& env = *Env::Default();
+    RestoreOptions options;
+    options.target_dir = ra->target;
+    while (options.target_dir.size() > 1 && options.target_dir.back() == '/') {
+      options.target_dir.pop_back();
+    }
+    options.globs = ra->globs;
+    options.include_deleted = ra->deleted;
+    options.version_id = ra->version;
+    options.conflict = ra->overwrite       ? ConflictPolicy::kOverwrite
+                       : ra->skip_existing ? ConflictPolicy::kSkip
+                                           : ConflictPolicy::kKeepBoth;
+    if (!ra->at.empty()) {
+      auto at = ParseRestoreTime(ra->at);
+      if (!at.ok()) {
+        exit_code = ReportError(at.status());
+        return;
+      }
+      options.at_ns = *at;
+    }
+    const int64_t start = env.MonotonicNanos();
+    if (!ra->json && ::isatty(2)) {
+      std::cerr << "cardvault: listing the vault and decrypting its names..." << std::endl;
+    }
+    auto session = OpenSession(env, ra->remote, config_flag);
+    if (!session.ok()) {
+      exit_code = ReportError(session.status());
+      return;
+    }
+    Session& s = **session;
+    const bool tty = !ra->json && ::isatty(2);
+    const int64_t restore_start = env.MonotonicNanos();
+    int64_t last_print = 0;
+    auto progress = [&](const RestoreProgress& p) {
+      const int64_t now = env.MonotonicNanos();
+      if (!tty || (now - last_print < 100'000'000 && p.files_done != p.files_total)) return;
+      last_print = now;
+      const double secs = std::max(1e-3, static_cast<double>(now - restore_start) / 1e9);
+      const double rate = static_cast<double>(p.bytes_done) / secs;
+      const double eta = rate > 0 ? static_cast<double>(p.bytes_total - p.bytes_done) / rate : 0;
+      char line[160];
+      std::snprintf(line, sizeof line, "\r%llu/%llu files, %s of %s, %.1f MiB/s, ETA %.0f s   ",
+                    static_cast<unsigned long long>(p.files_done),
+                    static_cast<unsigned long long>(p.files_total), Mib(p.bytes_done).c_str(),
+                    Mib(p.bytes_total).c_str(), rate / (1 << 20), eta);
+      std::cerr << line << std::flush;
+    };
+    auto summary = s.restorer->Restore(options, progress);
+    if (tty) std::cerr << "\n";
+    if (!summary.ok()) {
+      exit_code = ReportError(summary.status());
+      return;
+    }
+    const double secs = std::max(1e-6, static_cast<double>(env.MonotonicNanos() - start) / 1e9);
+    const uint64_t files = summary->restored + summary->identical + summary->skipped;
+    if (ra->json) {
+      nlohmann::json j;
+      j["restored"] = summary->restored;
+      j["identical"] = summary->identical;
+      j["skipped"] = summary->skipped;
+      j["failed"] = summary->failures.size();
+      j["bytes_written"] = summary->bytes_written;
+      j["bytes_downloaded"] = summary->bytes_downloaded;
+      j["epochs"] = s.restorer->epochs();
+      j["card_operations"] = s.CardOperations();
+      j["seconds"] = secs;
+      j["list_seconds"] = static_cast<double>(s.load_ns) / 1e9;
+      j["files_per_second"] = static_cast<double>(files) / secs;
+      j["renamed"] = nlohmann::json::array();
+      for (const auto& [path, name] : summary->renamed) {
+        j["renamed"].push_back({{"path", path}, {"written", name}});
+      }
+      j["failures"] = nlohmann::json::array();
+      for (const RestoreFailure& f : summary->failures) {
+        j["failures"].push_back(
+            {{"path", f.what}, {"error", f.status.message()}, {"reason", f.status.reason()}});
+      }
+      std::cout << j.dump(2) << "\n";
+    }
+    for (const auto& [path, name] : summary->renamed) {
+      std::cerr << "cardvault: kept the local " << path << " (it differs); restored copy: " << name
+                << "\n";
+    }
+    for (const RestoreFailure& f : summary->failures) {
+      std::cerr << "cardvault: FAILED " << f.what << ": " << f.status.message();
+      if (!f.status.reason().empty()) std::cerr << " [" << f.status.reason() << "]";
+      std::cerr << "\n";
+    }
+    std::cerr << "cardvault: restored " << summary->restored << " file"
+              << (summary->restored == 1 ? "" : "s") << " (" << Mib(summary->bytes_written)
+              << ") to " << options.target_dir << " in " << static_cast<int64_t>(secs * 1000)
+              << " ms; " << summary->identical << " already identical, " << summary->skipped
+              << " skipped, " << summary->failures.size() << " failed; " << s.restorer->epochs()
+              << " key epoch(s), " << s.CardOperations() << " card operation(s)\n";
+    exit_code = summary->failures.empty() ? 0 : 1;
+  });
+
+  // ---- ls
+  struct LsArgs {
+    RemoteArgs remote;
+    std::string path;
+    bool versions = false, deleted = false;
+  };
+  auto la = std::make_shared<LsArgs>();
+  auto* ls = app.add_subcommand(
+      "ls", "List the vault on the server: decrypted names, sizes, dates, number of versions.");
+  AddRemoteOptions(ls, la->remote);
+  ls->add_option("path", la->path, "Only this file or directory");
+  ls->add_flag("--versions", la->versions, "Show every version of each file");
+  ls->add_flag("--deleted", la->deleted, "Also show files whose latest version is a deletion");
+  ls->footer(
+      "Examples:\n  cardvault ls                      # with the agent's config and the card\n"
+      "  cardvault ls ssh --versions --deleted\n"
+      "Names are encrypted on the server: listing needs the card (one PIN, one card operation "
+      "per key epoch).");
+  ls->callback([&exit_code, &config_flag, la] {
+    Env& env = *Env::Default();
+    auto session = OpenSession(env, la->remote, config_flag);
+    if (!session.ok()) {
+      exit_code = ReportError(session.status());
+      return;
+    }
+    const Restorer& r = *(*session)->restorer;
+    for (const auto& [path, versions] : r.history()) {
+      if (!la->path.empty() && path != la->path && path.rfind(la->path + "/", 0) != 0) continue;
+      const RemoteVersion& last = versions.back();
+      const bool deleted = last.metadata.kind == format::Kind::kDeletion;
+      if (deleted && !la->deleted) continue;
+      char line[64];
+      std::snprintf(line, sizeof line, "%12llu  ",
+                    static_cast<unsigned long long>(last.metadata.size));
+      std::cout << (deleted ? std::string("   (deleted)  ") : std::string(line))
+                << FormatTime(last.metadata.mtime_ns) << "  " << versions.size() << "v  " << path
+                << "\n";
+      if (!la->versions) continue;
+      for (const RemoteVersion& v : versions) {
+        std::cout << "    " << ShortId(v.object_id) << "  " << FormatTime(v.metadata.mtime_ns)
+                  << "  "
+                  << (v.metadata.kind == format::Kind::kDeletion
+                          ? std::string("deleted")
+                          : std::to_string(v.metadata.size) + " bytes")
+                  << "\n";
+      }
+    }
+    for (const RestoreFailure& f : r.load_failures()) {
+      std::cerr << "cardvault: unreadable object " << f.what << ": " << f.status.message() << "\n";
+    }
+    exit_code = r.load_failures().empty() ? 0 : 1;
+  });
+
+  // ---- versions
+  struct VersionsArgs {
+    RemoteArgs remote;
+    std::string path;
+  };
+  auto va = std::make_shared<VersionsArgs>();
+  auto* versions = app.add_subcommand(
+      "versions", "List every version of one file on the server, oldest first, with its id.");
+  AddRemoteOptions(versions, va->remote);
+  versions->add_option("path", va->path, "The file's path in the vault")->required();
+  versions->footer(
+      "Example:\n  cardvault versions 'ssh/id_ed25519'\n"
+      "  cardvault restore --target /tmp/v --version ID    # restore one of them");
+  versions->callback([&exit_code, &config_flag, va] {
+    Env& env = *Env::Default();
+    auto session = OpenSession(env, va->remote, config_flag);
+    if (!session.ok()) {
+      exit_code = ReportError(session.status());
+      return;
+    }
+    const auto& history = (*session)->restorer->history();
+    auto it = history.find(va->path);
+    if (it == history.end()) {
+      exit_code = ReportError(NotFoundError("no file " + va->path + " in the vault"));
+      return;
+    }
+    for (const RemoteVersion& v : it->second) {
+      char mode[16];
+      std::snprintf(mode, sizeof mode, "%04o", v.metadata.mode);
+      std::cout << ShortId(v.object_id) << "  " << FormatTime(v.metadata.mtime_ns) << "  "
+                << (v.metadata.kind == format::Kind::kDeletion
+                        ? std::string("deleted")
+                        : std::to_string(v.metadata.size) + " bytes  mode " + mode)
+                << "\n";
+    }
+    exit_code = 0;
+  });
+
+  // ---- adopt
+  auto aa = std::make_shared<RemoteArgs>();
+  auto* adopt = app.add_subcommand(
+      "adopt",
+      "After `restore` and `init` on a new PC: record the restored files as already on the "
+      "server, so the next sync uploads only what really changed.");
+  AddRemoteOptions(adopt, *aa);
+  adopt->footer(
+      "Example (a new PC):\n"
+      "  cardvault restore --server URL --fingerprint HEX --token-file T --target ~/secrets\n"
+      "  cardvault init --vault ~/secrets --server URL --fingerprint HEX --token-file T \\\n"
+      "      --recipient cv-p11-...\n"
+      "  cardvault adopt                    # card and PIN once; then `cardvault run`\n"
+      "Files that differ from the server's latest version are left for the next sync.");
+  adopt->callback([&exit_code, &config_flag, aa] {
+    Env& env = *Env::Default();
+    auto config = AgentConfig::Load(env, ConfigPath(config_flag));
+    if (!config.ok()) {
+      exit_code = ReportError(config.status().WithContext("run `cardvault init` first"));
+      return;
+    }
+    auto ctx = AgentContext::Open(env, *config);
+    if (!ctx.ok()) {
+      exit_code = ReportError(ctx.status());
+      return;
+    }
+    auto session = OpenSession(env, *aa, config_flag);
+    if (!session.ok()) {
+      exit_code = ReportError(session.status());
+      return;
+    }
+    auto result = Adopt(env, *(*session)->restorer, *(*ctx)->db, (*ctx)->config.vault_dir);
+    if (!result.ok()) {
+      exit_code = ReportError(result.status());
+      return;
+    }
+    std::cerr << "cardvault: adopted " << result->adopted << " file"
+              << (result->adopted == 1 ? "" : "s") << " as already uploaded; " << result->differ
+              << " differ from the server and will be uploaded by the next sync\n";
+    exit_code = 0;
+  });
+}
+
+}  // namespace cardvault

@@ -1,0 +1,518 @@
+// Restorer implementation.
+#include "agent/restorer.h"
+
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <ctime>
+#include <thread>
+#include <tuple>
+
+#include "core/decryptor.h"
+#include "core/memory_file.h"
+
+namespace cardvault {
+
+// Forwards to the card and remembers whether the card itself failed, which tells a wrong
+// card apart from a blob whose epoch has no key object.
+class Restorer::CardGuard final : public Identity {
+ public:
+  CardGuard(Identity* card, uint64_t* unwraps) : card_(card), unwraps_(unwraps) {}
+  StatusOr<SecretData> Unwrap(std::span<const Stanza> stanzas) override {
+    StatusOr<SecretData> key = card_->Unwrap(stanzas);
+    if (key.ok()) {
+      ++*unwraps_;
+    } else {
+      failed_ = key.status();
+    }
+    return key;
+  }
+  void Reset() { failed_.reset(); }
+  const std::optional<Status>& failed() const { return failed_; }
+
+ private:
+  Identity* card_;
+  uint64_t* unwraps_;
+  std::optional<Status> failed_;
+};
+
+namespace {
+
+constexpr char kStagingDir[] = ".cardvault-restore";
+
+StatusOr<Bytes> Fetch(ObjectClient& client, const std::string& id, bool header_only) {
+  Bytes data;
+  size_t want = 0;  // bytes of preamble and header, once known
+  StatusOr<ObjectInfo> r = client.Get(id, 0, [&](ByteView b) -> Status {
+    data.insert(data.end(), b.begin(), b.end());
+    if (!header_only) return Status::Ok();
+    if (want == 0 && data.size() >= format::kPreambleSize) {
+      CV_ASSIGN_OR_RETURN(uint32_t length,
+                          format::ParsePreamble(ByteView(data).subspan(0, format::kPreambleSize)));
+      want = format::kPreambleSize + length;
+    }
+    if (want != 0 && data.size() >= want) return CancelledError("header read", "enough");
+    return Status::Ok();
+  });
+  if (!r.ok() && r.status().reason() != "enough") return r.status();
+  return data;
+}
+
+StatusOr<Sha256Digest> HashLocalFile(Env& env, const std::string& path) {
+  CV_ASSIGN_OR_RETURN(auto f, env.NewSequentialFile(path));
+  Sha256Hasher h;
+  std::vector<uint8_t> buf(1 << 20);
+  while (true) {
+    CV_ASSIGN_OR_RETURN(size_t n, f->Read(buf));
+    if (n == 0) break;
+    h.Update({buf.data(), n});
+  }
+  return h.Finish();
+}
+
+bool Matches(const std::vector<std::string>& globs, const std::string& path) {
+  if (globs.empty()) return true;
+  for (const std::string& g : globs) {
+    std::string dir = g;
+    while (!dir.empty() && dir.back() == '/') dir.pop_back();
+    if (path == dir || (!dir.empty() && path.rfind(dir + "/", 0) == 0)) return true;
+    if (::fnmatch(g.c_str(), path.c_str(), 0) == 0) return true;
+  }
+  return false;
+}
+
+bool IsCardMiss(const Status& s) {
+  const std::string& r = s.reason();
+  return r == "wrong_card" || r == "no_key_on_card" || r == "no_matching_stanza";
+}
+
+std::string Today(Env& env) {
+  time_t now = static_cast<time_t>(env.NowUnixNanos() / 1'000'000'000);
+  struct tm tm_buf;
+  ::localtime_r(&now, &tm_buf);
+  char out[16];
+  std::strftime(out, sizeof out, "%Y-%m-%d", &tm_buf);
+  return out;
+}
+
+}  // namespace
+
+std::string RestoredName(const std::string& path, const std::string& date) {
+  const size_t slash = path.find_last_of('/');
+  const size_t base = slash == std::string::npos ? 0 : slash + 1;
+  size_t dot = path.find_last_of('.');
+  if (dot == std::string::npos || dot <= base) dot = path.size();
+  return path.substr(0, dot) + " (restored " + date + ")" + path.substr(dot);
+}
+
+StatusOr<int64_t> ParseRestoreTime(const std::string& text) {
+  if (!text.empty() && text[0] == '@') {
+    try {
+      size_t used = 0;
+      const long long secs = std::stoll(text.substr(1), &used);
+      if (used == text.size() - 1) return static_cast<int64_t>(secs) * 1'000'000'000;
+    } catch (...) {
+    }
+    return InvalidArgumentError("bad time " + text + ": expected @SECONDS");
+  }
+  std::string t = text;
+  const bool utc = !t.empty() && (t.back() == 'Z' || t.back() == 'z');
+  if (utc) t.pop_back();
+  struct tm tm_buf = {};
+  bool end_of_day = false;
+  const char* rest = nullptr;
+  for (const char* fmt :
+       {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"}) {
+    tm_buf = {};
+    rest = ::strptime(t.c_str(), fmt, &tm_buf);
+    if (rest != nullptr && *rest == '\0') {
+      end_of_day = std::string(fmt) == "%Y-%m-%d";
+      break;
+    }
+    rest = nullptr;
+  }
+  if (rest == nullptr) {
+    return InvalidArgumentError("bad time " + text +
+                                ": expected YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z] or @SECONDS");
+  }
+  if (end_of_day) {
+    tm_buf.tm_hour = 23;
+    tm_buf.tm_min = 59;
+    tm_buf.tm_sec = 59;
+  }
+  tm_buf.tm_isdst = -1;
+  const time_t secs = utc ? ::timegm(&tm_buf) : ::mktime(&tm_buf);
+  int64_t ns = static_cast<int64_t>(secs) * 1'000'000'000;
+  if (end_of_day) ns += 999'999'999;
+  return ns;
+}
+
+Status CheckRelativePath(const std::string& path) {
+  if (path.empty() || path.size() > format::kMaxPathLength) {
+    return PermissionDeniedError("empty or overlong path", "unsafe_path");
+  }
+  if (path[0] == '/') return PermissionDeniedError("absolute path " + path, "unsafe_path");
+  if (path.find('\0') != std::string::npos) {
+    return PermissionDeniedError("path with a NUL byte", "unsafe_path");
+  }
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    const std::string part = path.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") {
+      return PermissionDeniedError("path leaves the target or is malformed: " + path,
+                                   "unsafe_path");
+    }
+    start = end + 1;
+  }
+  return Status::Ok();
+}
+
+Restorer::Restorer(ObjectClient* client, Identity* card, Env* env)
+    : client_(client),
+      env_(env),
+      guard_(std::make_unique<CardGuard>(card, &card_unwraps_)),
+      keyring_(guard_.get()) {
+  const char* kill = std::getenv("CARDVAULT_TEST_RESTORE_KILL_AFTER_BYTES");
+  if (kill != nullptr) kill_after_bytes_ = std::strtoull(kill, nullptr, 10);
+}
+
+Restorer::~Restorer() = default;
+
+Status Restorer::Load() {
+  std::vector<ObjectInfo> blobs;
+  for (ObjectKind kind : {ObjectKind::kKey, ObjectKind::kBlob}) {
+    ListOptions lo;
+    lo.kind = kind;
+    lo.limit = kMaxListLimit;
+    while (true) {
+      CV_ASSIGN_OR_RETURN(ListPage page, client_->List(lo));
+      for (const ObjectInfo& info : page.objects) {
+        if (kind == ObjectKind::kBlob) {
+          blobs.push_back(info);
+          continue;
+        }
+        StatusOr<Bytes> blob = Fetch(*client_, info.id, /*header_only=*/false);
+        if (!blob.ok()) return blob.status().WithContext("key object " + info.id);
+        std::optional<Bytes> hint = HexDecode(info.id.substr(0, 16));
+        Status added = keyring_.AddKeyObject(*blob, hint ? *hint : Bytes{});
+        if (!added.ok()) {
+          load_failures_.push_back({"key object " + info.id, added});
+          continue;
+        }
+        if (hint) epoch_ids_.push_back(*hint);
+        MemorySequentialFile src(*blob);
+        StatusOr<format::Header> header = ReadHeader(src);
+        if (!header.ok()) continue;
+        for (const Stanza& s : header->stanzas) {
+          if (std::find(card_key_ids_.begin(), card_key_ids_.end(), s.key_id) ==
+              card_key_ids_.end()) {
+            card_key_ids_.push_back(s.key_id);
+          }
+        }
+      }
+      if (!page.truncated || page.objects.empty()) break;
+      lo.after = page.objects.back().id;
+    }
+  }
+  // Fetch in parallel (network only), then open the metadata in order on this thread: the
+  // keyring and the card are not thread-safe.
+  std::vector<std::optional<StatusOr<Bytes>>> fetched(blobs.size());
+  std::atomic<size_t> next{0};
+  auto worker = [&](ObjectClient* client) {
+    for (size_t i = next++; i < blobs.size(); i = next++) {
+      fetched[i] = Fetch(*client, blobs[i].id, blobs[i].size > kWholeFetchLimit);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (ObjectClient* extra : fetch_clients_) threads.emplace_back(worker, extra);
+  worker(client_);
+  for (std::thread& t : threads) t.join();
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    CV_RETURN_IF_ERROR(LoadBlob(blobs[i], std::move(*fetched[i])));
+    fetched[i].reset();
+  }
+  for (auto& [path, versions] : history_) {
+    std::sort(versions.begin(), versions.end(), [](const RemoteVersion& a, const RemoteVersion& b) {
+      return std::tie(a.metadata.mtime_ns, a.uploaded_unix, a.object_id) <
+             std::tie(b.metadata.mtime_ns, b.uploaded_unix, b.object_id);
+    });
+  }
+  return Status::Ok();
+}
+
+Status Restorer::LoadBlob(const ObjectInfo& info, StatusOr<Bytes> blob) {
+  const bool whole = info.size <= kWholeFetchLimit;
+  if (!blob.ok()) {
+    // Damaged, or deleted since the listing: this object only. Anything else (network,
+    // token) stops the whole load.
+    if (blob.status().code() == StatusCode::kCorrupt ||
+        blob.status().code() == StatusCode::kNotFound) {
+      load_failures_.push_back({info.id, blob.status()});
+      return Status::Ok();
+    }
+    return blob.status().WithContext("object " + info.id);
+  }
+  MemorySequentialFile src(*blob);
+  StatusOr<format::Header> header = ReadHeader(src);
+  if (!header.ok()) {
+    load_failures_.push_back({info.id, header.status()});
+    return Status::Ok();
+  }
+  guard_->Reset();
+  StatusOr<SecretData> file_key = UnwrapFileKey(*header, keyring_);
+  if (!file_key.ok()) {
+    const std::optional<Status>& card = guard_->failed();
+    if (card.has_value() && card->code() != StatusCode::kCorrupt) {
+      // The card could not open the epoch's key object. With no epoch open at all this is
+      // the wrong card; otherwise only this epoch is out of reach.
+      if (!IsCardMiss(*card)) return *card;
+      if (keyring_.opened_epochs() == 0) {
+        std::string ids;
+        for (const Bytes& id : card_key_ids_) ids += (ids.empty() ? "" : ", ") + HexEncode(id);
+        return PermissionDeniedError(
+            "this card holds none of the keys of this vault; its key objects are wrapped to "
+            "key id " +
+                ids + " (" + card->message() + ")",
+            "wrong_card");
+      }
+    }
+    load_failures_.push_back({info.id, file_key.status()});
+    return Status::Ok();
+  }
+  StatusOr<format::Metadata> metadata = [&]() -> StatusOr<format::Metadata> {
+    CV_ASSIGN_OR_RETURN(SecretData key, format::DeriveMetadataKey(*file_key, *header));
+    return format::OpenMetadata(key, header->metadata_ciphertext);
+  }();
+  if (!metadata.ok()) {
+    load_failures_.push_back({info.id, metadata.status()});
+    return Status::Ok();
+  }
+  if (metadata->kind == format::Kind::kKeyObject) {
+    load_failures_.push_back({info.id, CorruptError("a key object stored as a blob")});
+    return Status::Ok();
+  }
+  if (Status safe = CheckRelativePath(metadata->path); !safe.ok()) {
+    load_failures_.push_back({info.id, safe});
+    return Status::Ok();
+  }
+  RemoteVersion v;
+  v.object_id = info.id;
+  v.metadata = std::move(*metadata);
+  v.uploaded_unix = info.created_unix;
+  v.blob_size = info.size;
+  if (whole) whole_blobs_[info.id] = std::move(*blob);
+  history_[v.metadata.path].push_back(std::move(v));
+  return Status::Ok();
+}
+
+StatusOr<std::vector<RemoteVersion>> Restorer::Select(const RestoreOptions& options) const {
+  std::vector<RemoteVersion> out;
+  if (!options.version_id.empty()) {
+    for (const auto& [path, versions] : history_) {
+      for (const RemoteVersion& v : versions) {
+        if (v.object_id.rfind(options.version_id, 0) == 0) out.push_back(v);
+      }
+    }
+    if (out.empty()) return NotFoundError("no version " + options.version_id, "no_such_version");
+    if (out.size() > 1) {
+      return InvalidArgumentError("version " + options.version_id + " is ambiguous",
+                                  "ambiguous_version");
+    }
+    if (out[0].metadata.kind != format::Kind::kFile) {
+      return InvalidArgumentError(
+          "version " + options.version_id + " records the deletion of " + out[0].metadata.path,
+          "deletion_marker");
+    }
+    return out;
+  }
+  for (const auto& [path, versions] : history_) {
+    if (!Matches(options.globs, path)) continue;
+    const RemoteVersion* latest = nullptr;
+    const RemoteVersion* latest_file = nullptr;
+    for (const RemoteVersion& v : versions) {
+      if (options.at_ns.has_value() && v.metadata.mtime_ns > *options.at_ns) break;
+      latest = &v;
+      if (v.metadata.kind == format::Kind::kFile) latest_file = &v;
+    }
+    if (latest == nullptr || latest_file == nullptr) continue;
+    if (latest != latest_file && !options.include_deleted) continue;
+    out.push_back(*latest_file);
+  }
+  return out;
+}
+
+StatusOr<RestoreSummary> Restorer::Restore(
+    const RestoreOptions& options, const std::function<void(const RestoreProgress&)>& progress) {
+  CV_ASSIGN_OR_RETURN(std::vector<RemoteVersion> chosen, Select(options));
+  if (options.target_dir.empty()) return InvalidArgumentError("no target directory");
+  RestoreSummary summary;
+  summary.failures = load_failures_;
+  CV_RETURN_IF_ERROR(env_->CreateDirs(options.target_dir));
+  StatusOr<FileInfo> target = env_->Stat(options.target_dir);
+  if (!target.ok() || !target->is_directory) {
+    return FailedPreconditionError(options.target_dir + " is not a directory", "bad_target");
+  }
+  const std::string staging = options.target_dir + "/" + kStagingDir;
+  RestoreProgress p;
+  p.files_total = chosen.size();
+  for (const RemoteVersion& v : chosen) p.bytes_total += v.metadata.size;
+  for (const RemoteVersion& v : chosen) {
+    Status s = RestoreOne(options, v, staging, summary);
+    if (!s.ok()) summary.failures.push_back({v.metadata.path, s});
+    ++p.files_done;
+    p.bytes_done += v.metadata.size;
+    p.path = v.metadata.path;
+    if (progress) progress(p);
+  }
+  ::rmdir(staging.c_str());
+  // One flush of the whole file system instead of an fsync per file.
+  const int fd = ::open(options.target_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::syncfs(fd);
+    ::close(fd);
+  }
+  return summary;
+}
+
+Status Restorer::RestoreOne(const RestoreOptions& options, const RemoteVersion& version,
+                            const std::string& staging, RestoreSummary& summary) {
+  const format::Metadata& m = version.metadata;
+  CV_RETURN_IF_ERROR(CheckRelativePath(m.path));
+  // Every parent directory MUST be a real directory inside the target, never a symlink.
+  std::string dir = options.target_dir;
+  size_t start = 0;
+  for (size_t slash = m.path.find('/'); slash != std::string::npos;
+       slash = m.path.find('/', start)) {
+    dir += "/" + m.path.substr(start, slash - start);
+    start = slash + 1;
+    StatusOr<FileInfo> info = env_->Stat(dir);
+    if (!info.ok()) {
+      CV_RETURN_IF_ERROR(env_->CreateDirs(dir));
+      continue;
+    }
+    if (info->is_symlink) {
+      return PermissionDeniedError("refusing to restore through the symlink " + dir, "unsafe_path");
+    }
+    if (!info->is_directory) return FailedPreconditionError(dir + " is not a directory");
+  }
+  std::string dest = options.target_dir + "/" + m.path;
+  for (int attempt = 1;; ++attempt) {
+    StatusOr<FileInfo> info = env_->Stat(dest);
+    if (!info.ok()) break;
+    if (info->is_symlink) {
+      return PermissionDeniedError("refusing to replace the symlink " + dest, "unsafe_path");
+    }
+    if (!info->is_regular) return FailedPreconditionError(dest + " is not a regular file");
+    CV_ASSIGN_OR_RETURN(Sha256Digest local, HashLocalFile(*env_, dest));
+    if (local == m.sha256) {
+      ++summary.identical;
+      return Status::Ok();
+    }
+    if (options.conflict == ConflictPolicy::kOverwrite) break;
+    if (options.conflict == ConflictPolicy::kSkip) {
+      ++summary.skipped;
+      return Status::Ok();
+    }
+    std::string name = RestoredName(m.path, Today(*env_));
+    if (attempt > 1) {
+      const std::string mark = ")";
+      const size_t at = name.rfind(" (restored ");
+      name.insert(name.find(mark, at), " " + std::to_string(attempt));
+    }
+    dest = options.target_dir + "/" + name;
+  }
+  StatusOr<format::Metadata> written = [&]() -> StatusOr<format::Metadata> {
+    auto cached = whole_blobs_.find(version.object_id);
+    if (cached != whole_blobs_.end()) {
+      MemorySequentialFile src(cached->second);
+      return DecryptToPath(src, dest);
+    }
+    CV_RETURN_IF_ERROR(env_->CreateDirs(staging));
+    const std::string part = staging + "/" + version.object_id + ".part";
+    if (Status got = Download(version, part, summary); !got.ok()) {
+      // Keep a partial download for the next run only if the failure was transient.
+      if (!IsRetryable(got)) env_->RemoveFile(part).IgnoreError();
+      return got;
+    }
+    CV_ASSIGN_OR_RETURN(auto src, env_->NewSequentialFile(part));
+    StatusOr<format::Metadata> m = DecryptToPath(*src, dest);
+    env_->RemoveFile(part).IgnoreError();
+    return m;
+  }();
+  if (!written.ok()) return written.status();
+  if (written->path != m.path || written->sha256 != m.sha256) {
+    env_->RemoveFile(dest).IgnoreError();
+    return CorruptError("object " + version.object_id + " changed since it was listed",
+                        "object_changed");
+  }
+  if (dest != options.target_dir + "/" + m.path) {
+    summary.renamed.emplace_back(m.path, dest.substr(options.target_dir.size() + 1));
+  }
+  ++summary.restored;
+  summary.bytes_written += m.size;
+  return Status::Ok();
+}
+
+StatusOr<format::Metadata> Restorer::DecryptToPath(SequentialFile& source,
+                                                   const std::string& dest) {
+  CV_ASSIGN_OR_RETURN(auto decryptor, OpenBlob(&source, keyring_));
+  uint8_t r[6];
+  CV_RETURN_IF_ERROR(env_->RandomBytes(r));
+  const std::string tmp = dest + ".cv-tmp-" + HexEncode(r);
+  Status s;
+  {
+    CV_ASSIGN_OR_RETURN(auto sink, env_->NewWritableFile(tmp, 0600));
+    s = decryptor->DecryptTo(*sink);
+    if (s.ok()) s = sink->Close();
+  }
+  const format::Metadata& m = decryptor->metadata();
+  if (s.ok()) s = env_->SetFileTimesAndMode(tmp, m.mtime_ns, m.mode);
+  if (s.ok()) s = env_->RenameFile(tmp, dest);
+  if (!s.ok()) {
+    env_->RemoveFile(tmp).IgnoreError();
+    return s;
+  }
+  return m;
+}
+
+Status Restorer::Download(const RemoteVersion& version, const std::string& part,
+                          RestoreSummary& summary) {
+  uint64_t have = 0;
+  if (StatusOr<FileInfo> info = env_->Stat(part); info.ok() && info->is_regular) {
+    have = info->size <= version.blob_size ? info->size : 0;
+  }
+  // Appends to what an interrupted run left (a Range request from there).
+  const int fd =
+      ::open(part.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (have > 0 ? O_APPEND : O_TRUNC), 0600);
+  if (fd < 0) return IoError("cannot write " + part);
+  if (have == version.blob_size) {
+    ::close(fd);
+    return Status::Ok();
+  }
+  StatusOr<ObjectInfo> r = client_->Get(version.object_id, have, [&](ByteView b) -> Status {
+    size_t off = 0;
+    while (off < b.size()) {
+      ssize_t n = ::write(fd, b.data() + off, b.size() - off);
+      if (n < 0) return IoError("cannot write " + part);
+      off += static_cast<size_t>(n);
+    }
+    summary.bytes_downloaded += b.size();
+    if (kill_after_bytes_ > 0 && summary.bytes_downloaded >= kill_after_bytes_) {
+      ::raise(SIGKILL);  // the test-only crash switch (see the header)
+    }
+    return Status::Ok();
+  });
+  ::close(fd);
+  return r.status();
+}
+
+}  // namespace cardvault

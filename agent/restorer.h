@@ -1,0 +1,154 @@
+// Restorer: rebuilds a vault folder from the server alone plus the card: lists the key
+// objects and blobs, decrypts every blob's metadata, and restores chosen versions.
+#ifndef CARDVAULT_AGENT_RESTORER_H_
+#define CARDVAULT_AGENT_RESTORER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/object_client.h"
+#include "core/env.h"
+#include "core/format.h"
+#include "core/identity.h"
+#include "core/key_epoch.h"
+
+namespace cardvault {
+
+// One version of one path on the server (a file's content or a deletion marker).
+struct RemoteVersion {
+  std::string object_id;
+  format::Metadata metadata;
+  int64_t uploaded_unix = 0;  // the server's creation time
+  uint64_t blob_size = 0;
+};
+
+enum class ConflictPolicy {
+  kKeepBoth,   // restore beside it as "NAME (restored YYYY-MM-DD).EXT"
+  kOverwrite,  // replace the local file
+  kSkip,       // leave the local file, restore nothing
+};
+
+struct RestoreOptions {
+  std::string target_dir;          // created if missing
+  std::vector<std::string> globs;  // fnmatch(3) on the relative path (or a directory prefix)
+  std::optional<int64_t> at_ns;    // the state as of this time (versions with mtime <= it)
+  bool include_deleted = false;    // paths whose latest version is a deletion: last content
+  std::string version_id;          // a prefix of one version's object id: only that version
+  ConflictPolicy conflict = ConflictPolicy::kKeepBoth;
+};
+
+struct RestoreFailure {
+  std::string what;  // the path, or the object id when even the metadata is unreadable
+  Status status;
+};
+
+struct RestoreProgress {
+  uint64_t files_done = 0, files_total = 0;
+  uint64_t bytes_done = 0, bytes_total = 0;
+  std::string path;  // the file just finished
+};
+
+struct RestoreSummary {
+  uint64_t restored = 0;   // files written
+  uint64_t identical = 0;  // already present with the same SHA-256: skipped
+  uint64_t skipped = 0;    // a different local file kept (kSkip)
+  uint64_t bytes_written = 0;
+  uint64_t bytes_downloaded = 0;  // fetched to restore files (the listing not counted)
+  std::vector<std::pair<std::string, std::string>> renamed;  // path -> name written (kKeepBoth)
+  std::vector<RestoreFailure> failures;                      // listing and restore failures
+};
+
+// Works against an ObjectClient and the card's Identity; no CLI. Not thread-safe.
+// Lifetime: `client`, `card` and `env` MUST outlive the Restorer.
+//
+// Contract:
+// - Load() lists key objects first, then every blob, reading only the header and metadata
+//   of blobs above kWholeFetchLimit (smaller ones are fetched whole in the same request and
+//   kept for Restore). Each epoch key object is opened by the card at most once, so the
+//   card does exactly one private-key operation per epoch in use.
+// - If the card can open none of the key objects, Load() fails with kPermissionDenied
+//   "wrong_card" naming the key ids the vault expects; card/PIN errors stop it unchanged.
+//   A blob that is damaged or whose epoch is unknown is recorded in load_failures().
+// - Restore() writes nothing outside target_dir: it refuses absolute paths, "..", and
+//   paths through symlinks. Every file is decrypted to a temporary name and renamed only
+//   after its content hash verified, then gets the recorded mode and mtime. A local file
+//   with the same SHA-256 is left alone (a rerun resumes); a different one is handled by
+//   options.conflict. A failure is recorded by path and the restore goes on.
+class Restorer {
+ public:
+  static constexpr uint64_t kWholeFetchLimit = 64 * 1024;
+
+  Restorer(ObjectClient* client, Identity* card, Env* env);
+  ~Restorer();
+
+  // More connections to the same server for Load() to fetch blobs in parallel, one thread
+  // each. They MUST outlive the Restorer and MUST NOT be used by anyone else during Load().
+  void AddFetchClient(ObjectClient* client) { fetch_clients_.push_back(client); }
+
+  // Call once, before anything else below.
+  Status Load();
+
+  // Every version by path, oldest first (by mtime, then upload time, then id).
+  const std::map<std::string, std::vector<RemoteVersion>>& history() const { return history_; }
+  const std::vector<RestoreFailure>& load_failures() const { return load_failures_; }
+  // Calls made to the card identity that returned a key (one per opened epoch).
+  uint64_t card_unwraps() const { return card_unwraps_; }
+  size_t epochs() const { return epoch_ids_.size(); }
+  // The key ids the key objects are wrapped to (cards, backups), known once Load() has
+  // listed the key objects, i.e. before the card is first asked.
+  const std::vector<Bytes>& card_key_ids() const { return card_key_ids_; }
+
+  // What Restore would write: one version per selected path. kNotFound if version_id
+  // matches nothing, kInvalidArgument if it matches several versions.
+  StatusOr<std::vector<RemoteVersion>> Select(const RestoreOptions& options) const;
+
+  StatusOr<RestoreSummary> Restore(
+      const RestoreOptions& options,
+      const std::function<void(const RestoreProgress&)>& progress = {});
+
+ private:
+  class CardGuard;
+  Status LoadBlob(const ObjectInfo& info, StatusOr<Bytes> blob);
+  Status RestoreOne(const RestoreOptions& options, const RemoteVersion& version,
+                    const std::string& staging, RestoreSummary& summary);
+  // Decrypts to a temporary name beside `dest`, renamed into place only after the final
+  // chunk and the content hash verified, with the recorded mode and mtime. No fsync here:
+  // Restore() flushes the file system once at the end.
+  StatusOr<format::Metadata> DecryptToPath(SequentialFile& source, const std::string& dest);
+  Status Download(const RemoteVersion& version, const std::string& part, RestoreSummary& summary);
+
+  ObjectClient* client_;
+  std::vector<ObjectClient*> fetch_clients_;
+  Env* env_;
+  std::unique_ptr<CardGuard> guard_;
+  EpochKeyring keyring_;
+  std::vector<Bytes> epoch_ids_;
+  std::vector<Bytes> card_key_ids_;  // from the key objects' stanzas
+  uint64_t card_unwraps_ = 0;
+  // Test-only crash switch: CARDVAULT_TEST_RESTORE_KILL_AFTER_BYTES=N makes the process
+  // SIGKILL itself once N payload bytes were downloaded (an interrupted restore).
+  uint64_t kill_after_bytes_ = 0;
+  std::map<std::string, std::vector<RemoteVersion>> history_;
+  std::map<std::string, Bytes> whole_blobs_;  // object id -> blob fetched by Load
+  std::vector<RestoreFailure> load_failures_;
+};
+
+// "NAME (restored YYYY-MM-DD).EXT" for `path` (the extension is kept; a leading dot is not
+// an extension).
+std::string RestoredName(const std::string& path, const std::string& date);
+
+// Checks a path from metadata: relative, '/'-separated, no empty, "." or ".." component.
+Status CheckRelativePath(const std::string& path);
+
+// A --at time in nanoseconds since the Unix epoch: "@SECONDS", "YYYY-MM-DD" (the end of
+// that day), "YYYY-MM-DDTHH:MM[:SS]" (or with a space); local time, or UTC with a final 'Z'.
+StatusOr<int64_t> ParseRestoreTime(const std::string& text);
+
+}  // namespace cardvault
+
+#endif  // CARDVAULT_AGENT_RESTORER_H_

@@ -1,0 +1,439 @@
+// Restorer against an in-memory server: version selection (latest, --at, --deleted, one
+// version), path safety, conflicts, tampering, the wrong card, and one card operation per
+// epoch.
+#include "agent/restorer.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "agent/sync_engine.h"
+#include "core/encryptor.h"
+#include "core/key_epoch.h"
+#include "core/memory_file.h"
+#include "core/x25519_recipient.h"
+
+namespace cardvault {
+namespace {
+
+namespace fs = std::filesystem;
+
+// One user's objects in memory. Counts Get calls.
+class MemoryClient final : public ObjectClient {
+ public:
+  struct Object {
+    ObjectKind kind;
+    Bytes data;
+  };
+  std::map<std::string, Object> objects;
+  std::atomic<int> gets{0};
+
+  StatusOr<ObjectInfo> Put(std::string_view, const PutOptions&, const SourceFactory&) override {
+    return UnsupportedError("read-only");
+  }
+  StatusOr<ObjectInfo> Get(std::string_view id, uint64_t offset, const ByteSink& sink) override {
+    ++gets;
+    auto it = objects.find(std::string(id));
+    if (it == objects.end()) return NotFoundError("no object");
+    const Bytes& d = it->second.data;
+    for (size_t at = offset; at < d.size(); at += 1000) {
+      CV_RETURN_IF_ERROR(sink(ByteView(d).subspan(at, std::min<size_t>(1000, d.size() - at))));
+    }
+    return Info(it->first, it->second);
+  }
+  StatusOr<ObjectInfo> Head(std::string_view id) override {
+    auto it = objects.find(std::string(id));
+    if (it == objects.end()) return NotFoundError("no object");
+    return Info(it->first, it->second);
+  }
+  Status Delete(std::string_view id) override {
+    objects.erase(std::string(id));
+    return Status::Ok();
+  }
+  StatusOr<ListPage> List(const ListOptions& o) override {
+    ListPage page;
+    for (auto it = objects.upper_bound(o.after); it != objects.end(); ++it) {
+      if (o.kind.has_value() && it->second.kind != *o.kind) continue;
+      if (page.objects.size() == std::min<size_t>(o.limit, 7)) {  // small pages: paginate
+        page.truncated = true;
+        break;
+      }
+      page.objects.push_back(Info(it->first, it->second));
+    }
+    return page;
+  }
+  StatusOr<std::string> WhoAmI() override { return std::string("alice"); }
+
+ private:
+  static ObjectInfo Info(const std::string& id, const Object& o) {
+    ObjectInfo info;
+    info.id = id;
+    info.kind = o.kind;
+    info.size = o.data.size();
+    info.sha256 = HexEncode(Sha256(o.data));
+    return info;
+  }
+};
+
+// Counts the private-key operations of a software "card".
+class CountingIdentity final : public Identity {
+ public:
+  explicit CountingIdentity(X25519Identity id) : id_(std::move(id)) {}
+  StatusOr<SecretData> Unwrap(std::span<const Stanza> stanzas) override {
+    for (const Stanza& s : stanzas) {
+      if (s.key_id == id_.recipient().key_id()) ++operations;
+    }
+    return id_.Unwrap(stanzas);
+  }
+  X25519Recipient recipient() const { return id_.recipient(); }
+  int operations = 0;
+
+ private:
+  X25519Identity id_;
+};
+
+std::string ReadText(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
+constexpr int64_t kSecond = 1'000'000'000;
+
+class RestorerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/cv-restorer-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    target_ = dir_ + "/target";
+    NewEpoch();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Starts an epoch wrapped to the card (and `extra`).
+  void NewEpoch(Recipient* extra = nullptr) {
+    X25519Recipient card = card_.recipient();
+    std::vector<Recipient*> rs = {&card};
+    if (extra != nullptr) rs.push_back(extra);
+    cardvault::NewEpoch e = CreateEpoch(rs, 1).value();
+    epoch_ = std::make_unique<X25519Recipient>(e.recipient);
+    client_.objects[KeyObjectId(e.recipient)] = {ObjectKind::kKey, e.key_object};
+  }
+
+  // Uploads a version; returns its object id.
+  std::string Put(const std::string& path, const std::string& content, int64_t mtime_s,
+                  uint32_t mode = 0600, format::Kind kind = format::Kind::kFile) {
+    format::Metadata m;
+    m.kind = kind;
+    m.path = path;
+    m.mtime_ns = mtime_s * kSecond + 123;
+    m.mode = mode;
+    Bytes plain(content.begin(), content.end());
+    MemorySequentialFile src(plain);
+    Bytes blob;
+    MemoryWritableFile sink(&blob);
+    Recipient* rs[] = {epoch_.get()};
+    EXPECT_TRUE(EncryptStream(src, sink, rs, m).ok());
+    char id[65];
+    std::snprintf(id, sizeof id, "%064x", ++next_id_);
+    client_.objects[id] = {ObjectKind::kBlob, blob};
+    return id;
+  }
+
+  StatusOr<RestoreSummary> Run(RestoreOptions o = {}) {
+    restorer_ = std::make_unique<Restorer>(&client_, &card_, Env::Default());
+    CV_RETURN_IF_ERROR(restorer_->Load());
+    if (o.target_dir.empty()) o.target_dir = target_;
+    return restorer_->Restore(o);
+  }
+
+  std::string dir_, target_;
+  MemoryClient client_;
+  CountingIdentity card_{X25519Identity::Generate().value()};
+  std::unique_ptr<X25519Recipient> epoch_;
+  std::unique_ptr<Restorer> restorer_;
+  unsigned next_id_ = 0;
+};
+
+TEST_F(RestorerTest, RestoresTheLatestLiveVersionWithModeAndMtime) {
+  Put("a/b/c.txt", "old", 100);
+  Put("a/b/c.txt", "new", 200, 0755);
+  Put("gone", "x", 100);
+  Put("gone", "", 150, 0, format::Kind::kDeletion);
+  Put("empty", "", 100, 0644);
+  auto s = Run();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->restored, 2u);
+  EXPECT_TRUE(s->failures.empty());
+  EXPECT_EQ(ReadText(target_ + "/a/b/c.txt"), "new");
+  EXPECT_FALSE(fs::exists(target_ + "/gone"));
+  EXPECT_TRUE(fs::exists(target_ + "/empty"));
+  struct stat st;
+  ASSERT_EQ(::stat((target_ + "/a/b/c.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  EXPECT_EQ(st.st_mtim.tv_sec, 200);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 123);
+  EXPECT_FALSE(fs::exists(target_ + "/.cardvault-restore"));
+  EXPECT_EQ(restorer_->history().at("a/b/c.txt").size(), 2u);
+}
+
+TEST_F(RestorerTest, AtDeletedAndOneVersion) {
+  const std::string v1 = Put("f", "one", 100);
+  Put("f", "two", 200);
+  Put("d", "was here", 100);
+  Put("d", "", 300, 0, format::Kind::kDeletion);
+
+  RestoreOptions at;
+  at.at_ns = 150 * kSecond;
+  at.target_dir = dir_ + "/at";
+  ASSERT_TRUE(Run(at).ok());
+  EXPECT_EQ(ReadText(dir_ + "/at/f"), "one");
+  EXPECT_EQ(ReadText(dir_ + "/at/d"), "was here");  // not deleted yet at 150
+
+  RestoreOptions del;
+  del.include_deleted = true;
+  del.target_dir = dir_ + "/del";
+  ASSERT_TRUE(Run(del).ok());
+  EXPECT_EQ(ReadText(dir_ + "/del/f"), "two");
+  EXPECT_EQ(ReadText(dir_ + "/del/d"), "was here");
+
+  RestoreOptions one;
+  one.version_id = v1;
+  one.target_dir = dir_ + "/one";
+  auto s = Run(one);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->restored, 1u);
+  EXPECT_EQ(ReadText(dir_ + "/one/f"), "one");
+  EXPECT_FALSE(fs::exists(dir_ + "/one/d"));
+
+  RestoreOptions globbed;
+  globbed.globs = {"d*"};
+  globbed.include_deleted = true;
+  globbed.target_dir = dir_ + "/glob";
+  ASSERT_TRUE(Run(globbed).ok());
+  EXPECT_TRUE(fs::exists(dir_ + "/glob/d"));
+  EXPECT_FALSE(fs::exists(dir_ + "/glob/f"));
+
+  one.version_id = "ffff";
+  EXPECT_EQ(Run(one).status().reason(), "no_such_version");
+}
+
+TEST_F(RestorerTest, ConflictsKeepBothOverwriteOrSkipAndIdenticalIsSkipped) {
+  Put("notes.txt", "server", 100);
+  Put("same", "same", 100);
+  fs::create_directories(target_);
+  std::ofstream(target_ + "/notes.txt") << "local";
+  std::ofstream(target_ + "/same") << "same";
+  auto s = Run();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->identical, 1u);
+  ASSERT_EQ(s->renamed.size(), 1u);
+  const std::string name = s->renamed[0].second;
+  EXPECT_EQ(name.rfind("notes (restored 20", 0), 0u) << name;
+  EXPECT_EQ(name.substr(name.size() - 5), ").txt");
+  EXPECT_EQ(ReadText(target_ + "/notes.txt"), "local");
+  EXPECT_EQ(ReadText(target_ + "/" + name), "server");
+  // Again: both present and identical, nothing written.
+  s = Run();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->restored, 0u);
+  EXPECT_EQ(s->identical, 2u);
+
+  RestoreOptions skip;
+  skip.conflict = ConflictPolicy::kSkip;
+  s = Run(skip);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(ReadText(target_ + "/notes.txt"), "local");
+  RestoreOptions over;
+  over.conflict = ConflictPolicy::kOverwrite;
+  s = Run(over);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->restored, 1u);
+  EXPECT_EQ(ReadText(target_ + "/notes.txt"), "server");
+}
+
+TEST_F(RestorerTest, RestoredNameKeepsTheExtension) {
+  EXPECT_EQ(RestoredName("a/notes.txt", "2026-11-26"), "a/notes (restored 2026-11-26).txt");
+  EXPECT_EQ(RestoredName("a.b/Makefile", "2026-11-26"), "a.b/Makefile (restored 2026-11-26)");
+  EXPECT_EQ(RestoredName(".bashrc", "2026-11-26"), ".bashrc (restored 2026-11-26)");
+}
+
+TEST_F(RestorerTest, UnsafePathsAndSymlinksAreRefused) {
+  EXPECT_FALSE(CheckRelativePath("/etc/passwd").ok());
+  EXPECT_FALSE(CheckRelativePath("../x").ok());
+  EXPECT_FALSE(CheckRelativePath("a/../../x").ok());
+  EXPECT_FALSE(CheckRelativePath("a//x").ok());
+  EXPECT_FALSE(CheckRelativePath("./x").ok());
+  EXPECT_TRUE(CheckRelativePath("a/.x/y z").ok());
+
+  Put("../escape", "evil", 100);
+  Put("link/inside", "through a symlink", 100);
+  Put("ok", "fine", 100);
+  fs::create_directories(target_);
+  fs::create_directories(dir_ + "/elsewhere");
+  fs::create_directory_symlink(dir_ + "/elsewhere", target_ + "/link");
+  auto s = Run();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->restored, 1u);
+  ASSERT_EQ(s->failures.size(), 2u);
+  EXPECT_FALSE(fs::exists(dir_ + "/escape"));
+  EXPECT_FALSE(fs::exists(dir_ + "/elsewhere/inside"));
+  for (const RestoreFailure& f : s->failures) EXPECT_EQ(f.status.reason(), "unsafe_path");
+}
+
+TEST_F(RestorerTest, TamperedObjectIsReportedByPathAndTheRestContinues) {
+  Put("a", std::string(200000, 'a'), 100);  // fetched in two steps (header, then payload)
+  const std::string bad = Put("b", std::string(200000, 'b'), 100);
+  Put("c", "small", 100);
+  Bytes& blob = client_.objects[bad].data;
+  blob[blob.size() - 10] ^= 1;
+  // An object that vanishes between the listing and its fetch is one failure, not fatal.
+  class Vanishing final : public ObjectClient {
+   public:
+    Vanishing(MemoryClient* inner, std::string gone) : inner_(inner), gone_(std::move(gone)) {}
+    StatusOr<ObjectInfo> Put(std::string_view id, const PutOptions& o,
+                             const SourceFactory& f) override {
+      return inner_->Put(id, o, f);
+    }
+    StatusOr<ObjectInfo> Get(std::string_view id, uint64_t offset, const ByteSink& sink) override {
+      if (id == gone_) return NotFoundError("deleted meanwhile");
+      return inner_->Get(id, offset, sink);
+    }
+    StatusOr<ObjectInfo> Head(std::string_view id) override { return inner_->Head(id); }
+    Status Delete(std::string_view id) override { return inner_->Delete(id); }
+    StatusOr<ListPage> List(const ListOptions& o) override { return inner_->List(o); }
+    StatusOr<std::string> WhoAmI() override { return inner_->WhoAmI(); }
+
+   private:
+    MemoryClient* inner_;
+    std::string gone_;
+  };
+  const std::string gone = Put("gone", "x", 100);
+  Vanishing vanishing(&client_, gone);
+  Restorer r(&vanishing, &card_, Env::Default());
+  ASSERT_TRUE(r.Load().ok());
+  RestoreOptions o;
+  o.target_dir = target_;
+  auto s = r.Restore(o);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->restored, 2u);
+  ASSERT_EQ(s->failures.size(), 2u);
+  EXPECT_EQ(s->failures[0].what, gone);
+  EXPECT_EQ(s->failures[0].status.code(), StatusCode::kNotFound);
+  s->failures.erase(s->failures.begin());
+  EXPECT_EQ(s->failures[0].what, "b");
+  EXPECT_EQ(s->failures[0].status.code(), StatusCode::kCorrupt);
+  EXPECT_FALSE(fs::exists(target_ + "/b"));
+  EXPECT_EQ(ReadText(target_ + "/a"), std::string(200000, 'a'));
+  // No leftovers of the failed file in the target.
+  int entries = 0;
+  for (const auto& e : fs::directory_iterator(target_)) {
+    (void)e;
+    ++entries;
+  }
+  EXPECT_EQ(entries, 2);
+}
+
+TEST_F(RestorerTest, WrongCardNamesTheExpectedKeysAndWritesNothing) {
+  Put("a", "secret", 100);
+  X25519Identity other = X25519Identity::Generate().value();
+  Restorer r(&client_, &other, Env::Default());
+  Status s = r.Load();
+  EXPECT_EQ(s.reason(), "wrong_card");
+  EXPECT_NE(s.message().find("this card holds none of the keys of this vault"), std::string::npos);
+  EXPECT_NE(s.message().find(HexEncode(card_.recipient().key_id())), std::string::npos)
+      << s.message();
+  EXPECT_FALSE(fs::exists(target_));
+}
+
+TEST_F(RestorerTest, BackupKeyAloneRestores) {
+  X25519Identity backup = X25519Identity::Generate().value();
+  X25519Recipient backup_recipient = backup.recipient();
+  client_.objects.clear();
+  NewEpoch(&backup_recipient);
+  Put("a", "secret", 100);
+  Restorer r(&client_, &backup, Env::Default());
+  ASSERT_TRUE(r.Load().ok());
+  RestoreOptions o;
+  o.target_dir = target_;
+  auto s = r.Restore(o);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(ReadText(target_ + "/a"), "secret");
+}
+
+TEST_F(RestorerTest, ThousandFilesOverTwoEpochsCostTwoCardOperations) {
+  for (int i = 0; i < 500; ++i) Put("one/" + std::to_string(i), "x" + std::to_string(i), 100);
+  NewEpoch();
+  for (int i = 0; i < 500; ++i) Put("two/" + std::to_string(i), "y" + std::to_string(i), 200);
+  auto s = Run();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->restored, 1000u);
+  EXPECT_TRUE(s->failures.empty());
+  EXPECT_EQ(card_.operations, 2);
+  EXPECT_EQ(restorer_->card_unwraps(), 2u);
+  EXPECT_EQ(restorer_->epochs(), 2u);
+  EXPECT_EQ(ReadText(target_ + "/two/499"), "y499");
+}
+
+TEST_F(RestorerTest, ResumeDownloadsOnlyWhatIsMissing) {
+  Put("big", std::string(300000, 'z'), 100);
+  Put("small", "s", 100);
+  auto s = Run();
+  ASSERT_TRUE(s.ok());
+  EXPECT_GT(s->bytes_downloaded, 0u);
+  // A second run finds both identical: no payload download at all.
+  s = Run();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->identical, 2u);
+  EXPECT_EQ(s->bytes_downloaded, 0u);
+  // A partial download left by an interrupted run is continued from where it stopped.
+  fs::remove(target_ + "/big");
+  std::string big_id;
+  for (const auto& [id, o] : client_.objects) {
+    if (o.kind == ObjectKind::kBlob && o.data.size() > 300000) big_id = id;
+  }
+  fs::create_directories(target_ + "/.cardvault-restore");
+  const Bytes& blob = client_.objects[big_id].data;
+  std::ofstream(target_ + "/.cardvault-restore/" + big_id + ".part", std::ios::binary)
+      .write(reinterpret_cast<const char*>(blob.data()), 100000);
+  s = Run();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->restored, 1u);
+  EXPECT_EQ(s->bytes_downloaded, blob.size() - 100000);
+  EXPECT_EQ(ReadText(target_ + "/big"), std::string(300000, 'z'));
+}
+
+TEST_F(RestorerTest, ParallelFetchClientsShareTheListing) {
+  for (int i = 0; i < 60; ++i) Put("f" + std::to_string(i), "content " + std::to_string(i), 100);
+  MemoryClient second;
+  second.objects = client_.objects;
+  Restorer r(&client_, &card_, Env::Default());
+  r.AddFetchClient(&second);
+  ASSERT_TRUE(r.Load().ok());
+  EXPECT_EQ(r.history().size(), 60u);
+  EXPECT_EQ(client_.gets + second.gets, 61);  // one key object and 60 blobs, each fetched once
+  RestoreOptions o;
+  o.target_dir = target_;
+  auto s = r.Restore(o);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->restored, 60u);
+  EXPECT_EQ(ReadText(target_ + "/f59"), "content 59");
+}
+
+TEST_F(RestorerTest, ParsesTheDocumentedTimeForms) {
+  EXPECT_EQ(ParseRestoreTime("@1700000000").value(), 1700000000 * kSecond);
+  EXPECT_EQ(ParseRestoreTime("2023-11-14T22:13:20Z").value(), 1700000000 * kSecond);
+  EXPECT_EQ(ParseRestoreTime("2023-11-14 22:13Z").value(), 1699999980 * kSecond);
+  EXPECT_EQ(ParseRestoreTime("2023-11-14Z").value(), 1700006399 * kSecond + 999'999'999);
+  EXPECT_TRUE(ParseRestoreTime("2023-11-14").ok());  // local time
+  EXPECT_FALSE(ParseRestoreTime("yesterday").ok());
+  EXPECT_FALSE(ParseRestoreTime("@12abc").ok());
+  EXPECT_FALSE(ParseRestoreTime("2023-11-14T25:00").ok());
+}
+
+}  // namespace
+}  // namespace cardvault

@@ -1,0 +1,470 @@
+// Restore on another PC, end to end: PC A syncs to a real cardvault-server child process
+// with SoftHSM2 cards as recipients; PC B (its own config, data and target directories, no
+// agent config) restores with `cardvault restore` and a copy of A's token directory (the
+// same card), a backup card, or another card.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "api/remote_store.h"
+#include "tests/core/pkcs11/softhsm_test_base.h"
+#include "tests/integration/process_util.h"
+
+namespace cardvault {
+namespace {
+
+namespace fs = std::filesystem;
+const std::string kBin = CARDVAULT_BINARY_DIR;
+const std::string kCli = kBin + "/agent/cardvault";
+const std::string kServer = kBin + "/api/cardvault-server";
+
+std::string ReadText(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
+// A SoftHSM2 configuration over its own token directory: one "card slot".
+std::string WriteSoftHsmConf(const std::string& dir) {
+  fs::create_directories(dir + "/tokens");
+  std::ofstream(dir + "/softhsm2.conf") << "directories.tokendir = " << dir << "/tokens\n"
+                                        << "objectstore.backend = file\nlog.level = ERROR\n";
+  return dir + "/softhsm2.conf";
+}
+
+class RestoreE2eTest : public SoftHsmTest {
+ protected:
+  void SetUp() override {
+    SoftHsmTest::SetUp();
+    unsetenv("CARDVAULT_PIN_FILE");
+    setenv("PINENTRY_PROGRAM", (dir() + "/no-pinentry-here").c_str(), 1);
+    pin_file_ = dir() + "/pin";
+    std::ofstream(pin_file_) << kUserPin << "\n";
+    ::chmod(pin_file_.c_str(), 0600);
+    vault_ = dir() + "/a/vault";
+    fs::create_directories(vault_);
+    StartServerWithUser();
+    // Card A lives in the fixture's token directory (SOFTHSM2_CONF of this process).
+    card_a_conf_ = getenv("SOFTHSM2_CONF");
+    recipient_a_ = InitCard(card_a_conf_, "Card A");
+  }
+
+  void TearDown() override {
+    server_.reset();
+    unsetenv("PINENTRY_PROGRAM");
+    SoftHsmTest::TearDown();
+  }
+
+  void StartServerWithUser() {
+    data_ = dir() + "/server";
+    CommandResult init = RunCommand({kServer, "--data", data_, "init"});
+    ASSERT_EQ(init.exit_code, 0) << init.output;
+    size_t at = init.output.find("fingerprint: ");
+    ASSERT_NE(at, std::string::npos) << init.output;
+    fingerprint_ = init.output.substr(at + 13, 64);
+    port_ = FreePort();
+    nlohmann::json config = nlohmann::json::parse(ReadText(data_ + "/config.json"));
+    config["port"] = port_;
+    config["access_log"] = false;
+    std::ofstream(data_ + "/config.json") << config.dump(2);
+    ASSERT_EQ(RunCommand({kServer, "--data", data_, "user", "add", "alice"}).exit_code, 0);
+    CommandResult token = RunCommand({kServer, "--data", data_, "token", "issue", "alice"});
+    ASSERT_EQ(token.exit_code, 0) << token.output;
+    at = token.output.find("cvt_");
+    ASSERT_NE(at, std::string::npos);
+    const std::string t = token.output.substr(at, token.output.find_first_of(" \n", at) - at);
+    token_file_ = dir() + "/token";
+    std::ofstream(token_file_) << t << "\n";
+    ::chmod(token_file_.c_str(), 0600);
+    server_ =
+        std::make_unique<ChildProcess>(std::vector<std::string>{kServer, "--data", data_, "serve"},
+                                       EnvVars{}, dir() + "/server.log");
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          RemoteStoreOptions o;
+          o.port = port_;
+          o.pinned_sha256 = fingerprint_;
+          o.token = SecretData::CopyFrom(t);
+          auto c = RemoteStore::New(std::move(o));
+          return c.ok() && (*c)->Health().ok();
+        },
+        10000))
+        << ReadText(dir() + "/server.log");
+  }
+
+  // Initializes a token and a card key under `conf`; returns the cv-p11- recipient.
+  std::string InitCard(const std::string& conf, const std::string& label) {
+    const std::string saved = getenv("SOFTHSM2_CONF");
+    setenv("SOFTHSM2_CONF", conf.c_str(), 1);
+    InitToken(label);
+    CommandResult r = RunCommand({kCli, "card", "init", "--module", kSoftHsmModule, "--token",
+                                  label, "--pin-file", pin_file_});
+    setenv("SOFTHSM2_CONF", saved.c_str(), 1);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    const size_t at = r.output.find("cv-p11-");
+    EXPECT_NE(at, std::string::npos) << r.output;
+    return r.output.substr(at, r.output.find_first_of(" \n", at) - at);
+  }
+
+  // PC A: its own XDG directories.
+  CommandResult A(std::vector<std::string> args) {
+    args.insert(args.begin(), kCli);
+    return RunCommand(args, {{"XDG_CONFIG_HOME", dir() + "/a/config"},
+                             {"XDG_DATA_HOME", dir() + "/a/data"},
+                             {"XDG_RUNTIME_DIR", dir() + "/a/run"}});
+  }
+
+  void InitA(const std::vector<std::string>& recipients) {
+    std::vector<std::string> args = {"init",
+                                     "--vault",
+                                     vault_,
+                                     "--server",
+                                     "https://127.0.0.1:" + std::to_string(port_),
+                                     "--fingerprint",
+                                     fingerprint_,
+                                     "--token-file",
+                                     token_file_};
+    for (const std::string& r : recipients) {
+      args.push_back("--recipient");
+      args.push_back(r);
+    }
+    CommandResult r = A(args);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+
+  void SyncA() {
+    CommandResult r = A({"sync", "--once"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+
+  // PC B: no config at all; the card is the one under `card_conf`.
+  CommandResult B(const std::string& card_conf, std::vector<std::string> args, EnvVars extra = {}) {
+    args.insert(args.begin(), kCli);
+    for (const std::string& a :
+         {std::string("--server"), "https://127.0.0.1:" + std::to_string(port_),
+          std::string("--fingerprint"), fingerprint_, std::string("--token-file"), token_file_,
+          std::string("--module"), std::string(kSoftHsmModule), std::string("--pin-file"),
+          pin_file_}) {
+      args.push_back(a);
+    }
+    extra["XDG_CONFIG_HOME"] = dir() + "/b/config";
+    extra["XDG_DATA_HOME"] = dir() + "/b/data";
+    extra["SOFTHSM2_CONF"] = card_conf;
+    return RunCommand(args, extra);
+  }
+
+  // PC B's agent commands (its own XDG directories; no extra flags).
+  CommandResult BAgent(const std::string& card_conf, std::vector<std::string> args) {
+    args.insert(args.begin(), kCli);
+    return RunCommand(args, {{"XDG_CONFIG_HOME", dir() + "/b/config"},
+                             {"XDG_DATA_HOME", dir() + "/b/data"},
+                             {"XDG_RUNTIME_DIR", dir() + "/b/run"},
+                             {"SOFTHSM2_CONF", card_conf}});
+  }
+
+  size_t BlobsOnServer() {
+    RemoteStoreOptions o;
+    o.port = port_;
+    o.pinned_sha256 = fingerprint_;
+    o.token =
+        SecretData::CopyFrom(ReadText(token_file_).substr(0, ReadText(token_file_).find('\n')));
+    auto c = RemoteStore::New(std::move(o)).value();
+    ListOptions lo;
+    lo.kind = ObjectKind::kBlob;
+    size_t n = 0;
+    while (true) {
+      ListPage page = c->List(lo).value();
+      n += page.objects.size();
+      if (!page.truncated) break;
+      lo.after = page.objects.back().id;
+    }
+    return n;
+  }
+
+  // "The same card" on PC B: a copy of A's token directory.
+  std::string CopyOfCardA() {
+    const std::string b = dir() + "/b/card";
+    fs::create_directories(b);
+    const std::string conf = WriteSoftHsmConf(b);
+    fs::copy(token_dir(), b + "/tokens", fs::copy_options::recursive);
+    return conf;
+  }
+
+  void Write(const std::string& rel, const std::string& content, int mode = 0600,
+             int64_t mtime_s = 0) {
+    const std::string path = vault_ + "/" + rel;
+    fs::create_directories(fs::path(path).parent_path());
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+    ::chmod(path.c_str(), static_cast<mode_t>(mode));
+    if (mtime_s != 0) {
+      struct timespec times[2] = {{mtime_s, 5000}, {mtime_s, 5000}};
+      ::utimensat(AT_FDCWD, path.c_str(), times, 0);
+    }
+  }
+
+  static nlohmann::json Json(const CommandResult& r) {
+    const size_t start = r.output.find('{');
+    const size_t end = r.output.rfind('}');
+    if (start == std::string::npos || end == std::string::npos) return {};
+    return nlohmann::json::parse(r.output.substr(start, end - start + 1), nullptr, false);
+  }
+
+  std::string vault_, data_, fingerprint_, token_file_, pin_file_, card_a_conf_, recipient_a_;
+  int port_ = 0;
+  std::unique_ptr<ChildProcess> server_;
+};
+
+// Every regular file under `root` (relative path -> content, mode, mtime).
+struct Entry {
+  std::string content;
+  uint32_t mode;
+  int64_t mtime_ns;
+  bool operator==(const Entry&) const = default;
+};
+std::map<std::string, Entry> Tree(const std::string& root) {
+  std::map<std::string, Entry> out;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (!e.is_regular_file()) continue;
+    struct stat st;
+    ::lstat(e.path().c_str(), &st);
+    out[fs::relative(e.path(), root).string()] = {
+        ReadText(e.path().string()), st.st_mode & 07777u,
+        static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+  }
+  return out;
+}
+
+TEST_F(RestoreE2eTest, NewPcRestoresWithTheSameCardOrTheBackupButNotAnotherCard) {
+  const std::string backup_conf = WriteSoftHsmConf(dir() + "/backup");
+  const std::string backup = InitCard(backup_conf, "Backup");
+  InitA({recipient_a_, backup});
+  std::string big(10 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 131) >> 7);
+  Write("docs/deep/nested/notes.txt", "nested\n", 0644, 1700000000);
+  Write("empty", "", 0600, 1700000001);
+  Write("big.bin", big, 0600, 1700000002);
+  Write("with space/my key (old).pem", "-----BEGIN-----", 0600, 1700000003);
+  Write("ünïcødé/日本語.txt", "héllo", 0644, 1700000004);
+  Write("bin/run.sh", "#!/bin/sh\n", 0755, 1700000005);
+  SyncA();
+  const auto original = Tree(vault_);
+  ASSERT_EQ(original.size(), 6u);
+
+  // Another card: the wrong-card error, naming the expected key ids; nothing written.
+  const std::string other_conf = WriteSoftHsmConf(dir() + "/other");
+  InitCard(other_conf, "Other");
+  const std::string wrong_target = dir() + "/b/wrong";
+  CommandResult wrong = B(other_conf, {"restore", "--target", wrong_target});
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.output;
+  EXPECT_NE(wrong.output.find("this card holds none of the keys of this vault"), std::string::npos)
+      << wrong.output;
+  EXPECT_NE(wrong.output.find("key id "), std::string::npos) << wrong.output;
+  EXPECT_FALSE(fs::exists(wrong_target));
+
+  // The same card (a copy of A's token): byte-identical tree, modes and mtimes.
+  const std::string target = dir() + "/b/restored";
+  CommandResult r = B(CopyOfCardA(), {"restore", "--target", target, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  nlohmann::json j = Json(r);
+  EXPECT_EQ(j.value("restored", -1), 6) << r.output;
+  EXPECT_EQ(j.value("card_operations", -1), 1) << r.output;
+  EXPECT_EQ(j.value("epochs", -1), 1) << r.output;
+  EXPECT_EQ(Tree(target), original);
+
+  // The backup card alone.
+  const std::string backup_target = dir() + "/b/from-backup";
+  r = B(backup_conf, {"restore", "--target", backup_target});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(Tree(backup_target), original);
+
+  // ls shows decrypted names and sizes.
+  r = B(backup_conf, {"ls"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("ünïcødé/日本語.txt"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("10485760"), std::string::npos) << r.output;
+}
+
+TEST_F(RestoreE2eTest, TamperedObjectIsSkippedAndARerunResumes) {
+  InitA({recipient_a_});
+  Write("victim.bin", std::string(1 << 20, 'v'));
+  for (int i = 0; i < 5; ++i) Write("f" + std::to_string(i), "file " + std::to_string(i));
+  SyncA();
+  // Flip a byte in the middle of the victim's blob on the server's disk.
+  std::string victim_blob;
+  for (const auto& e : fs::recursive_directory_iterator(data_ + "/blobs")) {
+    if (e.is_regular_file() && e.file_size() > (1 << 20) && e.file_size() < (1 << 20) + 65536) {
+      victim_blob = e.path().string();
+    }
+  }
+  ASSERT_FALSE(victim_blob.empty());
+  {
+    std::fstream f(victim_blob, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(1 << 19);
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ 0x40);
+    f.seekp(1 << 19);
+    f.write(&c, 1);
+  }
+  const std::string card = CopyOfCardA();
+  const std::string target = dir() + "/b/restored";
+  fs::create_directories(target);
+  std::ofstream(target + "/f1") << "a different local file";
+  std::ofstream(target + "/f2") << "file 2";  // already restored (identical)
+  CommandResult r = B(card, {"restore", "--target", target, "--json"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("FAILED victim.bin"), std::string::npos) << r.output;
+  nlohmann::json j = Json(r);
+  EXPECT_EQ(j.value("restored", -1), 4) << r.output;  // f0 f3 f4 and f1's copy
+  EXPECT_EQ(j.value("identical", -1), 1) << r.output;
+  EXPECT_EQ(j.value("failed", -1), 1) << r.output;
+  EXPECT_FALSE(fs::exists(target + "/victim.bin"));
+  EXPECT_EQ(ReadText(target + "/f1"), "a different local file");
+  ASSERT_EQ(j["renamed"].size(), 1u) << r.output;
+  const std::string copy = j["renamed"][0].value("written", "");
+  EXPECT_EQ(copy.rfind("f1 (restored 20", 0), 0u) << copy;
+  EXPECT_EQ(ReadText(target + "/" + copy), "file 1");
+  EXPECT_EQ(ReadText(target + "/f0"), "file 0");
+
+  // A rerun downloads nothing already restored; it only retries the damaged object.
+  fs::remove(target + "/f3");
+  r = B(card, {"restore", "--target", target, "--json"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  j = Json(r);
+  EXPECT_EQ(j.value("restored", -1), 1) << r.output;
+  EXPECT_EQ(j.value("identical", -1), 4) << r.output;  // f0 f2 f4 and f1's restored copy
+  EXPECT_EQ(j.value("bytes_downloaded", -1), static_cast<int>(fs::file_size(victim_blob)))
+      << r.output;  // only the damaged object, fetched again
+  EXPECT_EQ(ReadText(target + "/f3"), "file 3");
+}
+
+TEST_F(RestoreE2eTest, PointInTimeOneVersionAndDeletedFiles) {
+  InitA({recipient_a_});
+  Write("doc.txt", "first draft", 0600, 1700000000);
+  Write("old.txt", "soon deleted", 0600, 1700000000);
+  SyncA();
+  Write("doc.txt", "final", 0600, 1800000000);
+  fs::remove(vault_ + "/old.txt");
+  SyncA();
+  const std::string card = CopyOfCardA();
+
+  CommandResult r = B(card, {"restore", "--target", dir() + "/b/now"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(ReadText(dir() + "/b/now/doc.txt"), "final");
+  EXPECT_FALSE(fs::exists(dir() + "/b/now/old.txt"));
+
+  r = B(card, {"restore", "--target", dir() + "/b/then", "--at", "@1750000000"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(ReadText(dir() + "/b/then/doc.txt"), "first draft");
+  EXPECT_EQ(ReadText(dir() + "/b/then/old.txt"), "soon deleted");
+
+  r = B(card, {"restore", "--target", dir() + "/b/deleted", "--deleted", "old.txt"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(ReadText(dir() + "/b/deleted/old.txt"), "soon deleted");
+  EXPECT_FALSE(fs::exists(dir() + "/b/deleted/doc.txt"));
+
+  r = B(card, {"versions", "doc.txt"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const size_t nl = r.output.find("11 bytes");  // the first draft's line
+  ASSERT_NE(nl, std::string::npos) << r.output;
+  const size_t line = r.output.rfind('\n', nl);
+  const std::string id = r.output.substr(line == std::string::npos ? 0 : line + 1, 16);
+  r = B(card, {"restore", "--target", dir() + "/b/v1", "--version", id});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(ReadText(dir() + "/b/v1/doc.txt"), "first draft");
+
+  r = B(card, {"ls", "--deleted", "--versions"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("(deleted)"), std::string::npos) << r.output;
+}
+
+TEST_F(RestoreE2eTest, ThousandFilesOverTwoEpochsTakeTwoCardOperations) {
+  InitA({recipient_a_});
+  for (int i = 0; i < 500; ++i) Write("one/" + std::to_string(i), "first " + std::to_string(i));
+  SyncA();
+  // Changing the recipients starts a new epoch.
+  const std::string backup = InitCard(WriteSoftHsmConf(dir() + "/backup"), "Backup");
+  ASSERT_EQ(A({"recipients", "add", backup}).exit_code, 0);
+  for (int i = 0; i < 500; ++i) Write("two/" + std::to_string(i), "second " + std::to_string(i));
+  SyncA();
+  CommandResult r = B(CopyOfCardA(), {"restore", "--target", dir() + "/b/all", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  nlohmann::json j = Json(r);
+  EXPECT_EQ(j.value("restored", -1), 1000) << r.output;
+  EXPECT_EQ(j.value("epochs", -1), 2) << r.output;
+  EXPECT_EQ(j.value("card_operations", -1), 2) << r.output;
+  EXPECT_EQ(ReadText(dir() + "/b/all/two/499"), "second 499");
+  std::cerr << "restore of 1000 files: " << j.value("files_per_second", 0.0) << " files/s\n";
+}
+
+TEST_F(RestoreE2eTest, AdoptedRestoreSyncsWithoutUploadingAgain) {
+  InitA({recipient_a_});
+  Write("a.txt", "alpha", 0600, 1700000000);
+  Write("dir/b.txt", "beta", 0644, 1700000000);
+  Write("c.txt", "gamma", 0600, 1700000000);
+  SyncA();
+  const size_t before = BlobsOnServer();
+  ASSERT_EQ(before, 3u);
+  const std::string card = CopyOfCardA();
+  const std::string vault_b = dir() + "/b/vault";
+  CommandResult r = B(card, {"restore", "--target", vault_b});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ofstream(vault_b + "/c.txt") << "changed on B";
+  r = BAgent(card, {"init", "--vault", vault_b, "--server",
+                    "https://127.0.0.1:" + std::to_string(port_), "--fingerprint", fingerprint_,
+                    "--token-file", token_file_, "--recipient", recipient_a_});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = BAgent(card, {"adopt", "--module", kSoftHsmModule, "--pin-file", pin_file_});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("adopted 2 files"), std::string::npos) << r.output;
+  r = BAgent(card, {"sync", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(BlobsOnServer(), before + 1);  // only the file changed on B
+}
+
+TEST_F(RestoreE2eTest, KilledRestoreResumesTheDownloadWithRange) {
+  InitA({recipient_a_});
+  std::string big(10 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 7919) >> 9);
+  Write("big.bin", big);
+  Write("small.txt", "small");
+  SyncA();
+  const std::string card = CopyOfCardA();
+  const std::string target = dir() + "/b/restored";
+  CommandResult r = B(card, {"restore", "--target", target, "--json"},
+                      {{"CARDVAULT_TEST_RESTORE_KILL_AFTER_BYTES", "4000000"}});
+  ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.output;
+  EXPECT_FALSE(fs::exists(target + "/big.bin"));  // never a partial plaintext
+  r = B(card, {"restore", "--target", target, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  nlohmann::json j = Json(r);
+  const int64_t downloaded = j.value("bytes_downloaded", int64_t{-1});
+  EXPECT_GT(downloaded, 0) << r.output;
+  EXPECT_LE(downloaded, int64_t{(10 << 20) + 65536 - 4000000}) << r.output;
+  EXPECT_EQ(ReadText(target + "/big.bin"), big);
+  EXPECT_EQ(ReadText(target + "/small.txt"), "small");
+  EXPECT_FALSE(fs::exists(target + "/.cardvault-restore"));
+}
+
+TEST_F(RestoreE2eTest, WrongPinFailsOnceAndWritesNothing) {
+  InitA({recipient_a_});
+  Write("a.txt", "alpha");
+  SyncA();
+  std::ofstream(pin_file_, std::ios::trunc) << "999999\n";
+  const std::string target = dir() + "/b/restored";
+  CommandResult r = B(CopyOfCardA(), {"restore", "--target", target});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("pin_incorrect"), std::string::npos) << r.output;
+  // SoftHSM2 raises "count low" after a wrong PIN; the message passes it on.
+  EXPECT_NE(r.output.find("card \"Card A\": few PIN tries left"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(target));
+}
+
+}  // namespace
+}  // namespace cardvault
