@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's first command: install what is missing, build, and run the main job on
 # embedded defaults: a local cardvault-server over TLS on 127.0.0.1, a SoftHSM2 soft card,
-# and the agent watching a demo folder. It shows a file being encrypted and uploaded, then leaves
-# server and agent running. `bash scripts/demo.sh stop` stops them.
+# and the agent watching a demo folder. It shows a file being encrypted and uploaded, restores
+# the folder from the server with the card as another PC would, then leaves server and agent
+# running. `bash scripts/demo.sh stop` stops them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 demo=${CARDVAULT_DEMO_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/cardvault-demo}
@@ -105,6 +106,13 @@ if grep -rqs -e AKIAIOSFODNN7EXAMPLE -e 'correct horse' -e 'github token' "$demo
 fi
 echo "demo: the server's data directory holds no file name or content in clear"
 "$cv" status
+
+# 5. "Another PC": restore the folder from the server alone, with the card and its PIN.
+"$cv" restore --server "https://127.0.0.1:$port" --fingerprint "$fingerprint" \
+  --token-file "$demo/device-token" --module /usr/lib/softhsm/libsofthsm2.so \
+  --token "demo card" --pin-file "$demo/card-pin" --target "$demo/restored" 2>/dev/null | tail -n 1
+diff -r "$demo/vault" "$demo/restored"
+echo "demo: restored the folder from the server with the card: identical to the original"
 
 cat <<TXT
 
