@@ -4,9 +4,11 @@
 #include <httplib.h>
 #include <openssl/ssl.h>
 
+#include <atomic>
 #include <charconv>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -473,6 +475,15 @@ void BlobServer::InstallRoutes() {
     };
     auto user = authenticate(req, res);
     if (!user) return DiscardBody(req, reader, kUnauthenticatedDrainLimit);
+    // Test-only fault switch: with CARDVAULT_SERVER_TEST_FAIL_PUTS=N in the environment, the
+    // first N authenticated uploads answer 500, so clients' retries meet a real server error.
+    static std::atomic<int> failures_left{[] {
+      const char* n = std::getenv("CARDVAULT_SERVER_TEST_FAIL_PUTS");
+      return n != nullptr ? std::atoi(n) : 0;
+    }()};
+    if (failures_left.load() > 0 && failures_left.fetch_sub(1) > 0) {
+      return reject(500, "internal", "internal server error (injected by a test switch)");
+    }
     const std::string id = req.matches[1];
     if (!IsValidObjectId(id)) {
       return reject(400, "bad_object_id", "object id must be 64 lowercase hex characters");

@@ -93,10 +93,9 @@ class AgentE2eTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  void StartServer() {
-    server_ =
-        std::make_unique<ChildProcess>(std::vector<std::string>{kServer, "--data", data_, "serve"},
-                                       EnvVars{}, dir_ + "/server.log");
+  void StartServer(EnvVars env = {}) {
+    server_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{kServer, "--data", data_, "serve"}, env, dir_ + "/server.log");
     ASSERT_TRUE(WaitFor([&] { return Client() != nullptr && Client()->Health().ok(); }, 10000))
         << ReadText(dir_ + "/server.log");
   }
@@ -245,6 +244,35 @@ TEST_F(AgentE2eTest, ServerDownThenBack) {
   r = Cli({"sync", "--once"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(ServerVersions()["while-down"].at(0).content, "queued");
+}
+
+// The real server answers 500 to the first uploads (its test switch), then recovers: the
+// agent retries with back-off and every file ends up on the server exactly once.
+TEST_F(AgentE2eTest, ServerAnswering500RecoversWithRetries) {
+  server_->Signal(SIGTERM);
+  ASSERT_EQ(server_->Wait(15000), 0);
+  nlohmann::json config = nlohmann::json::parse(ReadText(data_ + "/config.json"));
+  config["access_log"] = true;  // to see the injected errors
+  std::ofstream(data_ + "/config.json") << config.dump(2);
+  StartServer({{"CARDVAULT_SERVER_TEST_FAIL_PUTS", "4"}});
+  Write("a", "first");
+  Write("b", "second");
+  CommandResult r = Cli({"sync", "--once", "--timeout", "60"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  auto v = ServerVersions();
+  ASSERT_EQ(v["a"].size(), 1u) << "uploaded exactly once despite the errors";
+  ASSERT_EQ(v["b"].size(), 1u);
+  EXPECT_EQ(v["a"][0].content, "first");
+  EXPECT_EQ(v["b"][0].content, "second");
+  EXPECT_EQ(StatusField("failed"), 0);
+  // Access lines read "access ADDR METHOD PATH STATUS user=... TIMEms".
+  const std::string log = ReadText(dir_ + "/server.log");
+  size_t errors = 0;
+  for (size_t at = log.find(" 500 user="); at != std::string::npos;
+       at = log.find(" 500 user=", at + 1)) {
+    ++errors;
+  }
+  EXPECT_EQ(errors, 4u) << "the injected errors really happened:\n" << log;
 }
 
 TEST_F(AgentE2eTest, DaemonWatchesSettlesAndDrainsOnSigterm) {
