@@ -18,6 +18,7 @@
 #include "core/memory_file.h"
 #include "core/x25519_recipient.h"
 #include "tests/integration/process_util.h"
+#include "tests/integration/server_process.h"
 
 namespace cardvault {
 namespace {
@@ -25,7 +26,6 @@ namespace {
 namespace fs = std::filesystem;
 const std::string kBin = CARDVAULT_BINARY_DIR;
 const std::string kCli = kBin + "/agent/cardvault";
-const std::string kServer = kBin + "/api/cardvault-server";
 
 std::string ReadText(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -45,40 +45,21 @@ class AgentE2eTest : public ::testing::Test {
     dir_ = ::mkdtemp(tmpl);
     vault_ = dir_ + "/vault";
     fs::create_directories(vault_);
-    data_ = dir_ + "/server";
     env_ = {{"XDG_CONFIG_HOME", dir_ + "/config"},
             {"XDG_DATA_HOME", dir_ + "/data"},
             {"XDG_RUNTIME_DIR", dir_ + "/run"}};
     fs::create_directories(dir_ + "/run");
     ::chmod((dir_ + "/run").c_str(), 0700);
-
-    CommandResult init = RunCommand({kServer, "--data", data_, "init"});
-    ASSERT_EQ(init.exit_code, 0) << init.output;
-    size_t at = init.output.find("fingerprint: ");
-    ASSERT_NE(at, std::string::npos) << init.output;
-    fingerprint_ = init.output.substr(at + 13, 64);
-    port_ = FreePort();
-    nlohmann::json config = nlohmann::json::parse(ReadText(data_ + "/config.json"));
-    config["port"] = port_;
-    config["access_log"] = false;
-    std::ofstream(data_ + "/config.json") << config.dump(2);
-    ASSERT_EQ(RunCommand({kServer, "--data", data_, "user", "add", "alice"}).exit_code, 0);
-    CommandResult token = RunCommand({kServer, "--data", data_, "token", "issue", "alice"});
-    ASSERT_EQ(token.exit_code, 0) << token.output;
-    at = token.output.find("cvt_");
-    ASSERT_NE(at, std::string::npos);
-    token_ = token.output.substr(at, token.output.find_first_of(" \n", at) - at);
-    std::ofstream(dir_ + "/token") << token_ << "\n";
-    ::chmod((dir_ + "/token").c_str(), 0600);
+    server_ = std::make_unique<ServerProcess>(dir_);
+    server_->Init();
     StartServer();
 
     CommandResult key = RunCommand({kCli, "keygen", "-o", dir_ + "/card.key"});
     ASSERT_EQ(key.exit_code, 0) << key.output;
     recipient_ = key.output.substr(0, key.output.find('\n'));
-    CommandResult cv_init =
-        Cli({"init", "--vault", vault_, "--server", "https://127.0.0.1:" + std::to_string(port_),
-             "--fingerprint", fingerprint_, "--token-file", dir_ + "/token", "--recipient",
-             recipient_});
+    CommandResult cv_init = Cli({"init", "--vault", vault_, "--server", server_->url(),
+                                 "--fingerprint", server_->fingerprint(), "--token-file",
+                                 server_->token_file(), "--recipient", recipient_});
     ASSERT_EQ(cv_init.exit_code, 0) << cv_init.output;
     // A short settle delay keeps the daemon tests quick.
     const std::string cfg = dir_ + "/config/cardvault/config.json";
@@ -93,21 +74,8 @@ class AgentE2eTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  void StartServer(EnvVars env = {}) {
-    server_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{kServer, "--data", data_, "serve"}, env, dir_ + "/server.log");
-    ASSERT_TRUE(WaitFor([&] { return Client() != nullptr && Client()->Health().ok(); }, 10000))
-        << ReadText(dir_ + "/server.log");
-  }
-
-  std::unique_ptr<RemoteStore> Client() {
-    RemoteStoreOptions o;
-    o.port = port_;
-    o.pinned_sha256 = fingerprint_;
-    o.token = SecretData::CopyFrom(token_);
-    auto c = RemoteStore::New(std::move(o));
-    return c.ok() ? std::move(*c) : nullptr;
-  }
+  void StartServer(const EnvVars& env = {}) { server_->Start(env); }
+  std::unique_ptr<RemoteStore> Client() { return server_->Client(); }
 
   CommandResult Cli(std::vector<std::string> args, EnvVars extra = {}) {
     args.insert(args.begin(), kCli);
@@ -171,10 +139,10 @@ class AgentE2eTest : public ::testing::Test {
     return j.is_discarded() ? -1 : j.value(field, int64_t{-1});
   }
 
-  std::string dir_, vault_, data_, fingerprint_, token_, recipient_;
-  int port_ = 0;
+  std::string dir_, vault_, recipient_;
   EnvVars env_;
-  std::unique_ptr<ChildProcess> server_, daemon_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<ChildProcess> daemon_;
 };
 
 TEST_F(AgentE2eTest, SyncOnceUploadsEditsDeletesAndRenames) {
@@ -207,7 +175,7 @@ TEST_F(AgentE2eTest, SyncOnceUploadsEditsDeletesAndRenames) {
   EXPECT_EQ(ServerVersions()["ssh/id_ed25519"].size(), 2u) << "nothing uploaded twice";
 
   // The server's files hold no name and no content in clear.
-  for (const auto& e : fs::recursive_directory_iterator(data_)) {
+  for (const auto& e : fs::recursive_directory_iterator(server_->data_dir())) {
     if (!e.is_regular_file()) continue;
     std::string data = ReadText(e.path());
     EXPECT_EQ(data.find("ghp_TOPSECRET"), std::string::npos) << e.path();
@@ -234,8 +202,8 @@ TEST_F(AgentE2eTest, KilledAtEveryStepResumesWithNothingLostOrDuplicated) {
 }
 
 TEST_F(AgentE2eTest, ServerDownThenBack) {
-  server_->Signal(SIGKILL);
-  server_->Wait(5000);
+  server_->process().Signal(SIGKILL);
+  server_->process().Wait(5000);
   Write("while-down", "queued");
   CommandResult r = Cli({"sync", "--once", "--timeout", "2"});
   EXPECT_EQ(r.exit_code, 1) << r.output;
@@ -249,11 +217,9 @@ TEST_F(AgentE2eTest, ServerDownThenBack) {
 // The real server answers 500 to the first uploads (its test switch), then recovers: the
 // agent retries with back-off and every file ends up on the server exactly once.
 TEST_F(AgentE2eTest, ServerAnswering500RecoversWithRetries) {
-  server_->Signal(SIGTERM);
-  ASSERT_EQ(server_->Wait(15000), 0);
-  nlohmann::json config = nlohmann::json::parse(ReadText(data_ + "/config.json"));
-  config["access_log"] = true;  // to see the injected errors
-  std::ofstream(data_ + "/config.json") << config.dump(2);
+  server_->process().Signal(SIGTERM);
+  ASSERT_EQ(server_->process().Wait(15000), 0);
+  server_->SetAccessLog(true);  // to see the injected errors
   StartServer({{"CARDVAULT_SERVER_TEST_FAIL_PUTS", "4"}});
   Write("a", "first");
   Write("b", "second");
@@ -266,7 +232,7 @@ TEST_F(AgentE2eTest, ServerAnswering500RecoversWithRetries) {
   EXPECT_EQ(v["b"][0].content, "second");
   EXPECT_EQ(StatusField("failed"), 0);
   // Access lines read "access ADDR METHOD PATH STATUS user=... TIMEms".
-  const std::string log = ReadText(dir_ + "/server.log");
+  const std::string log = ReadText(server_->log_file());
   size_t errors = 0;
   for (size_t at = log.find(" 500 user="); at != std::string::npos;
        at = log.find(" 500 user=", at + 1)) {

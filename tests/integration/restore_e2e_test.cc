@@ -16,6 +16,7 @@
 #include "api/remote_store.h"
 #include "tests/core/pkcs11/softhsm_test_base.h"
 #include "tests/integration/process_util.h"
+#include "tests/integration/server_process.h"
 
 namespace cardvault {
 namespace {
@@ -23,7 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 const std::string kBin = CARDVAULT_BINARY_DIR;
 const std::string kCli = kBin + "/agent/cardvault";
-const std::string kServer = kBin + "/api/cardvault-server";
 
 std::string ReadText(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -62,40 +62,9 @@ class RestoreE2eTest : public SoftHsmTest {
   }
 
   void StartServerWithUser() {
-    data_ = dir() + "/server";
-    CommandResult init = RunCommand({kServer, "--data", data_, "init"});
-    ASSERT_EQ(init.exit_code, 0) << init.output;
-    size_t at = init.output.find("fingerprint: ");
-    ASSERT_NE(at, std::string::npos) << init.output;
-    fingerprint_ = init.output.substr(at + 13, 64);
-    port_ = FreePort();
-    nlohmann::json config = nlohmann::json::parse(ReadText(data_ + "/config.json"));
-    config["port"] = port_;
-    config["access_log"] = false;
-    std::ofstream(data_ + "/config.json") << config.dump(2);
-    ASSERT_EQ(RunCommand({kServer, "--data", data_, "user", "add", "alice"}).exit_code, 0);
-    CommandResult token = RunCommand({kServer, "--data", data_, "token", "issue", "alice"});
-    ASSERT_EQ(token.exit_code, 0) << token.output;
-    at = token.output.find("cvt_");
-    ASSERT_NE(at, std::string::npos);
-    const std::string t = token.output.substr(at, token.output.find_first_of(" \n", at) - at);
-    token_file_ = dir() + "/token";
-    std::ofstream(token_file_) << t << "\n";
-    ::chmod(token_file_.c_str(), 0600);
-    server_ =
-        std::make_unique<ChildProcess>(std::vector<std::string>{kServer, "--data", data_, "serve"},
-                                       EnvVars{}, dir() + "/server.log");
-    ASSERT_TRUE(WaitFor(
-        [&] {
-          RemoteStoreOptions o;
-          o.port = port_;
-          o.pinned_sha256 = fingerprint_;
-          o.token = SecretData::CopyFrom(t);
-          auto c = RemoteStore::New(std::move(o));
-          return c.ok() && (*c)->Health().ok();
-        },
-        10000))
-        << ReadText(dir() + "/server.log");
+    server_ = std::make_unique<ServerProcess>(dir());
+    server_->Init();
+    server_->Start();
   }
 
   // Initializes a token and a card key under `conf`; returns the cv-p11- recipient.
@@ -125,11 +94,11 @@ class RestoreE2eTest : public SoftHsmTest {
                                      "--vault",
                                      vault_,
                                      "--server",
-                                     "https://127.0.0.1:" + std::to_string(port_),
+                                     server_->url(),
                                      "--fingerprint",
-                                     fingerprint_,
+                                     server_->fingerprint(),
                                      "--token-file",
-                                     token_file_};
+                                     server_->token_file()};
     for (const std::string& r : recipients) {
       args.push_back("--recipient");
       args.push_back(r);
@@ -147,8 +116,8 @@ class RestoreE2eTest : public SoftHsmTest {
   CommandResult B(const std::string& card_conf, std::vector<std::string> args, EnvVars extra = {}) {
     args.insert(args.begin(), kCli);
     for (const std::string& a :
-         {std::string("--server"), "https://127.0.0.1:" + std::to_string(port_),
-          std::string("--fingerprint"), fingerprint_, std::string("--token-file"), token_file_,
+         {std::string("--server"), server_->url(), std::string("--fingerprint"),
+          server_->fingerprint(), std::string("--token-file"), server_->token_file(),
           std::string("--module"), std::string(kSoftHsmModule), std::string("--pin-file"),
           pin_file_}) {
       args.push_back(a);
@@ -169,12 +138,7 @@ class RestoreE2eTest : public SoftHsmTest {
   }
 
   size_t BlobsOnServer() {
-    RemoteStoreOptions o;
-    o.port = port_;
-    o.pinned_sha256 = fingerprint_;
-    o.token =
-        SecretData::CopyFrom(ReadText(token_file_).substr(0, ReadText(token_file_).find('\n')));
-    auto c = RemoteStore::New(std::move(o)).value();
+    auto c = server_->Client();
     ListOptions lo;
     lo.kind = ObjectKind::kBlob;
     size_t n = 0;
@@ -215,9 +179,8 @@ class RestoreE2eTest : public SoftHsmTest {
     return nlohmann::json::parse(r.output.substr(start, end - start + 1), nullptr, false);
   }
 
-  std::string vault_, data_, fingerprint_, token_file_, pin_file_, card_a_conf_, recipient_a_;
-  int port_ = 0;
-  std::unique_ptr<ChildProcess> server_;
+  std::string vault_, pin_file_, card_a_conf_, recipient_a_;
+  std::unique_ptr<ServerProcess> server_;
 };
 
 // Every regular file under `root` (relative path -> content, mode, mtime).
@@ -297,7 +260,7 @@ TEST_F(RestoreE2eTest, TamperedObjectIsSkippedAndARerunResumes) {
   SyncA();
   // Flip a byte in the middle of the victim's blob on the server's disk.
   std::string victim_blob;
-  for (const auto& e : fs::recursive_directory_iterator(data_ + "/blobs")) {
+  for (const auto& e : fs::recursive_directory_iterator(server_->data_dir() + "/blobs")) {
     if (e.is_regular_file() && e.file_size() > (1 << 20) && e.file_size() < (1 << 20) + 65536) {
       victim_blob = e.path().string();
     }
@@ -416,9 +379,9 @@ TEST_F(RestoreE2eTest, AdoptedRestoreSyncsWithoutUploadingAgain) {
   CommandResult r = B(card, {"restore", "--target", vault_b});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::ofstream(vault_b + "/c.txt") << "changed on B";
-  r = BAgent(card, {"init", "--vault", vault_b, "--server",
-                    "https://127.0.0.1:" + std::to_string(port_), "--fingerprint", fingerprint_,
-                    "--token-file", token_file_, "--recipient", recipient_a_});
+  r = BAgent(card, {"init", "--vault", vault_b, "--server", server_->url(), "--fingerprint",
+                    server_->fingerprint(), "--token-file", server_->token_file(), "--recipient",
+                    recipient_a_});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   r = BAgent(card, {"adopt", "--module", kSoftHsmModule, "--pin-file", pin_file_});
   ASSERT_EQ(r.exit_code, 0) << r.output;
