@@ -161,17 +161,11 @@ Status SyncEngine::Rescan() {
   for (const ScannedFile& f : scan.files) CV_RETURN_IF_ERROR(Detect(f.relative_path));
   CV_ASSIGN_OR_RETURN(std::vector<FileRecord> live, db_->ListLiveFiles());
   for (const FileRecord& f : live) {
-    bool present = std::binary_search(
-        scan.files.begin(), scan.files.end(), f.path, [](const auto& a, const auto& b) {
-          auto key = [](const auto& x) -> const std::string& {
-            if constexpr (std::is_same_v<std::decay_t<decltype(x)>, ScannedFile>) {
-              return x.relative_path;
-            } else {
-              return x;
-            }
-          };
-          return key(a) < key(b);
-        });
+    // scan.files is sorted by relative_path.
+    auto it = std::lower_bound(
+        scan.files.begin(), scan.files.end(), f.path,
+        [](const ScannedFile& a, const std::string& path) { return a.relative_path < path; });
+    const bool present = it != scan.files.end() && it->relative_path == f.path;
     if (!present) CV_RETURN_IF_ERROR(DetectRemoved(f.path, false));
   }
   return Status::Ok();

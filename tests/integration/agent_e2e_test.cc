@@ -27,11 +27,6 @@ namespace fs = std::filesystem;
 const std::string kBin = CARDVAULT_BINARY_DIR;
 const std::string kCli = kBin + "/agent/cardvault";
 
-std::string ReadText(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), {});
-}
-
 struct Version {
   format::Kind kind;
   std::string content;

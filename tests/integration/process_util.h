@@ -44,6 +44,9 @@ bool WaitFor(const std::function<bool()>& done, int timeout_ms);
 // A TCP port that was free a moment ago on 127.0.0.1.
 int FreePort();
 
+// The whole content of a file ("" if it cannot be read).
+std::string ReadText(const std::string& path);
+
 }  // namespace cardvault
 
 #endif  // CARDVAULT_TESTS_INTEGRATION_PROCESS_UTIL_H_

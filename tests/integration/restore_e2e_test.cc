@@ -25,11 +25,6 @@ namespace fs = std::filesystem;
 const std::string kBin = CARDVAULT_BINARY_DIR;
 const std::string kCli = kBin + "/agent/cardvault";
 
-std::string ReadText(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), {});
-}
-
 // A SoftHSM2 configuration over its own token directory: one "card slot".
 std::string WriteSoftHsmConf(const std::string& dir) {
   fs::create_directories(dir + "/tokens");

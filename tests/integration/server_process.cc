@@ -12,13 +12,8 @@ namespace {
 
 const std::string kServer = std::string(CARDVAULT_BINARY_DIR) + "/api/cardvault-server";
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), {});
-}
-
 void EditConfig(const std::string& path, const std::function<void(nlohmann::json&)>& edit) {
-  nlohmann::json config = nlohmann::json::parse(ReadAll(path));
+  nlohmann::json config = nlohmann::json::parse(ReadText(path));
   edit(config);
   std::ofstream(path) << config.dump(2);
 }
@@ -59,7 +54,7 @@ void ServerProcess::Start(const EnvVars& env) {
         return c != nullptr && c->Health().ok();
       },
       10000))
-      << ReadAll(log_file());
+      << ReadText(log_file());
 }
 
 std::unique_ptr<RemoteStore> ServerProcess::Client() const {
