@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <ctime>
+#include <mutex>
 #include <thread>
 #include <tuple>
 
@@ -43,9 +44,47 @@ class Restorer::CardGuard final : public Identity {
   std::optional<Status> failed_;
 };
 
+// What a fetch thread learns about one blob without the card: its bytes, its header and,
+// when an already opened epoch holds its key, its file key and metadata.
+struct Restorer::Prepared {
+  StatusOr<Bytes> blob = InternalError("not fetched");
+  StatusOr<format::Header> header = InternalError("not parsed");
+  std::optional<SecretData> file_key;
+  std::optional<StatusOr<format::Metadata>> metadata;
+};
+
 namespace {
 
 constexpr char kStagingDir[] = ".cardvault-restore";
+constexpr size_t kWriteThreads = 4;  // the file system calls of small files overlap well
+
+void Merge(RestoreSummary& into, RestoreSummary&& one) {
+  into.restored += one.restored;
+  into.identical += one.identical;
+  into.skipped += one.skipped;
+  into.bytes_written += one.bytes_written;
+  into.bytes_downloaded += one.bytes_downloaded;
+  for (auto& r : one.renamed) into.renamed.push_back(std::move(r));
+}
+
+// The keyring's opened epochs as an Identity that never opens a key object or touches the
+// card (safe from several fetch threads).
+class OpenedEpochs final : public Identity {
+ public:
+  explicit OpenedEpochs(const EpochKeyring& keyring) : keyring_(keyring) {}
+  StatusOr<SecretData> Unwrap(std::span<const Stanza> stanzas) override {
+    return keyring_.UnwrapWithOpenedEpochs(stanzas);
+  }
+
+ private:
+  const EpochKeyring& keyring_;
+};
+
+StatusOr<format::Metadata> OpenMetadataWith(const SecretData& file_key,
+                                            const format::Header& header) {
+  CV_ASSIGN_OR_RETURN(SecretData key, format::DeriveMetadataKey(file_key, header));
+  return format::OpenMetadata(key, header.metadata_ciphertext);
+}
 
 StatusOr<Bytes> Fetch(ObjectClient& client, const std::string& id, bool header_only) {
   Bytes data;
@@ -224,13 +263,24 @@ Status Restorer::Load() {
     }
     if (kind == ObjectKind::kKey) CV_RETURN_IF_ERROR(OpenEpochs());
   }
-  // Fetch in parallel (network only), then open the metadata in order on this thread: the
-  // keyring and the card are not thread-safe.
-  std::vector<std::optional<StatusOr<Bytes>>> fetched(blobs.size());
+  // Fetch in parallel and, with the epochs opened above, unwrap and open the metadata there
+  // too; then record in order on this thread, which alone may use the card (for a blob
+  // whose epoch did not open) and the catalog.
+  std::vector<Prepared> prepared(blobs.size());
   std::atomic<size_t> next{0};
   auto worker = [&](ObjectClient* client) {
+    OpenedEpochs view(keyring_);
     for (size_t i = next++; i < blobs.size(); i = next++) {
-      fetched[i] = Fetch(*client, blobs[i].id, blobs[i].size > kWholeFetchLimit);
+      Prepared& p = prepared[i];
+      p.blob = Fetch(*client, blobs[i].id, blobs[i].size > kWholeFetchLimit);
+      if (!p.blob.ok()) continue;
+      MemorySequentialFile src(*p.blob);
+      p.header = ReadHeader(src);
+      if (!p.header.ok()) continue;
+      StatusOr<SecretData> key = UnwrapFileKey(*p.header, view);
+      if (!key.ok()) continue;
+      p.metadata = OpenMetadataWith(*key, *p.header);
+      p.file_key = std::move(*key);
     }
   };
   std::vector<std::thread> threads;
@@ -238,8 +288,7 @@ Status Restorer::Load() {
   worker(client_);
   for (std::thread& t : threads) t.join();
   for (size_t i = 0; i < blobs.size(); ++i) {
-    CV_RETURN_IF_ERROR(LoadBlob(blobs[i], std::move(*fetched[i])));
-    fetched[i].reset();
+    CV_RETURN_IF_ERROR(LoadBlob(blobs[i], std::move(prepared[i])));
   }
   for (auto& [path, versions] : history_) {
     std::sort(versions.begin(), versions.end(), [](const RemoteVersion& a, const RemoteVersion& b) {
@@ -279,8 +328,9 @@ Status Restorer::WrongCardError(const Status& miss) const {
       "wrong_card");
 }
 
-Status Restorer::LoadBlob(const ObjectInfo& info, StatusOr<Bytes> blob) {
+Status Restorer::LoadBlob(const ObjectInfo& info, Prepared prepared) {
   const bool whole = info.size <= kWholeFetchLimit;
+  StatusOr<Bytes>& blob = prepared.blob;
   if (!blob.ok()) {
     // Damaged, or deleted since the listing: this object only. Anything else (network,
     // token) stops the whole load.
@@ -291,12 +341,17 @@ Status Restorer::LoadBlob(const ObjectInfo& info, StatusOr<Bytes> blob) {
     }
     return blob.status().WithContext("object " + info.id);
   }
-  MemorySequentialFile src(*blob);
-  StatusOr<format::Header> header = ReadHeader(src);
+  StatusOr<format::Header>& header = prepared.header;
   if (!header.ok()) {
     load_failures_.push_back({info.id, header.status()});
     return Status::Ok();
   }
+  if (prepared.file_key.has_value()) {
+    return Record(info, std::move(*prepared.file_key), std::move(*prepared.metadata),
+                  whole ? std::move(*blob) : Bytes());
+  }
+  // No opened epoch holds its key: ask the keyring, which may open a key object not
+  // opened before (with the card).
   guard_->Reset();
   StatusOr<SecretData> file_key = UnwrapFileKey(*header, keyring_);
   if (!file_key.ok()) {
@@ -310,10 +365,13 @@ Status Restorer::LoadBlob(const ObjectInfo& info, StatusOr<Bytes> blob) {
     load_failures_.push_back({info.id, file_key.status()});
     return Status::Ok();
   }
-  StatusOr<format::Metadata> metadata = [&]() -> StatusOr<format::Metadata> {
-    CV_ASSIGN_OR_RETURN(SecretData key, format::DeriveMetadataKey(*file_key, *header));
-    return format::OpenMetadata(key, header->metadata_ciphertext);
-  }();
+  StatusOr<format::Metadata> metadata = OpenMetadataWith(*file_key, *header);
+  return Record(info, std::move(*file_key), std::move(metadata),
+                whole ? std::move(*blob) : Bytes());
+}
+
+Status Restorer::Record(const ObjectInfo& info, SecretData file_key,
+                        StatusOr<format::Metadata> metadata, Bytes whole_blob) {
   if (!metadata.ok()) {
     load_failures_.push_back({info.id, metadata.status()});
     return Status::Ok();
@@ -331,7 +389,8 @@ Status Restorer::LoadBlob(const ObjectInfo& info, StatusOr<Bytes> blob) {
   v.metadata = std::move(*metadata);
   v.uploaded_unix = info.created_unix;
   v.blob_size = info.size;
-  if (whole) whole_blobs_[info.id] = std::move(*blob);
+  if (info.size <= kWholeFetchLimit) whole_blobs_[info.id] = std::move(whole_blob);
+  file_keys_.insert_or_assign(info.id, std::move(file_key));
   history_[v.metadata.path].push_back(std::move(v));
   return Status::Ok();
 }
@@ -387,14 +446,39 @@ StatusOr<RestoreSummary> Restorer::Restore(
   RestoreProgress p;
   p.files_total = chosen.size();
   for (const RemoteVersion& v : chosen) p.bytes_total += v.metadata.size;
-  for (const RemoteVersion& v : chosen) {
-    Status s = RestoreOne(options, v, staging, summary);
-    if (!s.ok()) summary.failures.push_back({v.metadata.path, s});
+  std::mutex mu;  // guards summary, p and the progress callback
+  std::vector<RestoreFailure> failed;
+  auto restore = [&](const RemoteVersion& v) {
+    RestoreSummary one;
+    Status s = RestoreOne(options, v, staging, one);
+    std::lock_guard lock(mu);
+    if (!s.ok()) failed.push_back({v.metadata.path, s});
+    Merge(summary, std::move(one));
     ++p.files_done;
     p.bytes_done += v.metadata.size;
     p.path = v.metadata.path;
     if (progress) progress(p);
+  };
+  // Files Load holds in memory are decrypted and written by several threads (each file's
+  // work is mostly file system calls); the others are downloaded one at a time after.
+  std::vector<const RemoteVersion*> in_memory, remote;
+  for (const RemoteVersion& v : chosen) {
+    (whole_blobs_.count(v.object_id) > 0 ? in_memory : remote).push_back(&v);
   }
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i = next++; i < in_memory.size(); i = next++) restore(*in_memory[i]);
+  };
+  std::vector<std::thread> threads;
+  const size_t extra = std::min<size_t>(kWriteThreads - 1, in_memory.size() / 64);
+  for (size_t t = 0; t < extra; ++t) threads.emplace_back(worker);
+  worker();
+  for (std::thread& t : threads) t.join();
+  for (const RemoteVersion* v : remote) restore(*v);
+  std::sort(failed.begin(), failed.end(),
+            [](const RestoreFailure& a, const RestoreFailure& b) { return a.what < b.what; });
+  summary.failures.insert(summary.failures.end(), failed.begin(), failed.end());
+  std::sort(summary.renamed.begin(), summary.renamed.end());
   ::rmdir(staging.c_str());
   // One flush of the whole file system instead of an fsync per file.
   const int fd = ::open(options.target_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -456,7 +540,7 @@ Status Restorer::RestoreOne(const RestoreOptions& options, const RemoteVersion& 
     auto cached = whole_blobs_.find(version.object_id);
     if (cached != whole_blobs_.end()) {
       MemorySequentialFile src(cached->second);
-      return DecryptToPath(src, dest);
+      return DecryptToPath(version.object_id, src, dest);
     }
     CV_RETURN_IF_ERROR(env_->CreateDirs(staging));
     const std::string part = staging + "/" + version.object_id + ".part";
@@ -466,7 +550,7 @@ Status Restorer::RestoreOne(const RestoreOptions& options, const RemoteVersion& 
       return got;
     }
     CV_ASSIGN_OR_RETURN(auto src, env_->NewSequentialFile(part));
-    StatusOr<format::Metadata> m = DecryptToPath(*src, dest);
+    StatusOr<format::Metadata> m = DecryptToPath(version.object_id, *src, dest);
     env_->RemoveFile(part).IgnoreError();
     return m;
   }();
@@ -484,9 +568,16 @@ Status Restorer::RestoreOne(const RestoreOptions& options, const RemoteVersion& 
   return Status::Ok();
 }
 
-StatusOr<format::Metadata> Restorer::DecryptToPath(SequentialFile& source,
+StatusOr<format::Metadata> Restorer::DecryptToPath(const std::string& object_id,
+                                                   SequentialFile& source,
                                                    const std::string& dest) {
-  CV_ASSIGN_OR_RETURN(auto decryptor, OpenBlob(&source, keyring_));
+  auto key = file_keys_.find(object_id);
+  if (key == file_keys_.end()) return InternalError("no file key loaded for " + object_id);
+  CV_ASSIGN_OR_RETURN(format::Header header, ReadHeader(source));
+  // The header MAC is checked again under the same key: a blob replaced on the server
+  // since Load fails here.
+  CV_ASSIGN_OR_RETURN(auto decryptor, Decryptor::New(&source, std::move(header),
+                                                     SecretData::CopyFrom(key->second.span())));
   uint8_t r[6];
   CV_RETURN_IF_ERROR(env_->RandomBytes(r));
   const std::string tmp = dest + ".cv-tmp-" + HexEncode(r);

@@ -63,7 +63,9 @@ struct RestoreSummary {
   std::vector<RestoreFailure> failures;                      // listing and restore failures
 };
 
-// Works against an ObjectClient and the card's Identity; no CLI. Not thread-safe.
+// Works against an ObjectClient and the card's Identity; no CLI. Not thread-safe (it runs
+// threads of its own: Load fetches and unwraps over the fetch clients, Restore writes
+// files held in memory from several threads; only one thread ever uses the card).
 // Lifetime: `client`, `card` and `env` MUST outlive the Restorer.
 //
 // Contract:
@@ -117,13 +119,19 @@ class Restorer {
   // once): a card that holds none of them is "wrong_card" before any file is fetched.
   Status OpenEpochs();
   Status WrongCardError(const Status& miss) const;
-  Status LoadBlob(const ObjectInfo& info, StatusOr<Bytes> blob);
+  struct Prepared;
+  Status LoadBlob(const ObjectInfo& info, Prepared prepared);
+  // Files a blob whose file key is known under its path (or records why it cannot be).
+  Status Record(const ObjectInfo& info, SecretData file_key, StatusOr<format::Metadata> metadata,
+                Bytes whole_blob);
   Status RestoreOne(const RestoreOptions& options, const RemoteVersion& version,
                     const std::string& staging, RestoreSummary& summary);
-  // Decrypts to a temporary name beside `dest`, renamed into place only after the final
-  // chunk and the content hash verified, with the recorded mode and mtime. No fsync here:
-  // Restore() flushes the file system once at the end.
-  StatusOr<format::Metadata> DecryptToPath(SequentialFile& source, const std::string& dest);
+  // Decrypts the blob `object_id` from `source` (with the file key Load unwrapped for it)
+  // to a temporary name beside `dest`, renamed into place only after the final chunk and
+  // the content hash verified, with the recorded mode and mtime. No fsync here: Restore()
+  // flushes the file system once at the end.
+  StatusOr<format::Metadata> DecryptToPath(const std::string& object_id, SequentialFile& source,
+                                           const std::string& dest);
   Status Download(const RemoteVersion& version, const std::string& part, RestoreSummary& summary);
 
   ObjectClient* client_;
@@ -138,7 +146,8 @@ class Restorer {
   // SIGKILL itself once N payload bytes were downloaded (an interrupted restore).
   uint64_t kill_after_bytes_ = 0;
   std::map<std::string, std::vector<RemoteVersion>> history_;
-  std::map<std::string, Bytes> whole_blobs_;  // object id -> blob fetched by Load
+  std::map<std::string, Bytes> whole_blobs_;     // object id -> blob fetched by Load
+  std::map<std::string, SecretData> file_keys_;  // object id -> its file key (wiped)
   std::vector<RestoreFailure> load_failures_;
 };
 

@@ -3,6 +3,8 @@
 
 #include <openssl/evp.h>
 
+#include "core/evp_algorithms.h"
+
 namespace cardvault {
 
 struct AesGcm::Ctx {
@@ -23,8 +25,8 @@ StatusOr<AesGcm> AesGcm::New(const SecretData& key) {
   if (key.size() != kKeySize) return InvalidArgumentError("AES-256-GCM needs a 32-byte key");
   auto ctx = std::make_unique<Ctx>();
   if (ctx->enc == nullptr || ctx->dec == nullptr ||
-      EVP_EncryptInit_ex(ctx->enc, EVP_aes_256_gcm(), nullptr, key.data(), nullptr) != 1 ||
-      EVP_DecryptInit_ex(ctx->dec, EVP_aes_256_gcm(), nullptr, key.data(), nullptr) != 1) {
+      EVP_EncryptInit_ex(ctx->enc, Aes256GcmCipher(), nullptr, key.data(), nullptr) != 1 ||
+      EVP_DecryptInit_ex(ctx->dec, Aes256GcmCipher(), nullptr, key.data(), nullptr) != 1) {
     return InternalError("AES-256-GCM initialisation failed in OpenSSL");
   }
   return AesGcm(std::move(ctx));

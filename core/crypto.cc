@@ -8,8 +8,14 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <utility>
+
+#include "core/evp_algorithms.h"
 
 namespace cardvault {
 
@@ -25,7 +31,7 @@ struct Sha256Hasher::Impl {
 };
 
 Sha256Hasher::Sha256Hasher() : impl_(new Impl) {
-  EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(impl_->ctx, Sha256Md(), nullptr);
 }
 Sha256Hasher::~Sha256Hasher() { delete impl_; }
 Sha256Hasher::Sha256Hasher(Sha256Hasher&& other) noexcept
@@ -44,36 +50,59 @@ Sha256Digest Sha256Hasher::Finish() {
   Sha256Digest out;
   unsigned int len = 0;
   EVP_DigestFinal_ex(impl_->ctx, out.data(), &len);
-  EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(impl_->ctx, Sha256Md(), nullptr);
   return out;
 }
 
+namespace {
+
+using MacCtxPtr = std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)>;
+
+// HMAC-SHA-256 over the concatenation of `parts`, into `out` (32 bytes). The key is copied
+// into OpenSSL's context and wiped with it.
+bool Hmac(ByteView key, std::initializer_list<ByteView> parts, uint8_t* out) {
+  const EVP_MAC_CTX* tmpl = HmacSha256Template();
+  if (tmpl == nullptr) return false;
+  MacCtxPtr ctx(EVP_MAC_CTX_dup(tmpl), EVP_MAC_CTX_free);
+  // An empty key is legal for HMAC (RFC 2104 pads it with zeros); OpenSSL wants a pointer.
+  static const uint8_t kEmpty[1] = {0};
+  if (!ctx ||
+      EVP_MAC_init(ctx.get(), key.empty() ? kEmpty : key.data(), key.size(), nullptr) != 1) {
+    return false;
+  }
+  for (ByteView part : parts) {
+    if (!part.empty() && EVP_MAC_update(ctx.get(), part.data(), part.size()) != 1) return false;
+  }
+  size_t len = 0;
+  return EVP_MAC_final(ctx.get(), out, &len, 32) == 1 && len == 32;
+}
+
+}  // namespace
+
 Sha256Digest HmacSha256(ByteView key, ByteView data) {
-  Sha256Digest out;
-  unsigned int len = 0;
-  ::HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data.data(), data.size(),
-         out.data(), &len);
+  Sha256Digest out{};
+  if (!Hmac(key, {data}, out.data())) std::abort();  // only if OpenSSL lacks HMAC-SHA-256
   return out;
 }
 
 StatusOr<SecretData> HkdfSha256(ByteView ikm, ByteView salt, std::string_view info, size_t length) {
-  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
-      EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr), EVP_PKEY_CTX_free);
+  // RFC 5869 with HMAC-SHA-256: Extract (PRK = HMAC(salt, IKM); an empty salt acts as 32
+  // zero bytes, which HMAC's key padding does by itself), then Expand.
+  if (length == 0 || length > 255 * 32) return InvalidArgumentError("bad HKDF output length");
+  SecretData prk(32);
+  if (!Hmac(salt, {ikm}, prk.data())) return InternalError("HKDF-SHA-256 failed in OpenSSL");
   SecretData out(length);
-  size_t out_len = length;
-  // OpenSSL rejects a null salt pointer for an empty salt; RFC 5869 treats an empty salt as
-  // HashLen zero bytes, which is what HKDF-Extract does with a zero-length key anyway.
-  static const uint8_t kEmpty[1] = {0};
-  if (!ctx || EVP_PKEY_derive_init(ctx.get()) <= 0 ||
-      EVP_PKEY_CTX_set_hkdf_md(ctx.get(), EVP_sha256()) <= 0 ||
-      EVP_PKEY_CTX_set1_hkdf_key(ctx.get(), ikm.empty() ? kEmpty : ikm.data(),
-                                 static_cast<int>(ikm.size())) <= 0 ||
-      EVP_PKEY_CTX_set1_hkdf_salt(ctx.get(), salt.empty() ? kEmpty : salt.data(),
-                                  static_cast<int>(salt.size())) <= 0 ||
-      EVP_PKEY_CTX_add1_hkdf_info(ctx.get(), reinterpret_cast<const uint8_t*>(info.data()),
-                                  static_cast<int>(info.size())) <= 0 ||
-      EVP_PKEY_derive(ctx.get(), out.data(), &out_len) <= 0 || out_len != length) {
-    return InternalError("HKDF-SHA-256 failed in OpenSSL");
+  SecretData block(32);
+  const ByteView info_bytes(reinterpret_cast<const uint8_t*>(info.data()), info.size());
+  size_t done = 0;
+  for (uint8_t counter = 1; done < length; ++counter) {
+    const ByteView previous = counter == 1 ? ByteView() : ByteView(block.data(), 32);
+    if (!Hmac(prk.span(), {previous, info_bytes, ByteView(&counter, 1)}, block.data())) {
+      return InternalError("HKDF-SHA-256 failed in OpenSSL");
+    }
+    const size_t n = std::min<size_t>(32, length - done);
+    std::memcpy(out.data() + done, block.data(), n);
+    done += n;
   }
   return out;
 }
@@ -85,7 +114,7 @@ StatusOr<size_t> RunKeyWrap(bool wrap, const SecretData& kek, ByteView in, uint8
   std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
                                                                       EVP_CIPHER_CTX_free);
   int len = 0, fin = 0;
-  if (!ctx || EVP_CipherInit_ex(ctx.get(), EVP_aes_256_wrap(), nullptr, kek.data(), nullptr,
+  if (!ctx || EVP_CipherInit_ex(ctx.get(), Aes256WrapCipher(), nullptr, kek.data(), nullptr,
                                 wrap ? 1 : 0) != 1) {
     return InternalError("AES key wrap init failed");
   }

@@ -112,6 +112,15 @@ StatusOr<X25519Identity*> EpochKeyring::Open(size_t i) {
   return slot.get();
 }
 
+StatusOr<SecretData> EpochKeyring::UnwrapWithOpenedEpochs(std::span<const Stanza> stanzas) const {
+  for (const Stanza& s : stanzas) {
+    if (s.type != kX25519StanzaType) continue;
+    auto it = opened_.find(s.key_id);
+    if (it != opened_.end()) return it->second->Unwrap(stanzas);
+  }
+  return NotFoundError("no opened epoch key matches", "no_matching_stanza");
+}
+
 StatusOr<SecretData> EpochKeyring::Unwrap(std::span<const Stanza> stanzas) {
   std::vector<Bytes> wanted;
   for (const Stanza& s : stanzas) {

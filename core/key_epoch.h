@@ -58,6 +58,11 @@ class EpochKeyring final : public Identity {
   // leave the key object unopened, so a later call may try again.
   StatusOr<SecretData> Unwrap(std::span<const Stanza> stanzas) override;
 
+  // As Unwrap, but only with epochs already opened: it never opens a key object or touches
+  // the card, so several threads MAY call it at once while no non-const method runs.
+  // NotFound ("no_matching_stanza") when no opened epoch matches.
+  StatusOr<SecretData> UnwrapWithOpenedEpochs(std::span<const Stanza> stanzas) const;
+
   // Opens the i-th unopened key object now (one card operation), e.g. to learn before any
   // file is fetched whether the card holds a key of this vault. On success the object
   // leaves the unopened list (the next one moves to index i). Errors as for Unwrap; on a

@@ -127,7 +127,8 @@ StatusOr<X25519Identity> X25519Identity::FromPrivateKey(SecretData private_key) 
     return InternalError("cannot derive the X25519 public key");
   }
   CV_ASSIGN_OR_RETURN(Bytes id, KeyIdOf(pub));
-  return X25519Identity(std::move(private_key), pub, std::move(id));
+  std::shared_ptr<EVP_PKEY> shared(pkey.release(), EVP_PKEY_free);
+  return X25519Identity(std::move(private_key), std::move(shared), pub, std::move(id));
 }
 
 StatusOr<X25519Identity> X25519Identity::Parse(std::string_view text) {
@@ -168,9 +169,8 @@ StatusOr<SecretData> X25519Identity::Unwrap(std::span<const Stanza> stanzas) {
     X25519PublicKey eph;
     std::copy(s.args[0].begin(), s.args[0].end(), eph.begin());
     PkeyPtr peer = PublicPkey(eph);
-    PkeyPtr priv = PrivatePkey(private_key_);
-    if (!peer || !priv) return CorruptError("invalid X25519 stanza key", "stanza_unwrap_failed");
-    CV_ASSIGN_OR_RETURN(SecretData shared, Dh(priv.get(), peer.get()));
+    if (!peer) return CorruptError("invalid X25519 stanza key", "stanza_unwrap_failed");
+    CV_ASSIGN_OR_RETURN(SecretData shared, Dh(pkey_.get(), peer.get()));
     CV_ASSIGN_OR_RETURN(SecretData kek, WrapKey(shared, s.args[0], public_key_));
     auto key = AesKeyUnwrap(kek, s.body);
     if (!key.ok()) {

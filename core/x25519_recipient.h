@@ -3,7 +3,10 @@
 #ifndef CARDVAULT_CORE_X25519_RECIPIENT_H_
 #define CARDVAULT_CORE_X25519_RECIPIENT_H_
 
+#include <openssl/types.h>
+
 #include <array>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -56,9 +59,16 @@ class X25519Identity final : public Identity {
   SecretData Serialize() const;
 
  private:
-  X25519Identity(SecretData priv, const X25519PublicKey& pub, Bytes key_id)
-      : private_key_(std::move(priv)), public_key_(pub), key_id_(std::move(key_id)) {}
+  X25519Identity(SecretData priv, std::shared_ptr<EVP_PKEY> pkey, const X25519PublicKey& pub,
+                 Bytes key_id)
+      : private_key_(std::move(priv)),
+        pkey_(std::move(pkey)),
+        public_key_(pub),
+        key_id_(std::move(key_id)) {}
   SecretData private_key_;
+  // OpenSSL's form of the key, built once: building it derives the public key, which
+  // would double the cost of every unwrap. Read-only after construction, so shareable.
+  std::shared_ptr<EVP_PKEY> pkey_;
   X25519PublicKey public_key_;
   Bytes key_id_;
 };
