@@ -81,6 +81,12 @@ StatusOr<std::unique_ptr<AgentContext>> AgentContext::Open(Env& env, AgentConfig
   o.ignore = IgnoreRules(config.ignore);
   o.env = &env;
   CV_ASSIGN_OR_RETURN(ctx->engine, SyncEngine::New(ctx->db.get(), ctx->server.get(), std::move(o)));
+  // Small files upload at the rate of the server's commits: several connections at once.
+  for (int i = 1; i < kUploadConnections; ++i) {
+    CV_ASSIGN_OR_RETURN(auto store, ConnectServer(env, config));
+    ctx->engine->AddUploadClient(store.get());
+    ctx->upload_servers.push_back(std::move(store));
+  }
   ctx->config = std::move(config);
   return ctx;
 }

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "agent/config.h"
 #include "agent/state_db.h"
@@ -25,10 +26,15 @@ StatusOr<std::pair<std::string, int>> ParseServerUrl(const std::string& url);
 
 StatusOr<std::unique_ptr<RemoteStore>> ConnectServer(Env& env, const AgentConfig& config);
 
+// Connections the engine uploads over at once (the server commits small objects in groups,
+// so parallel uploads are what make many small files fast).
+inline constexpr int kUploadConnections = 4;
+
 struct AgentContext {
   AgentConfig config;
   std::unique_ptr<StateDb> db;
   std::unique_ptr<RemoteStore> server;
+  std::vector<std::unique_ptr<RemoteStore>> upload_servers;  // more connections for uploads
   std::unique_ptr<SyncEngine> engine;
 
   // Opens the state (creating state_dir with mode 0700), connects the client (no request

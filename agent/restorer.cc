@@ -480,11 +480,10 @@ StatusOr<RestoreSummary> Restorer::Restore(
   summary.failures.insert(summary.failures.end(), failed.begin(), failed.end());
   std::sort(summary.renamed.begin(), summary.renamed.end());
   ::rmdir(staging.c_str());
-  // One flush of the whole file system instead of an fsync per file.
-  const int fd = ::open(options.target_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::syncfs(fd);
-    ::close(fd);
+  // One flush of the whole file system instead of an fsync per file. If it fails, the
+  // files are there but may not survive a power cut: say so.
+  if (Status flushed = env_->SyncFileSystem(options.target_dir); !flushed.ok()) {
+    summary.failures.push_back({options.target_dir, flushed});
   }
   return summary;
 }

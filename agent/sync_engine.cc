@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <random>
+#include <thread>
 
 #include "agent/tree_scanner.h"
 #include "core/encryptor.h"
@@ -18,7 +20,7 @@ namespace {
 StatusOr<Sha256Digest> HashFile(Env& env, const std::string& path, uint64_t* size) {
   CV_ASSIGN_OR_RETURN(auto f, env.NewSequentialFile(path));
   Sha256Hasher h;
-  std::vector<uint8_t> buf(1 << 20);
+  std::vector<uint8_t> buf(64 * 1024);  // below malloc's mmap threshold: reused, not mapped
   uint64_t total = 0;
   while (true) {
     CV_ASSIGN_OR_RETURN(size_t n, f->Read(buf));
@@ -190,16 +192,25 @@ StatusOr<EpochRecord> SyncEngine::CurrentEpoch() {
   return e;
 }
 
-Status SyncEngine::Encrypt(VersionRecord& v) {
-  CV_ASSIGN_OR_RETURN(EpochRecord epoch, CurrentEpoch());
-  CV_ASSIGN_OR_RETURN(X25519Recipient recipient, X25519Recipient::Parse(epoch.recipient));
-  Recipient* rs[] = {&recipient};
+Status SyncEngine::Spool(VersionRecord& v) {
+  v.spool_path.clear();
+  if (!epoch_.has_value()) {
+    // The epoch of this engine's recipients does not change while it runs.
+    CV_ASSIGN_OR_RETURN(EpochRecord record, CurrentEpoch());
+    CV_ASSIGN_OR_RETURN(X25519Recipient recipient, X25519Recipient::Parse(record.recipient));
+    epoch_.emplace(std::move(record), std::move(recipient));
+  }
+  const EpochRecord& epoch = epoch_->first;
+  Recipient* rs[] = {&epoch_->second};
   uint8_t rnd[32];
   CV_RETURN_IF_ERROR(env_->RandomBytes(rnd));
   const std::string object_id = HexEncode(rnd);
   const std::string spool = JoinPath(options_.spool_dir, object_id + ".cvb");
+  EncryptOptions opts;
+  opts.env = env_;
+  opts.sync = false;  // the whole batch is flushed at once before it is recorded
   if (v.kind == format::Kind::kFile) {
-    auto m = EncryptFile(*env_, JoinPath(options_.vault_dir, v.path), spool, rs, v.path);
+    auto m = EncryptFile(*env_, JoinPath(options_.vault_dir, v.path), spool, rs, v.path, opts);
     if (!m.ok()) {
       if (m.status().code() == StatusCode::kNotFound) return DetectRemoved(v.path, false);
       return m.status();
@@ -218,29 +229,51 @@ Status SyncEngine::Encrypt(VersionRecord& v) {
     const std::string tmp = spool + ".tmp";
     {
       CV_ASSIGN_OR_RETURN(auto sink, env_->NewWritableFile(tmp, 0600));
-      EncryptOptions opts;
-      opts.env = env_;
       CV_RETURN_IF_ERROR(EncryptStream(empty, *sink, rs, m, opts).status());
-      CV_RETURN_IF_ERROR(sink->Sync());
       CV_RETURN_IF_ERROR(sink->Close());
     }
     CV_RETURN_IF_ERROR(env_->RenameFile(tmp, spool));
   }
   uint64_t blob_size = 0;
-  CV_ASSIGN_OR_RETURN(Sha256Digest blob_sha, HashFile(*env_, spool, &blob_size));
-  Status s =
-      db_->MarkEncrypted(v.id, object_id, epoch.epoch_id, spool, HexEncode(blob_sha), blob_size);
-  if (!s.ok()) {
+  StatusOr<Sha256Digest> blob_sha = HashFile(*env_, spool, &blob_size);
+  if (!blob_sha.ok()) {
     env_->RemoveFile(spool).IgnoreError();
-    return s.reason() == "superseded" ? Status::Ok() : s;
+    return blob_sha.status();
   }
-  MaybeCrash("encrypted");
-  v.state = VersionState::kEncrypted;
   v.object_id = object_id;
   v.epoch_id = epoch.epoch_id;
   v.spool_path = spool;
-  v.blob_sha256 = HexEncode(blob_sha);
+  v.blob_sha256 = HexEncode(*blob_sha);
   v.blob_size = blob_size;
+  return Status::Ok();
+}
+
+Status SyncEngine::RecordSpooled(std::vector<VersionRecord*>& spooled) {
+  auto discard = [&](size_t from) {
+    for (size_t i = from; i < spooled.size(); ++i) {
+      env_->RemoveFile(spooled[i]->spool_path).IgnoreError();
+    }
+  };
+  if (spooled.empty()) return Status::Ok();
+  // One flush makes every spool file of the batch (and its directory entry) durable
+  // before any of them is recorded as encrypted.
+  if (Status flushed = env_->SyncFileSystem(options_.spool_dir); !flushed.ok()) {
+    discard(0);
+    return flushed;
+  }
+  for (size_t i = 0; i < spooled.size(); ++i) {
+    VersionRecord& v = *spooled[i];
+    Status s =
+        db_->MarkEncrypted(v.id, v.object_id, v.epoch_id, v.spool_path, v.blob_sha256, v.blob_size);
+    if (!s.ok()) {
+      env_->RemoveFile(v.spool_path).IgnoreError();
+      if (s.reason() == "superseded") continue;
+      discard(i + 1);
+      return s;
+    }
+    MaybeCrash("encrypted");
+    v.state = VersionState::kEncrypted;
+  }
   return Status::Ok();
 }
 
@@ -270,26 +303,27 @@ Status SyncEngine::EnsureEpochUploaded(const Bytes& epoch_id) {
   return Status::Ok();
 }
 
-Status SyncEngine::Upload(VersionRecord& v, PassResult& result) {
-  Status s = EnsureEpochUploaded(v.epoch_id);
-  if (s.ok()) {
-    PutOptions put;
-    put.kind = ObjectKind::kBlob;
-    put.size = v.blob_size;
-    put.sha256 = v.blob_sha256;
-    put.create_only = true;
-    Env* env = env_;
-    const std::string spool = v.spool_path;
-    auto r = client_->Put(v.object_id, put, [env, spool] { return env->NewSequentialFile(spool); });
-    s = r.status();
-    if (!r.ok() && r.status().code() == StatusCode::kAlreadyExists) {
-      // An earlier attempt got through before it was recorded: the same bytes are there.
-      auto info = client_->Head(v.object_id);
-      s = info.ok() && info->sha256 == v.blob_sha256
-              ? Status::Ok()
-              : FailedPreconditionError("the server holds a different object under " + v.object_id);
-    }
+Status SyncEngine::PutBlob(ObjectClient& client, const VersionRecord& v) {
+  PutOptions put;
+  put.kind = ObjectKind::kBlob;
+  put.size = v.blob_size;
+  put.sha256 = v.blob_sha256;
+  put.create_only = true;
+  Env* env = env_;
+  const std::string spool = v.spool_path;
+  auto r = client.Put(v.object_id, put, [env, spool] { return env->NewSequentialFile(spool); });
+  if (!r.ok() && r.status().code() == StatusCode::kAlreadyExists) {
+    // An earlier attempt got through before it was recorded: the same bytes are there.
+    auto info = client.Head(v.object_id);
+    return info.ok() && info->sha256 == v.blob_sha256
+               ? Status::Ok()
+               : FailedPreconditionError("the server holds a different object under " +
+                                         v.object_id);
   }
+  return r.status();
+}
+
+Status SyncEngine::FinishUpload(VersionRecord& v, const Status& s, PassResult& result) {
   if (s.ok()) {
     CV_RETURN_IF_ERROR(db_->MarkUploaded(v.id, env_->NowUnixNanos()));
     MaybeCrash("uploaded");
@@ -319,25 +353,57 @@ Status SyncEngine::Upload(VersionRecord& v, PassResult& result) {
   return Status::Ok();
 }
 
+bool SyncEngine::Stopping() const { return stop_ != nullptr && stop_->load(); }
+
 StatusOr<SyncEngine::PassResult> SyncEngine::ProcessDue() {
   PassResult result;
-  while (true) {
-    CV_ASSIGN_OR_RETURN(std::vector<VersionRecord> due, db_->DueVersions(env_->NowUnixNanos(), 64));
+  while (!Stopping()) {
+    CV_ASSIGN_OR_RETURN(std::vector<VersionRecord> due,
+                        db_->DueVersions(env_->NowUnixNanos(), kBatchSize));
     if (due.empty()) break;
+    // 1. Encrypt what is queued into the spool, flush the batch once, record it.
+    std::vector<VersionRecord*> spooled;
     for (VersionRecord& v : due) {
-      if (stop_ != nullptr && stop_->load()) return result;
-      if (v.state == VersionState::kQueued) {
-        Status s = Encrypt(v);
-        if (!s.ok()) {
-          if (s.code() == StatusCode::kResourceExhausted) return s;  // disk full: stop here
-          CV_RETURN_IF_ERROR(db_->MarkFailed(v.id, s.ToString()));
-          ++result.failed;
-          Emit("file_failed", v.path, s.ToString());
-          continue;
+      if (v.state != VersionState::kQueued) continue;
+      Status s = Spool(v);
+      if (!s.ok()) {
+        if (s.code() == StatusCode::kResourceExhausted) {  // disk full: stop here
+          for (VersionRecord* done : spooled) env_->RemoveFile(done->spool_path).IgnoreError();
+          return s;
         }
-        if (v.state != VersionState::kEncrypted) continue;  // superseded or re-detected
+        CV_RETURN_IF_ERROR(db_->MarkFailed(v.id, s.ToString()));
+        ++result.failed;
+        Emit("file_failed", v.path, s.ToString());
+        continue;
       }
-      CV_RETURN_IF_ERROR(Upload(v, result));
+      if (!v.spool_path.empty()) spooled.push_back(&v);  // else superseded or re-detected
+    }
+    CV_RETURN_IF_ERROR(RecordSpooled(spooled));
+    // 2. Each epoch's key object before any file that uses it, then the blobs over every
+    // connection at once. 3. Their outcomes are recorded in order, on this thread.
+    std::vector<VersionRecord*> uploads;
+    std::vector<std::optional<Status>> outcome;
+    for (VersionRecord& v : due) {
+      if (v.state != VersionState::kEncrypted) continue;
+      uploads.push_back(&v);
+      Status epoch = EnsureEpochUploaded(v.epoch_id);
+      outcome.push_back(epoch.ok() ? std::nullopt : std::optional<Status>(epoch));
+    }
+    std::atomic<size_t> next{0};
+    auto worker = [&](ObjectClient* client) {
+      for (size_t i = next++; i < uploads.size() && !Stopping(); i = next++) {
+        if (!outcome[i].has_value()) outcome[i] = PutBlob(*client, *uploads[i]);
+      }
+    };
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < upload_clients_.size() && t + 1 < uploads.size(); ++t) {
+      threads.emplace_back(worker, upload_clients_[t]);
+    }
+    worker(client_);
+    for (std::thread& t : threads) t.join();
+    for (size_t i = 0; i < uploads.size(); ++i) {
+      if (!outcome[i].has_value()) continue;  // not attempted: stopping
+      CV_RETURN_IF_ERROR(FinishUpload(*uploads[i], *outcome[i], result));
     }
   }
   return result;

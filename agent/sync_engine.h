@@ -7,6 +7,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,8 +56,11 @@ class SyncEngine {
                                                    SyncEngineOptions options);
 
   void set_event_sink(EventSink sink) { sink_ = std::move(sink); }
-  // When set and true, ProcessDue returns after the version in progress (a clean stop).
+  // When set and true, ProcessDue returns once the uploads in flight finish (a clean stop).
   void set_stop_flag(const std::atomic<bool>* stop) { stop_ = stop; }
+  // More connections to the same server: ProcessDue uploads a batch over all of them at
+  // once. They MUST outlive the engine and MUST NOT be used by anyone else meanwhile.
+  void AddUploadClient(ObjectClient* client) { upload_clients_.push_back(client); }
 
   // Looks at one path (relative to the vault): queues a new version if its content or
   // mode changed, a deletion if it is gone, nothing if it is unchanged. `force` re-hashes
@@ -73,8 +77,11 @@ class SyncEngine {
     int retrying = 0;  // waiting for a retry after a retryable error
     int failed = 0;    // permanent errors recorded this pass
   };
-  // Works through every version due by now: encrypt, then upload. Returns when none is due
-  // (versions waiting for a retry are left for a later pass).
+  // Works through every version due by now, in batches of kBatchSize: encrypt the queued
+  // ones into the spool, make the batch durable with one file system flush, record it,
+  // upload the epoch key objects it needs, then its blobs over every connection at once,
+  // and record each outcome. Returns when none is due (versions waiting for a retry are
+  // left for a later pass).
   StatusOr<PassResult> ProcessDue();
 
   // When the next retry is due, if any version waits for one.
@@ -82,8 +89,19 @@ class SyncEngine {
 
  private:
   SyncEngine(StateDb* db, ObjectClient* client, SyncEngineOptions options);
-  Status Encrypt(VersionRecord& v);
-  Status Upload(VersionRecord& v, PassResult& result);
+  static constexpr size_t kBatchSize = 64;
+  // Encrypts a queued version into a new spool file without fsync and fills in its object
+  // id, epoch, spool path, blob hash and size; the spool path stays empty when the version
+  // was superseded or the file changed or vanished (re-detected instead).
+  Status Spool(VersionRecord& v);
+  // Flushes the spool's file system once, then records every spooled version as encrypted.
+  // On failure the unrecorded spool files are removed.
+  Status RecordSpooled(std::vector<VersionRecord*>& spooled);
+  // Uploads one encrypted version over `client` (thread-safe: no state is touched).
+  Status PutBlob(ObjectClient& client, const VersionRecord& v);
+  // Records the outcome of an upload: uploaded, retry later, requeue or failed.
+  Status FinishUpload(VersionRecord& v, const Status& s, PassResult& result);
+  bool Stopping() const;
   StatusOr<EpochRecord> CurrentEpoch();
   Status EnsureEpochUploaded(const Bytes& epoch_id);
   void Emit(const std::string& type, const std::string& path, const std::string& detail = {});
@@ -93,6 +111,8 @@ class SyncEngine {
 
   StateDb* db_;
   ObjectClient* client_;
+  std::vector<ObjectClient*> upload_clients_;
+  std::optional<std::pair<EpochRecord, X25519Recipient>> epoch_;  // set by the first Spool
   SyncEngineOptions options_;
   Env* env_;
   std::string recipients_hash_;

@@ -17,6 +17,8 @@ using format::kTagSize;
 
 constexpr size_t kChunksPerBlock = 16;
 constexpr size_t kBlockSize = kChunksPerBlock * kChunkSize;  // 1 MiB of plaintext per read
+// Read first into a buffer of this size: an input that ends within it needs no more.
+constexpr size_t kSmallInput = 64 * 1024;
 
 std::string TempPathFor(Env& env, const std::string& path) {
   uint8_t r[6];
@@ -61,10 +63,12 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
 
   // The hasher runs on the second core; when the hash is given, the second core seals half
   // of each block instead.
-  auto out =
-      std::make_unique_for_overwrite<uint8_t[]>(kBlockSize + (kChunksPerBlock + 1) * kTagSize);
+  // Sized by the first block that needs it, so a small input allocates little.
+  std::unique_ptr<uint8_t[]> out;
+  size_t out_capacity = 0;
   // Streaming input buffers. Declared before the hasher and the sealer so that they
   // outlive the threads that may still be reading them.
+  std::unique_ptr<uint8_t[]> small;
   std::unique_ptr<uint8_t[]> in[2];
   BackgroundHasher hasher;
   WorkerThread sealer;
@@ -81,6 +85,11 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
     const size_t sealed_len = len + chunks * kTagSize;
     // An in-memory sink is sealed into directly; otherwise through `out` and Append.
     std::optional<std::span<uint8_t>> in_place = sink.AppendInPlace(sealed_len);
+    if (!in_place && out_capacity < sealed_len) {
+      out_capacity = std::max(
+          sealed_len, std::min(kBlockSize, 4 * sealed_len) + (kChunksPerBlock + 1) * kTagSize);
+      out = std::make_unique_for_overwrite<uint8_t[]>(out_capacity);
+    }
     uint8_t* dst = in_place ? in_place->data() : out.get();
     auto seal = [&](AesGcm& g, size_t k) {
       size_t pos = k * kChunkSize;
@@ -111,14 +120,26 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
       pos += len;
     } while (pos < data.size());
   } else {
-    // Streaming: two input buffers, one read into and sealed while the hasher reads the
+    // Streaming. A small input (most secrets) is read into a small buffer and, if that was
+    // all, sealed from there: no block buffers are allocated.
+    small = std::make_unique_for_overwrite<uint8_t[]>(kSmallInput);
+    CV_ASSIGN_OR_RETURN(size_t first, ReadFull(source, {small.get(), kSmallInput}));
+    if (hash && first > 0) hasher.Submit({small.get(), first});
+    total = first;
+    if (first < kSmallInput) {
+      CV_RETURN_IF_ERROR(seal_block(small.get(), first, true));
+    }
+    // Otherwise two input buffers, one read into and sealed while the hasher reads the
     // other. Without EOF the last chunk is held back: only the next read tells whether it
     // is the final one.
-    in[0] = std::make_unique_for_overwrite<uint8_t[]>(kBlockSize);
-    in[1] = std::make_unique_for_overwrite<uint8_t[]>(kBlockSize);
     int cur = 0;
-    size_t carry = 0;  // bytes at the start of in[cur] held back from the previous block
-    while (true) {
+    size_t carry = first;  // bytes at the start of in[cur] held back from the previous block
+    if (first == kSmallInput) {
+      in[0] = std::make_unique_for_overwrite<uint8_t[]>(kBlockSize);
+      in[1] = std::make_unique_for_overwrite<uint8_t[]>(kBlockSize);
+      std::memcpy(in[0].get(), small.get(), first);
+    }
+    while (first == kSmallInput) {
       uint8_t* buf = in[cur].get();
       CV_ASSIGN_OR_RETURN(size_t n, ReadFull(source, {buf + carry, kBlockSize - carry}));
       if (hash && n > 0) hasher.Submit({buf + carry, n});
@@ -166,13 +187,13 @@ StatusOr<format::Metadata> EncryptFile(Env& env, const std::string& in_path,
     EncryptOptions opts = options;
     if (opts.env == nullptr) opts.env = &env;
     result = EncryptStream(*source, *sink, recipients, metadata, opts);
-    Status s = result.ok() ? sink->Sync() : Status::Ok();
+    Status s = result.ok() && options.sync ? sink->Sync() : Status::Ok();
     if (s.ok() && result.ok()) s = sink->Close();
     if (!s.ok()) result = s;
   }
   if (result.ok()) {
     Status s = env.RenameFile(tmp, out_path);
-    if (s.ok()) s = env.SyncDir(DirName(out_path));
+    if (s.ok() && options.sync) s = env.SyncDir(DirName(out_path));
     if (!s.ok()) result = s;
   }
   if (!result.ok()) env.RemoveFile(tmp).IgnoreError();

@@ -20,6 +20,10 @@ struct EncryptOptions {
   // Source of the file key and payload nonce; Env::Default() when null. Tests pass a
   // deterministic Env to produce fixed vectors.
   Env* env = nullptr;
+  // EncryptFile only: false leaves the fsyncs of the new file and its directory to the
+  // caller, who makes a batch of files durable at once (Env::SyncFileSystem) before
+  // relying on any of them.
+  bool sync = true;
 };
 
 // Encrypts everything `source` yields into `sink`, which MUST be empty and MUST support
@@ -32,8 +36,9 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
                                          const EncryptOptions& options = {});
 
 // Encrypts the file `in_path` into `out_path`: metadata.path as given, mtime and mode from
-// the file. Writes a temporary file beside `out_path`, syncs it and renames it into place,
-// so `out_path` is either absent or complete. Returns the metadata written.
+// the file. Writes a temporary file beside `out_path`, syncs it (unless options.sync is
+// false) and renames it into place, so `out_path` is either absent or complete. Returns the
+// metadata written.
 StatusOr<format::Metadata> EncryptFile(Env& env, const std::string& in_path,
                                        const std::string& out_path,
                                        std::span<Recipient* const> recipients,

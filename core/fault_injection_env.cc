@@ -60,6 +60,11 @@ Status FaultInjectionEnv::SyncDir(const std::string& path) {
   return target()->SyncDir(path);
 }
 
+Status FaultInjectionEnv::SyncFileSystem(const std::string& path) {
+  CV_RETURN_IF_ERROR(BeforeSync(path));
+  return target()->SyncFileSystem(path);
+}
+
 Status FaultInjectionEnv::BeforeWrite(const std::string& path, uint64_t size) {
   uint64_t n = ++writes_;
   if (fail_write_at_ != 0 && n == fail_write_at_) {

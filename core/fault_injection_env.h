@@ -35,6 +35,7 @@ class FaultInjectionEnv : public EnvWrapper {
                                                           uint32_t mode) override;
   Status RenameFile(const std::string& from, const std::string& to) override;
   Status SyncDir(const std::string& path) override;
+  Status SyncFileSystem(const std::string& path) override;
 
   // Used by the files this Env hands out.
   Status BeforeWrite(const std::string& path, uint64_t size);

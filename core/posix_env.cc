@@ -137,6 +137,16 @@ class PosixEnv final : public Env {
     return Status::Ok();
   }
 
+  Status SyncFileSystem(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ErrnoToStatus(errno, "open", path);
+    int rc = ::syncfs(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return ErrnoToStatus(err, "syncfs", path);
+    return Status::Ok();
+  }
+
   Status CreateDirs(const std::string& path) override {
     if (path.empty()) return Status::Ok();
     struct stat st;

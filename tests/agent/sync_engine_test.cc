@@ -313,3 +313,63 @@ TEST_F(SyncEngineTest, NewRecipientsStartANewEpoch) {
 
 }  // namespace
 }  // namespace cardvault
+
+namespace cardvault {
+namespace {
+
+// The spool of a batch is flushed once before any of it is recorded: a failed flush
+// records nothing, leaves no spool file behind and loses nothing.
+TEST_F(SyncEngineTest, AFailedSpoolFlushRecordsNothingAndLosesNothing) {
+  for (int i = 0; i < 5; ++i) Write("f" + std::to_string(i), "content " + std::to_string(i));
+  FaultInjectionEnv faulty(Env::Default());
+  auto engine = MakeEngine(&faulty);
+  ASSERT_TRUE(engine->Rescan().ok());
+  faulty.FailNthSync(faulty.syncs() + 1);
+  auto r = engine->ProcessDue();
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(db_->Counts().value().queued, 5) << "still queued, none recorded as encrypted";
+  EXPECT_TRUE(fs::is_empty(dir_ + "/spool"));
+  faulty.ClearFaults();
+  r = engine->ProcessDue();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->uploaded, 5);
+  EXPECT_EQ(ByPath()["f3"][0].content, "content 3");
+}
+
+// A batch goes out over every connection at once; a connection that fails only delays its
+// own files (retried later), and every file lands exactly once.
+TEST_F(SyncEngineTest, UploadsGoOverEveryConnectionAndEachFileLandsOnce) {
+  constexpr int kFiles = 150;
+  for (int i = 0; i < kFiles; ++i) Write("d/f" + std::to_string(i), "x" + std::to_string(i));
+  auto engine = MakeEngine();
+  std::vector<std::unique_ptr<RemoteStore>> stores;
+  SwitchableClient down;  // a connection that is down
+  for (int c = 0; c < 2; ++c) {
+    stores.push_back(server_->Client(server_->alice()));
+    engine->AddUploadClient(stores.back().get());
+  }
+  engine->AddUploadClient(&down);
+  ASSERT_TRUE(engine->Rescan().ok());
+  int uploaded = 0, retrying = 0;
+  for (int pass = 0; pass < 50 && uploaded < kFiles; ++pass) {
+    auto r = engine->ProcessDue();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    uploaded += r->uploaded;
+    retrying += r->retrying;
+    if (uploaded < kFiles) ::usleep(3000);  // let the retries come due
+  }
+  EXPECT_EQ(uploaded, kFiles);
+  EXPECT_GT(retrying, 0) << "the connection that was down got some files";
+  auto by_path = ByPath();
+  ASSERT_EQ(by_path.size(), static_cast<size_t>(kFiles));
+  for (int i = 0; i < kFiles; ++i) {
+    ASSERT_EQ(by_path["d/f" + std::to_string(i)].size(), 1u) << i;
+    EXPECT_EQ(by_path["d/f" + std::to_string(i)][0].content, "x" + std::to_string(i));
+  }
+  EXPECT_TRUE(fs::is_empty(dir_ + "/spool"));
+  engine_.reset();
+  engine.reset();
+}
+
+}  // namespace
+}  // namespace cardvault
