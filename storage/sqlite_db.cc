@@ -35,7 +35,10 @@ StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, Opti
   return db;
 }
 
-SqliteDb::~SqliteDb() { sqlite3_close_v2(db_); }
+SqliteDb::~SqliteDb() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
 
 Status SqliteDb::Exec(std::string_view sql) {
   std::string text(sql);
@@ -50,11 +53,27 @@ Status SqliteDb::Exec(std::string_view sql) {
 }
 
 StatusOr<Statement> SqliteDb::Prepare(std::string_view sql) {
+  {
+    std::lock_guard lock(cache_mu_);
+    auto it = cache_.find(std::string(sql));
+    if (it != cache_.end()) {
+      sqlite3_stmt* cached = it->second;
+      cache_.erase(it);
+      return Statement(db_, cached, this);
+    }
+  }
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) return SqliteError(rc, "prepare", db_);
   if (stmt == nullptr) return InvalidArgumentError("empty SQL statement", "sqlite_empty");
-  return Statement(db_, stmt);
+  return Statement(db_, stmt, this);
+}
+
+void SqliteDb::ReturnStatement(sqlite3_stmt* stmt) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  std::lock_guard lock(cache_mu_);
+  if (!cache_.emplace(sqlite3_sql(stmt), stmt).second) sqlite3_finalize(stmt);
 }
 
 StatusOr<int> SqliteDb::UserVersion() {

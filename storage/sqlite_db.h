@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "core/status.h"
 #include "core/status_or.h"
@@ -41,6 +43,8 @@ class SqliteDb {
 
   // Runs one or more SQL statements that return no rows.
   Status Exec(std::string_view sql);
+  // Prepares one statement. Prepared statements are cached by their SQL text: preparing the
+  // same SQL again reuses an idle one (SQLite re-prepares it itself if the schema changed).
   StatusOr<Statement> Prepare(std::string_view sql);
 
   // PRAGMA user_version: the schema version, 0 for a new database.
@@ -60,10 +64,16 @@ class SqliteDb {
   sqlite3* handle() const { return db_; }
 
  private:
+  friend class Statement;
   SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  // Takes back a statement from Prepare: reset, bindings cleared, kept for the next
+  // Prepare of the same SQL (one idle statement per SQL text; extras are finalized).
+  void ReturnStatement(sqlite3_stmt* stmt);
 
   sqlite3* db_;
   std::string path_;
+  std::mutex cache_mu_;                                   // guards cache_
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;  // SQL text -> idle statement
 };
 
 }  // namespace cardvault

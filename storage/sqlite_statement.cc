@@ -5,6 +5,8 @@
 
 #include <utility>
 
+#include "storage/sqlite_db.h"
+
 namespace cardvault {
 
 Status SqliteError(int rc, std::string_view what, sqlite3* db) {
@@ -40,18 +42,29 @@ Status SqliteError(int rc, std::string_view what, sqlite3* db) {
   }
 }
 
-Statement::~Statement() {
-  if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+Statement::~Statement() { Release(); }
+
+void Statement::Release() {
+  if (stmt_ == nullptr) return;
+  if (owner_ != nullptr) {
+    owner_->ReturnStatement(stmt_);
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+  stmt_ = nullptr;
 }
 
 Statement::Statement(Statement&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), stmt_(std::exchange(other.stmt_, nullptr)) {}
+    : db_(std::exchange(other.db_, nullptr)),
+      stmt_(std::exchange(other.stmt_, nullptr)),
+      owner_(std::exchange(other.owner_, nullptr)) {}
 
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
-    if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+    Release();
     db_ = std::exchange(other.db_, nullptr);
     stmt_ = std::exchange(other.stmt_, nullptr);
+    owner_ = std::exchange(other.owner_, nullptr);
   }
   return *this;
 }

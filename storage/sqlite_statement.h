@@ -15,6 +15,8 @@ struct sqlite3_stmt;
 
 namespace cardvault {
 
+class SqliteDb;
+
 // Maps an SQLite result code to a Status: BUSY/LOCKED -> kUnavailable, FULL ->
 // kResourceExhausted, CORRUPT/NOTADB -> kCorrupt, CONSTRAINT -> kAlreadyExists,
 // IOERR/CANTOPEN -> kIoError, READONLY/PERM/AUTH -> kPermissionDenied, else kInternal.
@@ -28,7 +30,10 @@ Status SqliteError(int rc, std::string_view what, sqlite3* db);
 class Statement {
  public:
   Statement() = default;
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  // With an `owner`, the statement goes back to the owner's cache when destroyed (reset,
+  // bindings cleared) instead of being finalized.
+  Statement(sqlite3* db, sqlite3_stmt* stmt, SqliteDb* owner = nullptr)
+      : db_(db), stmt_(stmt), owner_(owner) {}
   ~Statement();
   Statement(Statement&& other) noexcept;
   Statement& operator=(Statement&& other) noexcept;
@@ -55,8 +60,11 @@ class Statement {
   bool ColumnIsNull(int column) const;
 
  private:
+  void Release();
+
   sqlite3* db_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
+  SqliteDb* owner_ = nullptr;
 };
 
 }  // namespace cardvault
