@@ -1,0 +1,137 @@
+// TrayController implementation: poller callbacks are posted to the GUI thread, where the
+// view is rebuilt and the icon, tooltip and menu follow it.
+#include "agent/tray/tray_controller.h"
+
+#include <QDesktopServices>
+#include <QMetaObject>
+
+#include "agent/tray/tray_icons.h"
+
+namespace cardvault {
+namespace {
+
+QString Q(const std::string& s) { return QString::fromStdString(s); }
+
+}  // namespace
+
+TrayController::TrayController(std::unique_ptr<AgentLink> link, TrayOptions options,
+                               QObject* parent)
+    : QObject(parent), link_(std::move(link)), options_(options) {
+  status_action_ = menu_.addAction(QString());
+  status_action_->setEnabled(false);
+  menu_.addSeparator();
+  pause_action_ = menu_.addAction(QString());
+  sync_action_ = menu_.addAction(QStringLiteral("Sync now"));
+  open_folder_action_ = menu_.addAction(QStringLiteral("Open folder"));
+  menu_.addSeparator();
+  quit_action_ = menu_.addAction(QStringLiteral("Quit"));
+
+  connect(pause_action_, &QAction::triggered, this, [this] { TogglePause(); });
+  connect(sync_action_, &QAction::triggered, this, [this] {
+    if (poller_ != nullptr) poller_->Request(AgentCommand::kSyncNow);
+  });
+  connect(open_folder_action_, &QAction::triggered, this, [this] {
+    QUrl url = FolderUrl();
+    if (!url.isEmpty() && !QDesktopServices::openUrl(url)) {
+      Notify(QStringLiteral("cardvault"), QStringLiteral("Cannot open ") + url.toLocalFile(),
+             QSystemTrayIcon::Warning);
+    }
+  });
+  connect(quit_action_, &QAction::triggered, this, &TrayController::QuitRequested);
+  icon_.setContextMenu(&menu_);
+  Render();
+}
+
+TrayController::~TrayController() { poller_.reset(); }
+
+void TrayController::Start(bool show_icon) {
+  if (poller_ == nullptr && link_ != nullptr) {
+    AgentPoller::Callbacks callbacks;
+    // The poller's thread hands every answer to the GUI thread; `this` as the context
+    // drops answers still queued when the controller is gone.
+    callbacks.on_status = [this](const StatusOr<AgentStatus>& s) {
+      QMetaObject::invokeMethod(
+          this, [this, s] { OnStatus(s); }, Qt::QueuedConnection);
+    };
+    callbacks.on_events = [this](const std::vector<AgentEvent>& e) {
+      QMetaObject::invokeMethod(
+          this, [this, e] { OnEvents(e); }, Qt::QueuedConnection);
+    };
+    callbacks.on_command_done = [this](AgentCommand c, const Status& s) {
+      QMetaObject::invokeMethod(
+          this, [this, c, s] { OnCommandDone(c, s); }, Qt::QueuedConnection);
+    };
+    poller_ = std::make_unique<AgentPoller>(std::move(link_), std::move(callbacks),
+                                            options_.status_interval_ms, options_.tick_ms);
+  }
+  if (show_icon) icon_.show();
+}
+
+QUrl TrayController::FolderUrl() const {
+  if (view_.vault_dir.empty()) return QUrl();
+  return QUrl::fromLocalFile(Q(view_.vault_dir));
+}
+
+void TrayController::OnStatus(const StatusOr<AgentStatus>& status) {
+  view_ = ViewOf(status);
+  Render();
+  emit ViewChanged();
+}
+
+void TrayController::OnEvents(const std::vector<AgentEvent>& events) {
+  std::vector<const AgentEvent*> failed;
+  for (const AgentEvent& e : events) {
+    if (e.type == "file_failed") failed.push_back(&e);
+  }
+  if (failed.empty()) return;
+  // One notification per batch, however many files failed together.
+  QString message;
+  if (failed.size() == 1) {
+    message = Q(failed[0]->path);
+    if (!failed[0]->detail.empty()) message += QStringLiteral(": ") + Q(failed[0]->detail);
+  } else {
+    message = QString::number(failed.size()) + QStringLiteral(" files failed, first ") +
+              Q(failed[0]->path);
+  }
+  Notify(QStringLiteral("cardvault: a file could not be protected"), message,
+         QSystemTrayIcon::Warning);
+}
+
+void TrayController::OnCommandDone(AgentCommand command, const Status& status) {
+  const QString name = QString::fromLatin1(AgentCommandName(command));
+  if (!status.ok()) {
+    Notify(QStringLiteral("cardvault: ") + name + QStringLiteral(" failed"), Q(status.message()),
+           QSystemTrayIcon::Warning);
+  }
+  emit CommandDone(name, status.ok());
+}
+
+void TrayController::Notify(const QString& title, const QString& message,
+                            QSystemTrayIcon::MessageIcon kind) {
+  if (icon_.isVisible()) icon_.showMessage(title, message, kind);
+  emit Notified(title, message);
+}
+
+void TrayController::TogglePause() {
+  if (poller_ == nullptr) return;
+  poller_->Request(view_.paused ? AgentCommand::kResume : AgentCommand::kPause);
+}
+
+void TrayController::Render() {
+  const bool running = view_.state != TrayState::kAgentNotRunning;
+  status_action_->setText(
+      Q(view_.status_line.empty() ? "Connecting to the agent..." : view_.status_line));
+  pause_action_->setText(view_.paused ? QStringLiteral("Resume syncing")
+                                      : QStringLiteral("Pause syncing"));
+  pause_action_->setEnabled(running);
+  sync_action_->setEnabled(running && !view_.paused);
+  open_folder_action_->setEnabled(!view_.vault_dir.empty());
+  icon_.setToolTip(Q(view_.tooltip.empty() ? "cardvault" : view_.tooltip));
+  if (!rendered_ || icon_state_ != view_.state) {
+    icon_.setIcon(TrayIcon(view_.state));
+    icon_state_ = view_.state;
+    rendered_ = true;
+  }
+}
+
+}  // namespace cardvault
