@@ -2,6 +2,7 @@
 // view is rebuilt and the icon, tooltip and menu follow it.
 #include "agent/tray/tray_controller.h"
 
+#include <QCursor>
 #include <QDesktopServices>
 #include <QMetaObject>
 
@@ -39,6 +40,10 @@ TrayController::TrayController(std::unique_ptr<AgentLink> link, TrayOptions opti
   });
   connect(quit_action_, &QAction::triggered, this, &TrayController::QuitRequested);
   icon_.setContextMenu(&menu_);
+  // Trays that do not open the context menu on a left click get it here.
+  connect(&icon_, &QSystemTrayIcon::activated, this, [this](QSystemTrayIcon::ActivationReason r) {
+    if (r == QSystemTrayIcon::Trigger) menu_.popup(QCursor::pos());
+  });
   Render();
 }
 
