@@ -125,6 +125,35 @@ TEST(TrayBinaryTest, HelpNamesTheSocketOptionAndBadArgumentsAreRefused) {
   EXPECT_NE(out.find("unexpected argument --frobnicate"), std::string::npos) << out;
 }
 
+TEST(TrayFilesTest, TheAutostartEntryStartsTheTrayBinary) {
+  const std::string entry = ReadFile(CARDVAULT_SOURCE_DIR "/config/cardvault-tray.desktop");
+  ASSERT_NE(entry.find("\n[Desktop Entry]\n"), std::string::npos) << entry;
+  EXPECT_NE(entry.find("\nType=Application\n"), std::string::npos);
+  EXPECT_NE(entry.find("\nExec=cardvault-tray\n"), std::string::npos);
+  EXPECT_NE(entry.find("\nTerminal=false\n"), std::string::npos);
+  EXPECT_EQ(std::filesystem::path(kTray).filename(), "cardvault-tray");
+}
+
+// The dependency rule (docs/architecture.md): the tray reaches the agent only through
+// agent/agent_link.h.
+TEST(TrayFilesTest, TheTrayIncludesNothingFromTheAgentButAgentLink) {
+  size_t files = 0;
+  for (const auto& f : std::filesystem::directory_iterator(CARDVAULT_SOURCE_DIR "/agent/tray")) {
+    const std::string ext = f.path().extension().string();
+    if (ext != ".h" && ext != ".cc") continue;
+    ++files;
+    std::istringstream in(ReadFile(f.path().string()));
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("#include \"agent/", 0) != 0) continue;
+      EXPECT_TRUE(line == "#include \"agent/agent_link.h\"" ||
+                  line.rfind("#include \"agent/tray/", 0) == 0)
+          << f.path() << ": " << line;
+    }
+  }
+  EXPECT_GE(files, 9u);
+}
+
 class TrayDesktopTest : public ::testing::Test {
  protected:
   void SetUp() override {
