@@ -1,5 +1,10 @@
 // cardvault-tray: the desktop tray icon for a running cardvault agent (`cardvault run`).
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <QApplication>
+#include <QSocketNotifier>
 #include <QSystemTrayIcon>
 #include <QTimer>
 #include <cstdio>
@@ -12,6 +17,16 @@
 namespace {
 
 constexpr int kTrayRetryMs = 2000;
+
+// SIGTERM and SIGINT (the session ending, Ctrl-C) quit the event loop through this pipe,
+// so the tray shuts down as cleanly as from its Quit item.
+int signal_pipe[2] = {-1, -1};
+
+void OnQuitSignal(int) {
+  char c = 1;
+  ssize_t n = ::write(signal_pipe[1], &c, 1);
+  (void)n;
+}
 
 constexpr char kUsage[] =
     "Usage: cardvault-tray [--socket PATH]\n"
@@ -53,6 +68,16 @@ int main(int argc, char** argv) {
   cardvault::TrayController controller(cardvault::NewSocketAgentLink(socket));
   QObject::connect(&controller, &cardvault::TrayController::QuitRequested, &app,
                    &QApplication::quit);
+  if (::pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    std::perror("cardvault-tray: pipe");
+    return 1;
+  }
+  QSocketNotifier quit_notifier(signal_pipe[0], QSocketNotifier::Read);
+  QObject::connect(&quit_notifier, &QSocketNotifier::activated, &app, &QApplication::quit);
+  struct sigaction sa {};
+  sa.sa_handler = OnQuitSignal;
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
 
   // Without a tray host (no panel yet at login, or none at all) wait for one: exiting
   // would leave an autostarted tray missing for the whole session.
@@ -73,5 +98,8 @@ int main(int argc, char** argv) {
     QObject::connect(&retry, &QTimer::timeout, &app, [&] { show_when_available(); });
     retry.start(kTrayRetryMs);
   }
-  return app.exec();
+  const int rc = app.exec();
+  std::printf("cardvault-tray: quit\n");
+  std::fflush(stdout);
+  return rc;
 }
