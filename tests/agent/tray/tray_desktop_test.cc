@@ -74,21 +74,26 @@ class Child {
     if (pid_ <= 0) return false;
     int status;
     if (::waitpid(pid_, &status, WNOHANG) == 0) return true;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     pid_ = -1;
     return false;
   }
-  void Stop() {
-    if (!Running()) return;
+  // Sends SIGTERM and returns the exit code (128+N for signal N; -1 if it had to be killed).
+  int Stop() {
+    if (!Running()) return exit_code_;
     ::kill(pid_, SIGTERM);
-    if (!WaitFor([&] { return !Running(); }, 5000)) {
+    if (!WaitFor([&] { return !Running(); }, 10000)) {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+      exit_code_ = -1;
     }
-    pid_ = -1;
+    return exit_code_;
   }
 
  private:
   pid_t pid_ = -1;
+  int exit_code_ = -1;
 };
 
 // True if `tree` (xwininfo -root -tree) shows a window of class cardvault-tray inside the
@@ -225,7 +230,11 @@ TEST_F(TrayDesktopTest, WaitsForATrayHostThenDocksIntoIt) {
       10000);
   ASSERT_TRUE(docked) << tree << "\n" << ReadFile(log);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  EXPECT_TRUE(tray_->Running()) << ReadFile(log);
+  ASSERT_TRUE(tray_->Running()) << ReadFile(log);
+
+  // The session ends: SIGTERM quits cleanly (and, in the ASan build, leak-checked).
+  EXPECT_EQ(tray_->Stop(), 0) << ReadFile(log);
+  EXPECT_NE(ReadFile(log).find("cardvault-tray: quit"), std::string::npos) << ReadFile(log);
 }
 
 }  // namespace
