@@ -40,6 +40,8 @@ TrayController::TrayController(std::unique_ptr<AgentLink> link, TrayOptions opti
   });
   connect(quit_action_, &QAction::triggered, this, &TrayController::QuitRequested);
   icon_.setContextMenu(&menu_);
+  failure_timer_.setSingleShot(true);
+  connect(&failure_timer_, &QTimer::timeout, this, [this] { NotifyFailures(); });
   // Trays that do not open the context menu on a left click get it here.
   connect(&icon_, &QSystemTrayIcon::activated, this, [this](QSystemTrayIcon::ActivationReason r) {
     if (r == QSystemTrayIcon::Trigger) menu_.popup(QCursor::pos());
@@ -84,20 +86,35 @@ void TrayController::OnStatus(const StatusOr<AgentStatus>& status) {
 }
 
 void TrayController::OnEvents(const std::vector<AgentEvent>& events) {
-  std::vector<const AgentEvent*> failed;
   for (const AgentEvent& e : events) {
-    if (e.type == "file_failed") failed.push_back(&e);
+    if (e.type != "file_failed") continue;
+    if (failed_unreported_ == 0) {
+      first_failed_ = Q(e.path);
+      if (!e.detail.empty()) first_failed_ += QStringLiteral(": ") + Q(e.detail);
+    }
+    ++failed_unreported_;
   }
-  if (failed.empty()) return;
-  // One notification per batch, however many files failed together.
-  QString message;
-  if (failed.size() == 1) {
-    message = Q(failed[0]->path);
-    if (!failed[0]->detail.empty()) message += QStringLiteral(": ") + Q(failed[0]->detail);
+  if (failed_unreported_ == 0 || failure_timer_.isActive()) return;
+  // At most one notification per gap: failures that come in a burst (the server refusing
+  // every upload) are counted into the next one.
+  const qint64 since = last_failure_notice_.isValid() ? last_failure_notice_.elapsed()
+                                                      : options_.failure_notice_gap_ms;
+  if (since >= options_.failure_notice_gap_ms) {
+    NotifyFailures();
   } else {
-    message = QString::number(failed.size()) + QStringLiteral(" files failed, first ") +
-              Q(failed[0]->path);
+    failure_timer_.start(static_cast<int>(options_.failure_notice_gap_ms - since));
   }
+}
+
+void TrayController::NotifyFailures() {
+  if (failed_unreported_ == 0) return;
+  QString message = first_failed_;
+  if (failed_unreported_ > 1) {
+    message = QString::number(failed_unreported_) + QStringLiteral(" files failed, first ") +
+              first_failed_;
+  }
+  failed_unreported_ = 0;
+  last_failure_notice_.start();
   Notify(QStringLiteral("cardvault: a file could not be protected"), message,
          QSystemTrayIcon::Warning);
 }

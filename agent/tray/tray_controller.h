@@ -5,10 +5,12 @@
 #define CARDVAULT_AGENT_TRAY_TRAY_CONTROLLER_H_
 
 #include <QAction>
+#include <QElapsedTimer>
 #include <QMenu>
 #include <QObject>
 #include <QString>
 #include <QSystemTrayIcon>
+#include <QTimer>
 #include <QUrl>
 #include <memory>
 #include <vector>
@@ -20,13 +22,15 @@
 namespace cardvault {
 
 struct TrayOptions {
-  int status_interval_ms = 2000;  // how often the status is refreshed without events
-  int tick_ms = 200;              // how often events are looked for
+  int status_interval_ms = 2000;      // how often the status is refreshed without events
+  int tick_ms = 200;                  // how often events are looked for
+  int failure_notice_gap_ms = 10000;  // at least this long between "file failed" notices
 };
 
 // Lives on the GUI thread; every slot and signal runs there. Until Start() nothing talks to
 // the agent and nothing is shown. It never asks for a PIN and shows a notification only
-// when a file fails or a command the user chose fails.
+// when a file fails (at most one per TrayOptions::failure_notice_gap_ms, counting the
+// failures in between) or a command the user chose fails.
 class TrayController : public QObject {
   Q_OBJECT
 
@@ -60,6 +64,7 @@ class TrayController : public QObject {
   void OnStatus(const StatusOr<AgentStatus>& status);
   void OnEvents(const std::vector<AgentEvent>& events);
   void OnCommandDone(AgentCommand command, const Status& status);
+  void NotifyFailures();  // one notice for the failures not reported yet
   void Notify(const QString& title, const QString& message, QSystemTrayIcon::MessageIcon kind);
   void TogglePause();
   void Render();
@@ -68,6 +73,10 @@ class TrayController : public QObject {
   const TrayOptions options_;
   TrayView view_;
   bool rendered_ = false;
+  int failed_unreported_ = 0;
+  QString first_failed_;  // "path: detail" of the first failure not reported yet
+  QElapsedTimer last_failure_notice_;
+  QTimer failure_timer_;
   TrayState icon_state_ = TrayState::kAgentNotRunning;
   QSystemTrayIcon icon_;
   QMenu menu_;

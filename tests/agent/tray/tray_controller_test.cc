@@ -8,6 +8,7 @@
 
 #include <QApplication>
 #include <QThread>
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -82,6 +83,7 @@ class TrayControllerTest : public ::testing::Test {
     TrayOptions options;
     options.status_interval_ms = 100;
     options.tick_ms = 20;
+    options.failure_notice_gap_ms = failure_gap_ms_;
     controller_ = std::make_unique<TrayController>(NewSocketAgentLink(path_, 1000), options);
     QObject::connect(controller_.get(), &TrayController::Notified,
                      [this](const QString& title, const QString& message) {
@@ -108,6 +110,7 @@ class TrayControllerTest : public ::testing::Test {
   bool paused_ = false;
   int pending_ = 0;
   std::string refuse_;
+  int failure_gap_ms_ = 10000;
   std::unique_ptr<ControlServer> server_;
   std::unique_ptr<TrayController> controller_;
   std::vector<QString> notifications_;
@@ -203,6 +206,27 @@ TEST_F(TrayControllerTest, AFailedFileNotifiesOnceAndOtherEventsDoNot) {
   ASSERT_EQ(notifications_.size(), 1u);
   EXPECT_TRUE(notifications_[0].contains("a/b.txt: permission denied"))
       << notifications_[0].toStdString();
+}
+
+TEST_F(TrayControllerTest, AFailureBurstIsOneMoreNotificationWithTheCount) {
+  failure_gap_ms_ = 1000;
+  StartServer();
+  StartController();
+  ASSERT_TRUE(WaitForState(TrayState::kIdle));
+  server_->Publish(R"({"event":"file_failed","path":"one","detail":"server said 500"})");
+  ASSERT_TRUE(WaitFor([&] { return notifications_.size() == 1; }));
+  EXPECT_TRUE(notifications_[0].contains("one: server said 500"));
+  // Three more in separate batches, within the gap: held back, then one notice for all.
+  for (const char* name : {"two", "three", "four"}) {
+    server_->Publish(std::string(R"({"event":"file_failed","path":")") + name + R"("})");
+    WaitFor([] { return false; }, 60);
+  }
+  EXPECT_EQ(notifications_.size(), 1u);
+  ASSERT_TRUE(WaitFor([&] { return notifications_.size() == 2; }));
+  EXPECT_TRUE(notifications_[1].contains("3 files failed, first two"))
+      << notifications_[1].toStdString();
+  WaitFor([] { return false; }, 1200);
+  EXPECT_EQ(notifications_.size(), 2u);
 }
 
 TEST_F(TrayControllerTest, ARefusedCommandNotifiesWithTheAgentsMessage) {
