@@ -23,7 +23,8 @@ struct AgentStatus {
   std::string last_error;       // why syncing is held up, empty when it is not
 };
 
-// One sync event ("file_queued", "file_uploaded", "file_failed", "file_retry", "skipped").
+// One sync event ("file_queued", "file_uploaded", "file_failed", "file_retry", "skipped",
+// "epoch_created", "epoch_uploaded"; docs/control-protocol.md).
 struct AgentEvent {
   std::string type;
   std::string path;
