@@ -11,7 +11,7 @@
 namespace cardvault {
 namespace {
 
-QString Q(const std::string& s) { return QString::fromStdString(s); }
+QString ToQString(const std::string& s) { return QString::fromStdString(s); }
 
 }  // namespace
 
@@ -76,7 +76,7 @@ void TrayController::Start(bool show_icon) {
 
 QUrl TrayController::FolderUrl() const {
   if (view_.vault_dir.empty()) return QUrl();
-  return QUrl::fromLocalFile(Q(view_.vault_dir));
+  return QUrl::fromLocalFile(ToQString(view_.vault_dir));
 }
 
 void TrayController::OnStatus(const StatusOr<AgentStatus>& status) {
@@ -89,8 +89,8 @@ void TrayController::OnEvents(const std::vector<AgentEvent>& events) {
   for (const AgentEvent& e : events) {
     if (e.type != "file_failed") continue;
     if (failed_unreported_ == 0) {
-      first_failed_ = Q(e.path);
-      if (!e.detail.empty()) first_failed_ += QStringLiteral(": ") + Q(e.detail);
+      first_failed_ = ToQString(e.path);
+      if (!e.detail.empty()) first_failed_ += QStringLiteral(": ") + ToQString(e.detail);
     }
     ++failed_unreported_;
   }
@@ -122,8 +122,8 @@ void TrayController::NotifyFailures() {
 void TrayController::OnCommandDone(AgentCommand command, const Status& status) {
   const QString name = QString::fromLatin1(AgentCommandName(command));
   if (!status.ok()) {
-    Notify(QStringLiteral("cardvault: ") + name + QStringLiteral(" failed"), Q(status.message()),
-           QSystemTrayIcon::Warning);
+    Notify(QStringLiteral("cardvault: ") + name + QStringLiteral(" failed"),
+           ToQString(status.message()), QSystemTrayIcon::Warning);
   }
   emit CommandDone(name, status.ok());
 }
@@ -142,13 +142,13 @@ void TrayController::TogglePause() {
 void TrayController::Render() {
   const bool running = view_.state != TrayState::kAgentNotRunning;
   status_action_->setText(
-      Q(view_.status_line.empty() ? "Connecting to the agent..." : view_.status_line));
+      ToQString(view_.status_line.empty() ? "Connecting to the agent..." : view_.status_line));
   pause_action_->setText(view_.paused ? QStringLiteral("Resume syncing")
                                       : QStringLiteral("Pause syncing"));
   pause_action_->setEnabled(running);
   sync_action_->setEnabled(running && !view_.paused);
   open_folder_action_->setEnabled(!view_.vault_dir.empty());
-  icon_.setToolTip(Q(view_.tooltip.empty() ? "cardvault" : view_.tooltip));
+  icon_.setToolTip(ToQString(view_.tooltip.empty() ? "cardvault" : view_.tooltip));
   if (!rendered_ || icon_state_ != view_.state) {
     icon_.setIcon(TrayIcon(view_.state));
     icon_state_ = view_.state;
