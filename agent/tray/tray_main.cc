@@ -8,6 +8,7 @@
 #include <QSystemTrayIcon>
 #include <QTimer>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -60,6 +61,15 @@ int main(int argc, char** argv) {
     }
   }
   if (socket.empty()) socket = cardvault::DefaultAgentSocketPath();
+  // Without a display Qt would abort with a core dump; say what is missing instead.
+  if (std::getenv("DISPLAY") == nullptr && std::getenv("WAYLAND_DISPLAY") == nullptr &&
+      std::getenv("QT_QPA_PLATFORM") == nullptr) {
+    std::fputs(
+        "cardvault-tray: no graphical session (DISPLAY and WAYLAND_DISPLAY are unset); the "
+        "tray needs a desktop. The agent runs without it: cardvault run, cardvault status\n",
+        stderr);
+    return 1;
+  }
 
   QApplication app(argc, argv);
   QApplication::setApplicationName(QStringLiteral("cardvault-tray"));

@@ -130,6 +130,13 @@ TEST(TrayBinaryTest, HelpNamesTheSocketOptionAndBadArgumentsAreRefused) {
   EXPECT_NE(out.find("unexpected argument --frobnicate"), std::string::npos) << out;
 }
 
+TEST(TrayBinaryTest, WithoutADisplayItSaysSoInsteadOfCrashing) {
+  std::string out;
+  EXPECT_EQ(
+      RunShell("env -u DISPLAY -u WAYLAND_DISPLAY -u QT_QPA_PLATFORM " + kTray + " 2>&1", &out), 1);
+  EXPECT_NE(out.find("no graphical session"), std::string::npos) << out;
+}
+
 TEST(TrayFilesTest, TheAutostartEntryStartsTheTrayBinary) {
   const std::string entry = ReadFile(CARDVAULT_SOURCE_DIR "/config/cardvault-tray.desktop");
   ASSERT_NE(entry.find("\n[Desktop Entry]\n"), std::string::npos) << entry;
