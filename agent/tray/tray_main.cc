@@ -51,7 +51,11 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (std::strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+    if (std::strcmp(argv[i], "--socket") == 0) {
+      if (i + 1 == argc) {
+        std::fprintf(stderr, "cardvault-tray: --socket needs a PATH\n\n%s", kUsage);
+        return 2;
+      }
       socket = argv[++i];
     } else if (std::strncmp(argv[i], "--socket=", 9) == 0) {
       socket = argv[i] + 9;

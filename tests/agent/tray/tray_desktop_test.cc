@@ -128,6 +128,8 @@ TEST(TrayBinaryTest, HelpNamesTheSocketOptionAndBadArgumentsAreRefused) {
   EXPECT_NE(out.find("--socket PATH"), std::string::npos) << out;
   EXPECT_EQ(RunShell(kTray + " --frobnicate 2>&1", &out), 2);
   EXPECT_NE(out.find("unexpected argument --frobnicate"), std::string::npos) << out;
+  EXPECT_EQ(RunShell(kTray + " --socket 2>&1", &out), 2);
+  EXPECT_NE(out.find("--socket needs a PATH"), std::string::npos) << out;
 }
 
 TEST(TrayBinaryTest, WithoutADisplayItSaysSoInsteadOfCrashing) {
