@@ -9,10 +9,14 @@ PACKAGES=(
   # libraries
   libssl-dev libsqlite3-dev nlohmann-json3-dev libcpp-httplib-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # the tray (agent/tray): Qt 6 Widgets, its platform plugins (xcb, offscreen for tests)
+  qt6-base-dev qt6-qpa-plugins libgl-dev
   # cards: SoftHSM2 (the soft card) and OpenSC (pkcs11-tool, pkcs11-spy)
   softhsm2 opensc opensc-pkcs11 p11-kit-modules libp11-kit-dev
   # tools used by tests, the demo and the benchmarks
   openssl sqlite3 curl age procps pinentry-curses
+  # the tray's desktop test: a virtual X server, a tray host, xwininfo
+  xvfb trayer x11-utils
 )
 
 missing=()
