@@ -12,7 +12,7 @@ PACKAGES=(
   # cards: SoftHSM2 (the soft card) and OpenSC (pkcs11-tool, pkcs11-spy)
   softhsm2 opensc opensc-pkcs11 p11-kit-modules libp11-kit-dev
   # tools used by tests, the demo and the benchmarks
-  openssl sqlite3 curl age procps pinentry-curses
+  openssl sqlite3 curl age procps pinentry-curses rclone
 )
 
 missing=()
