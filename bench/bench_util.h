@@ -1,5 +1,5 @@
-// Shared benchmark helpers: timing, child processes with peak RSS, table rows, test data and a
-// real cardvault-server child process on 127.0.0.1 with users and tokens.
+// Shared benchmark helpers: timing, child processes with peak RSS, table rows and test data.
+// A real server for a benchmark: LocalServer (tests/integration/local_server.h).
 #ifndef CARDVAULT_BENCH_BENCH_UTIL_H_
 #define CARDVAULT_BENCH_BENCH_UTIL_H_
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "api/remote_store.h"
+#include "core/status_or.h"
 #include "tests/integration/process_util.h"
 
 namespace cardvault {
@@ -30,19 +30,8 @@ inline double Mbps(uint64_t bytes, double seconds) { return bytes / seconds / 1e
 // A shell command's stdout (popen).
 std::string Capture(const std::string& cmd);
 
-// A child process run to completion, with its wall time and peak RSS (wait4's ru_maxrss).
-struct Measured {
-  double seconds = 0;
-  long peak_rss_kib = 0;
-  int exit_code = -1;  // 128+N when killed by signal N
-  std::string output;  // stdout and stderr together (the log file's content)
-};
-// Runs argv with `env` added; stdout and stderr go to `log_path` (or /dev/null if empty).
-Measured RunMeasured(const std::vector<std::string>& argv, const EnvVars& env = {},
-                     const std::string& log_path = {});
-// As RunMeasured, and exits with the output if the command fails.
-Measured RunOrDie(const std::vector<std::string>& argv, const EnvVars& env = {},
-                  const std::string& log_path = {});
+// Runs argv (RunCommand: output, seconds, peak RSS) and exits with its output if it fails.
+CommandResult RunOrDie(const std::vector<std::string>& argv, const EnvVars& env = {});
 
 // A running process's peak RSS (VmHWM), or -1.
 long PeakRssKib(int pid);
@@ -63,38 +52,12 @@ void WritePseudoRandomFile(const std::string& path, uint64_t size, uint64_t seed
 // Lowercase hex SHA-256 of a file's content.
 std::string Sha256OfFile(const std::string& path);
 
-// A real cardvault-server child process on a free port of 127.0.0.1, with its self-signed
-// certificate (pinned by fingerprint) and any number of users, each with one device token.
-class BenchServer {
- public:
-  // `dir` holds the data directory, the token files and the log.
-  explicit BenchServer(std::string dir) : dir_(std::move(dir)) {}
-  ~BenchServer();
-
-  // Creates the data directory: a free port, no access log, then `config[key] = value` pairs
-  // of `extra_config` (a JSON object's text, may be empty).
-  void Init(const std::string& extra_config = {});
-  // Adds a user and issues a token; writes it to token_file(user) (mode 0600) and returns it.
-  std::string AddUser(const std::string& user);
-  // Serves and waits until /v1/health answers.
-  void Start();
-  void Stop();
-
-  std::unique_ptr<RemoteStore> Client(const std::string& token) const;
-  int pid() const { return process_->pid(); }
-  int port() const { return port_; }
-  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
-  const std::string& fingerprint() const { return fingerprint_; }
-  std::string data_dir() const { return dir_ + "/server"; }
-  std::string cert_file() const { return data_dir() + "/tls/cert.pem"; }
-  std::string token_file(const std::string& user) const { return dir_ + "/token-" + user; }
-
- private:
-  std::string dir_;
-  std::string fingerprint_;
-  int port_ = 0;
-  std::unique_ptr<ChildProcess> process_;
-};
+// The value of `v`, or exits with `what` and its status.
+template <typename T>
+T Must(StatusOr<T> v, const std::string& what) {
+  Must(v.status(), what);
+  return std::move(*v);
+}
 
 }  // namespace cardvault
 

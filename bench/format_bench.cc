@@ -27,7 +27,7 @@ namespace {
 
 // Runs a command in a child process; returns {seconds, peak RSS in KiB}.
 std::pair<double, long> RunChild(const std::vector<std::string>& argv) {
-  Measured m = RunOrDie(argv);
+  CommandResult m = RunOrDie(argv);
   return {m.seconds, m.peak_rss_kib};
 }
 

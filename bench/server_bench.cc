@@ -19,6 +19,7 @@
 #include "bench/bench_util.h"
 #include "core/crypto.h"
 #include "core/memory_file.h"
+#include "tests/integration/local_server.h"
 
 namespace cardvault {
 namespace {
@@ -39,13 +40,14 @@ int Main(int argc, char** argv) {
     if (a == "--dir") base = argv[i + 1];
   }
   const std::string dir = MakeTempDir(base, "cv-server-bench");
-  BenchServer server(dir);
-  const uint64_t limit = uint64_t{64} << 30;
-  server.Init(R"({"quota_bytes": )" + std::to_string(limit) + R"(, "max_object_bytes": )" +
-              std::to_string(uint64_t{8} << 30) + R"(, "threads": 16})");
-  const std::string token = server.AddUser("bench");
-  server.Start();
-  auto client = [&] { return server.Client(token); };
+  LocalServer server(dir);
+  Must(server.Init(R"({"quota_bytes": )" + std::to_string(uint64_t{64} << 30) +
+                   R"(, "max_object_bytes": )" + std::to_string(uint64_t{8} << 30) +
+                   R"(, "threads": 16})"),
+       "server init");
+  const std::string token = Must(server.AddUser("bench", dir + "/token"), "user");
+  Must(server.Start(), "server start");
+  auto client = [&] { return Must(server.Client(token), "client"); };
 
   // The large file, on disk, and its hash.
   const uint64_t size = big_mib << 20;
@@ -133,7 +135,7 @@ int Main(int argc, char** argv) {
                 clients == 1 ? "" : "s", small / s, clients == 8 ? " (target >= 2000)" : "");
   }
   std::printf("\nServer peak RSS: %.1f MiB (target < 64 MiB with 8 concurrent large uploads)\n",
-              PeakRssKib(server.pid()) / 1024.0);
+              PeakRssKib(server.process().pid()) / 1024.0);
   server.Stop();
   std::filesystem::remove_all(dir);
   return 0;

@@ -25,6 +25,7 @@
 #include "agent/control_client.h"
 #include "bench/bench_util.h"
 #include "core/crypto.h"
+#include "tests/integration/local_server.h"
 
 namespace cardvault {
 namespace {
@@ -106,9 +107,9 @@ struct CurlTransfer {
 
 // One curl process for all transfers (a config file with one block per transfer), so that
 // connections are kept alive between them. Checks that every answer is `expect_status`.
-Measured RunCurl(const BenchServer& server, const std::string& token,
-                 const std::vector<CurlTransfer>& transfers, bool upload, const std::string& work,
-                 const std::string& name) {
+CommandResult RunCurl(const LocalServer& server, const std::string& token,
+                      const std::vector<CurlTransfer>& transfers, bool upload,
+                      const std::string& work, const std::string& name) {
   const std::string config = work + "/" + name + ".curlrc";
   {
     std::ofstream f(config);
@@ -130,9 +131,8 @@ Measured RunCurl(const BenchServer& server, const std::string& token,
     Check(f.good(), "cannot write " + config);
   }
   ::chmod(config.c_str(), 0600);
-  Measured m = RunOrDie(
-      {"curl", "-sS", "--parallel", "--parallel-max", std::to_string(kParallel), "-K", config}, {},
-      work + "/" + name + ".log");
+  CommandResult m = RunOrDie(
+      {"curl", "-sS", "--parallel", "--parallel-max", std::to_string(kParallel), "-K", config}, {});
   const std::string expect = upload ? "201" : "200";
   size_t ok = 0, at = 0;
   while ((at = m.output.find(expect + "\n", at)) != std::string::npos) {
@@ -170,8 +170,8 @@ class Rclone {
         env_, dir + "/webdav.log");
     Check(WaitFor(
               [&] {
-                return RunMeasured({"curl", "-sf", "-o", "/dev/null",
-                                    "http://127.0.0.1:" + std::to_string(port) + "/"})
+                return RunCommand({"curl", "-sf", "-o", "/dev/null",
+                                   "http://127.0.0.1:" + std::to_string(port) + "/"})
                            .exit_code == 0;
               },
               10000),
@@ -183,13 +183,13 @@ class Rclone {
   }
 
   // `rclone copy` with its defaults (4 transfers); `extra` goes before the paths.
-  Measured Copy(const std::string& from, const std::string& to,
-                const std::vector<std::string>& extra = {}) {
+  CommandResult Copy(const std::string& from, const std::string& to,
+                     const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv = {"rclone", "copy"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     argv.push_back(from);
     argv.push_back(to);
-    return RunOrDie(argv, env_, dir_ + "/copy.log");
+    return RunOrDie(argv, env_);
   }
 
  private:
@@ -215,12 +215,11 @@ Agent MakeAgent(const std::string& dir, const std::string& softhsm_conf) {
            {"SOFTHSM2_CONF", softhsm_conf}}};
 }
 
-void InitAgent(const Agent& a, const BenchServer& server, const std::string& user,
+void InitAgent(const Agent& a, const LocalServer& server, const std::string& token_file,
                const std::string& vault, const std::string& recipient) {
-  RunOrDie(
-      {kCli, "init", "--vault", vault, "--server", server.url(), "--fingerprint",
-       server.fingerprint(), "--token-file", server.token_file(user), "--recipient", recipient},
-      a.env, a.dir + "/init.log");
+  RunOrDie({kCli, "init", "--vault", vault, "--server", server.url(), "--fingerprint",
+            server.fingerprint(), "--token-file", token_file, "--recipient", recipient},
+           a.env);
 }
 
 // A SoftHSM2 token in its own directory and a key created on it; returns the recipient.
@@ -234,10 +233,10 @@ std::string MakeCard(const std::string& dir, const std::string& pin_file, std::s
   const EnvVars env = {{"SOFTHSM2_CONF", *conf}};
   RunOrDie({"softhsm2-util", "--init-token", "--free", "--label", kCardLabel, "--pin", "123456",
             "--so-pin", "12345678"},
-           env, dir + "/init.log");
-  Measured key = RunOrDie({kCli, "card", "init", "--module", kSoftHsmModule, "--token", kCardLabel,
-                           "--pin-file", pin_file},
-                          env, dir + "/key.log");
+           env);
+  CommandResult key = RunOrDie({kCli, "card", "init", "--module", kSoftHsmModule, "--token",
+                                kCardLabel, "--pin-file", pin_file},
+                               env);
   const size_t at = key.output.find("cv-p11-");
   Check(at != std::string::npos, "no recipient in: " + key.output);
   return key.output.substr(at, key.output.find_first_of(" \n", at) - at);
@@ -246,14 +245,14 @@ std::string MakeCard(const std::string& dir, const std::string& pin_file, std::s
 // ---- results
 
 struct Upload {
-  Measured agent;
+  CommandResult agent;
   double curl_s = 0;
   double rclone_s = 0;
   size_t rclone_files = 0;
 };
 
 struct Restored {
-  Measured restore;
+  CommandResult restore;
   nlohmann::json summary;
   uint64_t object_bytes = 0;  // the objects' ciphertext bytes on the server
   size_t objects = 0;
@@ -308,12 +307,15 @@ int Main(int argc, char** argv) {
   const std::string big_sha = Sha256OfFile(big_file);
 
   // The server: one user per tree for the agent, one for the curl baseline.
-  BenchServer server(work + "/server");
-  server.Init();
+  LocalServer server(work + "/server");
+  Must(server.Init(), "server init");
+  auto token_file = [&](const std::string& user) { return work + "/token-" + user; };
   std::map<std::string, std::string> tokens;
-  for (const char* user : {"small", "big", "latency", "curl"}) tokens[user] = server.AddUser(user);
+  for (const char* user : {"small", "big", "latency", "curl"}) {
+    tokens[user] = Must(server.AddUser(user, token_file(user)), "user add");
+  }
   const std::string curl_token = tokens["curl"];
-  server.Start();
+  Must(server.Start(), "server start");
   const std::string pin_file = work + "/pin";
   std::string softhsm_conf;
   const std::string recipient = MakeCard(work + "/card", pin_file, &softhsm_conf);
@@ -329,9 +331,9 @@ int Main(int argc, char** argv) {
                     const std::vector<CurlTransfer>& puts, size_t files) {
     Upload u;
     Agent a = MakeAgent(work + "/agent-" + user, softhsm_conf);
-    InitAgent(a, server, user, tree, recipient);
-    u.agent = RunOrDie({kCli, "sync", "--once"}, a.env, a.dir + "/sync.log");
-    auto client = server.Client(tokens[user]);
+    InitAgent(a, server, token_file(user), tree, recipient);
+    u.agent = RunOrDie({kCli, "sync", "--once"}, a.env);
+    auto client = Must(server.Client(tokens[user]), "client");
     const size_t blobs = ListAll(*client, ObjectKind::kBlob).size();
     Check(blobs == files, "the agent uploaded " + std::to_string(blobs) + " blobs, expected " +
                               std::to_string(files));
@@ -356,7 +358,7 @@ int Main(int argc, char** argv) {
     Agent a = MakeAgent(work + "/agent-latency", softhsm_conf);
     const std::string vault = work + "/trees/latency";
     fs::create_directories(vault);
-    InitAgent(a, server, "latency", vault, recipient);
+    InitAgent(a, server, token_file("latency"), vault, recipient);
     settle_ms = nlohmann::json::parse(ReadText(a.dir + "/config/cardvault/config.json"))
                     .value("settle_delay_ms", 2000);
     EnvVars env = a.env;
@@ -401,9 +403,9 @@ int Main(int argc, char** argv) {
     const std::string target = work + "/restored/" + user;
     r.restore =
         RunOrDie({kCli, "restore", "--server", server.url(), "--fingerprint", server.fingerprint(),
-                  "--token-file", server.token_file(user), "--module", kSoftHsmModule, "--token",
+                  "--token-file", token_file(user), "--module", kSoftHsmModule, "--token",
                   kCardLabel, "--pin-file", pin_file, "--target", target, "--json"},
-                 pc.env, pc.dir + "/restore.log");
+                 pc.env);
     r.summary = LastJsonObject(r.restore.output);
     Check(r.summary.is_object() && r.summary.value("restored", size_t{0}) == files,
           "restore did not restore every file: " + r.restore.output.substr(0, 2000));
@@ -422,7 +424,7 @@ int Main(int argc, char** argv) {
     const std::string raw = work + "/curl-get/" + user;
     fs::create_directories(raw);
     std::vector<CurlTransfer> gets;
-    for (const ObjectInfo& o : ListAll(*server.Client(tokens[user]))) {
+    for (const ObjectInfo& o : ListAll(*Must(server.Client(tokens[user]), "client"))) {
       gets.push_back({o.id, raw + "/" + o.id, {}});
       r.object_bytes += o.size;
     }
