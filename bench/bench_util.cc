@@ -1,6 +1,7 @@
 // Shared benchmark helpers (bench_util.h).
 #include "bench/bench_util.h"
 
+#include <signal.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -22,13 +23,23 @@ std::string& BenchName() {
   return name;
 }
 
+std::vector<int>& BackgroundPids() {
+  static std::vector<int> pids;
+  return pids;
+}
+
 }  // namespace
 
 void SetBenchName(const std::string& name) { BenchName() = name; }
 
+void KillOnFailure(int pid) { BackgroundPids().push_back(pid); }
+
+void ForgetOnFailure(int pid) { std::erase(BackgroundPids(), pid); }
+
 void Check(bool ok, const std::string& what) {
   if (!ok) {
     std::cerr << BenchName() << ": " << what << "\n";
+    for (int pid : BackgroundPids()) ::kill(pid, SIGKILL);
     std::exit(1);
   }
 }

@@ -16,8 +16,11 @@ namespace cardvault {
 
 // The name printed before fatal errors ("format_bench: ...").
 void SetBenchName(const std::string& name);
-// Prints "NAME: what" to stderr and exits 1 unless `ok`.
+// Prints "NAME: what" to stderr and exits 1 unless `ok`, first killing (SIGKILL) the
+// background processes given to KillOnFailure (std::exit runs no destructors).
 void Check(bool ok, const std::string& what);
+void KillOnFailure(int pid);
+void ForgetOnFailure(int pid);  // once the process is waited for (its pid may be reused)
 inline void Must(const Status& s, const std::string& what) {
   Check(s.ok(), what + ": " + s.ToString());
 }

@@ -47,6 +47,7 @@ int Main(int argc, char** argv) {
        "server init");
   const std::string token = Must(server.AddUser("bench", dir + "/token"), "user");
   Must(server.Start(), "server start");
+  KillOnFailure(server.process().pid());
   auto client = [&] { return Must(server.Client(token), "client"); };
 
   // The large file, on disk, and its hash.

@@ -168,6 +168,7 @@ class Rclone {
         std::vector<std::string>{"rclone", "serve", "webdav", "--addr",
                                  "127.0.0.1:" + std::to_string(port), dir + "/webdav"},
         env_, dir + "/webdav.log");
+    KillOnFailure(server_->pid());
     Check(WaitFor(
               [&] {
                 return RunCommand({"curl", "-sf", "-o", "/dev/null",
@@ -180,6 +181,7 @@ class Rclone {
   ~Rclone() {
     server_->Signal(SIGTERM);
     server_->Wait(10000);
+    ForgetOnFailure(server_->pid());
   }
 
   // `rclone copy` with its defaults (4 transfers); `extra` goes before the paths.
@@ -243,6 +245,56 @@ std::string MakeCard(const std::string& dir, const std::string& pin_file, std::s
 }
 
 // ---- results
+
+// A measured transfer: `count` files (or objects) of `bytes` bytes in all, in `seconds`.
+struct Run {
+  double seconds = 0;
+  size_t count = 0;
+  uint64_t bytes = 0;
+  const char* noun = "files";
+};
+
+// A baseline and the ratio cardvault should reach against it.
+struct Baseline {
+  std::string name;
+  Run run;
+  double min_ratio = 1;
+  std::string target;  // how the target reads, e.g. ">= 0.5x"
+};
+
+void PrintRun(const std::string& name, const Run& r, bool small) {
+  std::string noun = r.noun;
+  if (r.count == 1) noun.pop_back();  // "1 file"
+  if (small) {
+    std::printf("  %-46s %8.1f files/s %8.1f MB/s %8.2f s for %zu %s\n", name.c_str(),
+                r.count / r.seconds, Mbps(r.bytes, r.seconds), r.seconds, r.count, noun.c_str());
+  } else {
+    std::printf("  %-46s %8.1f MB/s    %8.2f s for %zu %s\n", name.c_str(),
+                Mbps(r.bytes, r.seconds), r.seconds, r.count, noun.c_str());
+  }
+}
+
+// Prints a section: the baselines, cardvault, and cardvault's ratio to each baseline in
+// files/s (small files) or MB/s (one large file), each with its target met or missed.
+void Section(const std::string& title, bool small, const std::string& name, const Run& cv,
+             const Baseline& curl, const Baseline& rclone, bool with_rclone) {
+  std::printf("\n%s\n", title.c_str());
+  PrintRun(curl.name, curl.run, small);
+  if (with_rclone) {
+    PrintRun(rclone.name + (rclone.run.count < cv.count ? " (a subset)" : ""), rclone.run, small);
+  }
+  PrintRun(name, cv, small);
+  auto rate = [small](const Run& r) {
+    return small ? r.count / r.seconds : Mbps(r.bytes, r.seconds);
+  };
+  for (const Baseline* b : {&curl, &rclone}) {
+    if (b == &rclone && !with_rclone) continue;
+    const double ratio = rate(cv) / rate(b->run);
+    Row("cardvault", rate(cv), small ? "files/s" : "MB/s",
+        "of " + b->name.substr(0, b->name.find_first_of(" ,")), rate(b->run),
+        Target(ratio >= b->min_ratio, b->target));
+  }
+}
 
 struct Upload {
   CommandResult agent;
@@ -316,6 +368,7 @@ int Main(int argc, char** argv) {
   }
   const std::string curl_token = tokens["curl"];
   Must(server.Start(), "server start");
+  KillOnFailure(server.process().pid());
   const std::string pin_file = work + "/pin";
   std::string softhsm_conf;
   const std::string recipient = MakeCard(work + "/card", pin_file, &softhsm_conf);
@@ -363,6 +416,7 @@ int Main(int argc, char** argv) {
                     .value("settle_delay_ms", 2000);
     EnvVars env = a.env;
     ChildProcess agent({kCli, "run"}, env, a.dir + "/run.log");
+    KillOnFailure(agent.pid());
     std::unique_ptr<ControlClient> control;
     Check(WaitFor(
               [&] {
@@ -394,6 +448,7 @@ int Main(int argc, char** argv) {
     run_rss = PeakRssKib(agent.pid());
     agent.Signal(SIGTERM);
     agent.Wait(30000);
+    ForgetOnFailure(agent.pid());
   }
 
   // ---- Restore: `cardvault restore` with the card into an empty directory, curl, rclone.
@@ -445,51 +500,29 @@ int Main(int argc, char** argv) {
   const Restored re_small = restore("small", small_tree, opt.files);
   const Restored re_big = restore("big", big_tree, 1);
   server.Stop();
+  ForgetOnFailure(server.process().pid());
   rclone.reset();
 
   // ---- Report.
   const uint64_t small_bytes = uint64_t{opt.files} * kSmallSize;
-  const double far = kFarAhead;
   std::printf(
-      "\nByte counts: uploads in plaintext bytes (curl PUTs the same plaintext files, so "
-      "it sends slightly less than the agent's ciphertext); restores in the objects' "
-      "ciphertext bytes (curl GETs exactly those objects). rclone uses its defaults "
-      "(--transfers 4). Page cache warm.\n");
+      "\nMB/s: uploads count plaintext bytes (curl PUTs the same plaintext files, slightly fewer\n"
+      "bytes than the agent's ciphertext); restores count the objects' ciphertext bytes (curl\n"
+      "GETs exactly the objects the restore reads). curl: one process, %d transfers at once over\n"
+      "keep-alive connections; rclone: its defaults (4 transfers). Page cache warm.\n",
+      kParallel);
 
+  const std::string curl_put = "curl, " + std::to_string(kParallel) + " parallel PUTs (ceiling)";
+  const std::string curl_get = "curl, " + std::to_string(kParallel) + " parallel GETs (ceiling)";
   auto upload_report = [&](const Upload& u, const std::string& title, size_t files, uint64_t bytes,
                            bool small) {
-    const double agent_fps = files / u.agent.seconds, curl_fps = files / u.curl_s;
-    const double agent_mbps = Mbps(bytes, u.agent.seconds), curl_mbps = Mbps(bytes, u.curl_s);
-    const uint64_t rclone_bytes = small ? uint64_t{u.rclone_files} * kSmallSize : bytes;
-    std::printf("\n%s\n", title.c_str());
-    std::printf(
-        "  curl, %d parallel keep-alive PUTs (ceiling)   %8.0f files/s %8.1f MB/s  %.2f s\n",
-        kParallel, curl_fps, curl_mbps, u.curl_s);
-    if (opt.rclone) {
-      std::printf("  rclone crypt -> WebDAV%-23s %8.1f files/s %8.1f MB/s  %.2f s for %zu file%s\n",
-                  u.rclone_files < files ? " (subset)" : "", u.rclone_files / u.rclone_s,
-                  Mbps(rclone_bytes, u.rclone_s), u.rclone_s, u.rclone_files,
-                  u.rclone_files == 1 ? "" : "s");
-    }
-    std::printf(
-        "  cardvault sync --once (cold start)            %8.0f files/s %8.1f MB/s  %.2f s\n",
-        agent_fps, agent_mbps, u.agent.seconds);
-    if (small) {
-      Row("cardvault files/s", agent_fps, "files/s", "of curl", curl_fps,
-          Target(agent_fps >= 0.5 * curl_fps, ">= 0.5x"));
-      if (opt.rclone) {
-        const double rfps = u.rclone_files / u.rclone_s;
-        Row("cardvault files/s", agent_fps, "files/s", "of rclone", rfps,
-            Target(agent_fps >= far * rfps, "far ahead, >= 5x"));
-      }
-    } else {
-      Row("cardvault MB/s", agent_mbps, "MB/s", "of curl", curl_mbps,
-          Target(agent_mbps >= 0.8 * curl_mbps, ">= 0.8x"));
-      if (opt.rclone) {
-        Row("cardvault MB/s", agent_mbps, "MB/s", "of rclone", Mbps(rclone_bytes, u.rclone_s),
-            Target(agent_mbps > Mbps(rclone_bytes, u.rclone_s), "> 1x"));
-      }
-    }
+    const Run rclone_run{u.rclone_s, u.rclone_files,
+                         small ? uint64_t{u.rclone_files} * kSmallSize : bytes};
+    Section(title, small, "cardvault sync --once (cold start)", {u.agent.seconds, files, bytes},
+            {curl_put, {u.curl_s, files, bytes}, small ? 0.5 : 0.8, small ? ">= 0.5x" : ">= 0.8x"},
+            {"rclone crypt -> WebDAV", rclone_run, small ? kFarAhead : 1.0,
+             small ? "far ahead, >= 5x" : "ahead, >= 1x"},
+            opt.rclone);
     std::printf("  agent peak RSS %.1f MiB %s\n", Mib(u.agent.peak_rss_kib),
                 Target(u.agent.peak_rss_kib < 64 * 1024, "< 64 MiB").c_str());
   };
@@ -514,43 +547,20 @@ int Main(int argc, char** argv) {
   }
 
   auto restore_report = [&](const Restored& r, const std::string& title, size_t files, bool small) {
-    const double s = r.restore.seconds;
-    const double fps = files / s, curl_fps = r.objects / r.curl_s;
-    const double mbps = Mbps(r.object_bytes, s), curl_mbps = Mbps(r.object_bytes, r.curl_s);
-    std::printf("\n%s\n", title.c_str());
-    std::printf(
-        "  curl, %d parallel keep-alive GETs (ceiling)   %8.0f files/s %8.1f MB/s  %.2f s "
-        "for %zu objects\n",
-        kParallel, curl_fps, curl_mbps, r.curl_s, r.objects);
-    double rclone_fps = 0, rclone_mbps = 0;
-    if (opt.rclone) {
-      const uint64_t rb = small ? uint64_t{r.rclone_files} * kSmallSize : r.object_bytes;
-      rclone_fps = r.rclone_files / r.rclone_s;
-      rclone_mbps = Mbps(rb, r.rclone_s);
-      std::printf("  rclone crypt <- WebDAV%-23s %8.1f files/s %8.1f MB/s  %.2f s for %zu file%s\n",
-                  r.rclone_files < files ? " (subset)" : "", rclone_fps, rclone_mbps, r.rclone_s,
-                  r.rclone_files, r.rclone_files == 1 ? "" : "s");
-    }
-    std::printf(
-        "  cardvault restore (empty target, card)        %8.0f files/s %8.1f MB/s  %.2f s "
-        "(listing %.2f s)\n",
-        fps, mbps, s, r.summary.value("list_seconds", 0.0));
-    if (small) {
-      Row("cardvault files/s", fps, "files/s", "of curl", curl_fps,
-          Target(fps >= 0.5 * curl_fps, ">= 0.5x"));
-      if (opt.rclone)
-        Row("cardvault files/s", fps, "files/s", "of rclone", rclone_fps,
-            Target(fps > rclone_fps, "> 1x"));
-    } else {
-      Row("cardvault MB/s", mbps, "MB/s", "of curl", curl_mbps,
-          Target(mbps >= 0.8 * curl_mbps, ">= 0.8x"));
-      if (opt.rclone)
-        Row("cardvault MB/s", mbps, "MB/s", "of rclone", rclone_mbps,
-            Target(mbps > rclone_mbps, "> 1x"));
-    }
+    const Run rclone_run{r.rclone_s, r.rclone_files,
+                         small ? uint64_t{r.rclone_files} * kSmallSize : r.object_bytes};
+    Section(title, small, "cardvault restore (card, empty target)",
+            {r.restore.seconds, files, r.object_bytes},
+            {curl_get,
+             {r.curl_s, r.objects, r.object_bytes, "objects"},
+             small ? 0.5 : 0.8,
+             small ? ">= 0.5x" : ">= 0.8x"},
+            {"rclone crypt <- WebDAV", rclone_run, 1.0, "ahead, >= 1x"}, opt.rclone);
+    std::printf("  of which listing the vault and decrypting its names: %.2f s\n",
+                r.summary.value("list_seconds", 0.0));
     const int ops = r.summary.value("card_operations", -1);
     const int epochs = r.summary.value("epochs", -1);
-    std::printf("  card operations %d, key epochs %d %s; peak RSS %.1f MiB\n", ops, epochs,
+    std::printf("  card operations %d, key epochs %d %s; restore peak RSS %.1f MiB\n", ops, epochs,
                 Target(ops == epochs && ops > 0, "ops == epochs").c_str(),
                 Mib(r.restore.peak_rss_kib));
   };
