@@ -222,6 +222,7 @@ Status Restorer::Load() {
       if (!page.truncated || page.objects.empty()) break;
       lo.after = page.objects.back().id;
     }
+    if (kind == ObjectKind::kKey) CV_RETURN_IF_ERROR(OpenEpochs());
   }
   // Fetch in parallel (network only), then open the metadata in order on this thread: the
   // keyring and the card are not thread-safe.
@@ -247,6 +248,35 @@ Status Restorer::Load() {
     });
   }
   return Status::Ok();
+}
+
+Status Restorer::OpenEpochs() {
+  std::optional<Status> miss;
+  for (size_t i = 0; i < keyring_.unopened_key_objects();) {
+    guard_->Reset();
+    const size_t before = keyring_.unopened_key_objects();
+    Status opened = keyring_.OpenKeyObjectAt(i);
+    if (opened.ok()) continue;  // the next one moved to index i
+    if (opened.code() == StatusCode::kCorrupt) {
+      load_failures_.push_back({"key object " + std::to_string(i + 1), opened});
+      if (keyring_.unopened_key_objects() == before) ++i;
+      continue;
+    }
+    if (!IsCardMiss(opened)) return opened;  // card absent, PIN wrong or locked: stop
+    miss = opened;
+    ++i;
+  }
+  if (keyring_.opened_epochs() > 0 || !miss.has_value()) return Status::Ok();
+  return WrongCardError(*miss);
+}
+
+Status Restorer::WrongCardError(const Status& miss) const {
+  std::string ids;
+  for (const Bytes& id : card_key_ids_) ids += (ids.empty() ? "" : ", ") + HexEncode(id);
+  return PermissionDeniedError(
+      "this card holds none of the keys of this vault; its key objects are wrapped to key id " +
+          ids + " (" + miss.message() + ")",
+      "wrong_card");
 }
 
 Status Restorer::LoadBlob(const ObjectInfo& info, StatusOr<Bytes> blob) {
@@ -275,15 +305,7 @@ Status Restorer::LoadBlob(const ObjectInfo& info, StatusOr<Bytes> blob) {
       // The card could not open the epoch's key object. With no epoch open at all this is
       // the wrong card; otherwise only this epoch is out of reach.
       if (!IsCardMiss(*card)) return *card;
-      if (keyring_.opened_epochs() == 0) {
-        std::string ids;
-        for (const Bytes& id : card_key_ids_) ids += (ids.empty() ? "" : ", ") + HexEncode(id);
-        return PermissionDeniedError(
-            "this card holds none of the keys of this vault; its key objects are wrapped to "
-            "key id " +
-                ids + " (" + card->message() + ")",
-            "wrong_card");
-      }
+      if (keyring_.opened_epochs() == 0) return WrongCardError(*card);
     }
     load_failures_.push_back({info.id, file_key.status()});
     return Status::Ok();

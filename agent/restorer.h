@@ -113,6 +113,10 @@ class Restorer {
 
  private:
   class CardGuard;
+  // Opens every key object with the card right after the listing (the PIN is asked here,
+  // once): a card that holds none of them is "wrong_card" before any file is fetched.
+  Status OpenEpochs();
+  Status WrongCardError(const Status& miss) const;
   Status LoadBlob(const ObjectInfo& info, StatusOr<Bytes> blob);
   Status RestoreOne(const RestoreOptions& options, const RemoteVersion& version,
                     const std::string& staging, RestoreSummary& summary);

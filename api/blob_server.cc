@@ -4,11 +4,13 @@
 #include <httplib.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -247,7 +249,61 @@ std::string Sanitize(std::string_view text) {
   return out;
 }
 
+// One connection's bytes in memory, for ProcessRawForTesting.
+class MemoryStream final : public httplib::Stream {
+ public:
+  explicit MemoryStream(std::string_view in) : in_(in) {}
+  bool is_readable() const override { return pos_ < in_.size(); }
+  bool is_writable() const override { return true; }
+  ssize_t read(char* ptr, size_t size) override {
+    size_t n = std::min(size, in_.size() - pos_);
+    std::memcpy(ptr, in_.data() + pos_, n);
+    pos_ += n;
+    return static_cast<ssize_t>(n);
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    out_.append(ptr, size);
+    return static_cast<ssize_t>(size);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = "127.0.0.1";
+    port = 1;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    ip = "127.0.0.1";
+    port = 2;
+  }
+  socket_t socket() const override { return INVALID_SOCKET; }
+  bool exhausted() const { return pos_ >= in_.size(); }
+  std::string& out() { return out_; }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+  std::string out_;
+};
+
 }  // namespace
+
+// httplib's TLS server, with its per-request processing reachable for ProcessRawForTesting.
+class BlobServer::Routes final : public httplib::SSLServer {
+ public:
+  using httplib::SSLServer::SSLServer;
+
+  std::string Process(std::string_view bytes) {
+    MemoryStream stream(bytes);
+    // As httplib's connection loop: requests until the input ends or one closes it.
+    for (int i = 0; i < 64 && !stream.exhausted(); ++i) {
+      bool closed = false;
+      if (!process_request(stream, /*close_connection=*/false, closed, nullptr) || closed) break;
+    }
+    return std::move(stream.out());
+  }
+};
+
+std::string BlobServer::ProcessRawForTesting(std::string_view bytes) {
+  return server_->Process(bytes);
+}
 
 BlobServer::BlobServer(const ServerConfig& config, BlobStore* store, TokenStore* tokens, Env* env)
     : config_(config),
@@ -265,7 +321,7 @@ StatusOr<std::unique_ptr<BlobServer>> BlobServer::New(const ServerConfig& config
                                                       TokenStore* tokens, Env* env) {
   std::unique_ptr<BlobServer> server(new BlobServer(config, store, tokens, env));
   std::string ssl_error;
-  server->server_ = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+  server->server_ = std::make_unique<Routes>([&](SSL_CTX& ctx) {
     SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(
         &ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);

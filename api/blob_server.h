@@ -5,6 +5,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "api/auth_limiter.h"
 #include "api/blob_store.h"
@@ -15,7 +16,7 @@
 
 namespace httplib {
 class SSLServer;
-}
+}  // namespace httplib
 
 namespace cardvault {
 
@@ -46,7 +47,14 @@ class BlobServer {
   Status Serve();
   void Stop();
 
+  // Runs the raw bytes of one connection (one or more requests, as they would arrive after
+  // the TLS layer) through the same parsing, routing and handlers as a real connection,
+  // without a socket, and returns the bytes the server would send back. For fuzzing and
+  // tests only; the server need not be bound.
+  std::string ProcessRawForTesting(std::string_view bytes);
+
  private:
+  class Routes;
   BlobServer(const ServerConfig& config, BlobStore* store, TokenStore* tokens, Env* env);
   void InstallRoutes();
 
@@ -55,7 +63,7 @@ class BlobServer {
   TokenStore* tokens_;
   Env* env_;
   AuthLimiter limiter_;
-  std::unique_ptr<httplib::SSLServer> server_;
+  std::unique_ptr<Routes> server_;
   std::atomic<bool> stopped_{false};
 };
 

@@ -19,18 +19,23 @@ namespace cardvault {
 //   index.db            the object index (SQLite, WAL, synchronous=FULL)
 //   tmp/<random>.part   uploads in progress (removed at Open: they were never visible)
 //   blobs/xx/<random>   committed versions, named by the server (never by the client)
-// A put writes tmp, fsyncs it, renames it into blobs/, fsyncs that directory and only then
-// inserts the index row, so a crash at any point leaves either the old state or the new
-// one; a crash between rename and index commit leaves an unlisted orphan file
-// (removed later by SweepOrphans).
-// Replaced and deleted versions stay on disk for `retention_seconds` (PurgeExpired).
-// Thread-safe. The store MUST outlive every PendingPut and BlobReader it returned.
+// Objects up to inline_max_bytes are kept in the index row itself: their put is durable
+// when the index transaction commits. A larger put writes tmp, fsyncs it, renames it into blobs/,
+// fsyncs that directory and only then inserts the index row, so a crash at any point leaves either
+// the old state or the new one; a crash between rename and index commit leaves an unlisted orphan
+// file (removed later by SweepOrphans). Replaced and deleted versions stay on disk for
+// `retention_seconds` (PurgeExpired). Thread-safe. The store MUST outlive every PendingPut and
+// BlobReader it returned.
 class FileBlobStore final : public BlobStore {
  public:
   struct Options {
     uint64_t max_object_bytes = uint64_t{4} << 30;  // 4 GiB
     uint64_t quota_bytes = uint64_t{100} << 30;     // per user, live bytes
     int64_t retention_seconds = 7 * 24 * 3600;
+    // Objects of at most this many bytes are stored inside the index (one WAL append,
+    // committed with others in a group) instead of as files. SQLite reads blobs below
+    // about 100 KB faster from the database than from separate files.
+    uint64_t inline_max_bytes = 64 * 1024;
   };
 
   // Creates the directories if missing, opens and migrates the index and removes
@@ -62,7 +67,8 @@ class FileBlobStore final : public BlobStore {
   class Pending;
   struct Row {
     ObjectInfo info;
-    std::string file;
+    std::string file;        // empty for an inline object
+    bool is_inline = false;  // the bytes are in the row's data column
   };
 
   FileBlobStore(Env* env, std::string data_dir, Options options, std::unique_ptr<SqliteDb> db)
@@ -76,7 +82,8 @@ class FileBlobStore final : public BlobStore {
     const std::string* user;
     const std::string* id;
     const PutOptions* options;
-    std::string file;  // the blob's file name under blobs/
+    std::string file;             // the blob's file name under blobs/ (empty if inline)
+    const Bytes* data = nullptr;  // the object's bytes for an inline object
     StatusOr<ObjectInfo> result = InternalError("not committed");
     bool done = false;
     std::condition_variable cv;

@@ -17,6 +17,7 @@ void VisitFields(ServerConfig& c, Visitor&& v) {
   v("max_object_bytes", c.max_object_bytes);
   v("quota_bytes", c.quota_bytes);
   v("retention_seconds", c.retention_seconds);
+  v("inline_max_bytes", c.inline_max_bytes);
   v("threads", c.threads);
   v("max_queued_connections", c.max_queued_connections);
   v("read_timeout_seconds", c.read_timeout_seconds);

@@ -20,9 +20,10 @@ struct ServerConfig {
   uint64_t max_object_bytes = uint64_t{4} << 30;
   uint64_t quota_bytes = uint64_t{100} << 30;
   int64_t retention_seconds = 7 * 24 * 3600;
-  int threads = 8;                  // connections served at once
-  int max_queued_connections = 64;  // waiting for a thread; beyond: 503 "overloaded"
-  int read_timeout_seconds = 30;    // per socket read, also bounds a stalled upload
+  uint64_t inline_max_bytes = 64 * 1024;  // smaller objects are kept in the index
+  int threads = 8;                        // connections served at once
+  int max_queued_connections = 64;        // waiting for a thread; beyond: 503 "overloaded"
+  int read_timeout_seconds = 30;          // per socket read, also bounds a stalled upload
   int write_timeout_seconds = 30;
   int keep_alive_timeout_seconds = 5;  // idle connections; also bounds SIGTERM shutdown
   int keep_alive_max_requests = 1000;

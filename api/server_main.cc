@@ -62,6 +62,7 @@ int Serve(const std::string& data) {
   options.max_object_bytes = config->max_object_bytes;
   options.quota_bytes = config->quota_bytes;
   options.retention_seconds = config->retention_seconds;
+  options.inline_max_bytes = config->inline_max_bytes;
   auto store = FileBlobStore::Open(env, data, options);
   if (!store.ok()) return Fail(store.status());
   auto tokens = TokenStore::Open(env, data + "/auth.db");

@@ -1,6 +1,6 @@
 // Server benchmark: a real cardvault-server process on 127.0.0.1 over TLS. One large object
-// up and down (1 and 8 clients), many 1 KiB objects (1 and 8 clients), the server's peak
-// RSS, and curl uploading the same large file to the same server as the baseline.
+// up and down (1 and 8 clients), many 1 KiB objects up and down (1 and 8 clients), the server's
+// peak RSS, and curl uploading the same large file to the same server as the baseline.
 //
 // Usage: server_bench [--big-mib N] [--small N] [--dir DIR]   (defaults: 1024, 10000, /tmp)
 #include <unistd.h>
@@ -105,7 +105,26 @@ int Main(int argc, char** argv) {
     }
     for (auto& th : t) th.join();
   });
-  std::printf("  8 clients uploading at once: %.0f MB/s in total\n", 8.0 * size / par_s / 1e6);
+  double par_get_s = Seconds([&] {
+    std::vector<std::thread> t;
+    for (int c = 0; c < 8; ++c) {
+      t.emplace_back([&, c] {
+        uint64_t got = 0;
+        Check(client()
+                  ->Get(Id("par", c), 0,
+                        [&](ByteView b) {
+                          got += b.size();
+                          return Status::Ok();
+                        })
+                  .ok(),
+              "parallel download failed");
+        Check(got == size, "short parallel download");
+      });
+    }
+    for (auto& th : t) th.join();
+  });
+  std::printf("  8 clients at once: upload %.0f MB/s, download %.0f MB/s in total\n",
+              8.0 * size / par_s / 1e6, 8.0 * size / par_get_s / 1e6);
 
   // Small objects.
   for (int clients : {1, 8}) {
@@ -132,8 +151,30 @@ int Main(int argc, char** argv) {
       }
       for (auto& th : t) th.join();
     });
-    std::printf("\n%zu objects of 1 KiB, %d client%s: %.0f objects/s%s\n", small, clients,
-                clients == 1 ? "" : "s", small / s, clients == 8 ? " (target >= 2000)" : "");
+    next = 0;
+    double get_s = Seconds([&] {
+      std::vector<std::thread> t;
+      for (int c = 0; c < clients; ++c) {
+        t.emplace_back([&] {
+          auto r = client();
+          for (size_t i = next++; i < small; i = next++) {
+            uint64_t got = 0;
+            Check(r->Get(Id(label, i), 0,
+                         [&](ByteView b) {
+                           got += b.size();
+                           return Status::Ok();
+                         })
+                      .ok(),
+                  "small download failed");
+            Check(got == 1024, "short small download");
+          }
+        });
+      }
+      for (auto& th : t) th.join();
+    });
+    std::printf("\n%zu objects of 1 KiB, %d client%s: upload %.0f objects/s%s, download %.0f/s\n",
+                small, clients, clients == 1 ? "" : "s", small / s,
+                clients == 8 ? " (target >= 2000)" : "", small / get_s);
   }
   std::printf("\nServer peak RSS: %.1f MiB (target < 64 MiB with 8 concurrent large uploads)\n",
               PeakRssKib(server.process().pid()) / 1024.0);

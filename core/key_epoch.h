@@ -58,6 +58,12 @@ class EpochKeyring final : public Identity {
   // leave the key object unopened, so a later call may try again.
   StatusOr<SecretData> Unwrap(std::span<const Stanza> stanzas) override;
 
+  // Opens the i-th unopened key object now (one card operation), e.g. to learn before any
+  // file is fetched whether the card holds a key of this vault. On success the object
+  // leaves the unopened list (the next one moves to index i). Errors as for Unwrap; on a
+  // card error the object stays unopened, on kCorrupt it is dropped.
+  Status OpenKeyObjectAt(size_t i) { return Open(i).status(); }
+
   size_t unopened_key_objects() const { return unopened_.size(); }
   size_t opened_epochs() const { return opened_.size(); }
   // Wipes every opened epoch key (e.g. after an idle timeout).

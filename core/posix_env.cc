@@ -51,6 +51,15 @@ class PosixWritableFile final : public WritableFile {
       p += n;
       left -= static_cast<size_t>(n);
     }
+    appended_ += data.size();
+    if (appended_ - written_back_ >= kWritebackBytes) {
+      // Start writing back what is complete, in the background, so the final Sync() finds
+      // little left and the disk works while we compute (as RocksDB's bytes_per_sync). A
+      // hint only: its failure changes nothing, Sync() reports real errors.
+      ::sync_file_range(fd_, static_cast<off_t>(written_back_),
+                        static_cast<off_t>(appended_ - written_back_), SYNC_FILE_RANGE_WRITE);
+      written_back_ = appended_;
+    }
     return Status::Ok();
   }
 
@@ -84,8 +93,12 @@ class PosixWritableFile final : public WritableFile {
   }
 
  private:
+  static constexpr uint64_t kWritebackBytes = 8 << 20;
+
   int fd_;
   std::string path_;
+  uint64_t appended_ = 0;      // bytes appended since the file was opened
+  uint64_t written_back_ = 0;  // of which writeback has been started
 };
 
 class PosixEnv final : public Env {

@@ -339,11 +339,12 @@ TEST_F(RestorerTest, TamperedObjectIsReportedByPathAndTheRestContinues) {
 }
 
 TEST_F(RestorerTest, WrongCardNamesTheExpectedKeysAndWritesNothing) {
-  Put("a", "secret", 100);
+  for (int i = 0; i < 20; ++i) Put("f" + std::to_string(i), "secret", 100);
   X25519Identity other = X25519Identity::Generate().value();
   Restorer r(&client_, &other, Env::Default());
   Status s = r.Load();
   EXPECT_EQ(s.reason(), "wrong_card");
+  EXPECT_EQ(client_.gets, 1) << "known from the key object, before any file is fetched";
   EXPECT_NE(s.message().find("this card holds none of the keys of this vault"), std::string::npos);
   EXPECT_NE(s.message().find(HexEncode(card_.recipient().key_id())), std::string::npos)
       << s.message();

@@ -1,4 +1,5 @@
-// Tests for FileBlobStore on a real data directory: puts, reads, listing, quota, deletes.
+// Tests for FileBlobStore on a real data directory: puts, reads, listing, quota, deletes; each
+// contract test runs twice, with objects stored as files and with objects inline in the index.
 #include "api/file_blob_store.h"
 
 #include <gtest/gtest.h>
@@ -29,11 +30,16 @@ size_t CountFiles(const std::string& dir) {
   return n;
 }
 
-class FileBlobStoreTest : public ::testing::Test {
+// The parameter is inline_max_bytes: 0 stores every object as a file, kInline every object
+// these tests write inside the index.
+constexpr uint64_t kFiles = 0, kInline = 1 << 20;
+
+class FileBlobStoreTest : public ::testing::TestWithParam<uint64_t> {
  protected:
   void SetUp() override {
     char tmpl[] = "/tmp/cv-blobstore-test-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
+    options_.inline_max_bytes = GetParam();
     options_.quota_bytes = 1000;
     options_.max_object_bytes = 600;
     options_.retention_seconds = 10;
@@ -66,12 +72,25 @@ class FileBlobStoreTest : public ::testing::Test {
     return out;
   }
 
+  // Files under blobs/ that one stored version adds.
+  size_t FilesPerVersion() const { return GetParam() == kFiles ? 1 : 0; }
+
   std::string dir_;
   FileBlobStore::Options options_;
   std::unique_ptr<FileBlobStore> store_;
 };
 
-TEST_F(FileBlobStoreTest, PutReadHeadReplace) {
+INSTANTIATE_TEST_SUITE_P(Storage, FileBlobStoreTest, ::testing::Values(kFiles, kInline),
+                         [](const auto& info) {
+                           return std::string(info.param == kFiles ? "Files" : "Inline");
+                         });
+
+// Tests of the file path only (temporary files, renames, fsyncs, orphans).
+class FileModeTest : public FileBlobStoreTest {};
+INSTANTIATE_TEST_SUITE_P(Storage, FileModeTest, ::testing::Values(kFiles),
+                         [](const auto&) { return std::string("Files"); });
+
+TEST_P(FileBlobStoreTest, PutReadHeadReplace) {
   ASSERT_TRUE(Put("alice", Id(1), "hello").ok());
   EXPECT_EQ(Read("alice", Id(1)), "hello");
   auto head = store_->Head("alice", Id(1));
@@ -94,7 +113,7 @@ TEST_F(FileBlobStoreTest, PutReadHeadReplace) {
   EXPECT_EQ(Read("alice", Id(2)), "a");
 }
 
-TEST_F(FileBlobStoreTest, MismatchAndAbortStoreNothing) {
+TEST_P(FileBlobStoreTest, MismatchAndAbortStoreNothing) {
   size_t before = CountFiles(dir_ + "/blobs");
   PutOptions options{ObjectKind::kBlob, 5, Sha("hellx"), false};
   auto pending = store_->BeginPut("alice", Id(1), options);
@@ -121,7 +140,7 @@ TEST_F(FileBlobStoreTest, MismatchAndAbortStoreNothing) {
   EXPECT_EQ(CountFiles(dir_ + "/tmp"), 0u);
 }
 
-TEST_F(FileBlobStoreTest, LeftoverTempFilesAreRemovedAtOpen) {
+TEST_P(FileModeTest, LeftoverTempFilesAreRemovedAtOpen) {
   auto pending = store_->BeginPut("alice", Id(1), {ObjectKind::kBlob, 5, Sha("hello"), false});
   ASSERT_TRUE(pending.ok());
   ASSERT_TRUE((*pending)->Append(AsBytes("hel")).ok());
@@ -133,7 +152,7 @@ TEST_F(FileBlobStoreTest, LeftoverTempFilesAreRemovedAtOpen) {
   EXPECT_TRUE((*store2)->List("alice", {}).value().objects.empty());
 }
 
-TEST_F(FileBlobStoreTest, IdsAreValidatedBeforeAnyFileSystemUse) {
+TEST_P(FileBlobStoreTest, IdsAreValidatedBeforeAnyFileSystemUse) {
   for (std::string bad : {std::string("../x"), std::string(65, 'a'), std::string(64, 'A'),
                           std::string(63, 'a') + "/", std::string()}) {
     EXPECT_EQ(Put("alice", bad, "x").reason(), "bad_object_id") << bad;
@@ -143,7 +162,7 @@ TEST_F(FileBlobStoreTest, IdsAreValidatedBeforeAnyFileSystemUse) {
   EXPECT_EQ(store_->List("alice", {.prefix = "../"}).status().reason(), "bad_prefix");
 }
 
-TEST_F(FileBlobStoreTest, QuotaAndSizeLimit) {
+TEST_P(FileBlobStoreTest, QuotaAndSizeLimit) {
   std::string big(600, 'x');
   ASSERT_TRUE(Put("alice", Id(1), big).ok());
   EXPECT_EQ(Put("alice", Id(2), std::string(601, 'y')).reason(), "object_too_large");
@@ -157,7 +176,7 @@ TEST_F(FileBlobStoreTest, QuotaAndSizeLimit) {
   ASSERT_TRUE(Put("alice", Id(3), std::string(500, 'w')).ok());
 }
 
-TEST_F(FileBlobStoreTest, UsersAreIsolated) {
+TEST_P(FileBlobStoreTest, UsersAreIsolated) {
   ASSERT_TRUE(Put("alice", Id(1), "secret").ok());
   EXPECT_EQ(store_->Head("bob", Id(1)).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->Open("bob", Id(1)).status().code(), StatusCode::kNotFound);
@@ -166,7 +185,7 @@ TEST_F(FileBlobStoreTest, UsersAreIsolated) {
   EXPECT_EQ(Read("alice", Id(1)), "secret");
 }
 
-TEST_F(FileBlobStoreTest, ListPaginatesFiltersAndSurvivesReopen) {
+TEST_P(FileBlobStoreTest, ListPaginatesFiltersAndSurvivesReopen) {
   options_.quota_bytes = 1 << 20;
   Reopen();
   std::vector<std::string> ids;
@@ -200,20 +219,20 @@ TEST_F(FileBlobStoreTest, ListPaginatesFiltersAndSurvivesReopen) {
   for (const auto& o : by_prefix->objects) EXPECT_EQ(o.id.substr(0, 2), prefix);
 }
 
-TEST_F(FileBlobStoreTest, DeletedVersionsArePurgedAfterRetention) {
+TEST_P(FileBlobStoreTest, DeletedVersionsArePurgedAfterRetention) {
   size_t before = CountFiles(dir_ + "/blobs");
   ASSERT_TRUE(Put("alice", Id(1), "one").ok());
   ASSERT_TRUE(Put("alice", Id(1), "two").ok());
   ASSERT_TRUE(store_->Delete("alice", Id(1)).ok());
   EXPECT_EQ(store_->Delete("alice", Id(1)).code(), StatusCode::kNotFound);
-  EXPECT_EQ(CountFiles(dir_ + "/blobs"), before + 2);  // retained
+  EXPECT_EQ(CountFiles(dir_ + "/blobs"), before + 2 * FilesPerVersion());  // retained
   int64_t now = Env::Default()->NowUnixNanos() / 1000000000;
   EXPECT_EQ(*store_->PurgeExpired(now), 0u);
   EXPECT_EQ(*store_->PurgeExpired(now + 11), 2u);
   EXPECT_EQ(CountFiles(dir_ + "/blobs"), before);
 }
 
-TEST_F(FileBlobStoreTest, SweepRemovesOnlyOldUnreferencedFiles) {
+TEST_P(FileModeTest, SweepRemovesOnlyOldUnreferencedFiles) {
   ASSERT_TRUE(Put("alice", Id(1), "kept").ok());
   ASSERT_TRUE(Put("alice", Id(2), "replaced").ok());
   ASSERT_TRUE(Put("alice", Id(2), "replacement").ok());  // the old version stays referenced
@@ -240,7 +259,7 @@ TEST_F(FileBlobStoreTest, SweepRemovesOnlyOldUnreferencedFiles) {
   EXPECT_EQ(*store_->PurgeExpired(now + 1000), 1u);  // the replaced version, via the index
 }
 
-TEST_F(FileBlobStoreTest, FailuresDuringCommitLeaveThePreviousVersion) {
+TEST_P(FileModeTest, FailuresDuringCommitLeaveThePreviousVersion) {
   FaultInjectionEnv env(Env::Default());
   store_.reset();
   auto opened = FileBlobStore::Open(&env, dir_, options_);
@@ -279,7 +298,7 @@ namespace {
 // Group commit: concurrent puts share index transactions, but each keeps its own checks.
 // 8 threads race create-only puts over 40 ids (every id tried by 2 threads): exactly one
 // wins per id, the loser gets object_exists, and the index and files agree after reopen.
-TEST_F(FileBlobStoreTest, ConcurrentCreateOnlyPutsCommitInGroupsWithOwnResults) {
+TEST_P(FileBlobStoreTest, ConcurrentCreateOnlyPutsCommitInGroupsWithOwnResults) {
   options_.quota_bytes = 1 << 20;
   Reopen();
   constexpr int kThreads = 8, kIds = 40;
@@ -307,7 +326,92 @@ TEST_F(FileBlobStoreTest, ConcurrentCreateOnlyPutsCommitInGroupsWithOwnResults) 
   Reopen();
   for (int id = 0; id < kIds; ++id)
     EXPECT_EQ(Read("alice", Id(1000 + id)), "value " + std::to_string(id));
-  EXPECT_EQ(CountFiles(dir_ + "/blobs"), static_cast<size_t>(kIds)) << "losers left no file";
+  EXPECT_EQ(CountFiles(dir_ + "/blobs"), kIds * FilesPerVersion()) << "losers left no file";
+}
+
+}  // namespace
+}  // namespace cardvault
+
+namespace cardvault {
+namespace {
+
+// Objects up to inline_max_bytes live in the index (no file), larger ones as files; both
+// read back at any offset, before and after a reopen, and are purged the same way.
+TEST(FileBlobStoreInlineTest, ThresholdDecidesWhereBytesLiveAndBothReadBack) {
+  char tmpl[] = "/tmp/cv-blobstore-inline-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  FileBlobStore::Options options;
+  options.inline_max_bytes = 8;
+  options.retention_seconds = 0;
+  auto put = [](FileBlobStore& store, const std::string& id, std::string_view data) {
+    CV_ASSIGN_OR_RETURN(
+        auto pending,
+        store.BeginPut("alice", id, {ObjectKind::kBlob, data.size(), Sha(data), false}));
+    // In two appends, as a streamed body arrives.
+    CV_RETURN_IF_ERROR(pending->Append(AsBytes(data.substr(0, 3))));
+    CV_RETURN_IF_ERROR(pending->Append(AsBytes(data.substr(3))));
+    return pending->Commit().status();
+  };
+  auto read_at = [](FileBlobStore& store, const std::string& id, uint64_t offset) {
+    auto reader = store.Open("alice", id);
+    if (!reader.ok()) return reader.status().ToString();
+    std::string out(64, '\0');
+    auto n = (*reader)->ReadAt(offset, std::span(reinterpret_cast<uint8_t*>(out.data()), 64));
+    if (!n.ok()) return n.status().ToString();
+    out.resize(*n);
+    return out;
+  };
+  {
+    auto store = FileBlobStore::Open(Env::Default(), dir, options).value();
+    ASSERT_TRUE(put(*store, Id(1), "12345678").ok());
+    EXPECT_EQ(CountFiles(dir + "/blobs"), 0u) << "8 bytes are stored inline";
+    ASSERT_TRUE(put(*store, Id(2), "123456789").ok());
+    EXPECT_EQ(CountFiles(dir + "/blobs"), 1u) << "9 bytes are stored as a file";
+    EXPECT_EQ(CountFiles(dir + "/tmp"), 0u);
+  }
+  auto store = FileBlobStore::Open(Env::Default(), dir, options).value();
+  EXPECT_EQ(read_at(*store, Id(1), 0), "12345678");
+  EXPECT_EQ(read_at(*store, Id(1), 5), "678");
+  EXPECT_EQ(read_at(*store, Id(1), 8), "");
+  EXPECT_EQ(read_at(*store, Id(2), 6), "789");
+  EXPECT_EQ(*store->UsedBytes("alice"), 17u);
+  ASSERT_TRUE(store->Delete("alice", Id(1)).ok());
+  ASSERT_TRUE(store->Delete("alice", Id(2)).ok());
+  EXPECT_EQ(*store->UsedBytes("alice"), 0u);
+  EXPECT_EQ(*store->PurgeExpired(Env::Default()->NowUnixNanos() / 1000000000 + 1), 2u);
+  EXPECT_EQ(CountFiles(dir + "/blobs"), 0u);
+  store.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// An index written before per-user usage was kept (schema version 3, as released) gets
+// its usage computed from the live rows when it is migrated.
+TEST(FileBlobStoreInlineTest, UsageIsComputedWhenAnOlderIndexIsMigrated) {
+  char tmpl[] = "/tmp/cv-blobstore-migrate-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  {
+    auto db = SqliteDb::Open(dir + "/index.db").value();
+    ASSERT_TRUE(db->Exec(R"sql(
+CREATE TABLE objects (seq INTEGER PRIMARY KEY, user TEXT NOT NULL, id TEXT NOT NULL,
+  kind INTEGER NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, created INTEGER NOT NULL,
+  deleted INTEGER, file TEXT NOT NULL);
+CREATE UNIQUE INDEX objects_live ON objects(user, id) WHERE deleted IS NULL;
+CREATE INDEX objects_deleted ON objects(deleted) WHERE deleted IS NOT NULL;
+CREATE INDEX objects_usage ON objects(user, size) WHERE deleted IS NULL;
+CREATE INDEX objects_file ON objects(file);
+INSERT INTO objects (user, id, kind, size, sha256, created, deleted, file) VALUES
+  ('alice', 'a1', 1, 100, '', 1, NULL, 'f1'), ('alice', 'a2', 1, 20, '', 1, NULL, 'f2'),
+  ('alice', 'a3', 1, 999, '', 1, 5, 'f3'), ('bob', 'b1', 1, 7, '', 1, NULL, 'f4');
+PRAGMA user_version = 3;
+)sql")
+                    .ok());
+  }
+  auto store = FileBlobStore::Open(Env::Default(), dir, {}).value();
+  EXPECT_EQ(*store->UsedBytes("alice"), 120u);
+  EXPECT_EQ(*store->UsedBytes("bob"), 7u);
+  EXPECT_EQ(*store->UsedBytes("carol"), 0u);
+  store.reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

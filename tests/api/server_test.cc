@@ -383,3 +383,34 @@ TEST(ServerTest, PaginationAcross2500Objects) {
 
 }  // namespace
 }  // namespace cardvault
+
+namespace cardvault {
+namespace {
+
+// The socket-free entry point used by the request fuzzer reaches the same routes, checks
+// and store as a TLS connection, pipelined requests included.
+TEST(ServerTest, RawRequestsTakeTheSameRoutesAsConnections) {
+  TestServer server;
+  auto raw = [&](const std::string& bytes) { return server.server().ProcessRawForTesting(bytes); };
+  EXPECT_EQ(raw("GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
+  std::string id(64, 'a');
+  std::string put = "PUT /v1/objects/" + id + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                    server.alice() + "\r\nX-Content-SHA256: " + Sha("hello") +
+                    "\r\nContent-Length: 5\r\n\r\nhello";
+  std::string get = "GET /v1/objects/" + id + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                    server.alice() + "\r\n\r\n";
+  std::string both = raw(put + get);
+  EXPECT_EQ(both.rfind("HTTP/1.1 201", 0), 0u) << both;
+  EXPECT_NE(both.find("\r\n\r\nhello"), std::string::npos) << both;
+  EXPECT_EQ(raw("GET /v1/objects/" + id + " HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 401", 0),
+            0u);
+  std::string bad_sha = put;
+  bad_sha.replace(bad_sha.size() - 5, 5, "hellx");
+  std::string answer = raw(bad_sha);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0u) << answer;
+  EXPECT_NE(answer.find("sha256_mismatch"), std::string::npos);
+  EXPECT_EQ(raw("\x01garbage\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
+}
+
+}  // namespace
+}  // namespace cardvault

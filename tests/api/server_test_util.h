@@ -134,6 +134,7 @@ class TestServer {
   int port() const { return port_; }
   TokenStore& tokens() { return *tokens_; }
   FileBlobStore& store() { return *store_; }
+  BlobServer& server() { return *server_; }
 
  private:
   ServerConfig config_;
