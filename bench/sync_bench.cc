@@ -26,6 +26,7 @@
 #include "bench/bench_util.h"
 #include "core/crypto.h"
 #include "tests/integration/local_server.h"
+#include "tests/integration/soft_card.h"
 
 namespace cardvault {
 namespace {
@@ -34,7 +35,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 const std::string kCli = std::string(CARDVAULT_BINARY_DIR) + "/agent/cardvault";
-constexpr char kSoftHsmModule[] = "/usr/lib/softhsm/libsofthsm2.so";
 constexpr char kCardLabel[] = "bench card";
 constexpr size_t kSmallSize = 1024;
 constexpr int kParallel = 4;     // curl's transfers at once; rclone's default --transfers too
@@ -226,22 +226,14 @@ void InitAgent(const Agent& a, const LocalServer& server, const std::string& tok
 
 // A SoftHSM2 token in its own directory and a key created on it; returns the recipient.
 std::string MakeCard(const std::string& dir, const std::string& pin_file, std::string* conf) {
-  fs::create_directories(dir + "/tokens");
-  *conf = dir + "/softhsm2.conf";
-  std::ofstream(*conf) << "directories.tokendir = " << dir << "/tokens\n"
-                       << "objectstore.backend = file\nlog.level = ERROR\n";
+  *conf = WriteSoftHsmConf(dir);
   std::ofstream(pin_file) << "123456\n";
   ::chmod(pin_file.c_str(), 0600);
   const EnvVars env = {{"SOFTHSM2_CONF", *conf}};
   RunOrDie({"softhsm2-util", "--init-token", "--free", "--label", kCardLabel, "--pin", "123456",
             "--so-pin", "12345678"},
            env);
-  CommandResult key = RunOrDie({kCli, "card", "init", "--module", kSoftHsmModule, "--token",
-                                kCardLabel, "--pin-file", pin_file},
-                               env);
-  const size_t at = key.output.find("cv-p11-");
-  Check(at != std::string::npos, "no recipient in: " + key.output);
-  return key.output.substr(at, key.output.find_first_of(" \n", at) - at);
+  return Must(CreateCardKey(kCli, kCardLabel, pin_file, env), "card key");
 }
 
 // ---- results
@@ -458,7 +450,7 @@ int Main(int argc, char** argv) {
     const std::string target = work + "/restored/" + user;
     r.restore =
         RunOrDie({kCli, "restore", "--server", server.url(), "--fingerprint", server.fingerprint(),
-                  "--token-file", token_file(user), "--module", kSoftHsmModule, "--token",
+                  "--token-file", token_file(user), "--module", kSoftHsm2Module, "--token",
                   kCardLabel, "--pin-file", pin_file, "--target", target, "--json"},
                  pc.env);
     r.summary = LastJsonObject(r.restore.output);
