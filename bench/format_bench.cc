@@ -3,9 +3,6 @@
 // ratios, plus the peak RSS of the cardvault CLI encrypting and decrypting the file.
 //
 // Usage: format_bench [--mib N] [--dir DIR] [--runs R]   (defaults: 1024 MiB, /tmp, 3)
-#include <fcntl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "core/decryptor.h"
 #include "core/encryptor.h"
 #include "core/memory_file.h"
@@ -27,68 +25,18 @@
 namespace cardvault {
 namespace {
 
-double Seconds(const std::function<void()>& f) {
-  auto t0 = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Median of `runs` timings.
-double Median(int runs, const std::function<void()>& f) {
-  std::vector<double> t;
-  for (int i = 0; i < runs; ++i) t.push_back(Seconds(f));
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-std::string Capture(const std::string& cmd) {
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return {};
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
-
-void Check(bool ok, const std::string& what) {
-  if (!ok) {
-    std::cerr << "format_bench: " << what << "\n";
-    std::exit(1);
-  }
-}
-
-void Must(const Status& s, const std::string& what) { Check(s.ok(), what + ": " + s.ToString()); }
-
 // Runs a command in a child process; returns {seconds, peak RSS in KiB}.
 std::pair<double, long> RunChild(const std::vector<std::string>& argv) {
-  auto t0 = std::chrono::steady_clock::now();
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 2);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  int status = 0;
-  struct rusage ru;
-  wait4(pid, &status, 0, &ru);
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  Check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "command failed: " + argv[0]);
-  return {s, ru.ru_maxrss};
+  CommandResult m = RunOrDie(argv);
+  return {m.seconds, m.peak_rss_kib};
 }
 
-double Mbps(uint64_t bytes, double seconds) { return bytes / seconds / 1e6; }
-
 void Row(const std::string& what, double mbps, const std::string& vs, double base) {
-  std::printf("  %-46s %8.0f MB/s   %5.2fx %s\n", what.c_str(), mbps, mbps / base, vs.c_str());
+  cardvault::Row(what, mbps, "MB/s", vs, base);
 }
 
 int Main(int argc, char** argv) {
+  SetBenchName("format_bench");
   uint64_t mib = 1024;
   std::string dir = "/tmp";
   int runs = 3;
@@ -118,15 +66,8 @@ int Main(int argc, char** argv) {
   Recipient* rs[] = {&recipient};
 
   Bytes plain(size);
-  {
-    uint64_t x = 0x9e3779b97f4a7c15ull;
-    for (uint64_t i = 0; i < size; i += 8) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      std::memcpy(&plain[i], &x, std::min<uint64_t>(8, size - i));
-    }
-  }
+  uint64_t seed = 0x9e3779b97f4a7c15ull;
+  FillPseudoRandom(plain.data(), plain.size(), &seed);
   const Sha256Digest digest = Sha256(plain);
 
   // In memory.
@@ -167,10 +108,7 @@ int Main(int argc, char** argv) {
   Bytes().swap(out);
 
   // File to file.
-  char tmpl[4096];
-  std::snprintf(tmpl, sizeof tmpl, "%s/cv-bench-XXXXXX", dir.c_str());
-  Check(mkdtemp(tmpl) != nullptr, "mkdtemp failed in " + dir);
-  const std::string work = tmpl;
+  const std::string work = MakeTempDir(dir, "cv-bench");
   const std::string in = work + "/plain", cvb = work + "/plain.cvb", back = work + "/back";
   Env& env = *Env::Default();
   Must(WriteFileAtomically(env, in, plain), "writing the input");

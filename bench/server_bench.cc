@@ -3,8 +3,6 @@
 // peak RSS, and curl uploading the same large file to the same server as the baseline.
 //
 // Usage: server_bench [--big-mib N] [--small N] [--dir DIR]   (defaults: 1024, 10000, /tmp)
-#include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -12,48 +10,26 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
 
 #include "api/remote_store.h"
+#include "bench/bench_util.h"
 #include "core/crypto.h"
 #include "core/memory_file.h"
-#include "tests/integration/process_util.h"
+#include "tests/integration/local_server.h"
 
 namespace cardvault {
 namespace {
-
-double Seconds(const std::function<void()>& f) {
-  auto t0 = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-void Check(bool ok, const std::string& what) {
-  if (!ok) {
-    std::cerr << "server_bench: " << what << "\n";
-    std::exit(1);
-  }
-}
-
-long PeakRssKib(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
 
 std::string Id(const std::string& label, size_t i) {
   return HexEncode(Sha256(AsBytes(label + std::to_string(i))));
 }
 
 int Main(int argc, char** argv) {
+  SetBenchName("server_bench");
   uint64_t big_mib = 1024;
   size_t small = 10000;
   std::string base = "/tmp";
@@ -63,79 +39,31 @@ int Main(int argc, char** argv) {
     if (a == "--small") small = std::stoull(argv[i + 1]);
     if (a == "--dir") base = argv[i + 1];
   }
-  const std::string server_bin = std::string(CARDVAULT_BINARY_DIR) + "/api/cardvault-server";
-  char tmpl[4096];
-  std::snprintf(tmpl, sizeof tmpl, "%s/cv-server-bench-XXXXXX", base.c_str());
-  Check(mkdtemp(tmpl) != nullptr, "mkdtemp");
-  const std::string dir = tmpl, data = dir + "/data";
-
-  CommandResult init = RunCommand({server_bin, "--data", data, "init"});
-  Check(init.exit_code == 0, init.output);
-  const std::string fingerprint = init.output.substr(init.output.find("fingerprint: ") + 13, 64);
-  const int port = FreePort();
-  const Bytes config_text = ReadFileToBytes(*Env::Default(), data + "/config.json").value();
-  nlohmann::json config = nlohmann::json::parse(AsStringView(config_text));
-  config["port"] = port;
-  config["access_log"] = false;
-  config["quota_bytes"] = uint64_t{64} << 30;
-  config["max_object_bytes"] = uint64_t{8} << 30;
-  config["threads"] = 16;
-  std::ofstream(data + "/config.json") << config.dump(2);
-  Check(RunCommand({server_bin, "--data", data, "user", "add", "bench"}).exit_code == 0, "user");
-  CommandResult tok = RunCommand({server_bin, "--data", data, "token", "issue", "bench"});
-  const size_t at = tok.output.find("cvt_");
-  const std::string token = tok.output.substr(at, tok.output.find_first_of(" \n", at) - at);
-  ChildProcess server({server_bin, "--data", data, "serve"}, {}, dir + "/server.log");
-
-  auto client = [&] {
-    RemoteStoreOptions o;
-    o.port = port;
-    o.pinned_sha256 = fingerprint;
-    o.token = SecretData::CopyFrom(token);
-    o.read_timeout_seconds = 300;
-    o.write_timeout_seconds = 300;
-    return RemoteStore::New(std::move(o)).value();
-  };
-  Check(WaitFor([&] { return client()->Health().ok(); }, 10000), "server did not start");
+  const std::string dir = MakeTempDir(base, "cv-server-bench");
+  LocalServer server(dir);
+  Must(server.Init(R"({"quota_bytes": )" + std::to_string(uint64_t{64} << 30) +
+                   R"(, "max_object_bytes": )" + std::to_string(uint64_t{8} << 30) +
+                   R"(, "threads": 16})"),
+       "server init");
+  const std::string token = Must(server.AddUser("bench", dir + "/token"), "user");
+  Must(server.Start(), "server start");
+  KillOnFailure(server.process().pid());
+  auto client = [&] { return Must(server.Client(token), "client"); };
 
   // The large file, on disk, and its hash.
   const uint64_t size = big_mib << 20;
   const std::string big = dir + "/big";
-  {
-    std::vector<uint8_t> buf(1 << 20);
-    uint64_t x = 0x9e3779b97f4a7c15ull;
-    std::ofstream f(big, std::ios::binary);
-    for (uint64_t done = 0; done < size; done += buf.size()) {
-      for (size_t i = 0; i < buf.size(); i += 8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        std::memcpy(&buf[i], &x, 8);
-      }
-      f.write(reinterpret_cast<const char*>(buf.data()), static_cast<std::streamsize>(buf.size()));
-    }
-  }
-  Sha256Hasher h;
-  {
-    auto f = Env::Default()->NewSequentialFile(big).value();
-    std::vector<uint8_t> buf(1 << 20);
-    while (true) {
-      size_t n = f->Read(buf).value();
-      if (n == 0) break;
-      h.Update({buf.data(), n});
-    }
-  }
-  const std::string sha = HexEncode(h.Finish());
+  WritePseudoRandomFile(big, size, 0x9e3779b97f4a7c15ull);
+  const std::string sha = Sha256OfFile(big);
   std::printf("cardvault-server benchmark on 127.0.0.1 (TLS), %llu MiB object, %zu small objects\n",
               static_cast<unsigned long long>(big_mib), small);
 
   // Baseline: curl uploading the same file to the same server.
   double curl_s = Seconds([&] {
-    CommandResult r =
-        RunCommand({"curl", "-sS", "-f", "--cacert", data + "/tls/cert.pem", "-H",
-                    "Authorization: Bearer " + token, "-H", "X-Content-SHA256: " + sha, "-T", big,
-                    "https://localhost:" + std::to_string(port) + "/v1/objects/" + Id("curl", 0)});
-    Check(r.exit_code == 0, "curl upload failed: " + r.output);
+    RunOrDie(
+        {"curl", "-sS", "-f", "--cacert", server.cert_file(), "-H",
+         "Authorization: Bearer " + token, "-H", "X-Content-SHA256: " + sha, "-T", big,
+         "https://localhost:" + std::to_string(server.port()) + "/v1/objects/" + Id("curl", 0)});
   });
   const double curl_mbps = size / curl_s / 1e6;
 
@@ -249,9 +177,8 @@ int Main(int argc, char** argv) {
                 clients == 8 ? " (target >= 2000)" : "", small / get_s);
   }
   std::printf("\nServer peak RSS: %.1f MiB (target < 64 MiB with 8 concurrent large uploads)\n",
-              PeakRssKib(server.pid()) / 1024.0);
-  server.Signal(SIGTERM);
-  server.Wait(30000);
+              PeakRssKib(server.process().pid()) / 1024.0);
+  server.Stop();
   std::filesystem::remove_all(dir);
   return 0;
 }

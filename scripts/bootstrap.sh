@@ -17,6 +17,8 @@ PACKAGES=(
   openssl sqlite3 curl age procps pinentry-curses
   # the tray's desktop test: a virtual X server, a tray host, xwininfo
   xvfb trayer x11-utils
+  # the sync benchmark's comparison: rclone through a crypt remote to WebDAV
+  rclone
 )
 
 missing=()

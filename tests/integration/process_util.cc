@@ -1,10 +1,12 @@
-// Process helpers for integration tests (fork/exec, pipes, waitpid with timeouts).
+// Process helpers for integration tests and benchmarks (fork/exec, pipes, waitpid with
+// timeouts, wait4 for the peak RSS).
 #include "tests/integration/process_util.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,6 +42,7 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const EnvVars& en
                          const std::string& stdin_data) {
   int out[2], in[2];
   if (::pipe(out) != 0 || ::pipe(in) != 0) return {};
+  const auto start = std::chrono::steady_clock::now();
   pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(in[0], 0);
@@ -67,8 +70,11 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const EnvVars& en
   ::close(out[0]);
   writer.join();
   int status = 0;
-  ::waitpid(pid, &status, 0);
+  struct rusage usage {};
+  ::wait4(pid, &status, 0, &usage);
   r.exit_code = DecodeStatus(status);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.peak_rss_kib = usage.ru_maxrss;
   return r;
 }
 

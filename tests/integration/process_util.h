@@ -11,13 +11,15 @@
 namespace cardvault {
 
 struct CommandResult {
-  int exit_code = -1;  // 128+N when killed by signal N
-  std::string output;  // stdout and stderr together
+  int exit_code = -1;     // 128+N when killed by signal N
+  std::string output;     // stdout and stderr together
+  double seconds = 0;     // wall time from fork to exit
+  long peak_rss_kib = 0;  // the child's peak RSS (wait4's ru_maxrss)
 };
 
 using EnvVars = std::map<std::string, std::string>;
 
-// Runs argv[0] (looked up in PATH) with `env` added to this process's environment.
+// Runs argv[0] (looked up in PATH) with `env` added to this process's environment, to exit.
 CommandResult RunCommand(const std::vector<std::string>& argv, const EnvVars& env = {},
                          const std::string& stdin_data = {});
 

@@ -17,6 +17,7 @@
 #include "tests/core/pkcs11/softhsm_test_base.h"
 #include "tests/integration/process_util.h"
 #include "tests/integration/server_process.h"
+#include "tests/integration/soft_card.h"
 
 namespace cardvault {
 namespace {
@@ -24,14 +25,6 @@ namespace {
 namespace fs = std::filesystem;
 const std::string kBin = CARDVAULT_BINARY_DIR;
 const std::string kCli = kBin + "/agent/cardvault";
-
-// A SoftHSM2 configuration over its own token directory: one "card slot".
-std::string WriteSoftHsmConf(const std::string& dir) {
-  fs::create_directories(dir + "/tokens");
-  std::ofstream(dir + "/softhsm2.conf") << "directories.tokendir = " << dir << "/tokens\n"
-                                        << "objectstore.backend = file\nlog.level = ERROR\n";
-  return dir + "/softhsm2.conf";
-}
 
 class RestoreE2eTest : public SoftHsmTest {
  protected:
@@ -67,13 +60,10 @@ class RestoreE2eTest : public SoftHsmTest {
     const std::string saved = getenv("SOFTHSM2_CONF");
     setenv("SOFTHSM2_CONF", conf.c_str(), 1);
     InitToken(label);
-    CommandResult r = RunCommand({kCli, "card", "init", "--module", kSoftHsmModule, "--token",
-                                  label, "--pin-file", pin_file_});
+    auto recipient = CreateCardKey(kCli, label, pin_file_);
     setenv("SOFTHSM2_CONF", saved.c_str(), 1);
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-    const size_t at = r.output.find("cv-p11-");
-    EXPECT_NE(at, std::string::npos) << r.output;
-    return r.output.substr(at, r.output.find_first_of(" \n", at) - at);
+    EXPECT_TRUE(recipient.ok()) << recipient.status().ToString();
+    return recipient.ok() ? *recipient : std::string();
   }
 
   // PC A: its own XDG directories.
