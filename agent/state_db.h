@@ -12,6 +12,7 @@
 #include "core/crypto.h"
 #include "core/format.h"
 #include "storage/sqlite_db.h"
+#include "storage/sqlite_transaction.h"
 
 namespace cardvault {
 
@@ -69,6 +70,10 @@ class StateDb {
  public:
   // Opens or creates the database at `path` and migrates its schema.
   static StatusOr<std::unique_ptr<StateDb>> Open(const std::string& path);
+
+  // Groups the writes that follow into one transaction (one commit for a batch of steps);
+  // each method's own transaction nests inside it. Not committed = rolled back.
+  StatusOr<Transaction> BeginBatch() { return Transaction::Begin(*db_); }
 
   StatusOr<std::optional<FileRecord>> GetFile(const std::string& path);
   StatusOr<std::vector<FileRecord>> ListLiveFiles();

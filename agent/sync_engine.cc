@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "agent/tree_scanner.h"
@@ -70,6 +72,17 @@ StatusOr<std::unique_ptr<SyncEngine>> SyncEngine::New(StateDb* db, ObjectClient*
   }
   Env* env = options.env != nullptr ? options.env : Env::Default();
   CV_RETURN_IF_ERROR(env->CreateDirs(options.spool_dir));
+  // Spool files no version refers to were left by a crash before their step was committed:
+  // their versions are still queued and will be encrypted again.
+  CV_ASSIGN_OR_RETURN(std::vector<VersionRecord> encrypted,
+                      db->ListVersions(VersionState::kEncrypted));
+  std::set<std::string> in_use;
+  for (const VersionRecord& v : encrypted) in_use.insert(v.spool_path);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(options.spool_dir, ec)) {
+    if (in_use.count(entry.path().string()) == 0)
+      env->RemoveFile(entry.path().string()).IgnoreError();
+  }
   return std::unique_ptr<SyncEngine>(new SyncEngine(db, client, std::move(options)));
 }
 
@@ -160,7 +173,14 @@ Status SyncEngine::DetectRemoved(const std::string& path, bool is_directory) {
 Status SyncEngine::Rescan() {
   CV_ASSIGN_OR_RETURN(ScanResult scan, ScanTree(options_.vault_dir, options_.ignore));
   for (const std::string& s : scan.skipped) Emit("skipped", s, "symbolic link or special file");
-  for (const ScannedFile& f : scan.files) CV_RETURN_IF_ERROR(Detect(f.relative_path));
+  // The records of many files commit together (Detect's own transactions nest).
+  for (size_t i = 0; i < scan.files.size(); i += kBatchSize * 4) {
+    CV_ASSIGN_OR_RETURN(Transaction batch, db_->BeginBatch());
+    for (size_t j = i; j < std::min(scan.files.size(), i + kBatchSize * 4); ++j) {
+      CV_RETURN_IF_ERROR(Detect(scan.files[j].relative_path));
+    }
+    CV_RETURN_IF_ERROR(batch.Commit());
+  }
   CV_ASSIGN_OR_RETURN(std::vector<FileRecord> live, db_->ListLiveFiles());
   for (const FileRecord& f : live) {
     // scan.files is sorted by relative_path.
@@ -192,7 +212,7 @@ StatusOr<EpochRecord> SyncEngine::CurrentEpoch() {
   return e;
 }
 
-Status SyncEngine::Spool(VersionRecord& v) {
+Status SyncEngine::Spool(VersionRecord& v, bool sync_each) {
   v.spool_path.clear();
   if (!epoch_.has_value()) {
     // The epoch of this engine's recipients does not change while it runs.
@@ -208,7 +228,7 @@ Status SyncEngine::Spool(VersionRecord& v) {
   const std::string spool = JoinPath(options_.spool_dir, object_id + ".cvb");
   EncryptOptions opts;
   opts.env = env_;
-  opts.sync = false;  // the whole batch is flushed at once before it is recorded
+  opts.sync = sync_each;  // otherwise the whole batch is flushed at once before it is recorded
   if (v.kind == format::Kind::kFile) {
     auto m = EncryptFile(*env_, JoinPath(options_.vault_dir, v.path), spool, rs, v.path, opts);
     if (!m.ok()) {
@@ -230,9 +250,11 @@ Status SyncEngine::Spool(VersionRecord& v) {
     {
       CV_ASSIGN_OR_RETURN(auto sink, env_->NewWritableFile(tmp, 0600));
       CV_RETURN_IF_ERROR(EncryptStream(empty, *sink, rs, m, opts).status());
+      if (sync_each) CV_RETURN_IF_ERROR(sink->Sync());
       CV_RETURN_IF_ERROR(sink->Close());
     }
     CV_RETURN_IF_ERROR(env_->RenameFile(tmp, spool));
+    if (sync_each) CV_RETURN_IF_ERROR(env_->SyncDir(options_.spool_dir));
   }
   uint64_t blob_size = 0;
   StatusOr<Sha256Digest> blob_sha = HashFile(*env_, spool, &blob_size);
@@ -248,7 +270,7 @@ Status SyncEngine::Spool(VersionRecord& v) {
   return Status::Ok();
 }
 
-Status SyncEngine::RecordSpooled(std::vector<VersionRecord*>& spooled) {
+Status SyncEngine::RecordSpooled(std::vector<VersionRecord*>& spooled, bool synced_each) {
   auto discard = [&](size_t from) {
     for (size_t i = from; i < spooled.size(); ++i) {
       env_->RemoveFile(spooled[i]->spool_path).IgnoreError();
@@ -257,23 +279,32 @@ Status SyncEngine::RecordSpooled(std::vector<VersionRecord*>& spooled) {
   if (spooled.empty()) return Status::Ok();
   // One flush makes every spool file of the batch (and its directory entry) durable
   // before any of them is recorded as encrypted.
-  if (Status flushed = env_->SyncFileSystem(options_.spool_dir); !flushed.ok()) {
+  if (Status flushed = synced_each ? Status::Ok() : env_->SyncFileSystem(options_.spool_dir);
+      !flushed.ok()) {
     discard(0);
     return flushed;
   }
-  for (size_t i = 0; i < spooled.size(); ++i) {
-    VersionRecord& v = *spooled[i];
-    Status s =
-        db_->MarkEncrypted(v.id, v.object_id, v.epoch_id, v.spool_path, v.blob_sha256, v.blob_size);
+  CV_ASSIGN_OR_RETURN(Transaction batch, db_->BeginBatch());
+  std::vector<VersionRecord*> recorded;
+  for (VersionRecord* v : spooled) {
+    Status s = db_->MarkEncrypted(v->id, v->object_id, v->epoch_id, v->spool_path, v->blob_sha256,
+                                  v->blob_size);
+    if (!s.ok() && s.reason() == "superseded") {
+      env_->RemoveFile(v->spool_path).IgnoreError();
+      continue;
+    }
     if (!s.ok()) {
-      env_->RemoveFile(v.spool_path).IgnoreError();
-      if (s.reason() == "superseded") continue;
-      discard(i + 1);
+      discard(0);  // the batch rolls back: none of it is recorded
       return s;
     }
-    MaybeCrash("encrypted");
-    v.state = VersionState::kEncrypted;
+    recorded.push_back(v);
   }
+  if (Status committed = batch.Commit(); !committed.ok()) {
+    discard(0);
+    return committed;
+  }
+  MaybeCrash("encrypted");
+  for (VersionRecord* v : recorded) v->state = VersionState::kEncrypted;
   return Status::Ok();
 }
 
@@ -326,8 +357,6 @@ Status SyncEngine::PutBlob(ObjectClient& client, const VersionRecord& v) {
 Status SyncEngine::FinishUpload(VersionRecord& v, const Status& s, PassResult& result) {
   if (s.ok()) {
     CV_RETURN_IF_ERROR(db_->MarkUploaded(v.id, env_->NowUnixNanos()));
-    MaybeCrash("uploaded");
-    env_->RemoveFile(v.spool_path).IgnoreError();
     ++result.uploaded;
     Emit("file_uploaded", v.path);
     return Status::Ok();
@@ -363,9 +392,14 @@ StatusOr<SyncEngine::PassResult> SyncEngine::ProcessDue() {
     if (due.empty()) break;
     // 1. Encrypt what is queued into the spool, flush the batch once, record it.
     std::vector<VersionRecord*> spooled;
+    // A few files are each fsynced: a file system flush would also wait for everything
+    // else dirty on the disk, which makes a single file's latency unpredictable.
+    const bool sync_each = std::count_if(due.begin(), due.end(), [](const VersionRecord& v) {
+                             return v.state == VersionState::kQueued;
+                           }) <= kSyncEachUpTo;
     for (VersionRecord& v : due) {
       if (v.state != VersionState::kQueued) continue;
-      Status s = Spool(v);
+      Status s = Spool(v, sync_each);
       if (!s.ok()) {
         if (s.code() == StatusCode::kResourceExhausted) {  // disk full: stop here
           for (VersionRecord* done : spooled) env_->RemoveFile(done->spool_path).IgnoreError();
@@ -378,7 +412,7 @@ StatusOr<SyncEngine::PassResult> SyncEngine::ProcessDue() {
       }
       if (!v.spool_path.empty()) spooled.push_back(&v);  // else superseded or re-detected
     }
-    CV_RETURN_IF_ERROR(RecordSpooled(spooled));
+    CV_RETURN_IF_ERROR(RecordSpooled(spooled, sync_each));
     // 2. Each epoch's key object before any file that uses it, then the blobs over every
     // connection at once. 3. Their outcomes are recorded in order, on this thread.
     std::vector<VersionRecord*> uploads;
@@ -401,10 +435,17 @@ StatusOr<SyncEngine::PassResult> SyncEngine::ProcessDue() {
     }
     worker(client_);
     for (std::thread& t : threads) t.join();
+    CV_ASSIGN_OR_RETURN(Transaction batch, db_->BeginBatch());
+    std::vector<std::string> uploaded_spool;
     for (size_t i = 0; i < uploads.size(); ++i) {
       if (!outcome[i].has_value()) continue;  // not attempted: stopping
       CV_RETURN_IF_ERROR(FinishUpload(*uploads[i], *outcome[i], result));
+      if (outcome[i]->ok()) uploaded_spool.push_back(uploads[i]->spool_path);
     }
+    CV_RETURN_IF_ERROR(batch.Commit());
+    if (!uploaded_spool.empty()) MaybeCrash("uploaded");
+    // Only once the uploads are recorded: a spool file goes after its step is committed.
+    for (const std::string& spool : uploaded_spool) env_->RemoveFile(spool).IgnoreError();
   }
   return result;
 }

@@ -90,13 +90,16 @@ class SyncEngine {
  private:
   SyncEngine(StateDb* db, ObjectClient* client, SyncEngineOptions options);
   static constexpr size_t kBatchSize = 64;
+  static constexpr long kSyncEachUpTo = 4;  // batches this small fsync each file instead
   // Encrypts a queued version into a new spool file without fsync and fills in its object
   // id, epoch, spool path, blob hash and size; the spool path stays empty when the version
   // was superseded or the file changed or vanished (re-detected instead).
-  Status Spool(VersionRecord& v);
-  // Flushes the spool's file system once, then records every spooled version as encrypted.
-  // On failure the unrecorded spool files are removed.
-  Status RecordSpooled(std::vector<VersionRecord*>& spooled);
+  // With `sync_each`, the spool file is fsynced by itself (a batch of a few files).
+  Status Spool(VersionRecord& v, bool sync_each);
+  // Flushes the spool's file system once (unless each file was fsynced already), then
+  // records every spooled version as encrypted. On failure the unrecorded spool files are
+  // removed.
+  Status RecordSpooled(std::vector<VersionRecord*>& spooled, bool synced_each);
   // Uploads one encrypted version over `client` (thread-safe: no state is touched).
   Status PutBlob(ObjectClient& client, const VersionRecord& v);
   // Records the outcome of an upload: uploaded, retry later, requeue or failed.

@@ -534,7 +534,9 @@ int Main(int argc, char** argv) {
         "samples: median %.0f ms, max %.0f ms %s\n",
         settle_ms, sorted.size(), sorted[sorted.size() / 2] * 1000, sorted.back() * 1000,
         Target(sorted.back() <= limit, "max <= settle + 200 ms").c_str());
-    std::printf("  agent (cardvault run) peak RSS %.1f MiB %s\n", Mib(run_rss),
+    std::printf("  samples in order (ms):");
+    for (double l : latencies) std::printf(" %.0f", l * 1000);
+    std::printf("\n  agent (cardvault run) peak RSS %.1f MiB %s\n", Mib(run_rss),
                 Target(run_rss > 0 && run_rss < 64 * 1024, "< 64 MiB").c_str());
   }
 

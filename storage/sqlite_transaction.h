@@ -10,7 +10,9 @@ namespace cardvault {
 
 // A write transaction (BEGIN IMMEDIATE, so lock conflicts show up at Begin, not at
 // COMMIT). If Commit() was not called or failed, the destructor rolls back. MUST NOT
-// outlive its SqliteDb; transactions do not nest.
+// outlive its SqliteDb. Begun inside another transaction of the same connection, it is a
+// savepoint: its rollback undoes only its own changes, its commit becomes durable with the
+// outer transaction's (the caller MUST hold the connection for the whole outer one).
 class Transaction {
  public:
   static StatusOr<Transaction> Begin(SqliteDb& db);
@@ -23,8 +25,9 @@ class Transaction {
   Status Commit();
 
  private:
-  explicit Transaction(SqliteDb* db) : db_(db) {}
+  Transaction(SqliteDb* db, bool nested) : db_(db), nested_(nested) {}
   SqliteDb* db_;  // null once committed or moved from
+  bool nested_;
 };
 
 }  // namespace cardvault

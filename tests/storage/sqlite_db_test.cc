@@ -176,3 +176,48 @@ TEST_F(SqliteDbTest, MissingFileWithoutCreateIsNotFoundAndGarbageIsCorrupt) {
 
 }  // namespace
 }  // namespace cardvault
+
+namespace cardvault {
+namespace {
+
+// A transaction begun inside another is a savepoint: its rollback undoes only its own
+// rows, its commit lands only with the outer commit, and the outer rollback undoes all.
+TEST_F(SqliteDbTest, NestedTransactionsAreSavepoints) {
+  auto db = SqliteDb::Open(path_).value();
+  ASSERT_TRUE(db->Migrate(kMigrations).ok());
+  auto names = [&] {
+    auto s = db->Prepare("SELECT coalesce(group_concat(name, ','), '') FROM t ORDER BY name");
+    EXPECT_TRUE(s.ok() && *s->Step());
+    return s->ColumnText(0);
+  };
+  auto insert = [&](const std::string& name) {
+    auto inner = Transaction::Begin(*db);
+    ASSERT_TRUE(inner.ok());
+    ASSERT_TRUE(db->Exec("INSERT INTO t (name) VALUES ('" + name + "')").ok());
+    ASSERT_TRUE(inner->Commit().ok());
+  };
+  {
+    auto outer = Transaction::Begin(*db).value();
+    insert("a");
+    {
+      auto rolled_back = Transaction::Begin(*db).value();
+      ASSERT_TRUE(db->Exec("INSERT INTO t (name) VALUES ('b')").ok());
+    }
+    insert("c");
+    EXPECT_EQ(names(), "a,c");
+    ASSERT_TRUE(outer.Commit().ok());
+  }
+  {
+    auto outer = Transaction::Begin(*db).value();
+    insert("d");
+  }  // not committed: "d" goes too
+  EXPECT_EQ(names(), "a,c");
+  // A second connection sees only what the outer transactions committed.
+  auto other = SqliteDb::Open(path_).value();
+  auto s = other->Prepare("SELECT count(*) FROM t");
+  ASSERT_TRUE(s.ok() && *s->Step());
+  EXPECT_EQ(s->ColumnInt64(0), 2);
+}
+
+}  // namespace
+}  // namespace cardvault
