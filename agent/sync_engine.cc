@@ -384,16 +384,79 @@ Status SyncEngine::FinishUpload(VersionRecord& v, const Status& s, PassResult& r
 
 bool SyncEngine::Stopping() const { return stop_ != nullptr && stop_->load(); }
 
+// One batch of uploads in flight, a thread per connection, while the engine's thread
+// encrypts the next batch. The destructor joins the threads.
+struct SyncEngine::UploadJob {
+  std::vector<VersionRecord> versions;
+  std::vector<std::optional<Status>> outcome;  // preset when the epoch upload failed
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> threads;
+  ~UploadJob() {
+    for (std::thread& t : threads) t.join();
+  }
+};
+
+Status SyncEngine::StartUploads(std::vector<VersionRecord> encrypted,
+                                std::unique_ptr<UploadJob>& job) {
+  job = std::make_unique<UploadJob>();
+  job->versions = std::move(encrypted);
+  // Each epoch's key object before any file that uses it (on this thread: no upload runs).
+  for (const VersionRecord& v : job->versions) {
+    Status epoch = EnsureEpochUploaded(v.epoch_id);
+    job->outcome.push_back(epoch.ok() ? std::nullopt : std::optional<Status>(epoch));
+  }
+  UploadJob* j = job.get();
+  auto worker = [this, j](ObjectClient* client) {
+    for (size_t i = j->next++; i < j->versions.size() && !Stopping(); i = j->next++) {
+      if (!j->outcome[i].has_value()) j->outcome[i] = PutBlob(*client, j->versions[i]);
+    }
+  };
+  j->threads.emplace_back(worker, client_);
+  for (size_t t = 0; t < upload_clients_.size() && t + 1 < j->versions.size(); ++t) {
+    j->threads.emplace_back(worker, upload_clients_[t]);
+  }
+  return Status::Ok();
+}
+
+Status SyncEngine::FinishUploads(std::unique_ptr<UploadJob>& job, PassResult& result) {
+  if (job == nullptr) return Status::Ok();
+  for (std::thread& t : job->threads) t.join();
+  job->threads.clear();
+  CV_ASSIGN_OR_RETURN(Transaction batch, db_->BeginBatch());
+  std::vector<std::string> uploaded_spool;
+  for (size_t i = 0; i < job->versions.size(); ++i) {
+    if (!job->outcome[i].has_value()) continue;  // not attempted: stopping
+    CV_RETURN_IF_ERROR(FinishUpload(job->versions[i], *job->outcome[i], result));
+    if (job->outcome[i]->ok()) uploaded_spool.push_back(job->versions[i].spool_path);
+  }
+  CV_RETURN_IF_ERROR(batch.Commit());
+  job.reset();
+  if (!uploaded_spool.empty()) MaybeCrash("uploaded");
+  // Only once the uploads are recorded: a spool file goes after its step is committed.
+  for (const std::string& spool : uploaded_spool) env_->RemoveFile(spool).IgnoreError();
+  return Status::Ok();
+}
+
 StatusOr<SyncEngine::PassResult> SyncEngine::ProcessDue() {
   PassResult result;
+  std::unique_ptr<UploadJob> job;  // the previous batch's uploads, still running
   while (!Stopping()) {
+    std::set<int64_t> in_flight;
+    if (job != nullptr) {
+      for (const VersionRecord& v : job->versions) in_flight.insert(v.id);
+    }
     CV_ASSIGN_OR_RETURN(std::vector<VersionRecord> due,
-                        db_->DueVersions(env_->NowUnixNanos(), kBatchSize));
-    if (due.empty()) break;
-    // 1. Encrypt what is queued into the spool, flush the batch once, record it.
-    std::vector<VersionRecord*> spooled;
-    // A few files are each fsynced: a file system flush would also wait for everything
+                        db_->DueVersions(env_->NowUnixNanos(), kBatchSize + in_flight.size()));
+    std::erase_if(due, [&](const VersionRecord& v) { return in_flight.count(v.id) > 0; });
+    if (due.empty()) {
+      if (job == nullptr) break;
+      CV_RETURN_IF_ERROR(FinishUploads(job, result));
+      continue;
+    }
+    // 1. Encrypt what is queued into the spool, flush the batch once, record it. A few
+    // files are each fsynced instead: a file system flush would also wait for everything
     // else dirty on the disk, which makes a single file's latency unpredictable.
+    std::vector<VersionRecord*> spooled;
     const bool sync_each = std::count_if(due.begin(), due.end(), [](const VersionRecord& v) {
                              return v.state == VersionState::kQueued;
                            }) <= kSyncEachUpTo;
@@ -403,6 +466,7 @@ StatusOr<SyncEngine::PassResult> SyncEngine::ProcessDue() {
       if (!s.ok()) {
         if (s.code() == StatusCode::kResourceExhausted) {  // disk full: stop here
           for (VersionRecord* done : spooled) env_->RemoveFile(done->spool_path).IgnoreError();
+          CV_RETURN_IF_ERROR(FinishUploads(job, result));
           return s;
         }
         CV_RETURN_IF_ERROR(db_->MarkFailed(v.id, s.ToString()));
@@ -413,40 +477,16 @@ StatusOr<SyncEngine::PassResult> SyncEngine::ProcessDue() {
       if (!v.spool_path.empty()) spooled.push_back(&v);  // else superseded or re-detected
     }
     CV_RETURN_IF_ERROR(RecordSpooled(spooled, sync_each));
-    // 2. Each epoch's key object before any file that uses it, then the blobs over every
-    // connection at once. 3. Their outcomes are recorded in order, on this thread.
-    std::vector<VersionRecord*> uploads;
-    std::vector<std::optional<Status>> outcome;
+    // 2. The previous batch's outcomes are recorded, then this batch goes out over every
+    // connection while the next one is encrypted.
+    CV_RETURN_IF_ERROR(FinishUploads(job, result));
+    std::vector<VersionRecord> encrypted;
     for (VersionRecord& v : due) {
-      if (v.state != VersionState::kEncrypted) continue;
-      uploads.push_back(&v);
-      Status epoch = EnsureEpochUploaded(v.epoch_id);
-      outcome.push_back(epoch.ok() ? std::nullopt : std::optional<Status>(epoch));
+      if (v.state == VersionState::kEncrypted) encrypted.push_back(std::move(v));
     }
-    std::atomic<size_t> next{0};
-    auto worker = [&](ObjectClient* client) {
-      for (size_t i = next++; i < uploads.size() && !Stopping(); i = next++) {
-        if (!outcome[i].has_value()) outcome[i] = PutBlob(*client, *uploads[i]);
-      }
-    };
-    std::vector<std::thread> threads;
-    for (size_t t = 0; t < upload_clients_.size() && t + 1 < uploads.size(); ++t) {
-      threads.emplace_back(worker, upload_clients_[t]);
-    }
-    worker(client_);
-    for (std::thread& t : threads) t.join();
-    CV_ASSIGN_OR_RETURN(Transaction batch, db_->BeginBatch());
-    std::vector<std::string> uploaded_spool;
-    for (size_t i = 0; i < uploads.size(); ++i) {
-      if (!outcome[i].has_value()) continue;  // not attempted: stopping
-      CV_RETURN_IF_ERROR(FinishUpload(*uploads[i], *outcome[i], result));
-      if (outcome[i]->ok()) uploaded_spool.push_back(uploads[i]->spool_path);
-    }
-    CV_RETURN_IF_ERROR(batch.Commit());
-    if (!uploaded_spool.empty()) MaybeCrash("uploaded");
-    // Only once the uploads are recorded: a spool file goes after its step is committed.
-    for (const std::string& spool : uploaded_spool) env_->RemoveFile(spool).IgnoreError();
+    if (!encrypted.empty()) CV_RETURN_IF_ERROR(StartUploads(std::move(encrypted), job));
   }
+  CV_RETURN_IF_ERROR(FinishUploads(job, result));
   return result;
 }
 

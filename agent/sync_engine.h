@@ -79,9 +79,9 @@ class SyncEngine {
   };
   // Works through every version due by now, in batches of kBatchSize: encrypt the queued
   // ones into the spool, make the batch durable with one file system flush, record it,
-  // upload the epoch key objects it needs, then its blobs over every connection at once,
-  // and record each outcome. Returns when none is due (versions waiting for a retry are
-  // left for a later pass).
+  // upload the epoch key objects it needs, then its blobs over every connection at once
+  // while the next batch is encrypted, and record each outcome. Returns when none is due
+  // (versions waiting for a retry are left for a later pass).
   StatusOr<PassResult> ProcessDue();
 
   // When the next retry is due, if any version waits for one.
@@ -104,6 +104,12 @@ class SyncEngine {
   Status PutBlob(ObjectClient& client, const VersionRecord& v);
   // Records the outcome of an upload: uploaded, retry later, requeue or failed.
   Status FinishUpload(VersionRecord& v, const Status& s, PassResult& result);
+  struct UploadJob;
+  // Uploads the epoch key objects the versions need (on this thread), then starts their
+  // blobs on a thread per connection.
+  Status StartUploads(std::vector<VersionRecord> encrypted, std::unique_ptr<UploadJob>& job);
+  // Waits for `job` (if any) and records each outcome in one transaction.
+  Status FinishUploads(std::unique_ptr<UploadJob>& job, PassResult& result);
   bool Stopping() const;
   StatusOr<EpochRecord> CurrentEpoch();
   Status EnsureEpochUploaded(const Bytes& epoch_id);
