@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/tray/tray_controller.h"
+#include "tests/agent/tray/qt_test_util.h"
 #include "tests/integration/process_util.h"
 #include "tests/integration/server_process.h"
 
@@ -23,29 +24,6 @@ namespace {
 
 namespace fs = std::filesystem;
 const std::string kCli = CARDVAULT_BINARY_DIR "/agent/cardvault";
-
-void EnsureApp() {
-  static int argc = 1;
-  static char name[] = "tray_agent_e2e_test";
-  static char* argv[] = {name, nullptr};
-  static QApplication* app = [] {
-    ::setenv("QT_QPA_PLATFORM", "offscreen", 1);
-    return new QApplication(argc, argv);
-  }();
-  (void)app;
-}
-
-// Runs the GUI event loop until `done` or `timeout_ms`.
-bool PumpUntil(const std::function<bool()>& done, int timeout_ms) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
-    if (done()) return true;
-    QThread::msleep(10);
-  }
-  QCoreApplication::processEvents();
-  return done();
-}
 
 class TrayAgentE2eTest : public ::testing::Test {
  protected:

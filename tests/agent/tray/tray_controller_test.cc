@@ -16,32 +16,10 @@
 
 #include "agent/control_server.h"
 #include "agent/tray/tray_icons.h"
+#include "tests/agent/tray/qt_test_util.h"
 
 namespace cardvault {
 namespace {
-
-void EnsureApp() {
-  static int argc = 1;
-  static char name[] = "tray_controller_test";
-  static char* argv[] = {name, nullptr};
-  static QApplication* app = [] {
-    ::setenv("QT_QPA_PLATFORM", "offscreen", 1);
-    return new QApplication(argc, argv);
-  }();
-  (void)app;
-}
-
-// Runs the GUI event loop until `done` or `timeout_ms`.
-bool WaitFor(const std::function<bool()>& done, int timeout_ms = 5000) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
-    if (done()) return true;
-    QThread::msleep(5);
-  }
-  QCoreApplication::processEvents();
-  return done();
-}
 
 class TrayControllerTest : public ::testing::Test {
  protected:
@@ -93,7 +71,7 @@ class TrayControllerTest : public ::testing::Test {
   }
 
   bool WaitForState(TrayState s) {
-    return WaitFor([&] { return controller_->view().state == s; });
+    return PumpUntil([&] { return controller_->view().state == s; });
   }
   size_t CountCommand(const std::string& cmd) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -167,14 +145,14 @@ TEST_F(TrayControllerTest, SyncNowSendsSyncNow) {
       [&](const QString& cmd, bool ok) { done.push_back(cmd + (ok ? " ok" : " no")); });
   EXPECT_EQ(CountCommand("sync_now"), 0u);
   controller_->sync_action()->trigger();
-  ASSERT_TRUE(WaitFor([&] { return !done.empty(); }));
+  ASSERT_TRUE(PumpUntil([&] { return !done.empty(); }));
   EXPECT_EQ(done, std::vector<QString>{"sync_now ok"});
   EXPECT_EQ(CountCommand("sync_now"), 1u);
 }
 
 TEST_F(TrayControllerTest, AgentNotRunningAppearsAndRecoversWithTheSocket) {
   StartController();
-  ASSERT_TRUE(WaitFor([&] { return !controller_->view().status_line.empty(); }));
+  ASSERT_TRUE(PumpUntil([&] { return !controller_->view().status_line.empty(); }));
   EXPECT_EQ(controller_->view().state, TrayState::kAgentNotRunning);
   EXPECT_EQ(controller_->status_action()->text(), "Agent not running");
   EXPECT_FALSE(controller_->pause_action()->isEnabled());
@@ -201,8 +179,8 @@ TEST_F(TrayControllerTest, AFailedFileNotifiesOnceAndOtherEventsDoNot) {
   server_->Publish(R"({"event":"file_queued","path":"notes.txt"})");
   server_->Publish(R"({"event":"file_uploaded","path":"notes.txt"})");
   server_->Publish(R"({"event":"file_failed","path":"a/b.txt","detail":"permission denied"})");
-  ASSERT_TRUE(WaitFor([&] { return !notifications_.empty(); }));
-  WaitFor([] { return false; }, 300);  // anything else would have arrived by now
+  ASSERT_TRUE(PumpUntil([&] { return !notifications_.empty(); }));
+  PumpUntil([] { return false; }, 300);  // anything else would have arrived by now
   ASSERT_EQ(notifications_.size(), 1u);
   EXPECT_TRUE(notifications_[0].contains("a/b.txt: permission denied"))
       << notifications_[0].toStdString();
@@ -214,18 +192,18 @@ TEST_F(TrayControllerTest, AFailureBurstIsOneMoreNotificationWithTheCount) {
   StartController();
   ASSERT_TRUE(WaitForState(TrayState::kIdle));
   server_->Publish(R"({"event":"file_failed","path":"one","detail":"server said 500"})");
-  ASSERT_TRUE(WaitFor([&] { return notifications_.size() == 1; }));
+  ASSERT_TRUE(PumpUntil([&] { return notifications_.size() == 1; }));
   EXPECT_TRUE(notifications_[0].contains("one: server said 500"));
   // Three more in separate batches, within the gap: held back, then one notice for all.
   for (const char* name : {"two", "three", "four"}) {
     server_->Publish(std::string(R"({"event":"file_failed","path":")") + name + R"("})");
-    WaitFor([] { return false; }, 60);
+    PumpUntil([] { return false; }, 60);
   }
   EXPECT_EQ(notifications_.size(), 1u);
-  ASSERT_TRUE(WaitFor([&] { return notifications_.size() == 2; }));
+  ASSERT_TRUE(PumpUntil([&] { return notifications_.size() == 2; }));
   EXPECT_TRUE(notifications_[1].contains("3 files failed, first two"))
       << notifications_[1].toStdString();
-  WaitFor([] { return false; }, 1200);
+  PumpUntil([] { return false; }, 1200);
   EXPECT_EQ(notifications_.size(), 2u);
 }
 
@@ -235,7 +213,7 @@ TEST_F(TrayControllerTest, ARefusedCommandNotifiesWithTheAgentsMessage) {
   StartController();
   ASSERT_TRUE(WaitForState(TrayState::kIdle));
   controller_->pause_action()->trigger();
-  ASSERT_TRUE(WaitFor([&] { return !notifications_.empty(); }));
+  ASSERT_TRUE(PumpUntil([&] { return !notifications_.empty(); }));
   EXPECT_TRUE(notifications_[0].contains("pause failed")) << notifications_[0].toStdString();
   EXPECT_TRUE(notifications_[0].contains("the card is busy")) << notifications_[0].toStdString();
   EXPECT_EQ(controller_->view().state, TrayState::kIdle);
@@ -244,7 +222,7 @@ TEST_F(TrayControllerTest, ARefusedCommandNotifiesWithTheAgentsMessage) {
 TEST_F(TrayControllerTest, NothingTalksToTheAgentOrShowsBeforeStart) {
   StartServer();
   StartController(/*start=*/false);
-  WaitFor([] { return false; }, 300);
+  PumpUntil([] { return false; }, 300);
   EXPECT_EQ(server_->client_count(), 0u);
   EXPECT_EQ(CountCommand("status"), 0u);
   EXPECT_FALSE(controller_->icon().isVisible());
