@@ -15,7 +15,9 @@
 #include <mutex>
 #include <thread>
 #include <tuple>
+#include <vector>
 
+#include "agent/growing_file.h"
 #include "core/decryptor.h"
 #include "core/memory_file.h"
 
@@ -56,7 +58,8 @@ struct Restorer::Prepared {
 namespace {
 
 constexpr char kStagingDir[] = ".cardvault-restore";
-constexpr size_t kWriteThreads = 4;  // the file system calls of small files overlap well
+constexpr size_t kWriteThreads = 4;
+constexpr size_t kDownloadBuffer = 1 << 20;  // the file system calls of small files overlap well
 
 void Merge(RestoreSummary& into, RestoreSummary&& one) {
   into.restored += one.restored;
@@ -543,14 +546,9 @@ Status Restorer::RestoreOne(const RestoreOptions& options, const RemoteVersion& 
     }
     CV_RETURN_IF_ERROR(env_->CreateDirs(staging));
     const std::string part = staging + "/" + version.object_id + ".part";
-    if (Status got = Download(version, part, summary); !got.ok()) {
-      // Keep a partial download for the next run only if the failure was transient.
-      if (!IsRetryable(got)) env_->RemoveFile(part).IgnoreError();
-      return got;
-    }
-    CV_ASSIGN_OR_RETURN(auto src, env_->NewSequentialFile(part));
-    StatusOr<format::Metadata> m = DecryptToPath(version.object_id, *src, dest);
-    env_->RemoveFile(part).IgnoreError();
+    StatusOr<format::Metadata> m = DownloadAndDecrypt(version, part, dest, summary);
+    // Keep a partial download for the next run only if the failure was transient.
+    if (m.ok() || !IsRetryable(m.status())) env_->RemoveFile(part).IgnoreError();
     return m;
   }();
   if (!written.ok()) return written.status();
@@ -596,8 +594,10 @@ StatusOr<format::Metadata> Restorer::DecryptToPath(const std::string& object_id,
   return m;
 }
 
-Status Restorer::Download(const RemoteVersion& version, const std::string& part,
-                          RestoreSummary& summary) {
+StatusOr<format::Metadata> Restorer::DownloadAndDecrypt(const RemoteVersion& version,
+                                                        const std::string& part,
+                                                        const std::string& dest,
+                                                        RestoreSummary& summary) {
   uint64_t have = 0;
   if (StatusOr<FileInfo> info = env_->Stat(part); info.ok() && info->is_regular) {
     have = info->size <= version.blob_size ? info->size : 0;
@@ -605,26 +605,60 @@ Status Restorer::Download(const RemoteVersion& version, const std::string& part,
   // Appends to what an interrupted run left (a Range request from there).
   const int fd =
       ::open(part.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (have > 0 ? O_APPEND : O_TRUNC), 0600);
-  if (fd < 0) return IoError("cannot write " + part);
-  if (have == version.blob_size) {
+  if (fd < 0) return ErrnoToStatus(errno, "write", part);
+  StatusOr<std::unique_ptr<GrowingFile>> opened = GrowingFile::Open(part, have);
+  if (!opened.ok()) {
     ::close(fd);
-    return Status::Ok();
+    return opened.status();
   }
-  StatusOr<ObjectInfo> r = client_->Get(version.object_id, have, [&](ByteView b) -> Status {
-    size_t off = 0;
-    while (off < b.size()) {
-      ssize_t n = ::write(fd, b.data() + off, b.size() - off);
-      if (n < 0) return IoError("cannot write " + part);
-      off += static_cast<size_t>(n);
+  GrowingFile& src = **opened;
+  // The download runs on its own thread and the decryption reads behind it, so the network,
+  // the decryption and the writes overlap; the .part file keeps what arrived for a resume.
+  std::thread downloader([&] {
+    if (have == version.blob_size) {
+      src.Finish(Status::Ok());
+      return;
     }
-    summary.bytes_downloaded += b.size();
-    if (kill_after_bytes_ > 0 && summary.bytes_downloaded >= kill_after_bytes_) {
-      ::raise(SIGKILL);  // the test-only crash switch (see the header)
-    }
-    return Status::Ok();
+    std::vector<uint8_t> buffer;  // written in 1 MiB pieces, not httplib's 4 KiB reads
+    buffer.reserve(kDownloadBuffer);
+    uint64_t on_disk = have;
+    auto flush = [&]() -> Status {
+      size_t off = 0;
+      while (off < buffer.size()) {
+        ssize_t n = ::write(fd, buffer.data() + off, buffer.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return ErrnoToStatus(errno, "write", part);
+        off += static_cast<size_t>(n);
+      }
+      on_disk += buffer.size();
+      buffer.clear();
+      src.Advance(on_disk);
+      return Status::Ok();
+    };
+    StatusOr<ObjectInfo> r = client_->Get(version.object_id, have, [&](ByteView b) -> Status {
+      if (src.cancelled()) return CancelledError("decryption stopped");
+      buffer.insert(buffer.end(), b.begin(), b.end());
+      summary.bytes_downloaded += b.size();
+      if (kill_after_bytes_ > 0 && summary.bytes_downloaded >= kill_after_bytes_) {
+        flush().IgnoreError();
+        ::raise(SIGKILL);  // the test-only crash switch (see the header)
+      }
+      return buffer.size() >= kDownloadBuffer ? flush() : Status::Ok();
+    });
+    Status done = r.status();
+    if (done.ok()) done = flush();
+    src.Finish(done);
   });
+  StatusOr<format::Metadata> m = DecryptToPath(version.object_id, src, dest);
+  if (!m.ok()) src.Cancel();
+  Status downloaded = src.WaitFinished();
+  downloader.join();
   ::close(fd);
-  return r.status();
+  // A failed download explains a failed decryption (it read the error).
+  if (!downloaded.ok() && !(m.ok() || downloaded.code() == StatusCode::kCancelled)) {
+    return downloaded;
+  }
+  return m;
 }
 
 }  // namespace cardvault

@@ -132,7 +132,12 @@ class Restorer {
   // flushes the file system once at the end.
   StatusOr<format::Metadata> DecryptToPath(const std::string& object_id, SequentialFile& source,
                                            const std::string& dest);
-  Status Download(const RemoteVersion& version, const std::string& part, RestoreSummary& summary);
+  // Downloads a large blob into `part` (resuming from what a previous run left there) and
+  // decrypts it into `dest` as it arrives. A transient download failure is retryable and
+  // leaves `part` for the next run.
+  StatusOr<format::Metadata> DownloadAndDecrypt(const RemoteVersion& version,
+                                                const std::string& part, const std::string& dest,
+                                                RestoreSummary& summary);
 
   ObjectClient* client_;
   std::vector<ObjectClient*> fetch_clients_;
