@@ -5,6 +5,7 @@
 // Usage: server_bench [--big-mib N] [--small N] [--dir DIR]   (defaults: 1024, 10000, /tmp)
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -58,22 +59,29 @@ int Main(int argc, char** argv) {
   std::printf("cardvault-server benchmark on 127.0.0.1 (TLS), %llu MiB object, %zu small objects\n",
               static_cast<unsigned long long>(big_mib), small);
 
-  // Baseline: curl uploading the same file to the same server.
-  double curl_s = Seconds([&] {
-    RunOrDie(
-        {"curl", "-sS", "-f", "--cacert", server.cert_file(), "-H",
-         "Authorization: Bearer " + token, "-H", "X-Content-SHA256: " + sha, "-T", big,
-         "https://localhost:" + std::to_string(server.port()) + "/v1/objects/" + Id("curl", 0)});
-  });
-  const double curl_mbps = size / curl_s / 1e6;
-
+  // Baseline: curl uploading the same file to the same server. The two alternate, three
+  // rounds, and each reports its median: one upload's writeback slows the next one.
   auto remote = client();
   PutOptions put{ObjectKind::kBlob, size, sha, false};
-  double up_s = Seconds([&] {
-    Check(
-        remote->Put(Id("big", 0), put, [&] { return Env::Default()->NewSequentialFile(big); }).ok(),
-        "upload failed");
-  });
+  std::vector<double> curl_runs, our_runs;
+  for (int round = 0; round < 3; ++round) {
+    curl_runs.push_back(Seconds([&] {
+      RunOrDie({"curl", "-sS", "-f", "--cacert", server.cert_file(), "-H",
+                "Authorization: Bearer " + token, "-H", "X-Content-SHA256: " + sha, "-T", big,
+                "https://localhost:" + std::to_string(server.port()) + "/v1/objects/" +
+                    Id("curl", round)});
+    }));
+    our_runs.push_back(Seconds([&] {
+      Check(
+          remote->Put(Id("big", round), put, [&] { return Env::Default()->NewSequentialFile(big); })
+              .ok(),
+          "upload failed");
+    }));
+  }
+  std::sort(curl_runs.begin(), curl_runs.end());
+  std::sort(our_runs.begin(), our_runs.end());
+  const double curl_mbps = size / curl_runs[1] / 1e6;
+  const double up_s = our_runs[1];
   double down_s = Seconds([&] {
     uint64_t got = 0;
     Check(remote
@@ -86,7 +94,7 @@ int Main(int argc, char** argv) {
           "download failed");
     Check(got == size, "short download");
   });
-  std::printf("\nOne %llu MiB object, 1 client (baseline: curl upload %.0f MB/s)\n",
+  std::printf("\nOne %llu MiB object, 1 client, medians of 3 (baseline: curl upload %.0f MB/s)\n",
               static_cast<unsigned long long>(big_mib), curl_mbps);
   std::printf("  upload    %8.0f MB/s   %5.2fx of curl (target >= 0.9)\n", size / up_s / 1e6,
               size / up_s / 1e6 / curl_mbps);
