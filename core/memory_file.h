@@ -55,6 +55,46 @@ class MemoryWritableFile final : public WritableFile {
   Bytes* out_;
 };
 
+// Writes into memory the caller owns (`buffer`, which is neither zeroed nor reallocated),
+// e.g. a buffer from make_unique_for_overwrite. Appending past its end is kResourceExhausted.
+// The buffer MUST outlive the file.
+class SpanWritableFile final : public WritableFile {
+ public:
+  explicit SpanWritableFile(std::span<uint8_t> buffer) : buffer_(buffer) {}
+  Status Append(ByteView data) override {
+    CV_ASSIGN_OR_RETURN(std::span<uint8_t> dst, Reserve(data.size()));
+    std::copy(data.begin(), data.end(), dst.begin());
+    return Status::Ok();
+  }
+  Status WriteAt(uint64_t offset, ByteView data) override {
+    if (offset + data.size() > size_) return InvalidArgumentError("WriteAt past the end");
+    std::copy(data.begin(), data.end(), buffer_.begin() + static_cast<ptrdiff_t>(offset));
+    return Status::Ok();
+  }
+  Status Sync() override { return Status::Ok(); }
+  Status Close() override { return Status::Ok(); }
+  std::optional<std::span<uint8_t>> AppendInPlace(size_t n) override {
+    StatusOr<std::span<uint8_t>> dst = Reserve(n);
+    if (!dst.ok()) return std::nullopt;  // Append then reports the error
+    return *dst;
+  }
+  // The bytes written so far.
+  ByteView written() const { return buffer_.first(size_); }
+
+ private:
+  StatusOr<std::span<uint8_t>> Reserve(size_t n) {
+    if (n > buffer_.size() - size_) {
+      return ResourceExhaustedError("the memory buffer is full", "buffer_full");
+    }
+    std::span<uint8_t> dst = buffer_.subspan(size_, n);
+    size_ += n;
+    return dst;
+  }
+
+  std::span<uint8_t> buffer_;
+  size_t size_ = 0;
+};
+
 }  // namespace cardvault
 
 #endif  // CARDVAULT_CORE_MEMORY_FILE_H_

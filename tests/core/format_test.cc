@@ -422,3 +422,38 @@ TEST_F(FileFormatTest, FailedRenameOrSyncLeavesNothing) {
 
 }  // namespace
 }  // namespace cardvault
+
+namespace cardvault {
+namespace {
+
+// Encrypting into caller-owned memory (SpanWritableFile, sealed in place) gives a blob that
+// decrypts; a buffer too small is a clear error, not an overrun.
+TEST(SpanWritableFileTest, EncryptsInPlaceAndRefusesToOverflow) {
+  X25519Identity id = X25519Identity::Generate().value();
+  X25519Recipient r = id.recipient();
+  Recipient* rs[] = {&r};
+  Bytes plain(200000);
+  for (size_t i = 0; i < plain.size(); ++i) plain[i] = static_cast<uint8_t>(i * 7);
+  std::vector<uint8_t> buffer(plain.size() + 4096);
+  MemorySequentialFile src(plain);
+  SpanWritableFile sink(buffer);
+  format::Metadata m;
+  m.path = "f";
+  ASSERT_TRUE(EncryptStream(src, sink, rs, m).ok());
+  ByteView blob = sink.written();
+  MemorySequentialFile in(blob);
+  auto d = OpenBlob(&in, id);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  Bytes out;
+  MemoryWritableFile out_sink(&out);
+  ASSERT_TRUE((*d)->DecryptTo(out_sink).ok());
+  EXPECT_EQ(out, plain);
+
+  std::vector<uint8_t> small(plain.size() / 2);
+  MemorySequentialFile src2(plain);
+  SpanWritableFile small_sink(small);
+  EXPECT_EQ(EncryptStream(src2, small_sink, rs, m).status().reason(), "buffer_full");
+}
+
+}  // namespace
+}  // namespace cardvault
