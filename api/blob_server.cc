@@ -452,9 +452,11 @@ void BlobServer::InstallRoutes() {
     if (!user) return;
     auto used = store_->UsedBytes(*user);
     if (!used.ok()) return SendStatus(res, used.status());
+    auto quota = store_->QuotaBytes(*user);
+    if (!quota.ok()) return SendStatus(res, quota.status());
     res.set_content(JsonText({{"user", *user},
                               {"used_bytes", *used},
-                              {"quota_bytes", config_.quota_bytes},
+                              {"quota_bytes", *quota},
                               {"max_object_bytes", config_.max_object_bytes}}),
                     "application/json");
   });
@@ -500,11 +502,12 @@ void BlobServer::InstallRoutes() {
       return 413;
     }
     auto used = store_->UsedBytes(*user);
-    if (!used.ok()) return 100;
-    if (*used + *size > config_.quota_bytes) {
+    auto quota = store_->QuotaBytes(*user);
+    if (!used.ok() || !quota.ok()) return 100;
+    if (*used + *size > *quota) {
       auto existing = store_->Head(*user, id);  // a replacement frees the old size
       uint64_t freed = existing.ok() ? existing->size : 0;
-      if (*used - std::min(*used, freed) + *size > config_.quota_bytes) {
+      if (*used - std::min(*used, freed) + *size > *quota) {
         SendError(res, 507, "quota_exceeded", "the upload would exceed the user's quota");
         return 507;
       }

@@ -98,6 +98,8 @@ class BlobStore {
   virtual StatusOr<ListPage> List(std::string_view user, const ListOptions& options) = 0;
   // Bytes of live objects the user holds.
   virtual StatusOr<uint64_t> UsedBytes(std::string_view user) = 0;
+  // The most live bytes the user may hold (the store's default or the user's own).
+  virtual StatusOr<uint64_t> QuotaBytes(std::string_view user) = 0;
 };
 
 }  // namespace cardvault

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <string_view>
 
 #include "core/crypto.h"
@@ -17,7 +18,7 @@
 namespace cardvault {
 namespace {
 
-constexpr std::array<std::string_view, 5> kMigrations = {
+constexpr std::array<std::string_view, 6> kMigrations = {
     R"sql(
 CREATE TABLE objects (
   seq INTEGER PRIMARY KEY,
@@ -55,6 +56,15 @@ CREATE TRIGGER usage_retire AFTER UPDATE OF deleted ON objects
 END;
 CREATE TRIGGER usage_delete AFTER DELETE ON objects WHEN OLD.deleted IS NULL BEGIN
   UPDATE usage SET live_bytes = live_bytes - OLD.size WHERE user = OLD.user;
+END;
+)sql",
+    // A user's own quota (NULL: the server's default); the insert trigger names its columns.
+    R"sql(
+ALTER TABLE usage ADD COLUMN quota_bytes INTEGER;
+DROP TRIGGER usage_insert;
+CREATE TRIGGER usage_insert AFTER INSERT ON objects WHEN NEW.deleted IS NULL BEGIN
+  INSERT INTO usage (user, live_bytes) VALUES (NEW.user, NEW.size)
+    ON CONFLICT(user) DO UPDATE SET live_bytes = live_bytes + NEW.size;
 END;
 )sql",
 };
@@ -241,6 +251,41 @@ StatusOr<uint64_t> FileBlobStore::UsedBytesLocked(std::string_view user) {
   return row ? static_cast<uint64_t>(stmt.ColumnInt64(0)) : uint64_t{0};
 }
 
+StatusOr<uint64_t> FileBlobStore::QuotaBytesLocked(std::string_view user) {
+  CV_ASSIGN_OR_RETURN(Statement stmt,
+                      db_->Prepare("SELECT quota_bytes FROM usage WHERE user = ?1"));
+  CV_RETURN_IF_ERROR(stmt.BindText(1, user));
+  CV_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row || stmt.ColumnIsNull(0)) return options_.quota_bytes;
+  return static_cast<uint64_t>(stmt.ColumnInt64(0));
+}
+
+StatusOr<uint64_t> FileBlobStore::QuotaBytes(std::string_view user) {
+  std::lock_guard lock(mu_);
+  return QuotaBytesLocked(user);
+}
+
+Status FileBlobStore::SetUserQuota(const std::string& data_dir, std::string_view user,
+                                   std::optional<uint64_t> quota_bytes) {
+  if (quota_bytes.has_value() &&
+      *quota_bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return InvalidArgumentError("quota too large");
+  }
+  CV_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(data_dir + "/index.db"));
+  CV_RETURN_IF_ERROR(db->Migrate(kMigrations));
+  CV_ASSIGN_OR_RETURN(Statement stmt,
+                      db->Prepare("INSERT INTO usage (user, live_bytes, quota_bytes) "
+                                  "VALUES (?1, 0, ?2) ON CONFLICT(user) DO UPDATE SET "
+                                  "quota_bytes = excluded.quota_bytes"));
+  CV_RETURN_IF_ERROR(stmt.BindText(1, user));
+  if (quota_bytes.has_value()) {
+    CV_RETURN_IF_ERROR(stmt.BindInt64(2, static_cast<int64_t>(*quota_bytes)));
+  } else {
+    CV_RETURN_IF_ERROR(stmt.BindNull(2));
+  }
+  return stmt.Run();
+}
+
 StatusOr<uint64_t> FileBlobStore::UsedBytes(std::string_view user) {
   std::lock_guard lock(mu_);
   return UsedBytesLocked(user);
@@ -269,10 +314,11 @@ StatusOr<std::unique_ptr<PendingPut>> FileBlobStore::BeginPut(std::string_view u
       return AlreadyExistsError("object exists", "object_exists");
     }
     CV_ASSIGN_OR_RETURN(uint64_t used, UsedBytesLocked(user));
+    CV_ASSIGN_OR_RETURN(uint64_t quota, QuotaBytesLocked(user));
     uint64_t freed = existing.ok() ? existing->info.size : 0;
-    if (used - freed + options.size > options_.quota_bytes) {
-      return ResourceExhaustedError(
-          "quota of " + std::to_string(options_.quota_bytes) + " bytes exceeded", "quota_exceeded");
+    if (used - freed + options.size > quota) {
+      return ResourceExhaustedError("quota of " + std::to_string(quota) + " bytes exceeded",
+                                    "quota_exceeded");
     }
   }
   if (options.size <= options_.inline_max_bytes) {
@@ -363,8 +409,9 @@ StatusOr<ObjectInfo> FileBlobStore::ApplyIndexWriteLocked(const IndexWrite& w, i
     return AlreadyExistsError("object exists", "object_exists");
   }
   CV_ASSIGN_OR_RETURN(uint64_t used, UsedBytesLocked(user));
+  CV_ASSIGN_OR_RETURN(uint64_t quota, QuotaBytesLocked(user));
   uint64_t freed = existing.ok() ? existing->info.size : 0;
-  if (used - freed + options.size > options_.quota_bytes) {
+  if (used - freed + options.size > quota) {
     return ResourceExhaustedError("quota exceeded", "quota_exceeded");
   }
   if (existing.ok()) {

@@ -7,6 +7,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "api/blob_store.h"
@@ -50,6 +51,13 @@ class FileBlobStore final : public BlobStore {
   Status Delete(std::string_view user, std::string_view id) override;
   StatusOr<ListPage> List(std::string_view user, const ListOptions& options) override;
   StatusOr<uint64_t> UsedBytes(std::string_view user) override;
+  StatusOr<uint64_t> QuotaBytes(std::string_view user) override;
+
+  // Gives `user` a quota of their own (nullopt: back to Options::quota_bytes), in the index
+  // under `data_dir`. Safe while a server runs on that directory: it opens only the index,
+  // and the next upload sees the new quota.
+  static Status SetUserQuota(const std::string& data_dir, std::string_view user,
+                             std::optional<uint64_t> quota_bytes);
 
   // Removes the files and index rows of versions deleted or replaced more than
   // retention_seconds ago (relative to `now_unix`). Returns how many were purged.
@@ -95,6 +103,7 @@ class FileBlobStore final : public BlobStore {
   StatusOr<ObjectInfo> ApplyIndexWriteLocked(const IndexWrite& w, int64_t now);
   StatusOr<Row> FindLiveLocked(std::string_view user, std::string_view id);
   StatusOr<uint64_t> UsedBytesLocked(std::string_view user);
+  StatusOr<uint64_t> QuotaBytesLocked(std::string_view user);
   std::string BlobPath(const std::string& file) const;
   int64_t NowUnix() { return env_->NowUnixNanos() / 1000000000; }
 

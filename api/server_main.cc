@@ -2,10 +2,13 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <charconv>
 #include <condition_variable>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "api/blob_server.h"
@@ -141,6 +144,11 @@ int main(int argc, char** argv) {
   std::string user_name;
   user_add->add_option("name", user_name)->required();
   user->add_subcommand("list", "list users");
+  auto* user_quota = user->add_subcommand(
+      "quota", "give a user a quota of their own, in bytes ('default': the config's quota_bytes)");
+  std::string quota_text;
+  user_quota->add_option("name", user_name)->required();
+  user_quota->add_option("bytes", quota_text, "bytes, or 'default'")->required();
 
   auto* token = app.add_subcommand("token", "manage access tokens");
   token->require_subcommand(1);
@@ -166,7 +174,32 @@ int main(int argc, char** argv) {
   }
   auto tokens = TokenStore::Open(env, data + "/auth.db");
   if (!tokens.ok()) return Fail(tokens.status());
-  if (user_add->parsed()) {
+  if (user_quota->parsed()) {
+    auto users = (*tokens)->ListUsers();
+    if (!users.ok()) return Fail(users.status());
+    if (std::find(users->begin(), users->end(), user_name) == users->end()) {
+      return Fail(NotFoundError("no user " + user_name + " (see 'user list')", "no_such_user"));
+    }
+    std::optional<uint64_t> bytes;
+    if (quota_text != "default") {
+      uint64_t value = 0;
+      auto [end, ec] =
+          std::from_chars(quota_text.data(), quota_text.data() + quota_text.size(), value);
+      if (ec != std::errc() || end != quota_text.data() + quota_text.size()) {
+        return Fail(InvalidArgumentError("quota must be a number of bytes or 'default', not " +
+                                         quota_text));
+      }
+      bytes = value;
+    }
+    Status status = FileBlobStore::SetUserQuota(data, user_name, bytes);
+    if (!status.ok()) return Fail(status);
+    if (bytes) {
+      std::printf("quota of %s: %llu bytes\n", user_name.c_str(),
+                  static_cast<unsigned long long>(*bytes));
+    } else {
+      std::printf("quota of %s: the default (quota_bytes in config.json)\n", user_name.c_str());
+    }
+  } else if (user_add->parsed()) {
     Status status = (*tokens)->AddUser(user_name);
     if (!status.ok()) return Fail(status);
     std::printf("added user %s\n", user_name.c_str());

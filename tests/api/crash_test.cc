@@ -216,3 +216,37 @@ TEST_F(ChildServerTest, TokenCliListRevokeAndNoTokenInLogs) {
 
 }  // namespace
 }  // namespace cardvault
+
+namespace cardvault {
+namespace {
+
+// `user quota` gives one user a quota of their own while the server runs: an upload beyond
+// it is 507 and stores nothing, and 'default' restores the config's.
+TEST_F(ChildServerTest, UserQuotaCliAppliesToTheRunningServer) {
+  StartServer();
+  auto client = Client();
+  const std::string nobody =
+      RunCommand(kServer + " --data " + data_ + " user quota nobody 10 2>&1; echo exit=$?");
+  EXPECT_NE(nobody.find("no user nobody"), std::string::npos) << nobody;
+  EXPECT_NE(nobody.find("exit=1"), std::string::npos) << nobody;
+  const std::string lots =
+      RunCommand(kServer + " --data " + data_ + " user quota alice lots 2>&1; echo exit=$?");
+  EXPECT_NE(lots.find("number of bytes"), std::string::npos) << lots;
+  EXPECT_NE(lots.find("exit=1"), std::string::npos) << lots;
+  EXPECT_NE(RunCommand(kServer + " --data " + data_ + " user quota alice 100").find("100 bytes"),
+            std::string::npos);
+  const std::string body(200, 'q');
+  const std::string sha = HexEncode(Sha256(AsBytes(body)));
+  auto put = [&](const std::string& id) {
+    return client->Put(id, {ObjectKind::kBlob, body.size(), sha, true}, StringSource(body))
+        .status();
+  };
+  const std::string id(64, 'e');
+  EXPECT_EQ(put(id).reason(), "quota_exceeded");
+  EXPECT_EQ(client->Head(id).status().code(), StatusCode::kNotFound);
+  RunCommand(kServer + " --data " + data_ + " user quota alice default");
+  EXPECT_TRUE(put(id).ok());
+}
+
+}  // namespace
+}  // namespace cardvault

@@ -416,3 +416,38 @@ PRAGMA user_version = 3;
 
 }  // namespace
 }  // namespace cardvault
+
+namespace cardvault {
+namespace {
+
+// A user's own quota replaces the default for that user only, takes effect on an open
+// store (set through a second connection, as the CLI does), and can be reset.
+TEST(FileBlobStoreQuotaTest, PerUserQuotaOverridesTheDefault) {
+  char tmpl[] = "/tmp/cv-blobstore-quota-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  FileBlobStore::Options options;
+  options.quota_bytes = 1000;
+  auto store = FileBlobStore::Open(Env::Default(), dir, options).value();
+  auto put = [&](const std::string& user, int n, size_t size) {
+    std::string data(size, 'x');
+    CV_ASSIGN_OR_RETURN(
+        auto p, store->BeginPut(user, Id(n), {ObjectKind::kBlob, data.size(), Sha(data), false}));
+    CV_RETURN_IF_ERROR(p->Append(AsBytes(data)));
+    return p->Commit().status();
+  };
+  ASSERT_TRUE(FileBlobStore::SetUserQuota(dir, "alice", 300).ok());
+  EXPECT_EQ(*store->QuotaBytes("alice"), 300u);
+  EXPECT_EQ(*store->QuotaBytes("bob"), 1000u);
+  EXPECT_TRUE(put("alice", 1, 300).ok());
+  EXPECT_EQ(put("alice", 2, 1).reason(), "quota_exceeded");
+  EXPECT_TRUE(put("bob", 1, 900).ok());
+  ASSERT_TRUE(FileBlobStore::SetUserQuota(dir, "alice", std::nullopt).ok());
+  EXPECT_EQ(*store->QuotaBytes("alice"), 1000u);
+  EXPECT_TRUE(put("alice", 2, 700).ok());
+  EXPECT_EQ(*store->UsedBytes("alice"), 1000u) << "the quota row keeps the usage";
+  store.reset();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace cardvault
