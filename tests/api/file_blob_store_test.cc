@@ -30,6 +30,16 @@ size_t CountFiles(const std::string& dir) {
   return n;
 }
 
+// A directory under /tmp for one test, removed with everything in it at scope exit.
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/cv-blobstore-test-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
 // The parameter is inline_max_bytes: 0 stores every object as a file, kInline every object
 // these tests write inside the index.
 constexpr uint64_t kFiles = 0, kInline = 1 << 20;
@@ -338,8 +348,8 @@ namespace {
 // Objects up to inline_max_bytes live in the index (no file), larger ones as files; both
 // read back at any offset, before and after a reopen, and are purged the same way.
 TEST(FileBlobStoreInlineTest, ThresholdDecidesWhereBytesLiveAndBothReadBack) {
-  char tmpl[] = "/tmp/cv-blobstore-inline-XXXXXX";
-  const std::string dir = ::mkdtemp(tmpl);
+  TempDir temp;
+  const std::string& dir = temp.path;
   FileBlobStore::Options options;
   options.inline_max_bytes = 8;
   options.retention_seconds = 0;
@@ -381,14 +391,13 @@ TEST(FileBlobStoreInlineTest, ThresholdDecidesWhereBytesLiveAndBothReadBack) {
   EXPECT_EQ(*store->PurgeExpired(Env::Default()->NowUnixNanos() / 1000000000 + 1), 2u);
   EXPECT_EQ(CountFiles(dir + "/blobs"), 0u);
   store.reset();
-  std::filesystem::remove_all(dir);
 }
 
 // An index written before per-user usage was kept (schema version 3, as released) gets
 // its usage computed from the live rows when it is migrated.
 TEST(FileBlobStoreInlineTest, UsageIsComputedWhenAnOlderIndexIsMigrated) {
-  char tmpl[] = "/tmp/cv-blobstore-migrate-XXXXXX";
-  const std::string dir = ::mkdtemp(tmpl);
+  TempDir temp;
+  const std::string& dir = temp.path;
   {
     auto db = SqliteDb::Open(dir + "/index.db").value();
     ASSERT_TRUE(db->Exec(R"sql(
@@ -411,7 +420,6 @@ PRAGMA user_version = 3;
   EXPECT_EQ(*store->UsedBytes("bob"), 7u);
   EXPECT_EQ(*store->UsedBytes("carol"), 0u);
   store.reset();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
@@ -423,8 +431,8 @@ namespace {
 // A user's own quota replaces the default for that user only, takes effect on an open
 // store (set through a second connection, as the CLI does), and can be reset.
 TEST(FileBlobStoreQuotaTest, PerUserQuotaOverridesTheDefault) {
-  char tmpl[] = "/tmp/cv-blobstore-quota-XXXXXX";
-  const std::string dir = ::mkdtemp(tmpl);
+  TempDir temp;
+  const std::string& dir = temp.path;
   FileBlobStore::Options options;
   options.quota_bytes = 1000;
   auto store = FileBlobStore::Open(Env::Default(), dir, options).value();
@@ -446,7 +454,6 @@ TEST(FileBlobStoreQuotaTest, PerUserQuotaOverridesTheDefault) {
   EXPECT_TRUE(put("alice", 2, 700).ok());
   EXPECT_EQ(*store->UsedBytes("alice"), 1000u) << "the quota row keeps the usage";
   store.reset();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
