@@ -225,10 +225,14 @@ std::string FileBlobStore::BlobPath(const std::string& file) const {
 }
 
 StatusOr<FileBlobStore::Row> FileBlobStore::FindLiveLocked(std::string_view user,
-                                                           std::string_view id) {
-  CV_ASSIGN_OR_RETURN(Statement stmt,
-                      db_->Prepare("SELECT kind, size, sha256, created, file, data IS NOT NULL "
-                                   "FROM objects WHERE user = ?1 AND id = ?2 AND deleted IS NULL"));
+                                                           std::string_view id, bool with_data) {
+  // Without the data, only whether there is any: Head and the put checks need no bytes.
+  CV_ASSIGN_OR_RETURN(
+      Statement stmt,
+      db_->Prepare(with_data ? "SELECT kind, size, sha256, created, file, data IS NOT NULL, data "
+                               "FROM objects WHERE user = ?1 AND id = ?2 AND deleted IS NULL"
+                             : "SELECT kind, size, sha256, created, file, data IS NOT NULL "
+                               "FROM objects WHERE user = ?1 AND id = ?2 AND deleted IS NULL"));
   CV_RETURN_IF_ERROR(stmt.BindText(1, user));
   CV_RETURN_IF_ERROR(stmt.BindText(2, id));
   CV_ASSIGN_OR_RETURN(bool found, stmt.Step());
@@ -241,28 +245,45 @@ StatusOr<FileBlobStore::Row> FileBlobStore::FindLiveLocked(std::string_view user
   row.info.created_unix = stmt.ColumnInt64(3);
   row.file = stmt.ColumnText(4);
   row.is_inline = stmt.ColumnInt64(5) != 0;
+  if (with_data && row.is_inline) row.data = stmt.ColumnBlob(6);
   return row;
 }
 
-StatusOr<uint64_t> FileBlobStore::UsedBytesLocked(std::string_view user) {
-  CV_ASSIGN_OR_RETURN(Statement stmt, db_->Prepare("SELECT live_bytes FROM usage WHERE user = ?1"));
+StatusOr<FileBlobStore::Usage> FileBlobStore::UsageLocked(std::string_view user) {
+  CV_ASSIGN_OR_RETURN(Statement stmt,
+                      db_->Prepare("SELECT live_bytes, quota_bytes FROM usage WHERE user = ?1"));
   CV_RETURN_IF_ERROR(stmt.BindText(1, user));
   CV_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  return row ? static_cast<uint64_t>(stmt.ColumnInt64(0)) : uint64_t{0};
+  Usage usage{0, options_.quota_bytes};
+  if (!row) return usage;
+  usage.used = static_cast<uint64_t>(stmt.ColumnInt64(0));
+  if (!stmt.ColumnIsNull(1)) usage.quota = static_cast<uint64_t>(stmt.ColumnInt64(1));
+  return usage;
 }
 
-StatusOr<uint64_t> FileBlobStore::QuotaBytesLocked(std::string_view user) {
-  CV_ASSIGN_OR_RETURN(Statement stmt,
-                      db_->Prepare("SELECT quota_bytes FROM usage WHERE user = ?1"));
-  CV_RETURN_IF_ERROR(stmt.BindText(1, user));
-  CV_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row || stmt.ColumnIsNull(0)) return options_.quota_bytes;
-  return static_cast<uint64_t>(stmt.ColumnInt64(0));
+StatusOr<std::optional<FileBlobStore::Row>> FileBlobStore::CheckPutLocked(
+    std::string_view user, std::string_view id, const PutOptions& options) {
+  StatusOr<Row> existing = FindLiveLocked(user, id);
+  if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) {
+    return existing.status();
+  }
+  if (existing.ok() && options.create_only) {
+    return AlreadyExistsError("object exists", "object_exists");
+  }
+  CV_ASSIGN_OR_RETURN(Usage usage, UsageLocked(user));
+  const uint64_t freed = existing.ok() ? existing->info.size : 0;
+  if (usage.used - freed + options.size > usage.quota) {
+    return ResourceExhaustedError("quota of " + std::to_string(usage.quota) + " bytes exceeded",
+                                  "quota_exceeded");
+  }
+  if (!existing.ok()) return std::optional<Row>();
+  return std::optional<Row>(std::move(*existing));
 }
 
 StatusOr<uint64_t> FileBlobStore::QuotaBytes(std::string_view user) {
   std::lock_guard lock(mu_);
-  return QuotaBytesLocked(user);
+  CV_ASSIGN_OR_RETURN(Usage usage, UsageLocked(user));
+  return usage.quota;
 }
 
 Status FileBlobStore::SetUserQuota(const std::string& data_dir, std::string_view user,
@@ -288,7 +309,8 @@ Status FileBlobStore::SetUserQuota(const std::string& data_dir, std::string_view
 
 StatusOr<uint64_t> FileBlobStore::UsedBytes(std::string_view user) {
   std::lock_guard lock(mu_);
-  return UsedBytesLocked(user);
+  CV_ASSIGN_OR_RETURN(Usage usage, UsageLocked(user));
+  return usage.used;
 }
 
 StatusOr<std::unique_ptr<PendingPut>> FileBlobStore::BeginPut(std::string_view user,
@@ -305,21 +327,9 @@ StatusOr<std::unique_ptr<PendingPut>> FileBlobStore::BeginPut(std::string_view u
                                   "object_too_large");
   }
   {
+    // Checked up front so a doomed upload is refused before its body, and again at commit.
     std::lock_guard lock(mu_);
-    auto existing = FindLiveLocked(user, id);
-    if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) {
-      return existing.status();
-    }
-    if (existing.ok() && options.create_only) {
-      return AlreadyExistsError("object exists", "object_exists");
-    }
-    CV_ASSIGN_OR_RETURN(uint64_t used, UsedBytesLocked(user));
-    CV_ASSIGN_OR_RETURN(uint64_t quota, QuotaBytesLocked(user));
-    uint64_t freed = existing.ok() ? existing->info.size : 0;
-    if (used - freed + options.size > quota) {
-      return ResourceExhaustedError("quota of " + std::to_string(quota) + " bytes exceeded",
-                                    "quota_exceeded");
-    }
+    CV_RETURN_IF_ERROR(CheckPutLocked(user, id, options).status());
   }
   if (options.size <= options_.inline_max_bytes) {
     return std::unique_ptr<PendingPut>(
@@ -401,20 +411,8 @@ StatusOr<ObjectInfo> FileBlobStore::ApplyIndexWriteLocked(const IndexWrite& w, i
   const std::string& user = *w.user;
   const std::string& id = *w.id;
   const PutOptions& options = *w.options;
-  auto existing = FindLiveLocked(user, id);
-  if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) {
-    return existing.status();
-  }
-  if (existing.ok() && options.create_only) {
-    return AlreadyExistsError("object exists", "object_exists");
-  }
-  CV_ASSIGN_OR_RETURN(uint64_t used, UsedBytesLocked(user));
-  CV_ASSIGN_OR_RETURN(uint64_t quota, QuotaBytesLocked(user));
-  uint64_t freed = existing.ok() ? existing->info.size : 0;
-  if (used - freed + options.size > quota) {
-    return ResourceExhaustedError("quota exceeded", "quota_exceeded");
-  }
-  if (existing.ok()) {
+  CV_ASSIGN_OR_RETURN(std::optional<Row> existing, CheckPutLocked(user, id, options));
+  if (existing.has_value()) {
     CV_ASSIGN_OR_RETURN(Statement retire,
                         db_->Prepare("UPDATE objects SET deleted = ?3 "
                                      "WHERE user = ?1 AND id = ?2 AND deleted IS NULL"));
@@ -448,22 +446,14 @@ StatusOr<std::unique_ptr<BlobReader>> FileBlobStore::Open(std::string_view user,
   Row row;
   {
     std::lock_guard lock(mu_);
-    CV_ASSIGN_OR_RETURN(row, FindLiveLocked(user, id));
-    if (row.is_inline) {
-      CV_ASSIGN_OR_RETURN(Statement stmt,
-                          db_->Prepare("SELECT data FROM objects "
-                                       "WHERE user = ?1 AND id = ?2 AND deleted IS NULL"));
-      CV_RETURN_IF_ERROR(stmt.BindText(1, user));
-      CV_RETURN_IF_ERROR(stmt.BindText(2, id));
-      CV_ASSIGN_OR_RETURN(bool found, stmt.Step());
-      if (!found) return InternalError("inline object vanished under the lock");
-      Bytes data = stmt.ColumnBlob(0);
-      if (data.size() != row.info.size) {
-        return CorruptError("object " + row.info.id + " holds " + std::to_string(data.size()) +
-                            " bytes, indexed as " + std::to_string(row.info.size));
-      }
-      return std::unique_ptr<BlobReader>(new InlineReader(std::move(data), std::move(row.info)));
+    CV_ASSIGN_OR_RETURN(row, FindLiveLocked(user, id, /*with_data=*/true));
+  }
+  if (row.is_inline) {
+    if (row.data.size() != row.info.size) {
+      return CorruptError("object " + row.info.id + " holds " + std::to_string(row.data.size()) +
+                          " bytes, indexed as " + std::to_string(row.info.size));
     }
+    return std::unique_ptr<BlobReader>(new InlineReader(std::move(row.data), std::move(row.info)));
   }
   std::string path = BlobPath(row.file);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

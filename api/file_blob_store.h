@@ -77,6 +77,11 @@ class FileBlobStore final : public BlobStore {
     ObjectInfo info;
     std::string file;        // empty for an inline object
     bool is_inline = false;  // the bytes are in the row's data column
+    Bytes data;              // those bytes, when asked for
+  };
+  struct Usage {
+    uint64_t used;   // live bytes
+    uint64_t quota;  // the user's own quota, or Options::quota_bytes
   };
 
   FileBlobStore(Env* env, std::string data_dir, Options options, std::unique_ptr<SqliteDb> db)
@@ -101,9 +106,12 @@ class FileBlobStore final : public BlobStore {
   StatusOr<ObjectInfo> CommitIndexWrite(IndexWrite& w);
   // The checks and row changes of one write, inside the group's transaction; mu_ held.
   StatusOr<ObjectInfo> ApplyIndexWriteLocked(const IndexWrite& w, int64_t now);
-  StatusOr<Row> FindLiveLocked(std::string_view user, std::string_view id);
-  StatusOr<uint64_t> UsedBytesLocked(std::string_view user);
-  StatusOr<uint64_t> QuotaBytesLocked(std::string_view user);
+  StatusOr<Row> FindLiveLocked(std::string_view user, std::string_view id, bool with_data = false);
+  StatusOr<Usage> UsageLocked(std::string_view user);
+  // The checks of a put (create-only, quota with the replaced version's bytes freed);
+  // returns the live version it would replace, if any.
+  StatusOr<std::optional<Row>> CheckPutLocked(std::string_view user, std::string_view id,
+                                              const PutOptions& options);
   std::string BlobPath(const std::string& file) const;
   int64_t NowUnix() { return env_->NowUnixNanos() / 1000000000; }
 
