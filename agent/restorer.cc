@@ -58,8 +58,8 @@ struct Restorer::Prepared {
 namespace {
 
 constexpr char kStagingDir[] = ".cardvault-restore";
-constexpr size_t kWriteThreads = 4;
-constexpr size_t kDownloadBuffer = 1 << 20;  // the file system calls of small files overlap well
+constexpr size_t kWriteThreads = 4;          // the file system calls of small files overlap well
+constexpr size_t kDownloadBuffer = 1 << 20;  // written in pieces this big, not httplib's 4 KiB
 
 void Merge(RestoreSummary& into, RestoreSummary&& one) {
   into.restored += one.restored;
@@ -332,7 +332,6 @@ Status Restorer::WrongCardError(const Status& miss) const {
 }
 
 Status Restorer::LoadBlob(const ObjectInfo& info, Prepared prepared) {
-  const bool whole = info.size <= kWholeFetchLimit;
   StatusOr<Bytes>& blob = prepared.blob;
   if (!blob.ok()) {
     // Damaged, or deleted since the listing: this object only. Anything else (network,
@@ -351,7 +350,7 @@ Status Restorer::LoadBlob(const ObjectInfo& info, Prepared prepared) {
   }
   if (prepared.file_key.has_value()) {
     return Record(info, std::move(*prepared.file_key), std::move(*prepared.metadata),
-                  whole ? std::move(*blob) : Bytes());
+                  std::move(*blob));
   }
   // No opened epoch holds its key: ask the keyring, which may open a key object not
   // opened before (with the card).
@@ -369,12 +368,11 @@ Status Restorer::LoadBlob(const ObjectInfo& info, Prepared prepared) {
     return Status::Ok();
   }
   StatusOr<format::Metadata> metadata = OpenMetadataWith(*file_key, *header);
-  return Record(info, std::move(*file_key), std::move(metadata),
-                whole ? std::move(*blob) : Bytes());
+  return Record(info, std::move(*file_key), std::move(metadata), std::move(*blob));
 }
 
 Status Restorer::Record(const ObjectInfo& info, SecretData file_key,
-                        StatusOr<format::Metadata> metadata, Bytes whole_blob) {
+                        StatusOr<format::Metadata> metadata, Bytes fetched) {
   if (!metadata.ok()) {
     load_failures_.push_back({info.id, metadata.status()});
     return Status::Ok();
@@ -392,7 +390,8 @@ Status Restorer::Record(const ObjectInfo& info, SecretData file_key,
   v.metadata = std::move(*metadata);
   v.uploaded_unix = info.created_unix;
   v.blob_size = info.size;
-  if (info.size <= kWholeFetchLimit) whole_blobs_[info.id] = std::move(whole_blob);
+  // A small blob was fetched whole: keep it for Restore (a large one, only its header).
+  if (info.size <= kWholeFetchLimit) whole_blobs_[info.id] = std::move(fetched);
   file_keys_.insert_or_assign(info.id, std::move(file_key));
   history_[v.metadata.path].push_back(std::move(v));
   return Status::Ok();
@@ -619,7 +618,7 @@ StatusOr<format::Metadata> Restorer::DownloadAndDecrypt(const RemoteVersion& ver
       src.Finish(Status::Ok());
       return;
     }
-    std::vector<uint8_t> buffer;  // written in 1 MiB pieces, not httplib's 4 KiB reads
+    std::vector<uint8_t> buffer;
     buffer.reserve(kDownloadBuffer);
     uint64_t on_disk = have;
     auto flush = [&]() -> Status {
@@ -651,11 +650,11 @@ StatusOr<format::Metadata> Restorer::DownloadAndDecrypt(const RemoteVersion& ver
   });
   StatusOr<format::Metadata> m = DecryptToPath(version.object_id, src, dest);
   if (!m.ok()) src.Cancel();
-  Status downloaded = src.WaitFinished();
   downloader.join();
   ::close(fd);
-  // A failed download explains a failed decryption (it read the error).
-  if (!downloaded.ok() && !(m.ok() || downloaded.code() == StatusCode::kCancelled)) {
+  // A failed download (not one stopped by us) explains the failed decryption that read it.
+  Status downloaded = src.WaitFinished();
+  if (!m.ok() && !downloaded.ok() && downloaded.code() != StatusCode::kCancelled) {
     return downloaded;
   }
   return m;

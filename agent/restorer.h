@@ -123,7 +123,7 @@ class Restorer {
   Status LoadBlob(const ObjectInfo& info, Prepared prepared);
   // Files a blob whose file key is known under its path (or records why it cannot be).
   Status Record(const ObjectInfo& info, SecretData file_key, StatusOr<format::Metadata> metadata,
-                Bytes whole_blob);
+                Bytes fetched);
   Status RestoreOne(const RestoreOptions& options, const RemoteVersion& version,
                     const std::string& staging, RestoreSummary& summary);
   // Decrypts the blob `object_id` from `source` (with the file key Load unwrapped for it)

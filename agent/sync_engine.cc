@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <random>
 #include <set>
@@ -271,17 +272,16 @@ Status SyncEngine::Spool(VersionRecord& v, bool sync_each) {
 }
 
 Status SyncEngine::RecordSpooled(std::vector<VersionRecord*>& spooled, bool synced_each) {
-  auto discard = [&](size_t from) {
-    for (size_t i = from; i < spooled.size(); ++i) {
-      env_->RemoveFile(spooled[i]->spool_path).IgnoreError();
-    }
-  };
   if (spooled.empty()) return Status::Ok();
+  // On failure nothing of the batch is recorded, so none of its spool files may stay.
+  auto discard = [&] {
+    for (VersionRecord* v : spooled) env_->RemoveFile(v->spool_path).IgnoreError();
+  };
   // One flush makes every spool file of the batch (and its directory entry) durable
   // before any of them is recorded as encrypted.
   if (Status flushed = synced_each ? Status::Ok() : env_->SyncFileSystem(options_.spool_dir);
       !flushed.ok()) {
-    discard(0);
+    discard();
     return flushed;
   }
   CV_ASSIGN_OR_RETURN(Transaction batch, db_->BeginBatch());
@@ -294,13 +294,13 @@ Status SyncEngine::RecordSpooled(std::vector<VersionRecord*>& spooled, bool sync
       continue;
     }
     if (!s.ok()) {
-      discard(0);  // the batch rolls back: none of it is recorded
+      discard();  // the batch rolls back
       return s;
     }
     recorded.push_back(v);
   }
   if (Status committed = batch.Commit(); !committed.ok()) {
-    discard(0);
+    discard();
     return committed;
   }
   MaybeCrash("encrypted");
@@ -396,14 +396,17 @@ struct SyncEngine::UploadJob {
   }
 };
 
-Status SyncEngine::StartUploads(std::vector<VersionRecord> encrypted,
-                                std::unique_ptr<UploadJob>& job) {
+void SyncEngine::StartUploads(std::vector<VersionRecord> encrypted,
+                              std::unique_ptr<UploadJob>& job) {
   job = std::make_unique<UploadJob>();
   job->versions = std::move(encrypted);
-  // Each epoch's key object before any file that uses it (on this thread: no upload runs).
+  // Each epoch's key object, once, before any file that uses it (on this thread: no upload
+  // runs now). A file whose epoch failed gets that failure as its outcome.
+  std::map<Bytes, Status> epochs;
   for (const VersionRecord& v : job->versions) {
-    Status epoch = EnsureEpochUploaded(v.epoch_id);
-    job->outcome.push_back(epoch.ok() ? std::nullopt : std::optional<Status>(epoch));
+    auto [it, added] = epochs.try_emplace(v.epoch_id);
+    if (added) it->second = EnsureEpochUploaded(v.epoch_id);
+    job->outcome.push_back(it->second.ok() ? std::nullopt : std::optional<Status>(it->second));
   }
   UploadJob* j = job.get();
   auto worker = [this, j](ObjectClient* client) {
@@ -415,7 +418,6 @@ Status SyncEngine::StartUploads(std::vector<VersionRecord> encrypted,
   for (size_t t = 0; t < upload_clients_.size() && t + 1 < j->versions.size(); ++t) {
     j->threads.emplace_back(worker, upload_clients_[t]);
   }
-  return Status::Ok();
 }
 
 Status SyncEngine::FinishUploads(std::unique_ptr<UploadJob>& job, PassResult& result) {
@@ -484,7 +486,7 @@ StatusOr<SyncEngine::PassResult> SyncEngine::ProcessDue() {
     for (VersionRecord& v : due) {
       if (v.state == VersionState::kEncrypted) encrypted.push_back(std::move(v));
     }
-    if (!encrypted.empty()) CV_RETURN_IF_ERROR(StartUploads(std::move(encrypted), job));
+    if (!encrypted.empty()) StartUploads(std::move(encrypted), job);
   }
   CV_RETURN_IF_ERROR(FinishUploads(job, result));
   return result;

@@ -107,7 +107,7 @@ class SyncEngine {
   struct UploadJob;
   // Uploads the epoch key objects the versions need (on this thread), then starts their
   // blobs on a thread per connection.
-  Status StartUploads(std::vector<VersionRecord> encrypted, std::unique_ptr<UploadJob>& job);
+  void StartUploads(std::vector<VersionRecord> encrypted, std::unique_ptr<UploadJob>& job);
   // Waits for `job` (if any) and records each outcome in one transaction.
   Status FinishUploads(std::unique_ptr<UploadJob>& job, PassResult& result);
   bool Stopping() const;

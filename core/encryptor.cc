@@ -128,31 +128,30 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
     total = first;
     if (first < kSmallInput) {
       CV_RETURN_IF_ERROR(seal_block(small.get(), first, true));
-    }
-    // Otherwise two input buffers, one read into and sealed while the hasher reads the
-    // other. Without EOF the last chunk is held back: only the next read tells whether it
-    // is the final one.
-    int cur = 0;
-    size_t carry = first;  // bytes at the start of in[cur] held back from the previous block
-    if (first == kSmallInput) {
+    } else {
+      // Two input buffers, one read into and sealed while the hasher reads the other.
+      // Without EOF the last chunk is held back: only the next read tells whether it is the
+      // final one. The small buffer's bytes (already hashed) start the first block.
       in[0] = std::make_unique_for_overwrite<uint8_t[]>(kBlockSize);
       in[1] = std::make_unique_for_overwrite<uint8_t[]>(kBlockSize);
       std::memcpy(in[0].get(), small.get(), first);
-    }
-    while (first == kSmallInput) {
-      uint8_t* buf = in[cur].get();
-      CV_ASSIGN_OR_RETURN(size_t n, ReadFull(source, {buf + carry, kBlockSize - carry}));
-      if (hash && n > 0) hasher.Submit({buf + carry, n});
-      total += n;
-      const size_t have = carry + n;
-      const bool eof = n < kBlockSize - carry;
-      const size_t seal_len = eof ? have : have - kChunkSize;
-      CV_RETURN_IF_ERROR(seal_block(buf, seal_len, eof));
-      if (eof) break;
-      int next = 1 - cur;
-      std::memcpy(in[next].get(), buf + seal_len, kChunkSize);
-      carry = kChunkSize;
-      cur = next;
+      int cur = 0;
+      size_t carry = first;  // bytes at the start of in[cur] held back from the last block
+      while (true) {
+        uint8_t* buf = in[cur].get();
+        CV_ASSIGN_OR_RETURN(size_t n, ReadFull(source, {buf + carry, kBlockSize - carry}));
+        if (hash && n > 0) hasher.Submit({buf + carry, n});
+        total += n;
+        const size_t have = carry + n;
+        const bool eof = n < kBlockSize - carry;
+        const size_t seal_len = eof ? have : have - kChunkSize;
+        CV_RETURN_IF_ERROR(seal_block(buf, seal_len, eof));
+        if (eof) break;
+        int next = 1 - cur;
+        std::memcpy(in[next].get(), buf + seal_len, kChunkSize);
+        carry = kChunkSize;
+        cur = next;
+      }
     }
   }
 
