@@ -10,11 +10,10 @@
 #include <fstream>
 #include <map>
 
-#include "core/decryptor.h"
 #include "core/fault_injection_env.h"
-#include "core/key_epoch.h"
 #include "core/memory_file.h"
 #include "tests/api/server_test_util.h"
+#include "tests/integration/server_contents.h"
 
 namespace cardvault {
 namespace {
@@ -37,11 +36,6 @@ class SwitchableClient final : public ObjectClient {
   Status Delete(std::string_view id) override { return target->Delete(id); }
   StatusOr<ListPage> List(const ListOptions& o) override { return target->List(o); }
   StatusOr<std::string> WhoAmI() override { return target->WhoAmI(); }
-};
-
-struct Restored {
-  std::string content;
-  format::Metadata metadata;
 };
 
 class SyncEngineTest : public ::testing::Test {
@@ -93,50 +87,9 @@ class SyncEngineTest : public ::testing::Test {
     return r.ok() ? *r : SyncEngine::PassResult{};
   }
 
-  Bytes Download(const std::string& id) {
-    Bytes blob;
-    EXPECT_TRUE(remote_
-                    ->Get(id, 0,
-                          [&](ByteView b) {
-                            blob.insert(blob.end(), b.begin(), b.end());
-                            return Status::Ok();
-                          })
-                    .ok());
-    return blob;
-  }
-
-  // Everything on the server, decrypted with the card: path -> newest version by mtime
-  // order of upload (object listing order is by id, so keep all and let tests look).
-  std::vector<Restored> ServerContents() {
-    EpochKeyring keyring(&card_);
-    ListOptions keys;
-    keys.kind = ObjectKind::kKey;
-    const ListPage key_page = remote_->List(keys).value();
-    for (const ObjectInfo& o : key_page.objects) {
-      EXPECT_TRUE(keyring.AddKeyObject(Download(o.id), HexDecode(o.id.substr(0, 16)).value()).ok());
-    }
-    std::vector<Restored> out;
-    ListOptions blobs;
-    blobs.kind = ObjectKind::kBlob;
-    const ListPage blob_page = remote_->List(blobs).value();
-    for (const ObjectInfo& o : blob_page.objects) {
-      const Bytes blob = Download(o.id);
-      MemorySequentialFile src(blob);
-      auto d = OpenBlob(&src, keyring);
-      EXPECT_TRUE(d.ok()) << d.status().ToString();
-      if (!d.ok()) continue;
-      Bytes plain;
-      MemoryWritableFile sink(&plain);
-      EXPECT_TRUE((*d)->DecryptTo(sink).ok());
-      out.push_back({std::string(plain.begin(), plain.end()), (*d)->metadata()});
-    }
-    return out;
-  }
-
-  std::map<std::string, std::vector<Restored>> ByPath() {
-    std::map<std::string, std::vector<Restored>> m;
-    for (Restored& r : ServerContents()) m[r.metadata.path].push_back(r);
-    return m;
+  // Everything on the server, decrypted with the card, by path.
+  std::map<std::string, std::vector<ServerVersion>> ByPath() {
+    return ServerVersionsByPath(*remote_, card_);
   }
 
   std::string dir_, vault_;
@@ -198,7 +151,7 @@ TEST_F(SyncEngineTest, VersionsDeletionsAndRenames) {
   ASSERT_EQ(files["a.txt"].size(), 3u);
   int deletions = 0;
   std::set<std::string> contents;
-  for (const Restored& r : files["a.txt"]) {
+  for (const ServerVersion& r : files["a.txt"]) {
     if (r.metadata.kind == format::Kind::kDeletion)
       ++deletions;
     else
@@ -274,7 +227,9 @@ TEST_F(SyncEngineTest, ReUploadAfterAnUnrecordedSuccessIsIdempotent) {
   auto r = engine->ProcessDue().value();
   EXPECT_EQ(r.uploaded, 1);
   EXPECT_EQ(r.failed, 0);
-  EXPECT_EQ(ServerContents().size(), 1u) << "uploaded exactly once";
+  auto on_server = ByPath();
+  EXPECT_EQ(on_server.size(), 1u);
+  EXPECT_EQ(on_server["f"].size(), 1u) << "uploaded exactly once";
 }
 
 TEST_F(SyncEngineTest, FileChangedAfterHashingUploadsWhatIsThereNow) {

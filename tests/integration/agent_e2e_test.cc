@@ -13,11 +13,9 @@
 #include <nlohmann/json.hpp>
 
 #include "api/remote_store.h"
-#include "core/decryptor.h"
-#include "core/key_epoch.h"
-#include "core/memory_file.h"
 #include "core/x25519_recipient.h"
 #include "tests/integration/process_util.h"
+#include "tests/integration/server_contents.h"
 #include "tests/integration/server_process.h"
 
 namespace cardvault {
@@ -26,12 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 const std::string kBin = CARDVAULT_BINARY_DIR;
 const std::string kCli = kBin + "/agent/cardvault";
-
-struct Version {
-  format::Kind kind;
-  std::string content;
-  uint32_t mode;
-};
 
 class AgentE2eTest : public ::testing::Test {
  protected:
@@ -86,45 +78,9 @@ class AgentE2eTest : public ::testing::Test {
   }
 
   // Every version on the server, decrypted with the "card", by path.
-  std::map<std::string, std::vector<Version>> ServerVersions() {
-    auto client = Client();
+  std::map<std::string, std::vector<ServerVersion>> ServerVersions() {
     X25519Identity card = X25519Identity::Parse(ReadText(dir_ + "/card.key")).value();
-    EpochKeyring keyring(&card);
-    std::map<std::string, std::vector<Version>> out;
-    for (ObjectKind kind : {ObjectKind::kKey, ObjectKind::kBlob}) {
-      ListOptions lo;
-      lo.kind = kind;
-      lo.limit = 1000;
-      while (true) {
-        const ListPage page = client->List(lo).value();
-        for (const ObjectInfo& o : page.objects) {
-          Bytes blob;
-          EXPECT_TRUE(client
-                          ->Get(o.id, 0,
-                                [&](ByteView b) {
-                                  blob.insert(blob.end(), b.begin(), b.end());
-                                  return Status::Ok();
-                                })
-                          .ok());
-          if (kind == ObjectKind::kKey) {
-            EXPECT_TRUE(keyring.AddKeyObject(blob, HexDecode(o.id.substr(0, 16)).value()).ok());
-            continue;
-          }
-          MemorySequentialFile src(blob);
-          auto d = OpenBlob(&src, keyring);
-          EXPECT_TRUE(d.ok()) << d.status().ToString();
-          if (!d.ok()) continue;
-          Bytes plain;
-          MemoryWritableFile sink(&plain);
-          EXPECT_TRUE((*d)->DecryptTo(sink).ok());
-          const format::Metadata& m = (*d)->metadata();
-          out[m.path].push_back({m.kind, std::string(plain.begin(), plain.end()), m.mode});
-        }
-        if (!page.truncated) break;
-        lo.after = page.objects.back().id;
-      }
-    }
-    return out;
+    return ServerVersionsByPath(*Client(), card);
   }
 
   int64_t StatusField(const std::string& field) {
@@ -150,8 +106,8 @@ TEST_F(AgentE2eTest, SyncOnceUploadsEditsDeletesAndRenames) {
   auto v = ServerVersions();
   ASSERT_EQ(v.size(), 4u);
   EXPECT_EQ(v["ssh/id_ed25519"].at(0).content, "-----BEGIN OPENSSH PRIVATE KEY-----");
-  EXPECT_EQ(v["tokens/github token.txt"].at(0).mode, 0644u);
-  EXPECT_EQ(v["bin/rotate.sh"].at(0).mode, 0755u);
+  EXPECT_EQ(v["tokens/github token.txt"].at(0).metadata.mode, 0644u);
+  EXPECT_EQ(v["bin/rotate.sh"].at(0).metadata.mode, 0755u);
 
   Write("ssh/id_ed25519", "rotated");
   fs::rename(vault_ + "/empty", vault_ + "/moved");
@@ -161,8 +117,8 @@ TEST_F(AgentE2eTest, SyncOnceUploadsEditsDeletesAndRenames) {
   v = ServerVersions();
   EXPECT_EQ(v["ssh/id_ed25519"].size(), 2u);
   EXPECT_EQ(v["empty"].size(), 2u);
-  EXPECT_EQ(v["empty"].back().kind == format::Kind::kDeletion ||
-                v["empty"].front().kind == format::Kind::kDeletion,
+  EXPECT_EQ(v["empty"].back().metadata.kind == format::Kind::kDeletion ||
+                v["empty"].front().metadata.kind == format::Kind::kDeletion,
             true);
   EXPECT_EQ(v["moved"].size(), 1u);
   EXPECT_EQ(v["bin/rotate.sh"].size(), 2u);
