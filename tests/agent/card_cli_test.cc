@@ -14,36 +14,14 @@
 #include <fstream>
 #include <string>
 
+#include "tests/agent/cli_runner.h"
 #include "tests/core/pkcs11/softhsm_test_base.h"
 
 namespace cardvault {
 namespace {
 
-const std::string kCli = std::string(CARDVAULT_BINARY_DIR) + "/agent/cardvault";
 const std::string kFakePinentry =
     std::string(CARDVAULT_SOURCE_DIR) + "/tests/agent/testdata/fake_pinentry.sh";
-
-struct Result {
-  int code;
-  std::string output;
-};
-
-// Runs the CLI with `args`; `output` holds stdout, plus stderr if `with_stderr`.
-Result RunCli(const std::string& args, bool with_stderr = true) {
-  std::string cmd = kCli + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null") + " </dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
 
 std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
@@ -84,16 +62,16 @@ class CardCliTest : public SoftHsmTest {
   // Initializes a token and a key on it; returns the recipient string card init printed.
   std::string InitCardWithKey(const std::string& label, const std::string& type = "p256") {
     InitToken(label);
-    Result r = RunCli("card init" + module_ + " --token '" + label + "' --type " + type +
-                          " --pin-file " + pin_file_,
-                      /*with_stderr=*/false);
+    CliResult r = RunCli("card init" + module_ + " --token '" + label + "' --type " + type +
+                             " --pin-file " + pin_file_,
+                         /*with_stderr=*/false);
     EXPECT_EQ(r.code, 0) << r.output;
     std::string recipient = FirstLine(r.output);
     EXPECT_EQ(recipient.rfind("cv-p11-", 0), 0u) << r.output;
     return recipient;
   }
 
-  Result EncryptTo(const std::string& recipient, const std::string& blob) {
+  CliResult EncryptTo(const std::string& recipient, const std::string& blob) {
     return RunCli("encrypt -r " + recipient + " -o " + blob + " " + dir() + "/secret.txt");
   }
 
@@ -103,20 +81,20 @@ class CardCliTest : public SoftHsmTest {
 
 TEST_F(CardCliTest, InitThenListShowsTheKeyAndInitNeverReplacesIt) {
   std::string serial = InitToken("My card");
-  Result empty = RunCli("card list" + module_);
+  CliResult empty = RunCli("card list" + module_);
   ASSERT_EQ(empty.code, 0) << empty.output;
   EXPECT_NE(empty.output.find("keys: none (create one with: cardvault card init"),
             std::string::npos)
       << empty.output;
 
-  Result init = RunCli("card init" + module_ + " --token 'My card' --pin-file " + pin_file_,
-                       /*with_stderr=*/false);
+  CliResult init = RunCli("card init" + module_ + " --token 'My card' --pin-file " + pin_file_,
+                          /*with_stderr=*/false);
   ASSERT_EQ(init.code, 0) << init.output;
   std::string recipient = FirstLine(init.output);
   ASSERT_EQ(recipient.rfind("cv-p11-", 0), 0u) << init.output;
 
   // Listing never asks for a PIN: no PIN file and no pinentry exist here.
-  Result list = RunCli("card list" + module_);
+  CliResult list = RunCli("card list" + module_);
   ASSERT_EQ(list.code, 0) << list.output;
   EXPECT_NE(list.output.find("token \"My card\" serial " + serial), std::string::npos)
       << list.output;
@@ -128,14 +106,14 @@ TEST_F(CardCliTest, InitThenListShowsTheKeyAndInitNeverReplacesIt) {
   EXPECT_NE(list.output.find("EC P-256 key id "), std::string::npos) << list.output;
   EXPECT_NE(list.output.find("recipient " + recipient + "\n"), std::string::npos) << list.output;
 
-  Result again = RunCli("card init" + module_ + " --pin-file " + pin_file_);
+  CliResult again = RunCli("card init" + module_ + " --pin-file " + pin_file_);
   EXPECT_EQ(again.code, 1) << again.output;
   EXPECT_NE(again.output.find("already holds a key labelled \"cardvault\""), std::string::npos)
       << again.output;
   EXPECT_NE(again.output.find(recipient + "\n"), std::string::npos) << again.output;
   EXPECT_EQ(Count(RunCli("card list" + module_).output, "key \"cardvault\""), 1);
 
-  Result rsa =
+  CliResult rsa =
       RunCli("card init" + module_ + " --key-label backup --type rsa2048 --pin-file " + pin_file_);
   ASSERT_EQ(rsa.code, 0) << rsa.output;
   EXPECT_NE(RunCli("card list" + module_).output.find("key \"backup\""), std::string::npos);
@@ -145,12 +123,13 @@ TEST_F(CardCliTest, InitThenListShowsTheKeyAndInitNeverReplacesIt) {
 TEST_F(CardCliTest, InitPicksTheCardBySerial) {
   InitToken("first");
   std::string serial = InitToken("second");
-  Result ambiguous = RunCli("card init" + module_ + " --pin-file " + pin_file_);
+  CliResult ambiguous = RunCli("card init" + module_ + " --pin-file " + pin_file_);
   EXPECT_EQ(ambiguous.code, 1);
   EXPECT_NE(ambiguous.output.find("ambiguous_token"), std::string::npos) << ambiguous.output;
   EXPECT_NE(ambiguous.output.find("--token"), std::string::npos) << ambiguous.output;
 
-  Result init = RunCli("card init" + module_ + " --serial " + serial + " --pin-file " + pin_file_);
+  CliResult init =
+      RunCli("card init" + module_ + " --serial " + serial + " --pin-file " + pin_file_);
   ASSERT_EQ(init.code, 0) << init.output;
   std::string list = RunCli("card list" + module_).output;
   size_t first = list.find("token \"first\"");
@@ -166,7 +145,7 @@ TEST_F(CardCliTest, InitPicksTheCardBySerial) {
 TEST_F(CardCliTest, InitWithAWrongPinCreatesNothing) {
   InitToken("My card");
   std::string bad = WriteSecretFile("bad-pin", "000000\n");
-  Result init = RunCli("card init" + module_ + " --pin-file " + bad);
+  CliResult init = RunCli("card init" + module_ + " --pin-file " + bad);
   EXPECT_EQ(init.code, 1) << init.output;
   EXPECT_NE(init.output.find("pin_incorrect"), std::string::npos) << init.output;
   EXPECT_NE(RunCli("card list" + module_).output.find("keys: none"), std::string::npos);
@@ -183,10 +162,10 @@ TEST_F(CardCliTest, EncryptsWithTheCardAbsentAndDecryptsWithPinFile) {
     // The card is pulled: encrypting needs only the recipient string.
     std::filesystem::rename(token_dir(), dir() + "/tokens.away");
     std::filesystem::create_directory(token_dir());
-    Result e = EncryptTo(recipient, blob);
+    CliResult e = EncryptTo(recipient, blob);
     ASSERT_EQ(e.code, 0) << e.output;
     EXPECT_EQ(ReadAll(blob).find("hunter2"), std::string::npos);
-    Result absent =
+    CliResult absent =
         RunCli("decrypt --card" + module_ + " --pin-file " + pin_file_ + " -o " + out + " " + blob);
     EXPECT_EQ(absent.code, 1);
     EXPECT_NE(absent.output.find("card_absent"), std::string::npos) << absent.output;
@@ -195,8 +174,8 @@ TEST_F(CardCliTest, EncryptsWithTheCardAbsentAndDecryptsWithPinFile) {
     // Back in: decrypting needs it and the PIN.
     std::filesystem::remove(token_dir());
     std::filesystem::rename(dir() + "/tokens.away", token_dir());
-    Result d = RunCli("decrypt --card -v" + module_ + " --pin-file " + pin_file_ + " -o " + out +
-                      " " + blob);
+    CliResult d = RunCli("decrypt --card -v" + module_ + " --pin-file " + pin_file_ + " -o " + out +
+                         " " + blob);
     ASSERT_EQ(d.code, 0) << d.output;
     EXPECT_EQ(ReadAll(out), "api-token=hunter2\n");
     EXPECT_NE(d.output.find("card private-key operations: 1\n"), std::string::npos) << d.output;
@@ -209,7 +188,7 @@ TEST_F(CardCliTest, PinFileFromTheEnvironment) {
   std::string recipient = InitCardWithKey("My card");
   ASSERT_EQ(EncryptTo(recipient, dir() + "/s.cvb").code, 0);
   setenv("CARDVAULT_PIN_FILE", pin_file_.c_str(), 1);
-  Result d = RunCli("decrypt --card" + module_ + " -o " + dir() + "/out " + dir() + "/s.cvb");
+  CliResult d = RunCli("decrypt --card" + module_ + " -o " + dir() + "/out " + dir() + "/s.cvb");
   ASSERT_EQ(d.code, 0) << d.output;
   EXPECT_EQ(ReadAll(dir() + "/out"), "api-token=hunter2\n");
 }
@@ -219,8 +198,8 @@ TEST_F(CardCliTest, WrongPinFailsOnceAndWritesNothing) {
   ASSERT_EQ(EncryptTo(recipient, dir() + "/s.cvb").code, 0);
   EnableSpy();
   std::string bad = WriteSecretFile("bad-pin", "000000\n");
-  Result d = RunCli("decrypt --card --module " + std::string(kSpyModule) + " --pin-file " + bad +
-                    " -o " + dir() + "/out " + dir() + "/s.cvb");
+  CliResult d = RunCli("decrypt --card --module " + std::string(kSpyModule) + " --pin-file " + bad +
+                       " -o " + dir() + "/out " + dir() + "/s.cvb");
   EXPECT_EQ(d.code, 1) << d.output;
   EXPECT_NE(d.output.find("pin_incorrect"), std::string::npos) << d.output;
   EXPECT_NE(d.output.find("card \"My card\""), std::string::npos) << d.output;
@@ -231,8 +210,8 @@ TEST_F(CardCliTest, WrongPinFailsOnceAndWritesNothing) {
   std::string open_pin = dir() + "/open-pin";
   std::ofstream(open_pin) << kUserPin << "\n";
   chmod(open_pin.c_str(), 0644);
-  Result insecure = RunCli("decrypt --card" + module_ + " --pin-file " + open_pin + " -o " + dir() +
-                           "/out " + dir() + "/s.cvb");
+  CliResult insecure = RunCli("decrypt --card" + module_ + " --pin-file " + open_pin + " -o " +
+                              dir() + "/out " + dir() + "/s.cvb");
   EXPECT_EQ(insecure.code, 1);
   EXPECT_NE(insecure.output.find("pin_file_insecure"), std::string::npos) << insecure.output;
   EXPECT_FALSE(std::filesystem::exists(dir() + "/out"));
@@ -243,25 +222,25 @@ TEST_F(CardCliTest, AnotherCardIsTheWrongCard) {
   ASSERT_EQ(EncryptTo(recipient, dir() + "/s.cvb").code, 0);
   InitCardWithKey("another card");
 
-  Result d = RunCli("decrypt --card" + module_ + " --token 'another card' --pin-file " + pin_file_ +
-                    " -o " + dir() + "/out " + dir() + "/s.cvb");
+  CliResult d = RunCli("decrypt --card" + module_ + " --token 'another card' --pin-file " +
+                       pin_file_ + " -o " + dir() + "/out " + dir() + "/s.cvb");
   EXPECT_EQ(d.code, 1) << d.output;
   EXPECT_NE(d.output.find("wrong_card"), std::string::npos) << d.output;
   EXPECT_NE(d.output.find("another card"), std::string::npos) << d.output;
   EXPECT_FALSE(std::filesystem::exists(dir() + "/out"));
 
   // With both cards in and no --token, the one holding the key is found.
-  Result both = RunCli("decrypt --card" + module_ + " --pin-file " + pin_file_ + " -o " + dir() +
-                       "/out " + dir() + "/s.cvb");
+  CliResult both = RunCli("decrypt --card" + module_ + " --pin-file " + pin_file_ + " -o " + dir() +
+                          "/out " + dir() + "/s.cvb");
   ASSERT_EQ(both.code, 0) << both.output;
   EXPECT_EQ(ReadAll(dir() + "/out"), "api-token=hunter2\n");
 
   // A blob for a software key only is for no card at all.
-  Result k = RunCli("keygen -o " + dir() + "/id.key", /*with_stderr=*/false);
+  CliResult k = RunCli("keygen -o " + dir() + "/id.key", /*with_stderr=*/false);
   ASSERT_EQ(k.code, 0);
   ASSERT_EQ(EncryptTo(FirstLine(k.output), dir() + "/x.cvb").code, 0);
-  Result x = RunCli("decrypt --card" + module_ + " --pin-file " + pin_file_ + " -o " + dir() +
-                    "/x.out " + dir() + "/x.cvb");
+  CliResult x = RunCli("decrypt --card" + module_ + " --pin-file " + pin_file_ + " -o " + dir() +
+                       "/x.out " + dir() + "/x.cvb");
   EXPECT_EQ(x.code, 1);
   EXPECT_NE(x.output.find("no_matching_stanza"), std::string::npos) << x.output;
   EXPECT_NE(x.output.find("-i IDENTITY_FILE"), std::string::npos) << x.output;
@@ -270,16 +249,16 @@ TEST_F(CardCliTest, AnotherCardIsTheWrongCard) {
 TEST_F(CardCliTest, BackupCardDecryptsWhenTheMainCardIsGone) {
   std::string main_card = InitCardWithKey("main card");
   std::string backup = InitCardWithKey("backup card", "rsa2048");
-  Result k = RunCli("keygen -o " + dir() + "/id.key", /*with_stderr=*/false);
+  CliResult k = RunCli("keygen -o " + dir() + "/id.key", /*with_stderr=*/false);
   ASSERT_EQ(k.code, 0);
   std::ofstream(dir() + "/recipients.txt") << "# main and backup card, recovery key\n"
                                            << main_card << "\n"
                                            << "backup: " << backup << "\n"
                                            << FirstLine(k.output) << "\n";
-  Result e = RunCli("encrypt -R " + dir() + "/recipients.txt -o " + dir() + "/s.cvb " + dir() +
-                    "/secret.txt");
+  CliResult e = RunCli("encrypt -R " + dir() + "/recipients.txt -o " + dir() + "/s.cvb " + dir() +
+                       "/secret.txt");
   ASSERT_EQ(e.code, 0) << e.output;
-  Result i = RunCli("inspect " + dir() + "/s.cvb");
+  CliResult i = RunCli("inspect " + dir() + "/s.cvb");
   EXPECT_NE(i.output.find("recipients: 3"), std::string::npos) << i.output;
   EXPECT_NE(i.output.find("p11-ecdh-p256 key"), std::string::npos) << i.output;
   EXPECT_NE(i.output.find("p11-rsa-oaep-sha1 key"), std::string::npos) << i.output;
@@ -295,12 +274,13 @@ TEST_F(CardCliTest, BackupCardDecryptsWhenTheMainCardIsGone) {
   std::filesystem::remove_all(main_serial_dir);
   ASSERT_EQ(RunCli("card list" + module_).output.find("main card"), std::string::npos);
 
-  Result d = RunCli("decrypt --card -v" + module_ + " --pin-file " + pin_file_ + " -o " + dir() +
-                    "/out " + dir() + "/s.cvb");
+  CliResult d = RunCli("decrypt --card -v" + module_ + " --pin-file " + pin_file_ + " -o " + dir() +
+                       "/out " + dir() + "/s.cvb");
   ASSERT_EQ(d.code, 0) << d.output;
   EXPECT_EQ(ReadAll(dir() + "/out"), "api-token=hunter2\n");
   EXPECT_NE(d.output.find("card private-key operations: 1\n"), std::string::npos) << d.output;
-  Result soft = RunCli("decrypt -i " + dir() + "/id.key -o " + dir() + "/out2 " + dir() + "/s.cvb");
+  CliResult soft =
+      RunCli("decrypt -i " + dir() + "/id.key -o " + dir() + "/out2 " + dir() + "/s.cvb");
   ASSERT_EQ(soft.code, 0) << soft.output;
 }
 
@@ -310,8 +290,8 @@ TEST_F(CardCliTest, ACardWithoutAKeyPointsAtCardInit) {
   std::filesystem::remove_all(token_dir());
   std::filesystem::create_directory(token_dir());
   InitToken("blank card");
-  Result d = RunCli("decrypt --card" + module_ + " --pin-file " + pin_file_ + " -o " + dir() +
-                    "/out " + dir() + "/s.cvb");
+  CliResult d = RunCli("decrypt --card" + module_ + " --pin-file " + pin_file_ + " -o " + dir() +
+                       "/out " + dir() + "/s.cvb");
   EXPECT_EQ(d.code, 1);
   EXPECT_NE(d.output.find("no_key_on_card"), std::string::npos) << d.output;
   EXPECT_NE(d.output.find("cardvault card init"), std::string::npos) << d.output;
@@ -333,7 +313,7 @@ TEST_F(CardCliTest, DecryptsWithAPinentry) {
   setenv("FAKE_PINENTRY_LOG", log.c_str(), 1);
   setenv("FAKE_PINENTRY_PIN", kUserPin, 1);
 
-  Result d = RunCli("decrypt --card" + module_ + " -o " + dir() + "/out " + dir() + "/s.cvb");
+  CliResult d = RunCli("decrypt --card" + module_ + " -o " + dir() + "/out " + dir() + "/s.cvb");
   ASSERT_EQ(d.code, 0) << d.output;
   EXPECT_EQ(ReadAll(dir() + "/out"), "api-token=hunter2\n");
   std::string commands = ReadAll(log);
@@ -345,14 +325,14 @@ TEST_F(CardCliTest, DecryptsWithAPinentry) {
       << commands;
 
   setenv("FAKE_PINENTRY_MODE", "cancel", 1);
-  Result cancelled =
+  CliResult cancelled =
       RunCli("decrypt --card" + module_ + " -o " + dir() + "/out2 " + dir() + "/s.cvb");
   EXPECT_EQ(cancelled.code, 1);
   EXPECT_NE(cancelled.output.find("pin_cancelled"), std::string::npos) << cancelled.output;
   EXPECT_FALSE(std::filesystem::exists(dir() + "/out2"));
 
   setenv("PINENTRY_PROGRAM", (dir() + "/no-pinentry-here").c_str(), 1);
-  Result missing =
+  CliResult missing =
       RunCli("decrypt --card" + module_ + " -o " + dir() + "/out2 " + dir() + "/s.cvb");
   EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.output.find("pinentry_missing"), std::string::npos) << missing.output;
@@ -452,7 +432,7 @@ TEST_F(CardCliTest, DecryptsWithPinentryCursesOnATerminal) {
 
 TEST_F(CardCliTest, RecipientsAddListRemove) {
   std::string card = InitCardWithKey("My card");
-  Result k = RunCli("keygen -o " + dir() + "/id.key", /*with_stderr=*/false);
+  CliResult k = RunCli("keygen -o " + dir() + "/id.key", /*with_stderr=*/false);
   ASSERT_EQ(k.code, 0);
   std::string soft = FirstLine(k.output);
   std::string config = dir() + "/config.json";
@@ -466,11 +446,11 @@ TEST_F(CardCliTest, RecipientsAddListRemove) {
 })";
   const std::string flag = " --config " + config;
 
-  Result list = RunCli("recipients list" + flag, /*with_stderr=*/false);
+  CliResult list = RunCli("recipients list" + flag, /*with_stderr=*/false);
   ASSERT_EQ(list.code, 0) << list.output;
   EXPECT_EQ(list.output, soft + "\n");
 
-  Result add = RunCli("recipients add" + flag + " " + card);
+  CliResult add = RunCli("recipients add" + flag + " " + card);
   ASSERT_EQ(add.code, 0) << add.output;
   EXPECT_NE(add.output.find("card P-256"), std::string::npos) << add.output;
   setenv("CARDVAULT_CONFIG", config.c_str(), 1);  // the environment names it too
@@ -479,16 +459,16 @@ TEST_F(CardCliTest, RecipientsAddListRemove) {
   EXPECT_EQ(RunCli("recipients list", false).output, soft + "\n" + card + "\n");
 
   std::string before = ReadAll(config);
-  Result invalid = RunCli("recipients add cv-p11-3059zz");
+  CliResult invalid = RunCli("recipients add cv-p11-3059zz");
   EXPECT_EQ(invalid.code, 1);
   EXPECT_NE(invalid.output.find("recipient_invalid"), std::string::npos) << invalid.output;
   EXPECT_EQ(RunCli("recipients remove cv-x25519-" + std::string(64, '0')).code, 1);
   EXPECT_EQ(ReadAll(config), before);
 
-  Result remove = RunCli("recipients remove " + soft);
+  CliResult remove = RunCli("recipients remove " + soft);
   ASSERT_EQ(remove.code, 0) << remove.output;
   EXPECT_EQ(RunCli("recipients list", false).output, card + "\n");
-  Result last = RunCli("recipients remove " + card);
+  CliResult last = RunCli("recipients remove " + card);
   EXPECT_EQ(last.code, 1);
   EXPECT_NE(last.output.find("last_recipient"), std::string::npos) << last.output;
   EXPECT_EQ(RunCli("recipients list", false).output, card + "\n");
@@ -506,17 +486,17 @@ TEST_F(CardCliTest, HelpTeachesWithExamples) {
   for (const char* command :
        {"card --help", "card list --help", "card init --help", "decrypt --help", "encrypt --help",
         "recipients --help", "recipients add --help"}) {
-    Result help = RunCli(command);
+    CliResult help = RunCli(command);
     EXPECT_EQ(help.code, 0) << command;
     EXPECT_NE(help.output.find("Example"), std::string::npos) << command << help.output;
   }
-  Result neither = RunCli("decrypt -o " + dir() + "/out " + dir() + "/secret.txt");
+  CliResult neither = RunCli("decrypt -o " + dir() + "/out " + dir() + "/secret.txt");
   EXPECT_EQ(neither.code, 1);
   EXPECT_NE(neither.output.find("--card"), std::string::npos) << neither.output;
 }
 
 TEST_F(CardCliTest, MissingModuleSaysWhatToInstall) {
-  Result list = RunCli("card list --module " + dir() + "/no-such-module.so");
+  CliResult list = RunCli("card list --module " + dir() + "/no-such-module.so");
   EXPECT_EQ(list.code, 1);
   EXPECT_NE(list.output.find("module_missing"), std::string::npos) << list.output;
   EXPECT_NE(list.output.find("opensc-pkcs11"), std::string::npos) << list.output;

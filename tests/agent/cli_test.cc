@@ -1,36 +1,13 @@
 // Drives the built cardvault binary as a user would: keygen, encrypt, inspect, decrypt,
 // and the errors for a tampered blob and a wrong identity.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 
+#include "tests/agent/cli_runner.h"
+
+namespace cardvault {
 namespace {
-
-const std::string kCli = std::string(CARDVAULT_BINARY_DIR) + "/agent/cardvault";
-
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result RunCli(const std::string& args) {
-  std::string cmd = kCli + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
 
 class CliTest : public ::testing::Test {
  protected:
@@ -43,7 +20,7 @@ class CliTest : public ::testing::Test {
 };
 
 TEST_F(CliTest, KeygenEncryptInspectDecrypt) {
-  Result k = RunCli("keygen -o " + dir_ + "/id.key");
+  CliResult k = RunCli("keygen -o " + dir_ + "/id.key");
   ASSERT_EQ(k.code, 0) << k.output;
   EXPECT_EQ(std::filesystem::status(dir_ + "/id.key").permissions() & std::filesystem::perms::all,
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
@@ -52,48 +29,51 @@ TEST_F(CliTest, KeygenEncryptInspectDecrypt) {
   EXPECT_NE(RunCli("keygen -o " + dir_ + "/id.key").code, 0) << "must not overwrite a key";
 
   std::ofstream(dir_ + "/secret.txt") << "api-token=hunter2\n";
-  Result e = RunCli("encrypt -r " + recipient + " -o " + dir_ + "/s.cvb " + dir_ + "/secret.txt");
+  CliResult e =
+      RunCli("encrypt -r " + recipient + " -o " + dir_ + "/s.cvb " + dir_ + "/secret.txt");
   ASSERT_EQ(e.code, 0) << e.output;
   EXPECT_EQ(ReadAll(dir_ + "/s.cvb").find("hunter2"), std::string::npos);
 
-  Result i = RunCli("inspect " + dir_ + "/s.cvb");
+  CliResult i = RunCli("inspect " + dir_ + "/s.cvb");
   ASSERT_EQ(i.code, 0) << i.output;
   EXPECT_NE(i.output.find("X25519 key"), std::string::npos) << i.output;
 
-  Result d = RunCli("decrypt -i " + dir_ + "/id.key -o " + dir_ + "/out.txt " + dir_ + "/s.cvb");
+  CliResult d = RunCli("decrypt -i " + dir_ + "/id.key -o " + dir_ + "/out.txt " + dir_ + "/s.cvb");
   ASSERT_EQ(d.code, 0) << d.output;
   EXPECT_EQ(ReadAll(dir_ + "/out.txt"), "api-token=hunter2\n");
 }
 
 TEST_F(CliTest, TamperedBlobAndWrongKeyAreClearErrors) {
-  Result k = RunCli("keygen -o " + dir_ + "/id.key");
-  Result other = RunCli("keygen -o " + dir_ + "/other.key");
+  CliResult k = RunCli("keygen -o " + dir_ + "/id.key");
+  CliResult other = RunCli("keygen -o " + dir_ + "/other.key");
   ASSERT_EQ(k.code, 0);
   std::string recipient = k.output.substr(0, k.output.find('\n'));
   std::ofstream(dir_ + "/f") << std::string(100000, 'x');
   ASSERT_EQ(RunCli("encrypt -r " + recipient + " -o " + dir_ + "/f.cvb " + dir_ + "/f").code, 0);
 
-  Result wrong = RunCli("decrypt -i " + dir_ + "/other.key -o " + dir_ + "/out " + dir_ + "/f.cvb");
+  CliResult wrong =
+      RunCli("decrypt -i " + dir_ + "/other.key -o " + dir_ + "/out " + dir_ + "/f.cvb");
   EXPECT_EQ(wrong.code, 1);
   EXPECT_NE(wrong.output.find("no_matching_stanza"), std::string::npos) << wrong.output;
 
   std::string blob = ReadAll(dir_ + "/f.cvb");
   blob[blob.size() - 100] ^= 1;
   std::ofstream(dir_ + "/bad.cvb", std::ios::binary) << blob;
-  Result bad = RunCli("decrypt -i " + dir_ + "/id.key -o " + dir_ + "/out " + dir_ + "/bad.cvb");
+  CliResult bad = RunCli("decrypt -i " + dir_ + "/id.key -o " + dir_ + "/out " + dir_ + "/bad.cvb");
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.output.find("chunk_auth_failed"), std::string::npos) << bad.output;
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/out"));
 }
 
 TEST_F(CliTest, UsageErrorsTeach) {
-  Result none = RunCli("");
+  CliResult none = RunCli("");
   EXPECT_NE(none.code, 0);
-  Result help = RunCli("encrypt --help");
+  CliResult help = RunCli("encrypt --help");
   EXPECT_EQ(help.code, 0);
   EXPECT_NE(help.output.find("Example"), std::string::npos);
-  Result missing = RunCli("encrypt -o " + dir_ + "/x.cvb " + dir_ + "/does-not-exist");
+  CliResult missing = RunCli("encrypt -o " + dir_ + "/x.cvb " + dir_ + "/does-not-exist");
   EXPECT_NE(missing.code, 0);
 }
 
 }  // namespace
+}  // namespace cardvault
