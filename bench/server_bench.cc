@@ -29,6 +29,20 @@ std::string Id(const std::string& label, size_t i) {
   return HexEncode(Sha256(AsBytes(label + std::to_string(i))));
 }
 
+// Downloads object `id` (bytes counted, not kept) and checks it has `size` bytes.
+void DownloadAndCheck(ObjectClient& client, const std::string& id, uint64_t size) {
+  uint64_t got = 0;
+  Check(client
+            .Get(id, 0,
+                 [&](ByteView b) {
+                   got += b.size();
+                   return Status::Ok();
+                 })
+            .ok(),
+        "download of " + id + " failed");
+  Check(got == size, "short download of " + id);
+}
+
 int Main(int argc, char** argv) {
   SetBenchName("server_bench");
   uint64_t big_mib = 1024;
@@ -82,18 +96,7 @@ int Main(int argc, char** argv) {
   std::sort(our_runs.begin(), our_runs.end());
   const double curl_mbps = size / curl_runs[1] / 1e6;
   const double up_s = our_runs[1];
-  double down_s = Seconds([&] {
-    uint64_t got = 0;
-    Check(remote
-              ->Get(Id("big", 0), 0,
-                    [&](ByteView b) {
-                      got += b.size();
-                      return Status::Ok();
-                    })
-              .ok(),
-          "download failed");
-    Check(got == size, "short download");
-  });
+  double down_s = Seconds([&] { DownloadAndCheck(*remote, Id("big", 0), size); });
   std::printf("\nOne %llu MiB object, 1 client, medians of 3 (baseline: curl upload %.0f MB/s)\n",
               static_cast<unsigned long long>(big_mib), curl_mbps);
   std::printf("  upload    %8.0f MB/s   %5.2fx of curl (target >= 0.9)\n", size / up_s / 1e6,
@@ -116,18 +119,7 @@ int Main(int argc, char** argv) {
   double par_get_s = Seconds([&] {
     std::vector<std::thread> t;
     for (int c = 0; c < 8; ++c) {
-      t.emplace_back([&, c] {
-        uint64_t got = 0;
-        Check(client()
-                  ->Get(Id("par", c), 0,
-                        [&](ByteView b) {
-                          got += b.size();
-                          return Status::Ok();
-                        })
-                  .ok(),
-              "parallel download failed");
-        Check(got == size, "short parallel download");
-      });
+      t.emplace_back([&, c] { DownloadAndCheck(*client(), Id("par", c), size); });
     }
     for (auto& th : t) th.join();
   });
@@ -165,17 +157,7 @@ int Main(int argc, char** argv) {
       for (int c = 0; c < clients; ++c) {
         t.emplace_back([&] {
           auto r = client();
-          for (size_t i = next++; i < small; i = next++) {
-            uint64_t got = 0;
-            Check(r->Get(Id(label, i), 0,
-                         [&](ByteView b) {
-                           got += b.size();
-                           return Status::Ok();
-                         })
-                      .ok(),
-                  "small download failed");
-            Check(got == 1024, "short small download");
-          }
+          for (size_t i = next++; i < small; i = next++) DownloadAndCheck(*r, Id(label, i), 1024);
         });
       }
       for (auto& th : t) th.join();
