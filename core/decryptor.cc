@@ -90,23 +90,43 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
 
   // Sized to the blob (a small file needs one chunk, not a 1 MiB block) and not zeroed:
   // restoring thousands of small files must not memset megabytes for each.
+  if (options.first_chunk > 0 && (options.first_chunk >= count || !options.verify_content_hash ||
+                                  options.plaintext_prefix == nullptr)) {
+    return InvalidArgumentError(
+        "resuming needs a chunk before the final one, its prefix and "
+        "the content hash check");
+  }
   const size_t block = static_cast<size_t>(std::min<uint64_t>(kChunksPerBlock, count));
   std::unique_ptr<uint8_t[]> in = std::make_unique_for_overwrite<uint8_t[]>(block * kSealedChunk);
   std::unique_ptr<uint8_t[]> out[2] = {
       std::make_unique_for_overwrite<uint8_t[]>(block * kChunkSize),
       std::make_unique_for_overwrite<uint8_t[]>(block * kChunkSize)};
   BackgroundHasher hasher;
+  int cur_prefix_buffer = 0;
   // Without the hash check, the second core opens half of each block instead.
   WorkerThread opener;
   std::optional<AesGcm> second_gcm;
   if (!options.verify_content_hash) {
     CV_ASSIGN_OR_RETURN(second_gcm, AesGcm::New(payload_key_));
   }
+  uint64_t index = options.first_chunk;
+  if (index > 0) {
+    // The prefix goes through the same hasher, in `out` buffers' worth of bytes.
+    uint64_t left = index * kChunkSize;
+    while (left > 0) {
+      uint8_t* buf = out[cur_prefix_buffer].get();
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(left, block * kChunkSize));
+      CV_ASSIGN_OR_RETURN(size_t got, ReadFull(*options.plaintext_prefix, {buf, want}));
+      if (got != want) return InvalidArgumentError("the plaintext prefix to resume is too short");
+      hasher.Submit({buf, got});
+      left -= got;
+      cur_prefix_buffer = 1 - cur_prefix_buffer;
+    }
+  }
   // An in-memory source is opened in place; otherwise each block is read into `in`.
   const std::optional<ByteView> mapped = source_->TakeRemaining();
   size_t mapped_pos = 0;
-  int cur = 0;
-  uint64_t index = 0;
+  int cur = cur_prefix_buffer;
   while (index < count) {
     const uint64_t chunks = std::min<uint64_t>(kChunksPerBlock, count - index);
     size_t want = 0;

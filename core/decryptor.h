@@ -23,6 +23,15 @@ StatusOr<SecretData> UnwrapFileKey(const format::Header& header, Identity& ident
 struct DecryptOptions {
   // Check the plaintext's SHA-256 against the metadata ("content_hash_mismatch").
   bool verify_content_hash = true;
+  // Resuming an interrupted decryption: the source is positioned at the sealed chunk
+  // `first_chunk` (format::SealedChunkOffset) instead of the payload's start, and only the
+  // chunks from there on reach the sink. MUST be below the blob's chunk count: the final
+  // chunk is always opened. Not valid without verify_content_hash.
+  uint64_t first_chunk = 0;
+  // With first_chunk > 0: the plaintext of the chunks before it, as an earlier run wrote
+  // it. It is trusted for nothing: it is hashed with the rest, so a damaged prefix fails
+  // the content hash check ("content_hash_mismatch") like any other damage.
+  SequentialFile* plaintext_prefix = nullptr;
 };
 
 // Decrypts one blob. Lifetime: `source` MUST outlive the Decryptor and MUST be positioned

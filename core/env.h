@@ -74,6 +74,11 @@ class Env {
   // Creates or truncates `path` with permission bits `mode` (before umask).
   virtual StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
                                                                   uint32_t mode = 0600) = 0;
+  // Opens the existing regular file `path` for appending after its first `keep` bytes;
+  // whatever followed them is truncated away (resuming an interrupted write). kNotFound if
+  // it does not exist; `keep` beyond its size is kInvalidArgument.
+  virtual StatusOr<std::unique_ptr<WritableFile>> ReopenWritableFile(const std::string& path,
+                                                                     uint64_t keep) = 0;
   // Atomically replaces `to` with `from` (rename(2)); both must be on one file system.
   virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
   virtual Status RemoveFile(const std::string& path) = 0;
@@ -109,6 +114,10 @@ class EnvWrapper : public Env {
   StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
                                                           uint32_t mode) override {
     return target_->NewWritableFile(path, mode);
+  }
+  StatusOr<std::unique_ptr<WritableFile>> ReopenWritableFile(const std::string& path,
+                                                             uint64_t keep) override {
+    return target_->ReopenWritableFile(path, keep);
   }
   Status RenameFile(const std::string& from, const std::string& to) override {
     return target_->RenameFile(from, to);

@@ -47,6 +47,12 @@ StatusOr<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewWritableFile(const
   return std::unique_ptr<WritableFile>(new FaultyWritableFile(this, path, std::move(base)));
 }
 
+StatusOr<std::unique_ptr<WritableFile>> FaultInjectionEnv::ReopenWritableFile(
+    const std::string& path, uint64_t keep) {
+  CV_ASSIGN_OR_RETURN(auto base, target()->ReopenWritableFile(path, keep));
+  return std::unique_ptr<WritableFile>(new FaultyWritableFile(this, path, std::move(base)));
+}
+
 Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string& to) {
   uint64_t n = ++renames_;
   if (fail_rename_at_ != 0 && n == fail_rename_at_) {

@@ -33,6 +33,8 @@ class FaultInjectionEnv : public EnvWrapper {
 
   StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
                                                           uint32_t mode) override;
+  StatusOr<std::unique_ptr<WritableFile>> ReopenWritableFile(const std::string& path,
+                                                             uint64_t keep) override;
   Status RenameFile(const std::string& from, const std::string& to) override;
   Status SyncDir(const std::string& path) override;
   Status SyncFileSystem(const std::string& path) override;

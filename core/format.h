@@ -94,6 +94,9 @@ StatusOr<Header> ParseHeaderBody(ByteView body);
 // total ciphertext length.
 uint64_t ChunkCount(uint64_t plaintext_size);
 uint64_t PayloadCiphertextSize(uint64_t plaintext_size);
+// Where sealed chunk `index` starts, counted from the payload's first byte (every chunk
+// before the final one is full).
+inline uint64_t SealedChunkOffset(uint64_t index) { return index * (kChunkSize + kTagSize); }
 
 // The STREAM nonce of chunk `index`: 11-byte big-endian counter, then 0x01 for the final
 // chunk and 0x00 otherwise.

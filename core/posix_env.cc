@@ -117,6 +117,30 @@ class PosixEnv final : public Env {
     return std::unique_ptr<WritableFile>(new PosixWritableFile(fd, path));
   }
 
+  StatusOr<std::unique_ptr<WritableFile>> ReopenWritableFile(const std::string& path,
+                                                             uint64_t keep) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return ErrnoToStatus(errno, "open", path);
+    struct stat st;
+    Status s;
+    if (::fstat(fd, &st) != 0) {
+      s = ErrnoToStatus(errno, "stat", path);
+    } else if (!S_ISREG(st.st_mode)) {
+      s = FailedPreconditionError(path + " is not a regular file");
+    } else if (keep > static_cast<uint64_t>(st.st_size)) {
+      s = InvalidArgumentError(path + " is shorter than the part to keep");
+    } else if (::ftruncate(fd, static_cast<off_t>(keep)) != 0) {
+      s = ErrnoToStatus(errno, "truncate", path);
+    } else if (::lseek(fd, 0, SEEK_END) < 0) {
+      s = ErrnoToStatus(errno, "seek", path);
+    }
+    if (!s.ok()) {
+      ::close(fd);
+      return s;
+    }
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(fd, path));
+  }
+
   Status RenameFile(const std::string& from, const std::string& to) override {
     if (::rename(from.c_str(), to.c_str()) != 0) return ErrnoToStatus(errno, "rename", from);
     return Status::Ok();

@@ -46,6 +46,20 @@ TEST_F(EnvTest, WriteAtOverwritesInPlace) {
   EXPECT_EQ(AsStringView(ReadFileToBytes(*env_, Path("b")).value()), "heloworld");
 }
 
+TEST_F(EnvTest, ReopenKeepsThePrefixAndAppendsAfterIt) {
+  ASSERT_TRUE(WriteFileAtomically(*env_, Path("r"), AsBytes("keep-this|drop-this")).ok());
+  auto f = env_->ReopenWritableFile(Path("r"), 9);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  ASSERT_TRUE((*f)->Append(AsBytes("+more")).ok());
+  ASSERT_TRUE((*f)->Close().ok());
+  EXPECT_EQ(AsStringView(ReadFileToBytes(*env_, Path("r")).value()), "keep-this+more");
+  EXPECT_EQ(env_->ReopenWritableFile(Path("r"), 15).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(env_->ReopenWritableFile(Path("missing"), 0).status().code(), StatusCode::kNotFound);
+  std::filesystem::create_symlink(Path("r"), Path("link"));
+  EXPECT_FALSE(env_->ReopenWritableFile(Path("link"), 0).ok()) << "never through a symlink";
+  EXPECT_EQ(AsStringView(ReadFileToBytes(*env_, Path("r")).value()), "keep-this+more");
+}
+
 TEST_F(EnvTest, MissingFileIsNotFound) {
   auto r = env_->NewSequentialFile(Path("missing"));
   ASSERT_FALSE(r.ok());

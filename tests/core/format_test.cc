@@ -325,6 +325,43 @@ TEST_F(FormatTest, TwoCorePathsRoundTripAndNameTheFirstBadChunk) {
   EXPECT_TRUE(out.empty()) << "no plaintext of a failed block may reach the sink";
 }
 
+// A decryption resumed at chunk k reads only the sealed chunks from k on, writes only their
+// plaintext, and still checks the content hash over the prefix an earlier run wrote.
+TEST_F(FormatTest, ResumesAtAChunkAndHashesThePrefixItIsGiven) {
+  const size_t n = 20 * kChunkSize + 5;  // 21 chunks, the last one short
+  Bytes plain = Pattern(n, 7);
+  Bytes blob = Encrypt(plain);
+  const size_t h = HeaderSize(blob);
+  auto resume = [&](uint64_t first_chunk, const Bytes& prefix, Bytes* out) -> Status {
+    MemorySequentialFile head(blob);
+    CV_ASSIGN_OR_RETURN(format::Header header, ReadHeader(head));
+    CV_ASSIGN_OR_RETURN(SecretData key, UnwrapFileKey(header, identity_));
+    MemorySequentialFile rest(ByteView(blob).subspan(h + format::SealedChunkOffset(first_chunk)));
+    CV_ASSIGN_OR_RETURN(auto d, Decryptor::New(&rest, std::move(header), std::move(key)));
+    MemorySequentialFile prefix_file(prefix);
+    DecryptOptions options;
+    options.first_chunk = first_chunk;
+    options.plaintext_prefix = &prefix_file;
+    MemoryWritableFile sink(out);
+    return d->DecryptTo(sink, options);
+  };
+  for (uint64_t k : {1, 15, 16, 17, 20}) {
+    const size_t at = k * kChunkSize;
+    Bytes prefix(plain.begin(), plain.begin() + at), out;
+    ASSERT_TRUE(resume(k, prefix, &out).ok()) << k;
+    EXPECT_EQ(out, Bytes(plain.begin() + at, plain.end())) << k;
+    prefix[at / 2] ^= 0x20;  // a damaged prefix is caught by the content hash
+    out.clear();
+    EXPECT_EQ(resume(k, prefix, &out).reason(), "content_hash_mismatch") << k;
+  }
+  Bytes out;
+  const Bytes short_prefix(plain.begin(), plain.begin() + 3 * kChunkSize - 1);
+  EXPECT_EQ(resume(3, short_prefix, &out).code(), StatusCode::kInvalidArgument);
+  // The final chunk is always opened: resuming after it is refused.
+  const Bytes all_but_tail(plain.begin(), plain.begin() + 21 * kChunkSize - kChunkSize + 5);
+  EXPECT_EQ(resume(21, all_but_tail, &out).code(), StatusCode::kInvalidArgument);
+}
+
 TEST(MetadataTest, KindsRoundTripAndUnknownKindsAreRejected) {
   for (format::Kind k : {format::Kind::kFile, format::Kind::kKeyObject, format::Kind::kDeletion}) {
     format::Metadata m;
