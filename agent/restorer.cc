@@ -17,7 +17,7 @@
 #include <tuple>
 #include <vector>
 
-#include "agent/growing_file.h"
+#include "agent/stream_pipe.h"
 #include "core/decryptor.h"
 #include "core/memory_file.h"
 
@@ -58,8 +58,30 @@ struct Restorer::Prepared {
 namespace {
 
 constexpr char kStagingDir[] = ".cardvault-restore";
-constexpr size_t kWriteThreads = 4;          // the file system calls of small files overlap well
-constexpr size_t kDownloadBuffer = 1 << 20;  // written in pieces this big, not httplib's 4 KiB
+constexpr size_t kWriteThreads = 4;     // the file system calls of small files overlap well
+constexpr size_t kPipeBytes = 4 << 20;  // how far a download may run ahead of its decryption
+
+// Test-only: SIGKILLs the process once `limit` plaintext bytes of a download are in its
+// staging file (an interrupted restore, for a later run to resume).
+class CrashingFile final : public WritableFile {
+ public:
+  CrashingFile(WritableFile* base, uint64_t written, uint64_t limit)
+      : base_(base), written_(written), limit_(limit) {}
+  Status Append(ByteView data) override {
+    CV_RETURN_IF_ERROR(base_->Append(data));
+    written_ += data.size();
+    if (written_ >= limit_) ::raise(SIGKILL);
+    return Status::Ok();
+  }
+  Status WriteAt(uint64_t offset, ByteView data) override { return base_->WriteAt(offset, data); }
+  Status Sync() override { return base_->Sync(); }
+  Status Close() override { return base_->Close(); }
+
+ private:
+  WritableFile* base_;
+  uint64_t written_;
+  const uint64_t limit_;
+};
 
 void Merge(RestoreSummary& into, RestoreSummary&& one) {
   into.restored += one.restored;
@@ -92,7 +114,9 @@ StatusOr<format::Metadata> OpenMetadataWith(const SecretData& file_key,
 StatusOr<Bytes> Fetch(ObjectClient& client, const std::string& id, bool header_only) {
   Bytes data;
   size_t want = 0;  // bytes of preamble and header, once known
-  StatusOr<ObjectInfo> r = client.Get(id, 0, [&](ByteView b) -> Status {
+  GetOptions whole;
+  whole.verify_sha256 = false;  // a blob authenticates itself: its AEAD checks every byte
+  StatusOr<ObjectInfo> r = client.Get(id, whole, [&](ByteView b) -> Status {
     data.insert(data.end(), b.begin(), b.end());
     if (!header_only) return Status::Ok();
     if (want == 0 && data.size() >= format::kPreambleSize) {
@@ -544,7 +568,9 @@ Status Restorer::RestoreOne(const RestoreOptions& options, const RemoteVersion& 
       return DecryptToPath(version.object_id, src, dest);
     }
     CV_RETURN_IF_ERROR(env_->CreateDirs(staging));
-    const std::string part = staging + "/" + version.object_id + ".part";
+    // The plaintext decrypted so far; ".part" held ciphertext in earlier versions.
+    const std::string part = staging + "/" + version.object_id + ".partial";
+    env_->RemoveFile(staging + "/" + version.object_id + ".part").IgnoreError();
     StatusOr<format::Metadata> m = DownloadAndDecrypt(version, part, dest, summary);
     // Keep a partial download for the next run only if the failure was transient.
     if (m.ok() || !IsRetryable(m.status())) env_->RemoveFile(part).IgnoreError();
@@ -597,67 +623,93 @@ StatusOr<format::Metadata> Restorer::DownloadAndDecrypt(const RemoteVersion& ver
                                                         const std::string& part,
                                                         const std::string& dest,
                                                         RestoreSummary& summary) {
-  uint64_t have = 0;
+  // An earlier run's plaintext is kept up to its last whole chunk; the final chunk is
+  // always decrypted again.
+  const uint64_t chunks = format::ChunkCount(version.metadata.size);
+  uint64_t first_chunk = 0;
   if (StatusOr<FileInfo> info = env_->Stat(part); info.ok() && info->is_regular) {
-    have = info->size <= version.blob_size ? info->size : 0;
+    first_chunk = std::min<uint64_t>(info->size / format::kChunkSize, chunks - 1);
   }
-  // Appends to what an interrupted run left (a Range request from there).
-  const int fd =
-      ::open(part.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (have > 0 ? O_APPEND : O_TRUNC), 0600);
-  if (fd < 0) return ErrnoToStatus(errno, "write", part);
-  StatusOr<std::unique_ptr<GrowingFile>> opened = GrowingFile::Open(part, have);
-  if (!opened.ok()) {
-    ::close(fd);
-    return opened.status();
+  StatusOr<format::Metadata> m = DecryptFromServer(version, part, first_chunk, summary);
+  if (!m.ok() && first_chunk > 0 && m.status().reason() == "content_hash_mismatch") {
+    // What the earlier run left was damaged (a power cut, a hand edit): start over.
+    m = DecryptFromServer(version, part, 0, summary);
   }
-  GrowingFile& src = **opened;
-  // The download runs on its own thread and the decryption reads behind it, so the network,
-  // the decryption and the writes overlap; the .part file keeps what arrived for a resume.
+  if (!m.ok()) return m;
+  Status s = env_->SetFileTimesAndMode(part, m->mtime_ns, m->mode);
+  if (s.ok()) s = env_->RenameFile(part, dest);
+  if (!s.ok()) return s;
+  return m;
+}
+
+StatusOr<format::Metadata> Restorer::DecryptFromServer(const RemoteVersion& version,
+                                                       const std::string& part,
+                                                       uint64_t first_chunk,
+                                                       RestoreSummary& summary) {
+  auto key = file_keys_.find(version.object_id);
+  if (key == file_keys_.end()) return InternalError("no file key loaded for " + version.object_id);
+  // Resuming: the header is fetched alone and the download starts at the first chunk that
+  // is missing. Otherwise the header is read from the download itself.
+  std::optional<format::Header> header;
+  uint64_t offset = 0;
+  std::unique_ptr<SequentialFile> prefix;
+  std::unique_ptr<WritableFile> file;
+  if (first_chunk > 0) {
+    CV_ASSIGN_OR_RETURN(Bytes head, Fetch(*client_, version.object_id, /*header_only=*/true));
+    MemorySequentialFile src(head);
+    CV_ASSIGN_OR_RETURN(header, ReadHeader(src));  // checks the preamble parsed next
+    const uint32_t header_length =
+        format::ParsePreamble(ByteView(head).subspan(0, format::kPreambleSize)).value();
+    offset = format::kPreambleSize + header_length + format::SealedChunkOffset(first_chunk);
+    CV_ASSIGN_OR_RETURN(prefix, env_->NewSequentialFile(part));
+    CV_ASSIGN_OR_RETURN(file, env_->ReopenWritableFile(part, first_chunk * format::kChunkSize));
+  } else {
+    CV_ASSIGN_OR_RETURN(file, env_->NewWritableFile(part, 0600));
+  }
+  WritableFile* sink = file.get();
+  std::optional<CrashingFile> crashing;
+  if (kill_after_bytes_ > 0) {
+    sink = &crashing.emplace(file.get(), first_chunk * format::kChunkSize, kill_after_bytes_);
+  }
+  // The download runs on its own thread into a bounded pipe that the decryption reads, so
+  // the network, the decryption, the hash and the writes overlap in constant memory.
+  StreamPipe pipe(kPipeBytes);
+  Status downloaded;
   std::thread downloader([&] {
-    if (have == version.blob_size) {
-      src.Finish(Status::Ok());
-      return;
-    }
-    std::vector<uint8_t> buffer;
-    buffer.reserve(kDownloadBuffer);
-    uint64_t on_disk = have;
-    auto flush = [&]() -> Status {
-      size_t off = 0;
-      while (off < buffer.size()) {
-        ssize_t n = ::write(fd, buffer.data() + off, buffer.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return ErrnoToStatus(errno, "write", part);
-        off += static_cast<size_t>(n);
-      }
-      on_disk += buffer.size();
-      buffer.clear();
-      src.Advance(on_disk);
-      return Status::Ok();
-    };
-    StatusOr<ObjectInfo> r = client_->Get(version.object_id, have, [&](ByteView b) -> Status {
-      if (src.cancelled()) return CancelledError("decryption stopped");
-      buffer.insert(buffer.end(), b.begin(), b.end());
+    GetOptions get;
+    get.offset = offset;
+    get.verify_sha256 = false;  // the blob's AEAD checks every byte, and the content hash
+    StatusOr<ObjectInfo> r = client_->Get(version.object_id, get, [&](ByteView b) -> Status {
       summary.bytes_downloaded += b.size();
-      if (kill_after_bytes_ > 0 && summary.bytes_downloaded >= kill_after_bytes_) {
-        flush().IgnoreError();
-        ::raise(SIGKILL);  // the test-only crash switch (see the header)
-      }
-      return buffer.size() >= kDownloadBuffer ? flush() : Status::Ok();
+      return pipe.Write(b);
     });
-    Status done = r.status();
-    if (done.ok()) done = flush();
-    src.Finish(done);
+    downloaded = r.status();
+    pipe.Finish(downloaded);
   });
-  StatusOr<format::Metadata> m = DecryptToPath(version.object_id, src, dest);
-  if (!m.ok()) src.Cancel();
+  std::optional<format::Metadata> metadata;
+  Status s = [&]() -> Status {
+    if (!header.has_value()) {
+      CV_ASSIGN_OR_RETURN(header, ReadHeader(pipe));
+    }
+    // The header MAC is checked again under the key Load unwrapped: a blob replaced on the
+    // server since then fails here.
+    CV_ASSIGN_OR_RETURN(auto decryptor, Decryptor::New(&pipe, std::move(*header),
+                                                       SecretData::CopyFrom(key->second.span())));
+    metadata = decryptor->metadata();
+    DecryptOptions options;
+    options.first_chunk = first_chunk;
+    options.plaintext_prefix = prefix.get();
+    CV_RETURN_IF_ERROR(decryptor->DecryptTo(*sink, options));
+    return file->Close();
+  }();
+  if (!s.ok()) pipe.Cancel();
   downloader.join();
-  ::close(fd);
   // A failed download (not one stopped by us) explains the failed decryption that read it.
-  Status downloaded = src.WaitFinished();
-  if (!m.ok() && !downloaded.ok() && downloaded.code() != StatusCode::kCancelled) {
+  if (!s.ok() && !downloaded.ok() && downloaded.code() != StatusCode::kCancelled) {
     return downloaded;
   }
-  return m;
+  if (!s.ok()) return s;
+  return *metadata;
 }
 
 }  // namespace cardvault

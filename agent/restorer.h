@@ -132,12 +132,17 @@ class Restorer {
   // flushes the file system once at the end.
   StatusOr<format::Metadata> DecryptToPath(const std::string& object_id, SequentialFile& source,
                                            const std::string& dest);
-  // Downloads a large blob into `part` (resuming from what a previous run left there) and
-  // decrypts it into `dest` as it arrives. A transient download failure is retryable and
-  // leaves `part` for the next run.
+  // Downloads a large blob and decrypts it as it arrives into `part` (the plaintext so
+  // far, kept for a resume), which is renamed to `dest` once the final chunk and the
+  // content hash verified. Resumes after the whole chunks an earlier run left in `part`
+  // (downloading from the next one with a Range request) and starts over if those turn out
+  // damaged. A transient download failure is retryable and leaves `part` for the next run.
   StatusOr<format::Metadata> DownloadAndDecrypt(const RemoteVersion& version,
                                                 const std::string& part, const std::string& dest,
                                                 RestoreSummary& summary);
+  StatusOr<format::Metadata> DecryptFromServer(const RemoteVersion& version,
+                                               const std::string& part, uint64_t first_chunk,
+                                               RestoreSummary& summary);
 
   ObjectClient* client_;
   std::vector<ObjectClient*> fetch_clients_;
@@ -148,7 +153,8 @@ class Restorer {
   std::vector<Bytes> card_key_ids_;  // from the key objects' stanzas
   uint64_t card_unwraps_ = 0;
   // Test-only crash switch: CARDVAULT_TEST_RESTORE_KILL_AFTER_BYTES=N makes the process
-  // SIGKILL itself once N payload bytes were downloaded (an interrupted restore).
+  // SIGKILL itself once N plaintext bytes of a large file are in its staging file (an
+  // interrupted restore).
   uint64_t kill_after_bytes_ = 0;
   std::map<std::string, std::vector<RemoteVersion>> history_;
   std::map<std::string, Bytes> whole_blobs_;     // object id -> blob fetched by Load

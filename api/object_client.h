@@ -18,6 +18,13 @@ using SourceFactory = std::function<StatusOr<std::unique_ptr<SequentialFile>>()>
 // Receives downloaded bytes in order. A non-OK Status stops the download with it.
 using ByteSink = std::function<Status(ByteView)>;
 
+struct GetOptions {
+  uint64_t offset = 0;  // the first byte wanted (a Range request when above 0)
+  // Off only for content that authenticates itself (a blob's AEAD checks every byte), so
+  // a large download is not hashed twice.
+  bool verify_sha256 = true;
+};
+
 // True for failures where trying the same request again may succeed: network errors,
 // timeouts, HTTP 429 and 5xx. They are all kUnavailable; everything else is permanent.
 inline bool IsRetryable(const Status& status) { return status.code() == StatusCode::kUnavailable; }
@@ -35,10 +42,12 @@ class ObjectClient {
   // options.sha256 and stores nothing on a mismatch.
   virtual StatusOr<ObjectInfo> Put(std::string_view id, const PutOptions& options,
                                    const SourceFactory& source) = 0;
-  // Streams the object's bytes from `offset` to its end into `sink`. When offset is 0 the
-  // content is checked against its SHA-256 (kCorrupt "sha256_mismatch", after the sink
-  // already saw the bytes: sinks MUST treat data as unverified until OK).
-  virtual StatusOr<ObjectInfo> Get(std::string_view id, uint64_t offset, const ByteSink& sink) = 0;
+  // Streams the object's bytes from `options.offset` to its end into `sink`. A whole
+  // object (offset 0) is checked against its SHA-256 unless options.verify_sha256 is off
+  // (kCorrupt "sha256_mismatch", after the sink already saw the bytes: sinks MUST treat
+  // data as unverified until OK).
+  virtual StatusOr<ObjectInfo> Get(std::string_view id, const GetOptions& options,
+                                   const ByteSink& sink) = 0;
   virtual StatusOr<ObjectInfo> Head(std::string_view id) = 0;
   virtual Status Delete(std::string_view id) = 0;
   virtual StatusOr<ListPage> List(const ListOptions& options) = 0;

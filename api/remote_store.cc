@@ -294,7 +294,10 @@ StatusOr<ObjectInfo> RemoteStore::Put(std::string_view id, const PutOptions& opt
   }
 }
 
-StatusOr<ObjectInfo> RemoteStore::Get(std::string_view id, uint64_t offset, const ByteSink& sink) {
+StatusOr<ObjectInfo> RemoteStore::Get(std::string_view id, const GetOptions& options,
+                                      const ByteSink& sink) {
+  const uint64_t offset = options.offset;
+  const bool verify = offset == 0 && options.verify_sha256;
   if (!IsValidObjectId(id)) return InvalidArgumentError("bad object id", "bad_object_id");
   std::lock_guard lock(mu_);
   if (pin_) pin_->mismatch = false;
@@ -341,7 +344,7 @@ StatusOr<ObjectInfo> RemoteStore::Get(std::string_view id, uint64_t offset, cons
           return true;
         }
         ByteView bytes(reinterpret_cast<const uint8_t*>(data), length);
-        if (offset == 0) hasher.Update(bytes);
+        if (verify) hasher.Update(bytes);
         received += length;
         sink_status = sink(bytes);
         return sink_status.ok();
@@ -353,7 +356,7 @@ StatusOr<ObjectInfo> RemoteStore::Get(std::string_view id, uint64_t offset, cons
   if (offset + received != info->size) {
     return UnavailableError("download ended early", "network");
   }
-  if (offset == 0 && HexEncode(hasher.Finish()) != info->sha256) {
+  if (verify && HexEncode(hasher.Finish()) != info->sha256) {
     return CorruptError("downloaded content does not match its SHA-256", "sha256_mismatch");
   }
   return info;

@@ -42,7 +42,7 @@ StatusOr<ObjectInfo> RetryingObjectClient::Put(std::string_view id, const PutOpt
   }
 }
 
-StatusOr<ObjectInfo> RetryingObjectClient::Get(std::string_view id, uint64_t offset,
+StatusOr<ObjectInfo> RetryingObjectClient::Get(std::string_view id, const GetOptions& options,
                                                const ByteSink& sink) {
   uint64_t delivered = 0;
   ByteSink counting = [&](ByteView bytes) {
@@ -51,11 +51,14 @@ StatusOr<ObjectInfo> RetryingObjectClient::Get(std::string_view id, uint64_t off
     return Status::Ok();
   };
   for (int attempt = 1;; ++attempt) {
-    auto result = inner_->Get(id, offset + delivered, counting);
+    // A retry continues where the last attempt stopped (no longer a whole-object check).
+    GetOptions rest = options;
+    rest.offset += delivered;
+    auto result = inner_->Get(id, rest, counting);
     if (!result.ok() && delivered > 0 && result.status().reason() == "range_not_satisfiable") {
       // Everything had arrived; only the end of the reply was lost.
       auto head = Head(id);
-      if (head.ok() && head->size == offset + delivered) return head;
+      if (head.ok() && head->size == options.offset + delivered) return head;
     }
     if (result.ok() || !IsRetryable(result.status()) || attempt >= policy_.max_attempts) {
       return result;

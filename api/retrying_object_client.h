@@ -31,7 +31,8 @@ class RetryingObjectClient final : public ObjectClient {
 
   StatusOr<ObjectInfo> Put(std::string_view id, const PutOptions& options,
                            const SourceFactory& source) override;
-  StatusOr<ObjectInfo> Get(std::string_view id, uint64_t offset, const ByteSink& sink) override;
+  StatusOr<ObjectInfo> Get(std::string_view id, const GetOptions& options,
+                           const ByteSink& sink) override;
   StatusOr<ObjectInfo> Head(std::string_view id) override;
   Status Delete(std::string_view id) override;
   StatusOr<ListPage> List(const ListOptions& options) override;

@@ -33,7 +33,7 @@ std::string Id(const std::string& label, size_t i) {
 void DownloadAndCheck(ObjectClient& client, const std::string& id, uint64_t size) {
   uint64_t got = 0;
   Check(client
-            .Get(id, 0,
+            .Get(id, {},
                  [&](ByteView b) {
                    got += b.size();
                    return Status::Ok();

@@ -36,8 +36,10 @@ class MemoryClient final : public ObjectClient {
   StatusOr<ObjectInfo> Put(std::string_view, const PutOptions&, const SourceFactory&) override {
     return UnsupportedError("read-only");
   }
-  StatusOr<ObjectInfo> Get(std::string_view id, uint64_t offset, const ByteSink& sink) override {
+  StatusOr<ObjectInfo> Get(std::string_view id, const GetOptions& o,
+                           const ByteSink& sink) override {
     ++gets;
+    const uint64_t offset = o.offset;
     auto it = objects.find(std::string(id));
     if (it == objects.end()) return NotFoundError("no object");
     const Bytes& d = it->second.data;
@@ -299,9 +301,10 @@ TEST_F(RestorerTest, TamperedObjectIsReportedByPathAndTheRestContinues) {
                              const SourceFactory& f) override {
       return inner_->Put(id, o, f);
     }
-    StatusOr<ObjectInfo> Get(std::string_view id, uint64_t offset, const ByteSink& sink) override {
+    StatusOr<ObjectInfo> Get(std::string_view id, const GetOptions& o,
+                             const ByteSink& sink) override {
       if (id == gone_) return NotFoundError("deleted meanwhile");
-      return inner_->Get(id, offset, sink);
+      return inner_->Get(id, o, sink);
     }
     StatusOr<ObjectInfo> Head(std::string_view id) override { return inner_->Head(id); }
     Status Delete(std::string_view id) override { return inner_->Delete(id); }
@@ -391,20 +394,33 @@ TEST_F(RestorerTest, ResumeDownloadsOnlyWhatIsMissing) {
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->identical, 2u);
   EXPECT_EQ(s->bytes_downloaded, 0u);
-  // A partial download left by an interrupted run is continued from where it stopped.
-  fs::remove(target_ + "/big");
+  // The plaintext an interrupted run left is kept up to its last whole chunk, and the
+  // download continues with the next sealed chunk (a Range request).
   std::string big_id;
   for (const auto& [id, o] : client_.objects) {
     if (o.kind == ObjectKind::kBlob && o.data.size() > 300000) big_id = id;
   }
-  fs::create_directories(target_ + "/.cardvault-restore");
   const Bytes& blob = client_.objects[big_id].data;
-  std::ofstream(target_ + "/.cardvault-restore/" + big_id + ".part", std::ios::binary)
-      .write(reinterpret_cast<const char*>(blob.data()), 100000);
-  s = Run();
+  const uint64_t payload_start = format::kPreambleSize + LoadU32(blob.data() + 10);
+  const std::string staging = target_ + "/.cardvault-restore/";
+  auto interrupted = [&](const std::string& left_behind) {
+    fs::remove(target_ + "/big");
+    fs::create_directories(staging);
+    std::ofstream(staging + big_id + ".partial", std::ios::binary) << left_behind;
+    std::ofstream(staging + big_id + ".part", std::ios::binary) << "ciphertext of old versions";
+    return Run();
+  };
+  s = interrupted(std::string(100000, 'z'));  // one whole chunk and a piece of the next
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->restored, 1u);
-  EXPECT_EQ(s->bytes_downloaded, blob.size() - 100000);
+  EXPECT_EQ(s->bytes_downloaded, blob.size() - payload_start - format::SealedChunkOffset(1));
+  EXPECT_EQ(ReadText(target_ + "/big"), std::string(300000, 'z'));
+  EXPECT_FALSE(fs::exists(staging)) << "nothing is left in the staging directory";
+  // A damaged prefix fails the content hash: the file is downloaded again from the start.
+  s = interrupted(std::string(70000, 'y'));
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->restored, 1u);
+  EXPECT_EQ(s->bytes_downloaded, 2 * blob.size() - payload_start - format::SealedChunkOffset(1));
   EXPECT_EQ(ReadText(target_ + "/big"), std::string(300000, 'z'));
 }
 

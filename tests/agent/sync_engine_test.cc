@@ -29,8 +29,9 @@ class SwitchableClient final : public ObjectClient {
     if (target == nullptr) return UnavailableError("server down (test)");
     return target->Put(id, o, s);
   }
-  StatusOr<ObjectInfo> Get(std::string_view id, uint64_t off, const ByteSink& sink) override {
-    return target->Get(id, off, sink);
+  StatusOr<ObjectInfo> Get(std::string_view id, const GetOptions& o,
+                           const ByteSink& sink) override {
+    return target->Get(id, o, sink);
   }
   StatusOr<ObjectInfo> Head(std::string_view id) override { return target->Head(id); }
   Status Delete(std::string_view id) override { return target->Delete(id); }

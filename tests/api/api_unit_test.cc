@@ -175,8 +175,10 @@ class ScriptedClient final : public ObjectClient {
     return ObjectInfo{std::string(id), o.kind, o.size, o.sha256, 1};
   }
   // Each scripted failure delivers 3 more bytes first, like a dropped connection.
-  StatusOr<ObjectInfo> Get(std::string_view id, uint64_t offset, const ByteSink& sink) override {
+  StatusOr<ObjectInfo> Get(std::string_view id, const GetOptions& o,
+                           const ByteSink& sink) override {
     ++gets;
+    const uint64_t offset = o.offset;
     get_offsets.push_back(offset);
     Status s = Pop(get_results);
     size_t end = s.ok() ? object.size() : std::min<size_t>(offset + 3, object.size());
@@ -252,7 +254,7 @@ TEST(RetryingObjectClientTest, GetResumesWhereTheSinkStopped) {
   RetryingObjectClient client(&inner, {.sleep = [](std::chrono::milliseconds) {}});
   inner.get_results = {UnavailableError("drop"), UnavailableError("drop")};
   std::string got;
-  auto info = client.Get(std::string(64, 'c'), 0, [&](ByteView b) {
+  auto info = client.Get(std::string(64, 'c'), {}, [&](ByteView b) {
     got.append(AsStringView(b));
     return Status::Ok();
   });
@@ -263,7 +265,7 @@ TEST(RetryingObjectClientTest, GetResumesWhereTheSinkStopped) {
   // A failing sink is permanent: no retry.
   inner.gets = 0;
   inner.get_results = {};
-  auto failed = client.Get(std::string(64, 'c'), 0, [](ByteView) { return IoError("disk"); });
+  auto failed = client.Get(std::string(64, 'c'), {}, [](ByteView) { return IoError("disk"); });
   EXPECT_EQ(failed.status().code(), StatusCode::kIoError);
   EXPECT_EQ(inner.gets, 1);
 }

@@ -55,7 +55,7 @@ TEST(LargeObjectTest, Streams256MiBWithFlatMemory) {
   Sha256Hasher down_hasher;
   uint64_t received = 0;
   start = std::chrono::steady_clock::now();
-  auto got = client->Get(sha, 0, [&](ByteView b) {
+  auto got = client->Get(sha, {}, [&](ByteView b) {
     down_hasher.Update(b);
     received += b.size();
     return Status::Ok();

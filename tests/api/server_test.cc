@@ -22,7 +22,7 @@ StatusOr<ObjectInfo> PutString(ObjectClient& client, std::string_view data,
 
 StatusOr<std::string> GetString(ObjectClient& client, std::string_view id, uint64_t offset = 0) {
   std::string out;
-  auto info = client.Get(id, offset, [&](ByteView b) {
+  auto info = client.Get(id, {.offset = offset}, [&](ByteView b) {
     out.append(AsStringView(b));
     return Status::Ok();
   });
@@ -119,8 +119,8 @@ TEST(ServerTest, CreateOnlyIsIdempotentUnderRetry) {
       if (++puts_ == 1 && result.ok()) return UnavailableError("reply lost", "network");
       return result;
     }
-    StatusOr<ObjectInfo> Get(std::string_view id, uint64_t off, const ByteSink& s) override {
-      return inner_->Get(id, off, s);
+    StatusOr<ObjectInfo> Get(std::string_view id, const GetOptions& o, const ByteSink& s) override {
+      return inner_->Get(id, o, s);
     }
     StatusOr<ObjectInfo> Head(std::string_view id) override { return inner_->Head(id); }
     Status Delete(std::string_view id) override { return inner_->Delete(id); }

@@ -13,7 +13,7 @@ namespace {
 Bytes Download(ObjectClient& client, const std::string& id) {
   Bytes blob;
   EXPECT_TRUE(client
-                  .Get(id, 0,
+                  .Get(id, {},
                        [&](ByteView b) {
                          blob.insert(blob.end(), b.begin(), b.end());
                          return Status::Ok();

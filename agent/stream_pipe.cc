@@ -1,0 +1,64 @@
+// StreamPipe implementation: a ring buffer behind a mutex, with wake-ups batched so that a
+// reader asking for a megabyte is not woken for every few kilobytes that arrive.
+#include "agent/stream_pipe.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace cardvault {
+
+StreamPipe::StreamPipe(size_t capacity)
+    : capacity_(std::max<size_t>(capacity, 2)),
+      ring_(std::make_unique_for_overwrite<uint8_t[]>(capacity_)) {}
+
+// How many bytes a waiting reader wants before it is woken: all it asked for, but never
+// more than half the ring (the writer must be able to keep going meanwhile).
+size_t StreamPipe::Wanted(size_t request) const { return std::min(request, capacity_ / 2); }
+
+StatusOr<size_t> StreamPipe::Read(std::span<uint8_t> buf) {
+  if (buf.empty()) return size_t{0};
+  std::unique_lock lock(mu_);
+  reader_wants_ = Wanted(buf.size());
+  readable_.wait(lock, [&] { return size_ >= reader_wants_ || finished_.has_value(); });
+  reader_wants_ = 0;
+  if (size_ == 0) return finished_->ok() ? StatusOr<size_t>(size_t{0}) : *finished_;
+  const size_t n = std::min(buf.size(), size_);
+  const size_t first = std::min(n, capacity_ - head_);
+  std::memcpy(buf.data(), ring_.get() + head_, first);
+  std::memcpy(buf.data() + first, ring_.get(), n - first);
+  head_ = (head_ + n) % capacity_;
+  size_ -= n;
+  if (writer_waiting_) writable_.notify_one();
+  return n;
+}
+
+void StreamPipe::Cancel() {
+  std::lock_guard lock(mu_);
+  cancelled_ = true;
+  writable_.notify_one();
+}
+
+Status StreamPipe::Write(ByteView data) {
+  std::unique_lock lock(mu_);
+  while (!data.empty()) {
+    writer_waiting_ = true;
+    writable_.wait(lock, [&] { return cancelled_ || size_ < capacity_; });
+    writer_waiting_ = false;
+    if (cancelled_) return CancelledError("the reader stopped", "cancelled");
+    const size_t tail = (head_ + size_) % capacity_;
+    const size_t n = std::min({data.size(), capacity_ - size_, capacity_ - tail});
+    std::memcpy(ring_.get() + tail, data.data(), n);
+    size_ += n;
+    data = data.subspan(n);
+    if (reader_wants_ > 0 && size_ >= reader_wants_) readable_.notify_one();
+  }
+  return Status::Ok();
+}
+
+void StreamPipe::Finish(Status status) {
+  std::lock_guard lock(mu_);
+  finished_ = std::move(status);
+  readable_.notify_one();
+}
+
+}  // namespace cardvault
