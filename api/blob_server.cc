@@ -12,9 +12,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <tuple>
+
+#include "core/crypto.h"
 
 namespace cardvault {
 namespace {
@@ -27,6 +31,9 @@ constexpr uint64_t kDrainLimit = 16 << 20;
 // Unauthenticated clients get far less of the server's time.
 constexpr uint64_t kUnauthenticatedDrainLimit = 64 << 10;
 constexpr size_t kDownloadChunk = 256 << 10;
+// "X-Content-SHA256: appended": the body ends with the raw SHA-256 of the bytes before it.
+constexpr std::string_view kAppendedDigest = "appended";
+constexpr uint64_t kDigestBytes = std::tuple_size_v<Sha256Digest>;
 
 constexpr char kTls12Ciphers[] =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
@@ -172,6 +179,51 @@ std::optional<uint64_t> ParseU64(std::string_view text) {
   if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return value;
 }
+
+// Splits an upload body into the object's bytes, appended to the PendingPut, and in
+// appended-digest mode the trailing kDigestBytes, kept here. Reads may split the body
+// anywhere, the digest included.
+class BodySplitter {
+ public:
+  BodySplitter(PendingPut& pending, uint64_t object_size, bool appended)
+      : pending_(pending), object_size_(object_size), appended_(appended) {}
+
+  // The next bytes of the body. Not OK: the upload is dead.
+  Status Feed(ByteView data) {
+    ByteView object_part = data;
+    if (appended_) {
+      const uint64_t object_left = object_size_ - std::min(received_, object_size_);
+      object_part = data.first(static_cast<size_t>(std::min<uint64_t>(data.size(), object_left)));
+      ByteView rest = data.subspan(object_part.size());
+      if (rest.size() > digest_.size() - digest_length_) {
+        return InvalidArgumentError("more bytes than the Content-Length", "size_mismatch");
+      }
+      std::copy(rest.begin(), rest.end(), digest_.begin() + digest_length_);
+      digest_length_ += rest.size();
+    }
+    received_ += data.size();
+    if (object_part.empty()) return Status::Ok();
+    return pending_.Append(object_part);
+  }
+
+  // After the whole body: in appended-digest mode, hands the trailing digest to the
+  // PendingPut (its Commit compares it with the content).
+  Status Finish() {
+    if (!appended_) return Status::Ok();
+    if (digest_length_ != digest_.size()) {
+      return InvalidArgumentError("the body ended before its appended SHA-256", "incomplete_body");
+    }
+    return pending_.SetExpectedSha256(HexEncode(digest_));
+  }
+
+ private:
+  PendingPut& pending_;
+  const uint64_t object_size_;
+  const bool appended_;
+  uint64_t received_ = 0;
+  Sha256Digest digest_{};
+  size_t digest_length_ = 0;
+};
 
 // Answers with "Connection: close" (httplib copies the request's Connection header into
 // the response), so the client ends the connection after this response. httplib 0.11
@@ -355,7 +407,11 @@ StatusOr<std::unique_ptr<BlobServer>> BlobServer::New(const ServerConfig& config
   server->server_->set_write_timeout(config.write_timeout_seconds, 0);
   server->server_->set_keep_alive_timeout(config.keep_alive_timeout_seconds);
   server->server_->set_keep_alive_max_count(static_cast<size_t>(config.keep_alive_max_requests));
-  server->server_->set_payload_max_length(static_cast<size_t>(config.max_object_bytes));
+  // An appended-digest body carries 32 bytes more than the object; the handler checks the
+  // object's own size against max_object_bytes.
+  server->server_->set_payload_max_length(static_cast<size_t>(
+      std::min(config.max_object_bytes, std::numeric_limits<uint64_t>::max() - kDigestBytes) +
+      kDigestBytes));
   server->server_->set_tcp_nodelay(true);
   server->server_->set_idle_interval(0, 100000);
   server->InstallRoutes();
@@ -497,6 +553,10 @@ void BlobServer::InstallRoutes() {
     const std::string id = req.path.substr(kObjects.size());
     auto size = ParseU64(req.get_header_value("Content-Length"));
     if (!IsValidObjectId(id) || !size.has_value()) return 100;  // the handler explains
+    if (req.get_header_value("X-Content-SHA256") == kAppendedDigest) {
+      if (*size < kDigestBytes) return 100;  // the handler explains
+      *size -= kDigestBytes;                 // limits apply to the object, not its digest
+    }
     if (*size > config_.max_object_bytes) {
       SendError(res, 413, "object_too_large", "the object exceeds the server's size limit");
       return 413;
@@ -548,16 +608,27 @@ void BlobServer::InstallRoutes() {
       return reject(400, "bad_object_id", "object id must be 64 lowercase hex characters");
     }
     PutOptions options;
-    options.sha256 = req.get_header_value("X-Content-SHA256");
-    if (!IsValidSha256Hex(options.sha256)) {
-      return reject(400, "bad_sha256", "X-Content-SHA256 must be 64 lowercase hex characters");
+    // Appended mode: the body's last 32 bytes are the raw SHA-256 of the bytes before them;
+    // options.sha256 stays empty until the whole body has arrived (see BodySplitter).
+    const std::string digest_header = req.get_header_value("X-Content-SHA256");
+    const bool appended = digest_header == kAppendedDigest;
+    if (!appended) {
+      options.sha256 = digest_header;
+      if (!IsValidSha256Hex(options.sha256)) {
+        return reject(400, "bad_sha256",
+                      "X-Content-SHA256 must be 64 lowercase hex characters or \"appended\"");
+      }
     }
     if (req.has_header("Transfer-Encoding") || !req.has_header("Content-Length")) {
       return reject(411, "length_required", "uploads need a Content-Length (no chunked bodies)");
     }
-    auto size = ParseU64(req.get_header_value("Content-Length"));
-    if (!size) return reject(400, "bad_content_length", "invalid Content-Length");
-    options.size = *size;
+    auto length = ParseU64(req.get_header_value("Content-Length"));
+    if (!length) return reject(400, "bad_content_length", "invalid Content-Length");
+    if (appended && *length < kDigestBytes) {
+      return reject(400, "bad_content_length",
+                    "an appended-digest body is at least the 32 bytes of its SHA-256");
+    }
+    options.size = appended ? *length - kDigestBytes : *length;
     if (req.has_header("X-Object-Kind")) {
       auto kind = ParseObjectKind(req.get_header_value("X-Object-Kind"));
       if (!kind) return reject(400, "bad_kind", "X-Object-Kind must be blob or key");
@@ -574,11 +645,12 @@ void BlobServer::InstallRoutes() {
       SendStatus(res, pending.status());
       return DiscardBody(req, reader);
     }
+    BodySplitter body(**pending, options.size, appended);
     Status write_status;
     bool complete = true;
-    if (options.size > 0) {
-      complete = reader([&](const char* data, size_t length) {
-        write_status = (*pending)->Append(ByteView(reinterpret_cast<const uint8_t*>(data), length));
+    if (*length > 0) {
+      complete = reader([&](const char* data, size_t size) {
+        write_status = body.Feed(ByteView(reinterpret_cast<const uint8_t*>(data), size));
         return write_status.ok();
       });
     }
@@ -591,6 +663,7 @@ void BlobServer::InstallRoutes() {
       ForceClose(req);
       return SendError(res, 400, "incomplete_body", "the request body ended early");
     }
+    if (Status finished = body.Finish(); !finished.ok()) return SendStatus(res, finished);
     auto info = (*pending)->Commit();
     if (!info.ok()) return SendStatus(res, info.status());
     SetObjectHeaders(res, *info);

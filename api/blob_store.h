@@ -27,8 +27,11 @@ struct ObjectInfo {
 
 struct PutOptions {
   ObjectKind kind = ObjectKind::kBlob;
-  uint64_t size = 0;         // the exact number of bytes that will be appended
-  std::string sha256;        // the expected content digest, lowercase hex
+  uint64_t size = 0;  // the exact number of bytes that will be appended
+  // The expected content digest, lowercase hex. Empty at BeginPut means "given at commit":
+  // the digest is not known yet (an upload whose body ends with its own digest) and MUST
+  // be supplied with PendingPut::SetExpectedSha256 before Commit.
+  std::string sha256;
   bool create_only = false;  // fail with kAlreadyExists if a live object has this id
 };
 
@@ -54,10 +57,20 @@ class PendingPut {
   // Appends the next bytes. More bytes than PutOptions::size is kInvalidArgument
   // ("size_mismatch"); the upload is then dead and MUST be destroyed.
   virtual Status Append(ByteView data) = 0;
-  // Checks the size and the SHA-256 (kInvalidArgument, "size_mismatch" or
-  // "sha256_mismatch": nothing stored), makes the data durable and publishes it,
-  // atomically replacing any live object with the same id (unless create_only, which
-  // is re-checked here: kAlreadyExists). Called at most once.
+  // Supplies the expected digest (64 lowercase hex) of an upload begun with an empty
+  // PutOptions::sha256. Such an upload MUST receive it exactly once, before Commit; an
+  // implementation MUST NOT publish such an upload without it (Commit then fails with
+  // kFailedPrecondition "sha256_missing"). Errors, after which the upload is dead and MUST
+  // be destroyed (nothing stored): kInvalidArgument "bad_sha256" for anything but 64
+  // lowercase hex; kFailedPrecondition if the digest was given at BeginPut or already set,
+  // or the upload already failed or finished. Checks nothing against the content itself:
+  // Commit does.
+  virtual Status SetExpectedSha256(std::string_view sha256_hex) = 0;
+  // Checks the size and the SHA-256 against the expected digest, from PutOptions::sha256
+  // or SetExpectedSha256 (kInvalidArgument, "size_mismatch" or "sha256_mismatch": nothing
+  // stored), makes the data durable and publishes it, atomically replacing any live object
+  // with the same id (unless create_only, which is re-checked here: kAlreadyExists).
+  // Called at most once.
   virtual StatusOr<ObjectInfo> Commit() = 0;
 };
 
@@ -80,7 +93,9 @@ class BlobStore {
  public:
   virtual ~BlobStore() = default;
 
-  // Starts an upload. Fails before any byte is read with kResourceExhausted
+  // Starts an upload. options.sha256 MUST be 64 lowercase hex or empty (digest given at
+  // commit, see PendingPut::SetExpectedSha256); anything else is kInvalidArgument
+  // "bad_sha256". Fails before any byte is read with kResourceExhausted
   // "object_too_large" (size above the store's limit) or "quota_exceeded" (the user's
   // live bytes plus `size` above the quota), or kAlreadyExists if create_only and a live
   // object has this id.

@@ -159,9 +159,26 @@ class FileBlobStore::Pending final : public PendingPut {
     return Status::Ok();
   }
 
+  Status SetExpectedSha256(std::string_view sha256_hex) override {
+    if (dead_) return FailedPreconditionError("upload already failed or finished");
+    if (!options_.sha256.empty()) {
+      dead_ = true;
+      return FailedPreconditionError("the expected SHA-256 is already known");
+    }
+    if (!IsValidSha256Hex(sha256_hex)) {
+      dead_ = true;
+      return InvalidArgumentError("SHA-256 must be 64 lowercase hex characters", "bad_sha256");
+    }
+    options_.sha256 = std::string(sha256_hex);
+    return Status::Ok();
+  }
+
   StatusOr<ObjectInfo> Commit() override {
     if (dead_) return FailedPreconditionError("upload already failed or finished");
     dead_ = true;
+    if (options_.sha256.empty()) {
+      return FailedPreconditionError("the expected SHA-256 was never given", "sha256_missing");
+    }
     if (received_ != options_.size) {
       return InvalidArgumentError("received " + std::to_string(received_) + " bytes, declared " +
                                       std::to_string(options_.size),
@@ -317,8 +334,9 @@ StatusOr<std::unique_ptr<PendingPut>> FileBlobStore::BeginPut(std::string_view u
                                                               std::string_view id,
                                                               const PutOptions& options) {
   if (!IsValidObjectId(id)) return BadId();
-  if (!IsValidSha256Hex(options.sha256)) {
-    return InvalidArgumentError("SHA-256 must be 64 lowercase hex characters", "bad_sha256");
+  if (!options.sha256.empty() && !IsValidSha256Hex(options.sha256)) {
+    return InvalidArgumentError("SHA-256 must be 64 lowercase hex characters or empty",
+                                "bad_sha256");
   }
   if (options.size > options_.max_object_bytes) {
     return ResourceExhaustedError("object of " + std::to_string(options.size) +

@@ -38,8 +38,12 @@ class ObjectClient {
  public:
   virtual ~ObjectClient() = default;
 
-  // Uploads options.size bytes from the source under `id`. The server checks
-  // options.sha256 and stores nothing on a mismatch.
+  // Uploads options.size bytes from the source under `id`. The server checks the content
+  // against its SHA-256 and stores nothing on a mismatch. options.sha256 set (64 lowercase
+  // hex): the digest is sent before the body. options.sha256 empty: the digest is computed
+  // while sending and appended (the source is read once); the returned ObjectInfo::sha256 is
+  // that digest, which the caller records. Either way the server's reply MUST name the
+  // digest and size that were sent (else kCorrupt "sha256_mismatch").
   virtual StatusOr<ObjectInfo> Put(std::string_view id, const PutOptions& options,
                                    const SourceFactory& source) = 0;
   // Streams the object's bytes from `options.offset` to its end into `sink`. A whole

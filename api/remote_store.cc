@@ -11,6 +11,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include "api/tls_identity.h"
@@ -30,6 +31,9 @@ constexpr size_t kChunk = 256 << 10;
 // Uploads above this size check the server's limits first (the server drains rejected
 // bodies up to 16 MiB and closes the connection on larger ones).
 constexpr uint64_t kPreflightBytes = 8 << 20;
+// Put without a digest: "X-Content-SHA256: appended", and the body ends with the raw digest.
+constexpr std::string_view kAppendedDigest = "appended";
+constexpr uint64_t kDigestBytes = std::tuple_size_v<Sha256Digest>;
 
 int PinIndex() {
   static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -252,23 +256,42 @@ StatusOr<ObjectInfo> RemoteStore::Put(std::string_view id, const PutOptions& opt
   if (!IsValidObjectId(id)) return InvalidArgumentError("bad object id", "bad_object_id");
   if (options.size > kPreflightBytes) CV_RETURN_IF_ERROR(CheckLimits(id, options.size));
   CV_ASSIGN_OR_RETURN(auto file, source());
+  // Without a digest, the body is the content followed by its raw SHA-256, computed from
+  // the bytes as they are sent (X-Content-SHA256: appended): the source is read once.
+  const bool appended = options.sha256.empty();
+  if (!appended && !IsValidSha256Hex(options.sha256)) {
+    return InvalidArgumentError("SHA-256 must be 64 lowercase hex characters or empty",
+                                "bad_sha256");
+  }
+  const uint64_t body_size = appended ? options.size + kDigestBytes : options.size;
   std::lock_guard lock(mu_);
   if (pin_) pin_->mismatch = false;
   httplib::Headers headers = AuthHeaders(options_.token);
-  headers.emplace("X-Content-SHA256", options.sha256);
+  headers.emplace("X-Content-SHA256", appended ? std::string(kAppendedDigest) : options.sha256);
   headers.emplace("X-Object-Kind", std::string(ObjectKindName(options.kind)));
   if (options.create_only) headers.emplace("If-None-Match", "*");
   const std::string path = "/v1/objects/" + std::string(id);
   Status source_status;
+  Sha256Hasher hasher;
+  std::optional<Sha256Digest> digest;  // set once the last content byte is hashed
   httplib::Result result = [&] {
-    if (options.size == 0) {
+    if (body_size == 0) {
       return client_->Put(path, headers, std::string(), "application/octet-stream");
     }
     auto buffer = std::make_shared<std::vector<uint8_t>>(kChunk);
     return client_->Put(
-        path, headers, static_cast<size_t>(options.size),
-        [&, buffer](size_t, size_t length, httplib::DataSink& sink) {
-          auto n = file->Read(std::span(buffer->data(), std::min(length, buffer->size())));
+        path, headers, static_cast<size_t>(body_size),
+        [&, buffer](size_t offset, size_t, httplib::DataSink& sink) {
+          if (offset >= options.size) {
+            // All content is sent: the rest of the body is the digest.
+            if (!digest.has_value()) digest = hasher.Finish();
+            const size_t at = static_cast<size_t>(offset - options.size);
+            return sink.write(reinterpret_cast<const char*>(digest->data()) + at,
+                              digest->size() - at);
+          }
+          const size_t want =
+              static_cast<size_t>(std::min<uint64_t>(buffer->size(), options.size - offset));
+          auto n = file->Read(std::span(buffer->data(), want));
           if (!n.ok()) {
             source_status = n.status();
             return false;
@@ -278,6 +301,7 @@ StatusOr<ObjectInfo> RemoteStore::Put(std::string_view id, const PutOptions& opt
                                                  "size_mismatch");
             return false;
           }
+          if (appended) hasher.Update(ByteView(buffer->data(), *n));
           return sink.write(reinterpret_cast<const char*>(buffer->data()), *n);
         },
         "application/octet-stream");
@@ -287,11 +311,21 @@ StatusOr<ObjectInfo> RemoteStore::Put(std::string_view id, const PutOptions& opt
   if (result->status != 201 && result->status != 200) {
     return FromHttpStatus(result->status, result->body);
   }
+  StatusOr<ObjectInfo> info = CorruptError("no server reply", "bad_reply");
   try {
-    return InfoFromJson(Json::parse(result->body));
+    info = InfoFromJson(Json::parse(result->body));
   } catch (const std::exception& e) {
     return CorruptError(std::string("malformed server reply: ") + e.what(), "bad_reply");
   }
+  if (!info.ok()) return info;
+  const std::string sent = appended && digest.has_value() ? HexEncode(*digest) : options.sha256;
+  if (info->sha256 != sent || info->size != options.size) {
+    return CorruptError("the server stored " + std::to_string(info->size) + " bytes with SHA-256 " +
+                            info->sha256 + ", sent " + std::to_string(options.size) +
+                            " bytes with " + sent,
+                        "sha256_mismatch");
+  }
+  return info;
 }
 
 StatusOr<ObjectInfo> RemoteStore::Get(std::string_view id, const GetOptions& options,
