@@ -38,7 +38,7 @@ std::string RawPut(const std::string& token, const std::string& id, const std::s
 
 std::string GetAll(ObjectClient& client, std::string_view id) {
   std::string out;
-  auto info = client.Get(id, 0, [&](ByteView b) {
+  auto info = client.Get(id, {}, [&](ByteView b) {
     out.append(AsStringView(b));
     return Status::Ok();
   });
@@ -338,8 +338,9 @@ TEST(AppendedDigestServerTest, RetriesReopenTheSource) {
       }
       return result;
     }
-    StatusOr<ObjectInfo> Get(std::string_view id, uint64_t off, const ByteSink& s) override {
-      return inner_->Get(id, off, s);
+    StatusOr<ObjectInfo> Get(std::string_view id, const GetOptions& o,
+                             const ByteSink& s) override {
+      return inner_->Get(id, o, s);
     }
     StatusOr<ObjectInfo> Head(std::string_view id) override { return inner_->Head(id); }
     Status Delete(std::string_view id) override { return inner_->Delete(id); }
