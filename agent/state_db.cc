@@ -284,12 +284,14 @@ Status StateDb::MarkEncrypted(int64_t id, const std::string& object_id, const By
   return Status::Ok();
 }
 
-Status StateDb::MarkUploaded(int64_t id, int64_t now_ns) {
-  CV_ASSIGN_OR_RETURN(Statement s, db_->Prepare("UPDATE versions SET state = 2, spool_path = "
-                                                "NULL, uploaded_ns = ?, last_error = NULL WHERE "
-                                                "id = ?"));
+Status StateDb::MarkUploaded(int64_t id, int64_t now_ns, const std::string& blob_sha256) {
+  CV_ASSIGN_OR_RETURN(Statement s,
+                      db_->Prepare("UPDATE versions SET state = 2, spool_path = NULL, "
+                                   "uploaded_ns = ?, last_error = NULL, blob_sha256 = ? WHERE "
+                                   "id = ?"));
   CV_RETURN_IF_ERROR(s.BindInt64(1, now_ns));
-  CV_RETURN_IF_ERROR(s.BindInt64(2, id));
+  CV_RETURN_IF_ERROR(s.BindText(2, blob_sha256));
+  CV_RETURN_IF_ERROR(s.BindInt64(3, id));
   CV_RETURN_IF_ERROR(s.Run());
   return SetMeta("last_success_ns", std::to_string(now_ns));
 }

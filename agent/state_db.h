@@ -94,7 +94,7 @@ class StateDb {
   Status MarkEncrypted(int64_t id, const std::string& object_id, const Bytes& epoch_id,
                        const std::string& spool_path, const std::string& blob_sha256,
                        uint64_t blob_size);
-  Status MarkUploaded(int64_t id, int64_t now_ns);
+  Status MarkUploaded(int64_t id, int64_t now_ns, const std::string& blob_sha256);
   Status MarkRetry(int64_t id, const std::string& error, int64_t next_attempt_ns);
   Status MarkFailed(int64_t id, const std::string& error);
   // Back to queued (e.g. the file changed during encryption, or the spool file was lost).

@@ -257,17 +257,17 @@ Status SyncEngine::Spool(VersionRecord& v, bool sync_each) {
     CV_RETURN_IF_ERROR(env_->RenameFile(tmp, spool));
     if (sync_each) CV_RETURN_IF_ERROR(env_->SyncDir(options_.spool_dir));
   }
-  uint64_t blob_size = 0;
-  StatusOr<Sha256Digest> blob_sha = HashFile(*env_, spool, &blob_size);
-  if (!blob_sha.ok()) {
+  // The blob's own SHA-256 is computed while it is uploaded (PutBlob), not by another read.
+  StatusOr<FileInfo> blob = env_->Stat(spool);
+  if (!blob.ok()) {
     env_->RemoveFile(spool).IgnoreError();
-    return blob_sha.status();
+    return blob.status();
   }
   v.object_id = object_id;
   v.epoch_id = epoch.epoch_id;
   v.spool_path = spool;
-  v.blob_sha256 = HexEncode(*blob_sha);
-  v.blob_size = blob_size;
+  v.blob_sha256.clear();
+  v.blob_size = blob->size;
   return Status::Ok();
 }
 
@@ -334,29 +334,34 @@ Status SyncEngine::EnsureEpochUploaded(const Bytes& epoch_id) {
   return Status::Ok();
 }
 
-Status SyncEngine::PutBlob(ObjectClient& client, const VersionRecord& v) {
+Status SyncEngine::PutBlob(ObjectClient& client, VersionRecord& v) {
   PutOptions put;
   put.kind = ObjectKind::kBlob;
   put.size = v.blob_size;
-  put.sha256 = v.blob_sha256;
+  put.sha256 = v.blob_sha256;  // empty: the client hashes what it sends and appends it
   put.create_only = true;
   Env* env = env_;
   const std::string spool = v.spool_path;
   auto r = client.Put(v.object_id, put, [env, spool] { return env->NewSequentialFile(spool); });
-  if (!r.ok() && r.status().code() == StatusCode::kAlreadyExists) {
-    // An earlier attempt got through before it was recorded: the same bytes are there.
-    auto info = client.Head(v.object_id);
-    return info.ok() && info->sha256 == v.blob_sha256
-               ? Status::Ok()
-               : FailedPreconditionError("the server holds a different object under " +
-                                         v.object_id);
+  if (r.ok()) {
+    v.blob_sha256 = r->sha256;
+    return Status::Ok();
   }
-  return r.status();
+  if (r.status().code() != StatusCode::kAlreadyExists) return r.status();
+  // An earlier attempt got through before it was recorded: the same bytes must be there.
+  if (v.blob_sha256.empty()) {
+    CV_ASSIGN_OR_RETURN(Sha256Digest digest, HashFile(*env_, spool, nullptr));
+    v.blob_sha256 = HexEncode(digest);
+  }
+  auto info = client.Head(v.object_id);
+  return info.ok() && info->sha256 == v.blob_sha256
+             ? Status::Ok()
+             : FailedPreconditionError("the server holds a different object under " + v.object_id);
 }
 
 Status SyncEngine::FinishUpload(VersionRecord& v, const Status& s, PassResult& result) {
   if (s.ok()) {
-    CV_RETURN_IF_ERROR(db_->MarkUploaded(v.id, env_->NowUnixNanos()));
+    CV_RETURN_IF_ERROR(db_->MarkUploaded(v.id, env_->NowUnixNanos(), v.blob_sha256));
     ++result.uploaded;
     Emit("file_uploaded", v.path);
     return Status::Ok();

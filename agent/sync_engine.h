@@ -100,8 +100,9 @@ class SyncEngine {
   // records every spooled version as encrypted. On failure the unrecorded spool files are
   // removed.
   Status RecordSpooled(std::vector<VersionRecord*>& spooled, bool synced_each);
-  // Uploads one encrypted version over `client` (thread-safe: no state is touched).
-  Status PutBlob(ObjectClient& client, const VersionRecord& v);
+  // Uploads one encrypted version over `client`; on success v.blob_sha256 holds the blob's
+  // SHA-256, computed while sending. Thread-safe: touches only `v` and no engine state.
+  Status PutBlob(ObjectClient& client, VersionRecord& v);
   // Records the outcome of an upload: uploaded, retry later, requeue or failed.
   Status FinishUpload(VersionRecord& v, const Status& s, PassResult& result);
   struct UploadJob;

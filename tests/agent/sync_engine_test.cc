@@ -220,14 +220,20 @@ TEST_F(SyncEngineTest, ReUploadAfterAnUnrecordedSuccessIsIdempotent) {
                               new MemorySequentialFile(epoch.key_object));
                         })
                   .ok());
+  EXPECT_TRUE(v.blob_sha256.empty()) << "hashed while uploading, not before";
+  const std::string spooled_sha =
+      HexEncode(Sha256(ReadFileToBytes(*Env::Default(), v.spool_path).value()));
   ASSERT_TRUE(remote_
-                  ->Put(v.object_id, {ObjectKind::kBlob, v.blob_size, v.blob_sha256, true},
+                  ->Put(v.object_id, {ObjectKind::kBlob, v.blob_size, "", true},
                         [&] { return Env::Default()->NewSequentialFile(v.spool_path); })
                   .ok());
   ::usleep(5000);
   auto r = engine->ProcessDue().value();
   EXPECT_EQ(r.uploaded, 1);
   EXPECT_EQ(r.failed, 0);
+  // The 412 was checked against the spool file's hash, which is recorded.
+  EXPECT_EQ(db_->GetVersion(v.id).value().blob_sha256, spooled_sha);
+  EXPECT_EQ(remote_->Head(v.object_id).value().sha256, spooled_sha);
   auto on_server = ByPath();
   EXPECT_EQ(on_server.size(), 1u);
   EXPECT_EQ(on_server["f"].size(), 1u) << "uploaded exactly once";
