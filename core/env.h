@@ -34,6 +34,10 @@ class SequentialFile {
 // Reads until `buf` is full or end of file; returns the count read.
 StatusOr<size_t> ReadFull(SequentialFile& file, std::span<uint8_t> buf);
 
+// Appends aligned to this in memory, size and file offset can bypass the page cache
+// (WritableFile::AdviseWriteOnce).
+inline constexpr size_t kDirectIoAlignment = 4096;
+
 // A file being written. Not thread-safe. Data is durable only after Sync() returned OK.
 class WritableFile {
  public:
@@ -49,6 +53,11 @@ class WritableFile {
     (void)n;
     return std::nullopt;
   }
+  // A hint that the data is written once and not read back soon (a restored file): large
+  // appends aligned to kDirectIoAlignment (address, size and file offset) MAY then bypass
+  // the page cache, which saves copying them into memory that only the disk needs. Changes
+  // nothing else: durability still comes from Sync() (or a file system flush).
+  virtual void AdviseWriteOnce() {}
   // Closes the file; further calls are errors. The destructor closes silently.
   virtual Status Close() = 0;
 };

@@ -24,6 +24,7 @@ class FaultyWritableFile final : public WritableFile {
     CV_RETURN_IF_ERROR(env_->BeforeSync(path_));
     return base_->Sync();
   }
+  void AdviseWriteOnce() override { base_->AdviseWriteOnce(); }
   Status Close() override { return base_->Close(); }
 
  private:

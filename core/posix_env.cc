@@ -33,38 +33,59 @@ class PosixSequentialFile final : public SequentialFile {
 
 class PosixWritableFile final : public WritableFile {
  public:
-  PosixWritableFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  // `offset`: where the file's offset stands (its size, for a reopened file).
+  PosixWritableFile(int fd, std::string path, uint64_t offset = 0)
+      : fd_(fd), path_(std::move(path)), offset_(offset) {}
   ~PosixWritableFile() override {
     if (fd_ >= 0) ::close(fd_);
   }
 
   Status Append(ByteView data) override {
     if (fd_ < 0) return FailedPreconditionError("append to closed file " + path_);
+    // Large aligned appends of a write-once file go around the page cache (O_DIRECT, set
+    // and cleared on the same descriptor); where the file system refuses, they never try
+    // again and are written normally.
+    const bool direct = write_once_ && data.size() >= kDirectMinBytes &&
+                        data.size() % kDirectIoAlignment == 0 &&
+                        reinterpret_cast<uintptr_t>(data.data()) % kDirectIoAlignment == 0 &&
+                        offset_ % kDirectIoAlignment == 0;
+    SetDirect(direct);
     const uint8_t* p = data.data();
     size_t left = data.size();
     while (left > 0) {
       ssize_t n = ::write(fd_, p, left);
       if (n < 0) {
         if (errno == EINTR) continue;
+        if (errno == EINVAL && direct_) {
+          write_once_ = false;
+          SetDirect(false);
+          continue;
+        }
         return ErrnoToStatus(errno, "write", path_);
       }
       p += n;
       left -= static_cast<size_t>(n);
+      offset_ += static_cast<uint64_t>(n);
+      if (direct_ && left % kDirectIoAlignment != 0) SetDirect(false);
     }
+    if (direct_) return Status::Ok();  // nothing in the page cache to write back
     appended_ += data.size();
     if (appended_ - written_back_ >= kWritebackBytes) {
       // Start writing back what is complete, in the background, so the final Sync() finds
       // little left and the disk works while we compute (as RocksDB's bytes_per_sync). A
       // hint only: its failure changes nothing, Sync() reports real errors.
-      ::sync_file_range(fd_, static_cast<off_t>(written_back_),
+      ::sync_file_range(fd_, static_cast<off_t>(offset_ - (appended_ - written_back_)),
                         static_cast<off_t>(appended_ - written_back_), SYNC_FILE_RANGE_WRITE);
       written_back_ = appended_;
     }
     return Status::Ok();
   }
 
+  void AdviseWriteOnce() override { write_once_ = true; }
+
   Status WriteAt(uint64_t offset, ByteView data) override {
     if (fd_ < 0) return FailedPreconditionError("write to closed file " + path_);
+    SetDirect(false);
     size_t done = 0;
     while (done < data.size()) {
       ssize_t n =
@@ -94,11 +115,25 @@ class PosixWritableFile final : public WritableFile {
 
  private:
   static constexpr uint64_t kWritebackBytes = 8 << 20;
+  static constexpr size_t kDirectMinBytes = 256 << 10;
+
+  void SetDirect(bool on) {
+    if (on == direct_) return;
+    const int flags = ::fcntl(fd_, F_GETFL);
+    if (flags >= 0 && ::fcntl(fd_, F_SETFL, on ? flags | O_DIRECT : flags & ~O_DIRECT) == 0) {
+      direct_ = on;
+    } else if (on) {
+      write_once_ = false;  // the file system does not do it
+    }
+  }
 
   int fd_;
   std::string path_;
-  uint64_t appended_ = 0;      // bytes appended since the file was opened
+  uint64_t offset_;            // the file offset the next append writes at
+  uint64_t appended_ = 0;      // bytes appended through the page cache since opening
   uint64_t written_back_ = 0;  // of which writeback has been started
+  bool write_once_ = false;    // AdviseWriteOnce, until the file system refuses O_DIRECT
+  bool direct_ = false;        // O_DIRECT is set on fd_
 };
 
 class PosixEnv final : public Env {
@@ -138,7 +173,7 @@ class PosixEnv final : public Env {
       ::close(fd);
       return s;
     }
-    return std::unique_ptr<WritableFile>(new PosixWritableFile(fd, path));
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(fd, path, keep));
   }
 
   Status RenameFile(const std::string& from, const std::string& to) override {

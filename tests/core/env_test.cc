@@ -1,11 +1,17 @@
 // Tests for the POSIX Env and the fault-injecting wrapper, on real files.
 #include "core/env.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <memory>
+#include <vector>
 
 #include "core/fault_injection_env.h"
 
@@ -58,6 +64,65 @@ TEST_F(EnvTest, ReopenKeepsThePrefixAndAppendsAfterIt) {
   std::filesystem::create_symlink(Path("r"), Path("link"));
   EXPECT_FALSE(env_->ReopenWritableFile(Path("link"), 0).ok()) << "never through a symlink";
   EXPECT_EQ(AsStringView(ReadFileToBytes(*env_, Path("r")).value()), "keep-this+more");
+}
+
+// The fraction of `path`'s pages that are in the page cache (mincore).
+double ResidentFraction(const std::string& path, size_t size) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  const size_t pages = (size + 4095) / 4096;
+  std::vector<unsigned char> in_core(pages);
+  ::mincore(map, size, in_core.data());
+  ::munmap(map, size);
+  size_t resident = 0;
+  for (unsigned char c : in_core) resident += c & 1;
+  return static_cast<double>(resident) / static_cast<double>(pages);
+}
+
+TEST_F(EnvTest, WriteOnceAppendsGoAroundThePageCacheAndKeepTheContent) {
+  constexpr size_t kBlock = 1 << 20;
+  std::unique_ptr<uint8_t[]> storage(new uint8_t[kBlock + kDirectIoAlignment]);
+  uint8_t* block =
+      storage.get() +
+      (kDirectIoAlignment - reinterpret_cast<uintptr_t>(storage.get()) % kDirectIoAlignment);
+  std::string expected;
+  for (bool advised : {false, true}) {
+    const std::string path = Path(advised ? "once" : "cached");
+    auto f = env_->NewWritableFile(path, 0600).value();
+    if (advised) f->AdviseWriteOnce();
+    expected.clear();
+    for (int i = 0; i < 4; ++i) {
+      std::memset(block, 'a' + i, kBlock);
+      ASSERT_TRUE(f->Append({block, kBlock}).ok());
+      expected.append(kBlock, static_cast<char>('a' + i));
+    }
+    ASSERT_TRUE(f->Append(AsBytes("unaligned tail")).ok());  // written normally
+    ASSERT_TRUE(f->Append({block + 1, kBlock - 1}).ok());    // misaligned: written normally
+    expected += "unaligned tail" + std::string(kBlock - 1, 'd');
+    ASSERT_TRUE(f->Sync().ok());
+    ASSERT_TRUE(f->Close().ok());
+    EXPECT_TRUE(AsStringView(ReadFileToBytes(*env_, path).value()) == expected) << advised;
+  }
+  // Residency, once the reads above are forgotten: only the advised file's aligned blocks
+  // stayed out of the cache (where the file system supports O_DIRECT at all).
+  const int probe = ::open(Path("probe").c_str(), O_WRONLY | O_CREAT | O_DIRECT, 0600);
+  if (probe < 0) GTEST_SKIP() << "no O_DIRECT on " << dir_;
+  ::close(probe);
+  for (const char* name : {"cached", "once"}) {
+    const int fd = ::open(Path(name).c_str(), O_RDONLY);
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(fd);
+  }
+  auto rewrite_cached = env_->ReopenWritableFile(Path("cached"), 0).value();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(rewrite_cached->Append({block, kBlock}).ok());
+  ASSERT_TRUE(rewrite_cached->Close().ok());
+  auto rewrite_once = env_->ReopenWritableFile(Path("once"), 0).value();
+  rewrite_once->AdviseWriteOnce();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(rewrite_once->Append({block, kBlock}).ok());
+  ASSERT_TRUE(rewrite_once->Close().ok());
+  EXPECT_GT(ResidentFraction(Path("cached"), 4 * kBlock), 0.9);
+  EXPECT_LT(ResidentFraction(Path("once"), 4 * kBlock), 0.1);
 }
 
 TEST_F(EnvTest, MissingFileIsNotFound) {
