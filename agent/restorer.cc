@@ -60,7 +60,6 @@ namespace {
 constexpr char kStagingDir[] = ".cardvault-restore";
 constexpr size_t kWriteThreads = 4;     // the file system calls of small files overlap well
 constexpr size_t kPipeBytes = 4 << 20;  // how far a download may run ahead of its decryption
-constexpr size_t kPipeBatch = 64 << 10;  // what a download writes into the pipe at once
 
 // Test-only: SIGKILLs the process once `limit` plaintext bytes of a download are in its
 // staging file (an interrupted restore, for a later run to resume).
@@ -682,19 +681,11 @@ StatusOr<format::Metadata> Restorer::DecryptFromServer(const RemoteVersion& vers
     GetOptions get;
     get.offset = offset;
     get.verify_sha256 = false;  // the blob's AEAD checks every byte, and the content hash
-    // httplib hands over a few KiB at a time: they go into the pipe in larger batches.
-    std::vector<uint8_t> batch;
-    batch.reserve(kPipeBatch);
     StatusOr<ObjectInfo> r = client_->Get(version.object_id, get, [&](ByteView b) -> Status {
       summary.bytes_downloaded += b.size();
-      batch.insert(batch.end(), b.begin(), b.end());
-      if (batch.size() < kPipeBatch) return Status::Ok();
-      Status written = pipe.Write(batch);
-      batch.clear();
-      return written;
+      return pipe.Write(b);
     });
     downloaded = r.status();
-    if (downloaded.ok()) downloaded = pipe.Write(batch);
     pipe.Finish(downloaded);
   });
   std::optional<format::Metadata> metadata;

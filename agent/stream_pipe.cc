@@ -1,5 +1,6 @@
-// StreamPipe implementation: a ring buffer behind a mutex, with wake-ups batched so that a
-// reader asking for a megabyte is not woken for every few kilobytes that arrive.
+// StreamPipe implementation: a ring buffer whose bytes are copied outside the mutex (each side
+// owns its part of the ring), with wake-ups batched so that a reader asking for a megabyte
+// is not woken for every few kilobytes that arrive.
 #include "agent/stream_pipe.h"
 
 #include <algorithm>
@@ -17,15 +18,22 @@ size_t StreamPipe::Wanted(size_t request) const { return std::min(request, capac
 
 StatusOr<size_t> StreamPipe::Read(std::span<uint8_t> buf) {
   if (buf.empty()) return size_t{0};
-  std::unique_lock lock(mu_);
-  reader_wants_ = Wanted(buf.size());
-  readable_.wait(lock, [&] { return size_ >= reader_wants_ || finished_.has_value(); });
-  reader_wants_ = 0;
-  if (size_ == 0) return finished_->ok() ? StatusOr<size_t>(size_t{0}) : *finished_;
-  const size_t n = std::min(buf.size(), size_);
-  const size_t first = std::min(n, capacity_ - head_);
-  std::memcpy(buf.data(), ring_.get() + head_, first);
+  size_t n = 0, at = 0;
+  {
+    std::unique_lock lock(mu_);
+    reader_wants_ = Wanted(buf.size());
+    readable_.wait(lock, [&] { return size_ >= reader_wants_ || finished_.has_value(); });
+    reader_wants_ = 0;
+    if (size_ == 0) return finished_->ok() ? StatusOr<size_t>(size_t{0}) : *finished_;
+    n = std::min(buf.size(), size_);
+    at = head_;
+  }
+  // Bytes between head_ and head_ + size_ belong to the reader until it moves head_: the
+  // writer only fills the rest, so the copy runs without the lock.
+  const size_t first = std::min(n, capacity_ - at);
+  std::memcpy(buf.data(), ring_.get() + at, first);
   std::memcpy(buf.data() + first, ring_.get(), n - first);
+  std::lock_guard lock(mu_);
   head_ = (head_ + n) % capacity_;
   size_ -= n;
   if (writer_waiting_) writable_.notify_one();
@@ -39,17 +47,22 @@ void StreamPipe::Cancel() {
 }
 
 Status StreamPipe::Write(ByteView data) {
-  std::unique_lock lock(mu_);
   while (!data.empty()) {
-    writer_waiting_ = true;
-    writable_.wait(lock, [&] { return cancelled_ || size_ < capacity_; });
-    writer_waiting_ = false;
-    if (cancelled_) return CancelledError("the reader stopped", "cancelled");
-    const size_t tail = (head_ + size_) % capacity_;
-    const size_t n = std::min({data.size(), capacity_ - size_, capacity_ - tail});
+    size_t tail = 0, n = 0;
+    {
+      std::unique_lock lock(mu_);
+      writer_waiting_ = true;
+      writable_.wait(lock, [&] { return cancelled_ || size_ < capacity_; });
+      writer_waiting_ = false;
+      if (cancelled_) return CancelledError("the reader stopped", "cancelled");
+      tail = (head_ + size_) % capacity_;
+      n = std::min({data.size(), capacity_ - size_, capacity_ - tail});
+    }
+    // The free space is the writer's until it grows size_: copied without the lock.
     std::memcpy(ring_.get() + tail, data.data(), n);
-    size_ += n;
     data = data.subspan(n);
+    std::lock_guard lock(mu_);
+    size_ += n;
     if (reader_wants_ > 0 && size_ >= reader_wants_) readable_.notify_one();
   }
   return Status::Ok();
