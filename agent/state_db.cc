@@ -263,25 +263,38 @@ StatusOr<std::vector<VersionRecord>> StateDb::ListVersions(std::optional<Version
   return out;
 }
 
-Status StateDb::MarkEncrypted(int64_t id, const std::string& object_id, const Bytes& epoch_id,
-                              const std::string& spool_path, const std::string& blob_sha256,
-                              uint64_t blob_size) {
-  CV_ASSIGN_OR_RETURN(Statement s,
-                      db_->Prepare("UPDATE versions SET state = 1, object_id = ?, epoch_id = ?, "
-                                   "spool_path = ?, blob_sha256 = ?, blob_size = ? WHERE id = ? "
-                                   "AND state = 0"));
-  CV_RETURN_IF_ERROR(s.BindText(1, object_id));
-  CV_RETURN_IF_ERROR(s.BindBlob(2, epoch_id));
-  CV_RETURN_IF_ERROR(s.BindText(3, spool_path));
-  CV_RETURN_IF_ERROR(s.BindText(4, blob_sha256));
-  CV_RETURN_IF_ERROR(s.BindInt64(5, static_cast<int64_t>(blob_size)));
-  CV_RETURN_IF_ERROR(s.BindInt64(6, id));
-  CV_RETURN_IF_ERROR(s.Run());
-  if (db_->Changes() != 1) {
-    return FailedPreconditionError("version " + std::to_string(id) + " is no longer queued",
-                                   "superseded");
+Status StateDb::MarkEncrypted(const VersionRecord& v) {
+  CV_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+  {
+    CV_ASSIGN_OR_RETURN(Statement s,
+                        db_->Prepare("UPDATE versions SET state = 1, object_id = ?, epoch_id = ?, "
+                                     "spool_path = ?, blob_sha256 = ?, blob_size = ?, sha256 = ? "
+                                     "WHERE id = ? AND state = 0"));
+    CV_RETURN_IF_ERROR(s.BindText(1, v.object_id));
+    CV_RETURN_IF_ERROR(s.BindBlob(2, v.epoch_id));
+    CV_RETURN_IF_ERROR(s.BindText(3, v.spool_path));
+    CV_RETURN_IF_ERROR(s.BindText(4, v.blob_sha256));
+    CV_RETURN_IF_ERROR(s.BindInt64(5, static_cast<int64_t>(v.blob_size)));
+    CV_RETURN_IF_ERROR(s.BindBlob(6, v.sha256));
+    CV_RETURN_IF_ERROR(s.BindInt64(7, v.id));
+    CV_RETURN_IF_ERROR(s.Run());
+    if (db_->Changes() != 1) {
+      return FailedPreconditionError("version " + std::to_string(v.id) + " is no longer queued",
+                                     "superseded");
+    }
   }
-  return Status::Ok();
+  {
+    CV_ASSIGN_OR_RETURN(Statement s,
+                        db_->Prepare("UPDATE files SET sha256 = ? WHERE path = ? AND sha256 = ? "
+                                     "AND size = ? AND mtime_ns = ? AND deleted = 0"));
+    CV_RETURN_IF_ERROR(s.BindBlob(1, v.sha256));
+    CV_RETURN_IF_ERROR(s.BindText(2, v.path));
+    CV_RETURN_IF_ERROR(s.BindBlob(3, kNotHashed));
+    CV_RETURN_IF_ERROR(s.BindInt64(4, static_cast<int64_t>(v.size)));
+    CV_RETURN_IF_ERROR(s.BindInt64(5, v.mtime_ns));
+    CV_RETURN_IF_ERROR(s.Run());
+  }
+  return tx.Commit();
 }
 
 Status StateDb::MarkUploaded(int64_t id, int64_t now_ns, const std::string& blob_sha256) {

@@ -22,7 +22,7 @@ struct FileRecord {
   int64_t mtime_ns = 0;
   uint64_t inode = 0;
   uint32_t mode = 0;
-  Sha256Digest sha256 = {};
+  Sha256Digest sha256 = {};  // kNotHashed until its version is encrypted
   bool deleted = false;
 };
 
@@ -31,11 +31,16 @@ struct FileRecord {
 enum class VersionState { kQueued, kEncrypted, kUploaded, kFailed, kSuperseded };
 std::string_view VersionStateName(VersionState s);
 
+// The plaintext hash of a file or version not hashed yet: a new file, or one whose size
+// changed, is hashed by its encryption instead of by a read of its own (MarkEncrypted
+// records it). No content hashes to all zeros.
+inline constexpr Sha256Digest kNotHashed = {};
+
 struct VersionRecord {
   int64_t id = 0;
   std::string path;
   format::Kind kind = format::Kind::kFile;
-  Sha256Digest sha256 = {};  // plaintext (files)
+  Sha256Digest sha256 = {};  // plaintext (files); kNotHashed until encrypted
   uint64_t size = 0;
   int64_t mtime_ns = 0;
   uint32_t mode = 0;
@@ -91,9 +96,9 @@ class StateDb {
   StatusOr<std::vector<VersionRecord>> ListVersions(std::optional<VersionState> state);
 
   // Step commits.
-  Status MarkEncrypted(int64_t id, const std::string& object_id, const Bytes& epoch_id,
-                       const std::string& spool_path, const std::string& blob_sha256,
-                       uint64_t blob_size);
+  // Also records the version's plaintext hash, and the file's when it was kNotHashed and
+  // its record still has the version's size and mtime.
+  Status MarkEncrypted(const VersionRecord& v);
   Status MarkUploaded(int64_t id, int64_t now_ns, const std::string& blob_sha256);
   Status MarkRetry(int64_t id, const std::string& error, int64_t next_attempt_ns);
   Status MarkFailed(int64_t id, const std::string& error);

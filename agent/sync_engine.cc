@@ -114,15 +114,19 @@ Status SyncEngine::Detect(const std::string& path, bool force) {
       rec->mtime_ns == info->mtime_ns && rec->inode == info->inode && rec->mode == mode) {
     return Status::Ok();
   }
-  uint64_t size = 0;
-  auto digest = HashFile(*env_, full, &size);
+  // A new file, or one whose size changed, is a new version whatever its content: its
+  // encryption hashes it (Spool). Only a file that may be unchanged is read to compare.
+  uint64_t size = info->size;
+  StatusOr<Sha256Digest> digest = kNotHashed;
+  const bool changed = !rec || rec->deleted || rec->size != info->size;
+  if (!changed) digest = HashFile(*env_, full, &size);
   if (!digest.ok()) {
     if (digest.status().code() == StatusCode::kNotFound) return DetectRemoved(path, false);
     return digest.status();
   }
   FileRecord f{path, size, info->mtime_ns, info->inode, mode, *digest, false};
   std::optional<VersionRecord> version;
-  if (!rec || rec->deleted || rec->sha256 != *digest || rec->mode != mode) {
+  if (changed || rec->sha256 != *digest || rec->mode != mode) {
     VersionRecord v;
     v.path = path;
     v.kind = format::Kind::kFile;
@@ -236,8 +240,18 @@ Status SyncEngine::Spool(VersionRecord& v, bool sync_each) {
       if (m.status().code() == StatusCode::kNotFound) return DetectRemoved(v.path, false);
       return m.status();
     }
-    if (m->sha256 != v.sha256 || m->mode != v.mode) {
-      // The file changed after it was hashed: record what it is now instead.
+    bool same = m->mode == v.mode && m->size == v.size;
+    if (v.sha256 == kNotHashed) {
+      // Hashed by this encryption: the file MUST still be what Detect saw, so that a write
+      // that came meanwhile never makes a half-written version.
+      StatusOr<FileInfo> now = env_->Stat(JoinPath(options_.vault_dir, v.path));
+      same = same && now.ok() && now->size == v.size && now->mtime_ns == v.mtime_ns;
+      if (same) v.sha256 = m->sha256;
+    } else {
+      same = same && m->sha256 == v.sha256;
+    }
+    if (!same) {
+      // The file changed after it was detected: record what it is now instead.
       env_->RemoveFile(spool).IgnoreError();
       return Detect(v.path, /*force=*/true);
     }
@@ -287,8 +301,7 @@ Status SyncEngine::RecordSpooled(std::vector<VersionRecord*>& spooled, bool sync
   CV_ASSIGN_OR_RETURN(Transaction batch, db_->BeginBatch());
   std::vector<VersionRecord*> recorded;
   for (VersionRecord* v : spooled) {
-    Status s = db_->MarkEncrypted(v->id, v->object_id, v->epoch_id, v->spool_path, v->blob_sha256,
-                                  v->blob_size);
+    Status s = db_->MarkEncrypted(*v);
     if (!s.ok() && s.reason() == "superseded") {
       env_->RemoveFile(v->spool_path).IgnoreError();
       continue;

@@ -239,6 +239,53 @@ TEST_F(SyncEngineTest, ReUploadAfterAnUnrecordedSuccessIsIdempotent) {
   EXPECT_EQ(on_server["f"].size(), 1u) << "uploaded exactly once";
 }
 
+// A new file is read once: its encryption hashes it, and that hash is what the state
+// records. A file that may be unchanged (same size) is still hashed before anything else.
+TEST_F(SyncEngineTest, ANewFileIsHashedByItsEncryptionOnly) {
+  Write("f", "hello");
+  auto engine = MakeEngine();
+  ASSERT_TRUE(engine->Detect("f").ok());
+  EXPECT_EQ(db_->ListVersions(VersionState::kQueued).value().at(0).sha256, kNotHashed);
+  EXPECT_EQ(db_->GetFile("f").value()->sha256, kNotHashed);
+  ASSERT_TRUE(engine->ProcessDue().ok());
+  const Sha256Digest hello = Sha256(AsBytes("hello"));
+  EXPECT_EQ(db_->ListVersions(VersionState::kUploaded).value().at(0).sha256, hello);
+  EXPECT_EQ(db_->GetFile("f").value()->sha256, hello);
+  // Touched, same content: hashed, equal, nothing new.
+  const std::string full = vault_ + "/f";
+  ASSERT_TRUE(Env::Default()->SetFileTimesAndMode(full, 1700000000000000000, 0600).ok());
+  ASSERT_TRUE(engine->Detect("f").ok());
+  EXPECT_TRUE(db_->ListVersions(VersionState::kQueued).value().empty());
+  // Same size, other content: hashed at detection, a new version.
+  Write("f", "HELLO");
+  ASSERT_TRUE(Env::Default()->SetFileTimesAndMode(full, 1700000001000000000, 0600).ok());
+  ASSERT_TRUE(engine->Detect("f").ok());
+  EXPECT_EQ(db_->ListVersions(VersionState::kQueued).value().at(0).sha256,
+            Sha256(AsBytes("HELLO")));
+  ASSERT_TRUE(engine->ProcessDue().ok());
+  auto files = ByPath();
+  ASSERT_EQ(files["f"].size(), 2u);
+}
+
+// Changed after detection (same size, later mtime) before its first encryption: the
+// version records what the file is now, never what was seen before.
+TEST_F(SyncEngineTest, ANewFileChangedBeforeItsEncryptionIsDetectedAgain) {
+  Write("f", "aaaa");
+  const std::string full = vault_ + "/f";
+  ASSERT_TRUE(Env::Default()->SetFileTimesAndMode(full, 1700000000000000000, 0600).ok());
+  auto engine = MakeEngine();
+  ASSERT_TRUE(engine->Detect("f").ok());
+  Write("f", "bbbb");
+  ASSERT_TRUE(Env::Default()->SetFileTimesAndMode(full, 1700000002000000000, 0600).ok());
+  ASSERT_TRUE(engine->ProcessDue().ok());
+  auto files = ByPath();
+  ASSERT_EQ(files["f"].size(), 1u);
+  EXPECT_EQ(files["f"][0].content, "bbbb");
+  EXPECT_EQ(files["f"][0].metadata.mtime_ns, 1700000002000000000);
+  EXPECT_EQ(db_->GetFile("f").value()->sha256, Sha256(AsBytes("bbbb")));
+  EXPECT_EQ(db_->GetFile("f").value()->mtime_ns, 1700000002000000000) << "detected again";
+}
+
 TEST_F(SyncEngineTest, FileChangedAfterHashingUploadsWhatIsThereNow) {
   Write("f", "first");
   auto engine = MakeEngine();
