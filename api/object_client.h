@@ -59,6 +59,31 @@ class ObjectClient {
   virtual StatusOr<std::string> WhoAmI() = 0;
 };
 
+// Forwards every call to another client; subclasses override what they change (a test
+// that drops a reply, a client whose target is swapped). `target` MUST outlive it.
+class ObjectClientWrapper : public ObjectClient {
+ public:
+  explicit ObjectClientWrapper(ObjectClient* target) : target_(target) {}
+  ObjectClient* target() const { return target_; }
+  void set_target(ObjectClient* target) { target_ = target; }
+
+  StatusOr<ObjectInfo> Put(std::string_view id, const PutOptions& options,
+                           const SourceFactory& source) override {
+    return target_->Put(id, options, source);
+  }
+  StatusOr<ObjectInfo> Get(std::string_view id, const GetOptions& options,
+                           const ByteSink& sink) override {
+    return target_->Get(id, options, sink);
+  }
+  StatusOr<ObjectInfo> Head(std::string_view id) override { return target_->Head(id); }
+  Status Delete(std::string_view id) override { return target_->Delete(id); }
+  StatusOr<ListPage> List(const ListOptions& options) override { return target_->List(options); }
+  StatusOr<std::string> WhoAmI() override { return target_->WhoAmI(); }
+
+ private:
+  ObjectClient* target_;
+};
+
 }  // namespace cardvault
 
 #endif  // CARDVAULT_API_OBJECT_CLIENT_H_

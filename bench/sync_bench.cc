@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -299,6 +300,34 @@ double MedianOf(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// cardvault's run and its curl baseline, `rounds` times; with several rounds they take
+// turns going first (a GiB written first into memory freed seconds ago pays about 5x for
+// its page-cache copy on this VM) and the medians count.
+struct Alternated {
+  double ours_s = 0;
+  double curl_s = 0;
+  std::string rounds;  // "ours / curl" seconds of each round, when there were several
+};
+
+Alternated Alternate(int rounds, const std::function<double(int round)>& ours,
+                     const std::function<double()>& curl) {
+  std::vector<double> o, c;
+  for (int round = 0; round < rounds; ++round) {
+    if (round % 2 == 0) {
+      o.push_back(ours(round));
+      c.push_back(curl());
+    } else {
+      c.push_back(curl());
+      o.push_back(ours(round));
+    }
+  }
+  Alternated a{MedianOf(o), MedianOf(c), {}};
+  for (size_t i = 0; rounds > 1 && i < o.size(); ++i) {
+    a.rounds += (i > 0 ? ", " : "") + Fixed(o[i]) + " / " + Fixed(c[i]);
+  }
+  return a;
+}
+
 struct Upload {
   CommandResult agent;
   double curl_s = 0;
@@ -391,35 +420,24 @@ int Main(int argc, char** argv) {
   auto upload = [&](const std::string& user, const std::string& tree,
                     const std::vector<CurlTransfer>& puts, size_t files, int rounds) {
     Upload u;
-    std::vector<double> ours, curls;
     auto run_agent = [&](int round) {
       const std::string as = round + 1 == rounds ? user : user + "-r" + std::to_string(round);
       Agent a = MakeAgent(work + "/agent-" + as, softhsm_conf);
       InitAgent(a, server, token_file(as), tree, recipient);
       u.agent = RunOrDie({kCli, "sync", "--once"}, a.env);
-      ours.push_back(u.agent.seconds);
       auto client = Must(server.Client(tokens[as]), "client");
       const size_t blobs = ListAll(*client, ObjectKind::kBlob).size();
       Check(blobs == files, "the agent uploaded " + std::to_string(blobs) + " blobs, expected " +
                                 std::to_string(files));
+      return u.agent.seconds;
     };
     auto run_curl = [&] {
-      curls.push_back(RunCurl(server, curl_token, puts, true, work, "put-" + user).seconds);
+      return RunCurl(server, curl_token, puts, true, work, "put-" + user).seconds;
     };
-    for (int round = 0; round < rounds; ++round) {
-      if (round % 2 == 0) {
-        run_agent(round);
-        run_curl();
-      } else {
-        run_curl();
-        run_agent(round);
-      }
-    }
-    for (size_t i = 0; rounds > 1 && i < ours.size(); ++i) {
-      u.rounds += (i > 0 ? ", " : "") + Fixed(ours[i]) + " / " + Fixed(curls[i]);
-    }
-    u.agent.seconds = MedianOf(ours);
-    u.curl_s = MedianOf(curls);
+    const Alternated a = Alternate(rounds, run_agent, run_curl);
+    u.agent.seconds = a.ours_s;
+    u.curl_s = a.curl_s;
+    u.rounds = a.rounds;
     if (rclone) {
       const bool subset = files > opt.rclone_files;
       u.rclone_files = subset ? opt.rclone_files : files;
@@ -487,7 +505,6 @@ int Main(int argc, char** argv) {
   // a fixed order would favour the second.
   auto restore = [&](const std::string& user, const std::string& tree, size_t files, int rounds) {
     Restored r;
-    std::vector<double> ours, curls;
     auto run_restore = [&](int round) {
       Agent pc = MakeAgent(work + "/restore-pc-" + user + std::to_string(round), softhsm_conf);
       const std::string target = work + "/restored/" + user;
@@ -496,7 +513,6 @@ int Main(int argc, char** argv) {
            "--token-file", token_file(user), "--module", kSoftHsm2Module, "--token", kCardLabel,
            "--pin-file", pin_file, "--target", target, "--json"},
           pc.env);
-      ours.push_back(r.restore.seconds);
       r.summary = LastJsonObject(r.restore.output);
       Check(r.summary.is_object() && r.summary.value("restored", size_t{0}) == files,
             "restore did not restore every file: " + r.restore.output.substr(0, 2000));
@@ -510,6 +526,7 @@ int Main(int argc, char** argv) {
         Check(same, "restored " + rel + " differs from the original");
       }
       fs::remove_all(target);
+      return r.restore.seconds;
     };
     // curl fetching the same objects (blobs and key objects) raw.
     auto run_curl = [&] {
@@ -522,23 +539,15 @@ int Main(int argc, char** argv) {
         r.object_bytes += o.size;
       }
       r.objects = gets.size();
-      curls.push_back(RunCurl(server, tokens[user], gets, false, work, "get-" + user).seconds);
+      const double seconds =
+          RunCurl(server, tokens[user], gets, false, work, "get-" + user).seconds;
       fs::remove_all(raw);
+      return seconds;
     };
-    for (int round = 0; round < rounds; ++round) {
-      if (round % 2 == 0) {
-        run_restore(round);
-        run_curl();
-      } else {
-        run_curl();
-        run_restore(round);
-      }
-    }
-    for (size_t i = 0; rounds > 1 && i < ours.size(); ++i) {
-      r.rounds += (i > 0 ? ", " : "") + Fixed(ours[i]) + " / " + Fixed(curls[i]);
-    }
-    r.restore.seconds = MedianOf(ours);
-    r.curl_s = MedianOf(curls);
+    const Alternated a = Alternate(rounds, run_restore, run_curl);
+    r.restore.seconds = a.ours_s;
+    r.curl_s = a.curl_s;
+    r.rounds = a.rounds;
 
     if (rclone) {
       const std::string back = work + "/rclone-restored/" + user;

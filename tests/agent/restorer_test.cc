@@ -294,25 +294,17 @@ TEST_F(RestorerTest, TamperedObjectIsReportedByPathAndTheRestContinues) {
   Bytes& blob = client_.objects[bad].data;
   blob[blob.size() - 10] ^= 1;
   // An object that vanishes between the listing and its fetch is one failure, not fatal.
-  class Vanishing final : public ObjectClient {
+  class Vanishing final : public ObjectClientWrapper {
    public:
-    Vanishing(MemoryClient* inner, std::string gone) : inner_(inner), gone_(std::move(gone)) {}
-    StatusOr<ObjectInfo> Put(std::string_view id, const PutOptions& o,
-                             const SourceFactory& f) override {
-      return inner_->Put(id, o, f);
-    }
+    Vanishing(MemoryClient* inner, std::string gone)
+        : ObjectClientWrapper(inner), gone_(std::move(gone)) {}
     StatusOr<ObjectInfo> Get(std::string_view id, const GetOptions& o,
                              const ByteSink& sink) override {
       if (id == gone_) return NotFoundError("deleted meanwhile");
-      return inner_->Get(id, o, sink);
+      return ObjectClientWrapper::Get(id, o, sink);
     }
-    StatusOr<ObjectInfo> Head(std::string_view id) override { return inner_->Head(id); }
-    Status Delete(std::string_view id) override { return inner_->Delete(id); }
-    StatusOr<ListPage> List(const ListOptions& o) override { return inner_->List(o); }
-    StatusOr<std::string> WhoAmI() override { return inner_->WhoAmI(); }
 
    private:
-    MemoryClient* inner_;
     std::string gone_;
   };
   const std::string gone = Put("gone", "x", 100);

@@ -20,23 +20,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Forwards to a client that the test can replace (the server restarts on a new port).
-class SwitchableClient final : public ObjectClient {
+// Forwards to a client that the test can replace (the server restarts on a new port); with
+// none, the server is down.
+class SwitchableClient final : public ObjectClientWrapper {
  public:
-  ObjectClient* target = nullptr;
+  SwitchableClient() : ObjectClientWrapper(nullptr) {}
   StatusOr<ObjectInfo> Put(std::string_view id, const PutOptions& o,
                            const SourceFactory& s) override {
-    if (target == nullptr) return UnavailableError("server down (test)");
-    return target->Put(id, o, s);
+    if (target() == nullptr) return UnavailableError("server down (test)");
+    return ObjectClientWrapper::Put(id, o, s);
   }
-  StatusOr<ObjectInfo> Get(std::string_view id, const GetOptions& o,
-                           const ByteSink& sink) override {
-    return target->Get(id, o, sink);
-  }
-  StatusOr<ObjectInfo> Head(std::string_view id) override { return target->Head(id); }
-  Status Delete(std::string_view id) override { return target->Delete(id); }
-  StatusOr<ListPage> List(const ListOptions& o) override { return target->List(o); }
-  StatusOr<std::string> WhoAmI() override { return target->WhoAmI(); }
 };
 
 class SyncEngineTest : public ::testing::Test {
@@ -48,13 +41,13 @@ class SyncEngineTest : public ::testing::Test {
     fs::create_directories(vault_);
     server_ = std::make_unique<TestServer>();
     remote_ = server_->Client(server_->alice());
-    client_.target = remote_.get();
+    client_.set_target(remote_.get());
     db_ = StateDb::Open(dir_ + "/state.db").value();
   }
   void TearDown() override {
     engine_.reset();
     db_.reset();
-    client_.target = nullptr;
+    client_.set_target(nullptr);
     remote_.reset();  // close keep-alive connections before the server waits for them
     server_.reset();
     fs::remove_all(dir_);
@@ -168,7 +161,7 @@ TEST_F(SyncEngineTest, VersionsDeletionsAndRenames) {
 TEST_F(SyncEngineTest, ServerDownQueuesAndDrainsWhenBack) {
   Write("x", "payload");
   auto engine = MakeEngine();
-  client_.target = nullptr;  // the server is unreachable
+  client_.set_target(nullptr);  // the server is unreachable
   auto r = Sync(*engine);
   EXPECT_EQ(r.uploaded, 0);
   EXPECT_EQ(r.retrying, 1);
@@ -177,7 +170,7 @@ TEST_F(SyncEngineTest, ServerDownQueuesAndDrainsWhenBack) {
   server_->Shutdown();
   server_->Start();  // back, on a new port
   remote_ = server_->Client(server_->alice());
-  client_.target = remote_.get();
+  client_.set_target(remote_.get());
   ::usleep(5000);  // past the (1 ms) back-off
   r = engine->ProcessDue().value();
   EXPECT_EQ(r.uploaded, 1);
@@ -206,10 +199,10 @@ TEST_F(SyncEngineTest, ReUploadAfterAnUnrecordedSuccessIsIdempotent) {
   ASSERT_TRUE(engine->Rescan().ok());
   // Encrypt, then let the upload through without the agent recording it (as if killed
   // between the server's answer and the commit).
-  client_.target = nullptr;
+  client_.set_target(nullptr);
   ASSERT_TRUE(engine->ProcessDue().ok());
   VersionRecord v = db_->ListVersions(VersionState::kEncrypted).value().at(0);
-  client_.target = remote_.get();
+  client_.set_target(remote_.get());
   auto epoch = db_->GetEpoch(v.epoch_id).value().value();
   ASSERT_TRUE(remote_
                   ->Put(epoch.object_id,

@@ -238,15 +238,17 @@ TEST(AppendedDigestServerTest, LimitsAndQuotaCountTheObjectWithoutItsDigest) {
   config.quota_bytes = 3000;
   config.max_object_bytes = 2000;
   TestServer server(config);
-  auto raw = [&](const std::string& bytes) { return server.server().ProcessRawForTesting(bytes); };
-  const std::string expect = "Expect: 100-continue\r\n";
-  // 100-continue: an object of exactly max_object_bytes is accepted, one byte more is not.
-  EXPECT_EQ(raw(RawPut(server.alice(), Sha("a"), "", 2032, "appended", expect))
-                .rfind("HTTP/1.1 100 Continue", 0),
-            0u);
-  std::string too_large = raw(RawPut(server.alice(), Sha("a"), "", 2033, "appended", expect));
-  EXPECT_EQ(too_large.rfind("HTTP/1.1 413", 0), 0u) << too_large;
-  EXPECT_NE(too_large.find("object_too_large"), std::string::npos);
+  // With 100-continue: a body of `length` (object and digest) for `id`, answered `status`.
+  auto announce = [&](const std::string& id, uint64_t length, const std::string& status,
+                      const std::string& code) {
+    const std::string reply = server.server().ProcessRawForTesting(
+        RawPut(server.alice(), id, "", length, "appended", "Expect: 100-continue\r\n"));
+    EXPECT_EQ(reply.rfind("HTTP/1.1 " + status, 0), 0u) << reply;
+    EXPECT_NE(reply.find(code), std::string::npos) << reply;
+  };
+  // An object of exactly max_object_bytes is accepted, one byte more is not.
+  announce(Sha("a"), 2032, "100 Continue", "");
+  announce(Sha("a"), 2033, "413", "object_too_large");
 
   auto alice = server.Client(server.alice());
   const std::string max_object = Pattern(2000);
@@ -256,12 +258,8 @@ TEST(AppendedDigestServerTest, LimitsAndQuotaCountTheObjectWithoutItsDigest) {
   auto bigger = alice->Put(Sha("b"), AppendedPut(Pattern(2001)), StringSource(Pattern(2001)));
   EXPECT_EQ(bigger.status().reason(), "object_too_large");
   // 1000 bytes are left in the quota: exactly 1000 fit (the body is 1032 bytes).
-  EXPECT_EQ(raw(RawPut(server.alice(), Sha("c"), "", 1032, "appended", expect))
-                .rfind("HTTP/1.1 100 Continue", 0),
-            0u);
-  std::string over = raw(RawPut(server.alice(), Sha("c"), "", 1033, "appended", expect));
-  EXPECT_EQ(over.rfind("HTTP/1.1 507", 0), 0u) << over;
-  EXPECT_NE(over.find("quota_exceeded"), std::string::npos);
+  announce(Sha("c"), 1032, "100 Continue", "");
+  announce(Sha("c"), 1033, "507", "quota_exceeded");
   auto too_much = alice->Put(Sha("c"), AppendedPut(Pattern(1001)), StringSource(Pattern(1001)));
   EXPECT_EQ(too_much.status().reason(), "quota_exceeded");
   const std::string rest = Pattern(1000, 'k');
@@ -318,9 +316,9 @@ TEST(AppendedDigestServerTest, RemoteStorePutWithoutDigest) {
 TEST(AppendedDigestServerTest, RetriesReopenTheSource) {
   TestServer server;
   auto alice = server.Client(server.alice());
-  class LostReply final : public ObjectClient {
+  class LostReply final : public ObjectClientWrapper {
    public:
-    explicit LostReply(ObjectClient* inner) : inner_(inner) {}
+    explicit LostReply(ObjectClient* inner) : ObjectClientWrapper(inner) {}
     StatusOr<ObjectInfo> Put(std::string_view id, const PutOptions& o,
                              const SourceFactory& s) override {
       ++puts_;
@@ -331,27 +329,16 @@ TEST(AppendedDigestServerTest, RetriesReopenTheSource) {
         if (file.ok()) (*file)->Read(buf).status().IgnoreError();
         return UnavailableError("connection reset", "network");
       }
-      auto result = inner_->Put(id, o, s);
+      auto result = ObjectClientWrapper::Put(id, o, s);
       if (lose_after_ > 0 && result.ok()) {
         --lose_after_;
         return UnavailableError("reply lost", "network");
       }
       return result;
     }
-    StatusOr<ObjectInfo> Get(std::string_view id, const GetOptions& o,
-                             const ByteSink& s) override {
-      return inner_->Get(id, o, s);
-    }
-    StatusOr<ObjectInfo> Head(std::string_view id) override { return inner_->Head(id); }
-    Status Delete(std::string_view id) override { return inner_->Delete(id); }
-    StatusOr<ListPage> List(const ListOptions& o) override { return inner_->List(o); }
-    StatusOr<std::string> WhoAmI() override { return inner_->WhoAmI(); }
     int puts_ = 0;
     int fail_before_ = 0;
     int lose_after_ = 0;
-
-   private:
-    ObjectClient* inner_;
   };
   LostReply flaky(alice.get());
   RetryingObjectClient retrying(&flaky, {.sleep = [](std::chrono::milliseconds) {}});
