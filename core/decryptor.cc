@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <memory>
-#include <new>
 #include <optional>
 
 #include "core/aes_gcm.h"
@@ -20,17 +19,6 @@ constexpr size_t kChunksPerBlock = 16;
 constexpr size_t kSealedChunk = kChunkSize + kTagSize;
 // How far from its position a misplaced chunk is looked for, to name the error.
 constexpr uint64_t kReorderWindow = 16;
-
-struct AlignedDelete {
-  void operator()(uint8_t* p) const {
-    ::operator delete[](p, std::align_val_t{kDirectIoAlignment});
-  }
-};
-
-std::unique_ptr<uint8_t[], AlignedDelete> AlignedBuffer(size_t size) {
-  return std::unique_ptr<uint8_t[], AlignedDelete>(
-      static_cast<uint8_t*>(::operator new[](size, std::align_val_t{kDirectIoAlignment})));
-}
 
 std::string ChunkName(uint64_t index, uint64_t count) {
   return "chunk " + std::to_string(index + 1) + " of " + std::to_string(count);
@@ -110,9 +98,9 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
   }
   const size_t block = static_cast<size_t>(std::min<uint64_t>(kChunksPerBlock, count));
   std::unique_ptr<uint8_t[]> in = std::make_unique_for_overwrite<uint8_t[]>(block * kSealedChunk);
-  // Aligned for sinks that write them around the page cache (AdviseWriteOnce).
-  std::unique_ptr<uint8_t[], AlignedDelete> out[2] = {AlignedBuffer(block * kChunkSize),
-                                                      AlignedBuffer(block * kChunkSize)};
+  std::unique_ptr<uint8_t[]> out[2] = {
+      std::make_unique_for_overwrite<uint8_t[]>(block * kChunkSize),
+      std::make_unique_for_overwrite<uint8_t[]>(block * kChunkSize)};
   BackgroundHasher hasher;
   int cur_prefix_buffer = 0;
   // Without the hash check, the second core opens half of each block instead.

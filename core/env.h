@@ -34,7 +34,7 @@ class SequentialFile {
 // Reads until `buf` is full or end of file; returns the count read.
 StatusOr<size_t> ReadFull(SequentialFile& file, std::span<uint8_t> buf);
 
-// Appends aligned to this in memory, size and file offset can bypass the page cache
+// Appends whose size and file offset are multiples of this can bypass the page cache
 // (WritableFile::AdviseWriteOnce).
 inline constexpr size_t kDirectIoAlignment = 4096;
 
@@ -54,7 +54,7 @@ class WritableFile {
     return std::nullopt;
   }
   // A hint that the data is written once and not read back soon (a restored file): large
-  // appends aligned to kDirectIoAlignment (address, size and file offset) MAY then bypass
+  // appends whose size and file offset are multiples of kDirectIoAlignment MAY then bypass
   // the page cache, which saves copying them into memory that only the disk needs. Changes
   // nothing else: durability still comes from Sync() (or a file system flush).
   virtual void AdviseWriteOnce() {}

@@ -4,8 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
+#include <memory>
+#include <new>
 #include <utility>
 
 #include "core/env.h"
@@ -46,10 +50,23 @@ class PosixWritableFile final : public WritableFile {
     // and cleared on the same descriptor); where the file system refuses, they never try
     // again and are written normally.
     const bool direct = write_once_ && data.size() >= kDirectMinBytes &&
-                        data.size() % kDirectIoAlignment == 0 &&
-                        reinterpret_cast<uintptr_t>(data.data()) % kDirectIoAlignment == 0 &&
-                        offset_ % kDirectIoAlignment == 0;
+                        data.size() % kDirectIoAlignment == 0 && offset_ % kDirectIoAlignment == 0;
     SetDirect(direct);
+    if (direct_ && reinterpret_cast<uintptr_t>(data.data()) % kDirectIoAlignment != 0) {
+      // O_DIRECT needs an aligned address too: through a bounce buffer (a copy in hot
+      // memory, far cheaper than the page cache's).
+      if (bounce_ == nullptr) {
+        bounce_.reset(static_cast<uint8_t*>(
+            ::operator new[](kBounceBytes, std::align_val_t{kDirectIoAlignment})));
+      }
+      while (!data.empty()) {
+        const size_t n = std::min(data.size(), kBounceBytes);
+        std::memcpy(bounce_.get(), data.data(), n);
+        CV_RETURN_IF_ERROR(Append({bounce_.get(), n}));
+        data = data.subspan(n);
+      }
+      return Status::Ok();
+    }
     const uint8_t* p = data.data();
     size_t left = data.size();
     while (left > 0) {
@@ -116,6 +133,12 @@ class PosixWritableFile final : public WritableFile {
  private:
   static constexpr uint64_t kWritebackBytes = 8 << 20;
   static constexpr size_t kDirectMinBytes = 256 << 10;
+  static constexpr size_t kBounceBytes = 1 << 20;
+  struct AlignedDelete {
+    void operator()(uint8_t* p) const {
+      ::operator delete[](p, std::align_val_t{kDirectIoAlignment});
+    }
+  };
 
   void SetDirect(bool on) {
     if (on == direct_) return;
@@ -134,6 +157,7 @@ class PosixWritableFile final : public WritableFile {
   uint64_t written_back_ = 0;  // of which writeback has been started
   bool write_once_ = false;    // AdviseWriteOnce, until the file system refuses O_DIRECT
   bool direct_ = false;        // O_DIRECT is set on fd_
+  std::unique_ptr<uint8_t[], AlignedDelete> bounce_;  // for direct appends not aligned
 };
 
 class PosixEnv final : public Env {

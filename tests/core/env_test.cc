@@ -82,7 +82,7 @@ double ResidentFraction(const std::string& path, size_t size) {
 
 TEST_F(EnvTest, WriteOnceAppendsGoAroundThePageCacheAndKeepTheContent) {
   constexpr size_t kBlock = 1 << 20;
-  std::unique_ptr<uint8_t[]> storage(new uint8_t[kBlock + kDirectIoAlignment]);
+  std::unique_ptr<uint8_t[]> storage(new uint8_t[kBlock + 2 * kDirectIoAlignment]);
   uint8_t* block =
       storage.get() +
       (kDirectIoAlignment - reinterpret_cast<uintptr_t>(storage.get()) % kDirectIoAlignment);
@@ -104,8 +104,9 @@ TEST_F(EnvTest, WriteOnceAppendsGoAroundThePageCacheAndKeepTheContent) {
     ASSERT_TRUE(f->Close().ok());
     EXPECT_TRUE(AsStringView(ReadFileToBytes(*env_, path).value()) == expected) << advised;
   }
-  // Residency, once the reads above are forgotten: only the advised file's aligned blocks
-  // stayed out of the cache (where the file system supports O_DIRECT at all).
+  // Residency, once the reads above are forgotten: only the advised file's blocks (their
+  // sizes are multiples of the alignment) stayed out of the cache (where the file system supports
+  // O_DIRECT at all).
   const int probe = ::open(Path("probe").c_str(), O_WRONLY | O_CREAT | O_DIRECT, 0600);
   if (probe < 0) GTEST_SKIP() << "no O_DIRECT on " << dir_;
   ::close(probe);
@@ -114,15 +115,24 @@ TEST_F(EnvTest, WriteOnceAppendsGoAroundThePageCacheAndKeepTheContent) {
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
     ::close(fd);
   }
+  for (size_t i = 0; i < kBlock + 2 * kDirectIoAlignment; ++i) {
+    storage[i] = static_cast<uint8_t>(i % 251);
+  }
+  std::string once;
   auto rewrite_cached = env_->ReopenWritableFile(Path("cached"), 0).value();
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(rewrite_cached->Append({block, kBlock}).ok());
   ASSERT_TRUE(rewrite_cached->Close().ok());
   auto rewrite_once = env_->ReopenWritableFile(Path("once"), 0).value();
   rewrite_once->AdviseWriteOnce();
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(rewrite_once->Append({block, kBlock}).ok());
+  for (int i = 0; i < 4; ++i) {  // from an aligned address, then (bounced) from others
+    const uint8_t* from = block + (i < 2 ? 0 : 8 * i);
+    ASSERT_TRUE(rewrite_once->Append({from, kBlock}).ok());
+    once.append(reinterpret_cast<const char*>(from), kBlock);
+  }
   ASSERT_TRUE(rewrite_once->Close().ok());
   EXPECT_GT(ResidentFraction(Path("cached"), 4 * kBlock), 0.9);
   EXPECT_LT(ResidentFraction(Path("once"), 4 * kBlock), 0.1);
+  EXPECT_TRUE(AsStringView(ReadFileToBytes(*env_, Path("once")).value()) == once);
 }
 
 TEST_F(EnvTest, MissingFileIsNotFound) {
