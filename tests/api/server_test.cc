@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -97,6 +98,39 @@ TEST(ServerTest, ShaMismatchStoresNothing) {
   EXPECT_EQ(CountFiles(server.data_dir() + "/tmp"), 0u);
   // The connection is still usable afterwards.
   EXPECT_TRUE(PutString(*alice, data).ok());
+}
+
+// A whole download is checked against the object's SHA-256 unless the caller turns it off
+// (content that authenticates itself, like a blob).
+TEST(ServerTest, WholeDownloadsAreCheckedUnlessTheCallerSaysOtherwise) {
+  TestServer server;
+  auto alice = server.Client(server.alice());
+  const std::string data(200000, 'c');  // above the inline limit: a file of its own
+  ASSERT_TRUE(PutString(*alice, data).ok());
+  // Damage the stored bytes behind the server's back.
+  std::string stored;
+  for (const auto& e :
+       std::filesystem::recursive_directory_iterator(server.data_dir() + "/blobs")) {
+    if (e.is_regular_file() && e.file_size() == data.size()) stored = e.path().string();
+  }
+  ASSERT_FALSE(stored.empty());
+  {
+    std::fstream f(stored, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1000);
+    f.put('X');
+  }
+  auto checked = GetString(*alice, IdOf(data));
+  EXPECT_EQ(checked.status().reason(), "sha256_mismatch");
+  std::string out;
+  GetOptions unchecked;
+  unchecked.verify_sha256 = false;
+  auto info = alice->Get(IdOf(data), unchecked, [&](ByteView b) {
+    out.append(AsStringView(b));
+    return Status::Ok();
+  });
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(out.size(), data.size());
+  EXPECT_EQ(out[1000], 'X');
 }
 
 TEST(ServerTest, CreateOnlyIsIdempotentUnderRetry) {
