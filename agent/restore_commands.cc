@@ -222,17 +222,8 @@ StatusOr<AdoptResult> Adopt(Env& env, const Restorer& restorer, StateDb& db,
     StatusOr<FileInfo> info = env.Stat(full);
     if (!info.ok() || !info->is_regular) continue;
     const uint32_t mode = info->mode & 07777;
-    CV_ASSIGN_OR_RETURN(auto file, env.NewSequentialFile(full));
-    Sha256Hasher hasher;
-    std::vector<uint8_t> buf(1 << 20);
     uint64_t size = 0;
-    while (true) {
-      CV_ASSIGN_OR_RETURN(size_t n, file->Read(buf));
-      if (n == 0) break;
-      hasher.Update({buf.data(), n});
-      size += n;
-    }
-    const Sha256Digest digest = hasher.Finish();
+    CV_ASSIGN_OR_RETURN(const Sha256Digest digest, Sha256OfPath(env, full, &size));
     if (digest != latest.metadata.sha256 || mode != latest.metadata.mode) {
       ++result.differ;
       continue;

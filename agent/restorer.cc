@@ -132,18 +132,6 @@ StatusOr<Bytes> Fetch(ObjectClient& client, const std::string& id, bool header_o
   return data;
 }
 
-StatusOr<Sha256Digest> HashLocalFile(Env& env, const std::string& path) {
-  CV_ASSIGN_OR_RETURN(auto f, env.NewSequentialFile(path));
-  Sha256Hasher h;
-  std::vector<uint8_t> buf(1 << 20);
-  while (true) {
-    CV_ASSIGN_OR_RETURN(size_t n, f->Read(buf));
-    if (n == 0) break;
-    h.Update({buf.data(), n});
-  }
-  return h.Finish();
-}
-
 bool Matches(const std::vector<std::string>& globs, const std::string& path) {
   if (globs.empty()) return true;
   for (const std::string& g : globs) {
@@ -544,7 +532,7 @@ Status Restorer::RestoreOne(const RestoreOptions& options, const RemoteVersion& 
       return PermissionDeniedError("refusing to replace the symlink " + dest, "unsafe_path");
     }
     if (!info->is_regular) return FailedPreconditionError(dest + " is not a regular file");
-    CV_ASSIGN_OR_RETURN(Sha256Digest local, HashLocalFile(*env_, dest));
+    CV_ASSIGN_OR_RETURN(Sha256Digest local, Sha256OfPath(*env_, dest));
     if (local == m.sha256) {
       ++summary.identical;
       return Status::Ok();

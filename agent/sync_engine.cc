@@ -20,21 +20,6 @@
 namespace cardvault {
 namespace {
 
-StatusOr<Sha256Digest> HashFile(Env& env, const std::string& path, uint64_t* size) {
-  CV_ASSIGN_OR_RETURN(auto f, env.NewSequentialFile(path));
-  Sha256Hasher h;
-  std::vector<uint8_t> buf(64 * 1024);  // below malloc's mmap threshold: reused, not mapped
-  uint64_t total = 0;
-  while (true) {
-    CV_ASSIGN_OR_RETURN(size_t n, f->Read(buf));
-    if (n == 0) break;
-    h.Update({buf.data(), n});
-    total += n;
-  }
-  if (size != nullptr) *size = total;
-  return h.Finish();
-}
-
 std::string JoinPath(const std::string& root, const std::string& rel) { return root + "/" + rel; }
 
 }  // namespace
@@ -119,7 +104,7 @@ Status SyncEngine::Detect(const std::string& path, bool force) {
   uint64_t size = info->size;
   StatusOr<Sha256Digest> digest = kNotHashed;
   const bool changed = !rec || rec->deleted || rec->size != info->size;
-  if (!changed) digest = HashFile(*env_, full, &size);
+  if (!changed) digest = Sha256OfPath(*env_, full, &size);
   if (!digest.ok()) {
     if (digest.status().code() == StatusCode::kNotFound) return DetectRemoved(path, false);
     return digest.status();
@@ -363,7 +348,7 @@ Status SyncEngine::PutBlob(ObjectClient& client, VersionRecord& v) {
   if (r.status().code() != StatusCode::kAlreadyExists) return r.status();
   // An earlier attempt got through before it was recorded: the same bytes must be there.
   if (v.blob_sha256.empty()) {
-    CV_ASSIGN_OR_RETURN(Sha256Digest digest, HashFile(*env_, spool, nullptr));
+    CV_ASSIGN_OR_RETURN(Sha256Digest digest, Sha256OfPath(*env_, spool));
     v.blob_sha256 = HexEncode(digest);
   }
   auto info = client.Head(v.object_id);

@@ -31,9 +31,7 @@ constexpr uint64_t kDrainLimit = 16 << 20;
 // Unauthenticated clients get far less of the server's time.
 constexpr uint64_t kUnauthenticatedDrainLimit = 64 << 10;
 constexpr size_t kDownloadChunk = 256 << 10;
-// "X-Content-SHA256: appended": the body ends with the raw SHA-256 of the bytes before it.
-constexpr std::string_view kAppendedDigest = "appended";
-constexpr uint64_t kDigestBytes = std::tuple_size_v<Sha256Digest>;
+static_assert(kAppendedDigestBytes == std::tuple_size_v<Sha256Digest>);
 
 constexpr char kTls12Ciphers[] =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
@@ -181,7 +179,7 @@ std::optional<uint64_t> ParseU64(std::string_view text) {
 }
 
 // Splits an upload body into the object's bytes, appended to the PendingPut, and in
-// appended-digest mode the trailing kDigestBytes, kept here. Reads may split the body
+// appended-digest mode the trailing kAppendedDigestBytes, kept here. Reads may split the body
 // anywhere, the digest included.
 class BodySplitter {
  public:
@@ -409,9 +407,10 @@ StatusOr<std::unique_ptr<BlobServer>> BlobServer::New(const ServerConfig& config
   server->server_->set_keep_alive_max_count(static_cast<size_t>(config.keep_alive_max_requests));
   // An appended-digest body carries 32 bytes more than the object; the handler checks the
   // object's own size against max_object_bytes.
-  server->server_->set_payload_max_length(static_cast<size_t>(
-      std::min(config.max_object_bytes, std::numeric_limits<uint64_t>::max() - kDigestBytes) +
-      kDigestBytes));
+  server->server_->set_payload_max_length(
+      static_cast<size_t>(std::min(config.max_object_bytes,
+                                   std::numeric_limits<uint64_t>::max() - kAppendedDigestBytes) +
+                          kAppendedDigestBytes));
   server->server_->set_tcp_nodelay(true);
   server->server_->set_idle_interval(0, 100000);
   server->InstallRoutes();
@@ -554,8 +553,8 @@ void BlobServer::InstallRoutes() {
     auto size = ParseU64(req.get_header_value("Content-Length"));
     if (!IsValidObjectId(id) || !size.has_value()) return 100;  // the handler explains
     if (req.get_header_value("X-Content-SHA256") == kAppendedDigest) {
-      if (*size < kDigestBytes) return 100;  // the handler explains
-      *size -= kDigestBytes;                 // limits apply to the object, not its digest
+      if (*size < kAppendedDigestBytes) return 100;  // the handler explains
+      *size -= kAppendedDigestBytes;                 // limits apply to the object, not its digest
     }
     if (*size > config_.max_object_bytes) {
       SendError(res, 413, "object_too_large", "the object exceeds the server's size limit");
@@ -624,11 +623,11 @@ void BlobServer::InstallRoutes() {
     }
     auto length = ParseU64(req.get_header_value("Content-Length"));
     if (!length) return reject(400, "bad_content_length", "invalid Content-Length");
-    if (appended && *length < kDigestBytes) {
+    if (appended && *length < kAppendedDigestBytes) {
       return reject(400, "bad_content_length",
                     "an appended-digest body is at least the 32 bytes of its SHA-256");
     }
-    options.size = appended ? *length - kDigestBytes : *length;
+    options.size = appended ? *length - kAppendedDigestBytes : *length;
     if (req.has_header("X-Object-Kind")) {
       auto kind = ParseObjectKind(req.get_header_value("X-Object-Kind"));
       if (!kind) return reject(400, "bad_kind", "X-Object-Kind must be blob or key");

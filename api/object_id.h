@@ -3,6 +3,7 @@
 #define CARDVAULT_API_OBJECT_ID_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -18,6 +19,11 @@ bool IsValidObjectId(std::string_view id);
 bool IsValidObjectIdPrefix(std::string_view prefix);
 // True iff `hex` is a SHA-256 digest in lowercase hex (same shape as an id).
 inline bool IsValidSha256Hex(std::string_view hex) { return IsValidObjectId(hex); }
+
+// "X-Content-SHA256: appended": the upload's body ends with the raw SHA-256 (this many
+// bytes) of the bytes before it (docs/server.md).
+inline constexpr std::string_view kAppendedDigest = "appended";
+inline constexpr uint64_t kAppendedDigestBytes = 32;
 
 // Objects of different kinds share the id space of a user but list separately, so the
 // client can fetch its (few) key objects without paging through all blobs.

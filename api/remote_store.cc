@@ -11,7 +11,6 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <tuple>
 #include <vector>
 
 #include "api/tls_identity.h"
@@ -31,9 +30,6 @@ constexpr size_t kChunk = 256 << 10;
 // Uploads above this size check the server's limits first (the server drains rejected
 // bodies up to 16 MiB and closes the connection on larger ones).
 constexpr uint64_t kPreflightBytes = 8 << 20;
-// Put without a digest: "X-Content-SHA256: appended", and the body ends with the raw digest.
-constexpr std::string_view kAppendedDigest = "appended";
-constexpr uint64_t kDigestBytes = std::tuple_size_v<Sha256Digest>;
 
 int PinIndex() {
   static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -263,7 +259,7 @@ StatusOr<ObjectInfo> RemoteStore::Put(std::string_view id, const PutOptions& opt
     return InvalidArgumentError("SHA-256 must be 64 lowercase hex characters or empty",
                                 "bad_sha256");
   }
-  const uint64_t body_size = appended ? options.size + kDigestBytes : options.size;
+  const uint64_t body_size = appended ? options.size + kAppendedDigestBytes : options.size;
   std::lock_guard lock(mu_);
   if (pin_) pin_->mismatch = false;
   httplib::Headers headers = AuthHeaders(options_.token);

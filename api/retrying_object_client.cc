@@ -3,31 +3,10 @@
 
 #include <random>
 #include <thread>
-#include <vector>
 
 #include "core/crypto.h"
 
 namespace cardvault {
-namespace {
-
-// The SHA-256 (lowercase hex) of the first `size` bytes of a freshly opened source.
-StatusOr<std::string> SourceSha256(const SourceFactory& source, uint64_t size) {
-  CV_ASSIGN_OR_RETURN(auto file, source());
-  std::vector<uint8_t> buffer(256 << 10);
-  Sha256Hasher hasher;
-  for (uint64_t left = size; left > 0;) {
-    CV_ASSIGN_OR_RETURN(
-        size_t n, file->Read(std::span(buffer.data(), std::min<uint64_t>(buffer.size(), left))));
-    if (n == 0) {
-      return InvalidArgumentError("the source is shorter than the declared size", "size_mismatch");
-    }
-    hasher.Update(ByteView(buffer.data(), n));
-    left -= n;
-  }
-  return HexEncode(hasher.Finish());
-}
-
-}  // namespace
 
 RetryingObjectClient::RetryingObjectClient(ObjectClient* inner, RetryPolicy policy)
     : inner_(inner), policy_(std::move(policy)) {
@@ -58,9 +37,11 @@ StatusOr<ObjectInfo> RetryingObjectClient::Put(std::string_view id, const PutOpt
       if (!head.ok() || head->size != options.size) return result;
       std::string expected = options.sha256;
       if (expected.empty()) {  // an appended-digest put: the digest of what it sent
-        auto digest = SourceSha256(source, options.size);
-        if (!digest.ok()) return result;
-        expected = *digest;
+        auto file = source();
+        uint64_t hashed = 0;
+        auto digest = file.ok() ? Sha256OfStream(**file, &hashed, options.size) : file.status();
+        if (!digest.ok() || hashed != options.size) return result;
+        expected = HexEncode(*digest);
       }
       if (head->sha256 == expected) return head;
       return result;

@@ -123,17 +123,7 @@ void WritePseudoRandomFile(const std::string& path, uint64_t size, uint64_t seed
 }
 
 std::string Sha256OfFile(const std::string& path) {
-  auto f = Env::Default()->NewSequentialFile(path);
-  Check(f.ok(), "cannot open " + path);
-  Sha256Hasher h;
-  std::vector<uint8_t> buf(1 << 20);
-  while (true) {
-    auto n = (*f)->Read(buf);
-    Check(n.ok(), "cannot read " + path);
-    if (*n == 0) break;
-    h.Update({buf.data(), *n});
-  }
-  return HexEncode(h.Finish());
+  return HexEncode(Must(Sha256OfPath(*Env::Default(), path), "cannot hash " + path));
 }
 
 }  // namespace cardvault

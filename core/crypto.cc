@@ -12,6 +12,7 @@
 #include <initializer_list>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "core/evp_algorithms.h"
 
@@ -50,6 +51,27 @@ Sha256Digest Sha256Hasher::Finish() {
   EVP_DigestFinal_ex(impl_->ctx, out.data(), &len);
   EVP_DigestInit_ex(impl_->ctx, Sha256Md(), nullptr);
   return out;
+}
+
+StatusOr<Sha256Digest> Sha256OfStream(SequentialFile& file, uint64_t* hashed, uint64_t limit) {
+  Sha256Hasher hasher;
+  // Below malloc's mmap threshold: reused, not mapped, so hashing many small files is cheap.
+  std::vector<uint8_t> buf(64 * 1024);
+  uint64_t total = 0;
+  while (total < limit) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), limit - total));
+    CV_ASSIGN_OR_RETURN(size_t n, file.Read(std::span(buf.data(), want)));
+    if (n == 0) break;
+    hasher.Update({buf.data(), n});
+    total += n;
+  }
+  if (hashed != nullptr) *hashed = total;
+  return hasher.Finish();
+}
+
+StatusOr<Sha256Digest> Sha256OfPath(Env& env, const std::string& path, uint64_t* size) {
+  CV_ASSIGN_OR_RETURN(auto file, env.NewSequentialFile(path));
+  return Sha256OfStream(*file, size);
 }
 
 namespace {

@@ -4,9 +4,12 @@
 #define CARDVAULT_CORE_CRYPTO_H_
 
 #include <array>
+#include <limits>
+#include <string>
 #include <string_view>
 
 #include "core/bytes.h"
+#include "core/env.h"
 #include "core/secret_data.h"
 #include "core/status_or.h"
 
@@ -33,6 +36,13 @@ class Sha256Hasher {
   struct Impl;
   Impl* impl_;
 };
+
+// The SHA-256 of what `file` yields from its position on, at most `limit` bytes; `*hashed`
+// (when given) receives how many bytes that was.
+StatusOr<Sha256Digest> Sha256OfStream(SequentialFile& file, uint64_t* hashed = nullptr,
+                                      uint64_t limit = std::numeric_limits<uint64_t>::max());
+// The SHA-256 of the file at `path`; `*size` (when given) receives its length.
+StatusOr<Sha256Digest> Sha256OfPath(Env& env, const std::string& path, uint64_t* size = nullptr);
 
 Sha256Digest HmacSha256(ByteView key, ByteView data);
 

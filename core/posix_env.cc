@@ -160,6 +160,17 @@ class PosixWritableFile final : public WritableFile {
   std::unique_ptr<uint8_t[], AlignedDelete> bounce_;  // for direct appends not aligned
 };
 
+// Opens `path` read-only (with `flags`), runs `sync` on the descriptor and closes it.
+Status SyncOpened(const std::string& path, int flags, int (*sync)(int), const char* what) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | flags);
+  if (fd < 0) return ErrnoToStatus(errno, "open", path);
+  const int rc = sync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return ErrnoToStatus(err, what, path);
+  return Status::Ok();
+}
+
 class PosixEnv final : public Env {
  public:
   StatusOr<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& path) override {
@@ -211,23 +222,11 @@ class PosixEnv final : public Env {
   }
 
   Status SyncDir(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return ErrnoToStatus(errno, "open directory", path);
-    int rc = ::fsync(fd);
-    int err = errno;
-    ::close(fd);
-    if (rc != 0) return ErrnoToStatus(err, "fsync directory", path);
-    return Status::Ok();
+    return SyncOpened(path, O_DIRECTORY, ::fsync, "fsync directory");
   }
 
   Status SyncFileSystem(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ErrnoToStatus(errno, "open", path);
-    int rc = ::syncfs(fd);
-    int err = errno;
-    ::close(fd);
-    if (rc != 0) return ErrnoToStatus(err, "syncfs", path);
-    return Status::Ok();
+    return SyncOpened(path, 0, ::syncfs, "syncfs");
   }
 
   Status CreateDirs(const std::string& path) override {

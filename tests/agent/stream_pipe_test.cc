@@ -33,7 +33,7 @@ std::string Stream(size_t n) {
 }
 
 TEST(StreamPipeTest, EveryByteArrivesInOrderThroughASmallRing) {
-  const std::string data = Stream(1 << 20);
+  const std::string data = Stream(256 << 10);
   for (size_t capacity : {size_t{7}, size_t{4096}, size_t{100000}}) {
     for (size_t piece : {size_t{1}, size_t{13}, size_t{65536}}) {
       StreamPipe pipe(capacity);

@@ -299,12 +299,6 @@ TEST_P(FileModeTest, FailuresDuringCommitLeaveThePreviousVersion) {
   store_.reset();  // before `env` goes away
 }
 
-}  // namespace
-}  // namespace cardvault
-
-namespace cardvault {
-namespace {
-
 // Group commit: concurrent puts share index transactions, but each keeps its own checks.
 // 8 threads race create-only puts over 40 ids (every id tried by 2 threads): exactly one
 // wins per id, the loser gets object_exists, and the index and files agree after reopen.
@@ -338,12 +332,6 @@ TEST_P(FileBlobStoreTest, ConcurrentCreateOnlyPutsCommitInGroupsWithOwnResults) 
     EXPECT_EQ(Read("alice", Id(1000 + id)), "value " + std::to_string(id));
   EXPECT_EQ(CountFiles(dir_ + "/blobs"), kIds * FilesPerVersion()) << "losers left no file";
 }
-
-}  // namespace
-}  // namespace cardvault
-
-namespace cardvault {
-namespace {
 
 // Objects up to inline_max_bytes live in the index (no file), larger ones as files; both
 // read back at any offset, before and after a reopen, and are purged the same way.
@@ -421,12 +409,6 @@ PRAGMA user_version = 3;
   EXPECT_EQ(*store->UsedBytes("carol"), 0u);
   store.reset();
 }
-
-}  // namespace
-}  // namespace cardvault
-
-namespace cardvault {
-namespace {
 
 // A user's own quota replaces the default for that user only, takes effect on an open
 // store (set through a second connection, as the CLI does), and can be reset.
