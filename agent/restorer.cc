@@ -109,7 +109,7 @@ class OpenedEpochs final : public Identity {
 StatusOr<format::Metadata> OpenMetadataWith(const SecretData& file_key,
                                             const format::Header& header) {
   CV_ASSIGN_OR_RETURN(SecretData key, format::DeriveMetadataKey(file_key, header));
-  return format::OpenMetadata(key, header.metadata_ciphertext);
+  return format::OpenMetadata(key, header.metadata_ciphertext, header.version);
 }
 
 StatusOr<Bytes> Fetch(ObjectClient& client, const std::string& id, bool header_only) {

@@ -1,4 +1,5 @@
-// Streaming decryption of format v1 with precise errors for every way a blob can be bad.
+// Streaming decryption of formats v1 and v2 with precise errors for every way a blob can be
+// bad.
 #include "core/decryptor.h"
 
 #include <algorithm>
@@ -33,7 +34,7 @@ StatusOr<format::Header> ReadHeader(SequentialFile& source) {
   Bytes body(length);
   CV_ASSIGN_OR_RETURN(size_t got, ReadFull(source, body));
   if (got != length) return CorruptError("the blob ends inside its header", "truncated_header");
-  return format::ParseHeaderBody(body);
+  return format::ParseHeaderBody(body, format::PreambleVersion(preamble));
 }
 
 StatusOr<SecretData> UnwrapFileKey(const format::Header& header, Identity& identity) {
@@ -49,11 +50,16 @@ StatusOr<std::unique_ptr<Decryptor>> Decryptor::New(SequentialFile* source, form
                                                     SecretData file_key) {
   CV_RETURN_IF_ERROR(format::VerifyHeaderMac(file_key, header));
   CV_ASSIGN_OR_RETURN(SecretData metadata_key, format::DeriveMetadataKey(file_key, header));
-  CV_ASSIGN_OR_RETURN(format::Metadata metadata,
-                      format::OpenMetadata(metadata_key, header.metadata_ciphertext));
+  CV_ASSIGN_OR_RETURN(
+      format::Metadata metadata,
+      format::OpenMetadata(metadata_key, header.metadata_ciphertext, header.version));
   CV_ASSIGN_OR_RETURN(SecretData payload_key, format::DerivePayloadKey(file_key, header));
-  return std::unique_ptr<Decryptor>(
-      new Decryptor(source, std::move(header), std::move(metadata), std::move(payload_key)));
+  SecretData trailer_key;
+  if (header.version == format::kVersion2) {
+    CV_ASSIGN_OR_RETURN(trailer_key, format::DeriveTrailerKey(file_key, header));
+  }
+  return std::unique_ptr<Decryptor>(new Decryptor(source, std::move(header), std::move(metadata),
+                                                  std::move(payload_key), std::move(trailer_key)));
 }
 
 Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
@@ -176,6 +182,22 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
     index += chunks;
     cur = 1 - cur;
   }
+  if (header_.version == format::kVersion2) {
+    // The trailer: the content hash, sealed; a v2 blob cut after its final chunk lacks it.
+    uint8_t trailer[format::kTrailerSize];
+    size_t got = 0;
+    if (mapped) {
+      got = std::min(sizeof trailer, mapped->size() - mapped_pos);
+      std::copy_n(mapped->data() + mapped_pos, got, trailer);
+      mapped_pos += got;
+    } else {
+      CV_ASSIGN_OR_RETURN(got, ReadFull(*source_, trailer));
+    }
+    if (got != sizeof trailer) {
+      return CorruptError("the blob ends inside its trailer", "truncated");
+    }
+    CV_ASSIGN_OR_RETURN(metadata_.sha256, format::OpenTrailer(trailer_key_, trailer));
+  }
   size_t more = 0;
   if (mapped) {
     more = mapped->size() - mapped_pos;
@@ -184,7 +206,9 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
     CV_ASSIGN_OR_RETURN(more, ReadFull(*source_, {&extra, 1}));
   }
   if (more != 0) {
-    return CorruptError("data follows the final chunk", "trailing_data");
+    return CorruptError(header_.version == format::kVersion2 ? "data follows the trailer"
+                                                             : "data follows the final chunk",
+                        "trailing_data");
   }
   if (options.verify_content_hash) {
     Sha256Digest digest = hasher.Finish();

@@ -43,26 +43,30 @@ class Decryptor {
                                                   SecretData file_key);
 
   const format::Header& header() const { return header_; }
+  // For a v2 blob, metadata().sha256 is all zero until DecryptTo opened the trailer.
   const format::Metadata& metadata() const { return metadata_; }
 
   // Streams the plaintext into `sink`. Only authenticated chunks reach the sink, but after
   // an error the sink holds a prefix of the plaintext: callers MUST discard it (DecryptFile
   // does). Errors (kCorrupt, by reason): "chunk_auth_failed", "chunk_out_of_order",
-  // "truncated", "missing_final_chunk", "trailing_data", "content_hash_mismatch". Call once.
+  // "truncated", "missing_final_chunk", "trailer_corrupt" (v2), "trailing_data",
+  // "content_hash_mismatch". Call once.
   Status DecryptTo(WritableFile& sink, const DecryptOptions& options = {});
 
  private:
   Decryptor(SequentialFile* source, format::Header header, format::Metadata metadata,
-            SecretData payload_key)
+            SecretData payload_key, SecretData trailer_key)
       : source_(source),
         header_(std::move(header)),
         metadata_(std::move(metadata)),
-        payload_key_(std::move(payload_key)) {}
+        payload_key_(std::move(payload_key)),
+        trailer_key_(std::move(trailer_key)) {}
 
   SequentialFile* source_;
   format::Header header_;
   format::Metadata metadata_;
   SecretData payload_key_;
+  SecretData trailer_key_;  // v2 only
 };
 
 // Opens `source` with `identity`: ReadHeader, UnwrapFileKey, Decryptor::New.

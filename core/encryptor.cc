@@ -1,5 +1,6 @@
-// Streaming encryption into format v1: wrap a fresh file key, seal 64 KiB STREAM chunks
-// while hashing on a second thread, then write the header (with size and hash) last.
+// Streaming encryption into format v1 or v2: wrap a fresh file key, seal 64 KiB STREAM
+// chunks while hashing on a second thread; then v1 writes the header (with size and hash)
+// last, v2 the trailer (with the hash) after a header written first.
 #include "core/encryptor.h"
 
 #include <cstring>
@@ -33,12 +34,18 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
                                          std::span<Recipient* const> recipients,
                                          format::Metadata metadata, const EncryptOptions& options) {
   if (recipients.empty()) return InvalidArgumentError("encryption needs at least one recipient");
+  const bool v2 = options.version == format::kVersion2;
+  if (!v2 && options.version != format::kVersion1) {
+    return InvalidArgumentError("cannot write format version " + std::to_string(options.version));
+  }
+  const uint64_t promised = metadata.size;  // v2 only
   Env& env = options.env != nullptr ? *options.env : *Env::Default();
 
   // A fresh file key and payload nonce for this blob.
   SecretData file_key(format::kFileKeySize);
   CV_RETURN_IF_ERROR(env.RandomBytes(file_key.mutable_span()));
   format::Header header;
+  header.version = options.version;
   CV_RETURN_IF_ERROR(env.RandomBytes(header.payload_nonce));
   for (Recipient* r : recipients) {
     CV_ASSIGN_OR_RETURN(std::vector<Stanza> stanzas, r->Wrap(file_key));
@@ -52,14 +59,30 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
   CV_ASSIGN_OR_RETURN(SecretData metadata_key, format::DeriveMetadataKey(file_key, header));
   CV_ASSIGN_OR_RETURN(AesGcm gcm, AesGcm::New(payload_key));
 
-  // Reserve the header's exact length: the metadata section's length depends only on the
-  // path, and the stanzas are final.
-  header.metadata_ciphertext.assign(format::SealedMetadataSize(metadata), 0);
-  const size_t header_size = format::SerializeHeader(header).size();
-  {
+  size_t header_size = 0;
+  if (v2) {
+    // Everything the header holds is known now: it goes first.
+    CV_ASSIGN_OR_RETURN(header.metadata_ciphertext,
+                        format::SealMetadata(metadata_key, metadata, header.version));
+    CV_RETURN_IF_ERROR(format::SealHeader(file_key, header));
+    CV_RETURN_IF_ERROR(sink.Append(format::SerializeHeader(header)));
+  } else {
+    // Reserve the header's exact length: the metadata section's length depends only on the
+    // path, and the stanzas are final.
+    header.metadata_ciphertext.assign(format::SealedMetadataSize(metadata, header.version), 0);
+    header_size = format::SerializeHeader(header).size();
     Bytes placeholder(header_size, 0);
     CV_RETURN_IF_ERROR(sink.Append(placeholder));
   }
+  // v2 stops at the first byte beyond the size its header promised.
+  auto check_size = [&](uint64_t so_far, bool at_end) -> Status {
+    if (!v2 || (so_far <= promised && (!at_end || so_far == promised))) return Status::Ok();
+    return FailedPreconditionError("the input changed while it was encrypted: it yielded " +
+                                       std::string(so_far > promised ? "more than " : "") +
+                                       std::to_string(so_far) + " bytes, not the " +
+                                       std::to_string(promised) + " its header promised",
+                                   "source_changed");
+  };
 
   // The hasher runs on the second core; when the hash is given, the second core seals half
   // of each block instead.
@@ -112,6 +135,7 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
     // In memory: the size is known, so blocks are sealed in place, nothing is copied in.
     const ByteView data = *mapped;
     total = data.size();
+    CV_RETURN_IF_ERROR(check_size(total, true));
     size_t pos = 0;
     do {
       const size_t len = std::min(kBlockSize, data.size() - pos);
@@ -126,6 +150,7 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
     CV_ASSIGN_OR_RETURN(size_t first, ReadFull(source, {small.get(), kSmallInput}));
     if (hash && first > 0) hasher.Submit({small.get(), first});
     total = first;
+    CV_RETURN_IF_ERROR(check_size(total, first < kSmallInput));
     if (first < kSmallInput) {
       CV_RETURN_IF_ERROR(seal_block(small.get(), first, true));
     } else {
@@ -144,6 +169,7 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
         total += n;
         const size_t have = carry + n;
         const bool eof = n < kBlockSize - carry;
+        CV_RETURN_IF_ERROR(check_size(total, eof));
         const size_t seal_len = eof ? have : have - kChunkSize;
         CV_RETURN_IF_ERROR(seal_block(buf, seal_len, eof));
         if (eof) break;
@@ -157,7 +183,14 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
 
   metadata.size = total;
   metadata.sha256 = hash ? hasher.Finish() : *options.content_sha256;
-  CV_ASSIGN_OR_RETURN(header.metadata_ciphertext, format::SealMetadata(metadata_key, metadata));
+  if (v2) {
+    CV_ASSIGN_OR_RETURN(SecretData trailer_key, format::DeriveTrailerKey(file_key, header));
+    CV_ASSIGN_OR_RETURN(Bytes trailer, format::SealTrailer(trailer_key, metadata.sha256));
+    CV_RETURN_IF_ERROR(sink.Append(trailer));
+    return metadata;
+  }
+  CV_ASSIGN_OR_RETURN(header.metadata_ciphertext,
+                      format::SealMetadata(metadata_key, metadata, header.version));
   CV_RETURN_IF_ERROR(format::SealHeader(file_key, header));
   Bytes header_bytes = format::SerializeHeader(header);
   if (header_bytes.size() != header_size) return InternalError("header length changed");
@@ -178,6 +211,7 @@ StatusOr<format::Metadata> EncryptFile(Env& env, const std::string& in_path,
   metadata.path = relative_path;
   metadata.mtime_ns = info.mtime_ns;
   metadata.mode = info.mode & 07777;
+  metadata.size = info.size;  // promised by a v2 header
 
   const std::string tmp = TempPathFor(env, out_path);
   StatusOr<format::Metadata> result = InternalError("not run");

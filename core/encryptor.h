@@ -1,5 +1,5 @@
-// Encryption of one plaintext into a cardvault blob (format v1), streaming, in constant
-// memory, with a fresh file key per blob wrapped to every recipient.
+// Encryption of one plaintext into a cardvault blob (format v1 or v2), streaming, in
+// constant memory, with a fresh file key per blob wrapped to every recipient.
 #ifndef CARDVAULT_CORE_ENCRYPTOR_H_
 #define CARDVAULT_CORE_ENCRYPTOR_H_
 
@@ -24,21 +24,27 @@ struct EncryptOptions {
   // caller, who makes a batch of files durable at once (Env::SyncFileSystem) before
   // relying on any of them.
   bool sync = true;
+  // The blob version to write. v1 (the default) puts the content hash in the header, so the
+  // header is written last (WriteAt). v2 seals it in a trailer and writes the blob front to
+  // back (Append only), so it can be sent while it is being written; it needs the size of
+  // the plaintext up front (metadata.size) and fails with kFailedPrecondition
+  // "source_changed" as soon as the source yields more, or at the end fewer, bytes.
+  uint16_t version = format::kVersion1;
 };
 
-// Encrypts everything `source` yields into `sink`, which MUST be empty and MUST support
-// WriteAt (the header is written last, once the size and hash are known). The returned
-// metadata is `metadata` with `size` and `sha256` set from the bytes actually read. Uses
-// about 3 MiB of memory whatever the size. On error the sink holds garbage: discard it.
+// Encrypts everything `source` yields into `sink`, which MUST be empty and, for v1, MUST
+// support WriteAt (the header is written last, once the size and hash are known). The
+// returned metadata is `metadata` with `size` and `sha256` set from the bytes actually read.
+// Uses about 3 MiB of memory whatever the size. On error the sink holds garbage: discard it.
 StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& sink,
                                          std::span<Recipient* const> recipients,
                                          format::Metadata metadata,
                                          const EncryptOptions& options = {});
 
-// Encrypts the file `in_path` into `out_path`: metadata.path as given, mtime and mode from
-// the file. Writes a temporary file beside `out_path`, syncs it (unless options.sync is
-// false) and renames it into place, so `out_path` is either absent or complete. Returns the
-// metadata written.
+// Encrypts the file `in_path` into `out_path`: metadata.path as given, mtime and mode (and,
+// for v2, the size promised) from the file. Writes a temporary file beside `out_path`, syncs it
+// (unless options.sync is false) and renames it into place, so `out_path` is either absent or
+// complete. Returns the metadata written.
 StatusOr<format::Metadata> EncryptFile(Env& env, const std::string& in_path,
                                        const std::string& out_path,
                                        std::span<Recipient* const> recipients,

@@ -1,4 +1,4 @@
-// The cardvault blob format v1: encoding, parsing and key schedule (docs/format.md).
+// The cardvault blob format v1 and v2: encoding, parsing and key schedule (docs/format.md).
 #include "core/format.h"
 
 #include <openssl/crypto.h>
@@ -13,7 +13,8 @@ namespace {
 
 constexpr char kInfoHeader[] = "cardvault/v1 header";
 constexpr char kInfoMetadata[] = "cardvault/v1 metadata";
-constexpr char kInfoPayload[] = "cardvault/v1 payload";
+constexpr char kInfoPayload[] = "cardvault/v1 payload";  // v2 keeps v1's three labels
+constexpr char kInfoTrailer[] = "cardvault/v2 trailer";
 
 // Metadata TLV tags (docs/format.md, "Metadata").
 constexpr uint8_t kTlvKind = 0x01;
@@ -86,8 +87,12 @@ StatusOr<SecretData> DeriveMetadataKey(const SecretData& file_key, const Header&
 StatusOr<SecretData> DerivePayloadKey(const SecretData& file_key, const Header& header) {
   return Derive(file_key, header, kInfoPayload);
 }
+StatusOr<SecretData> DeriveTrailerKey(const SecretData& file_key, const Header& header) {
+  if (header.version != kVersion2) return InvalidArgumentError("only v2 blobs have a trailer");
+  return Derive(file_key, header, kInfoTrailer);
+}
 
-Bytes EncodeMetadata(const Metadata& m) {
+Bytes EncodeMetadata(const Metadata& m, uint16_t version) {
   Bytes out;
   uint8_t kind = static_cast<uint8_t>(m.kind);
   AppendTlv(out, kTlvKind, ByteView(&kind, 1));
@@ -101,11 +106,11 @@ Bytes EncodeMetadata(const Metadata& m) {
   v.clear();
   AppendU32(v, m.mode);
   AppendTlv(out, kTlvMode, v);
-  AppendTlv(out, kTlvSha256, m.sha256);
+  if (version == kVersion1) AppendTlv(out, kTlvSha256, m.sha256);
   return out;
 }
 
-StatusOr<Metadata> DecodeMetadata(ByteView plaintext) {
+StatusOr<Metadata> DecodeMetadata(ByteView plaintext, uint16_t version) {
   auto bad = [](const std::string& what) {
     return CorruptError("malformed metadata: " + what, "metadata_malformed");
   };
@@ -144,6 +149,7 @@ StatusOr<Metadata> DecodeMetadata(ByteView plaintext) {
         m.mode = LoadU32(value.data());
         break;
       case kTlvSha256:
+        if (version != kVersion1) return bad("a v2 header carries no sha256: it is in the trailer");
         if (!fixed(32)) return bad("sha256 is not 32 bytes");
         std::copy(value.begin(), value.end(), m.sha256.begin());
         break;
@@ -152,26 +158,30 @@ StatusOr<Metadata> DecodeMetadata(ByteView plaintext) {
     }
     seen |= 1u << tag;
   }
-  constexpr uint32_t kRequired = (1u << kTlvKind) | (1u << kTlvPath) | (1u << kTlvSize) |
-                                 (1u << kTlvMtime) | (1u << kTlvMode) | (1u << kTlvSha256);
-  if ((seen & kRequired) != kRequired) return bad("a required entry is missing");
+  uint32_t required =
+      (1u << kTlvKind) | (1u << kTlvPath) | (1u << kTlvSize) | (1u << kTlvMtime) | (1u << kTlvMode);
+  if (version == kVersion1) required |= 1u << kTlvSha256;
+  if ((seen & required) != required) return bad("a required entry is missing");
   return m;
 }
 
-size_t SealedMetadataSize(const Metadata& m) { return EncodeMetadata(m).size() + AesGcm::kTagSize; }
+size_t SealedMetadataSize(const Metadata& m, uint16_t version) {
+  return EncodeMetadata(m, version).size() + AesGcm::kTagSize;
+}
 
-StatusOr<Bytes> SealMetadata(const SecretData& metadata_key, const Metadata& metadata) {
+StatusOr<Bytes> SealMetadata(const SecretData& metadata_key, const Metadata& metadata,
+                             uint16_t version) {
   if (metadata.path.size() > kMaxPathLength) {
     return InvalidArgumentError("path longer than " + std::to_string(kMaxPathLength) + " bytes");
   }
-  SecretData plain = SecretData::CopyFrom(EncodeMetadata(metadata));
+  SecretData plain = SecretData::CopyFrom(EncodeMetadata(metadata, version));
   CV_ASSIGN_OR_RETURN(AesGcm gcm, AesGcm::New(metadata_key));
   Bytes out(plain.size() + AesGcm::kTagSize);
   CV_RETURN_IF_ERROR(gcm.Seal(kZeroNonce, {}, plain.span(), out.data()));
   return out;
 }
 
-StatusOr<Metadata> OpenMetadata(const SecretData& metadata_key, ByteView sealed) {
+StatusOr<Metadata> OpenMetadata(const SecretData& metadata_key, ByteView sealed, uint16_t version) {
   if (sealed.size() < AesGcm::kTagSize) {
     return CorruptError("metadata section too short", "metadata_corrupt");
   }
@@ -181,7 +191,29 @@ StatusOr<Metadata> OpenMetadata(const SecretData& metadata_key, ByteView sealed)
   if (!s.ok()) {
     return CorruptError("the metadata section failed authentication", "metadata_corrupt");
   }
-  return DecodeMetadata(plain.span());
+  return DecodeMetadata(plain.span(), version);
+}
+
+StatusOr<Bytes> SealTrailer(const SecretData& trailer_key, const Sha256Digest& content_sha256) {
+  CV_ASSIGN_OR_RETURN(AesGcm gcm, AesGcm::New(trailer_key));
+  Bytes out(kTrailerSize);
+  CV_RETURN_IF_ERROR(gcm.Seal(kZeroNonce, {}, content_sha256, out.data()));
+  return out;
+}
+
+StatusOr<Sha256Digest> OpenTrailer(const SecretData& trailer_key, ByteView sealed) {
+  if (sealed.size() != kTrailerSize) {
+    return CorruptError("the trailer is " + std::to_string(sealed.size()) + " bytes, not " +
+                            std::to_string(kTrailerSize),
+                        "trailer_corrupt");
+  }
+  CV_ASSIGN_OR_RETURN(AesGcm gcm, AesGcm::New(trailer_key));
+  Sha256Digest digest;
+  if (!gcm.Open(kZeroNonce, {}, sealed, digest.data()).ok()) {
+    return CorruptError("the trailer failed authentication: the blob is corrupted",
+                        "trailer_corrupt");
+  }
+  return digest;
 }
 
 Bytes MacInput(const Header& h) {
@@ -263,9 +295,9 @@ StatusOr<uint32_t> ParsePreamble(ByteView p) {
     return CorruptError("not a cardvault blob (bad magic)", "bad_magic");
   }
   uint16_t version = LoadU16(p.data() + 8);
-  if (version != kVersion1) {
+  if (version != kVersion1 && version != kVersion2) {
     return UnsupportedError("unsupported format version " + std::to_string(version) +
-                                " (this build reads version 1); upgrade cardvault",
+                                " (this build reads versions 1 and 2); upgrade cardvault",
                             "unsupported_version");
   }
   uint32_t length = LoadU32(p.data() + 10);
@@ -278,8 +310,11 @@ StatusOr<uint32_t> ParsePreamble(ByteView p) {
   return length;
 }
 
-StatusOr<Header> ParseHeaderBody(ByteView body) {
+uint16_t PreambleVersion(ByteView preamble) { return LoadU16(preamble.data() + 8); }
+
+StatusOr<Header> ParseHeaderBody(ByteView body, uint16_t version) {
   Header h;
+  h.version = version;
   Reader r(body);
   if (!r.Has(kPayloadNonceSize + 1)) return Malformed("too short");
   ByteView nonce = r.Take(kPayloadNonceSize);
@@ -343,6 +378,11 @@ uint64_t ChunkCount(uint64_t plaintext_size) {
 
 uint64_t PayloadCiphertextSize(uint64_t plaintext_size) {
   return plaintext_size + ChunkCount(plaintext_size) * kTagSize;
+}
+
+uint64_t BlobSize(uint16_t version, uint32_t header_length, uint64_t plaintext_size) {
+  return kPreambleSize + header_length + PayloadCiphertextSize(plaintext_size) +
+         (version == kVersion2 ? kTrailerSize : 0);
 }
 
 std::array<uint8_t, 12> ChunkNonce(uint64_t index, bool final_chunk) {

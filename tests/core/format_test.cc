@@ -209,11 +209,14 @@ TEST_F(FormatTest, HeaderErrorsAreNamed) {
   bad[0] = 'X';
   EXPECT_EQ(Reason(bad), "bad_magic");
   bad = blob;
-  bad[9] = 2;
+  bad[9] = 3;
   auto r = Decrypt(bad);
   EXPECT_EQ(r.status().reason(), "unsupported_version");
   EXPECT_EQ(r.status().code(), StatusCode::kUnsupported);
-  EXPECT_NE(r.status().message().find("version 2"), std::string::npos);
+  EXPECT_NE(r.status().message().find("version 3"), std::string::npos);
+  bad = blob;
+  bad[9] = 2;  // a v1 blob relabelled v2: the MAC covers the version
+  EXPECT_EQ(Reason(bad), "header_mac_mismatch");
   bad = blob;
   StoreU32(bad.data() + 10, 1u << 20);
   EXPECT_EQ(Reason(bad), "header_too_large");
@@ -362,7 +365,199 @@ TEST_F(FormatTest, ResumesAtAChunkAndHashesThePrefixItIsGiven) {
   EXPECT_EQ(resume(21, all_but_tail, &out).code(), StatusCode::kInvalidArgument);
 }
 
+// A source read through Read only (as a file or a socket is), 100 KiB at most at a time.
+class StreamingSource final : public SequentialFile {
+ public:
+  explicit StreamingSource(ByteView data) : data_(data) {}
+  StatusOr<size_t> Read(std::span<uint8_t> buf) override {
+    const size_t n = std::min({buf.size(), data_.size() - pos_, size_t{100 << 10}});
+    std::copy_n(data_.data() + pos_, n, buf.data());
+    pos_ += n;
+    return n;
+  }
+  size_t consumed() const { return pos_; }
+
+ private:
+  ByteView data_;
+  size_t pos_ = 0;
+};
+
+// A sink that can only grow, as a network stream is: v2 MUST NOT need WriteAt.
+class AppendOnlyFile final : public WritableFile {
+ public:
+  explicit AppendOnlyFile(Bytes* out) : out_(out) {}
+  Status Append(ByteView data) override {
+    appends_.push_back(data.size());
+    out_->insert(out_->end(), data.begin(), data.end());
+    return Status::Ok();
+  }
+  Status WriteAt(uint64_t, ByteView) override { return InternalError("append-only sink"); }
+  Status Sync() override { return Status::Ok(); }
+  Status Close() override { return Status::Ok(); }
+  const std::vector<size_t>& appends() const { return appends_; }
+
+ private:
+  Bytes* out_;
+  std::vector<size_t> appends_;
+};
+
+class FormatV2Test : public FormatTest {
+ protected:
+  // A v2 blob of `plain`, written front to back; `promised` defaults to the true size.
+  StatusOr<Bytes> EncryptV2(SequentialFile& src, uint64_t promised) {
+    X25519Recipient r = identity_.recipient();
+    Recipient* rs[] = {&r};
+    Bytes blob;
+    AppendOnlyFile sink(&blob);
+    format::Metadata m;
+    m.path = "big/disk image.iso";
+    m.size = promised;
+    m.mode = 0600;
+    EncryptOptions opts;
+    opts.version = format::kVersion2;
+    CV_ASSIGN_OR_RETURN(format::Metadata out, EncryptStream(src, sink, rs, m, opts));
+    EXPECT_EQ(out.size, promised);
+    // The header goes out whole before any payload byte.
+    EXPECT_EQ(sink.appends().front(), HeaderSize(blob));
+    return blob;
+  }
+  Bytes EncryptV2(const Bytes& plain) {
+    MemorySequentialFile src(plain);
+    return EncryptV2(src, plain.size()).value();
+  }
+};
+
+TEST_F(FormatV2Test, RoundTripsAtChunkEdgesWithTheHashInTheTrailer) {
+  for (size_t n :
+       {size_t{0}, size_t{1}, kChunkSize, kChunkSize + 1, 16 * kChunkSize, 17 * kChunkSize + 5}) {
+    const Bytes plain = Pattern(n, static_cast<uint32_t>(n) + 9);
+    const Bytes blob = EncryptV2(plain);
+    EXPECT_EQ(format::PreambleVersion(blob), format::kVersion2);
+    EXPECT_EQ(blob.size(), format::BlobSize(format::kVersion2, LoadU32(blob.data() + 10), n));
+    EXPECT_EQ(blob.size(), HeaderSize(blob) + format::PayloadCiphertextSize(n) + 48) << n;
+    MemorySequentialFile src(blob);
+    auto d = OpenBlob(&src, identity_).value();
+    EXPECT_EQ(d->header().version, format::kVersion2);
+    EXPECT_EQ(d->metadata().size, n);
+    EXPECT_EQ(d->metadata().path, "big/disk image.iso");
+    EXPECT_EQ(d->metadata().sha256, Sha256Digest{}) << "not in a v2 header";
+    Bytes out;
+    MemoryWritableFile sink(&out);
+    ASSERT_TRUE(d->DecryptTo(sink).ok()) << n;
+    EXPECT_EQ(out, plain);
+    EXPECT_EQ(d->metadata().sha256, Sha256(plain)) << "from the trailer";
+    // A streaming source (not in memory) takes the same path.
+    Bytes again;
+    MemoryWritableFile sink2(&again);
+    StreamingSource streaming(blob);
+    auto d2 = OpenBlob(&streaming, identity_).value();
+    ASSERT_TRUE(d2->DecryptTo(sink2).ok()) << n;
+    EXPECT_EQ(again, plain);
+  }
+}
+
+TEST_F(FormatV2Test, EveryBitFlipIsRejectedWhereverItIs) {
+  const Bytes blob = EncryptV2(Pattern(100));
+  const size_t header = HeaderSize(blob);
+  const size_t trailer = blob.size() - format::kTrailerSize;
+  for (size_t bit = 0; bit < blob.size() * 8; ++bit) {
+    Bytes bad = blob;
+    bad[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+    const std::string reason = Reason(bad);
+    ASSERT_NE(reason, "ok") << "flipping bit " << bit << " went unnoticed";
+    if (bit / 8 >= trailer) {
+      EXPECT_EQ(reason, "trailer_corrupt") << bit;
+    } else if (bit / 8 >= header) {
+      EXPECT_EQ(reason, "chunk_auth_failed") << bit;
+    }
+  }
+}
+
+TEST_F(FormatV2Test, TruncationAnywhereAndTrailingDataAreDetected) {
+  const size_t chunks = 3;
+  const Bytes blob = EncryptV2(Pattern(chunks * kChunkSize - 10));
+  const size_t h = HeaderSize(blob);
+  for (size_t k = 0; k < chunks; ++k) {
+    Bytes cut(blob.begin(), blob.begin() + static_cast<ptrdiff_t>(h + k * kSealedChunk));
+    EXPECT_EQ(Reason(cut), "missing_final_chunk") << k;
+  }
+  // Cut after the final chunk, or inside the trailer: the hash is missing.
+  for (size_t keep : {size_t{0}, size_t{1}, size_t{16}, size_t{47}}) {
+    Bytes cut(blob.begin(), blob.end() - static_cast<ptrdiff_t>(format::kTrailerSize - keep));
+    EXPECT_EQ(Reason(cut), "truncated") << keep;
+  }
+  for (size_t extra : {1, 48, 70000}) {
+    Bytes more = blob;
+    more.insert(more.end(), extra, 0);
+    EXPECT_EQ(Reason(more), "trailing_data") << extra;
+  }
+  EXPECT_EQ(Reason(blob), "ok");
+}
+
+// A v2 header promises the size; a file that grows or shrinks while it is encrypted MUST
+// fail, and one that grows MUST fail before anything past the promise is written.
+TEST_F(FormatV2Test, AnInputThatChangedSizeFails) {
+  const Bytes plain = Pattern(3 * kChunkSize + 7);
+  for (uint64_t promised : {plain.size() - 1, plain.size() + 1, uint64_t{0}, uint64_t{100}}) {
+    MemorySequentialFile in_memory(plain);
+    EXPECT_EQ(EncryptV2(in_memory, promised).status().reason(), "source_changed") << promised;
+    StreamingSource streaming(plain);
+    EXPECT_EQ(EncryptV2(streaming, promised).status().reason(), "source_changed") << promised;
+  }
+  // Growing 10 MiB past a 2 MiB promise stops within the first blocks.
+  const Bytes big = Pattern(12 << 20);
+  StreamingSource streaming(big);
+  EXPECT_EQ(EncryptV2(streaming, 2 << 20).status().reason(), "source_changed");
+  EXPECT_LE(streaming.consumed(), size_t{4} << 20);
+}
+
+TEST_F(FormatV2Test, HashGivenByTheCallerGoesInTheTrailer) {
+  X25519Recipient r = identity_.recipient();
+  Recipient* rs[] = {&r};
+  const Bytes plain = Pattern(kChunkSize + 3);
+  MemorySequentialFile src(plain);
+  Bytes blob;
+  AppendOnlyFile sink(&blob);
+  format::Metadata m;
+  m.size = plain.size();
+  EncryptOptions opts;
+  opts.version = format::kVersion2;
+  opts.content_sha256 = Sha256(AsBytes("not the content"));
+  ASSERT_TRUE(EncryptStream(src, sink, rs, m, opts).ok());
+  EXPECT_EQ(Reason(blob), "content_hash_mismatch");
+  EXPECT_EQ(opts.version, format::kVersion2);
+  EncryptOptions bad;
+  bad.version = 3;
+  MemorySequentialFile src2(plain);
+  EXPECT_EQ(EncryptStream(src2, sink, rs, m, bad).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(FormatV2Test, ResumesBeforeTheTrailer) {
+  const size_t n = 20 * kChunkSize + 5;
+  const Bytes plain = Pattern(n, 11);
+  const Bytes blob = EncryptV2(plain);
+  const size_t h = HeaderSize(blob);
+  for (uint64_t k : {1, 17, 20}) {
+    MemorySequentialFile head(blob);
+    format::Header header = ReadHeader(head).value();
+    SecretData key = UnwrapFileKey(header, identity_).value();
+    MemorySequentialFile rest(ByteView(blob).subspan(h + format::SealedChunkOffset(k)));
+    auto d = Decryptor::New(&rest, std::move(header), std::move(key)).value();
+    const Bytes prefix(plain.begin(), plain.begin() + static_cast<ptrdiff_t>(k * kChunkSize));
+    MemorySequentialFile prefix_file(prefix);
+    DecryptOptions options;
+    options.first_chunk = k;
+    options.plaintext_prefix = &prefix_file;
+    Bytes out;
+    MemoryWritableFile sink(&out);
+    ASSERT_TRUE(d->DecryptTo(sink, options).ok()) << k;
+    EXPECT_EQ(out, Bytes(plain.begin() + static_cast<ptrdiff_t>(k * kChunkSize), plain.end()));
+    EXPECT_EQ(d->metadata().sha256, Sha256(plain));
+  }
+}
+
 TEST(MetadataTest, KindsRoundTripAndUnknownKindsAreRejected) {
+  using format::kVersion1;
   for (format::Kind k : {format::Kind::kFile, format::Kind::kKeyObject, format::Kind::kDeletion}) {
     format::Metadata m;
     m.kind = k;
@@ -370,19 +565,60 @@ TEST(MetadataTest, KindsRoundTripAndUnknownKindsAreRejected) {
     m.size = 7;
     m.mtime_ns = -5;  // before the epoch: signed
     m.mode = 0644;
-    auto back = format::DecodeMetadata(format::EncodeMetadata(m));
+    auto back = format::DecodeMetadata(format::EncodeMetadata(m, kVersion1), kVersion1);
     ASSERT_TRUE(back.ok()) << back.status().ToString();
     EXPECT_EQ(*back, m);
   }
-  Bytes encoded = format::EncodeMetadata({});
+  Bytes encoded = format::EncodeMetadata({}, kVersion1);
   encoded[3] = 4;  // the kind entry's value: tag(1) length(2) value(1)
-  EXPECT_EQ(format::DecodeMetadata(encoded).status().reason(), "metadata_malformed");
-  Bytes unknown_tag = format::EncodeMetadata({});
+  EXPECT_EQ(format::DecodeMetadata(encoded, kVersion1).status().reason(), "metadata_malformed");
+  Bytes unknown_tag = format::EncodeMetadata({}, kVersion1);
   unknown_tag.insert(unknown_tag.end(), {0x20, 0x00, 0x01, 0xAA});  // optional tag 0x20
-  EXPECT_TRUE(format::DecodeMetadata(unknown_tag).ok()) << "unknown tags are skipped";
-  Bytes repeated = format::EncodeMetadata({});
+  EXPECT_TRUE(format::DecodeMetadata(unknown_tag, kVersion1).ok()) << "unknown tags are skipped";
+  Bytes repeated = format::EncodeMetadata({}, kVersion1);
   repeated.insert(repeated.end(), {0x06, 0x00, 0x00});  // sha256 again, out of order
-  EXPECT_EQ(format::DecodeMetadata(repeated).status().reason(), "metadata_malformed");
+  EXPECT_EQ(format::DecodeMetadata(repeated, kVersion1).status().reason(), "metadata_malformed");
+}
+
+// v2 moves the content hash to the trailer: its header MUST NOT carry one, and needs none.
+TEST(MetadataTest, VersionTwoHasNoHashEntry) {
+  using format::kVersion1;
+  using format::kVersion2;
+  format::Metadata m;
+  m.path = "big.iso";
+  m.size = 1 << 30;
+  m.mode = 0600;
+  const Bytes v2 = format::EncodeMetadata(m, kVersion2);
+  EXPECT_EQ(v2.size() + 3 + 32, format::EncodeMetadata(m, kVersion1).size());
+  auto back = format::DecodeMetadata(v2, kVersion2);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, m);
+  EXPECT_EQ(format::DecodeMetadata(v2, kVersion1).status().reason(), "metadata_malformed")
+      << "v1 requires the hash";
+  EXPECT_EQ(
+      format::DecodeMetadata(format::EncodeMetadata(m, kVersion1), kVersion2).status().reason(),
+      "metadata_malformed")
+      << "a v2 header with a hash would hold two that may disagree";
+}
+
+TEST(TrailerTest, SealsTheHashAndRejectsAnyChange) {
+  SecretData key(32);
+  key.mutable_span()[0] = 7;
+  const Sha256Digest digest = Sha256(AsBytes("content"));
+  Bytes trailer = format::SealTrailer(key, digest).value();
+  ASSERT_EQ(trailer.size(), format::kTrailerSize);
+  EXPECT_EQ(format::OpenTrailer(key, trailer).value(), digest);
+  for (size_t i = 0; i < trailer.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      Bytes bad = trailer;
+      bad[i] ^= static_cast<uint8_t>(1 << bit);
+      EXPECT_EQ(format::OpenTrailer(key, bad).status().reason(), "trailer_corrupt") << i;
+    }
+  }
+  EXPECT_EQ(format::OpenTrailer(key, ByteView(trailer).first(47)).status().reason(),
+            "trailer_corrupt");
+  SecretData other(32);
+  EXPECT_EQ(format::OpenTrailer(other, trailer).status().reason(), "trailer_corrupt");
 }
 
 class FileFormatTest : public FormatTest {

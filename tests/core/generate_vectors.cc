@@ -9,6 +9,7 @@
 #include <functional>
 #include <iostream>
 
+#include "core/decryptor.h"
 #include "core/encryptor.h"
 #include "core/memory_file.h"
 #include "core/pkcs11/card_public_key.h"
@@ -40,7 +41,8 @@ struct Made {
 };
 
 Made EncryptTo(const std::string& name, const Bytes& plain, const std::string& path,
-               std::vector<Recipient*> ptrs, std::optional<Sha256Digest> fake_hash = {}) {
+               std::vector<Recipient*> ptrs, std::optional<Sha256Digest> fake_hash = {},
+               uint16_t version = format::kVersion1) {
   Made m;
   Sha256Digest fk = H("cardvault vector file key: " + name);
   Sha256Digest nn = H("cardvault vector nonce: " + name);
@@ -55,20 +57,23 @@ Made EncryptTo(const std::string& name, const Bytes& plain, const std::string& p
   md.path = path;
   md.mtime_ns = 1764115200000000000;  // 2025-11-26T00:00:00Z
   md.mode = 0600;
+  md.size = plain.size();  // promised by a v2 header
   EncryptOptions opts;
   opts.env = &env;
   opts.content_sha256 = fake_hash;
+  opts.version = version;
   m.metadata = EncryptStream(src, sink, ptrs, md, opts).value();
   return m;
 }
 
 Made Encrypt(const std::string& name, const Bytes& plain, const std::string& path,
-             std::vector<X25519Identity*> to, std::optional<Sha256Digest> fake_hash = {}) {
+             std::vector<X25519Identity*> to, std::optional<Sha256Digest> fake_hash = {},
+             uint16_t version = format::kVersion1) {
   std::vector<X25519Recipient> rs;
   for (X25519Identity* id : to) rs.push_back(id->recipient());
   std::vector<Recipient*> ptrs;
   for (auto& r : rs) ptrs.push_back(&r);
-  return EncryptTo(name, plain, path, ptrs, fake_hash);
+  return EncryptTo(name, plain, path, ptrs, fake_hash, version);
 }
 
 // A card recipient from the public half of a software key (PEM) in the vector directory.
@@ -97,7 +102,7 @@ int Main(const std::string& dir) {
   X25519Identity me = FixedIdentity("primary");
   X25519Identity other = FixedIdentity("other");
   std::string manifest =
-      "# cardvault format v1 test vectors (docs/format.md). Each block names a blob, the\n"
+      "# cardvault format test vectors, v1 and v2 (docs/format.md). Each block names a blob, the\n"
       "# identity that opens it, the file key and payload nonce it was made with, and what\n"
       "# decrypting it MUST give: \"ok\" (then path, size, sha256 and the plaintext file) or\n"
       "# the error reason a conforming reader MUST report.\n\n";
@@ -152,8 +157,14 @@ int Main(const std::string& dir) {
     add(name, description, expect, m_multi, b, nullptr);
   };
   mutate("bad_magic", "first byte changed", "bad_magic", [](Bytes& b) { b[0] = 'X'; });
-  mutate("unsupported_version", "version field set to 2", "unsupported_version",
-         [](Bytes& b) { b[9] = 2; });
+  // Written when only v1 existed, this vector expected "unsupported_version". Since v2, a
+  // v1 header relabelled 2 parses and then fails its MAC, which covers the version.
+  mutate("unsupported_version",
+         "version field set to 2: the MAC covers the version (expected unsupported_version "
+         "before v2 existed)",
+         "header_mac_mismatch", [](Bytes& b) { b[9] = 2; });
+  mutate("unsupported_version_3", "version field set to 3", "unsupported_version",
+         [](Bytes& b) { b[9] = 3; });
   mutate("truncated_header", "cut inside the header", "truncated_header",
          [](Bytes& b) { b.resize(40); });
   mutate("header_too_large", "header length field set to 1 MiB", "header_too_large",
@@ -188,6 +199,51 @@ int Main(const std::string& dir) {
   Made m_hash = Encrypt("content_hash_mismatch", hello, "x", {&me}, H("not the content"));
   add("content_hash_mismatch", "metadata SHA-256 differs from the content", "content_hash_mismatch",
       m_hash, m_hash.blob, nullptr);
+
+  // Version 2: the content hash sealed in a trailer after the payload.
+  Made v2_empty = Encrypt("ok_v2_empty", empty, "empty", {&me}, {}, format::kVersion2);
+  add("ok_v2_empty", "v2: an empty file: one empty final chunk, then the trailer", "ok", v2_empty,
+      v2_empty.blob, &empty);
+  Made v2 = Encrypt("ok_v2_multi", multi, "disk images/ünïcode.iso", {&me}, {}, format::kVersion2);
+  add("ok_v2_multi", "v2: two full chunks, a 17-byte final chunk and the trailer", "ok", v2,
+      v2.blob, &multi);
+  auto mutate_v2 = [&](const std::string& name, const std::string& description,
+                       const std::string& expect, std::function<void(Bytes&)> f) {
+    Bytes b = v2.blob;
+    f(b);
+    add(name, description, expect, v2, b, nullptr);
+  };
+  mutate_v2("v2_trailer_corrupt", "v2: a bit of the trailer flipped", "trailer_corrupt",
+            [](Bytes& b) { b[b.size() - 20] ^= 0x10; });
+  mutate_v2("v2_trailer_missing", "v2: cut after the final chunk", "truncated",
+            [](Bytes& b) { b.resize(b.size() - format::kTrailerSize); });
+  mutate_v2("v2_truncated_trailer", "v2: cut inside the trailer", "truncated",
+            [](Bytes& b) { b.resize(b.size() - 1); });
+  mutate_v2("v2_trailing_data", "v2: one byte after the trailer", "trailing_data",
+            [](Bytes& b) { b.push_back(0); });
+  mutate_v2(
+      "v2_missing_final_chunk", "v2: the final chunk and trailer cut off", "missing_final_chunk",
+      [&](Bytes& b) { b.resize(format::kPreambleSize + LoadU32(b.data() + 10) + 2 * sealed); });
+  Made v2_hash = Encrypt("v2_content_hash_mismatch", hello, "x", {&me}, H("not the content"),
+                         format::kVersion2);
+  add("v2_content_hash_mismatch", "v2: the trailer's SHA-256 differs from the content",
+      "content_hash_mismatch", v2_hash, v2_hash.blob, nullptr);
+  {
+    // A v2 header whose metadata carries a hash (v1's encoding), correctly sealed and MACed.
+    MemorySequentialFile src(v2.blob);
+    format::Header header = ReadHeader(src).value();
+    const size_t old_header = format::kPreambleSize + LoadU32(v2.blob.data() + 10);
+    SecretData file_key = SecretData::CopyFrom(v2.file_key);
+    SecretData metadata_key = format::DeriveMetadataKey(file_key, header).value();
+    format::Metadata with_hash = v2.metadata;
+    header.metadata_ciphertext =
+        format::SealMetadata(metadata_key, with_hash, format::kVersion1).value();
+    if (!format::SealHeader(file_key, header).ok()) std::abort();
+    Bytes b = format::SerializeHeader(header);
+    b.insert(b.end(), v2.blob.begin() + static_cast<ptrdiff_t>(old_header), v2.blob.end());
+    add("v2_metadata_with_hash", "v2: the header's metadata holds a sha256 entry (v1's encoding)",
+        "metadata_malformed", v2, b, nullptr);
+  }
 
   // Card stanza types, wrapped to software keys whose private halves are committed beside
   // the vectors (card_*.pem), so the card formats can be checked without a card.

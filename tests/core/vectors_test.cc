@@ -1,6 +1,6 @@
-// Checks every committed vector in tests/vectors/: ok blobs decrypt to their plaintext with
-// the recorded file key and nonce (and re-encrypting reproduces the payload byte for byte);
-// bad blobs fail with exactly the named error.
+// Checks every committed vector in tests/vectors/ (v1 and v2): ok blobs decrypt to their
+// plaintext with the recorded file key and nonce (and re-encrypting reproduces the payload,
+// and a v2 trailer, byte for byte); bad blobs fail with exactly the named error.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -33,7 +33,7 @@ TEST(VectorsTest, ManifestCoversEveryErrorReason) {
        {"ok", "bad_magic", "unsupported_version", "truncated_header", "header_too_large",
         "too_many_stanzas", "header_mac_mismatch", "no_matching_stanza", "stanza_unwrap_failed",
         "chunk_auth_failed", "chunk_out_of_order", "missing_final_chunk", "truncated",
-        "trailing_data", "content_hash_mismatch"}) {
+        "trailing_data", "content_hash_mismatch", "trailer_corrupt", "metadata_malformed"}) {
     EXPECT_TRUE(expects.count(reason)) << "no vector expects " << reason;
   }
 }
@@ -104,10 +104,14 @@ TEST_P(OkVectorTest, EncryptorReproducesPayload) {
   MemoryWritableFile sink(&again);
   format::Metadata md;
   md.path = v.at("path");
+  md.size = plain.size();
   EncryptOptions opts;
   opts.env = &env;
+  opts.version = format::PreambleVersion(blob);
   ASSERT_TRUE(EncryptStream(src, sink, rs, md, opts).ok());
-  size_t payload = format::PayloadCiphertextSize(plain.size());
+  // The payload, and a v2 blob's trailer (it depends on the same key, nonce and plaintext).
+  const size_t payload = format::PayloadCiphertextSize(plain.size()) +
+                         (opts.version == format::kVersion2 ? format::kTrailerSize : 0);
   ASSERT_GE(blob.size(), payload);
   EXPECT_TRUE(std::equal(blob.end() - static_cast<ptrdiff_t>(payload), blob.end(),
                          again.end() - static_cast<ptrdiff_t>(payload)));
