@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
@@ -15,9 +16,11 @@
 #include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 #include <tuple>
 
+#include "api/xxh128.h"
 #include "core/crypto.h"
 
 namespace cardvault {
@@ -32,6 +35,9 @@ constexpr uint64_t kDrainLimit = 16 << 20;
 constexpr uint64_t kUnauthenticatedDrainLimit = 64 << 10;
 constexpr size_t kDownloadChunk = 256 << 10;
 static_assert(kAppendedDigestBytes == std::tuple_size_v<Sha256Digest>);
+static_assert(kAppendedXxh128Bytes == std::tuple_size_v<Xxh128Digest>);
+static_assert(kMaxAppendedDigestBytes >= kAppendedDigestBytes &&
+              kMaxAppendedDigestBytes >= kAppendedXxh128Bytes);
 
 constexpr char kTls12Ciphers[] =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
@@ -178,22 +184,75 @@ std::optional<uint64_t> ParseU64(std::string_view text) {
   return value;
 }
 
-// Splits an upload body into the object's bytes, appended to the PendingPut, and in
-// appended-digest mode the trailing kAppendedDigestBytes, kept here. Reads may split the body
+// How an upload's content is checked (docs/server.md): the SHA-256 in X-Content-SHA256, or a
+// digest appended to the body, "X-Content-SHA256: appended" or "X-Content-XXH128: appended".
+enum class UploadCheck { kHeaderSha256, kAppendedSha256, kAppendedXxh128 };
+
+// How many trailing bytes of the body are the digest, not the object.
+uint64_t AppendedBytes(UploadCheck check) {
+  switch (check) {
+    case UploadCheck::kHeaderSha256:
+      return 0;
+    case UploadCheck::kAppendedSha256:
+      return kAppendedDigestBytes;
+    case UploadCheck::kAppendedXxh128:
+      return kAppendedXxh128Bytes;
+  }
+  return 0;
+}
+
+// The upload's check from its headers: exactly one of X-Content-SHA256 (64 lowercase hex, or
+// "appended") and X-Content-XXH128 ("appended"). Errors are kInvalidArgument with the
+// reason to answer 400 with.
+StatusOr<UploadCheck> ParseUploadCheck(const httplib::Request& req) {
+  const bool sha = req.has_header("X-Content-SHA256");
+  const bool xxh = req.has_header(std::string(kXxh128Header).c_str());
+  if (sha && xxh) {
+    return InvalidArgumentError("send one of X-Content-SHA256 and X-Content-XXH128, not both",
+                                "conflicting_checksums");
+  }
+  if (xxh) {
+    if (req.get_header_value(std::string(kXxh128Header).c_str()) != kXxh128Appended) {
+      return InvalidArgumentError("X-Content-XXH128 must be \"appended\"", "bad_xxh128");
+    }
+    return UploadCheck::kAppendedXxh128;
+  }
+  if (!sha) {
+    return InvalidArgumentError(
+        "an upload needs X-Content-SHA256 (64 lowercase hex characters or \"appended\") or "
+        "X-Content-XXH128: appended",
+        "bad_sha256");
+  }
+  const std::string value = req.get_header_value("X-Content-SHA256");
+  if (value == kAppendedDigest) return UploadCheck::kAppendedSha256;
+  if (!IsValidSha256Hex(value)) {
+    return InvalidArgumentError(
+        "X-Content-SHA256 must be 64 lowercase hex characters or \"appended\"", "bad_sha256");
+  }
+  return UploadCheck::kHeaderSha256;
+}
+
+// Splits an upload body into the object's bytes, appended to the PendingPut, and with an
+// appended check the trailing AppendedBytes(check), kept here. Reads may split the body
 // anywhere, the digest included.
 class BodySplitter {
  public:
-  BodySplitter(PendingPut& pending, uint64_t object_size, bool appended)
-      : pending_(pending), object_size_(object_size), appended_(appended) {}
+  BodySplitter(PendingPut& pending, uint64_t object_size, UploadCheck check)
+      : pending_(pending),
+        object_size_(object_size),
+        check_(check),
+        digest_bytes_(static_cast<size_t>(AppendedBytes(check))) {
+    if (check_ == UploadCheck::kAppendedXxh128) xxh_.emplace();
+  }
 
   // The next bytes of the body. Not OK: the upload is dead.
   Status Feed(ByteView data) {
     ByteView object_part = data;
-    if (appended_) {
+    if (digest_bytes_ > 0) {
       const uint64_t object_left = object_size_ - std::min(received_, object_size_);
       object_part = data.first(static_cast<size_t>(std::min<uint64_t>(data.size(), object_left)));
       ByteView rest = data.subspan(object_part.size());
-      if (rest.size() > digest_.size() - digest_length_) {
+      if (rest.size() > digest_bytes_ - digest_length_) {
         return InvalidArgumentError("more bytes than the Content-Length", "size_mismatch");
       }
       std::copy(rest.begin(), rest.end(), digest_.begin() + digest_length_);
@@ -201,26 +260,41 @@ class BodySplitter {
     }
     received_ += data.size();
     if (object_part.empty()) return Status::Ok();
+    if (xxh_.has_value()) xxh_->Update(object_part);
     return pending_.Append(object_part);
   }
 
-  // After the whole body: in appended-digest mode, hands the trailing digest to the
-  // PendingPut (its Commit compares it with the content).
+  // After the whole body: hands the appended SHA-256 to the PendingPut (its Commit
+  // compares it with the content), or compares the appended XXH3-128 here and lets the
+  // PendingPut publish under the SHA-256 it computed.
   Status Finish() {
-    if (!appended_) return Status::Ok();
-    if (digest_length_ != digest_.size()) {
-      return InvalidArgumentError("the body ended before its appended SHA-256", "incomplete_body");
+    if (check_ == UploadCheck::kHeaderSha256) return Status::Ok();
+    const ByteView digest(digest_.data(), digest_bytes_);
+    const bool xxh128 = check_ == UploadCheck::kAppendedXxh128;
+    if (digest_length_ != digest_bytes_) {
+      return InvalidArgumentError(xxh128 ? "the body ended before its appended XXH3-128"
+                                         : "the body ended before its appended SHA-256",
+                                  "incomplete_body");
     }
-    return pending_.SetExpectedSha256(HexEncode(digest_));
+    if (!xxh128) return pending_.SetExpectedSha256(HexEncode(digest));
+    const Xxh128Digest actual = xxh_->Finish();
+    if (!std::equal(actual.begin(), actual.end(), digest.begin(), digest.end())) {
+      return InvalidArgumentError(
+          "content XXH3-128 is " + HexEncode(actual) + ", declared " + HexEncode(digest),
+          "xxh128_mismatch");
+    }
+    return pending_.AcceptComputedSha256();
   }
 
  private:
   PendingPut& pending_;
   const uint64_t object_size_;
-  const bool appended_;
+  const UploadCheck check_;
+  const size_t digest_bytes_;
   uint64_t received_ = 0;
-  Sha256Digest digest_{};
+  std::array<uint8_t, kMaxAppendedDigestBytes> digest_{};
   size_t digest_length_ = 0;
+  std::optional<Xxh128Hasher> xxh_;  // kAppendedXxh128: the object's bytes so far
 };
 
 // Answers with "Connection: close" (httplib copies the request's Connection header into
@@ -405,12 +479,12 @@ StatusOr<std::unique_ptr<BlobServer>> BlobServer::New(const ServerConfig& config
   server->server_->set_write_timeout(config.write_timeout_seconds, 0);
   server->server_->set_keep_alive_timeout(config.keep_alive_timeout_seconds);
   server->server_->set_keep_alive_max_count(static_cast<size_t>(config.keep_alive_max_requests));
-  // An appended-digest body carries 32 bytes more than the object; the handler checks the
-  // object's own size against max_object_bytes.
+  // An appended-digest body carries up to 32 bytes more than the object; the handler checks
+  // the object's own size against max_object_bytes.
   server->server_->set_payload_max_length(
       static_cast<size_t>(std::min(config.max_object_bytes,
-                                   std::numeric_limits<uint64_t>::max() - kAppendedDigestBytes) +
-                          kAppendedDigestBytes));
+                                   std::numeric_limits<uint64_t>::max() - kMaxAppendedDigestBytes) +
+                          kMaxAppendedDigestBytes));
   server->server_->set_tcp_nodelay(true);
   server->server_->set_idle_interval(0, 100000);
   server->InstallRoutes();
@@ -552,10 +626,11 @@ void BlobServer::InstallRoutes() {
     const std::string id = req.path.substr(kObjects.size());
     auto size = ParseU64(req.get_header_value("Content-Length"));
     if (!IsValidObjectId(id) || !size.has_value()) return 100;  // the handler explains
-    if (req.get_header_value("X-Content-SHA256") == kAppendedDigest) {
-      if (*size < kAppendedDigestBytes) return 100;  // the handler explains
-      *size -= kAppendedDigestBytes;                 // limits apply to the object, not its digest
-    }
+    auto check = ParseUploadCheck(req);
+    if (!check.ok()) return 100;  // the handler explains
+    const uint64_t digest_bytes = AppendedBytes(*check);
+    if (*size < digest_bytes) return 100;  // the handler explains
+    *size -= digest_bytes;                 // limits apply to the object, not its digest
     if (*size > config_.max_object_bytes) {
       SendError(res, 413, "object_too_large", "the object exceeds the server's size limit");
       return 413;
@@ -607,27 +682,26 @@ void BlobServer::InstallRoutes() {
       return reject(400, "bad_object_id", "object id must be 64 lowercase hex characters");
     }
     PutOptions options;
-    // Appended mode: the body's last 32 bytes are the raw SHA-256 of the bytes before them;
-    // options.sha256 stays empty until the whole body has arrived (see BodySplitter).
-    const std::string digest_header = req.get_header_value("X-Content-SHA256");
-    const bool appended = digest_header == kAppendedDigest;
-    if (!appended) {
-      options.sha256 = digest_header;
-      if (!IsValidSha256Hex(options.sha256)) {
-        return reject(400, "bad_sha256",
-                      "X-Content-SHA256 must be 64 lowercase hex characters or \"appended\"");
-      }
+    // Appended modes: the body's last 32 (SHA-256) or 16 (XXH3-128) bytes are the raw digest
+    // of the bytes before them; options.sha256 stays empty (see BodySplitter).
+    auto check = ParseUploadCheck(req);
+    if (!check.ok()) return reject(400, check.status().reason(), check.status().message());
+    if (*check == UploadCheck::kHeaderSha256) {
+      options.sha256 = req.get_header_value("X-Content-SHA256");
     }
+    const uint64_t digest_bytes = AppendedBytes(*check);
     if (req.has_header("Transfer-Encoding") || !req.has_header("Content-Length")) {
       return reject(411, "length_required", "uploads need a Content-Length (no chunked bodies)");
     }
     auto length = ParseU64(req.get_header_value("Content-Length"));
     if (!length) return reject(400, "bad_content_length", "invalid Content-Length");
-    if (appended && *length < kAppendedDigestBytes) {
+    if (*length < digest_bytes) {
       return reject(400, "bad_content_length",
-                    "an appended-digest body is at least the 32 bytes of its SHA-256");
+                    *check == UploadCheck::kAppendedXxh128
+                        ? "an appended-XXH3-128 body is at least the 16 bytes of its digest"
+                        : "an appended-digest body is at least the 32 bytes of its SHA-256");
     }
-    options.size = appended ? *length - kAppendedDigestBytes : *length;
+    options.size = *length - digest_bytes;
     if (req.has_header("X-Object-Kind")) {
       auto kind = ParseObjectKind(req.get_header_value("X-Object-Kind"));
       if (!kind) return reject(400, "bad_kind", "X-Object-Kind must be blob or key");
@@ -644,7 +718,7 @@ void BlobServer::InstallRoutes() {
       SendStatus(res, pending.status());
       return DiscardBody(req, reader);
     }
-    BodySplitter body(**pending, options.size, appended);
+    BodySplitter body(**pending, options.size, *check);
     Status write_status;
     bool complete = true;
     if (*length > 0) {

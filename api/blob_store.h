@@ -25,6 +25,14 @@ struct ObjectInfo {
   int64_t created_unix = 0;  // seconds since the Unix epoch
 };
 
+// How an upload without a known SHA-256 (PutOptions::sha256 empty) is checked in transfer.
+enum class TransferCheck {
+  kSha256,  // "X-Content-SHA256: appended": the content's SHA-256 follows it
+  // "X-Content-XXH128: appended": its XXH3-128 follows it, far cheaper to compute; the
+  // server computes the SHA-256 itself, which the client then cannot check.
+  kXxh128,
+};
+
 struct PutOptions {
   ObjectKind kind = ObjectKind::kBlob;
   uint64_t size = 0;  // the exact number of bytes that will be appended
@@ -33,6 +41,9 @@ struct PutOptions {
   // be supplied with PendingPut::SetExpectedSha256 before Commit.
   std::string sha256;
   bool create_only = false;  // fail with kAlreadyExists if a live object has this id
+  // Client side (ObjectClient::Put) only, and only when sha256 is empty: which digest is
+  // appended to the body. Stores ignore it.
+  TransferCheck transfer_check = TransferCheck::kSha256;
 };
 
 struct ListOptions {
@@ -66,11 +77,17 @@ class PendingPut {
   // or the upload already failed or finished. Checks nothing against the content itself:
   // Commit does.
   virtual Status SetExpectedSha256(std::string_view sha256_hex) = 0;
+  // Instead of SetExpectedSha256, for an upload begun with an empty PutOptions::sha256
+  // whose content the caller checked by other means (the server, an appended XXH3-128):
+  // Commit then publishes it under the SHA-256 computed from the content. Same rules as
+  // SetExpectedSha256: at most one of the two, once, before Commit; kFailedPrecondition
+  // otherwise, after which the upload is dead.
+  virtual Status AcceptComputedSha256() = 0;
   // Checks the size and the SHA-256 against the expected digest, from PutOptions::sha256
-  // or SetExpectedSha256 (kInvalidArgument, "size_mismatch" or "sha256_mismatch": nothing
-  // stored), makes the data durable and publishes it, atomically replacing any live object
-  // with the same id (unless create_only, which is re-checked here: kAlreadyExists).
-  // Called at most once.
+  // or SetExpectedSha256, unless AcceptComputedSha256 was called (kInvalidArgument, "size_mismatch"
+  // or "sha256_mismatch": nothing stored), makes the data durable and publishes it, atomically
+  // replacing any live object with the same id (unless create_only, which is re-checked here:
+  // kAlreadyExists). Called at most once.
   virtual StatusOr<ObjectInfo> Commit() = 0;
 };
 

@@ -161,7 +161,7 @@ class FileBlobStore::Pending final : public PendingPut {
 
   Status SetExpectedSha256(std::string_view sha256_hex) override {
     if (dead_) return FailedPreconditionError("upload already failed or finished");
-    if (!options_.sha256.empty()) {
+    if (!options_.sha256.empty() || accept_computed_) {
       dead_ = true;
       return FailedPreconditionError("the expected SHA-256 is already known");
     }
@@ -173,10 +173,20 @@ class FileBlobStore::Pending final : public PendingPut {
     return Status::Ok();
   }
 
+  Status AcceptComputedSha256() override {
+    if (dead_) return FailedPreconditionError("upload already failed or finished");
+    if (!options_.sha256.empty() || accept_computed_) {
+      dead_ = true;
+      return FailedPreconditionError("the expected SHA-256 is already known");
+    }
+    accept_computed_ = true;
+    return Status::Ok();
+  }
+
   StatusOr<ObjectInfo> Commit() override {
     if (dead_) return FailedPreconditionError("upload already failed or finished");
     dead_ = true;
-    if (options_.sha256.empty()) {
+    if (options_.sha256.empty() && !accept_computed_) {
       return FailedPreconditionError("the expected SHA-256 was never given", "sha256_missing");
     }
     if (received_ != options_.size) {
@@ -185,6 +195,7 @@ class FileBlobStore::Pending final : public PendingPut {
                                   "size_mismatch");
     }
     std::string actual = HexEncode(hasher_.Finish());
+    if (accept_computed_) options_.sha256 = actual;
     if (actual != options_.sha256) {
       return InvalidArgumentError("content SHA-256 is " + actual + ", declared " + options_.sha256,
                                   "sha256_mismatch");
@@ -217,6 +228,7 @@ class FileBlobStore::Pending final : public PendingPut {
   uint64_t received_ = 0;
   bool dead_ = false;
   bool committed_ = false;
+  bool accept_computed_ = false;  // AcceptComputedSha256: publish under the computed digest
 };
 
 StatusOr<std::unique_ptr<FileBlobStore>> FileBlobStore::Open(Env* env, const std::string& data_dir,

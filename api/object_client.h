@@ -44,6 +44,13 @@ class ObjectClient {
   // while sending and appended (the source is read once); the returned ObjectInfo::sha256 is
   // that digest, which the caller records. Either way the server's reply MUST name the
   // digest and size that were sent (else kCorrupt "sha256_mismatch").
+  // options.sha256 empty and options.transfer_check == TransferCheck::kXxh128: the content's
+  // XXH3-128 is computed while sending and appended instead ("X-Content-XXH128: appended",
+  // far cheaper than SHA-256), and the server publishes the object only if it matches. The
+  // returned ObjectInfo::sha256 is then the SHA-256 the server computed, which the client
+  // CANNOT verify (only the reply's size is checked, else kCorrupt "size_mismatch"): use it
+  // only for content that authenticates itself (a blob's AEAD). transfer_check is ignored
+  // when options.sha256 is set.
   virtual StatusOr<ObjectInfo> Put(std::string_view id, const PutOptions& options,
                                    const SourceFactory& source) = 0;
   // Streams the object's bytes from `options.offset` to its end into `sink`. A whole

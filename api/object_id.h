@@ -24,6 +24,14 @@ inline bool IsValidSha256Hex(std::string_view hex) { return IsValidObjectId(hex)
 // bytes) of the bytes before it (docs/server.md).
 inline constexpr std::string_view kAppendedDigest = "appended";
 inline constexpr uint64_t kAppendedDigestBytes = 32;
+// "X-Content-XXH128: appended" (instead of X-Content-SHA256): the body ends with the
+// canonical (big-endian) XXH3-128, seed 0, of the bytes before it (this many bytes). A
+// cheap transfer check; the server still computes and returns the object's SHA-256.
+inline constexpr std::string_view kXxh128Header = "X-Content-XXH128";
+inline constexpr std::string_view kXxh128Appended = kAppendedDigest;
+inline constexpr uint64_t kAppendedXxh128Bytes = 16;
+// The longest appended digest, whatever the mode.
+inline constexpr uint64_t kMaxAppendedDigestBytes = kAppendedDigestBytes;
 
 // Objects of different kinds share the id space of a user but list separately, so the
 // client can fetch its (few) key objects without paging through all blobs.

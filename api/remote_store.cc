@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "api/tls_identity.h"
+#include "api/xxh128.h"
 #include "core/crypto.h"
 
 namespace cardvault {
@@ -252,24 +253,35 @@ StatusOr<ObjectInfo> RemoteStore::Put(std::string_view id, const PutOptions& opt
   if (!IsValidObjectId(id)) return InvalidArgumentError("bad object id", "bad_object_id");
   if (options.size > kPreflightBytes) CV_RETURN_IF_ERROR(CheckLimits(id, options.size));
   CV_ASSIGN_OR_RETURN(auto file, source());
-  // Without a digest, the body is the content followed by its raw SHA-256, computed from
-  // the bytes as they are sent (X-Content-SHA256: appended): the source is read once.
+  // Without a digest, the body is the content followed by its raw SHA-256 (X-Content-SHA256:
+  // appended) or XXH3-128 (X-Content-XXH128: appended), computed from the bytes as they are
+  // sent: the source is read once.
   const bool appended = options.sha256.empty();
+  const bool xxh128 = appended && options.transfer_check == TransferCheck::kXxh128;
   if (!appended && !IsValidSha256Hex(options.sha256)) {
     return InvalidArgumentError("SHA-256 must be 64 lowercase hex characters or empty",
                                 "bad_sha256");
   }
-  const uint64_t body_size = appended ? options.size + kAppendedDigestBytes : options.size;
+  const uint64_t digest_bytes =
+      !appended ? 0 : (xxh128 ? kAppendedXxh128Bytes : kAppendedDigestBytes);
+  const uint64_t body_size = options.size + digest_bytes;
   std::lock_guard lock(mu_);
   if (pin_) pin_->mismatch = false;
   httplib::Headers headers = AuthHeaders(options_.token);
-  headers.emplace("X-Content-SHA256", appended ? std::string(kAppendedDigest) : options.sha256);
+  if (xxh128) {
+    headers.emplace(std::string(kXxh128Header), std::string(kXxh128Appended));
+  } else {
+    headers.emplace("X-Content-SHA256", appended ? std::string(kAppendedDigest) : options.sha256);
+  }
   headers.emplace("X-Object-Kind", std::string(ObjectKindName(options.kind)));
   if (options.create_only) headers.emplace("If-None-Match", "*");
   const std::string path = "/v1/objects/" + std::string(id);
   Status source_status;
   Sha256Hasher hasher;
+  std::optional<Xxh128Hasher> xxh;  // instead of `hasher` for X-Content-XXH128
+  if (xxh128) xxh.emplace();
   std::optional<Sha256Digest> digest;  // set once the last content byte is hashed
+  std::optional<Xxh128Digest> xxh_digest;
   httplib::Result result = [&] {
     if (body_size == 0) {
       return client_->Put(path, headers, std::string(), "application/octet-stream");
@@ -280,8 +292,13 @@ StatusOr<ObjectInfo> RemoteStore::Put(std::string_view id, const PutOptions& opt
         [&, buffer](size_t offset, size_t, httplib::DataSink& sink) {
           if (offset >= options.size) {
             // All content is sent: the rest of the body is the digest.
-            if (!digest.has_value()) digest = hasher.Finish();
             const size_t at = static_cast<size_t>(offset - options.size);
+            if (xxh.has_value()) {
+              if (!xxh_digest.has_value()) xxh_digest = xxh->Finish();
+              return sink.write(reinterpret_cast<const char*>(xxh_digest->data()) + at,
+                                xxh_digest->size() - at);
+            }
+            if (!digest.has_value()) digest = hasher.Finish();
             return sink.write(reinterpret_cast<const char*>(digest->data()) + at,
                               digest->size() - at);
           }
@@ -297,7 +314,11 @@ StatusOr<ObjectInfo> RemoteStore::Put(std::string_view id, const PutOptions& opt
                                                  "size_mismatch");
             return false;
           }
-          if (appended) hasher.Update(ByteView(buffer->data(), *n));
+          if (xxh.has_value()) {
+            xxh->Update(ByteView(buffer->data(), *n));
+          } else if (appended) {
+            hasher.Update(ByteView(buffer->data(), *n));
+          }
           return sink.write(reinterpret_cast<const char*>(buffer->data()), *n);
         },
         "application/octet-stream");
@@ -314,6 +335,19 @@ StatusOr<ObjectInfo> RemoteStore::Put(std::string_view id, const PutOptions& opt
     return CorruptError(std::string("malformed server reply: ") + e.what(), "bad_reply");
   }
   if (!info.ok()) return info;
+  if (xxh128) {
+    // The server checked the XXH3-128 and computed the SHA-256, which the client has no
+    // digest to compare with: only the size and the digest's form can be checked here.
+    if (!IsValidSha256Hex(info->sha256)) {
+      return CorruptError("the server's reply has no valid SHA-256", "bad_reply");
+    }
+    if (info->size != options.size) {
+      return CorruptError("the server stored " + std::to_string(info->size) + " bytes, sent " +
+                              std::to_string(options.size),
+                          "size_mismatch");
+    }
+    return info;
+  }
   const std::string sent = appended && digest.has_value() ? HexEncode(*digest) : options.sha256;
   if (info->sha256 != sent || info->size != options.size) {
     return CorruptError("the server stored " + std::to_string(info->size) + " bytes with SHA-256 " +

@@ -36,7 +36,9 @@ StatusOr<ObjectInfo> RetryingObjectClient::Put(std::string_view id, const PutOpt
       auto head = Head(id);
       if (!head.ok() || head->size != options.size) return result;
       std::string expected = options.sha256;
-      if (expected.empty()) {  // an appended-digest put: the digest of what it sent
+      if (expected.empty()) {
+        // An appended-digest put (SHA-256 or XXH3-128, see PutOptions::transfer_check) has no
+        // SHA-256 of its own: hash what it sent, as the stored object is named by its SHA-256.
         auto file = source();
         uint64_t hashed = 0;
         auto digest = file.ok() ? Sha256OfStream(**file, &hashed, options.size) : file.status();

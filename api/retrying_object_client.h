@@ -21,8 +21,8 @@ struct RetryPolicy {
 // and jitter, up to max_attempts. Permanent errors return at once. Retries are made safe:
 //   - Put reopens the source; a create-only Put whose earlier attempt may have landed and
 //     now gets kAlreadyExists succeeds if the stored object has the same SHA-256 and size
-//     (for a Put with an empty options.sha256 that digest is computed by reading the
-//     source once more, only in this case);
+//     (for a Put with an empty options.sha256, whatever its transfer_check, that digest is
+//     computed by reading the source once more, only in this case);
 //   - Get resumes from the bytes the sink already received (a Range request), so the sink
 //     sees every byte exactly once; a resumed download is not hash-checked end to end;
 //   - Delete that gets kNotFound after a failed attempt counts as done.

@@ -1,0 +1,38 @@
+// Xxh128Hasher implementation over libxxhash's XXH3 streaming state.
+#include "api/xxh128.h"
+
+#include <xxhash.h>
+
+#include <cstring>
+#include <new>
+
+namespace cardvault {
+
+static_assert(sizeof(XXH128_canonical_t) == kAppendedXxh128Bytes);
+
+Xxh128Hasher::Xxh128Hasher() : state_(XXH3_createState()) {
+  if (state_ == nullptr) throw std::bad_alloc();
+  XXH3_128bits_reset(state_);
+}
+
+Xxh128Hasher::~Xxh128Hasher() { XXH3_freeState(state_); }
+
+void Xxh128Hasher::Update(ByteView data) {
+  if (!data.empty()) XXH3_128bits_update(state_, data.data(), data.size());
+}
+
+Xxh128Digest Xxh128Hasher::Finish() const {
+  XXH128_canonical_t canonical;
+  XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(state_));
+  Xxh128Digest digest;
+  std::memcpy(digest.data(), canonical.digest, digest.size());
+  return digest;
+}
+
+Xxh128Digest Xxh128(ByteView data) {
+  Xxh128Hasher hasher;
+  hasher.Update(data);
+  return hasher.Finish();
+}
+
+}  // namespace cardvault
