@@ -132,6 +132,45 @@ StatusOr<Bytes> Fetch(ObjectClient& client, const std::string& id, bool header_o
   return data;
 }
 
+// The metadata of a fetched blob, with its content hash: for v2 that is in the trailer,
+// at the end of `fetched` when the whole blob was fetched, else read with a range request.
+StatusOr<format::Metadata> OpenMetadataAndHash(ObjectClient& client, const ObjectInfo& info,
+                                               const Bytes& fetched, const SecretData& file_key,
+                                               const format::Header& header) {
+  CV_ASSIGN_OR_RETURN(format::Metadata m, OpenMetadataWith(file_key, header));
+  if (header.version != format::kVersion2) return m;
+  const uint64_t size = format::BlobSize(
+      header.version,
+      static_cast<uint32_t>(format::SerializeHeader(header).size() - format::kPreambleSize),
+      m.size);
+  if (info.size != size) {
+    return CorruptError("object " + info.id + " has " + std::to_string(info.size) +
+                            " bytes; its header says " + std::to_string(size),
+                        "truncated");
+  }
+  Bytes trailer;
+  if (fetched.size() == size) {
+    trailer.assign(fetched.end() - format::kTrailerSize, fetched.end());
+  } else {
+    GetOptions tail;
+    tail.offset = size - format::kTrailerSize;
+    tail.verify_sha256 = false;  // the trailer authenticates itself
+    CV_RETURN_IF_ERROR(client
+                           .Get(info.id, tail,
+                                [&](ByteView b) -> Status {
+                                  if (trailer.size() + b.size() > format::kTrailerSize) {
+                                    return CorruptError("more than a trailer", "trailing_data");
+                                  }
+                                  trailer.insert(trailer.end(), b.begin(), b.end());
+                                  return Status::Ok();
+                                })
+                           .status());
+  }
+  CV_ASSIGN_OR_RETURN(SecretData trailer_key, format::DeriveTrailerKey(file_key, header));
+  CV_ASSIGN_OR_RETURN(m.sha256, format::OpenTrailer(trailer_key, trailer));
+  return m;
+}
+
 bool Matches(const std::vector<std::string>& globs, const std::string& path) {
   if (globs.empty()) return true;
   for (const std::string& g : globs) {
@@ -295,7 +334,7 @@ Status Restorer::Load() {
       if (!p.header.ok()) continue;
       StatusOr<SecretData> key = UnwrapFileKey(*p.header, view);
       if (!key.ok()) continue;
-      p.metadata = OpenMetadataWith(*key, *p.header);
+      p.metadata = OpenMetadataAndHash(*client, blobs[i], *p.blob, *key, *p.header);
       p.file_key = std::move(*key);
     }
   };
@@ -380,7 +419,8 @@ Status Restorer::LoadBlob(const ObjectInfo& info, Prepared prepared) {
     load_failures_.push_back({info.id, file_key.status()});
     return Status::Ok();
   }
-  StatusOr<format::Metadata> metadata = OpenMetadataWith(*file_key, *header);
+  StatusOr<format::Metadata> metadata =
+      OpenMetadataAndHash(*client_, info, *blob, *file_key, *header);
   return Record(info, std::move(*file_key), std::move(metadata), std::move(*blob));
 }
 
@@ -685,11 +725,11 @@ StatusOr<format::Metadata> Restorer::DecryptFromServer(const RemoteVersion& vers
     // server since then fails here.
     CV_ASSIGN_OR_RETURN(auto decryptor, Decryptor::New(&pipe, std::move(*header),
                                                        SecretData::CopyFrom(key->second.span())));
-    metadata = decryptor->metadata();
     DecryptOptions options;
     options.first_chunk = first_chunk;
     options.plaintext_prefix = prefix.get();
     CV_RETURN_IF_ERROR(decryptor->DecryptTo(*sink, options));
+    metadata = decryptor->metadata();  // a v2 blob's hash is known only now
     return file->Close();
   }();
   if (!s.ok()) pipe.Cancel();
