@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "agent/stream_pipe.h"
 #include "agent/tree_scanner.h"
 #include "core/encryptor.h"
 #include "core/key_epoch.h"
@@ -21,6 +22,138 @@ namespace cardvault {
 namespace {
 
 std::string JoinPath(const std::string& root, const std::string& rel) { return root + "/" + rel; }
+
+// Between a streamed file's encryption and its upload: enough to ride out the upload's
+// pauses, small enough for constant memory.
+constexpr size_t kStreamPipeBytes = 4 << 20;
+
+// Writes a blob to its spool file and, as long as the upload reads, to the upload's pipe.
+// An upload that gave up (the pipe was cancelled) does not stop the spool file. The spool
+// file gets whole aligned blocks, so that it is written around the page cache
+// (AdviseWriteOnce): it is read again only if the upload must be retried.
+class TeeToPipe final : public WritableFile {
+ public:
+  TeeToPipe(WritableFile* file, StreamPipe* pipe)
+      : file_(file),
+        pipe_(pipe),
+        block_(new (std::align_val_t(kDirectIoAlignment)) uint8_t[kBlock]) {
+    file_->AdviseWriteOnce();
+  }
+  Status Append(ByteView data) override {
+    if (piping_ && !pipe_->Write(data).ok()) piping_ = false;
+    written_ += data.size();
+    while (!data.empty()) {
+      const size_t n = std::min(data.size(), kBlock - used_);
+      std::copy_n(data.data(), n, block_.get() + used_);
+      used_ += n;
+      data = data.subspan(n);
+      if (used_ == kBlock) CV_RETURN_IF_ERROR(Flush());
+    }
+    return Status::Ok();
+  }
+  Status WriteAt(uint64_t, ByteView) override {
+    return InternalError("a streamed blob is written front to back");
+  }
+  Status Sync() override {
+    CV_RETURN_IF_ERROR(Flush());
+    return file_->Sync();
+  }
+  Status Close() override {
+    CV_RETURN_IF_ERROR(Flush());
+    return file_->Close();
+  }
+  uint64_t written() const { return written_; }
+
+ private:
+  static constexpr size_t kBlock = 1 << 20;
+  struct AlignedDelete {
+    void operator()(uint8_t* p) const {
+      ::operator delete[](p, std::align_val_t(kDirectIoAlignment));
+    }
+  };
+  Status Flush() {
+    Status s = file_->Append({block_.get(), used_});
+    used_ = 0;
+    return s;
+  }
+
+  WritableFile* file_;
+  StreamPipe* pipe_;
+  std::unique_ptr<uint8_t[], AlignedDelete> block_;
+  size_t used_ = 0;
+  bool piping_ = true;
+  uint64_t written_ = 0;
+};
+
+// The `size` bytes of a blob: `head`, then what arrives through `pipe`. The last byte is
+// held back until the pipe's writer finished: released on Finish(OK), never on an error, so
+// an upload reading this completes only once the writer allows it.
+class CommitGatedFile final : public SequentialFile {
+ public:
+  CommitGatedFile(ByteView head, StreamPipe* pipe, uint64_t size)
+      : head_(head), pipe_(pipe), size_(size) {}
+  StatusOr<size_t> Read(std::span<uint8_t> buf) override {
+    if (pos_ == size_ || buf.empty()) return 0;
+    const uint64_t left = size_ - pos_;
+    if (left > 1) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), left - 1));
+      size_t n = 0;
+      if (!head_.empty()) {
+        n = std::min(want, head_.size());
+        std::copy_n(head_.data(), n, buf.data());
+        head_ = head_.subspan(n);
+      } else {
+        CV_ASSIGN_OR_RETURN(n, pipe_->Read(buf.first(want)));
+        if (n == 0) return InternalError("the stream ended early", "size_mismatch");
+      }
+      pos_ += n;
+      return n;
+    }
+    uint8_t last, extra;
+    CV_ASSIGN_OR_RETURN(size_t got, ReadFull(*pipe_, {&last, 1}));
+    if (got != 1) return InternalError("the stream ended early", "size_mismatch");
+    CV_ASSIGN_OR_RETURN(got, ReadFull(*pipe_, {&extra, 1}));  // waits for Finish
+    if (got != 0) return InternalError("the stream is longer than its blob", "size_mismatch");
+    buf[0] = last;
+    ++pos_;
+    return 1;
+  }
+
+ private:
+  ByteView head_;
+  StreamPipe* pipe_;
+  const uint64_t size_;
+  uint64_t pos_ = 0;
+};
+
+// Uploads the v2 blob that arrives through `pipe` (the blob's size follows from its
+// preamble and the plaintext's size). Its last byte waits for the pipe's Finish(OK), so the
+// server, which publishes only a complete body, publishes nothing before. Cancels the pipe
+// when it gives up.
+StatusOr<ObjectInfo> PutStreamed(ObjectClient& client, const std::string& id,
+                                 uint64_t plaintext_size, StreamPipe& pipe) {
+  std::array<uint8_t, format::kPreambleSize> preamble;
+  StatusOr<ObjectInfo> r = [&]() -> StatusOr<ObjectInfo> {
+    CV_ASSIGN_OR_RETURN(size_t got, ReadFull(pipe, preamble));
+    if (got != preamble.size()) return InternalError("the stream ended inside its preamble");
+    CV_ASSIGN_OR_RETURN(uint32_t header_length, format::ParsePreamble(preamble));
+    PutOptions put;
+    put.kind = ObjectKind::kBlob;
+    put.size = format::BlobSize(format::kVersion2, header_length, plaintext_size);
+    put.create_only = true;
+    put.transfer_check = TransferCheck::kXxh128;  // sha256 empty: checked as in PutBlob
+    bool opened = false;
+    return client.Put(id, put, [&]() -> StatusOr<std::unique_ptr<SequentialFile>> {
+      if (opened) {
+        return FailedPreconditionError("a streamed upload cannot be sent twice", "stream_consumed");
+      }
+      opened = true;
+      return std::unique_ptr<SequentialFile>(new CommitGatedFile(preamble, &pipe, put.size));
+    });
+  }();
+  if (!r.ok()) pipe.Cancel();
+  return r;
+}
 
 }  // namespace
 
@@ -202,14 +335,18 @@ StatusOr<EpochRecord> SyncEngine::CurrentEpoch() {
   return e;
 }
 
+Status SyncEngine::LoadEpoch() {
+  if (epoch_.has_value()) return Status::Ok();
+  // The epoch of this engine's recipients does not change while it runs.
+  CV_ASSIGN_OR_RETURN(EpochRecord record, CurrentEpoch());
+  CV_ASSIGN_OR_RETURN(X25519Recipient recipient, X25519Recipient::Parse(record.recipient));
+  epoch_.emplace(std::move(record), std::move(recipient));
+  return Status::Ok();
+}
+
 Status SyncEngine::Spool(VersionRecord& v, bool sync_each) {
   v.spool_path.clear();
-  if (!epoch_.has_value()) {
-    // The epoch of this engine's recipients does not change while it runs.
-    CV_ASSIGN_OR_RETURN(EpochRecord record, CurrentEpoch());
-    CV_ASSIGN_OR_RETURN(X25519Recipient recipient, X25519Recipient::Parse(record.recipient));
-    epoch_.emplace(std::move(record), std::move(recipient));
-  }
+  CV_RETURN_IF_ERROR(LoadEpoch());
   const EpochRecord& epoch = epoch_->first;
   Recipient* rs[] = {&epoch_->second};
   uint8_t rnd[32];
@@ -267,6 +404,121 @@ Status SyncEngine::Spool(VersionRecord& v, bool sync_each) {
   v.spool_path = spool;
   v.blob_sha256.clear();
   v.blob_size = blob->size;
+  return Status::Ok();
+}
+
+Status SyncEngine::StreamOne(VersionRecord& v, PassResult& result) {
+  CV_RETURN_IF_ERROR(LoadEpoch());
+  const EpochRecord& epoch = epoch_->first;
+  // The blob may be published before this function returns: its key object goes first.
+  if (Status key = EnsureEpochUploaded(epoch.epoch_id); !key.ok()) {
+    // The server is not reachable (or refuses): spool as usual, the upload waits.
+    CV_RETURN_IF_ERROR(Spool(v, /*sync_each=*/true));
+    if (v.spool_path.empty()) return Status::Ok();
+    std::vector<VersionRecord*> one = {&v};
+    CV_RETURN_IF_ERROR(RecordSpooled(one, /*synced_each=*/true));
+    if (v.state != VersionState::kEncrypted) return Status::Ok();  // superseded
+    return FinishUpload(v, key, result);
+  }
+  const std::string full = JoinPath(options_.vault_dir, v.path);
+  StatusOr<FileInfo> info = env_->Stat(full);
+  StatusOr<std::unique_ptr<SequentialFile>> source =
+      info.ok() ? env_->NewSequentialFile(full) : info.status();
+  if (!source.ok()) {
+    if (source.status().code() == StatusCode::kNotFound) return DetectRemoved(v.path, false);
+    return source.status();
+  }
+  if (!info->is_regular) return FailedPreconditionError(full + " is no longer a regular file");
+  if (info->size != v.size) return Detect(v.path, /*force=*/true);  // a newer version
+  uint8_t rnd[32];
+  CV_RETURN_IF_ERROR(env_->RandomBytes(rnd));
+  const std::string object_id = HexEncode(rnd);
+  const std::string spool = JoinPath(options_.spool_dir, object_id + ".cvb");
+  const std::string tmp = spool + ".tmp";
+  CV_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, env_->NewWritableFile(tmp, 0600));
+
+  StreamPipe pipe(kStreamPipeBytes);
+  TeeToPipe tee(file.get(), &pipe);
+  StatusOr<ObjectInfo> uploaded = InternalError("not run");
+  std::thread uploader([&] { uploaded = PutStreamed(*client_, object_id, v.size, pipe); });
+  bool joined = false;
+  auto join = [&] {
+    if (!joined) uploader.join();
+    joined = true;
+  };
+  // Ends the upload without its last byte (the server publishes nothing) and drops the
+  // spool file. Also runs on every early return.
+  auto abandon = [&](const Status& why) {
+    pipe.Finish(why);
+    join();
+    file.reset();
+    env_->RemoveFile(tmp).IgnoreError();
+    env_->RemoveFile(spool).IgnoreError();
+  };
+  struct Guard {
+    std::function<void()> f;
+    ~Guard() {
+      if (f) f();
+    }
+  } guard{[&] { abandon(CancelledError("the streamed upload was abandoned")); }};
+
+  format::Metadata m;
+  m.kind = format::Kind::kFile;
+  m.path = v.path;
+  m.size = info->size;
+  m.mtime_ns = info->mtime_ns;
+  m.mode = info->mode & 07777;
+  EncryptOptions opts;
+  opts.env = env_;
+  opts.version = format::kVersion2;
+  Recipient* rs[] = {&epoch_->second};
+  StatusOr<format::Metadata> encrypted = EncryptStream(**source, tee, rs, m, opts);
+  if (!encrypted.ok()) {
+    abandon(encrypted.status());
+    guard.f = nullptr;
+    if (encrypted.status().reason() == "source_changed") return Detect(v.path, /*force=*/true);
+    if (encrypted.status().code() == StatusCode::kNotFound) return DetectRemoved(v.path, false);
+    return encrypted.status();
+  }
+  // As in Spool: the version is what Detect saw, or it is detected again.
+  bool same = encrypted->mode == v.mode && encrypted->size == v.size;
+  if (v.sha256 == kNotHashed) {
+    StatusOr<FileInfo> now = env_->Stat(full);
+    same = same && now.ok() && now->size == v.size && now->mtime_ns == v.mtime_ns;
+    if (same) v.sha256 = encrypted->sha256;
+  } else {
+    same = same && encrypted->sha256 == v.sha256;
+  }
+  if (!same) {
+    abandon(CancelledError("the file changed while it was encrypted"));
+    guard.f = nullptr;
+    return Detect(v.path, /*force=*/true);
+  }
+  // The spool file is durable and the version recorded before the server may publish.
+  CV_RETURN_IF_ERROR(tee.Sync());
+  CV_RETURN_IF_ERROR(tee.Close());
+  CV_RETURN_IF_ERROR(env_->RenameFile(tmp, spool));
+  CV_RETURN_IF_ERROR(env_->SyncDir(options_.spool_dir));
+  v.object_id = object_id;
+  v.epoch_id = epoch.epoch_id;
+  v.spool_path = spool;
+  v.blob_sha256.clear();
+  v.blob_size = tee.written();
+  if (Status recorded = db_->MarkEncrypted(v); !recorded.ok()) {
+    return recorded.reason() == "superseded" ? Status::Ok() : recorded;  // the guard cleans up
+  }
+  guard.f = nullptr;  // the spool file is the version's now
+  v.state = VersionState::kEncrypted;
+  MaybeCrash("encrypted");
+  pipe.Finish(Status::Ok());  // the upload's last byte goes out: the server publishes
+  join();
+  Status outcome = uploaded.status();
+  if (uploaded.ok()) v.blob_sha256 = uploaded->sha256;
+  CV_RETURN_IF_ERROR(FinishUpload(v, outcome, result));
+  if (outcome.ok()) {
+    MaybeCrash("uploaded");
+    env_->RemoveFile(spool).IgnoreError();
+  }
   return Status::Ok();
 }
 
@@ -336,8 +588,11 @@ Status SyncEngine::PutBlob(ObjectClient& client, VersionRecord& v) {
   PutOptions put;
   put.kind = ObjectKind::kBlob;
   put.size = v.blob_size;
-  put.sha256 = v.blob_sha256;  // empty: the client hashes what it sends and appends it
+  put.sha256 = v.blob_sha256;  // empty: the client checksums what it sends and appends it
   put.create_only = true;
+  // XXH3-128 detects a damaged transfer at a fifth of SHA-256's cost; the blob itself is
+  // authenticated by its AEAD. The server computes the SHA-256 that is recorded.
+  put.transfer_check = TransferCheck::kXxh128;
   Env* env = env_;
   const std::string spool = v.spool_path;
   auto r = client.Put(v.object_id, put, [env, spool] { return env->NewSequentialFile(spool); });
@@ -457,6 +712,26 @@ StatusOr<SyncEngine::PassResult> SyncEngine::ProcessDue() {
       if (job == nullptr) break;
       CV_RETURN_IF_ERROR(FinishUploads(job, result));
       continue;
+    }
+    // 0. Large files, one at a time, each uploaded while it is encrypted over the first
+    // connection once the previous batch's uploads are recorded.
+    auto large = [&](const VersionRecord& v) {
+      return v.state == VersionState::kQueued && v.kind == format::Kind::kFile &&
+             v.size >= options_.stream_from_bytes;
+    };
+    if (std::any_of(due.begin(), due.end(), large)) {
+      CV_RETURN_IF_ERROR(FinishUploads(job, result));
+      for (VersionRecord& v : due) {
+        if (!large(v) || Stopping()) continue;
+        Status s = StreamOne(v, result);
+        if (s.code() == StatusCode::kResourceExhausted) return s;  // disk full: stop here
+        if (!s.ok()) {
+          CV_RETURN_IF_ERROR(db_->MarkFailed(v.id, s.ToString()));
+          ++result.failed;
+          Emit("file_failed", v.path, s.ToString());
+        }
+      }
+      continue;  // what is due now, without the streamed files
     }
     // 1. Encrypt what is queued into the spool, flush the batch once, record it. A few
     // files are each fsynced instead: a file system flush would also wait for everything

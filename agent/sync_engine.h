@@ -1,6 +1,7 @@
 // SyncEngine: the agent's pipeline from a changed file to a confirmed upload:
 // detect -> hash -> encrypt to a spool file -> upload -> confirm -> clean the spool, each
-// step committed in the StateDb before the next begins.
+// step committed in the StateDb before the next begins. A large file is uploaded while it is
+// encrypted, and its upload completes only after its encrypted step is committed.
 #ifndef CARDVAULT_AGENT_SYNC_ENGINE_H_
 #define CARDVAULT_AGENT_SYNC_ENGINE_H_
 
@@ -31,6 +32,11 @@ struct SyncEngineOptions {
   // Back-off for retryable upload errors: base * 2^attempts, capped, with +-25% jitter.
   int64_t retry_base_ns = 1'000'000'000;
   int64_t retry_max_ns = 300'000'000'000;
+  // A file at least this large is streamed: written as a format v2 blob into the spool and,
+  // at the same time, to the server, which publishes it only once the spool file is durable
+  // and recorded (the upload's last byte is held back until then). Smaller files are
+  // encrypted in batches first (format v1) and then uploaded over every connection.
+  uint64_t stream_from_bytes = 8 << 20;
 };
 
 // Something that happened, for the control channel and the logs.
@@ -77,11 +83,12 @@ class SyncEngine {
     int retrying = 0;  // waiting for a retry after a retryable error
     int failed = 0;    // permanent errors recorded this pass
   };
-  // Works through every version due by now, in batches of kBatchSize: encrypt the queued
-  // ones into the spool, make the batch durable with one file system flush, record it,
-  // upload the epoch key objects it needs, then its blobs over every connection at once
-  // while the next batch is encrypted, and record each outcome. Returns when none is due
-  // (versions waiting for a retry are left for a later pass).
+  // Works through every version due by now, in batches of kBatchSize: stream the large
+  // queued files one by one (StreamOne); encrypt the other queued ones into the spool, make
+  // the batch durable with one file system flush, record it, upload the epoch key objects
+  // it needs, then its blobs over every connection at once while the next batch is
+  // encrypted, and record each outcome. Returns when none is due (versions waiting for a
+  // retry are left for a later pass).
   StatusOr<PassResult> ProcessDue();
 
   // When the next retry is due, if any version waits for one.
@@ -96,6 +103,14 @@ class SyncEngine {
   // was superseded or the file changed or vanished (re-detected instead).
   // With `sync_each`, the spool file is fsynced by itself (a batch of a few files).
   Status Spool(VersionRecord& v, bool sync_each);
+  // Encrypts a queued large file into the spool (format v2) while the first connection
+  // uploads the same bytes; fsyncs the spool file and records the version as encrypted, and
+  // only then lets the upload finish (its last byte is held back: a crash before leaves
+  // nothing on the server), then records the outcome. A file that changed or vanished is
+  // detected again instead. Needs no upload in flight on the first connection.
+  Status StreamOne(VersionRecord& v, PassResult& result);
+  // The epoch of this engine's recipients (created on first use).
+  Status LoadEpoch();
   // Flushes the spool's file system once (unless each file was fsynced already), then
   // records every spooled version as encrypted. On failure the unrecorded spool files are
   // removed.

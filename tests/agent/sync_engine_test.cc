@@ -53,7 +53,7 @@ class SyncEngineTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  std::unique_ptr<SyncEngine> MakeEngine(Env* env = nullptr) {
+  std::unique_ptr<SyncEngine> MakeEngine(Env* env = nullptr, uint64_t stream_from_bytes = 8 << 20) {
     SyncEngineOptions o;
     o.vault_dir = vault_;
     o.spool_dir = dir_ + "/spool";
@@ -63,6 +63,7 @@ class SyncEngineTest : public ::testing::Test {
     o.env = env;
     o.retry_base_ns = 1'000'000;  // 1 ms: tests do not wait for back-off
     o.retry_max_ns = 2'000'000;
+    o.stream_from_bytes = stream_from_bytes;
     auto e = SyncEngine::New(db_.get(), &client_, std::move(o));
     EXPECT_TRUE(e.ok()) << e.status().ToString();
     return std::move(*e);
@@ -336,6 +337,148 @@ TEST_F(SyncEngineTest, AFailedSpoolFlushRecordsNothingAndLosesNothing) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->uploaded, 5);
   EXPECT_EQ(ByPath()["f3"][0].content, "content 3");
+}
+
+// Varied bytes, so a blob cut or shifted anywhere cannot decrypt to them by accident.
+std::string Big(size_t n, char seed = 'a') {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(seed + (i * 7 + i / 4093) % 26);
+  return s;
+}
+
+// Fails every upload after reading `read_bytes` of it: a connection cut mid-upload.
+class CutClient final : public ObjectClientWrapper {
+ public:
+  CutClient(ObjectClient* target, size_t read_bytes)
+      : ObjectClientWrapper(target), read_bytes_(read_bytes) {}
+  StatusOr<ObjectInfo> Put(std::string_view, const PutOptions&, const SourceFactory& s) override {
+    CV_ASSIGN_OR_RETURN(std::unique_ptr<SequentialFile> f, s());
+    std::string buf(read_bytes_, '\0');
+    CV_RETURN_IF_ERROR(ReadFull(*f, {reinterpret_cast<uint8_t*>(buf.data()), buf.size()}).status());
+    ++cuts_;
+    return UnavailableError("connection reset (test)");
+  }
+  int cuts() const { return cuts_; }
+
+ private:
+  size_t read_bytes_;
+  int cuts_ = 0;
+};
+
+// A large file goes to the server while it is encrypted, as a v2 blob, and lands once.
+TEST_F(SyncEngineTest, ALargeFileIsUploadedWhileItIsEncrypted) {
+  const std::string content = Big(3 << 20);
+  Write("images/disk.img", content);
+  Write("small", "a small file in the same pass");
+  auto engine = MakeEngine(nullptr, /*stream_from_bytes=*/1 << 20);
+  auto r = Sync(*engine);
+  EXPECT_EQ(r.uploaded, 2);
+  EXPECT_EQ(r.failed, 0);
+  auto on_server = ByPath();
+  ASSERT_EQ(on_server["images/disk.img"].size(), 1u);
+  EXPECT_EQ(on_server["images/disk.img"][0].content, content);
+  EXPECT_EQ(on_server["images/disk.img"][0].metadata.sha256, Sha256(AsBytes(content)));
+  EXPECT_EQ(on_server["small"][0].content, "a small file in the same pass");
+  // Which version each blob is: the large one v2, the small one v1.
+  for (const VersionRecord& v : db_->ListVersions(VersionState::kUploaded).value()) {
+    std::string head;
+    GetOptions get;
+    ASSERT_TRUE(remote_
+                    ->Get(v.object_id, get,
+                          [&](ByteView b) {
+                            if (head.size() < 10) head.append(AsStringView(b).substr(0, 10));
+                            return Status::Ok();
+                          })
+                    .ok());
+    EXPECT_EQ(head[9], v.path == "small" ? 1 : 2) << v.path;
+    EXPECT_EQ(remote_->Head(v.object_id).value().sha256, v.blob_sha256) << v.path;
+  }
+  EXPECT_TRUE(fs::is_empty(dir_ + "/spool"));
+  EXPECT_EQ(Sync(*engine).uploaded, 0) << "nothing left, nothing twice";
+}
+
+// The upload's last bytes wait for the spool file to be durable and recorded: when that
+// fails, the server publishes nothing, and the file is uploaded once on the next pass.
+TEST_F(SyncEngineTest, AStreamedBlobIsNotPublishedBeforeItsSpoolFileIsRecorded) {
+  const std::string content = Big(2 << 20, 'k');
+  Write("big", content);
+  FaultInjectionEnv faulty(Env::Default());
+  auto engine = MakeEngine(&faulty, 1 << 20);
+  ASSERT_TRUE(engine->Rescan().ok());
+  faulty.FailNthSync(faulty.syncs() + 1);  // the spool file's fsync
+  auto r = engine->ProcessDue();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->failed, 1);
+  ListOptions blobs;
+  blobs.kind = ObjectKind::kBlob;
+  EXPECT_TRUE(remote_->List(blobs).value().objects.empty()) << "the whole body went out, "
+                                                               "but not its digest";
+  EXPECT_TRUE(fs::is_empty(dir_ + "/spool"));
+  faulty.ClearFaults();
+  ASSERT_TRUE(engine->Detect("big", /*force=*/true).ok());
+  r = engine->ProcessDue();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->uploaded, 1);
+  ASSERT_EQ(ByPath()["big"].size(), 1u);
+  EXPECT_EQ(ByPath()["big"][0].content, content);
+}
+
+// A connection cut mid-stream does not stop the encryption: the spool file is completed and
+// recorded, and the next pass uploads it from there, once.
+TEST_F(SyncEngineTest, AStreamCutMidwayIsUploadedFromTheSpoolLater) {
+  const std::string content = Big(5 << 20, 'q');
+  Write("big", content);
+  CutClient cut(remote_.get(), 512 << 10);
+  client_.set_target(&cut);
+  auto engine = MakeEngine(nullptr, 1 << 20);
+  auto r = Sync(*engine);
+  EXPECT_EQ(r.retrying, 1);
+  EXPECT_EQ(cut.cuts(), 1);
+  EXPECT_EQ(db_->Counts().value().encrypted, 1);
+  client_.set_target(remote_.get());
+  ::usleep(5000);  // past the (1 ms) back-off
+  r = engine->ProcessDue().value();
+  EXPECT_EQ(r.uploaded, 1);
+  ASSERT_EQ(ByPath()["big"].size(), 1u);
+  EXPECT_EQ(ByPath()["big"][0].content, content);
+  EXPECT_TRUE(fs::is_empty(dir_ + "/spool"));
+}
+
+// With the server down, a large file waits in the spool like any other.
+TEST_F(SyncEngineTest, ALargeFileWaitsInTheSpoolWhileTheServerIsDown) {
+  const std::string content = Big(2 << 20, 'd');
+  Write("big", content);
+  auto engine = MakeEngine(nullptr, 1 << 20);
+  client_.set_target(nullptr);
+  auto r = Sync(*engine);
+  EXPECT_EQ(r.retrying, 1);
+  EXPECT_EQ(db_->Counts().value().encrypted, 1);
+  client_.set_target(remote_.get());
+  ::usleep(5000);
+  r = engine->ProcessDue().value();
+  EXPECT_EQ(r.uploaded, 1);
+  EXPECT_EQ(ByPath()["big"].at(0).content, content);
+}
+
+// Disk full while a large file streams: nothing published, nothing lost.
+TEST_F(SyncEngineTest, DiskFullWhileStreamingLosesNothing) {
+  const std::string content = Big(3 << 20, 'f');
+  Write("big", content);
+  FaultInjectionEnv faulty(Env::Default());
+  auto engine = MakeEngine(&faulty, 1 << 20);
+  ASSERT_TRUE(engine->Rescan().ok());
+  faulty.SetDiskFullAfter(1 << 20);
+  auto r = engine->ProcessDue();
+  EXPECT_EQ(r.status().reason(), "disk_full");
+  EXPECT_EQ(db_->Counts().value().queued, 1);
+  ListOptions blobs;
+  blobs.kind = ObjectKind::kBlob;
+  EXPECT_TRUE(remote_->List(blobs).value().objects.empty());
+  faulty.ClearFaults();
+  r = engine->ProcessDue();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->uploaded, 1);
+  EXPECT_EQ(ByPath()["big"].at(0).content, content);
 }
 
 // A batch goes out over every connection at once; a connection that fails only delays its

@@ -135,9 +135,18 @@ TEST_F(AgentE2eTest, SyncOnceUploadsEditsDeletesAndRenames) {
   }
 }
 
+// A small file goes through the batch path; a large one (above the 8 MiB default) is
+// uploaded while it is encrypted, its upload held open until the encryption is recorded.
+std::string LargeContent(const std::string& step) {
+  std::string s(9 << 20, '\0');
+  for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>(step[i % step.size()] + i / 8191);
+  return s;
+}
+
 TEST_F(AgentE2eTest, KilledAtEveryStepResumesWithNothingLostOrDuplicated) {
   for (const char* step : {"hashed", "encrypted", "uploaded"}) {
     Write(std::string("f-") + step, std::string("content of ") + step);
+    Write(std::string("large-") + step, LargeContent(step));
     CommandResult killed = Cli({"sync", "--once"}, {{"CARDVAULT_TEST_KILL_AT", step}});
     EXPECT_EQ(killed.exit_code, 128 + SIGKILL) << step << ": " << killed.output;
     CommandResult resumed = Cli({"sync", "--once"});
@@ -147,6 +156,8 @@ TEST_F(AgentE2eTest, KilledAtEveryStepResumesWithNothingLostOrDuplicated) {
   for (const char* step : {"hashed", "encrypted", "uploaded"}) {
     ASSERT_EQ(v[std::string("f-") + step].size(), 1u) << step << " uploaded exactly once";
     EXPECT_EQ(v[std::string("f-") + step][0].content, std::string("content of ") + step);
+    ASSERT_EQ(v[std::string("large-") + step].size(), 1u) << step << " uploaded exactly once";
+    EXPECT_TRUE(v[std::string("large-") + step][0].content == LargeContent(step)) << step;
   }
   EXPECT_EQ(StatusField("pending"), 0);
   EXPECT_EQ(StatusField("failed"), 0);
