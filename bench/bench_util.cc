@@ -84,6 +84,20 @@ long PeakRssKib(int pid) {
   return -1;
 }
 
+double CpuSeconds(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(f)), {});
+  // Fields 14 and 15 (utime, stime), counted after the command name's closing parenthesis.
+  const size_t close = text.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  for (int i = 3; i < 14; ++i) rest >> field;
+  long utime = 0, stime = 0;
+  if (!(rest >> utime >> stime)) return -1;
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 void Row(const std::string& what, double value, const std::string& unit, const std::string& vs,
          double base, const std::string& note) {
   std::printf("  %-46s %8.0f %-7s %5.2fx %s%s%s\n", what.c_str(), value, unit.c_str(), value / base,

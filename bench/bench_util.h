@@ -38,6 +38,8 @@ CommandResult RunOrDie(const std::vector<std::string>& argv, const EnvVars& env 
 
 // A running process's peak RSS (VmHWM), or -1.
 long PeakRssKib(int pid);
+// User + system CPU seconds a running process has used so far (-1 if it cannot be read).
+double CpuSeconds(int pid);
 
 // "  what                      123 MB/s    1.24x of curl   note"
 void Row(const std::string& what, double value, const std::string& unit, const std::string& vs,

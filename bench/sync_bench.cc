@@ -303,27 +303,38 @@ double MedianOf(std::vector<double> v) {
 // cardvault's run and its curl baseline, `rounds` times; with several rounds they take
 // turns going first (a GiB written first into memory freed seconds ago pays about 5x for
 // its page-cache copy on this VM) and the medians count.
+// Also the CPU time the server spent on each run: with one connection it serves a large
+// object on one thread, so a run whose server CPU equals its wall time was bound by it.
 struct Alternated {
   double ours_s = 0;
   double curl_s = 0;
-  std::string rounds;  // "ours / curl" seconds of each round, when there were several
+  std::string rounds;      // "ours / curl" seconds of each round, when there were several
+  std::string server_cpu;  // "ours / curl" server CPU seconds of each round, likewise
 };
 
-Alternated Alternate(int rounds, const std::function<double(int round)>& ours,
+Alternated Alternate(int rounds, int server_pid, const std::function<double(int round)>& ours,
                      const std::function<double()>& curl) {
-  std::vector<double> o, c;
+  std::vector<double> o, c, o_cpu, c_cpu;
+  auto timed = [&](const std::function<double()>& run, std::vector<double>& wall,
+                   std::vector<double>& cpu) {
+    const double before = CpuSeconds(server_pid);
+    wall.push_back(run());
+    cpu.push_back(CpuSeconds(server_pid) - before);
+  };
   for (int round = 0; round < rounds; ++round) {
+    auto run_ours = [&] { return ours(round); };
     if (round % 2 == 0) {
-      o.push_back(ours(round));
-      c.push_back(curl());
+      timed(run_ours, o, o_cpu);
+      timed(curl, c, c_cpu);
     } else {
-      c.push_back(curl());
-      o.push_back(ours(round));
+      timed(curl, c, c_cpu);
+      timed(run_ours, o, o_cpu);
     }
   }
-  Alternated a{MedianOf(o), MedianOf(c), {}};
+  Alternated a{MedianOf(o), MedianOf(c), {}, {}};
   for (size_t i = 0; rounds > 1 && i < o.size(); ++i) {
     a.rounds += (i > 0 ? ", " : "") + Fixed(o[i]) + " / " + Fixed(c[i]);
+    a.server_cpu += (i > 0 ? ", " : "") + Fixed(o_cpu[i]) + " / " + Fixed(c_cpu[i]);
   }
   return a;
 }
@@ -333,7 +344,9 @@ struct Upload {
   double curl_s = 0;
   double rclone_s = 0;
   size_t rclone_files = 0;
-  std::string rounds;  // "agent / curl" seconds of each round, when there were several
+  std::string rounds;      // "agent / curl" seconds of each round, when there were several
+  std::string server_cpu;  // "agent / curl" server CPU seconds of each round, likewise
+  std::string agent_cpu;   // the agent's own CPU seconds in each round
 };
 
 struct Restored {
@@ -344,7 +357,9 @@ struct Restored {
   double curl_s = 0;
   double rclone_s = 0;
   size_t rclone_files = 0;
-  std::string rounds;  // "restore / curl" seconds of each round, when there were several
+  std::string rounds;       // "restore / curl" seconds of each round, when there were several
+  std::string server_cpu;   // "restore / curl" server CPU seconds of each round, likewise
+  std::string restore_cpu;  // the restore's own CPU seconds in each round
 };
 
 nlohmann::json LastJsonObject(const std::string& text) {
@@ -425,6 +440,7 @@ int Main(int argc, char** argv) {
       Agent a = MakeAgent(work + "/agent-" + as, softhsm_conf);
       InitAgent(a, server, token_file(as), tree, recipient);
       u.agent = RunOrDie({kCli, "sync", "--once"}, a.env);
+      u.agent_cpu += (u.agent_cpu.empty() ? "" : ", ") + Fixed(u.agent.cpu_seconds);
       auto client = Must(server.Client(tokens[as]), "client");
       const size_t blobs = ListAll(*client, ObjectKind::kBlob).size();
       Check(blobs == files, "the agent uploaded " + std::to_string(blobs) + " blobs, expected " +
@@ -434,10 +450,11 @@ int Main(int argc, char** argv) {
     auto run_curl = [&] {
       return RunCurl(server, curl_token, puts, true, work, "put-" + user).seconds;
     };
-    const Alternated a = Alternate(rounds, run_agent, run_curl);
+    const Alternated a = Alternate(rounds, server.process().pid(), run_agent, run_curl);
     u.agent.seconds = a.ours_s;
     u.curl_s = a.curl_s;
     u.rounds = a.rounds;
+    u.server_cpu = a.server_cpu;
     if (rclone) {
       const bool subset = files > opt.rclone_files;
       u.rclone_files = subset ? opt.rclone_files : files;
@@ -513,6 +530,7 @@ int Main(int argc, char** argv) {
            "--token-file", token_file(user), "--module", kSoftHsm2Module, "--token", kCardLabel,
            "--pin-file", pin_file, "--target", target, "--json"},
           pc.env);
+      r.restore_cpu += (r.restore_cpu.empty() ? "" : ", ") + Fixed(r.restore.cpu_seconds);
       r.summary = LastJsonObject(r.restore.output);
       Check(r.summary.is_object() && r.summary.value("restored", size_t{0}) == files,
             "restore did not restore every file: " + r.restore.output.substr(0, 2000));
@@ -544,10 +562,11 @@ int Main(int argc, char** argv) {
       fs::remove_all(raw);
       return seconds;
     };
-    const Alternated a = Alternate(rounds, run_restore, run_curl);
+    const Alternated a = Alternate(rounds, server.process().pid(), run_restore, run_curl);
     r.restore.seconds = a.ours_s;
     r.curl_s = a.curl_s;
     r.rounds = a.rounds;
+    r.server_cpu = a.server_cpu;
 
     if (rclone) {
       const std::string back = work + "/rclone-restored/" + user;
@@ -585,7 +604,11 @@ int Main(int argc, char** argv) {
             {"rclone crypt -> WebDAV", rclone_run, small ? kFarAhead : 1.0,
              small ? "far ahead, >= 5x" : "ahead, >= 1x"},
             opt.rclone);
-    if (!u.rounds.empty()) std::printf("  rounds, agent / curl (s): %s\n", u.rounds.c_str());
+    if (!u.rounds.empty()) {
+      std::printf("  rounds, agent / curl (s): %s\n", u.rounds.c_str());
+      std::printf("  server CPU in each round, agent / curl (s): %s; the agent's own CPU (s): %s\n",
+                  u.server_cpu.c_str(), u.agent_cpu.c_str());
+    }
     std::printf("  agent peak RSS %.1f MiB %s\n", Mib(u.agent.peak_rss_kib),
                 Target(u.agent.peak_rss_kib < 64 * 1024, "< 64 MiB").c_str());
   };
@@ -624,7 +647,12 @@ int Main(int argc, char** argv) {
             {"rclone crypt <- WebDAV", rclone_run, 1.0, "ahead, >= 1x"}, opt.rclone);
     std::printf("  of which listing the vault and decrypting its names: %.2f s\n",
                 r.summary.value("list_seconds", 0.0));
-    if (!r.rounds.empty()) std::printf("  rounds, restore / curl (s): %s\n", r.rounds.c_str());
+    if (!r.rounds.empty()) {
+      std::printf("  rounds, restore / curl (s): %s\n", r.rounds.c_str());
+      std::printf(
+          "  server CPU in each round, restore / curl (s): %s; the restore's own CPU (s): %s\n",
+          r.server_cpu.c_str(), r.restore_cpu.c_str());
+    }
     const int ops = r.summary.value("card_operations", -1);
     const int epochs = r.summary.value("epochs", -1);
     std::printf("  card operations %d, key epochs %d %s; restore peak RSS %.1f MiB\n", ops, epochs,

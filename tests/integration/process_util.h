@@ -11,10 +11,11 @@
 namespace cardvault {
 
 struct CommandResult {
-  int exit_code = -1;     // 128+N when killed by signal N
-  std::string output;     // stdout and stderr together
-  double seconds = 0;     // wall time from fork to exit
-  long peak_rss_kib = 0;  // the child's peak RSS (wait4's ru_maxrss)
+  int exit_code = -1;      // 128+N when killed by signal N
+  std::string output;      // stdout and stderr together
+  double seconds = 0;      // wall time from fork to exit
+  long peak_rss_kib = 0;   // the child's peak RSS (wait4's ru_maxrss)
+  double cpu_seconds = 0;  // the child's user + system CPU time (wait4's rusage)
 };
 
 using EnvVars = std::map<std::string, std::string>;
