@@ -444,6 +444,64 @@ TEST_F(SyncEngineTest, AStreamCutMidwayIsUploadedFromTheSpoolLater) {
   EXPECT_TRUE(fs::is_empty(dir_ + "/spool"));
 }
 
+// Appends `extra` to the file `path` once a reader of it has passed `after` bytes: a file
+// written to while it is being uploaded.
+class GrowingFileEnv final : public EnvWrapper {
+ public:
+  GrowingFileEnv(std::string path, size_t after, std::string extra)
+      : EnvWrapper(Env::Default()),
+        path_(std::move(path)),
+        after_(after),
+        extra_(std::move(extra)) {}
+  StatusOr<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& path) override {
+    CV_ASSIGN_OR_RETURN(std::unique_ptr<SequentialFile> file, target()->NewSequentialFile(path));
+    if (path != path_ || grown_) return file;
+    return std::unique_ptr<SequentialFile>(new Growing(std::move(file), this));
+  }
+
+ private:
+  class Growing final : public SequentialFile {
+   public:
+    Growing(std::unique_ptr<SequentialFile> file, GrowingFileEnv* env)
+        : file_(std::move(file)), env_(env) {}
+    StatusOr<size_t> Read(std::span<uint8_t> buf) override {
+      CV_ASSIGN_OR_RETURN(size_t n, file_->Read(buf));
+      read_ += n;
+      if (!env_->grown_ && read_ > env_->after_) {
+        std::ofstream(env_->path_, std::ios::binary | std::ios::app) << env_->extra_;
+        env_->grown_ = true;
+      }
+      return n;
+    }
+
+   private:
+    std::unique_ptr<SequentialFile> file_;
+    GrowingFileEnv* env_;
+    size_t read_ = 0;
+  };
+
+  const std::string path_;
+  const size_t after_;
+  const std::string extra_;
+  bool grown_ = false;
+};
+
+// A file that grows while it streams: the stream stops at the first byte past the size its
+// header promised, the server publishes nothing of it, and the file is uploaded as it is now.
+TEST_F(SyncEngineTest, AFileThatGrowsWhileItStreamsIsUploadedAsItIsNow) {
+  const std::string first = Big(3 << 20, 'g');
+  Write("big", first);
+  GrowingFileEnv env(vault_ + "/big", 1 << 20, "written while it was uploaded");
+  auto engine = MakeEngine(&env, 1 << 20);
+  auto r = Sync(*engine);
+  EXPECT_EQ(r.uploaded, 1);
+  EXPECT_EQ(r.failed, 0);
+  auto on_server = ByPath();
+  ASSERT_EQ(on_server["big"].size(), 1u) << "the stream that was cut published nothing";
+  EXPECT_TRUE(on_server["big"][0].content == first + "written while it was uploaded");
+  EXPECT_TRUE(fs::is_empty(dir_ + "/spool"));
+}
+
 // With the server down, a large file waits in the spool like any other.
 TEST_F(SyncEngineTest, ALargeFileWaitsInTheSpoolWhileTheServerIsDown) {
   const std::string content = Big(2 << 20, 'd');
