@@ -139,10 +139,10 @@ StatusOr<format::Metadata> OpenMetadataAndHash(ObjectClient& client, const Objec
                                                const format::Header& header) {
   CV_ASSIGN_OR_RETURN(format::Metadata m, OpenMetadataWith(file_key, header));
   if (header.version != format::kVersion2) return m;
-  const uint64_t size = format::BlobSize(
-      header.version,
-      static_cast<uint32_t>(format::SerializeHeader(header).size() - format::kPreambleSize),
-      m.size);
+  // `fetched` begins with the preamble ReadHeader parsed.
+  CV_ASSIGN_OR_RETURN(uint32_t header_length,
+                      format::ParsePreamble(ByteView(fetched).first(format::kPreambleSize)));
+  const uint64_t size = format::BlobSize(header.version, header_length, m.size);
   if (info.size != size) {
     return CorruptError("object " + info.id + " has " + std::to_string(info.size) +
                             " bytes; its header says " + std::to_string(size),
@@ -155,16 +155,14 @@ StatusOr<format::Metadata> OpenMetadataAndHash(ObjectClient& client, const Objec
     GetOptions tail;
     tail.offset = size - format::kTrailerSize;
     tail.verify_sha256 = false;  // the trailer authenticates itself
-    CV_RETURN_IF_ERROR(client
-                           .Get(info.id, tail,
-                                [&](ByteView b) -> Status {
-                                  if (trailer.size() + b.size() > format::kTrailerSize) {
-                                    return CorruptError("more than a trailer", "trailing_data");
-                                  }
-                                  trailer.insert(trailer.end(), b.begin(), b.end());
-                                  return Status::Ok();
-                                })
-                           .status());
+    auto collect = [&](ByteView b) -> Status {
+      if (trailer.size() + b.size() > format::kTrailerSize) {
+        return CorruptError("more than a trailer", "trailing_data");
+      }
+      trailer.insert(trailer.end(), b.begin(), b.end());
+      return Status::Ok();
+    };
+    CV_RETURN_IF_ERROR(client.Get(info.id, tail, collect).status());
   }
   CV_ASSIGN_OR_RETURN(SecretData trailer_key, format::DeriveTrailerKey(file_key, header));
   CV_ASSIGN_OR_RETURN(m.sha256, format::OpenTrailer(trailer_key, trailer));

@@ -344,14 +344,29 @@ Status SyncEngine::LoadEpoch() {
   return Status::Ok();
 }
 
+StatusOr<std::string> SyncEngine::NewObjectId() {
+  uint8_t rnd[32];
+  CV_RETURN_IF_ERROR(env_->RandomBytes(rnd));
+  return HexEncode(rnd);
+}
+
+bool SyncEngine::StillAsDetected(VersionRecord& v, const format::Metadata& encrypted) {
+  if (encrypted.mode != v.mode || encrypted.size != v.size) return false;
+  if (v.sha256 != kNotHashed) return encrypted.sha256 == v.sha256;
+  // Hashed by this encryption: the file MUST still be what Detect saw, so that a write that
+  // came meanwhile never makes a half-written version.
+  StatusOr<FileInfo> now = env_->Stat(JoinPath(options_.vault_dir, v.path));
+  if (!now.ok() || now->size != v.size || now->mtime_ns != v.mtime_ns) return false;
+  v.sha256 = encrypted.sha256;
+  return true;
+}
+
 Status SyncEngine::Spool(VersionRecord& v, bool sync_each) {
   v.spool_path.clear();
   CV_RETURN_IF_ERROR(LoadEpoch());
   const EpochRecord& epoch = epoch_->first;
   Recipient* rs[] = {&epoch_->second};
-  uint8_t rnd[32];
-  CV_RETURN_IF_ERROR(env_->RandomBytes(rnd));
-  const std::string object_id = HexEncode(rnd);
+  CV_ASSIGN_OR_RETURN(const std::string object_id, NewObjectId());
   const std::string spool = JoinPath(options_.spool_dir, object_id + ".cvb");
   EncryptOptions opts;
   opts.env = env_;
@@ -362,17 +377,7 @@ Status SyncEngine::Spool(VersionRecord& v, bool sync_each) {
       if (m.status().code() == StatusCode::kNotFound) return DetectRemoved(v.path, false);
       return m.status();
     }
-    bool same = m->mode == v.mode && m->size == v.size;
-    if (v.sha256 == kNotHashed) {
-      // Hashed by this encryption: the file MUST still be what Detect saw, so that a write
-      // that came meanwhile never makes a half-written version.
-      StatusOr<FileInfo> now = env_->Stat(JoinPath(options_.vault_dir, v.path));
-      same = same && now.ok() && now->size == v.size && now->mtime_ns == v.mtime_ns;
-      if (same) v.sha256 = m->sha256;
-    } else {
-      same = same && m->sha256 == v.sha256;
-    }
-    if (!same) {
+    if (!StillAsDetected(v, *m)) {
       // The file changed after it was detected: record what it is now instead.
       env_->RemoveFile(spool).IgnoreError();
       return Detect(v.path, /*force=*/true);
@@ -430,9 +435,7 @@ Status SyncEngine::StreamOne(VersionRecord& v, PassResult& result) {
   }
   if (!info->is_regular) return FailedPreconditionError(full + " is no longer a regular file");
   if (info->size != v.size) return Detect(v.path, /*force=*/true);  // a newer version
-  uint8_t rnd[32];
-  CV_RETURN_IF_ERROR(env_->RandomBytes(rnd));
-  const std::string object_id = HexEncode(rnd);
+  CV_ASSIGN_OR_RETURN(const std::string object_id, NewObjectId());
   const std::string spool = JoinPath(options_.spool_dir, object_id + ".cvb");
   const std::string tmp = spool + ".tmp";
   CV_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, env_->NewWritableFile(tmp, 0600));
@@ -446,21 +449,20 @@ Status SyncEngine::StreamOne(VersionRecord& v, PassResult& result) {
     if (!joined) uploader.join();
     joined = true;
   };
-  // Ends the upload without its last byte (the server publishes nothing) and drops the
-  // spool file. Also runs on every early return.
-  auto abandon = [&](const Status& why) {
-    pipe.Finish(why);
-    join();
-    file.reset();
-    env_->RemoveFile(tmp).IgnoreError();
-    env_->RemoveFile(spool).IgnoreError();
-  };
+  // On every return before the version is recorded: the upload ends without its last byte
+  // (the server publishes nothing) and the spool file goes.
   struct Guard {
     std::function<void()> f;
     ~Guard() {
       if (f) f();
     }
-  } guard{[&] { abandon(CancelledError("the streamed upload was abandoned")); }};
+  } abandon{[&] {
+    pipe.Finish(CancelledError("the streamed upload was abandoned"));
+    join();
+    file.reset();
+    env_->RemoveFile(tmp).IgnoreError();
+    env_->RemoveFile(spool).IgnoreError();
+  }};
 
   format::Metadata m;
   m.kind = format::Kind::kFile;
@@ -474,26 +476,12 @@ Status SyncEngine::StreamOne(VersionRecord& v, PassResult& result) {
   Recipient* rs[] = {&epoch_->second};
   StatusOr<format::Metadata> encrypted = EncryptStream(**source, tee, rs, m, opts);
   if (!encrypted.ok()) {
-    abandon(encrypted.status());
-    guard.f = nullptr;
     if (encrypted.status().reason() == "source_changed") return Detect(v.path, /*force=*/true);
     if (encrypted.status().code() == StatusCode::kNotFound) return DetectRemoved(v.path, false);
     return encrypted.status();
   }
   // As in Spool: the version is what Detect saw, or it is detected again.
-  bool same = encrypted->mode == v.mode && encrypted->size == v.size;
-  if (v.sha256 == kNotHashed) {
-    StatusOr<FileInfo> now = env_->Stat(full);
-    same = same && now.ok() && now->size == v.size && now->mtime_ns == v.mtime_ns;
-    if (same) v.sha256 = encrypted->sha256;
-  } else {
-    same = same && encrypted->sha256 == v.sha256;
-  }
-  if (!same) {
-    abandon(CancelledError("the file changed while it was encrypted"));
-    guard.f = nullptr;
-    return Detect(v.path, /*force=*/true);
-  }
+  if (!StillAsDetected(v, *encrypted)) return Detect(v.path, /*force=*/true);
   // The spool file is durable and the version recorded before the server may publish.
   CV_RETURN_IF_ERROR(tee.Sync());
   CV_RETURN_IF_ERROR(tee.Close());
@@ -505,9 +493,9 @@ Status SyncEngine::StreamOne(VersionRecord& v, PassResult& result) {
   v.blob_sha256.clear();
   v.blob_size = tee.written();
   if (Status recorded = db_->MarkEncrypted(v); !recorded.ok()) {
-    return recorded.reason() == "superseded" ? Status::Ok() : recorded;  // the guard cleans up
+    return recorded.reason() == "superseded" ? Status::Ok() : recorded;  // abandoned
   }
-  guard.f = nullptr;  // the spool file is the version's now
+  abandon.f = nullptr;  // the spool file is the version's now
   v.state = VersionState::kEncrypted;
   MaybeCrash("encrypted");
   pipe.Finish(Status::Ok());  // the upload's last byte goes out: the server publishes

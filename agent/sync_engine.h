@@ -111,6 +111,12 @@ class SyncEngine {
   Status StreamOne(VersionRecord& v, PassResult& result);
   // The epoch of this engine's recipients (created on first use).
   Status LoadEpoch();
+  // A fresh random object id for a version's blob.
+  StatusOr<std::string> NewObjectId();
+  // Whether an encryption of `v`'s file got the version Detect recorded (same size, mode
+  // and content; a file not hashed before MUST also still have Detect's size and mtime, and
+  // then takes the encryption's hash). If not, the file changed: detect it again.
+  bool StillAsDetected(VersionRecord& v, const format::Metadata& encrypted);
   // Flushes the spool's file system once (unless each file was fsynced already), then
   // records every spooled version as encrypted. On failure the unrecorded spool files are
   // removed.
