@@ -13,12 +13,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -202,6 +204,18 @@ class Rclone {
 };
 
 // ---- the agent and the card
+
+// SYNC_BENCH_WRAP="perf stat -e task-clock --" (split on spaces) runs every timed agent and
+// restore command under that prefix, for profiling; unset, the command runs as given.
+std::vector<std::string> Wrapped(std::vector<std::string> argv) {
+  const char* wrap = std::getenv("SYNC_BENCH_WRAP");
+  if (wrap == nullptr || *wrap == '\0') return argv;
+  std::vector<std::string> out;
+  std::istringstream words(wrap);
+  for (std::string w; words >> w;) out.push_back(w);
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
+}
 
 struct Agent {
   std::string dir;  // its XDG directories
@@ -439,7 +453,7 @@ int Main(int argc, char** argv) {
       const std::string as = round + 1 == rounds ? user : user + "-r" + std::to_string(round);
       Agent a = MakeAgent(work + "/agent-" + as, softhsm_conf);
       InitAgent(a, server, token_file(as), tree, recipient);
-      u.agent = RunOrDie({kCli, "sync", "--once"}, a.env);
+      u.agent = RunOrDie(Wrapped({kCli, "sync", "--once"}), a.env);
       u.agent_cpu += (u.agent_cpu.empty() ? "" : ", ") + Fixed(u.agent.cpu_seconds);
       auto client = Must(server.Client(tokens[as]), "client");
       const size_t blobs = ListAll(*client, ObjectKind::kBlob).size();
@@ -526,9 +540,9 @@ int Main(int argc, char** argv) {
       Agent pc = MakeAgent(work + "/restore-pc-" + user + std::to_string(round), softhsm_conf);
       const std::string target = work + "/restored/" + user;
       r.restore = RunOrDie(
-          {kCli, "restore", "--server", server.url(), "--fingerprint", server.fingerprint(),
-           "--token-file", token_file(user), "--module", kSoftHsm2Module, "--token", kCardLabel,
-           "--pin-file", pin_file, "--target", target, "--json"},
+          Wrapped({kCli, "restore", "--server", server.url(), "--fingerprint", server.fingerprint(),
+                   "--token-file", token_file(user), "--module", kSoftHsm2Module, "--token",
+                   kCardLabel, "--pin-file", pin_file, "--target", target, "--json"}),
           pc.env);
       r.restore_cpu += (r.restore_cpu.empty() ? "" : ", ") + Fixed(r.restore.cpu_seconds);
       r.summary = LastJsonObject(r.restore.output);
