@@ -16,15 +16,26 @@ StreamPipe::StreamPipe(size_t capacity)
 // more than half the ring (the writer must be able to keep going meanwhile).
 size_t StreamPipe::Wanted(size_t request) const { return std::min(request, capacity_ / 2); }
 
+Status StreamPipe::WaitReadable(std::unique_lock<std::mutex>& lock, size_t request) {
+  if (lent_ > 0) {
+    head_ = (head_ + lent_) % capacity_;
+    size_ -= lent_;
+    lent_ = 0;
+    if (writer_waiting_) writable_.notify_one();
+  }
+  reader_wants_ = Wanted(request);
+  readable_.wait(lock, [&] { return size_ >= reader_wants_ || finished_.has_value(); });
+  reader_wants_ = 0;
+  if (size_ == 0 && finished_.has_value() && !finished_->ok()) return *finished_;
+  return Status::Ok();
+}
+
 StatusOr<size_t> StreamPipe::Read(std::span<uint8_t> buf) {
   if (buf.empty()) return size_t{0};
   size_t n = 0, at = 0;
   {
     std::unique_lock lock(mu_);
-    reader_wants_ = Wanted(buf.size());
-    readable_.wait(lock, [&] { return size_ >= reader_wants_ || finished_.has_value(); });
-    reader_wants_ = 0;
-    if (size_ == 0) return finished_->ok() ? StatusOr<size_t>(size_t{0}) : *finished_;
+    CV_RETURN_IF_ERROR(WaitReadable(lock, buf.size()));
     n = std::min(buf.size(), size_);
     at = head_;
   }
@@ -38,6 +49,15 @@ StatusOr<size_t> StreamPipe::Read(std::span<uint8_t> buf) {
   size_ -= n;
   if (writer_waiting_) writable_.notify_one();
   return n;
+}
+
+StatusOr<ByteView> StreamPipe::ReadInPlace(size_t max) {
+  std::unique_lock lock(mu_);
+  CV_RETURN_IF_ERROR(WaitReadable(lock, max));
+  // The lent bytes stay counted in size_, so the writer leaves them alone until the
+  // reader's next call gives them back.
+  lent_ = std::min({max, size_, capacity_ - head_});
+  return ByteView(ring_.get() + head_, lent_);
 }
 
 void StreamPipe::Cancel() {

@@ -23,8 +23,12 @@ class StreamPipe final : public SequentialFile {
  public:
   explicit StreamPipe(size_t capacity);
 
-  // Reader side.
+  // Reader side. ReadInPlace lends the reader a stretch of the ring (never across its
+  // end, so a view may be shorter than what has arrived); the writer reuses it only after
+  // the reader's next call.
   StatusOr<size_t> Read(std::span<uint8_t> buf) override;
+  bool ReadsInPlace() const override { return true; }
+  StatusOr<ByteView> ReadInPlace(size_t max) override;
   void Cancel();
 
   // Writer side.
@@ -33,6 +37,9 @@ class StreamPipe final : public SequentialFile {
 
  private:
   size_t Wanted(size_t request) const;
+  // Waits for what a read of `request` bytes wants (see Wanted), the lent bytes given back
+  // first. Returns with `lock` held; an OK status with size_ == 0 is the end.
+  Status WaitReadable(std::unique_lock<std::mutex>& lock, size_t request);
 
   const size_t capacity_;
   const std::unique_ptr<uint8_t[]> ring_;
@@ -40,6 +47,7 @@ class StreamPipe final : public SequentialFile {
   std::condition_variable readable_, writable_;
   size_t head_ = 0;                 // guarded by mu_: next byte to read
   size_t size_ = 0;                 // guarded by mu_: bytes buffered
+  size_t lent_ = 0;                 // guarded by mu_: of those, lent by ReadInPlace
   std::optional<Status> finished_;  // guarded by mu_
   bool cancelled_ = false;          // guarded by mu_
   size_t reader_wants_ = 0;         // guarded by mu_: what a waiting reader waits for

@@ -93,30 +93,35 @@ class CommitGatedFile final : public SequentialFile {
   CommitGatedFile(ByteView head, StreamPipe* pipe, uint64_t size)
       : head_(head), pipe_(pipe), size_(size) {}
   StatusOr<size_t> Read(std::span<uint8_t> buf) override {
-    if (pos_ == size_ || buf.empty()) return 0;
+    CV_ASSIGN_OR_RETURN(ByteView got, ReadInPlace(buf.size()));
+    std::copy(got.begin(), got.end(), buf.begin());
+    return got.size();
+  }
+  // The upload sends the pipe's bytes from the ring itself.
+  bool ReadsInPlace() const override { return true; }
+  StatusOr<ByteView> ReadInPlace(size_t max) override {
+    if (pos_ == size_ || max == 0) return ByteView();
     const uint64_t left = size_ - pos_;
     if (left > 1) {
-      const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), left - 1));
-      size_t n = 0;
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(max, left - 1));
+      ByteView got;
       if (!head_.empty()) {
-        n = std::min(want, head_.size());
-        std::copy_n(head_.data(), n, buf.data());
-        head_ = head_.subspan(n);
+        got = head_.first(std::min(want, head_.size()));
+        head_ = head_.subspan(got.size());
       } else {
-        CV_ASSIGN_OR_RETURN(n, pipe_->Read(buf.first(want)));
-        if (n == 0) return InternalError("the stream ended early", "size_mismatch");
+        CV_ASSIGN_OR_RETURN(got, pipe_->ReadInPlace(want));
+        if (got.empty()) return InternalError("the stream ended early", "size_mismatch");
       }
-      pos_ += n;
-      return n;
+      pos_ += got.size();
+      return got;
     }
-    uint8_t last, extra;
-    CV_ASSIGN_OR_RETURN(size_t got, ReadFull(*pipe_, {&last, 1}));
-    if (got != 1) return InternalError("the stream ended early", "size_mismatch");
-    CV_ASSIGN_OR_RETURN(got, ReadFull(*pipe_, {&extra, 1}));  // waits for Finish
-    if (got != 0) return InternalError("the stream is longer than its blob", "size_mismatch");
-    buf[0] = last;
+    uint8_t extra;
+    CV_ASSIGN_OR_RETURN(size_t n, ReadFull(*pipe_, {&last_, 1}));
+    if (n != 1) return InternalError("the stream ended early", "size_mismatch");
+    CV_ASSIGN_OR_RETURN(n, ReadFull(*pipe_, {&extra, 1}));  // waits for Finish
+    if (n != 0) return InternalError("the stream is longer than its blob", "size_mismatch");
     ++pos_;
-    return 1;
+    return ByteView(&last_, 1);
   }
 
  private:
@@ -124,6 +129,7 @@ class CommitGatedFile final : public SequentialFile {
   StreamPipe* pipe_;
   const uint64_t size_;
   uint64_t pos_ = 0;
+  uint8_t last_ = 0;
 };
 
 // Uploads the v2 blob that arrives through `pipe` (the blob's size follows from its

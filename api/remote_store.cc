@@ -304,22 +304,27 @@ StatusOr<ObjectInfo> RemoteStore::Put(std::string_view id, const PutOptions& opt
           }
           const size_t want =
               static_cast<size_t>(std::min<uint64_t>(buffer->size(), options.size - offset));
-          auto n = file->Read(std::span(buffer->data(), want));
-          if (!n.ok()) {
-            source_status = n.status();
+          // A source in memory (a streamed blob's pipe) is sent from there, not copied first.
+          StatusOr<ByteView> piece = [&]() -> StatusOr<ByteView> {
+            if (file->ReadsInPlace()) return file->ReadInPlace(want);
+            CV_ASSIGN_OR_RETURN(size_t n, file->Read(std::span(buffer->data(), want)));
+            return ByteView(buffer->data(), n);
+          }();
+          if (!piece.ok()) {
+            source_status = piece.status();
             return false;
           }
-          if (*n == 0) {
+          if (piece->empty()) {
             source_status = InvalidArgumentError("the source is shorter than the declared size",
                                                  "size_mismatch");
             return false;
           }
           if (xxh.has_value()) {
-            xxh->Update(ByteView(buffer->data(), *n));
+            xxh->Update(*piece);
           } else if (appended) {
-            hasher.Update(ByteView(buffer->data(), *n));
+            hasher.Update(*piece);
           }
-          return sink.write(reinterpret_cast<const char*>(buffer->data()), *n);
+          return sink.write(reinterpret_cast<const char*>(piece->data()), piece->size());
         },
         "application/octet-stream");
   }();

@@ -129,7 +129,8 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
       cur_prefix_buffer = 1 - cur_prefix_buffer;
     }
   }
-  // An in-memory source is opened in place; otherwise each block is read into `in`.
+  // An in-memory source is opened in place; otherwise each block is read, in place where
+  // the source can, else into `in`.
   const std::optional<ByteView> mapped = source_->TakeRemaining();
   size_t mapped_pos = 0;
   int cur = cur_prefix_buffer;
@@ -144,7 +145,10 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
       got = std::min(want, mapped->size() - mapped_pos);
       mapped_pos += got;
     } else {
-      CV_ASSIGN_OR_RETURN(got, ReadFull(*source_, {in.get(), want}));
+      // In place where the source allows (a download's pipe); else read into `in`.
+      CV_ASSIGN_OR_RETURN(ByteView read, ReadFullView(*source_, {in.get(), want}));
+      src = read.data();
+      got = read.size();
     }
     // Every chunk of a block but the last has the full size, so chunk k starts at
     // k * kSealedChunk; only complete chunks are opened.

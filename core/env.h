@@ -29,10 +29,22 @@ class SequentialFile {
   // of copying them out with Read. Taking them consumes them (later Reads return 0).
   // nullopt when the file is not in memory: use Read.
   virtual std::optional<ByteView> TakeRemaining() { return std::nullopt; }
+
+  // In-place reading, for a file whose bytes pass through memory it owns (a StreamPipe):
+  // waits as Read does, then returns a view of up to `max` of the next bytes, empty at end
+  // of file. They count as read; the view stays valid until the next call on this file.
+  // Only where ReadsInPlace() is true; elsewhere ReadInPlace fails with kUnsupported.
+  virtual bool ReadsInPlace() const { return false; }
+  virtual StatusOr<ByteView> ReadInPlace(size_t max);
 };
 
 // Reads until `buf` is full or end of file; returns the count read.
 StatusOr<size_t> ReadFull(SequentialFile& file, std::span<uint8_t> buf);
+
+// As ReadFull, but returns the bytes read: in place when `file` reads in place and its next
+// scratch.size() bytes are contiguous there, else copied into `scratch`. The view is valid
+// until the next call on `file`, and while `scratch` lives.
+StatusOr<ByteView> ReadFullView(SequentialFile& file, std::span<uint8_t> scratch);
 
 // Appends whose size and file offset are multiples of this can bypass the page cache
 // (WritableFile::AdviseWriteOnce).

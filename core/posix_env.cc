@@ -313,6 +313,28 @@ StatusOr<size_t> ReadFull(SequentialFile& file, std::span<uint8_t> buf) {
   return done;
 }
 
+StatusOr<ByteView> SequentialFile::ReadInPlace(size_t) {
+  return UnsupportedError("this file cannot be read in place");
+}
+
+StatusOr<ByteView> ReadFullView(SequentialFile& file, std::span<uint8_t> scratch) {
+  if (!file.ReadsInPlace()) {
+    CV_ASSIGN_OR_RETURN(size_t n, ReadFull(file, scratch));
+    return ByteView(scratch.first(n));
+  }
+  CV_ASSIGN_OR_RETURN(ByteView first, file.ReadInPlace(scratch.size()));
+  if (first.size() == scratch.size() || first.empty()) return first;
+  // Short (the bytes wrap around the file's buffer, or arrive in pieces): gathered.
+  size_t done = 0;
+  for (ByteView piece = first; !piece.empty();) {
+    std::copy(piece.begin(), piece.end(), scratch.begin() + static_cast<ptrdiff_t>(done));
+    done += piece.size();
+    if (done == scratch.size()) break;
+    CV_ASSIGN_OR_RETURN(piece, file.ReadInPlace(scratch.size() - done));
+  }
+  return ByteView(scratch.first(done));
+}
+
 std::string DirName(const std::string& path) {
   size_t slash = path.find_last_of('/');
   if (slash == std::string::npos) return ".";

@@ -1,10 +1,13 @@
-// Tests for StreamPipe: bytes arrive in order through a ring smaller than the stream, the
-// writer's error comes after the bytes written before it, and a reader that gives up
-// releases a writer blocked on a full pipe.
+// Tests for StreamPipe: bytes arrive in order through a ring smaller than the stream, read
+// by copy or in place; a view lent in place is not overwritten before the reader's next
+// call; the writer's error comes after the bytes written before it, and a reader that gives
+// up releases a writer blocked on a full pipe.
 #include "agent/stream_pipe.h"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 
@@ -74,6 +77,94 @@ TEST(StreamPipeTest, CancelReleasesAWriterBlockedOnAFullPipe) {
   pipe.Cancel();
   writer.join();
   EXPECT_EQ(written.code(), StatusCode::kCancelled);
+}
+
+std::string Str(ByteView b) { return std::string(AsStringView(b)); }
+
+// Reads everything in place, in views of at most `piece` bytes; checks each view's bounds.
+std::string ReadAllInPlace(StreamPipe& pipe, size_t piece, size_t capacity, Status* status) {
+  std::string out;
+  while (true) {
+    StatusOr<ByteView> view = pipe.ReadInPlace(piece);
+    if (!view.ok()) {
+      *status = view.status();
+      return out;
+    }
+    if (view->empty()) return out;
+    EXPECT_LE(view->size(), std::min(piece, capacity));
+    out.append(reinterpret_cast<const char*>(view->data()), view->size());
+  }
+}
+
+TEST(StreamPipeTest, EveryByteArrivesInOrderWhenReadInPlace) {
+  const std::string data = Stream(256 << 10);
+  for (size_t capacity : {size_t{7}, size_t{4096}, size_t{100000}}) {
+    for (size_t piece : {size_t{1}, size_t{13}, size_t{65536}}) {
+      StreamPipe pipe(capacity);
+      std::thread writer([&] {
+        for (size_t at = 0; at < data.size(); at += 3001) {
+          ASSERT_TRUE(pipe.Write(AsBytes(std::string_view(data).substr(at, 3001))).ok());
+        }
+        pipe.Finish(Status::Ok());
+      });
+      Status status;
+      const std::string got = ReadAllInPlace(pipe, piece, capacity, &status);
+      writer.join();
+      EXPECT_TRUE(status.ok()) << status.ToString();
+      ASSERT_EQ(got.size(), data.size()) << capacity << " " << piece;
+      EXPECT_TRUE(got == data) << capacity << " " << piece;
+    }
+  }
+}
+
+TEST(StreamPipeTest, ALentViewIsNotOverwrittenBeforeTheReadersNextCall) {
+  StreamPipe pipe(8);
+  ASSERT_TRUE(pipe.Write(AsBytes("abcdefgh")).ok());
+  const ByteView view = pipe.ReadInPlace(8).value();  // the whole ring, lent
+  ASSERT_EQ(Str(view), "abcdefgh");
+  std::atomic<bool> wrote{false};
+  std::thread writer([&] {
+    ASSERT_TRUE(pipe.Write(AsBytes("12345678")).ok());
+    wrote = true;
+    pipe.Finish(Status::Ok());
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(wrote);  // the lent bytes still count as unread: no room
+  EXPECT_EQ(Str(view), "abcdefgh");
+  EXPECT_EQ(Str(pipe.ReadInPlace(8).value()), "12345678");  // gives the first view back
+  writer.join();
+  EXPECT_TRUE(wrote);
+  EXPECT_TRUE(pipe.ReadInPlace(8).value().empty());
+}
+
+TEST(StreamPipeTest, ReadFullViewIsInPlaceUnlessTheBytesWrapAroundTheRing) {
+  uint8_t scratch[12];
+  {
+    StreamPipe pipe(16);
+    ASSERT_TRUE(pipe.Write(AsBytes("0123456789")).ok());
+    const ByteView got = ReadFullView(pipe, std::span(scratch, 10)).value();
+    EXPECT_EQ(Str(got), "0123456789");
+    EXPECT_NE(got.data(), scratch);  // contiguous in the ring: not copied
+  }
+  StreamPipe pipe(16);
+  ASSERT_TRUE(pipe.Write(AsBytes("0123456789")).ok());
+  ASSERT_EQ(pipe.Read(std::span(scratch, 10)).value(), 10u);
+  ASSERT_TRUE(pipe.Write(AsBytes("abcdefghijkl")).ok());  // 6 bytes to the end, 6 wrapped
+  pipe.Finish(Status::Ok());
+  const ByteView got = ReadFullView(pipe, std::span(scratch, 12)).value();
+  EXPECT_EQ(Str(got), "abcdefghijkl");
+  EXPECT_EQ(got.data(), scratch);  // gathered across the end
+  EXPECT_TRUE(ReadFullView(pipe, std::span(scratch, 12)).value().empty());
+}
+
+TEST(StreamPipeTest, WriterErrorComesAfterTheBytesReadInPlace) {
+  StreamPipe pipe(1024);
+  ASSERT_TRUE(pipe.Write(AsBytes("partial")).ok());
+  pipe.Finish(UnavailableError("connection reset", "network"));
+  EXPECT_EQ(Str(pipe.ReadInPlace(100).value()), "partial");
+  StatusOr<ByteView> next = pipe.ReadInPlace(100);
+  ASSERT_FALSE(next.ok());
+  EXPECT_EQ(next.status().reason(), "network");
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/fault_injection_env.h"
+#include "core/memory_file.h"
 
 namespace cardvault {
 namespace {
@@ -133,6 +134,20 @@ TEST_F(EnvTest, WriteOnceAppendsGoAroundThePageCacheAndKeepTheContent) {
   EXPECT_GT(ResidentFraction(Path("cached"), 4 * kBlock), 0.9);
   EXPECT_LT(ResidentFraction(Path("once"), 4 * kBlock), 0.1);
   EXPECT_TRUE(AsStringView(ReadFileToBytes(*env_, Path("once")).value()) == once);
+}
+
+TEST(ReadFullViewTest, AFileThatCannotReadInPlaceIsCopiedIntoTheScratchBuffer) {
+  const std::string data = "0123456789";
+  MemorySequentialFile file(AsBytes(data));
+  ASSERT_FALSE(file.ReadsInPlace());
+  EXPECT_EQ(file.ReadInPlace(4).status().code(), StatusCode::kUnsupported);
+  uint8_t scratch[6];
+  ByteView got = ReadFullView(file, scratch).value();
+  EXPECT_EQ(AsStringView(got), "012345");
+  EXPECT_EQ(got.data(), scratch);
+  got = ReadFullView(file, scratch).value();  // short at the end
+  EXPECT_EQ(AsStringView(got), "6789");
+  EXPECT_TRUE(ReadFullView(file, scratch).value().empty());
 }
 
 TEST_F(EnvTest, MissingFileIsNotFound) {
