@@ -104,9 +104,9 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
   }
   const size_t block = static_cast<size_t>(std::min<uint64_t>(kChunksPerBlock, count));
   std::unique_ptr<uint8_t[]> in = std::make_unique_for_overwrite<uint8_t[]>(block * kSealedChunk);
-  std::unique_ptr<uint8_t[]> out[2] = {
-      std::make_unique_for_overwrite<uint8_t[]>(block * kChunkSize),
-      std::make_unique_for_overwrite<uint8_t[]>(block * kChunkSize)};
+  // Aligned, so that a sink that writes around the page cache needs no bounce copy.
+  DirectIoBuffer out[2] = {NewDirectIoBuffer(block * kChunkSize),
+                           NewDirectIoBuffer(block * kChunkSize)};
   BackgroundHasher hasher;
   int cur_prefix_buffer = 0;
   // Without the hash check, the second core opens half of each block instead.

@@ -50,6 +50,13 @@ StatusOr<ByteView> ReadFullView(SequentialFile& file, std::span<uint8_t> scratch
 // (WritableFile::AdviseWriteOnce).
 inline constexpr size_t kDirectIoAlignment = 4096;
 
+// Uninitialized memory aligned to kDirectIoAlignment: appends from it need no bounce copy.
+struct DirectIoDelete {
+  void operator()(uint8_t* p) const;
+};
+using DirectIoBuffer = std::unique_ptr<uint8_t[], DirectIoDelete>;
+DirectIoBuffer NewDirectIoBuffer(size_t size);
+
 // A file being written. Not thread-safe. Data is durable only after Sync() returned OK.
 class WritableFile {
  public:

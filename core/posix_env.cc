@@ -55,10 +55,7 @@ class PosixWritableFile final : public WritableFile {
     if (direct_ && reinterpret_cast<uintptr_t>(data.data()) % kDirectIoAlignment != 0) {
       // O_DIRECT needs an aligned address too: through a bounce buffer (a copy in hot
       // memory, far cheaper than the page cache's).
-      if (bounce_ == nullptr) {
-        bounce_.reset(static_cast<uint8_t*>(
-            ::operator new[](kBounceBytes, std::align_val_t{kDirectIoAlignment})));
-      }
+      if (bounce_ == nullptr) bounce_ = NewDirectIoBuffer(kBounceBytes);
       while (!data.empty()) {
         const size_t n = std::min(data.size(), kBounceBytes);
         std::memcpy(bounce_.get(), data.data(), n);
@@ -134,12 +131,6 @@ class PosixWritableFile final : public WritableFile {
   static constexpr uint64_t kWritebackBytes = 8 << 20;
   static constexpr size_t kDirectMinBytes = 256 << 10;
   static constexpr size_t kBounceBytes = 1 << 20;
-  struct AlignedDelete {
-    void operator()(uint8_t* p) const {
-      ::operator delete[](p, std::align_val_t{kDirectIoAlignment});
-    }
-  };
-
   void SetDirect(bool on) {
     if (on == direct_) return;
     const int flags = ::fcntl(fd_, F_GETFL);
@@ -157,7 +148,7 @@ class PosixWritableFile final : public WritableFile {
   uint64_t written_back_ = 0;  // of which writeback has been started
   bool write_once_ = false;    // AdviseWriteOnce, until the file system refuses O_DIRECT
   bool direct_ = false;        // O_DIRECT is set on fd_
-  std::unique_ptr<uint8_t[], AlignedDelete> bounce_;  // for direct appends not aligned
+  DirectIoBuffer bounce_;      // for direct appends not aligned
 };
 
 // Opens `path` read-only (with `flags`), runs `sync` on the descriptor and closes it.
@@ -311,6 +302,15 @@ StatusOr<size_t> ReadFull(SequentialFile& file, std::span<uint8_t> buf) {
     done += n;
   }
   return done;
+}
+
+void DirectIoDelete::operator()(uint8_t* p) const {
+  ::operator delete[](p, std::align_val_t{kDirectIoAlignment});
+}
+
+DirectIoBuffer NewDirectIoBuffer(size_t size) {
+  return DirectIoBuffer(
+      static_cast<uint8_t*>(::operator new[](size, std::align_val_t{kDirectIoAlignment})));
 }
 
 StatusOr<ByteView> SequentialFile::ReadInPlace(size_t) {
