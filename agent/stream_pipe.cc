@@ -9,8 +9,7 @@
 namespace cardvault {
 
 StreamPipe::StreamPipe(size_t capacity)
-    : capacity_(std::max<size_t>(capacity, 2)),
-      ring_(std::make_unique_for_overwrite<uint8_t[]>(capacity_)) {}
+    : capacity_(std::max<size_t>(capacity, 2)), ring_(NewDirectIoBuffer(capacity_)) {}
 
 // How many bytes a waiting reader wants before it is woken: all it asked for, but never
 // more than half the ring (the writer must be able to keep going meanwhile).
@@ -81,11 +80,21 @@ Status StreamPipe::Write(ByteView data) {
     // The free space is the writer's until it grows size_: copied without the lock.
     std::memcpy(ring_.get() + tail, data.data(), n);
     data = data.subspan(n);
+    written_ += n;
     std::lock_guard lock(mu_);
     size_ += n;
     if (reader_wants_ > 0 && size_ >= reader_wants_) readable_.notify_one();
   }
   return Status::Ok();
+}
+
+std::optional<ByteView> StreamPipe::Written(uint64_t offset, size_t n) const {
+  if (offset > written_ || n > written_ - offset || written_ - offset > capacity_) {
+    return std::nullopt;
+  }
+  const size_t at = static_cast<size_t>(offset % capacity_);
+  if (n > capacity_ - at) return std::nullopt;
+  return ByteView(ring_.get() + at, n);
 }
 
 void StreamPipe::Finish(Status status) {

@@ -34,6 +34,11 @@ class StreamPipe final : public SequentialFile {
   // Writer side.
   Status Write(ByteView data);
   void Finish(Status status);
+  // The stream's bytes [offset, offset + n), in the ring: only while they are among the
+  // last `capacity` written (the reader may have read them; only the writer overwrites)
+  // and do not wrap around its end; nullopt otherwise. Valid until the next Write. The
+  // ring is aligned for direct I/O, and the stream's byte k sits at k % capacity.
+  std::optional<ByteView> Written(uint64_t offset, size_t n) const;
 
  private:
   size_t Wanted(size_t request) const;
@@ -42,7 +47,7 @@ class StreamPipe final : public SequentialFile {
   Status WaitReadable(std::unique_lock<std::mutex>& lock, size_t request);
 
   const size_t capacity_;
-  const std::unique_ptr<uint8_t[]> ring_;
+  const DirectIoBuffer ring_;
   std::mutex mu_;
   std::condition_variable readable_, writable_;
   size_t head_ = 0;                 // guarded by mu_: next byte to read
@@ -52,6 +57,7 @@ class StreamPipe final : public SequentialFile {
   bool cancelled_ = false;          // guarded by mu_
   size_t reader_wants_ = 0;         // guarded by mu_: what a waiting reader waits for
   bool writer_waiting_ = false;     // guarded by mu_
+  uint64_t written_ = 0;            // the writer's: bytes written into the ring
 };
 
 }  // namespace cardvault

@@ -30,24 +30,34 @@ constexpr size_t kStreamPipeBytes = 4 << 20;
 // Writes a blob to its spool file and, as long as the upload reads, to the upload's pipe.
 // An upload that gave up (the pipe was cancelled) does not stop the spool file. The spool
 // file gets whole aligned blocks, so that it is written around the page cache
-// (AdviseWriteOnce): it is read again only if the upload must be retried.
+// (AdviseWriteOnce): it is read again only if the upload must be retried. While the pipe
+// takes the bytes, the blocks are written from its ring, which keeps the last
+// kStreamPipeBytes written; once it stops, they are gathered in a block of their own.
+// Sync or Close ends the blob.
 class TeeToPipe final : public WritableFile {
  public:
-  TeeToPipe(WritableFile* file, StreamPipe* pipe)
-      : file_(file),
-        pipe_(pipe),
-        block_(new (std::align_val_t(kDirectIoAlignment)) uint8_t[kBlock]) {
+  TeeToPipe(WritableFile* file, StreamPipe* pipe) : file_(file), pipe_(pipe) {
     file_->AdviseWriteOnce();
   }
   Status Append(ByteView data) override {
-    if (piping_ && !pipe_->Write(data).ok()) piping_ = false;
+    while (piping_ && !data.empty()) {
+      const ByteView piece = data.first(std::min(data.size(), kBlock));
+      if (!pipe_->Write(piece).ok()) {
+        CV_RETURN_IF_ERROR(StopPiping());
+        break;
+      }
+      written_ += piece.size();
+      data = data.subspan(piece.size());
+      // At most a block and a piece are in the ring and not in the file yet.
+      while (written_ - flushed_ >= kBlock) CV_RETURN_IF_ERROR(FlushFromRing(kBlock));
+    }
     written_ += data.size();
     while (!data.empty()) {
       const size_t n = std::min(data.size(), kBlock - used_);
       std::copy_n(data.data(), n, block_.get() + used_);
       used_ += n;
       data = data.subspan(n);
-      if (used_ == kBlock) CV_RETURN_IF_ERROR(Flush());
+      if (used_ == kBlock) CV_RETURN_IF_ERROR(FlushBlock());
     }
     return Status::Ok();
   }
@@ -55,34 +65,57 @@ class TeeToPipe final : public WritableFile {
     return InternalError("a streamed blob is written front to back");
   }
   Status Sync() override {
-    CV_RETURN_IF_ERROR(Flush());
+    CV_RETURN_IF_ERROR(FlushRest());
     return file_->Sync();
   }
   Status Close() override {
-    CV_RETURN_IF_ERROR(Flush());
+    CV_RETURN_IF_ERROR(FlushRest());
     return file_->Close();
   }
   uint64_t written() const { return written_; }
 
  private:
   static constexpr size_t kBlock = 1 << 20;
-  struct AlignedDelete {
-    void operator()(uint8_t* p) const {
-      ::operator delete[](p, std::align_val_t(kDirectIoAlignment));
-    }
-  };
-  Status Flush() {
+  // A block's bytes never wrap around the ring's end.
+  static_assert(kStreamPipeBytes % kBlock == 0);
+
+  Status FlushFromRing(size_t n) {
+    const std::optional<ByteView> bytes = pipe_->Written(flushed_, n);
+    if (!bytes) return InternalError("the spool file's next bytes are no longer in the pipe");
+    CV_RETURN_IF_ERROR(file_->Append(*bytes));
+    flushed_ += n;
+    return Status::Ok();
+  }
+  // The upload gave up: the bytes not in the file yet move from the ring to block_.
+  Status StopPiping() {
+    piping_ = false;
+    block_ = NewDirectIoBuffer(kBlock);
+    const size_t n = static_cast<size_t>(written_ - flushed_);
+    const std::optional<ByteView> bytes = pipe_->Written(flushed_, n);
+    if (!bytes) return InternalError("the spool file's next bytes are no longer in the pipe");
+    std::copy(bytes->begin(), bytes->end(), block_.get());
+    used_ = n;
+    flushed_ += n;
+    return Status::Ok();
+  }
+  Status FlushBlock() {
     Status s = file_->Append({block_.get(), used_});
     used_ = 0;
     return s;
   }
+  Status FlushRest() {
+    if (!piping_) return FlushBlock();
+    return written_ > flushed_ ? FlushFromRing(static_cast<size_t>(written_ - flushed_))
+                               : Status::Ok();
+  }
 
   WritableFile* file_;
   StreamPipe* pipe_;
-  std::unique_ptr<uint8_t[], AlignedDelete> block_;
-  size_t used_ = 0;
   bool piping_ = true;
-  uint64_t written_ = 0;
+  uint64_t written_ = 0;  // bytes appended
+  uint64_t flushed_ = 0;  // of which in the file, or (once not piping) in block_
+  DirectIoBuffer block_;  // once not piping
+  size_t used_ = 0;
 };
 
 // The `size` bytes of a blob: `head`, then what arrives through `pipe`. The last byte is

@@ -157,6 +157,22 @@ TEST(StreamPipeTest, ReadFullViewIsInPlaceUnlessTheBytesWrapAroundTheRing) {
   EXPECT_TRUE(ReadFullView(pipe, std::span(scratch, 12)).value().empty());
 }
 
+TEST(StreamPipeTest, TheWriterSeesItsLastBytesInTheRingUntilItOverwritesThem) {
+  StreamPipe pipe(8);
+  ASSERT_TRUE(pipe.Write(AsBytes("abcdef")).ok());
+  EXPECT_EQ(Str(pipe.Written(1, 4).value()), "bcde");
+  EXPECT_FALSE(pipe.Written(4, 3).has_value());  // not written yet
+  uint8_t buf[6];
+  ASSERT_EQ(pipe.Read(buf).value(), 6u);
+  EXPECT_EQ(Str(pipe.Written(0, 6).value()), "abcdef");  // read, but not overwritten
+  ASSERT_TRUE(pipe.Write(AsBytes("ghij")).ok());         // i and j wrap to the front
+  EXPECT_FALSE(pipe.Written(0, 2).has_value());          // overwritten by i and j
+  EXPECT_EQ(Str(pipe.Written(2, 6).value()), "cdefgh");
+  EXPECT_FALSE(pipe.Written(6, 4).has_value());  // g h | i j: across the end
+  EXPECT_EQ(Str(pipe.Written(8, 2).value()), "ij");
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(pipe.Written(8, 2)->data()) % kDirectIoAlignment, 0u);
+}
+
 TEST(StreamPipeTest, WriterErrorComesAfterTheBytesReadInPlace) {
   StreamPipe pipe(1024);
   ASSERT_TRUE(pipe.Write(AsBytes("partial")).ok());
