@@ -2,6 +2,11 @@
 #include "api/xxh128.h"
 
 #include <xxhash.h>
+#if defined(__x86_64__) || defined(__i386__)
+// libxxhash's runtime-dispatched update (AVX-512, AVX2 or SSE2, whichever the CPU has)
+// under the same names; otherwise the build's baseline vector unit (SSE2) is used.
+#include <xxh_x86dispatch.h>
+#endif
 
 #include <cstring>
 #include <new>
