@@ -14,6 +14,7 @@
 
 #include "agent/stream_pipe.h"
 #include "agent/tree_scanner.h"
+#include "core/background_appender.h"
 #include "core/encryptor.h"
 #include "core/key_epoch.h"
 #include "core/memory_file.h"
@@ -32,11 +33,12 @@ constexpr size_t kStreamPipeBytes = 4 << 20;
 // file gets whole aligned blocks, so that it is written around the page cache
 // (AdviseWriteOnce): it is read again only if the upload must be retried. While the pipe
 // takes the bytes, the blocks are written from its ring, which keeps the last
-// kStreamPipeBytes written; once it stops, they are gathered in a block of their own.
-// Sync or Close ends the blob.
+// kStreamPipeBytes written, and on a second thread, so that the encryption goes on while
+// the disk writes; once the pipe stops, they are gathered in a block of their own. Sync or
+// Close ends the blob; Wait before `file` goes.
 class TeeToPipe final : public WritableFile {
  public:
-  TeeToPipe(WritableFile* file, StreamPipe* pipe) : file_(file), pipe_(pipe) {
+  TeeToPipe(WritableFile* file, StreamPipe* pipe) : file_(file), pipe_(pipe), appender_(file) {
     file_->AdviseWriteOnce();
   }
   Status Append(ByteView data) override {
@@ -72,23 +74,27 @@ class TeeToPipe final : public WritableFile {
     CV_RETURN_IF_ERROR(FlushRest());
     return file_->Close();
   }
+  // Waits for the block being written.
+  Status Wait() { return appender_.Wait(); }
   uint64_t written() const { return written_; }
 
  private:
   static constexpr size_t kBlock = 1 << 20;
-  // A block's bytes never wrap around the ring's end.
-  static_assert(kStreamPipeBytes % kBlock == 0);
+  // A block's bytes never wrap around the ring's end, and stay in it while they are
+  // written: the block in flight, at most a block and a piece after it.
+  static_assert(kStreamPipeBytes % kBlock == 0 && kStreamPipeBytes >= 3 * kBlock);
 
   Status FlushFromRing(size_t n) {
     const std::optional<ByteView> bytes = pipe_->Written(flushed_, n);
     if (!bytes) return InternalError("the spool file's next bytes are no longer in the pipe");
-    CV_RETURN_IF_ERROR(file_->Append(*bytes));
+    CV_RETURN_IF_ERROR(appender_.Submit(*bytes));
     flushed_ += n;
     return Status::Ok();
   }
   // The upload gave up: the bytes not in the file yet move from the ring to block_.
   Status StopPiping() {
     piping_ = false;
+    CV_RETURN_IF_ERROR(appender_.Wait());
     block_ = NewDirectIoBuffer(kBlock);
     const size_t n = static_cast<size_t>(written_ - flushed_);
     const std::optional<ByteView> bytes = pipe_->Written(flushed_, n);
@@ -98,15 +104,18 @@ class TeeToPipe final : public WritableFile {
     flushed_ += n;
     return Status::Ok();
   }
-  Status FlushBlock() {
+  Status FlushBlock() {  // not piping: block_ is reused at once, so it is written here
+    CV_RETURN_IF_ERROR(appender_.Wait());
     Status s = file_->Append({block_.get(), used_});
     used_ = 0;
     return s;
   }
   Status FlushRest() {
     if (!piping_) return FlushBlock();
-    return written_ > flushed_ ? FlushFromRing(static_cast<size_t>(written_ - flushed_))
-                               : Status::Ok();
+    if (written_ > flushed_) {
+      CV_RETURN_IF_ERROR(FlushFromRing(static_cast<size_t>(written_ - flushed_)));
+    }
+    return appender_.Wait();
   }
 
   WritableFile* file_;
@@ -116,6 +125,7 @@ class TeeToPipe final : public WritableFile {
   uint64_t flushed_ = 0;  // of which in the file, or (once not piping) in block_
   DirectIoBuffer block_;  // once not piping
   size_t used_ = 0;
+  BackgroundAppender appender_;  // declared last: joined first
 };
 
 // The `size` bytes of a blob: `head`, then what arrives through `pipe`. The last byte is
@@ -498,6 +508,7 @@ Status SyncEngine::StreamOne(VersionRecord& v, PassResult& result) {
   } abandon{[&] {
     pipe.Finish(CancelledError("the streamed upload was abandoned"));
     join();
+    tee.Wait().IgnoreError();  // no spool write in flight when the file goes
     file.reset();
     env_->RemoveFile(tmp).IgnoreError();
     env_->RemoveFile(spool).IgnoreError();

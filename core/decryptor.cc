@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "core/aes_gcm.h"
+#include "core/background_appender.h"
 #include "core/background_hasher.h"
 #include "core/split_runner.h"
 
@@ -108,6 +109,9 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
   DirectIoBuffer out[2] = {NewDirectIoBuffer(block * kChunkSize),
                            NewDirectIoBuffer(block * kChunkSize)};
   BackgroundHasher hasher;
+  // A block goes to the sink while the next is opened; declared after `out`, so that an
+  // early return waits for the append in flight before the buffers go.
+  BackgroundAppender appender(&sink);
   int cur_prefix_buffer = 0;
   // Without the hash check, the second core opens half of each block instead.
   WorkerThread opener;
@@ -182,10 +186,11 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
     size_t out_len = 0;
     for (uint64_t k = 0; k < chunks; ++k) out_len += chunk_plain_len(index + k);
     if (options.verify_content_hash && out_len > 0) hasher.Submit({plain, out_len});
-    CV_RETURN_IF_ERROR(sink.Append({plain, out_len}));
+    CV_RETURN_IF_ERROR(appender.Submit({plain, out_len}));
     index += chunks;
     cur = 1 - cur;
   }
+  CV_RETURN_IF_ERROR(appender.Wait());
   if (header_.version == format::kVersion2) {
     // The trailer: the content hash, sealed; a v2 blob cut after its final chunk lacks it.
     uint8_t trailer[format::kTrailerSize];
