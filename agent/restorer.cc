@@ -59,7 +59,14 @@ namespace {
 
 constexpr char kStagingDir[] = ".cardvault-restore";
 constexpr size_t kWriteThreads = 4;     // the file system calls of small files overlap well
+constexpr size_t kRunFiles = 256;       // files of one directory a write thread takes in a row
 constexpr size_t kPipeBytes = 4 << 20;  // how far a download may run ahead of its decryption
+
+// The directory part of a relative path ("" for a top-level file).
+std::string_view ParentDir(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
+}
 
 // Test-only: SIGKILLs the process once `limit` plaintext bytes of a download are in its
 // staging file (an interrupted restore, for a later run to resume).
@@ -518,12 +525,29 @@ StatusOr<RestoreSummary> Restorer::Restore(
   for (const RemoteVersion& v : chosen) {
     (whole_blobs_.count(v.object_id) > 0 ? in_memory : remote).push_back(&v);
   }
+  // A thread takes a directory's files at a time (at most kRunFiles of them; `chosen` is in
+  // path order), so that the threads do not queue on one directory's lock for every file
+  // they create and rename.
+  std::vector<std::pair<size_t, size_t>> runs;
+  for (size_t i = 0; i < in_memory.size();) {
+    const std::string_view dir = ParentDir(in_memory[i]->metadata.path);
+    size_t j = i + 1;
+    while (j < in_memory.size() && j - i < kRunFiles &&
+           ParentDir(in_memory[j]->metadata.path) == dir) {
+      ++j;
+    }
+    runs.emplace_back(i, j);
+    i = j;
+  }
   std::atomic<size_t> next{0};
   auto worker = [&] {
-    for (size_t i = next++; i < in_memory.size(); i = next++) restore(*in_memory[i]);
+    for (size_t r = next++; r < runs.size(); r = next++) {
+      for (size_t i = runs[r].first; i < runs[r].second; ++i) restore(*in_memory[i]);
+    }
   };
   std::vector<std::thread> threads;
-  const size_t extra = std::min<size_t>(kWriteThreads - 1, in_memory.size() / 64);
+  const size_t extra =
+      std::min({kWriteThreads - 1, in_memory.size() / 64, runs.empty() ? 0 : runs.size() - 1});
   for (size_t t = 0; t < extra; ++t) threads.emplace_back(worker);
   worker();
   for (std::thread& t : threads) t.join();
