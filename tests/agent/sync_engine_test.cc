@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -53,7 +54,9 @@ class SyncEngineTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  std::unique_ptr<SyncEngine> MakeEngine(Env* env = nullptr, uint64_t stream_from_bytes = 8 << 20) {
+  // `retry_base_ns`: the first back-off, 1 ms by default so that tests need not wait for it.
+  std::unique_ptr<SyncEngine> MakeEngine(Env* env = nullptr, uint64_t stream_from_bytes = 8 << 20,
+                                         int64_t retry_base_ns = 1'000'000) {
     SyncEngineOptions o;
     o.vault_dir = vault_;
     o.spool_dir = dir_ + "/spool";
@@ -61,8 +64,8 @@ class SyncEngineTest : public ::testing::Test {
     o.card_recipients = {r};
     o.recipient_strings = {r->ToString()};
     o.env = env;
-    o.retry_base_ns = 1'000'000;  // 1 ms: tests do not wait for back-off
-    o.retry_max_ns = 2'000'000;
+    o.retry_base_ns = retry_base_ns;
+    o.retry_max_ns = 2 * retry_base_ns;
     o.stream_from_bytes = stream_from_bytes;
     auto e = SyncEngine::New(db_.get(), &client_, std::move(o));
     EXPECT_TRUE(e.ok()) << e.status().ToString();
@@ -346,6 +349,17 @@ std::string Big(size_t n, char seed = 'a') {
   return s;
 }
 
+// The real Env with a clock the test moves forward (past a back-off).
+class ClockEnv final : public EnvWrapper {
+ public:
+  ClockEnv() : EnvWrapper(Env::Default()) {}
+  int64_t NowUnixNanos() override { return target()->NowUnixNanos() + offset_; }
+  void Advance(int64_t ns) { offset_ += ns; }
+
+ private:
+  std::atomic<int64_t> offset_{0};
+};
+
 // Fails every blob upload after reading `read_bytes` of it: a connection cut mid-upload.
 class CutClient final : public ObjectClientWrapper {
  public:
@@ -435,13 +449,18 @@ TEST_F(SyncEngineTest, AStreamCutMidwayIsUploadedFromTheSpoolLater) {
   Write("big", content);
   CutClient cut(remote_.get(), 512 << 10);
   client_.set_target(&cut);
-  auto engine = MakeEngine(nullptr, 1 << 20);
+  // An hour's back-off, so that the pass that was cut does not retry (however long the rest
+  // of the encryption takes); the clock then moves past it.
+  ClockEnv clock;
+  auto engine = MakeEngine(&clock, 1 << 20, int64_t{3600} * 1'000'000'000);
   auto r = Sync(*engine);
+  EXPECT_EQ(r.uploaded, 0);
   EXPECT_EQ(r.retrying, 1);
   EXPECT_EQ(cut.cuts(), 1);
   EXPECT_EQ(db_->Counts().value().encrypted, 1);
   client_.set_target(remote_.get());
-  ::usleep(5000);  // past the (1 ms) back-off
+  EXPECT_EQ(engine->ProcessDue().value().uploaded, 0);  // still backing off
+  clock.Advance(int64_t{3 * 3600} * 1'000'000'000);
   r = engine->ProcessDue().value();
   EXPECT_EQ(r.uploaded, 1);
   ASSERT_EQ(ByPath()["big"].size(), 1u);
@@ -511,13 +530,14 @@ TEST_F(SyncEngineTest, AFileThatGrowsWhileItStreamsIsUploadedAsItIsNow) {
 TEST_F(SyncEngineTest, ALargeFileWaitsInTheSpoolWhileTheServerIsDown) {
   const std::string content = Big(2 << 20, 'd');
   Write("big", content);
-  auto engine = MakeEngine(nullptr, 1 << 20);
+  ClockEnv clock;  // an hour's back-off, which the clock then passes (see above)
+  auto engine = MakeEngine(&clock, 1 << 20, int64_t{3600} * 1'000'000'000);
   client_.set_target(nullptr);
   auto r = Sync(*engine);
   EXPECT_EQ(r.retrying, 1);
   EXPECT_EQ(db_->Counts().value().encrypted, 1);
   client_.set_target(remote_.get());
-  ::usleep(5000);
+  clock.Advance(int64_t{3 * 3600} * 1'000'000'000);
   r = engine->ProcessDue().value();
   EXPECT_EQ(r.uploaded, 1);
   EXPECT_EQ(ByPath()["big"].at(0).content, content);
