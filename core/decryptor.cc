@@ -133,27 +133,16 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
       cur_prefix_buffer = 1 - cur_prefix_buffer;
     }
   }
-  // An in-memory source is opened in place; otherwise each block is read, in place where
-  // the source can, else into `in`.
-  const std::optional<ByteView> mapped = source_->TakeRemaining();
-  size_t mapped_pos = 0;
+  // Each block is opened in place where the source reads in place (a blob in memory, a
+  // download's pipe), else read into `in`.
   int cur = cur_prefix_buffer;
   while (index < count) {
     const uint64_t chunks = std::min<uint64_t>(kChunksPerBlock, count - index);
     size_t want = 0;
     for (uint64_t k = 0; k < chunks; ++k) want += chunk_plain_len(index + k) + kTagSize;
-    const uint8_t* src = in.get();
-    size_t got = 0;
-    if (mapped) {
-      src = mapped->data() + mapped_pos;
-      got = std::min(want, mapped->size() - mapped_pos);
-      mapped_pos += got;
-    } else {
-      // In place where the source allows (a download's pipe); else read into `in`.
-      CV_ASSIGN_OR_RETURN(ByteView read, ReadFullView(*source_, {in.get(), want}));
-      src = read.data();
-      got = read.size();
-    }
+    CV_ASSIGN_OR_RETURN(ByteView read, ReadFullView(*source_, {in.get(), want}));
+    const uint8_t* src = read.data();
+    const size_t got = read.size();
     // Every chunk of a block but the last has the full size, so chunk k starts at
     // k * kSealedChunk; only complete chunks are opened.
     size_t complete = 0;
@@ -194,26 +183,14 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
   if (header_.version == format::kVersion2) {
     // The trailer: the content hash, sealed; a v2 blob cut after its final chunk lacks it.
     uint8_t trailer[format::kTrailerSize];
-    size_t got = 0;
-    if (mapped) {
-      got = std::min(sizeof trailer, mapped->size() - mapped_pos);
-      std::copy_n(mapped->data() + mapped_pos, got, trailer);
-      mapped_pos += got;
-    } else {
-      CV_ASSIGN_OR_RETURN(got, ReadFull(*source_, trailer));
-    }
+    CV_ASSIGN_OR_RETURN(size_t got, ReadFull(*source_, trailer));
     if (got != sizeof trailer) {
       return CorruptError("the blob ends inside its trailer", "truncated");
     }
     CV_ASSIGN_OR_RETURN(metadata_.sha256, format::OpenTrailer(trailer_key_, trailer));
   }
-  size_t more = 0;
-  if (mapped) {
-    more = mapped->size() - mapped_pos;
-  } else {
-    uint8_t extra;
-    CV_ASSIGN_OR_RETURN(more, ReadFull(*source_, {&extra, 1}));
-  }
+  uint8_t extra;
+  CV_ASSIGN_OR_RETURN(size_t more, ReadFull(*source_, {&extra, 1}));
   if (more != 0) {
     return CorruptError(header_.version == format::kVersion2 ? "data follows the trailer"
                                                              : "data follows the final chunk",

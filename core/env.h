@@ -30,10 +30,11 @@ class SequentialFile {
   // nullopt when the file is not in memory: use Read.
   virtual std::optional<ByteView> TakeRemaining() { return std::nullopt; }
 
-  // In-place reading, for a file whose bytes pass through memory it owns (a StreamPipe):
-  // waits as Read does, then returns a view of up to `max` of the next bytes, empty at end
-  // of file. They count as read; the view stays valid until the next call on this file.
-  // Only where ReadsInPlace() is true; elsewhere ReadInPlace fails with kUnsupported.
+  // In-place reading, for a file whose bytes are in memory (a StreamPipe's ring, a
+  // MemorySequentialFile): waits as Read does, then returns a view of up to `max` of the
+  // next bytes, empty at end of file. They count as read; the view stays valid until the
+  // next call on this file. Only where ReadsInPlace() is true; elsewhere ReadInPlace fails
+  // with kUnsupported.
   virtual bool ReadsInPlace() const { return false; }
   virtual StatusOr<ByteView> ReadInPlace(size_t max);
 };

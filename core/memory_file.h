@@ -24,6 +24,12 @@ class MemorySequentialFile final : public SequentialFile {
     pos_ = data_.size();
     return rest;
   }
+  bool ReadsInPlace() const override { return true; }
+  StatusOr<ByteView> ReadInPlace(size_t max) override {
+    ByteView next = data_.subspan(pos_, std::min(max, data_.size() - pos_));
+    pos_ += next.size();
+    return next;
+  }
 
  private:
   ByteView data_;

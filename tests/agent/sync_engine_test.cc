@@ -349,6 +349,8 @@ std::string Big(size_t n, char seed = 'a') {
   return s;
 }
 
+constexpr int64_t kHourNs = int64_t{3600} * 1'000'000'000;
+
 // The real Env with a clock the test moves forward (past a back-off).
 class ClockEnv final : public EnvWrapper {
  public:
@@ -452,7 +454,7 @@ TEST_F(SyncEngineTest, AStreamCutMidwayIsUploadedFromTheSpoolLater) {
   // An hour's back-off, so that the pass that was cut does not retry (however long the rest
   // of the encryption takes); the clock then moves past it.
   ClockEnv clock;
-  auto engine = MakeEngine(&clock, 1 << 20, int64_t{3600} * 1'000'000'000);
+  auto engine = MakeEngine(&clock, 1 << 20, kHourNs);
   auto r = Sync(*engine);
   EXPECT_EQ(r.uploaded, 0);
   EXPECT_EQ(r.retrying, 1);
@@ -460,7 +462,7 @@ TEST_F(SyncEngineTest, AStreamCutMidwayIsUploadedFromTheSpoolLater) {
   EXPECT_EQ(db_->Counts().value().encrypted, 1);
   client_.set_target(remote_.get());
   EXPECT_EQ(engine->ProcessDue().value().uploaded, 0);  // still backing off
-  clock.Advance(int64_t{3 * 3600} * 1'000'000'000);
+  clock.Advance(3 * kHourNs);
   r = engine->ProcessDue().value();
   EXPECT_EQ(r.uploaded, 1);
   ASSERT_EQ(ByPath()["big"].size(), 1u);
@@ -531,13 +533,13 @@ TEST_F(SyncEngineTest, ALargeFileWaitsInTheSpoolWhileTheServerIsDown) {
   const std::string content = Big(2 << 20, 'd');
   Write("big", content);
   ClockEnv clock;  // an hour's back-off, which the clock then passes (see above)
-  auto engine = MakeEngine(&clock, 1 << 20, int64_t{3600} * 1'000'000'000);
+  auto engine = MakeEngine(&clock, 1 << 20, kHourNs);
   client_.set_target(nullptr);
   auto r = Sync(*engine);
   EXPECT_EQ(r.retrying, 1);
   EXPECT_EQ(db_->Counts().value().encrypted, 1);
   client_.set_target(remote_.get());
-  clock.Advance(int64_t{3 * 3600} * 1'000'000'000);
+  clock.Advance(3 * kHourNs);
   r = engine->ProcessDue().value();
   EXPECT_EQ(r.uploaded, 1);
   EXPECT_EQ(ByPath()["big"].at(0).content, content);

@@ -136,15 +136,30 @@ TEST_F(EnvTest, WriteOnceAppendsGoAroundThePageCacheAndKeepTheContent) {
   EXPECT_TRUE(AsStringView(ReadFileToBytes(*env_, Path("once")).value()) == once);
 }
 
-TEST(ReadFullViewTest, AFileThatCannotReadInPlaceIsCopiedIntoTheScratchBuffer) {
-  const std::string data = "0123456789";
-  MemorySequentialFile file(AsBytes(data));
+TEST_F(EnvTest, ReadFullViewCopiesAFileThatCannotReadInPlaceIntoTheScratchBuffer) {
+  ASSERT_TRUE(WriteFileAtomically(*env_, Path("v"), AsBytes("0123456789")).ok());
+  auto opened = env_->NewSequentialFile(Path("v"));
+  ASSERT_TRUE(opened.ok());
+  SequentialFile& file = **opened;
   ASSERT_FALSE(file.ReadsInPlace());
   EXPECT_EQ(file.ReadInPlace(4).status().code(), StatusCode::kUnsupported);
   uint8_t scratch[6];
   ByteView got = ReadFullView(file, scratch).value();
   EXPECT_EQ(AsStringView(got), "012345");
   EXPECT_EQ(got.data(), scratch);
+  got = ReadFullView(file, scratch).value();  // short at the end
+  EXPECT_EQ(AsStringView(got), "6789");
+  EXPECT_TRUE(ReadFullView(file, scratch).value().empty());
+}
+
+TEST(ReadFullViewTest, AnInMemoryFileIsReadInPlace) {
+  const std::string data = "0123456789";
+  MemorySequentialFile file(AsBytes(data));
+  ASSERT_TRUE(file.ReadsInPlace());
+  uint8_t scratch[6];
+  ByteView got = ReadFullView(file, scratch).value();
+  EXPECT_EQ(AsStringView(got), "012345");
+  EXPECT_EQ(got.data(), AsBytes(data).data());
   got = ReadFullView(file, scratch).value();  // short at the end
   EXPECT_EQ(AsStringView(got), "6789");
   EXPECT_TRUE(ReadFullView(file, scratch).value().empty());
