@@ -40,6 +40,12 @@ class Fields {
     }
     out = v.get<int>();
   }
+  void Bool(const char* key, bool& out) {
+    if (!obj_.contains(key)) return;
+    const json& v = obj_.at(key);
+    if (!v.is_boolean()) return Fail(key, "true or false");
+    out = v.get<bool>();
+  }
   void Strings(const char* key, std::vector<std::string>& out) {
     if (!obj_.contains(key)) return;
     const json& v = obj_.at(key);
@@ -100,7 +106,7 @@ StatusOr<AgentConfig> AgentConfig::Parse(std::string_view text, const std::strin
   Fields f(doc, "", origin);
   f.RejectUnknown({"vault_dir", "server_url", "token_file", "server_ca_file", "server_fingerprint",
                    "card", "recipients", "ignore", "settle_delay_ms", "rescan_interval_s",
-                   "state_dir"});
+                   "low_priority", "state_dir"});
   f.String("vault_dir", c.vault_dir);
   f.String("server_url", c.server_url);
   f.String("token_file", c.token_file);
@@ -110,6 +116,7 @@ StatusOr<AgentConfig> AgentConfig::Parse(std::string_view text, const std::strin
   f.Strings("ignore", c.ignore);
   f.Int("settle_delay_ms", c.settle_delay_ms, 0, 600000);
   f.Int("rescan_interval_s", c.rescan_interval_s, 0, 7 * 86400);
+  f.Bool("low_priority", c.low_priority);
   f.String("state_dir", c.state_dir);
   CV_RETURN_IF_ERROR(f.status());
   if (doc.contains("card")) {
@@ -186,6 +193,7 @@ std::string AgentConfig::ToJson() const {
               {"ignore", ignore},
               {"settle_delay_ms", settle_delay_ms},
               {"rescan_interval_s", rescan_interval_s},
+              {"low_priority", low_priority},
               {"state_dir", state_dir}};
   if (!server_ca_file.empty()) doc["server_ca_file"] = server_ca_file;
   if (!server_fingerprint.empty()) doc["server_fingerprint"] = server_fingerprint;

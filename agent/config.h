@@ -32,6 +32,7 @@ struct AgentConfig {
   std::vector<std::string> ignore;      // globs added to the defaults
   int settle_delay_ms = 2000;
   int rescan_interval_s = 3600;
+  bool low_priority = true;  // `run` and `sync --once` at nice 9, best-effort I/O level 7
   std::string state_dir;  // SQLite state and spool; default: $XDG_DATA_HOME/cardvault
 
   // Parses and validates `json_text`. `origin` (usually the file name) prefixes errors.

@@ -15,6 +15,7 @@
 #include "agent/control_server.h"
 #include "agent/daemon.h"
 #include "agent/log.h"
+#include "agent/process_priority.h"
 
 namespace cardvault {
 namespace {
@@ -26,9 +27,16 @@ int Fail(const Status& s) {
   return 1;
 }
 
+// For `run` and `sync --once`: the agent's work runs in the background, at low priority
+// unless the config says otherwise (before any thread starts, so that all inherit it).
 StatusOr<std::unique_ptr<AgentContext>> OpenContext(const std::string& config_flag) {
   Env& env = *Env::Default();
   CV_ASSIGN_OR_RETURN(AgentConfig config, AgentConfig::Load(env, ConfigPath(config_flag)));
+  if (config.low_priority) {
+    if (Status s = LowerThreadPriority(); !s.ok()) {
+      LogWarning(s.message() + "; running at normal priority");
+    }
+  }
   return AgentContext::Open(env, std::move(config));
 }
 

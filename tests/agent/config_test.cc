@@ -25,11 +25,23 @@ TEST(ConfigTest, ParsesWithDefaultsAndRoundTrips) {
             "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
   EXPECT_EQ(c->settle_delay_ms, 2000);
   EXPECT_EQ(c->card.idle_timeout_s, 300);
+  EXPECT_TRUE(c->low_priority);
   EXPECT_EQ(c->ignore, std::vector<std::string>{"*.bak"});
   EXPECT_FALSE(c->state_dir.empty());
   auto again = AgentConfig::Parse(c->ToJson(), "again");
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->ToJson(), c->ToJson());
+}
+
+TEST(ConfigTest, LowPriorityCanBeTurnedOff) {
+  std::string text = kValid;
+  text.insert(text.rfind('}'), ", \"low_priority\": false");
+  auto c = AgentConfig::Parse(text, "config.json");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE(c->low_priority);
+  auto again = AgentConfig::Parse(c->ToJson(), "again");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_FALSE(again->low_priority);
 }
 
 std::string ErrorOf(const std::string& text) {
@@ -59,6 +71,9 @@ TEST(ConfigTest, ErrorsNameTheKeyAndTheExpectedValue) {
       std::string::npos);
   EXPECT_NE(ErrorOf(With("\"ignore\": [\"*.bak\"]", "\"settle_delay_ms\": \"2s\""))
                 .find("\"settle_delay_ms\" must be an integer from 0 to 600000"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(With("\"ignore\": [\"*.bak\"]", "\"low_priority\": \"no\""))
+                .find("\"low_priority\" must be true or false"),
             std::string::npos);
   EXPECT_NE(ErrorOf(With("\"ignore\": [\"*.bak\"]", "\"ignore\": [1]"))
                 .find("\"ignore\" must be an array of strings"),
