@@ -51,6 +51,18 @@ CREATE TABLE epochs (
 );
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 )sql",
+    // Version 2: small blobs are spooled in the database itself. A blob exists exactly while
+    // its version is encrypted: the trigger drops it when the version moves on.
+    R"sql(
+CREATE TABLE spool (
+  version_id INTEGER PRIMARY KEY REFERENCES versions(id),
+  blob BLOB NOT NULL
+);
+CREATE TRIGGER spool_only_while_encrypted AFTER UPDATE OF state ON versions
+WHEN NEW.state != 1 BEGIN
+  DELETE FROM spool WHERE version_id = NEW.id;
+END;
+)sql",
 };
 
 constexpr char kVersionColumns[] =
@@ -192,7 +204,9 @@ StatusOr<std::vector<std::string>> StateDb::RecordFile(
       while (true) {
         CV_ASSIGN_OR_RETURN(bool row, s.Step());
         if (!row) break;
-        if (!s.ColumnIsNull(0)) stale_spool.push_back(s.ColumnText(0));
+        if (!s.ColumnIsNull(0) && s.ColumnText(0) != kSpoolInStateDb) {
+          stale_spool.push_back(s.ColumnText(0));  // a blob in the database goes by trigger
+        }
       }
     }
     {
@@ -283,6 +297,14 @@ Status StateDb::MarkEncrypted(const VersionRecord& v) {
                                      "superseded");
     }
   }
+  if (v.spool_path == kSpoolInStateDb) {
+    if (v.spool_blob.empty()) return InternalError("no blob to spool in the state database");
+    CV_ASSIGN_OR_RETURN(Statement s, db_->Prepare("INSERT OR REPLACE INTO spool (version_id, "
+                                                  "blob) VALUES (?, ?)"));
+    CV_RETURN_IF_ERROR(s.BindInt64(1, v.id));
+    CV_RETURN_IF_ERROR(s.BindBlob(2, v.spool_blob));
+    CV_RETURN_IF_ERROR(s.Run());
+  }
   {
     CV_ASSIGN_OR_RETURN(Statement s,
                         db_->Prepare("UPDATE files SET sha256 = ? WHERE path = ? AND sha256 = ? "
@@ -295,6 +317,23 @@ Status StateDb::MarkEncrypted(const VersionRecord& v) {
     CV_RETURN_IF_ERROR(s.Run());
   }
   return tx.Commit();
+}
+
+StatusOr<Bytes> StateDb::SpooledBlob(int64_t version_id) {
+  CV_ASSIGN_OR_RETURN(Statement s, db_->Prepare("SELECT blob FROM spool WHERE version_id = ?"));
+  CV_RETURN_IF_ERROR(s.BindInt64(1, version_id));
+  CV_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) {
+    return NotFoundError("the spooled blob of version " + std::to_string(version_id) +
+                         " is not in the " + kSpoolInStateDb);
+  }
+  return s.ColumnBlob(0);
+}
+
+StatusOr<int64_t> StateDb::SpooledBlobCount() {
+  CV_ASSIGN_OR_RETURN(Statement s, db_->Prepare("SELECT COUNT(*) FROM spool"));
+  CV_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.ColumnInt64(0) : 0;
 }
 
 Status StateDb::MarkUploaded(int64_t id, int64_t now_ns, const std::string& blob_sha256) {

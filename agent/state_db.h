@@ -36,6 +36,10 @@ std::string_view VersionStateName(VersionState s);
 // records it). No content hashes to all zeros.
 inline constexpr Sha256Digest kNotHashed = {};
 
+// The spool_path of a version whose blob waits in the state database (a small file's:
+// SyncEngineOptions::spool_in_db_up_to) instead of a spool file. Never a file name.
+inline constexpr char kSpoolInStateDb[] = "state database";
+
 struct VersionRecord {
   int64_t id = 0;
   std::string path;
@@ -47,7 +51,10 @@ struct VersionRecord {
   VersionState state = VersionState::kQueued;
   std::string object_id;  // set when encrypted
   Bytes epoch_id;
-  std::string spool_path;
+  std::string spool_path;  // a spool file, or kSpoolInStateDb
+  // The blob, when it is spooled in the database: set by the encryption and written by
+  // MarkEncrypted; not read back by the queries (StateDb::SpooledBlob).
+  Bytes spool_blob;
   std::string blob_sha256;
   uint64_t blob_size = 0;
   int attempts = 0;
@@ -97,8 +104,14 @@ class StateDb {
 
   // Step commits.
   // Also records the version's plaintext hash, and the file's when it was kNotHashed and
-  // its record still has the version's size and mtime.
+  // its record still has the version's size and mtime; and, for a spool_path of
+  // kSpoolInStateDb, the blob itself (spool_blob), in the same transaction. A blob spooled
+  // in the database stays exactly as long as its version is encrypted (a trigger drops it
+  // when the state changes: uploaded, requeued, failed, superseded).
   Status MarkEncrypted(const VersionRecord& v);
+  // The blob MarkEncrypted spooled for an encrypted version; kNotFound otherwise.
+  StatusOr<Bytes> SpooledBlob(int64_t version_id);
+  StatusOr<int64_t> SpooledBlobCount();
   Status MarkUploaded(int64_t id, int64_t now_ns, const std::string& blob_sha256);
   Status MarkRetry(int64_t id, const std::string& error, int64_t next_attempt_ns);
   Status MarkFailed(int64_t id, const std::string& error);

@@ -175,6 +175,30 @@ class CommitGatedFile final : public SequentialFile {
   uint8_t last_ = 0;
 };
 
+// A small blob, encrypted into memory to be spooled in the state database. The file may
+// have grown since it was detected: past `limit` the encryption stops ("source_changed")
+// and the file is detected again, instead of taking memory without bound.
+class BoundedBlobSink final : public WritableFile {
+ public:
+  BoundedBlobSink(Bytes* out, size_t limit) : out_(out), limit_(limit) {}
+  Status Append(ByteView data) override {
+    if (data.size() > limit_ - out_->size()) {
+      return FailedPreconditionError("the file grew while it was encrypted", "source_changed");
+    }
+    out_->insert(out_->end(), data.begin(), data.end());
+    return Status::Ok();
+  }
+  Status WriteAt(uint64_t offset, ByteView data) override {
+    return MemoryWritableFile(out_).WriteAt(offset, data);
+  }
+  Status Sync() override { return Status::Ok(); }
+  Status Close() override { return Status::Ok(); }
+
+ private:
+  Bytes* out_;
+  size_t limit_;
+};
+
 // Uploads the v2 blob that arrives through `pipe` (the blob's size follows from its
 // preamble and the plaintext's size). Its last byte waits for the pipe's Finish(OK), so the
 // server, which publishes only a complete body, publishes nothing before. Cancels the pipe
@@ -305,7 +329,7 @@ Status SyncEngine::Detect(const std::string& path, bool force) {
     version = v;
   }
   CV_ASSIGN_OR_RETURN(std::vector<std::string> stale, db_->RecordFile(f, version));
-  for (const std::string& s : stale) env_->RemoveFile(s).IgnoreError();
+  for (const std::string& s : stale) RemoveSpoolFile(s);
   if (version) {
     Emit("file_queued", path);
     MaybeCrash("hashed");
@@ -336,7 +360,7 @@ Status SyncEngine::DetectRemoved(const std::string& path, bool is_directory) {
     v.mtime_ns = env_->NowUnixNanos();
     v.created_ns = v.mtime_ns;
     CV_ASSIGN_OR_RETURN(std::vector<std::string> stale, db_->RecordFile(f, v));
-    for (const std::string& s : stale) env_->RemoveFile(s).IgnoreError();
+    for (const std::string& s : stale) RemoveSpoolFile(s);
     Emit("file_queued", f.path, "deleted");
   }
   return Status::Ok();
@@ -410,25 +434,40 @@ bool SyncEngine::StillAsDetected(VersionRecord& v, const format::Metadata& encry
   return true;
 }
 
+void SyncEngine::RemoveSpoolFile(const std::string& spool_path) {
+  if (spool_path.empty() || spool_path == kSpoolInStateDb) return;
+  env_->RemoveFile(spool_path).IgnoreError();
+}
+
 Status SyncEngine::Spool(VersionRecord& v, bool sync_each) {
   v.spool_path.clear();
+  v.spool_blob.clear();
   CV_RETURN_IF_ERROR(LoadEpoch());
   const EpochRecord& epoch = epoch_->first;
   Recipient* rs[] = {&epoch_->second};
   CV_ASSIGN_OR_RETURN(const std::string object_id, NewObjectId());
-  const std::string spool = JoinPath(options_.spool_dir, object_id + ".cvb");
+  const bool in_db = v.kind != format::Kind::kFile || v.size <= options_.spool_in_db_up_to;
+  const std::string spool =
+      in_db ? std::string(kSpoolInStateDb) : JoinPath(options_.spool_dir, object_id + ".cvb");
   EncryptOptions opts;
   opts.env = env_;
   opts.sync = sync_each;  // otherwise the whole batch is flushed at once before it is recorded
+  Bytes blob;
+  // Room for the file as detected plus as much again: a header, tags, and some growth.
+  BoundedBlobSink blob_sink(&blob,
+                            2 * static_cast<size_t>(options_.spool_in_db_up_to) + (64 << 10));
   if (v.kind == format::Kind::kFile) {
-    auto m = EncryptFile(*env_, JoinPath(options_.vault_dir, v.path), spool, rs, v.path, opts);
+    const std::string full = JoinPath(options_.vault_dir, v.path);
+    auto m = in_db ? EncryptFileTo(*env_, full, blob_sink, rs, v.path, opts)
+                   : EncryptFile(*env_, full, spool, rs, v.path, opts);
     if (!m.ok()) {
       if (m.status().code() == StatusCode::kNotFound) return DetectRemoved(v.path, false);
+      if (in_db && m.status().reason() == "source_changed") return Detect(v.path, /*force=*/true);
       return m.status();
     }
     if (!StillAsDetected(v, *m)) {
       // The file changed after it was detected: record what it is now instead.
-      env_->RemoveFile(spool).IgnoreError();
+      RemoveSpoolFile(spool);
       return Detect(v.path, /*force=*/true);
     }
   } else {
@@ -437,27 +476,24 @@ Status SyncEngine::Spool(VersionRecord& v, bool sync_each) {
     m.path = v.path;
     m.mtime_ns = v.mtime_ns;
     MemorySequentialFile empty(ByteView{});
-    const std::string tmp = spool + ".tmp";
-    {
-      CV_ASSIGN_OR_RETURN(auto sink, env_->NewWritableFile(tmp, 0600));
-      CV_RETURN_IF_ERROR(EncryptStream(empty, *sink, rs, m, opts).status());
-      if (sync_each) CV_RETURN_IF_ERROR(sink->Sync());
-      CV_RETURN_IF_ERROR(sink->Close());
-    }
-    CV_RETURN_IF_ERROR(env_->RenameFile(tmp, spool));
-    if (sync_each) CV_RETURN_IF_ERROR(env_->SyncDir(options_.spool_dir));
+    CV_RETURN_IF_ERROR(EncryptStream(empty, blob_sink, rs, m, opts).status());
   }
-  // The blob's own SHA-256 is computed while it is uploaded (PutBlob), not by another read.
-  StatusOr<FileInfo> blob = env_->Stat(spool);
-  if (!blob.ok()) {
-    env_->RemoveFile(spool).IgnoreError();
-    return blob.status();
+  uint64_t blob_size = blob.size();
+  if (!in_db) {
+    // The blob's own SHA-256 is computed while it is uploaded (PutBlob), not by another read.
+    StatusOr<FileInfo> file = env_->Stat(spool);
+    if (!file.ok()) {
+      RemoveSpoolFile(spool);
+      return file.status();
+    }
+    blob_size = file->size;
   }
   v.object_id = object_id;
   v.epoch_id = epoch.epoch_id;
   v.spool_path = spool;
+  v.spool_blob = std::move(blob);
   v.blob_sha256.clear();
-  v.blob_size = blob->size;
+  v.blob_size = blob_size;
   return Status::Ok();
 }
 
@@ -564,11 +600,16 @@ Status SyncEngine::RecordSpooled(std::vector<VersionRecord*>& spooled, bool sync
   if (spooled.empty()) return Status::Ok();
   // On failure nothing of the batch is recorded, so none of its spool files may stay.
   auto discard = [&] {
-    for (VersionRecord* v : spooled) env_->RemoveFile(v->spool_path).IgnoreError();
+    for (VersionRecord* v : spooled) RemoveSpoolFile(v->spool_path);
   };
   // One flush makes every spool file of the batch (and its directory entry) durable
-  // before any of them is recorded as encrypted.
-  if (Status flushed = synced_each ? Status::Ok() : env_->SyncFileSystem(options_.spool_dir);
+  // before any of them is recorded as encrypted. Blobs spooled in the database are durable
+  // with the commit that records them.
+  const bool files = std::any_of(spooled.begin(), spooled.end(), [](const VersionRecord* v) {
+    return v->spool_path != kSpoolInStateDb;
+  });
+  if (Status flushed =
+          synced_each || !files ? Status::Ok() : env_->SyncFileSystem(options_.spool_dir);
       !flushed.ok()) {
     discard();
     return flushed;
@@ -578,7 +619,7 @@ Status SyncEngine::RecordSpooled(std::vector<VersionRecord*>& spooled, bool sync
   for (VersionRecord* v : spooled) {
     Status s = db_->MarkEncrypted(*v);
     if (!s.ok() && s.reason() == "superseded") {
-      env_->RemoveFile(v->spool_path).IgnoreError();
+      RemoveSpoolFile(v->spool_path);
       continue;
     }
     if (!s.ok()) {
@@ -633,7 +674,14 @@ Status SyncEngine::PutBlob(ObjectClient& client, VersionRecord& v) {
   put.transfer_check = TransferCheck::kXxh128;
   Env* env = env_;
   const std::string spool = v.spool_path;
-  auto r = client.Put(v.object_id, put, [env, spool] { return env->NewSequentialFile(spool); });
+  const bool in_db = spool == kSpoolInStateDb;
+  const ByteView blob = v.spool_blob;
+  auto r = client.Put(v.object_id, put,
+                      [env, spool, in_db, blob]() -> StatusOr<std::unique_ptr<SequentialFile>> {
+                        if (in_db)
+                          return std::unique_ptr<SequentialFile>(new MemorySequentialFile(blob));
+                        return env->NewSequentialFile(spool);
+                      });
   if (r.ok()) {
     v.blob_sha256 = r->sha256;
     return Status::Ok();
@@ -641,7 +689,12 @@ Status SyncEngine::PutBlob(ObjectClient& client, VersionRecord& v) {
   if (r.status().code() != StatusCode::kAlreadyExists) return r.status();
   // An earlier attempt got through before it was recorded: the same bytes must be there.
   if (v.blob_sha256.empty()) {
-    CV_ASSIGN_OR_RETURN(Sha256Digest digest, Sha256OfPath(*env_, spool));
+    Sha256Digest digest;
+    if (in_db) {
+      digest = Sha256(blob);
+    } else {
+      CV_ASSIGN_OR_RETURN(digest, Sha256OfPath(*env_, spool));
+    }
     v.blob_sha256 = HexEncode(digest);
   }
   auto info = client.Head(v.object_id);
@@ -731,7 +784,7 @@ Status SyncEngine::FinishUploads(std::unique_ptr<UploadJob>& job, PassResult& re
   job.reset();
   if (!uploaded_spool.empty()) MaybeCrash("uploaded");
   // Only once the uploads are recorded: a spool file goes after its step is committed.
-  for (const std::string& spool : uploaded_spool) env_->RemoveFile(spool).IgnoreError();
+  for (const std::string& spool : uploaded_spool) RemoveSpoolFile(spool);
   return Status::Ok();
 }
 
@@ -783,7 +836,7 @@ StatusOr<SyncEngine::PassResult> SyncEngine::ProcessDue() {
       Status s = Spool(v, sync_each);
       if (!s.ok()) {
         if (s.code() == StatusCode::kResourceExhausted) {  // disk full: stop here
-          for (VersionRecord* done : spooled) env_->RemoveFile(done->spool_path).IgnoreError();
+          for (VersionRecord* done : spooled) RemoveSpoolFile(done->spool_path);
           CV_RETURN_IF_ERROR(FinishUploads(job, result));
           return s;
         }
@@ -800,7 +853,17 @@ StatusOr<SyncEngine::PassResult> SyncEngine::ProcessDue() {
     CV_RETURN_IF_ERROR(FinishUploads(job, result));
     std::vector<VersionRecord> encrypted;
     for (VersionRecord& v : due) {
-      if (v.state == VersionState::kEncrypted) encrypted.push_back(std::move(v));
+      if (v.state != VersionState::kEncrypted) continue;
+      if (v.spool_path == kSpoolInStateDb && v.spool_blob.empty()) {  // spooled in a past pass
+        StatusOr<Bytes> blob = db_->SpooledBlob(v.id);
+        if (!blob.ok() && blob.status().code() != StatusCode::kNotFound) return blob.status();
+        if (!blob.ok()) {  // cannot happen while the trigger holds: encrypt it again
+          CV_RETURN_IF_ERROR(db_->Requeue(v.id));
+          continue;
+        }
+        v.spool_blob = std::move(*blob);
+      }
+      encrypted.push_back(std::move(v));
     }
     if (!encrypted.empty()) StartUploads(std::move(encrypted), job);
   }

@@ -1,5 +1,5 @@
 // SyncEngine: the agent's pipeline from a changed file to a confirmed upload:
-// detect -> hash -> encrypt to a spool file -> upload -> confirm -> clean the spool, each
+// detect -> hash -> encrypt to the spool -> upload -> confirm -> clean the spool, each
 // step committed in the StateDb before the next begins. A large file is uploaded while it is
 // encrypted, and its upload completes only after its encrypted step is committed.
 #ifndef CARDVAULT_AGENT_SYNC_ENGINE_H_
@@ -37,6 +37,10 @@ struct SyncEngineOptions {
   // and recorded (the upload's last byte is held back until then). Smaller files are
   // encrypted in batches first (format v1) and then uploaded over every connection.
   uint64_t stream_from_bytes = 8 << 20;
+  // A file at most this large (and every deletion record) is spooled in the state database,
+  // committed with its encrypted step, instead of in a spool file of its own: a file per
+  // small blob costs more in file creation and deletion than its encryption and upload.
+  uint64_t spool_in_db_up_to = 64 << 10;
 };
 
 // Something that happened, for the control channel and the logs.
@@ -98,11 +102,15 @@ class SyncEngine {
   SyncEngine(StateDb* db, ObjectClient* client, SyncEngineOptions options);
   static constexpr size_t kBatchSize = 64;
   static constexpr long kSyncEachUpTo = 4;  // batches this small fsync each file instead
-  // Encrypts a queued version into a new spool file without fsync and fills in its object
-  // id, epoch, spool path, blob hash and size; the spool path stays empty when the version
-  // was superseded or the file changed or vanished (re-detected instead).
+  // Encrypts a queued version into a new spool file without fsync, or for a small one into
+  // v.spool_blob (spool path kSpoolInStateDb), and fills in its object id, epoch, spool
+  // path, blob hash and size; the spool path stays empty when the version was superseded or
+  // the file changed or vanished (re-detected instead).
   // With `sync_each`, the spool file is fsynced by itself (a batch of a few files).
   Status Spool(VersionRecord& v, bool sync_each);
+  // Removes a version's spool file; nothing for one spooled in the state database (its blob
+  // goes with its state) or none.
+  void RemoveSpoolFile(const std::string& spool_path);
   // Encrypts a queued large file into the spool (format v2) while the first connection
   // uploads the same bytes; fsyncs the spool file and records the version as encrypted, and
   // only then lets the upload finish (its last byte is held back: a crash before leaves
@@ -121,8 +129,9 @@ class SyncEngine {
   // records every spooled version as encrypted. On failure the unrecorded spool files are
   // removed.
   Status RecordSpooled(std::vector<VersionRecord*>& spooled, bool synced_each);
-  // Uploads one encrypted version over `client`; on success v.blob_sha256 holds the blob's
-  // SHA-256, computed while sending. Thread-safe: touches only `v` and no engine state.
+  // Uploads one encrypted version over `client` from its spool file or v.spool_blob; on
+  // success v.blob_sha256 holds the blob's SHA-256, computed while sending. Thread-safe:
+  // touches only `v` and no engine state.
   Status PutBlob(ObjectClient& client, VersionRecord& v);
   // Records the outcome of an upload: uploaded, retry later, requeue or failed.
   Status FinishUpload(VersionRecord& v, const Status& s, PassResult& result);

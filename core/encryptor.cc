@@ -198,11 +198,10 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
   return metadata;
 }
 
-StatusOr<format::Metadata> EncryptFile(Env& env, const std::string& in_path,
-                                       const std::string& out_path,
-                                       std::span<Recipient* const> recipients,
-                                       const std::string& relative_path,
-                                       const EncryptOptions& options) {
+StatusOr<format::Metadata> EncryptFileTo(Env& env, const std::string& in_path, WritableFile& sink,
+                                         std::span<Recipient* const> recipients,
+                                         const std::string& relative_path,
+                                         const EncryptOptions& options) {
   CV_ASSIGN_OR_RETURN(FileInfo info, env.Stat(in_path));
   if (!info.is_regular) return InvalidArgumentError(in_path + " is not a regular file");
   CV_ASSIGN_OR_RETURN(auto source, env.NewSequentialFile(in_path));
@@ -212,14 +211,21 @@ StatusOr<format::Metadata> EncryptFile(Env& env, const std::string& in_path,
   metadata.mtime_ns = info.mtime_ns;
   metadata.mode = info.mode & 07777;
   metadata.size = info.size;  // promised by a v2 header
+  EncryptOptions opts = options;
+  if (opts.env == nullptr) opts.env = &env;
+  return EncryptStream(*source, sink, recipients, metadata, opts);
+}
 
+StatusOr<format::Metadata> EncryptFile(Env& env, const std::string& in_path,
+                                       const std::string& out_path,
+                                       std::span<Recipient* const> recipients,
+                                       const std::string& relative_path,
+                                       const EncryptOptions& options) {
   const std::string tmp = TempPathFor(env, out_path);
   StatusOr<format::Metadata> result = InternalError("not run");
   {
     CV_ASSIGN_OR_RETURN(auto sink, env.NewWritableFile(tmp, 0600));
-    EncryptOptions opts = options;
-    if (opts.env == nullptr) opts.env = &env;
-    result = EncryptStream(*source, *sink, recipients, metadata, opts);
+    result = EncryptFileTo(env, in_path, *sink, recipients, relative_path, options);
     Status s = result.ok() && options.sync ? sink->Sync() : Status::Ok();
     if (s.ok() && result.ok()) s = sink->Close();
     if (!s.ok()) result = s;

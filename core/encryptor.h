@@ -41,10 +41,18 @@ StatusOr<format::Metadata> EncryptStream(SequentialFile& source, WritableFile& s
                                          format::Metadata metadata,
                                          const EncryptOptions& options = {});
 
-// Encrypts the file `in_path` into `out_path`: metadata.path as given, mtime and mode (and,
-// for v2, the size promised) from the file. Writes a temporary file beside `out_path`, syncs it
-// (unless options.sync is false) and renames it into place, so `out_path` is either absent or
-// complete. Returns the metadata written.
+// Encrypts the file `in_path` into `sink` (empty; WriteAt for v1, as for EncryptStream):
+// metadata.path as given, mtime and mode (and, for v2, the size promised) from the file.
+// Returns the metadata written. On error the sink holds garbage: discard it.
+StatusOr<format::Metadata> EncryptFileTo(Env& env, const std::string& in_path, WritableFile& sink,
+                                         std::span<Recipient* const> recipients,
+                                         const std::string& relative_path,
+                                         const EncryptOptions& options = {});
+
+// Encrypts the file `in_path` into `out_path` as EncryptFileTo does, mtime and mode (and,
+// Writes a temporary file beside `out_path`, syncs it (unless options.sync is false) and
+// renames it into place, so `out_path` is either absent or complete. Returns the metadata
+// written.
 StatusOr<format::Metadata> EncryptFile(Env& env, const std::string& in_path,
                                        const std::string& out_path,
                                        std::span<Recipient* const> recipients,

@@ -55,8 +55,10 @@ class SyncEngineTest : public ::testing::Test {
   }
 
   // `retry_base_ns`: the first back-off, 1 ms by default so that tests need not wait for it.
+  // `spool_in_db_up_to`: 0 spools every file in a spool file of its own.
   std::unique_ptr<SyncEngine> MakeEngine(Env* env = nullptr, uint64_t stream_from_bytes = 8 << 20,
-                                         int64_t retry_base_ns = 1'000'000) {
+                                         int64_t retry_base_ns = 1'000'000,
+                                         uint64_t spool_in_db_up_to = 64 << 10) {
     SyncEngineOptions o;
     o.vault_dir = vault_;
     o.spool_dir = dir_ + "/spool";
@@ -67,6 +69,7 @@ class SyncEngineTest : public ::testing::Test {
     o.retry_base_ns = retry_base_ns;
     o.retry_max_ns = 2 * retry_base_ns;
     o.stream_from_bytes = stream_from_bytes;
+    o.spool_in_db_up_to = spool_in_db_up_to;
     auto e = SyncEngine::New(db_.get(), &client_, std::move(o));
     EXPECT_TRUE(e.ok()) << e.status().ToString();
     return std::move(*e);
@@ -197,43 +200,84 @@ TEST_F(SyncEngineTest, DiskFullInTheSpoolLosesNothing) {
   EXPECT_EQ(ByPath()["big"][0].content, std::string(300000, 'z'));
 }
 
+// The blob of a spooled version: from its spool file, or from the state database.
+Bytes SpooledBytes(StateDb& db, const VersionRecord& v) {
+  if (v.spool_path == kSpoolInStateDb) return db.SpooledBlob(v.id).value();
+  return ReadFileToBytes(*Env::Default(), v.spool_path).value();
+}
+
 TEST_F(SyncEngineTest, ReUploadAfterAnUnrecordedSuccessIsIdempotent) {
-  Write("f", "content");
+  for (const bool in_db : {true, false}) {
+    SCOPED_TRACE(in_db ? "spooled in the state database" : "spooled in a file");
+    const std::string name = in_db ? "small" : "in-a-file";
+    Write(name, "content " + name);
+    auto engine = MakeEngine(nullptr, 8 << 20, 1'000'000, in_db ? 64 << 10 : 0);
+    ASSERT_TRUE(engine->Rescan().ok());
+    // Encrypt, then let the upload through without the agent recording it (as if killed
+    // between the server's answer and the commit).
+    client_.set_target(nullptr);
+    ASSERT_TRUE(engine->ProcessDue().ok());
+    VersionRecord v = db_->ListVersions(VersionState::kEncrypted).value().at(0);
+    EXPECT_EQ(v.spool_path == kSpoolInStateDb, in_db);
+    client_.set_target(remote_.get());
+    auto epoch = db_->GetEpoch(v.epoch_id).value().value();
+    (void)remote_->Put(
+        epoch.object_id,
+        {ObjectKind::kKey, epoch.key_object.size(), HexEncode(Sha256(epoch.key_object)), true},
+        [&]() -> StatusOr<std::unique_ptr<SequentialFile>> {
+          return std::unique_ptr<SequentialFile>(new MemorySequentialFile(epoch.key_object));
+        });  // already there in the second round
+    EXPECT_TRUE(v.blob_sha256.empty()) << "hashed while uploading, not before";
+    const Bytes spooled = SpooledBytes(*db_, v);
+    const std::string spooled_sha = HexEncode(Sha256(spooled));
+    ASSERT_TRUE(remote_
+                    ->Put(v.object_id, {ObjectKind::kBlob, v.blob_size, "", true},
+                          [&]() -> StatusOr<std::unique_ptr<SequentialFile>> {
+                            return std::unique_ptr<SequentialFile>(
+                                new MemorySequentialFile(spooled));
+                          })
+                    .ok());
+    ::usleep(5000);
+    auto r = engine->ProcessDue().value();
+    EXPECT_EQ(r.uploaded, 1);
+    EXPECT_EQ(r.failed, 0);
+    // The 412 was checked against the spooled blob's hash, which is recorded.
+    EXPECT_EQ(db_->GetVersion(v.id).value().blob_sha256, spooled_sha);
+    EXPECT_EQ(remote_->Head(v.object_id).value().sha256, spooled_sha);
+    auto on_server = ByPath();
+    EXPECT_EQ(on_server[name].size(), 1u) << "uploaded exactly once";
+    EXPECT_EQ(db_->SpooledBlobCount().value(), 0);
+  }
+}
+
+// A small file waits in the state database, not in a spool file: recorded with its
+// encrypted step, read back by a later pass, and gone once uploaded or superseded.
+TEST_F(SyncEngineTest, SmallFilesWaitInTheStateDatabase) {
+  for (int i = 0; i < 3; ++i) Write("f" + std::to_string(i), "secret " + std::to_string(i));
+  Write("changes", "first");
   auto engine = MakeEngine();
   ASSERT_TRUE(engine->Rescan().ok());
-  // Encrypt, then let the upload through without the agent recording it (as if killed
-  // between the server's answer and the commit).
-  client_.set_target(nullptr);
-  ASSERT_TRUE(engine->ProcessDue().ok());
-  VersionRecord v = db_->ListVersions(VersionState::kEncrypted).value().at(0);
+  client_.set_target(nullptr);  // the server is down
+  auto r = engine->ProcessDue();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->retrying, 4);
+  EXPECT_EQ(db_->SpooledBlobCount().value(), 4);
+  EXPECT_TRUE(fs::is_empty(dir_ + "/spool")) << "no spool file for a small file";
+  Write("changes", "second, longer");
+  ASSERT_TRUE(engine->Rescan().ok());
+  EXPECT_EQ(db_->SpooledBlobCount().value(), 3) << "the superseded version's blob is gone";
+  // A new engine (as after a restart) uploads the blobs from the database.
+  engine = MakeEngine();
   client_.set_target(remote_.get());
-  auto epoch = db_->GetEpoch(v.epoch_id).value().value();
-  ASSERT_TRUE(remote_
-                  ->Put(epoch.object_id,
-                        {ObjectKind::kKey, epoch.key_object.size(),
-                         HexEncode(Sha256(epoch.key_object)), true},
-                        [&]() -> StatusOr<std::unique_ptr<SequentialFile>> {
-                          return std::unique_ptr<SequentialFile>(
-                              new MemorySequentialFile(epoch.key_object));
-                        })
-                  .ok());
-  EXPECT_TRUE(v.blob_sha256.empty()) << "hashed while uploading, not before";
-  const std::string spooled_sha =
-      HexEncode(Sha256(ReadFileToBytes(*Env::Default(), v.spool_path).value()));
-  ASSERT_TRUE(remote_
-                  ->Put(v.object_id, {ObjectKind::kBlob, v.blob_size, "", true},
-                        [&] { return Env::Default()->NewSequentialFile(v.spool_path); })
-                  .ok());
-  ::usleep(5000);
-  auto r = engine->ProcessDue().value();
-  EXPECT_EQ(r.uploaded, 1);
-  EXPECT_EQ(r.failed, 0);
-  // The 412 was checked against the spool file's hash, which is recorded.
-  EXPECT_EQ(db_->GetVersion(v.id).value().blob_sha256, spooled_sha);
-  EXPECT_EQ(remote_->Head(v.object_id).value().sha256, spooled_sha);
+  ::usleep(5000);  // past the back-off
+  r = engine->ProcessDue();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->uploaded, 4);
+  EXPECT_EQ(db_->SpooledBlobCount().value(), 0);
   auto on_server = ByPath();
-  EXPECT_EQ(on_server.size(), 1u);
-  EXPECT_EQ(on_server["f"].size(), 1u) << "uploaded exactly once";
+  EXPECT_EQ(on_server["f1"].at(0).content, "secret 1");
+  ASSERT_EQ(on_server["changes"].size(), 1u);
+  EXPECT_EQ(on_server["changes"][0].content, "second, longer");
 }
 
 // A new file is read once: its encryption hashes it, and that hash is what the state
@@ -328,7 +372,7 @@ namespace {
 TEST_F(SyncEngineTest, AFailedSpoolFlushRecordsNothingAndLosesNothing) {
   for (int i = 0; i < 5; ++i) Write("f" + std::to_string(i), "content " + std::to_string(i));
   FaultInjectionEnv faulty(Env::Default());
-  auto engine = MakeEngine(&faulty);
+  auto engine = MakeEngine(&faulty, 8 << 20, 1'000'000, /*spool_in_db_up_to=*/0);
   ASSERT_TRUE(engine->Rescan().ok());
   faulty.FailNthSync(faulty.syncs() + 1);
   auto r = engine->ProcessDue();
