@@ -33,7 +33,7 @@ struct AgentConfig {
   int settle_delay_ms = 2000;
   int rescan_interval_s = 3600;
   bool low_priority = true;  // `run` and `sync --once` at nice 9, best-effort I/O level 7
-  std::string state_dir;  // SQLite state and spool; default: $XDG_DATA_HOME/cardvault
+  std::string state_dir;     // SQLite state and spool; default: $XDG_DATA_HOME/cardvault
 
   // Parses and validates `json_text`. `origin` (usually the file name) prefixes errors.
   static StatusOr<AgentConfig> Parse(std::string_view json_text, const std::string& origin);
