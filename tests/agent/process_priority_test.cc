@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 namespace cardvault {
@@ -22,7 +23,13 @@ long IoLevel(long io) { return io & 0x1fff; }
 
 TEST(ProcessPriorityTest, LowersTheThreadAndWhatItStarts) {
   const int main_nice = ThreadNice();
-  ASSERT_LT(main_nice, kLowPriorityNice) << "run the test at normal priority";
+  const long main_io = ThreadIoPriority();
+  // Run at normal priority, the thread goes to exactly the low one; a test run that is
+  // already nicer keeps its own.
+  const int want_nice = std::max(main_nice, kLowPriorityNice);
+  const bool io_lower_already =
+      IoClass(main_io) == kIdle ||
+      (IoClass(main_io) == kBestEffort && IoLevel(main_io) >= kLowPriorityIoLevel);
   int nice_after = 0, child_nice = 0;
   long io_after = 0, child_io = 0;
   std::thread t([&] {
@@ -36,10 +43,14 @@ TEST(ProcessPriorityTest, LowersTheThreadAndWhatItStarts) {
     child.join();
   });
   t.join();
-  EXPECT_EQ(nice_after, kLowPriorityNice);
-  EXPECT_EQ(IoClass(io_after), kBestEffort);
-  EXPECT_EQ(IoLevel(io_after), kLowPriorityIoLevel);
-  EXPECT_EQ(child_nice, kLowPriorityNice);
+  EXPECT_EQ(nice_after, want_nice);
+  if (io_lower_already) {
+    EXPECT_EQ(io_after, main_io);
+  } else {
+    EXPECT_EQ(IoClass(io_after), kBestEffort);
+    EXPECT_EQ(IoLevel(io_after), kLowPriorityIoLevel);
+  }
+  EXPECT_EQ(child_nice, want_nice);
   EXPECT_EQ(child_io, io_after);
   EXPECT_EQ(ThreadNice(), main_nice);  // other threads keep theirs
 }
@@ -48,14 +59,14 @@ TEST(ProcessPriorityTest, NeverRaisesAPriority) {
   int nice_after = 0;
   long io_after = 0;
   std::thread t([&] {
-    ASSERT_EQ(::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 15), 0);
+    ASSERT_EQ(::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 19), 0);
     ASSERT_EQ(::syscall(SYS_ioprio_set, 1, ::syscall(SYS_gettid), kIdle << 13), 0);
     ASSERT_TRUE(LowerThreadPriority().ok());
     nice_after = ThreadNice();
     io_after = ThreadIoPriority();
   });
   t.join();
-  EXPECT_EQ(nice_after, 15);
+  EXPECT_EQ(nice_after, 19);
   EXPECT_EQ(IoClass(io_after), kIdle);
 }
 
