@@ -441,6 +441,17 @@ StatusOr<StateCounts> StateDb::Counts() {
   return c;
 }
 
+StatusOr<int64_t> StateDb::PageCount() {
+  CV_ASSIGN_OR_RETURN(Statement s, db_->Prepare("PRAGMA page_count"));
+  CV_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return InternalError("PRAGMA page_count returned nothing");
+  return s.ColumnInt64(0);
+}
+
+Status StateDb::LimitPages(int64_t pages) {
+  return db_->Exec("PRAGMA max_page_count = " + std::to_string(pages));
+}
+
 Status StateDb::SetMeta(const std::string& key, const std::string& value) {
   CV_ASSIGN_OR_RETURN(Statement s, db_->Prepare("INSERT INTO meta (key, value) VALUES (?, ?) "
                                                 "ON CONFLICT(key) DO UPDATE SET value = "

@@ -124,6 +124,11 @@ class StateDb {
   Status MarkEpochUploaded(const Bytes& epoch_id);
 
   StatusOr<StateCounts> Counts();
+  // The database's size in pages, and a cap on it (SQLite's max_page_count, for this
+  // connection): a write that would grow the database past the cap fails as on a full disk
+  // (kResourceExhausted "sqlite_full"). For fault tests.
+  StatusOr<int64_t> PageCount();
+  Status LimitPages(int64_t pages);
   Status SetMeta(const std::string& key, const std::string& value);
   StatusOr<std::string> GetMeta(const std::string& key);
 

@@ -369,6 +369,28 @@ namespace {
 
 // The spool of a batch is flushed once before any of it is recorded: a failed flush
 // records nothing, leaves no spool file behind and loses nothing.
+// The state database full while a batch of small files is spooled in it (SQLite's page
+// cap stands in for a full disk): the batch rolls back, every file stays queued, and the
+// next pass with room uploads them all.
+TEST_F(SyncEngineTest, AFullStateDatabaseLosesNothing) {
+  Write("first", "makes the epoch");
+  auto engine = MakeEngine();
+  ASSERT_EQ(Sync(*engine).uploaded, 1);
+  for (int i = 0; i < 40; ++i) Write("s" + std::to_string(i), std::string(2000, 'a' + i % 26));
+  ASSERT_TRUE(engine->Rescan().ok());
+  ASSERT_TRUE(db_->LimitPages(db_->PageCount().value()).ok());
+  auto r = engine->ProcessDue();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted) << r.status().ToString();
+  EXPECT_EQ(db_->Counts().value().queued, 40) << "still queued, none recorded as encrypted";
+  EXPECT_EQ(db_->SpooledBlobCount().value(), 0);
+  ASSERT_TRUE(db_->LimitPages(1 << 30).ok());
+  r = engine->ProcessDue();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->uploaded, 40);
+  EXPECT_EQ(ByPath()["s7"].at(0).content, std::string(2000, 'h'));
+}
+
 TEST_F(SyncEngineTest, AFailedSpoolFlushRecordsNothingAndLosesNothing) {
   for (int i = 0; i < 5; ++i) Write("f" + std::to_string(i), "content " + std::to_string(i));
   FaultInjectionEnv faulty(Env::Default());
