@@ -48,6 +48,7 @@ StatusOr<std::string> Daemon::HandleControl(const std::string& cmd) {
   } else if (cmd == "resume") {
     paused_ = false;
   } else if (cmd == "sync_now") {
+    retry_requested_ = true;
     rescan_requested_ = true;
   } else {
     return InvalidArgumentError(
@@ -97,6 +98,10 @@ Status Daemon::Run() {
   LogInfo("watching " + ctx_->config.vault_dir);
   while (!stop_) {
     const int64_t now = env.NowUnixNanos();
+    if (retry_requested_.exchange(false)) {
+      StatusOr<int> again = ctx_->engine->RetryFailed();
+      if (!again.ok()) LogError("cannot retry the failed files: " + again.status().ToString());
+    }
     if (rescan_requested_.exchange(false) || (rescan_ns > 0 && now >= next_rescan)) {
       Status s = ctx_->engine->Rescan();
       if (!s.ok()) LogError("rescan failed: " + s.ToString());

@@ -47,6 +47,7 @@ class Daemon {
   std::atomic<bool> stop_{false};
   std::atomic<bool> paused_{false};
   std::atomic<bool> rescan_requested_{true};
+  std::atomic<bool> retry_requested_{false};  // sync_now: failed files too
   std::mutex snapshot_mu_;
   std::string snapshot_;  // the "status" answer, JSON
   std::string last_error_;

@@ -374,6 +374,32 @@ Status StateDb::Requeue(int64_t id) {
   return s.Run();
 }
 
+StatusOr<std::vector<VersionRecord>> StateDb::RequeueFailed() {
+  CV_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+  std::vector<VersionRecord> out;
+  {
+    CV_ASSIGN_OR_RETURN(
+        Statement s,
+        db_->Prepare(std::string("SELECT ") + kVersionColumns +
+                     " FROM versions AS v WHERE state = 3 AND id = (SELECT MAX(id) FROM "
+                     "versions WHERE path = v.path) ORDER BY id"));
+    while (true) {
+      CV_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      out.push_back(ReadVersion(s));
+    }
+  }
+  for (const VersionRecord& v : out) {
+    CV_ASSIGN_OR_RETURN(Statement s, db_->Prepare("UPDATE versions SET state = 0, object_id = "
+                                                  "NULL, spool_path = NULL, blob_sha256 = NULL, "
+                                                  "next_attempt_ns = 0 WHERE id = ?"));
+    CV_RETURN_IF_ERROR(s.BindInt64(1, v.id));
+    CV_RETURN_IF_ERROR(s.Run());
+  }
+  CV_RETURN_IF_ERROR(tx.Commit());
+  return out;
+}
+
 StatusOr<std::optional<EpochRecord>> StateDb::CurrentEpoch(const std::string& recipients_hash) {
   CV_ASSIGN_OR_RETURN(Statement s, db_->Prepare(std::string("SELECT ") + kEpochColumns +
                                                 " FROM epochs WHERE recipients_hash = ? ORDER BY "

@@ -117,6 +117,10 @@ class StateDb {
   Status MarkFailed(int64_t id, const std::string& error);
   // Back to queued (e.g. the file changed during encryption, or the spool file was lost).
   Status Requeue(int64_t id);
+  // Queues again every failed version that is still its path's latest (an older one stays
+  // failed: uploading it now would put it after a newer version), with a fresh object id to
+  // come and no back-off. Returns them as they were (path, spool_path, last_error).
+  StatusOr<std::vector<VersionRecord>> RequeueFailed();
 
   StatusOr<std::optional<EpochRecord>> CurrentEpoch(const std::string& recipients_hash);
   StatusOr<std::optional<EpochRecord>> GetEpoch(const Bytes& epoch_id);

@@ -209,7 +209,10 @@ void AddSyncCommands(CLI::App& app, const std::string& config_flag, int& exit_co
   sync->add_flag("--once", sa->once,
                  "Run without the agent: scan, upload all, exit 0 only when all is uploaded");
   sync->add_option("--timeout", sa->timeout_s, "With --once: how long to keep retrying (s)");
-  sync->footer("Without --once, asks the running agent to rescan and upload now.");
+  sync->footer(
+      "Without --once, asks the running agent to rescan and upload now. Either way, files "
+      "whose upload failed for good (status shows why) are tried again: fix the cause, then "
+      "sync.");
   sync->callback([&exit_code, &config_flag, sa] {
     if (!sa->once) {
       auto client = ControlClient::Connect(DefaultControlSocketPath());
@@ -229,7 +232,8 @@ void AddSyncCommands(CLI::App& app, const std::string& config_flag, int& exit_co
         std::cerr << e.type << " " << e.path << (e.detail.empty() ? "" : ": " + e.detail) << "\n";
       }
     });
-    Status s = engine.Rescan();
+    StatusOr<int> again = engine.RetryFailed();  // a manual sync tries failed files again
+    Status s = again.ok() ? engine.Rescan() : again.status();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(sa->timeout_s);
     while (s.ok()) {
       auto r = engine.ProcessDue();

@@ -389,6 +389,15 @@ Status SyncEngine::Rescan() {
   return Status::Ok();
 }
 
+StatusOr<int> SyncEngine::RetryFailed() {
+  CV_ASSIGN_OR_RETURN(std::vector<VersionRecord> again, db_->RequeueFailed());
+  for (const VersionRecord& v : again) {
+    RemoveSpoolFile(v.spool_path);  // a failed version's spool file is not used again
+    Emit("file_queued", v.path, "retrying after: " + v.last_error);
+  }
+  return static_cast<int>(again.size());
+}
+
 StatusOr<EpochRecord> SyncEngine::CurrentEpoch() {
   CV_ASSIGN_OR_RETURN(std::optional<EpochRecord> current, db_->CurrentEpoch(recipients_hash_));
   if (current) return *current;

@@ -81,6 +81,9 @@ class SyncEngine {
   // Scans the whole vault: Detect for every file, DetectRemoved for every recorded file no
   // longer there (catches changes made while the agent was stopped).
   Status Rescan();
+  // Queues again the files whose latest version failed with a permanent error (after the
+  // cause was fixed: `cardvault sync`, `sync --once`). Returns how many.
+  StatusOr<int> RetryFailed();
 
   struct PassResult {
     int uploaded = 0;

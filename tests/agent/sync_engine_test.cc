@@ -369,6 +369,49 @@ namespace {
 
 // The spool of a batch is flushed once before any of it is recorded: a failed flush
 // records nothing, leaves no spool file behind and loses nothing.
+// Refuses blob uploads with a permanent error while `refuse` is set (as a server would a
+// blob above its size limit).
+class RefusingClient final : public ObjectClientWrapper {
+ public:
+  explicit RefusingClient(ObjectClient* target) : ObjectClientWrapper(target) {}
+  StatusOr<ObjectInfo> Put(std::string_view id, const PutOptions& o,
+                           const SourceFactory& s) override {
+    if (refuse && o.kind == ObjectKind::kBlob) {
+      return InvalidArgumentError("object too large (test)", "too_large");
+    }
+    return ObjectClientWrapper::Put(id, o, s);
+  }
+  bool refuse = true;
+};
+
+// A file that failed for good stays failed through later passes, and is tried again when
+// asked (`cardvault sync`); only the latest version of a path is, so an old one never lands
+// after a newer one.
+TEST_F(SyncEngineTest, FailedFilesAreTriedAgainOnRequest) {
+  RefusingClient refusing(remote_.get());
+  client_.set_target(&refusing);
+  Write("f", "first");
+  Write("g", "other");
+  auto engine = MakeEngine();
+  EXPECT_EQ(Sync(*engine).failed, 2);
+  Write("f", "second, longer");
+  EXPECT_EQ(Sync(*engine).failed, 1);
+  auto r = Sync(*engine);
+  EXPECT_EQ(r.failed + r.uploaded + r.retrying, 0) << "a failed file is not retried by itself";
+  EXPECT_EQ(db_->Counts().value().failed, 3);
+  refusing.refuse = false;
+  EXPECT_EQ(engine->RetryFailed().value(), 2) << "f's latest version and g";
+  r = Sync(*engine);
+  EXPECT_EQ(r.uploaded, 2);
+  EXPECT_EQ(db_->Counts().value().failed, 1) << "f's first version stays failed";
+  auto on_server = ByPath();
+  ASSERT_EQ(on_server["f"].size(), 1u);
+  EXPECT_EQ(on_server["f"][0].content, "second, longer");
+  EXPECT_EQ(on_server["g"].at(0).content, "other");
+  EXPECT_EQ(engine->RetryFailed().value(), 0);
+  client_.set_target(remote_.get());
+}
+
 // The state database full while a batch of small files is spooled in it (SQLite's page
 // cap stands in for a full disk): the batch rolls back, every file stays queued, and the
 // next pass with room uploads them all.
