@@ -199,7 +199,7 @@ StatusOr<std::vector<std::string>> StateDb::RecordFile(
   if (version) {
     {
       CV_ASSIGN_OR_RETURN(Statement s, db_->Prepare("SELECT spool_path FROM versions WHERE "
-                                                    "path = ? AND state IN (0, 1)"));
+                                                    "path = ? AND state IN (0, 1, 3)"));
       CV_RETURN_IF_ERROR(s.BindText(1, file.path));
       while (true) {
         CV_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -211,7 +211,7 @@ StatusOr<std::vector<std::string>> StateDb::RecordFile(
     }
     {
       CV_ASSIGN_OR_RETURN(Statement s, db_->Prepare("UPDATE versions SET state = 4, spool_path "
-                                                    "= NULL WHERE path = ? AND state IN (0, 1)"));
+                                                    "= NULL WHERE path = ? AND state IN (0, 1, 3)"));
       CV_RETURN_IF_ERROR(s.BindText(1, file.path));
       CV_RETURN_IF_ERROR(s.Run());
     }

@@ -91,8 +91,8 @@ class StateDb {
   StatusOr<std::vector<FileRecord>> ListLiveFiles();
 
   // Records `file` as seen and, when `version` is given, queues it in the same transaction,
-  // superseding older versions of the path that are not uploaded yet (their spool files
-  // are returned for deletion).
+  // superseding older versions of the path that are not uploaded yet, failed ones included
+  // (their spool files are returned for deletion).
   StatusOr<std::vector<std::string>> RecordFile(const FileRecord& file,
                                                 const std::optional<VersionRecord>& version);
 
