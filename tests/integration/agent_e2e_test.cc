@@ -203,6 +203,39 @@ TEST_F(AgentE2eTest, ServerAnswering500RecoversWithRetries) {
   EXPECT_EQ(errors, 4u) << "the injected errors really happened:\n" << log;
 }
 
+// Past the user's quota the server refuses uploads for good: the files show as failed, and
+// stay so, until the quota is raised and the user asks for a sync (`cardvault sync`, which
+// reaches the running agent over its control socket).
+TEST_F(AgentE2eTest, FilesFailedForGoodAreSentWhenTheUserSyncs) {
+  const std::string server_cli = kBin + "/api/cardvault-server";
+  auto quota = [&](const std::string& bytes) {
+    CommandResult q =
+        RunCommand({server_cli, "--data", server_->data_dir(), "user", "quota", "alice", bytes});
+    ASSERT_EQ(q.exit_code, 0) << q.output;
+  };
+  quota("100");  // less than any blob
+  Write("a", "first");
+  Write("b", "second");
+  daemon_ = std::make_unique<ChildProcess>(std::vector<std::string>{kCli, "run"}, env_,
+                                           dir_ + "/agent.log");
+  ASSERT_TRUE(WaitFor([&] { return StatusField("failed") == 2; }, 20000))
+      << ReadText(dir_ + "/agent.log");
+  CommandResult st = Cli({"status"});
+  EXPECT_NE(st.output.find("quota_exceeded"), std::string::npos) << st.output;
+  ::usleep(1500000);
+  EXPECT_EQ(StatusField("failed"), 2) << "not retried by itself";
+  quota("default");
+  CommandResult sync = Cli({"sync"});
+  EXPECT_EQ(sync.exit_code, 0) << sync.output;
+  ASSERT_TRUE(WaitFor([&] { return StatusField("uploaded") == 2; }, 20000))
+      << ReadText(dir_ + "/agent.log");
+  EXPECT_EQ(StatusField("failed"), 0);
+  auto v = ServerVersions();
+  ASSERT_EQ(v["a"].size(), 1u);
+  EXPECT_EQ(v["a"][0].content, "first");
+  EXPECT_EQ(v["b"].at(0).content, "second");
+}
+
 TEST_F(AgentE2eTest, DaemonWatchesSettlesAndDrainsOnSigterm) {
   Write("before-start", "was here first");
   daemon_ = std::make_unique<ChildProcess>(std::vector<std::string>{kCli, "run"}, env_,
