@@ -210,8 +210,9 @@ StatusOr<std::vector<std::string>> StateDb::RecordFile(
       }
     }
     {
-      CV_ASSIGN_OR_RETURN(Statement s, db_->Prepare("UPDATE versions SET state = 4, spool_path "
-                                                    "= NULL WHERE path = ? AND state IN (0, 1, 3)"));
+      CV_ASSIGN_OR_RETURN(Statement s,
+                          db_->Prepare("UPDATE versions SET state = 4, spool_path "
+                                       "= NULL WHERE path = ? AND state IN (0, 1, 3)"));
       CV_RETURN_IF_ERROR(s.BindText(1, file.path));
       CV_RETURN_IF_ERROR(s.Run());
     }

@@ -430,7 +430,12 @@ int Main(int argc, char** argv) {
   Must(server.Init(), "server init");
   auto token_file = [&](const std::string& user) { return work + "/token-" + user; };
   std::map<std::string, std::string> tokens;
-  for (const char* user : {"small", "big", "big-r0", "big-r1", "big-r2", "latency", "curl"}) {
+  // A user per upload round: the last round of the big file uploads as "big", the others as
+  // "big-r0", "big-r1", ... (see `upload` below).
+  std::vector<std::string> users = {"small", "big", "latency", "curl"};
+  for (int round = 0; round + 1 < kBigRounds; ++round)
+    users.push_back("big-r" + std::to_string(round));
+  for (const std::string& user : users) {
     tokens[user] = Must(server.AddUser(user, token_file(user)), "user add");
   }
   const std::string curl_token = tokens["curl"];

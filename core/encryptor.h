@@ -49,10 +49,9 @@ StatusOr<format::Metadata> EncryptFileTo(Env& env, const std::string& in_path, W
                                          const std::string& relative_path,
                                          const EncryptOptions& options = {});
 
-// Encrypts the file `in_path` into `out_path` as EncryptFileTo does, mtime and mode (and,
-// Writes a temporary file beside `out_path`, syncs it (unless options.sync is false) and
-// renames it into place, so `out_path` is either absent or complete. Returns the metadata
-// written.
+// Encrypts the file `in_path` into `out_path` as EncryptFileTo does: writes a temporary
+// file beside `out_path`, syncs it (unless options.sync is false) and renames it into
+// place, so `out_path` is either absent or complete. Returns the metadata written.
 StatusOr<format::Metadata> EncryptFile(Env& env, const std::string& in_path,
                                        const std::string& out_path,
                                        std::span<Recipient* const> recipients,
