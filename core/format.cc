@@ -129,7 +129,7 @@ StatusOr<Metadata> DecodeMetadata(ByteView plaintext, uint16_t version) {
     auto fixed = [&](size_t n) { return len == n; };
     switch (tag) {
       case kTlvKind:
-        if (!fixed(1) || value[0] < 1 || value[0] > 3) return bad("unknown kind");
+        if (!fixed(1) || value[0] == 0) return bad("kind is not one non-zero byte");
         m.kind = static_cast<Kind>(value[0]);
         break;
       case kTlvPath:

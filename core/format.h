@@ -39,6 +39,8 @@ enum class Kind : uint8_t {
   kFile = 1,       // a file of the watched folder
   kKeyObject = 2,  // an epoch key object (a private key wrapped to the recipients)
   kDeletion = 3,   // records that `path` was deleted (empty plaintext; mtime = when)
+  kDirectory = 4,  // a directory of the folder: its mode (empty plaintext)
+  // Readers accept any other non-zero value as a kind they do not know, and skip such blobs.
 };
 
 // The encrypted metadata section: what the server must never see.

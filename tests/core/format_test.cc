@@ -556,9 +556,10 @@ TEST_F(FormatV2Test, ResumesBeforeTheTrailer) {
   }
 }
 
-TEST(MetadataTest, KindsRoundTripAndUnknownKindsAreRejected) {
+TEST(MetadataTest, KindsRoundTripAndUnknownKindsAreKeptForTheCallerToSkip) {
   using format::kVersion1;
-  for (format::Kind k : {format::Kind::kFile, format::Kind::kKeyObject, format::Kind::kDeletion}) {
+  for (format::Kind k : {format::Kind::kFile, format::Kind::kKeyObject, format::Kind::kDeletion,
+                         format::Kind::kDirectory, static_cast<format::Kind>(200)}) {
     format::Metadata m;
     m.kind = k;
     m.path = "a/b";
@@ -570,7 +571,11 @@ TEST(MetadataTest, KindsRoundTripAndUnknownKindsAreRejected) {
     EXPECT_EQ(*back, m);
   }
   Bytes encoded = format::EncodeMetadata({}, kVersion1);
-  encoded[3] = 4;  // the kind entry's value: tag(1) length(2) value(1)
+  encoded[3] = 0;  // the kind entry's value: tag(1) length(2) value(1)
+  EXPECT_EQ(format::DecodeMetadata(encoded, kVersion1).status().reason(), "metadata_malformed")
+      << "kind 0 is no kind";
+  encoded[2] = 2;  // a kind of two bytes
+  encoded.insert(encoded.begin() + 4, 1);
   EXPECT_EQ(format::DecodeMetadata(encoded, kVersion1).status().reason(), "metadata_malformed");
   Bytes unknown_tag = format::EncodeMetadata({}, kVersion1);
   unknown_tag.insert(unknown_tag.end(), {0x20, 0x00, 0x01, 0xAA});  // optional tag 0x20

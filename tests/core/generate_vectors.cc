@@ -42,7 +42,8 @@ struct Made {
 
 Made EncryptTo(const std::string& name, const Bytes& plain, const std::string& path,
                std::vector<Recipient*> ptrs, std::optional<Sha256Digest> fake_hash = {},
-               uint16_t version = format::kVersion1) {
+               uint16_t version = format::kVersion1, format::Kind kind = format::Kind::kFile,
+               uint32_t mode = 0600) {
   Made m;
   Sha256Digest fk = H("cardvault vector file key: " + name);
   Sha256Digest nn = H("cardvault vector nonce: " + name);
@@ -54,9 +55,10 @@ Made EncryptTo(const std::string& name, const Bytes& plain, const std::string& p
   MemorySequentialFile src(plain);
   MemoryWritableFile sink(&m.blob);
   format::Metadata md;
+  md.kind = kind;
   md.path = path;
   md.mtime_ns = 1764115200000000000;  // 2025-11-26T00:00:00Z
-  md.mode = 0600;
+  md.mode = mode;
   md.size = plain.size();  // promised by a v2 header
   EncryptOptions opts;
   opts.env = &env;
@@ -120,6 +122,12 @@ int Main(const std::string& dir) {
       v["path"] = m.metadata.path;
       v["size"] = std::to_string(m.metadata.size);
       v["sha256"] = HexEncode(m.metadata.sha256);
+      if (m.metadata.kind != format::Kind::kFile) {  // vectors of other kinds name it
+        v["kind"] = std::to_string(static_cast<int>(m.metadata.kind));
+        char mode[16];
+        std::snprintf(mode, sizeof mode, "%04o", m.metadata.mode);
+        v["mode"] = mode;
+      }
     }
     std::string text(me.Serialize().AsStringView());
     v["identity"] = text.substr(text.find("CV-X25519-SECRET-"), 17 + 64);
@@ -273,6 +281,18 @@ int Main(const std::string& dir) {
     add_card(std::string("stanza_unwrap_failed_") + key, "a bit of the card stanza flipped",
              "stanza_unwrap_failed", pem, made, tampered, nullptr);
   }
+
+  // Metadata kinds: a directory record, and a kind no reader knows yet, which a reader MUST
+  // still decrypt (and then skip where it acts on kinds).
+  X25519Recipient to_me = me.recipient();
+  Made directory = EncryptTo("ok_directory", empty, "notes/drafts", {&to_me}, {}, format::kVersion1,
+                             format::Kind::kDirectory, 0750);
+  add("ok_directory", "a directory record (kind 4): its path and mode, empty plaintext", "ok",
+      directory, directory.blob, &empty);
+  Made unknown = EncryptTo("ok_unknown_kind", hello, "from/a later version", {&to_me}, {},
+                           format::kVersion1, static_cast<format::Kind>(200), 0600);
+  add("ok_unknown_kind", "a kind no reader knows yet (200): it decrypts; callers skip it", "ok",
+      unknown, unknown.blob, &hello);
 
   std::ofstream(dir + "/vectors.txt") << manifest;
   std::cout << "wrote vectors to " << dir << "\n";

@@ -72,6 +72,12 @@ TEST_P(VectorTest, DecryptsAsRecorded) {
         if (status.ok()) {
           EXPECT_EQ((*d)->metadata().path, v.at("path"));
           EXPECT_EQ(std::to_string((*d)->metadata().size), v.at("size"));
+          // Vectors of a kind other than a file name it, and the mode they record.
+          const format::Metadata& m = (*d)->metadata();
+          EXPECT_EQ(std::to_string(static_cast<int>(m.kind)), v.count("kind") ? v.at("kind") : "1");
+          if (v.count("mode")) {
+            EXPECT_EQ(m.mode, std::stoul(v.at("mode"), nullptr, 8));
+          }
         }
       }
     }
@@ -105,6 +111,7 @@ TEST_P(OkVectorTest, EncryptorReproducesPayload) {
   format::Metadata md;
   md.path = v.at("path");
   md.size = plain.size();
+  if (v.count("kind")) md.kind = static_cast<format::Kind>(std::stoi(v.at("kind")));
   EncryptOptions opts;
   opts.env = &env;
   opts.version = format::PreambleVersion(blob);
