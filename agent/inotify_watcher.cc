@@ -69,6 +69,7 @@ Status InotifyWatcher::AddTree(const std::string& rel, bool report_files,
     return ErrnoToStatus(errno, "inotify_add_watch", dir);
   }
   dirs_[wd] = rel;  // a directory moved within the tree keeps its wd: update its path
+  if (report_files && !rel.empty()) out.push_back({WatchEvent::Kind::kAppeared, rel, true});
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return Status::Ok();
   std::vector<std::string> subdirs;
@@ -110,6 +111,8 @@ void InotifyWatcher::Translate(const ::inotify_event& e, std::vector<WatchEvent>
       if (!s.ok()) out.push_back({WatchEvent::Kind::kRescan, "", false});
     } else if (e.mask & (IN_DELETE | IN_MOVED_FROM)) {
       out.push_back({WatchEvent::Kind::kRemoved, path, true});
+    } else if (e.mask & IN_ATTRIB) {
+      out.push_back({WatchEvent::Kind::kAppeared, path, true});  // its mode may have changed
     }
     return;
   }

@@ -28,8 +28,8 @@ class InotifyWatcher final : public Watcher {
  private:
   InotifyWatcher(std::string root, IgnoreRules rules, int inotify_fd, int wake_fd)
       : root_(std::move(root)), rules_(std::move(rules)), fd_(inotify_fd), wake_fd_(wake_fd) {}
-  // Watches `rel` and every directory below it; reports their files as kAppeared when
-  // `report_files`.
+  // Watches `rel` and every directory below it; reports them (but the root) and their files
+  // as kAppeared when `report_files`.
   Status AddTree(const std::string& rel, bool report_files, std::vector<WatchEvent>& out);
   void Translate(const ::inotify_event& e, std::vector<WatchEvent>& out);
 

@@ -205,6 +205,16 @@ std::string Mib(uint64_t bytes) {
 
 std::string ShortId(const std::string& id) { return id.substr(0, 16); }
 
+// "deleted", "directory  mode 0750" or "17 bytes  mode 0600".
+std::string VersionSummary(const format::Metadata& m) {
+  if (m.kind == format::Kind::kDeletion) return "deleted";
+  char mode[16];
+  std::snprintf(mode, sizeof mode, "%04o", m.mode);
+  return (m.kind == format::Kind::kDirectory ? std::string("directory")
+                                             : std::to_string(m.size) + " bytes") +
+         "  mode " + mode;
+}
+
 struct AdoptResult {
   uint64_t adopted = 0;  // recorded as already uploaded
   uint64_t differ = 0;   // local content or mode differs from the server: the next sync uploads
@@ -217,8 +227,18 @@ StatusOr<AdoptResult> Adopt(Env& env, const Restorer& restorer, StateDb& db,
   AdoptResult result;
   for (const auto& [path, versions] : restorer.history()) {
     const RemoteVersion& latest = versions.back();
-    if (latest.metadata.kind != format::Kind::kFile) continue;
     const std::string full = vault_dir + "/" + path;
+    if (latest.metadata.kind == format::Kind::kDirectory) {
+      StatusOr<FileInfo> info = env.Stat(full);
+      if (!info.ok() || !info->is_directory) continue;
+      const uint32_t mode = info->mode & 07777;
+      if (mode != latest.metadata.mode) continue;  // the next sync records the new mode
+      FileRecord record{
+          DirectoryRecordPath(path), 0, info->mtime_ns, info->inode, mode, Sha256({}), false};
+      CV_RETURN_IF_ERROR(db.RecordFile(record, std::nullopt).status());
+      continue;
+    }
+    if (latest.metadata.kind != format::Kind::kFile) continue;
     StatusOr<FileInfo> info = env.Stat(full);
     if (!info.ok() || !info->is_regular) continue;
     const uint32_t mode = info->mode & 07777;
@@ -337,6 +357,7 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
     if (ra->json) {
       nlohmann::json j;
       j["restored"] = summary->restored;
+      j["directories"] = summary->directories;
       j["identical"] = summary->identical;
       j["skipped"] = summary->skipped;
       j["failed"] = summary->failures.size();
@@ -367,11 +388,18 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
       if (!f.status.reason().empty()) std::cerr << " [" << f.status.reason() << "]";
       std::cerr << "\n";
     }
+    if (s.restorer->unknown_kinds() > 0) {
+      std::cerr << "cardvault: skipped " << s.restorer->unknown_kinds()
+                << " object(s) of a kind this version does not know (written by a later "
+                   "cardvault: upgrade to restore them)\n";
+    }
     std::cerr << "cardvault: restored " << summary->restored << " file"
-              << (summary->restored == 1 ? "" : "s") << " (" << Mib(summary->bytes_written)
-              << ") to " << options.target_dir << " in " << static_cast<int64_t>(secs * 1000)
-              << " ms; " << summary->identical << " already identical, " << summary->skipped
-              << " skipped, " << summary->failures.size() << " failed; " << s.restorer->epochs()
+              << (summary->restored == 1 ? "" : "s") << " and " << summary->directories
+              << " director" << (summary->directories == 1 ? "y" : "ies") << " ("
+              << Mib(summary->bytes_written) << ") to " << options.target_dir << " in "
+              << static_cast<int64_t>(secs * 1000) << " ms; " << summary->identical
+              << " already identical, " << summary->skipped << " skipped, "
+              << summary->failures.size() << " failed; " << s.restorer->epochs()
               << " key epoch(s), " << s.CardOperations() << " card operation(s)\n";
     exit_code = summary->failures.empty() ? 0 : 1;
   });
@@ -407,20 +435,19 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
       const RemoteVersion& last = versions.back();
       const bool deleted = last.metadata.kind == format::Kind::kDeletion;
       if (deleted && !la->deleted) continue;
+      const bool directory = last.metadata.kind == format::Kind::kDirectory;
       char line[64];
       std::snprintf(line, sizeof line, "%12llu  ",
                     static_cast<unsigned long long>(last.metadata.size));
-      std::cout << (deleted ? std::string("   (deleted)  ") : std::string(line))
+      std::cout << (deleted     ? std::string("   (deleted)  ")
+                    : directory ? std::string("       (dir)  ")
+                                : std::string(line))
                 << FormatTime(last.metadata.mtime_ns) << "  " << versions.size() << "v  " << path
-                << "\n";
+                << (directory ? "/" : "") << "\n";
       if (!la->versions) continue;
       for (const RemoteVersion& v : versions) {
         std::cout << "    " << ShortId(v.object_id) << "  " << FormatTime(v.metadata.mtime_ns)
-                  << "  "
-                  << (v.metadata.kind == format::Kind::kDeletion
-                          ? std::string("deleted")
-                          : std::to_string(v.metadata.size) + " bytes")
-                  << "\n";
+                  << "  " << VersionSummary(v.metadata) << "\n";
       }
     }
     for (const RestoreFailure& f : r.load_failures()) {
@@ -456,13 +483,8 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
       return;
     }
     for (const RemoteVersion& v : it->second) {
-      char mode[16];
-      std::snprintf(mode, sizeof mode, "%04o", v.metadata.mode);
       std::cout << ShortId(v.object_id) << "  " << FormatTime(v.metadata.mtime_ns) << "  "
-                << (v.metadata.kind == format::Kind::kDeletion
-                        ? std::string("deleted")
-                        : std::to_string(v.metadata.size) + " bytes  mode " + mode)
-                << "\n";
+                << VersionSummary(v.metadata) << "\n";
     }
     exit_code = 0;
   });

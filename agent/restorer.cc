@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -90,6 +91,12 @@ class CrashingFile final : public WritableFile {
   uint64_t written_;
   const uint64_t limit_;
 };
+
+// The kinds a restore acts on (kinds from later versions are skipped).
+bool IsKnownKind(format::Kind kind) {
+  return kind == format::Kind::kFile || kind == format::Kind::kDeletion ||
+         kind == format::Kind::kDirectory;
+}
 
 void Merge(RestoreSummary& into, RestoreSummary&& one) {
   into.restored += one.restored;
@@ -439,6 +446,10 @@ Status Restorer::Record(const ObjectInfo& info, SecretData file_key,
     load_failures_.push_back({info.id, CorruptError("a key object stored as a blob")});
     return Status::Ok();
   }
+  if (!IsKnownKind(metadata->kind)) {
+    ++unknown_kinds_;  // written by a later version of cardvault: not ours to restore
+    return Status::Ok();
+  }
   if (Status safe = CheckRelativePath(metadata->path); !safe.ok()) {
     load_failures_.push_back({info.id, safe});
     return Status::Ok();
@@ -468,26 +479,52 @@ StatusOr<std::vector<RemoteVersion>> Restorer::Select(const RestoreOptions& opti
       return InvalidArgumentError("version " + options.version_id + " is ambiguous",
                                   "ambiguous_version");
     }
-    if (out[0].metadata.kind != format::Kind::kFile) {
+    if (out[0].metadata.kind == format::Kind::kDeletion) {
       return InvalidArgumentError(
           "version " + options.version_id + " records the deletion of " + out[0].metadata.path,
           "deletion_marker");
     }
     return out;
   }
-  for (const auto& [path, versions] : history_) {
-    if (!Matches(options.globs, path)) continue;
-    const RemoteVersion* latest = nullptr;
-    const RemoteVersion* latest_file = nullptr;
+  // The latest version of each path as of options.at_ns, and its latest content (a file
+  // or a directory): what a deleted path had last.
+  auto latest_of = [&](const std::vector<RemoteVersion>& versions) {
+    std::pair<const RemoteVersion*, const RemoteVersion*> r = {nullptr, nullptr};
     for (const RemoteVersion& v : versions) {
       if (options.at_ns.has_value() && v.metadata.mtime_ns > *options.at_ns) break;
-      latest = &v;
-      if (v.metadata.kind == format::Kind::kFile) latest_file = &v;
+      r.first = &v;
+      if (v.metadata.kind != format::Kind::kDeletion) r.second = &v;
     }
-    if (latest == nullptr || latest_file == nullptr) continue;
-    if (latest != latest_file && !options.include_deleted) continue;
-    out.push_back(*latest_file);
+    return r;
+  };
+  std::set<std::string> chosen;
+  for (const auto& [path, versions] : history_) {
+    if (!Matches(options.globs, path)) continue;
+    auto [latest, content] = latest_of(versions);
+    if (content == nullptr) continue;
+    if (latest != content && !options.include_deleted) continue;
+    out.push_back(*content);
+    chosen.insert(path);
   }
+  // The recorded directories above what was chosen come too, so that they get their modes.
+  std::set<std::string> parents;
+  for (const RemoteVersion& v : out) {
+    for (std::string_view p = ParentDir(v.metadata.path); !p.empty(); p = ParentDir(p)) {
+      if (!parents.emplace(p).second) break;  // and its parents were seen already
+    }
+  }
+  for (const std::string& p : parents) {
+    auto it = history_.find(p);
+    if (it == history_.end() || chosen.count(p) > 0) continue;
+    auto [latest, content] = latest_of(it->second);
+    if (latest != nullptr && latest == content &&
+        latest->metadata.kind == format::Kind::kDirectory) {
+      out.push_back(*latest);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const RemoteVersion& a, const RemoteVersion& b) {
+    return a.metadata.path < b.metadata.path;
+  });
   return out;
 }
 
@@ -495,6 +532,12 @@ StatusOr<RestoreSummary> Restorer::Restore(
     const RestoreOptions& options, const std::function<void(const RestoreProgress&)>& progress) {
   CV_ASSIGN_OR_RETURN(std::vector<RemoteVersion> chosen, Select(options));
   if (options.target_dir.empty()) return InvalidArgumentError("no target directory");
+  std::vector<RemoteVersion> directories;
+  std::erase_if(chosen, [&](RemoteVersion& v) {
+    if (v.metadata.kind != format::Kind::kDirectory) return false;
+    directories.push_back(std::move(v));
+    return true;
+  });
   RestoreSummary summary;
   summary.failures = load_failures_;
   CV_RETURN_IF_ERROR(env_->CreateDirs(options.target_dir));
@@ -508,6 +551,19 @@ StatusOr<RestoreSummary> Restorer::Restore(
   for (const RemoteVersion& v : chosen) p.bytes_total += v.metadata.size;
   std::mutex mu;  // guards summary, p and the progress callback
   std::vector<RestoreFailure> failed;
+  // Directories first (parents before children: `directories` is in path order), so that
+  // an empty one is restored too; their modes and mtimes are set after the files.
+  std::vector<const RemoteVersion*> to_finish;
+  for (const RemoteVersion& d : directories) {
+    Status safe = CheckRelativePath(d.metadata.path);
+    StatusOr<bool> created =
+        safe.ok() ? MakeDirectory(options.target_dir, d.metadata.path) : StatusOr<bool>(safe);
+    if (!created.ok()) {
+      failed.push_back({d.metadata.path, created.status()});
+    } else if (*created || options.conflict != ConflictPolicy::kSkip) {
+      to_finish.push_back(&d);  // --skip-existing leaves a local directory as it is
+    }
+  }
   auto restore = [&](const RemoteVersion& v) {
     RestoreSummary one;
     Status s = RestoreOne(options, v, staging, one);
@@ -552,6 +608,17 @@ StatusOr<RestoreSummary> Restorer::Restore(
   worker();
   for (std::thread& t : threads) t.join();
   for (const RemoteVersion* v : remote) restore(*v);
+  // Children before parents: a mode without write permission must not stop the rest, and
+  // setting a child's mtime changes its parent's.
+  for (auto it = to_finish.rbegin(); it != to_finish.rend(); ++it) {
+    const format::Metadata& m = (*it)->metadata;
+    Status s = env_->SetFileTimesAndMode(options.target_dir + "/" + m.path, m.mtime_ns, m.mode);
+    if (s.ok()) {
+      ++summary.directories;
+    } else {
+      failed.push_back({m.path, s});
+    }
+  }
   std::sort(failed.begin(), failed.end(),
             [](const RestoreFailure& a, const RestoreFailure& b) { return a.what < b.what; });
   summary.failures.insert(summary.failures.end(), failed.begin(), failed.end());
@@ -565,27 +632,37 @@ StatusOr<RestoreSummary> Restorer::Restore(
   return summary;
 }
 
-Status Restorer::RestoreOne(const RestoreOptions& options, const RemoteVersion& version,
-                            const std::string& staging, RestoreSummary& summary) {
-  const format::Metadata& m = version.metadata;
-  CV_RETURN_IF_ERROR(CheckRelativePath(m.path));
-  // Every parent directory MUST be a real directory inside the target, never a symlink.
-  std::string dir = options.target_dir;
+StatusOr<bool> Restorer::MakeDirectory(const std::string& target, std::string_view path) {
+  // Every directory on the way MUST be a real directory inside the target, never a symlink.
+  std::string dir = target;
+  bool created = false;
   size_t start = 0;
-  for (size_t slash = m.path.find('/'); slash != std::string::npos;
-       slash = m.path.find('/', start)) {
-    dir += "/" + m.path.substr(start, slash - start);
+  while (start < path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    dir += "/";
+    dir += path.substr(start, slash - start);
     start = slash + 1;
     StatusOr<FileInfo> info = env_->Stat(dir);
     if (!info.ok()) {
       CV_RETURN_IF_ERROR(env_->CreateDirs(dir));
+      created = true;
       continue;
     }
     if (info->is_symlink) {
       return PermissionDeniedError("refusing to restore through the symlink " + dir, "unsafe_path");
     }
     if (!info->is_directory) return FailedPreconditionError(dir + " is not a directory");
+    created = false;
   }
+  return created;
+}
+
+Status Restorer::RestoreOne(const RestoreOptions& options, const RemoteVersion& version,
+                            const std::string& staging, RestoreSummary& summary) {
+  const format::Metadata& m = version.metadata;
+  CV_RETURN_IF_ERROR(CheckRelativePath(m.path));
+  CV_RETURN_IF_ERROR(MakeDirectory(options.target_dir, ParentDir(m.path)).status());
   std::string dest = options.target_dir + "/" + m.path;
   for (int attempt = 1;; ++attempt) {
     StatusOr<FileInfo> info = env_->Stat(dest);

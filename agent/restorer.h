@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/object_client.h"
@@ -54,9 +55,10 @@ struct RestoreProgress {
 };
 
 struct RestoreSummary {
-  uint64_t restored = 0;   // files written
-  uint64_t identical = 0;  // already present with the same SHA-256: skipped
-  uint64_t skipped = 0;    // a different local file kept (kSkip)
+  uint64_t restored = 0;     // files written
+  uint64_t directories = 0;  // directories given their recorded mode and mtime
+  uint64_t identical = 0;    // already present with the same SHA-256: skipped
+  uint64_t skipped = 0;      // a different local file kept (kSkip)
   uint64_t bytes_written = 0;
   uint64_t bytes_downloaded = 0;  // fetched to restore files (the listing not counted)
   std::vector<std::pair<std::string, std::string>> renamed;  // path -> name written (kKeepBoth)
@@ -101,6 +103,8 @@ class Restorer {
   // Calls made to the card identity that returned a key (one per opened epoch).
   uint64_t card_unwraps() const { return card_unwraps_; }
   size_t epochs() const { return epoch_ids_.size(); }
+  // Blobs of a kind this version does not know (written by a later one): not restored.
+  uint64_t unknown_kinds() const { return unknown_kinds_; }
   // The key ids the key objects are wrapped to (cards, backups), known once Load() has
   // listed the key objects, i.e. before the card is first asked.
   const std::vector<Bytes>& card_key_ids() const { return card_key_ids_; }
@@ -124,6 +128,9 @@ class Restorer {
   // Files a blob whose file key is known under its path (or records why it cannot be).
   Status Record(const ObjectInfo& info, SecretData file_key, StatusOr<format::Metadata> metadata,
                 Bytes fetched);
+  // Creates `path` (relative, checked) and its parents under `target` where missing,
+  // refusing symlinks and non-directories on the way. Returns whether `path` was created.
+  StatusOr<bool> MakeDirectory(const std::string& target, std::string_view path);
   Status RestoreOne(const RestoreOptions& options, const RemoteVersion& version,
                     const std::string& staging, RestoreSummary& summary);
   // Decrypts the blob `object_id` from `source` (with the file key Load unwrapped for it)
@@ -152,6 +159,7 @@ class Restorer {
   std::vector<Bytes> epoch_ids_;
   std::vector<Bytes> card_key_ids_;  // from the key objects' stanzas
   uint64_t card_unwraps_ = 0;
+  uint64_t unknown_kinds_ = 0;
   // Test-only crash switch: CARDVAULT_TEST_RESTORE_KILL_AFTER_BYTES=N makes the process
   // SIGKILL itself once N plaintext bytes of a large file are in its staging file (an
   // interrupted restore).

@@ -17,7 +17,7 @@
 namespace cardvault {
 
 struct FileRecord {
-  std::string path;
+  std::string path;  // a directory's ends with '/' (DirectoryRecordPath)
   uint64_t size = 0;
   int64_t mtime_ns = 0;
   uint64_t inode = 0;
@@ -25,6 +25,15 @@ struct FileRecord {
   Sha256Digest sha256 = {};  // kNotHashed until its version is encrypted
   bool deleted = false;
 };
+
+// The record path of the directory `path` (files and versions keyed by path keep a
+// directory apart from a file of the same name), and back to the path in blob metadata.
+inline std::string DirectoryRecordPath(const std::string& path) { return path + "/"; }
+inline std::string MetadataPath(const std::string& record_path) {
+  return !record_path.empty() && record_path.back() == '/'
+             ? record_path.substr(0, record_path.size() - 1)
+             : record_path;
+}
 
 // A version moves queued -> encrypted -> uploaded; or to failed (a permanent error), or to
 // superseded (a newer version of the path came first and this one never needs uploading).

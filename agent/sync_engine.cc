@@ -294,7 +294,7 @@ Status SyncEngine::Detect(const std::string& path, bool force) {
     if (info.status().code() == StatusCode::kNotFound) return DetectRemoved(path, false);
     return info.status();
   }
-  if (info->is_directory) return Status::Ok();
+  if (info->is_directory) return DetectDirectory(path, *info);
   if (!info->is_regular) {
     Emit("skipped", path, info->is_symlink ? "symbolic link" : "special file");
     return Status::Ok();
@@ -334,6 +334,28 @@ Status SyncEngine::Detect(const std::string& path, bool force) {
     Emit("file_queued", path);
     MaybeCrash("hashed");
   }
+  return Status::Ok();
+}
+
+Status SyncEngine::DetectDirectory(const std::string& path, const FileInfo& info) {
+  if (path.empty()) return Status::Ok();  // the vault itself
+  const std::string record_path = DirectoryRecordPath(path);
+  CV_ASSIGN_OR_RETURN(std::optional<FileRecord> rec, db_->GetFile(record_path));
+  const uint32_t mode = info.mode & 07777;
+  // Only a new directory or a new mode is a new version: its mtime changes with every entry.
+  if (rec && !rec->deleted && rec->mode == mode) return Status::Ok();
+  const Sha256Digest empty = Sha256({});
+  FileRecord f{record_path, 0, info.mtime_ns, info.inode, mode, empty, false};
+  VersionRecord v;
+  v.path = record_path;
+  v.kind = format::Kind::kDirectory;
+  v.sha256 = empty;
+  v.mtime_ns = info.mtime_ns;
+  v.mode = mode;
+  v.created_ns = env_->NowUnixNanos();
+  CV_ASSIGN_OR_RETURN(std::vector<std::string> stale, db_->RecordFile(f, v));
+  for (const std::string& s : stale) RemoveSpoolFile(s);
+  Emit("file_queued", record_path);
   return Status::Ok();
 }
 
@@ -377,13 +399,22 @@ Status SyncEngine::Rescan() {
     }
     CV_RETURN_IF_ERROR(batch.Commit());
   }
+  {
+    CV_ASSIGN_OR_RETURN(Transaction batch, db_->BeginBatch());
+    for (const ScannedFile& d : scan.directories) {
+      CV_RETURN_IF_ERROR(DetectDirectory(d.relative_path, d.info));
+    }
+    CV_RETURN_IF_ERROR(batch.Commit());
+  }
   CV_ASSIGN_OR_RETURN(std::vector<FileRecord> live, db_->ListLiveFiles());
   for (const FileRecord& f : live) {
-    // scan.files is sorted by relative_path.
+    // Both lists are sorted by relative_path; a directory's record path ends with '/'.
+    const std::string path = MetadataPath(f.path);
+    const std::vector<ScannedFile>& scanned = path != f.path ? scan.directories : scan.files;
     auto it = std::lower_bound(
-        scan.files.begin(), scan.files.end(), f.path,
-        [](const ScannedFile& a, const std::string& path) { return a.relative_path < path; });
-    const bool present = it != scan.files.end() && it->relative_path == f.path;
+        scanned.begin(), scanned.end(), path,
+        [](const ScannedFile& a, const std::string& p) { return a.relative_path < p; });
+    const bool present = it != scanned.end() && it->relative_path == path;
     if (!present) CV_RETURN_IF_ERROR(DetectRemoved(f.path, false));
   }
   return Status::Ok();
@@ -480,10 +511,11 @@ Status SyncEngine::Spool(VersionRecord& v, bool sync_each) {
       return Detect(v.path, /*force=*/true);
     }
   } else {
-    format::Metadata m;
+    format::Metadata m;  // a deletion or a directory: no content
     m.kind = v.kind;
-    m.path = v.path;
+    m.path = MetadataPath(v.path);
     m.mtime_ns = v.mtime_ns;
+    m.mode = v.mode;
     MemorySequentialFile empty(ByteView{});
     CV_RETURN_IF_ERROR(EncryptStream(empty, blob_sink, rs, m, opts).status());
   }

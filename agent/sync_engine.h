@@ -73,13 +73,16 @@ class SyncEngine {
   void AddUploadClient(ObjectClient* client) { upload_clients_.push_back(client); }
 
   // Looks at one path (relative to the vault): queues a new version if its content or
-  // mode changed, a deletion if it is gone, nothing if it is unchanged. `force` re-hashes
+  // mode changed, a deletion if it is gone, nothing if it is unchanged. A directory is
+  // recorded by DetectDirectory. `force` re-hashes
   // even when size, mtime and inode match.
   Status Detect(const std::string& path, bool force = false);
-  // Records the deletion of a path, or of every file under a directory.
+  // Queues a version of the directory `path` (its mode) if it is new or its mode changed.
+  Status DetectDirectory(const std::string& path, const FileInfo& info);
+  // Records the deletion of a path, or of every file and directory under a directory.
   Status DetectRemoved(const std::string& path, bool is_directory);
-  // Scans the whole vault: Detect for every file, DetectRemoved for every recorded file no
-  // longer there (catches changes made while the agent was stopped).
+  // Scans the whole vault: Detect for every file and directory, DetectRemoved for every
+  // recorded one no longer there (catches changes made while the agent was stopped).
   Status Rescan();
   // Queues again the files whose latest version failed with a permanent error (after the
   // cause was fixed: `cardvault sync`, `sync --once`). Returns how many.

@@ -23,17 +23,17 @@ void Walk(const std::string& root, const std::string& rel, const IgnoreRules& ru
     if (rules.IsIgnored(child)) continue;
     struct stat st;
     if (::lstat((root + "/" + child).c_str(), &st) != 0) continue;  // vanished meanwhile
-    if (S_ISDIR(st.st_mode)) {
-      subdirs.push_back(child);
-    } else if (S_ISREG(st.st_mode)) {
+    if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
       ScannedFile f;
       f.relative_path = child;
       f.info.size = static_cast<uint64_t>(st.st_size);
       f.info.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
       f.info.mode = st.st_mode;
       f.info.inode = st.st_ino;
-      f.info.is_regular = true;
-      out.files.push_back(std::move(f));
+      f.info.is_regular = S_ISREG(st.st_mode);
+      f.info.is_directory = S_ISDIR(st.st_mode);
+      if (f.info.is_directory) subdirs.push_back(child);
+      (f.info.is_directory ? out.directories : out.files).push_back(std::move(f));
     } else {
       out.skipped.push_back(child);
     }
@@ -50,9 +50,11 @@ StatusOr<ScanResult> ScanTree(const std::string& root, const IgnoreRules& rules)
   if (!S_ISDIR(st.st_mode)) return FailedPreconditionError(root + " is not a directory");
   ScanResult out;
   Walk(root, "", rules, out);
-  std::sort(out.files.begin(), out.files.end(), [](const ScannedFile& a, const ScannedFile& b) {
+  auto by_path = [](const ScannedFile& a, const ScannedFile& b) {
     return a.relative_path < b.relative_path;
-  });
+  };
+  std::sort(out.files.begin(), out.files.end(), by_path);
+  std::sort(out.directories.begin(), out.directories.end(), by_path);
   std::sort(out.skipped.begin(), out.skipped.end());
   return out;
 }

@@ -1,5 +1,5 @@
-// ScanTree: lists the regular files of the watched folder for start-up and safety-net
-// rescans, skipping ignored names, symlinks and special files.
+// ScanTree: lists the regular files and directories of the watched folder for start-up and
+// safety-net rescans, skipping ignored names, symlinks and special files.
 #ifndef CARDVAULT_AGENT_TREE_SCANNER_H_
 #define CARDVAULT_AGENT_TREE_SCANNER_H_
 
@@ -18,7 +18,8 @@ struct ScannedFile {
 };
 
 struct ScanResult {
-  std::vector<ScannedFile> files;  // sorted by relative_path
+  std::vector<ScannedFile> files;        // sorted by relative_path
+  std::vector<ScannedFile> directories;  // below the root, sorted by relative_path
   // Symlinks and special files (devices, FIFOs, sockets), which are never synced.
   std::vector<std::string> skipped;
 };

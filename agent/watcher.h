@@ -14,7 +14,8 @@ struct WatchEvent {
   enum class Kind {
     kModified,  // created or written: the content may still be changing
     kClosed,    // closed after writing
-    kAppeared,  // moved in, attributes changed, or found inside a new directory
+    kAppeared,  // moved in, attributes changed, or found inside a new directory (files and
+                // directories alike)
     kRemoved,   // deleted or moved out; for a directory, everything under it
     kRescan,    // events were lost (queue overflow): the caller MUST rescan the whole tree
   };

@@ -187,6 +187,63 @@ TEST_F(RestorerTest, RestoresTheLatestLiveVersionWithModeAndMtime) {
   EXPECT_EQ(restorer_->history().at("a/b/c.txt").size(), 2u);
 }
 
+// Directory records: an empty one is rebuilt; each gets its mode and mtime after the files
+// (a directory without write permission still receives its files); the recorded parents of
+// the files a glob chose come along; a deleted one is not rebuilt; --skip-existing leaves a
+// local directory as it is; a kind from a later version is skipped, not failed.
+TEST_F(RestorerTest, DirectoriesAreRebuiltWithTheirModes) {
+  Put("a", "", 100, 0755, format::Kind::kDirectory);
+  Put("a/locked", "", 110, 0555, format::Kind::kDirectory);
+  Put("a/locked/f", "in a read-only directory", 120, 0644);
+  Put("a/empty", "", 130, 0750, format::Kind::kDirectory);
+  Put("old", "", 100, 0700, format::Kind::kDirectory);
+  Put("old", "", 200, 0, format::Kind::kDeletion);
+  Put("later", "from a later version", 100, 0600, static_cast<format::Kind>(200));
+  auto s = Run();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_TRUE(s->failures.empty()) << s->failures[0].status.ToString();
+  EXPECT_EQ(s->restored, 1u);
+  EXPECT_EQ(s->directories, 3u);
+  EXPECT_EQ(restorer_->unknown_kinds(), 1u);
+  EXPECT_EQ(ReadText(target_ + "/a/locked/f"), "in a read-only directory");
+  auto stat_of = [](const std::string& path) {
+    struct stat st = {};
+    EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+    return st;
+  };
+  EXPECT_EQ(stat_of(target_ + "/a").st_mode & 07777, 0755u);
+  EXPECT_EQ(stat_of(target_ + "/a/locked").st_mode & 07777, 0555u);
+  EXPECT_EQ(stat_of(target_ + "/a/empty").st_mode & 07777, 0750u);
+  EXPECT_EQ(stat_of(target_ + "/a").st_mtim.tv_sec, 100) << "set after its children";
+  EXPECT_EQ(stat_of(target_ + "/a/empty").st_mtim.tv_sec, 130);
+  EXPECT_FALSE(fs::exists(target_ + "/old"));
+  EXPECT_FALSE(fs::exists(target_ + "/later"));
+
+  // A glob that picks a file brings its recorded directories, not their siblings.
+  RestoreOptions one;
+  one.target_dir = dir_ + "/glob";
+  one.globs = {"a/locked/*"};
+  s = Run(one);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->restored, 1u);
+  EXPECT_EQ(s->directories, 2u);
+  EXPECT_EQ(stat_of(one.target_dir + "/a/locked").st_mode & 07777, 0555u);
+  EXPECT_FALSE(fs::exists(one.target_dir + "/a/empty"));
+
+  // --skip-existing leaves a local directory's mode; the default sets the recorded one.
+  ::chmod((target_ + "/a/empty").c_str(), 0700);
+  RestoreOptions skip;
+  skip.conflict = ConflictPolicy::kSkip;
+  ASSERT_TRUE(Run(skip).ok());
+  EXPECT_EQ(stat_of(target_ + "/a/empty").st_mode & 07777, 0700u);
+  s = Run();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->identical, 1u);
+  EXPECT_EQ(stat_of(target_ + "/a/empty").st_mode & 07777, 0750u);
+  ::chmod((target_ + "/a/locked").c_str(), 0755);  // so that TearDown can remove the tree
+  ::chmod((one.target_dir + "/a/locked").c_str(), 0755);
+}
+
 TEST_F(RestorerTest, AtDeletedAndOneVersion) {
   const std::string v1 = Put("f", "one", 100);
   Put("f", "two", 200);

@@ -108,11 +108,18 @@ TEST_F(SyncEngineTest, UploadsATreeThatDecryptsWithTheCard) {
   Write("deploy/empty", "", 0600);
   Write("bin/run.sh", "#!/bin/sh\necho hi\n", 0755);
   Write("späce dir/ünï code.txt", "utf8", 0600);
+  ::chmod((vault_ + "/deploy").c_str(), 0750);
+  ::chmod((vault_ + "/bin").c_str(), 0711);
   auto engine = MakeEngine();
   auto r = Sync(*engine);
-  EXPECT_EQ(r.uploaded, 5);
+  EXPECT_EQ(r.uploaded, 8) << "5 files and 3 directories";
   auto files = ByPath();
-  ASSERT_EQ(files.size(), 5u);
+  ASSERT_EQ(files.size(), 8u);
+  // A directory is recorded with its mode (and no content), so that a restore rebuilds it.
+  EXPECT_EQ(files["deploy"][0].metadata.kind, format::Kind::kDirectory);
+  EXPECT_EQ(files["deploy"][0].metadata.mode, 0750u);
+  EXPECT_EQ(files["bin"][0].metadata.mode, 0711u);
+  EXPECT_EQ(files["späce dir"][0].metadata.kind, format::Kind::kDirectory);
   EXPECT_EQ(files["id_ed25519"][0].content, "PRIVATE KEY");
   EXPECT_EQ(files["deploy/token.txt"][0].metadata.mode, 0644u);
   EXPECT_EQ(files["bin/run.sh"][0].metadata.mode, 0755u);
@@ -163,6 +170,48 @@ TEST_F(SyncEngineTest, VersionsDeletionsAndRenames) {
   ASSERT_EQ(files["b.txt"].size(), 2u);
   ASSERT_EQ(files["c.txt"].size(), 1u);
   EXPECT_EQ(files["c.txt"][0].content, "bee");
+}
+
+// A directory is a version of its own: when it appears (an empty one too), when its mode
+// changes (not when its entries do), and when it goes.
+TEST_F(SyncEngineTest, DirectoriesAreRecordedWithTheirModeAndTheirDeletion) {
+  Write("a/b/f", "f");
+  fs::create_directory(vault_ + "/empty");
+  ::chmod((vault_ + "/empty").c_str(), 0750);
+  auto engine = MakeEngine();
+  EXPECT_EQ(Sync(*engine).uploaded, 4) << "a, a/b, a/b/f and empty";
+  EXPECT_EQ(Sync(*engine).uploaded, 0);
+  Write("a/b/g", "g");  // changes a/b's mtime, not its mode
+  EXPECT_EQ(Sync(*engine).uploaded, 1);
+  ::chmod((vault_ + "/a").c_str(), 0700);
+  EXPECT_EQ(Sync(*engine).uploaded, 1);
+  // Gone while the agent looked away (a rescan) and, below, as the watcher reports it.
+  fs::remove_all(vault_ + "/a");
+  EXPECT_EQ(Sync(*engine).uploaded, 4) << "a, a/b, a/b/f and a/b/g deleted";
+  ASSERT_TRUE(fs::remove(vault_ + "/empty"));
+  ASSERT_TRUE(engine->DetectRemoved("empty", /*is_directory=*/true).ok());
+  auto r = engine->ProcessDue();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->uploaded, 1);
+  auto on_server = ByPath();
+  std::map<std::string, std::vector<format::Kind>> kinds;
+  std::set<uint32_t> modes_of_a;
+  for (const auto& [path, versions] : on_server) {
+    for (const ServerVersion& v : versions) {
+      kinds[path].push_back(v.metadata.kind);
+      if (path == "a" && v.metadata.kind == format::Kind::kDirectory) {
+        modes_of_a.insert(v.metadata.mode);
+      }
+    }
+    std::sort(kinds[path].begin(), kinds[path].end());
+  }
+  using K = format::Kind;
+  EXPECT_EQ(kinds["a"], (std::vector<K>{K::kDeletion, K::kDirectory, K::kDirectory}));
+  EXPECT_EQ(modes_of_a, (std::set<uint32_t>{0700, 0755}));
+  EXPECT_EQ(kinds["a/b"], (std::vector<K>{K::kDeletion, K::kDirectory}));
+  EXPECT_EQ(kinds["empty"], (std::vector<K>{K::kDeletion, K::kDirectory}));
+  EXPECT_EQ(on_server["empty"].size(), 2u);
+  EXPECT_EQ(kinds["a/b/f"], (std::vector<K>{K::kFile, K::kDeletion}));
 }
 
 TEST_F(SyncEngineTest, ServerDownQueuesAndDrainsWhenBack) {
@@ -500,7 +549,7 @@ TEST_F(SyncEngineTest, ALargeFileIsUploadedWhileItIsEncrypted) {
   Write("small", "a small file in the same pass");
   auto engine = MakeEngine(nullptr, /*stream_from_bytes=*/1 << 20);
   auto r = Sync(*engine);
-  EXPECT_EQ(r.uploaded, 2);
+  EXPECT_EQ(r.uploaded, 3) << "two files and their directory";
   EXPECT_EQ(r.failed, 0);
   auto on_server = ByPath();
   ASSERT_EQ(on_server["images/disk.img"].size(), 1u);
@@ -518,7 +567,7 @@ TEST_F(SyncEngineTest, ALargeFileIsUploadedWhileItIsEncrypted) {
                             return Status::Ok();
                           })
                     .ok());
-    EXPECT_EQ(head[9], v.path == "small" ? 1 : 2) << v.path;
+    EXPECT_EQ(head[9], v.path == "images/disk.img" ? 2 : 1) << v.path;
     EXPECT_EQ(remote_->Head(v.object_id).value().sha256, v.blob_sha256) << v.path;
   }
   EXPECT_TRUE(fs::is_empty(dir_ + "/spool"));
@@ -679,6 +728,7 @@ TEST_F(SyncEngineTest, DiskFullWhileStreamingLosesNothing) {
 // own files (retried later), and every file lands exactly once.
 TEST_F(SyncEngineTest, UploadsGoOverEveryConnectionAndEachFileLandsOnce) {
   constexpr int kFiles = 150;
+  constexpr int kObjects = kFiles + 1;  // and their directory
   for (int i = 0; i < kFiles; ++i) Write("d/f" + std::to_string(i), "x" + std::to_string(i));
   auto engine = MakeEngine();
   std::vector<std::unique_ptr<RemoteStore>> stores;
@@ -690,17 +740,17 @@ TEST_F(SyncEngineTest, UploadsGoOverEveryConnectionAndEachFileLandsOnce) {
   engine->AddUploadClient(&down);
   ASSERT_TRUE(engine->Rescan().ok());
   int uploaded = 0, retrying = 0;
-  for (int pass = 0; pass < 50 && uploaded < kFiles; ++pass) {
+  for (int pass = 0; pass < 50 && uploaded < kObjects; ++pass) {
     auto r = engine->ProcessDue();
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     uploaded += r->uploaded;
     retrying += r->retrying;
-    if (uploaded < kFiles) ::usleep(3000);  // let the retries come due
+    if (uploaded < kObjects) ::usleep(3000);  // let the retries come due
   }
-  EXPECT_EQ(uploaded, kFiles);
+  EXPECT_EQ(uploaded, kObjects);
   EXPECT_GT(retrying, 0) << "the connection that was down got some files";
   auto by_path = ByPath();
-  ASSERT_EQ(by_path.size(), static_cast<size_t>(kFiles));
+  ASSERT_EQ(by_path.size(), static_cast<size_t>(kObjects));
   for (int i = 0; i < kFiles; ++i) {
     ASSERT_EQ(by_path["d/f" + std::to_string(i)].size(), 1u) << i;
     EXPECT_EQ(by_path["d/f" + std::to_string(i)][0].content, "x" + std::to_string(i));

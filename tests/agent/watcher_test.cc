@@ -61,6 +61,10 @@ TEST_F(WatchDirTest, ScanListsRegularFilesAndSkipsLinksAndSpecials) {
   EXPECT_EQ(r->files[1].relative_path, "d/e/b.txt");
   EXPECT_EQ(r->files[1].info.size, 2u);
   EXPECT_EQ(r->skipped, (std::vector<std::string>{"d/fifo", "link"}));
+  ASSERT_EQ(r->directories.size(), 2u) << "the root is not listed";
+  EXPECT_EQ(r->directories[0].relative_path, "d");
+  EXPECT_EQ(r->directories[1].relative_path, "d/e");
+  EXPECT_TRUE(r->directories[1].info.is_directory);
   EXPECT_EQ(ScanTree(root_ + "/missing", IgnoreRules()).status().code(), StatusCode::kNotFound);
 }
 
@@ -108,6 +112,19 @@ TEST_F(WatchDirTest, NewNestedDirectoriesAreWatchedWithTheirContent) {
   ev = PollUntil(*w, [](auto& e) { return Has(e, Kind::kClosed, "n1/n2/n3/later.txt"); });
   EXPECT_TRUE(Has(ev, Kind::kClosed, "n1/n2/n3/later.txt"));
   EXPECT_EQ(w->watch_count(), 4u);
+}
+
+// New directories are reported themselves (an empty one too), and so is a new mode.
+TEST_F(WatchDirTest, DirectoriesAppearAndTheirModeChangesAreReported) {
+  auto w = InotifyWatcher::New(root_, IgnoreRules()).value();
+  fs::create_directories(root_ + "/p/q");
+  auto ev = PollUntil(*w, [](auto& e) { return Has(e, Kind::kAppeared, "p/q"); });
+  EXPECT_TRUE(Has(ev, Kind::kAppeared, "p"));
+  EXPECT_TRUE(Has(ev, Kind::kAppeared, "p/q"));
+  for (const WatchEvent& e : ev) EXPECT_EQ(e.is_directory, e.path == "p" || e.path == "p/q");
+  ::chmod((root_ + "/p/q").c_str(), 0750);
+  ev = PollUntil(*w, [](auto& e) { return Has(e, Kind::kAppeared, "p/q"); });
+  EXPECT_TRUE(Has(ev, Kind::kAppeared, "p/q"));
 }
 
 TEST_F(WatchDirTest, RenamesAndDirectoryMoves) {

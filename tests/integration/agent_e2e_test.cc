@@ -104,7 +104,8 @@ TEST_F(AgentE2eTest, SyncOnceUploadsEditsDeletesAndRenames) {
   CommandResult r = Cli({"sync", "--once"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto v = ServerVersions();
-  ASSERT_EQ(v.size(), 4u);
+  ASSERT_EQ(v.size(), 7u) << "4 files and 3 directories";
+  EXPECT_EQ(v["ssh"].at(0).metadata.kind, format::Kind::kDirectory);
   EXPECT_EQ(v["ssh/id_ed25519"].at(0).content, "-----BEGIN OPENSSH PRIVATE KEY-----");
   EXPECT_EQ(v["tokens/github token.txt"].at(0).metadata.mode, 0644u);
   EXPECT_EQ(v["bin/rotate.sh"].at(0).metadata.mode, 0755u);

@@ -178,11 +178,11 @@ struct Entry {
 std::map<std::string, Entry> Tree(const std::string& root) {
   std::map<std::string, Entry> out;
   for (const auto& e : fs::recursive_directory_iterator(root)) {
-    if (!e.is_regular_file()) continue;
+    if (!e.is_regular_file() && !e.is_directory()) continue;
     struct stat st;
     ::lstat(e.path().c_str(), &st);
     out[fs::relative(e.path(), root).string()] = {
-        ReadText(e.path().string()), st.st_mode & 07777u,
+        e.is_directory() ? "(a directory)" : ReadText(e.path().string()), st.st_mode & 07777u,
         static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
   }
   return out;
@@ -200,9 +200,14 @@ TEST_F(RestoreE2eTest, NewPcRestoresWithTheSameCardOrTheBackupButNotAnotherCard)
   Write("with space/my key (old).pem", "-----BEGIN-----", 0600, 1700000003);
   Write("ünïcødé/日本語.txt", "héllo", 0644, 1700000004);
   Write("bin/run.sh", "#!/bin/sh\n", 0755, 1700000005);
+  fs::create_directory(vault_ + "/empty dir");
+  ::chmod((vault_ + "/empty dir").c_str(), 0750);
+  ::chmod((vault_ + "/bin").c_str(), 0711);
+  ::chmod((vault_ + "/docs").c_str(), 0755);
   SyncA();
   const auto original = Tree(vault_);
-  ASSERT_EQ(original.size(), 6u);
+  ASSERT_EQ(original.size(), 13u) << "6 files and 7 directories";
+  EXPECT_EQ(original.at("bin").mode, 0711u);
 
   // Another card: the wrong-card error, naming the expected key ids; nothing written.
   const std::string other_conf = WriteSoftHsmConf(dir() + "/other");
@@ -221,6 +226,7 @@ TEST_F(RestoreE2eTest, NewPcRestoresWithTheSameCardOrTheBackupButNotAnotherCard)
   ASSERT_EQ(r.exit_code, 0) << r.output;
   nlohmann::json j = Json(r);
   EXPECT_EQ(j.value("restored", -1), 6) << r.output;
+  EXPECT_EQ(j.value("directories", -1), 7) << r.output;
   EXPECT_EQ(j.value("card_operations", -1), 1) << r.output;
   EXPECT_EQ(j.value("epochs", -1), 1) << r.output;
   EXPECT_EQ(Tree(target), original);
@@ -358,7 +364,7 @@ TEST_F(RestoreE2eTest, AdoptedRestoreSyncsWithoutUploadingAgain) {
   Write("c.txt", "gamma", 0600, 1700000000);
   SyncA();
   const size_t before = BlobsOnServer();
-  ASSERT_EQ(before, 3u);
+  ASSERT_EQ(before, 4u) << "3 files and a directory";
   const std::string card = CopyOfCardA();
   const std::string vault_b = dir() + "/b/vault";
   CommandResult r = B(card, {"restore", "--target", vault_b});
@@ -373,7 +379,8 @@ TEST_F(RestoreE2eTest, AdoptedRestoreSyncsWithoutUploadingAgain) {
   EXPECT_NE(r.output.find("adopted 2 files"), std::string::npos) << r.output;
   r = BAgent(card, {"sync", "--once"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(BlobsOnServer(), before + 1);  // only the file changed on B
+  EXPECT_EQ(BlobsOnServer(), before + 1);  // only the file changed on B (the directory too
+                                           // was adopted)
 }
 
 TEST_F(RestoreE2eTest, KilledRestoreResumesTheDownloadWithRange) {
