@@ -455,8 +455,10 @@ int Main(int argc, char** argv) {
   // `rounds` > 1: as for the 1 GiB restore below, the agent and curl alternate which goes
   // first and the medians count; the earlier rounds upload as their own users, the last as
   // `user` (the one restored later).
+  // `directories`: the tree's directories below its root, each a blob of its own (its mode).
   auto upload = [&](const std::string& user, const std::string& tree,
-                    const std::vector<CurlTransfer>& puts, size_t files, int rounds) {
+                    const std::vector<CurlTransfer>& puts, size_t files, size_t directories,
+                    int rounds) {
     Upload u;
     auto run_agent = [&](int round) {
       const std::string as = round + 1 == rounds ? user : user + "-r" + std::to_string(round);
@@ -466,8 +468,9 @@ int Main(int argc, char** argv) {
       u.agent_cpu += (u.agent_cpu.empty() ? "" : ", ") + Fixed(u.agent.cpu_seconds);
       auto client = Must(server.Client(tokens[as]), "client");
       const size_t blobs = ListAll(*client, ObjectKind::kBlob).size();
-      Check(blobs == files, "the agent uploaded " + std::to_string(blobs) + " blobs, expected " +
-                                std::to_string(files));
+      Check(blobs == files + directories, "the agent uploaded " + std::to_string(blobs) +
+                                              " blobs, expected " +
+                                              std::to_string(files + directories));
       return u.agent.seconds;
     };
     auto run_curl = [&] {
@@ -487,8 +490,9 @@ int Main(int argc, char** argv) {
     }
     return u;
   };
-  const Upload up_small = upload("small", small_tree, small_put, opt.files, 1);
-  const Upload up_big = upload("big", big_tree, {{big_sha, big_file, big_sha}}, 1, kBigRounds);
+  const size_t small_dirs = (opt.files + 99) / 100;
+  const Upload up_small = upload("small", small_tree, small_put, opt.files, small_dirs, 1);
+  const Upload up_big = upload("big", big_tree, {{big_sha, big_file, big_sha}}, 1, 0, kBigRounds);
 
   // ---- Latency: `cardvault run`, one small file closed -> its "file_uploaded" event.
   std::vector<double> latencies;
