@@ -48,11 +48,11 @@ std::vector<std::string> SettleTracker::TakeSettled(int64_t now_ns) {
       continue;
     }
     auto info = env_->Stat(root_ + "/" + it->first);
-    if (!info.ok() || !info->is_regular) {
+    if (!info.ok() || !(info->is_regular || info->is_directory)) {
       it = entries_.erase(it);
       continue;
     }
-    if (now_ns - info->mtime_ns < delay_ns_) {
+    if (info->is_regular && now_ns - info->mtime_ns < delay_ns_) {
       // Written during the delay without an event we saw (or a clock step): wait again.
       e.last_event_ns = now_ns;
       ++it;

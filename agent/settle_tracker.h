@@ -17,7 +17,8 @@ namespace cardvault {
 // A file is settled when (1) no event arrived for it during the delay, (2) it is not open
 // for writing as far as the events tell (a kModified not yet followed by kClosed), and
 // (3) its mtime is at least the delay old when checked. A file still changing is checked
-// again one delay later. Not thread-safe.
+// again one delay later. A directory settles on (1) alone: its mtime moves with its
+// entries, and what is recorded of it (its mode) is not written piecemeal. Not thread-safe.
 class SettleTracker {
  public:
   SettleTracker(Env* env, std::string root, int64_t delay_ns)
@@ -28,8 +29,8 @@ class SettleTracker {
   // Marks a path found by a scan as a candidate.
   void AddCandidate(const std::string& path, int64_t now_ns);
 
-  // Returns the paths that settled by `now_ns` (regular files only; a path that vanished
-  // or is no longer a regular file is dropped). Each is returned once per settling.
+  // Returns the paths that settled by `now_ns` (regular files and directories; a path that
+  // vanished or is neither is dropped). Each is returned once per settling.
   std::vector<std::string> TakeSettled(int64_t now_ns);
 
   // When the next candidate may settle, for the watcher's poll timeout; nullopt if none.

@@ -200,6 +200,16 @@ TEST_F(WatchDirTest, RecentMtimeDefersAndVanishedFilesDrop) {
   EXPECT_EQ(t.TakeSettled(now + kDelay + 1), std::vector<std::string>{"fresh"});
 }
 
+// A directory settles once quiet by events, whatever its mtime (it moves with its entries).
+TEST_F(WatchDirTest, ADirectorySettlesOnQuietAlone) {
+  Env* env = Env::Default();
+  Write("dir/inside", "x");  // the directory's mtime is recent
+  const int64_t now = env->NowUnixNanos();
+  SettleTracker t(env, root_, kDelay);
+  t.AddCandidate("dir", now - kDelay);
+  EXPECT_EQ(t.TakeSettled(now), std::vector<std::string>{"dir"});
+}
+
 TEST_F(WatchDirTest, RemovedDirectoryDropsItsCandidates) {
   SettleTracker t(Env::Default(), root_, kDelay);
   t.AddCandidate("d/a", 0);

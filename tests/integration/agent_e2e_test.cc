@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "api/remote_store.h"
 #include "core/x25519_recipient.h"
@@ -248,6 +249,20 @@ TEST_F(AgentE2eTest, DaemonWatchesSettlesAndDrainsOnSigterm) {
 
   Write("deep/new/dir/file.txt", "nested");
   ASSERT_TRUE(uploaded("deep/new/dir/file.txt", 1)) << ReadText(dir_ + "/agent.log");
+  ASSERT_TRUE(uploaded("deep/new/dir", 1)) << ReadText(dir_ + "/agent.log");
+  // An empty directory, and then its new mode.
+  fs::create_directory(vault_ + "/empty-new");
+  ::chmod((vault_ + "/empty-new").c_str(), 0750);
+  ASSERT_TRUE(uploaded("empty-new", 1)) << ReadText(dir_ + "/agent.log");
+  ::chmod((vault_ + "/empty-new").c_str(), 0700);
+  ASSERT_TRUE(uploaded("empty-new", 2)) << ReadText(dir_ + "/agent.log");
+  {
+    auto dirs = ServerVersions();
+    EXPECT_EQ(dirs["deep"].at(0).metadata.kind, format::Kind::kDirectory);
+    std::set<uint32_t> modes;
+    for (const auto& d : dirs["empty-new"]) modes.insert(d.metadata.mode);
+    EXPECT_EQ(modes, (std::set<uint32_t>{0700, 0750}));
+  }
 
   // A slow writer: written over ~2 s while open; uploaded once, complete.
   {
