@@ -211,6 +211,7 @@ StatusOr<format::Metadata> EncryptFileTo(Env& env, const std::string& in_path, W
   metadata.mtime_ns = info.mtime_ns;
   metadata.mode = info.mode & 07777;
   metadata.size = info.size;  // promised by a v2 header
+  metadata.recorded_ns = options.recorded_ns;
   EncryptOptions opts = options;
   if (opts.env == nullptr) opts.env = &env;
   return EncryptStream(*source, sink, recipients, metadata, opts);

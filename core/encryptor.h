@@ -30,6 +30,9 @@ struct EncryptOptions {
   // the plaintext up front (metadata.size) and fails with kFailedPrecondition
   // "source_changed" as soon as the source yields more, or at the end fewer, bytes.
   uint16_t version = format::kVersion1;
+  // EncryptFileTo and EncryptFile: the metadata's `recorded` entry (when the caller recorded
+  // this version of the file; docs/format.md). EncryptStream takes it in its metadata.
+  std::optional<int64_t> recorded_ns;
 };
 
 // Encrypts everything `source` yields into `sink`, which MUST be empty and, for v1, MUST

@@ -23,6 +23,7 @@ constexpr uint8_t kTlvSize = 0x03;
 constexpr uint8_t kTlvMtime = 0x04;
 constexpr uint8_t kTlvMode = 0x05;
 constexpr uint8_t kTlvSha256 = 0x06;
+constexpr uint8_t kTlvRecorded = 0x07;  // optional
 
 // The smallest header body: nonce, one stanza of a 1-byte type and 1-byte body, a metadata
 // length and a sealed empty metadata section, and the MAC.
@@ -107,6 +108,11 @@ Bytes EncodeMetadata(const Metadata& m, uint16_t version) {
   AppendU32(v, m.mode);
   AppendTlv(out, kTlvMode, v);
   if (version == kVersion1) AppendTlv(out, kTlvSha256, m.sha256);
+  if (m.recorded_ns.has_value()) {
+    v.clear();
+    AppendU64(v, static_cast<uint64_t>(*m.recorded_ns));
+    AppendTlv(out, kTlvRecorded, v);
+  }
   return out;
 }
 
@@ -152,6 +158,10 @@ StatusOr<Metadata> DecodeMetadata(ByteView plaintext, uint16_t version) {
         if (version != kVersion1) return bad("a v2 header carries no sha256: it is in the trailer");
         if (!fixed(32)) return bad("sha256 is not 32 bytes");
         std::copy(value.begin(), value.end(), m.sha256.begin());
+        break;
+      case kTlvRecorded:
+        if (!fixed(8)) return bad("recorded is not 8 bytes");
+        m.recorded_ns = static_cast<int64_t>(LoadU64(value.data()));
         break;
       default:
         continue;  // unknown tags are skipped (forward compatibility within v1)

@@ -50,6 +50,9 @@ struct Metadata {
   uint64_t size = 0;     // plaintext bytes; fixes the payload's chunk layout
   int64_t mtime_ns = 0;  // nanoseconds since the Unix epoch
   uint32_t mode = 0;     // permission bits (07777)
+  // When the writer recorded this version (nanoseconds since the Unix epoch; optional,
+  // absent in blobs written before it existed): what orders the versions of a path.
+  std::optional<int64_t> recorded_ns;
   // SHA-256 of the plaintext. In v2 it is not in the header: all zero until the trailer
   // was opened (OpenTrailer, or Decryptor::DecryptTo).
   Sha256Digest sha256 = {};

@@ -585,6 +585,27 @@ TEST(MetadataTest, KindsRoundTripAndUnknownKindsAreKeptForTheCallerToSkip) {
   EXPECT_EQ(format::DecodeMetadata(repeated, kVersion1).status().reason(), "metadata_malformed");
 }
 
+// The optional `recorded` entry (7) round-trips after the hash (v1) or the mode (v2); a
+// reader of blobs without it sees none.
+TEST(MetadataTest, RecordedTimeIsOptional) {
+  for (uint16_t version : {format::kVersion1, format::kVersion2}) {
+    format::Metadata m;
+    m.path = "f";
+    m.recorded_ns = 1795770000123456789;
+    const Bytes with = format::EncodeMetadata(m, version);
+    auto back = format::DecodeMetadata(with, version);
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(*back, m);
+    m.recorded_ns.reset();
+    const Bytes without = format::EncodeMetadata(m, version);
+    EXPECT_EQ(without.size() + 3 + 8, with.size());
+    EXPECT_FALSE(format::DecodeMetadata(without, version)->recorded_ns.has_value());
+    Bytes short_entry = without;
+    short_entry.insert(short_entry.end(), {0x07, 0x00, 0x01, 0x00});
+    EXPECT_EQ(format::DecodeMetadata(short_entry, version).status().reason(), "metadata_malformed");
+  }
+}
+
 // v2 moves the content hash to the trailer: its header MUST NOT carry one, and needs none.
 TEST(MetadataTest, VersionTwoHasNoHashEntry) {
   using format::kVersion1;

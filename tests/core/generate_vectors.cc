@@ -43,7 +43,7 @@ struct Made {
 Made EncryptTo(const std::string& name, const Bytes& plain, const std::string& path,
                std::vector<Recipient*> ptrs, std::optional<Sha256Digest> fake_hash = {},
                uint16_t version = format::kVersion1, format::Kind kind = format::Kind::kFile,
-               uint32_t mode = 0600) {
+               uint32_t mode = 0600, std::optional<int64_t> recorded_ns = {}) {
   Made m;
   Sha256Digest fk = H("cardvault vector file key: " + name);
   Sha256Digest nn = H("cardvault vector nonce: " + name);
@@ -59,6 +59,7 @@ Made EncryptTo(const std::string& name, const Bytes& plain, const std::string& p
   md.path = path;
   md.mtime_ns = 1764115200000000000;  // 2025-11-26T00:00:00Z
   md.mode = mode;
+  md.recorded_ns = recorded_ns;
   md.size = plain.size();  // promised by a v2 header
   EncryptOptions opts;
   opts.env = &env;
@@ -122,6 +123,9 @@ int Main(const std::string& dir) {
       v["path"] = m.metadata.path;
       v["size"] = std::to_string(m.metadata.size);
       v["sha256"] = HexEncode(m.metadata.sha256);
+      if (m.metadata.recorded_ns.has_value()) {
+        v["recorded"] = std::to_string(*m.metadata.recorded_ns);
+      }
       if (m.metadata.kind != format::Kind::kFile) {  // vectors of other kinds name it
         v["kind"] = std::to_string(static_cast<int>(m.metadata.kind));
         char mode[16];
@@ -293,6 +297,18 @@ int Main(const std::string& dir) {
                            format::kVersion1, static_cast<format::Kind>(200), 0600);
   add("ok_unknown_kind", "a kind no reader knows yet (200): it decrypts; callers skip it", "ok",
       unknown, unknown.blob, &hello);
+
+  // The optional `recorded` entry (7), in both versions.
+  constexpr int64_t kRecorded = 1795770000123456789;  // 2026-11-27T09:00:00.123456789Z
+  for (uint16_t version : {format::kVersion1, format::kVersion2}) {
+    const std::string name = version == format::kVersion1 ? "ok_recorded" : "ok_v2_recorded";
+    Made made = EncryptTo(name, multi, "notes/recorded.txt", {&to_me}, {}, version,
+                          format::Kind::kFile, 0600, kRecorded);
+    add(name,
+        std::string(version == format::kVersion1 ? "v1" : "v2") +
+            ": metadata with the optional recorded entry (tag 7)",
+        "ok", made, made.blob, &multi);
+  }
 
   std::ofstream(dir + "/vectors.txt") << manifest;
   std::cout << "wrote vectors to " << dir << "\n";

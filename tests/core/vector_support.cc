@@ -29,9 +29,9 @@ std::vector<Vector> ParseVectors(const std::string& text) {
 }
 
 std::string FormatVector(const Vector& v) {
-  static const char* kOrder[] = {"name",     "description", "expect",        "blob", "plaintext",
-                                 "identity", "file_key",    "payload_nonce", "path", "size",
-                                 "sha256",   "kind",        "mode"};
+  static const char* kOrder[] = {"name",     "description", "expect",        "blob",    "plaintext",
+                                 "identity", "file_key",    "payload_nonce", "path",    "size",
+                                 "sha256",   "kind",        "mode",          "recorded"};
   std::string out;
   for (const char* k : kOrder) {
     auto it = v.find(k);

@@ -75,6 +75,8 @@ TEST_P(VectorTest, DecryptsAsRecorded) {
           // Vectors of a kind other than a file name it, and the mode they record.
           const format::Metadata& m = (*d)->metadata();
           EXPECT_EQ(std::to_string(static_cast<int>(m.kind)), v.count("kind") ? v.at("kind") : "1");
+          EXPECT_EQ(m.recorded_ns.has_value() ? std::to_string(*m.recorded_ns) : "",
+                    v.count("recorded") ? v.at("recorded") : "");
           if (v.count("mode")) {
             EXPECT_EQ(m.mode, std::stoul(v.at("mode"), nullptr, 8));
           }
@@ -112,6 +114,7 @@ TEST_P(OkVectorTest, EncryptorReproducesPayload) {
   md.path = v.at("path");
   md.size = plain.size();
   if (v.count("kind")) md.kind = static_cast<format::Kind>(std::stoi(v.at("kind")));
+  if (v.count("recorded")) md.recorded_ns = std::stoll(v.at("recorded"));
   EncryptOptions opts;
   opts.env = &env;
   opts.version = format::PreambleVersion(blob);
