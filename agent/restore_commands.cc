@@ -463,7 +463,9 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
   };
   auto va = std::make_shared<VersionsArgs>();
   auto* versions = app.add_subcommand(
-      "versions", "List every version of one file on the server, oldest first, with its id.");
+      "versions",
+      "List every version of one file on the server, oldest first (in the order the agent "
+      "recorded them), with its id, mtime, size and mode.");
   AddRemoteOptions(versions, va->remote);
   versions->add_option("path", va->path, "The file's path in the vault")->required();
   versions->footer(
@@ -484,7 +486,11 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
     }
     for (const RemoteVersion& v : it->second) {
       std::cout << ShortId(v.object_id) << "  " << FormatTime(v.metadata.mtime_ns) << "  "
-                << VersionSummary(v.metadata) << "\n";
+                << VersionSummary(v.metadata);
+      if (v.metadata.recorded_ns.has_value()) {
+        std::cout << "  recorded " << FormatTime(*v.metadata.recorded_ns);
+      }
+      std::cout << "\n";
     }
     exit_code = 0;
   });

@@ -210,6 +210,8 @@ std::string Today(Env& env) {
 
 }  // namespace
 
+int64_t VersionTime(const format::Metadata& m) { return m.recorded_ns.value_or(m.mtime_ns); }
+
 std::string RestoredName(const std::string& path, const std::string& date) {
   const size_t slash = path.find_last_of('/');
   const size_t base = slash == std::string::npos ? 0 : slash + 1;
@@ -359,8 +361,8 @@ Status Restorer::Load() {
   }
   for (auto& [path, versions] : history_) {
     std::sort(versions.begin(), versions.end(), [](const RemoteVersion& a, const RemoteVersion& b) {
-      return std::tie(a.metadata.mtime_ns, a.uploaded_unix, a.object_id) <
-             std::tie(b.metadata.mtime_ns, b.uploaded_unix, b.object_id);
+      return std::make_tuple(VersionTime(a.metadata), a.uploaded_unix, std::cref(a.object_id)) <
+             std::make_tuple(VersionTime(b.metadata), b.uploaded_unix, std::cref(b.object_id));
     });
   }
   return Status::Ok();
@@ -491,7 +493,7 @@ StatusOr<std::vector<RemoteVersion>> Restorer::Select(const RestoreOptions& opti
   auto latest_of = [&](const std::vector<RemoteVersion>& versions) {
     std::pair<const RemoteVersion*, const RemoteVersion*> r = {nullptr, nullptr};
     for (const RemoteVersion& v : versions) {
-      if (options.at_ns.has_value() && v.metadata.mtime_ns > *options.at_ns) break;
+      if (options.at_ns.has_value() && VersionTime(v.metadata) > *options.at_ns) break;
       r.first = &v;
       if (v.metadata.kind != format::Kind::kDeletion) r.second = &v;
     }

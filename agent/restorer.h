@@ -37,7 +37,7 @@ enum class ConflictPolicy {
 struct RestoreOptions {
   std::string target_dir;          // created if missing
   std::vector<std::string> globs;  // fnmatch(3) on the relative path (or a directory prefix)
-  std::optional<int64_t> at_ns;    // the state as of this time (versions with mtime <= it)
+  std::optional<int64_t> at_ns;    // the state as of this time (versions recorded by then)
   bool include_deleted = false;    // paths whose latest version is a deletion: last content
   std::string version_id;          // a prefix of one version's object id: only that version
   ConflictPolicy conflict = ConflictPolicy::kKeepBoth;
@@ -97,7 +97,7 @@ class Restorer {
   // Call once, before anything else below.
   Status Load();
 
-  // Every version by path, oldest first (by mtime, then upload time, then id).
+  // Every version by path, oldest first: by VersionTime, then upload time, then id.
   const std::map<std::string, std::vector<RemoteVersion>>& history() const { return history_; }
   const std::vector<RestoreFailure>& load_failures() const { return load_failures_; }
   // Calls made to the card identity that returned a key (one per opened epoch).
@@ -169,6 +169,10 @@ class Restorer {
   std::map<std::string, SecretData> file_keys_;  // object id -> its file key (wiped)
   std::vector<RestoreFailure> load_failures_;
 };
+
+// When a version was recorded by the agent that wrote it: its metadata's `recorded` entry,
+// or for a blob written before that entry existed, its mtime.
+int64_t VersionTime(const format::Metadata& m);
 
 // "NAME (restored YYYY-MM-DD).EXT" for `path` (the extension is kept; a leading dot is not
 // an extension).

@@ -492,6 +492,7 @@ Status SyncEngine::Spool(VersionRecord& v, bool sync_each) {
   EncryptOptions opts;
   opts.env = env_;
   opts.sync = sync_each;  // otherwise the whole batch is flushed at once before it is recorded
+  opts.recorded_ns = v.created_ns;  // orders this version among the path's on restore
   Bytes blob;
   // Room for the file as detected plus as much again: a header, tags, and some growth.
   BoundedBlobSink blob_sink(&blob,
@@ -516,6 +517,7 @@ Status SyncEngine::Spool(VersionRecord& v, bool sync_each) {
     m.path = MetadataPath(v.path);
     m.mtime_ns = v.mtime_ns;
     m.mode = v.mode;
+    m.recorded_ns = v.created_ns;
     MemorySequentialFile empty(ByteView{});
     CV_RETURN_IF_ERROR(EncryptStream(empty, blob_sink, rs, m, opts).status());
   }
@@ -597,6 +599,7 @@ Status SyncEngine::StreamOne(VersionRecord& v, PassResult& result) {
   m.size = info->size;
   m.mtime_ns = info->mtime_ns;
   m.mode = info->mode & 07777;
+  m.recorded_ns = v.created_ns;
   EncryptOptions opts;
   opts.env = env_;
   opts.version = format::kVersion2;

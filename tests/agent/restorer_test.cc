@@ -129,9 +129,11 @@ class RestorerTest : public ::testing::Test {
   // Uploads a version; returns its object id.
   std::string Put(const std::string& path, const std::string& content, int64_t mtime_s,
                   uint32_t mode = 0600, format::Kind kind = format::Kind::kFile,
-                  uint16_t version = format::kVersion1) {
+                  uint16_t version = format::kVersion1,
+                  std::optional<int64_t> recorded_s = std::nullopt) {
     format::Metadata m;
     m.kind = kind;
+    if (recorded_s) m.recorded_ns = *recorded_s * kSecond;
     m.path = path;
     m.mtime_ns = mtime_s * kSecond + 123;
     m.mode = mode;
@@ -242,6 +244,40 @@ TEST_F(RestorerTest, DirectoriesAreRebuiltWithTheirModes) {
   EXPECT_EQ(stat_of(target_ + "/a/empty").st_mode & 07777, 0750u);
   ::chmod((target_ + "/a/locked").c_str(), 0755);  // so that TearDown can remove the tree
   ::chmod((one.target_dir + "/a/locked").c_str(), 0755);
+}
+
+// Versions are ordered by when they were recorded, where the blob says so, not by mtime:
+// an older copy put back (cp -p) and a new mode (same mtime) are the latest; --at means
+// "recorded by then". Blobs without the entry fall back to their mtime.
+TEST_F(RestorerTest, VersionsAreOrderedByWhenTheyWereRecorded) {
+  using format::Kind;
+  using format::kVersion1;
+  Put("reverted", "new content", 200, 0600, Kind::kFile, kVersion1, 1000);
+  Put("reverted", "old content, put back", 100, 0600, Kind::kFile, kVersion1, 2000);
+  Put("chmod", "same", 100, 0600, Kind::kFile, kVersion1, 1000);
+  Put("chmod", "same", 100, 0640, Kind::kFile, kVersion1, 2000);
+  Put("dir", "", 100, 0755, Kind::kDirectory, kVersion1, 1000);
+  Put("dir", "", 100, 0700, Kind::kDirectory, kVersion1, 2000);
+  Put("legacy", "first", 1000);  // no recorded entry: by mtime
+  Put("legacy", "second", 3000);
+  auto s = Run();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(ReadText(target_ + "/reverted"), "old content, put back");
+  EXPECT_EQ(ReadText(target_ + "/legacy"), "second");
+  struct stat st;
+  ASSERT_EQ(::stat((target_ + "/chmod").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  ASSERT_EQ(::stat((target_ + "/dir").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+
+  RestoreOptions at;
+  at.at_ns = 1500 * kSecond;
+  at.target_dir = dir_ + "/at";
+  ASSERT_TRUE(Run(at).ok());
+  EXPECT_EQ(ReadText(dir_ + "/at/reverted"), "new content");
+  ASSERT_EQ(::stat((dir_ + "/at/dir").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  EXPECT_EQ(ReadText(dir_ + "/at/legacy"), "first");
 }
 
 TEST_F(RestorerTest, AtDeletedAndOneVersion) {

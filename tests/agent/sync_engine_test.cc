@@ -167,6 +167,16 @@ TEST_F(SyncEngineTest, VersionsDeletionsAndRenames) {
   }
   EXPECT_EQ(deletions, 1);
   EXPECT_EQ(contents, (std::set<std::string>{"one", "two"}));
+  // Each version says when it was recorded (what orders them on restore), files and
+  // deletions alike, and the three of a.txt in the order they happened.
+  std::map<int64_t, std::string> by_time;
+  for (const ServerVersion& r : files["a.txt"]) {
+    ASSERT_TRUE(r.metadata.recorded_ns.has_value());
+    by_time[*r.metadata.recorded_ns] = r.metadata.kind == format::Kind::kDeletion ? "-" : r.content;
+  }
+  std::vector<std::string> order;
+  for (const auto& [t, what] : by_time) order.push_back(what);
+  EXPECT_EQ(order, (std::vector<std::string>{"one", "two", "-"}));
   ASSERT_EQ(files["b.txt"].size(), 2u);
   ASSERT_EQ(files["c.txt"].size(), 1u);
   EXPECT_EQ(files["c.txt"][0].content, "bee");
@@ -555,6 +565,7 @@ TEST_F(SyncEngineTest, ALargeFileIsUploadedWhileItIsEncrypted) {
   ASSERT_EQ(on_server["images/disk.img"].size(), 1u);
   EXPECT_EQ(on_server["images/disk.img"][0].content, content);
   EXPECT_EQ(on_server["images/disk.img"][0].metadata.sha256, Sha256(AsBytes(content)));
+  EXPECT_TRUE(on_server["images/disk.img"][0].metadata.recorded_ns.has_value());
   EXPECT_EQ(on_server["small"][0].content, "a small file in the same pass");
   // Which version each blob is: the large one v2, the small one v1.
   for (const VersionRecord& v : db_->ListVersions(VersionState::kUploaded).value()) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -303,7 +304,12 @@ TEST_F(RestoreE2eTest, PointInTimeOneVersionAndDeletedFiles) {
   Write("doc.txt", "first draft", 0600, 1700000000);
   Write("old.txt", "soon deleted", 0600, 1700000000);
   SyncA();
-  Write("doc.txt", "final", 0600, 1800000000);
+  // A second after the first sync, before the second: what --at asks for.
+  const int64_t between = ::time(nullptr) + 1;
+  while (::time(nullptr) <= between) ::usleep(50000);
+  // An older copy put back with its old mtime (cp -p): the newest version all the same,
+  // since versions are ordered by when the agent recorded them, not by their mtimes.
+  Write("doc.txt", "final", 0600, 1600000000);
   fs::remove(vault_ + "/old.txt");
   SyncA();
   const std::string card = CopyOfCardA();
@@ -313,7 +319,8 @@ TEST_F(RestoreE2eTest, PointInTimeOneVersionAndDeletedFiles) {
   EXPECT_EQ(ReadText(dir() + "/b/now/doc.txt"), "final");
   EXPECT_FALSE(fs::exists(dir() + "/b/now/old.txt"));
 
-  r = B(card, {"restore", "--target", dir() + "/b/then", "--at", "@1750000000"});
+  r = B(card, {"restore", "--target", dir() + "/b/then", "--at",
+               "@" + std::to_string(between)});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(ReadText(dir() + "/b/then/doc.txt"), "first draft");
   EXPECT_EQ(ReadText(dir() + "/b/then/old.txt"), "soon deleted");
