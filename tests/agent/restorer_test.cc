@@ -14,6 +14,7 @@
 
 #include "agent/sync_engine.h"
 #include "core/encryptor.h"
+#include "core/fault_injection_env.h"
 #include "core/key_epoch.h"
 #include "core/memory_file.h"
 #include "core/x25519_recipient.h"
@@ -152,8 +153,8 @@ class RestorerTest : public ::testing::Test {
     return id;
   }
 
-  StatusOr<RestoreSummary> Run(RestoreOptions o = {}) {
-    restorer_ = std::make_unique<Restorer>(&client_, &card_, Env::Default());
+  StatusOr<RestoreSummary> Run(RestoreOptions o = {}, Env* env = Env::Default()) {
+    restorer_ = std::make_unique<Restorer>(&client_, &card_, env);
     CV_RETURN_IF_ERROR(restorer_->Load());
     if (o.target_dir.empty()) o.target_dir = target_;
     return restorer_->Restore(o);
@@ -511,6 +512,47 @@ TEST_F(RestorerTest, ResumeDownloadsOnlyWhatIsMissing) {
   EXPECT_EQ(s->restored, 1u);
   EXPECT_EQ(s->bytes_downloaded, 2 * blob.size() - payload_start - format::SealedChunkOffset(1));
   EXPECT_EQ(ReadText(target_ + "/big"), std::string(300000, 'z'));
+}
+
+// A full disk fails the files it hits, each by name ("disk_full"), and leaves no partial
+// plaintext under a final name; the rest is restored, and a rerun once there is room
+// completes the restore.
+TEST_F(RestorerTest, AFullDiskFailsFilesByNameAndARerunCompletes) {
+  const std::string big(300000, 'b');
+  Put("big", big, 100);
+  for (int i = 0; i < 20; ++i) Put("small/" + std::to_string(i), std::string(5000, 'a' + i), 100);
+  FaultInjectionEnv faulty(Env::Default());
+  faulty.SetDiskFullAfter(50000);  // about half of the small files, not the big one
+  auto s = Run({}, &faulty);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_FALSE(s->failures.empty());
+  for (const RestoreFailure& f : s->failures) {
+    EXPECT_EQ(f.status.reason(), "disk_full") << f.what << ": " << f.status.ToString();
+  }
+  EXPECT_EQ(s->restored + s->failures.size(), 21u);
+  EXPECT_GT(s->restored, 0u);
+  EXPECT_EQ(s->failures.front().what, "big") << "failures are sorted by path";
+  // Whatever has its final name is complete; nothing else is left but the big file's
+  // staging area (kept only if its failure was transient).
+  for (const auto& e : fs::recursive_directory_iterator(target_)) {
+    const std::string rel = fs::relative(e.path(), target_).string();
+    if (!e.is_regular_file() || rel.rfind(".cardvault-restore/", 0) == 0) continue;
+    EXPECT_EQ(rel.find(".cv-tmp-"), std::string::npos) << rel;
+    const std::string content = ReadText(e.path().string());
+    if (rel == "big") {
+      EXPECT_EQ(content, big);
+    } else {
+      EXPECT_EQ(content, std::string(5000, 'a' + std::stoi(rel.substr(6)))) << rel;
+    }
+  }
+  faulty.ClearFaults();
+  s = Run({}, &faulty);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_TRUE(s->failures.empty())
+      << s->failures[0].what << ": " << s->failures[0].status.ToString();
+  EXPECT_EQ(s->restored + s->identical, 21u);
+  EXPECT_EQ(ReadText(target_ + "/big"), big);
+  EXPECT_EQ(ReadText(target_ + "/small/19"), std::string(5000, 'a' + 19));
 }
 
 // v2 blobs (the agent streams large files as v2): the listing reads a large blob's hash from
