@@ -205,6 +205,14 @@ std::string Mib(uint64_t bytes) {
 
 std::string ShortId(const std::string& id) { return id.substr(0, 16); }
 
+// Says on stderr how many objects a later cardvault wrote that this one cannot use.
+void NoteUnknownKinds(const Restorer& restorer) {
+  if (restorer.unknown_kinds() == 0) return;
+  std::cerr << "cardvault: skipped " << restorer.unknown_kinds()
+            << " object(s) of a kind this version does not know (written by a later "
+               "cardvault: upgrade to restore them)\n";
+}
+
 // "deleted", "directory  mode 0750" or "17 bytes  mode 0600".
 std::string VersionSummary(const format::Metadata& m) {
   if (m.kind == format::Kind::kDeletion) return "deleted";
@@ -388,11 +396,7 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
       if (!f.status.reason().empty()) std::cerr << " [" << f.status.reason() << "]";
       std::cerr << "\n";
     }
-    if (s.restorer->unknown_kinds() > 0) {
-      std::cerr << "cardvault: skipped " << s.restorer->unknown_kinds()
-                << " object(s) of a kind this version does not know (written by a later "
-                   "cardvault: upgrade to restore them)\n";
-    }
+    NoteUnknownKinds(*s.restorer);
     std::cerr << "cardvault: restored " << summary->restored << " file"
               << (summary->restored == 1 ? "" : "s") << " and " << summary->directories
               << " director" << (summary->directories == 1 ? "y" : "ies") << " ("
@@ -453,6 +457,7 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
     for (const RestoreFailure& f : r.load_failures()) {
       std::cerr << "cardvault: unreadable object " << f.what << ": " << f.status.message() << "\n";
     }
+    NoteUnknownKinds(r);
     exit_code = r.load_failures().empty() ? 0 : 1;
   });
 
