@@ -92,11 +92,11 @@ wait_uploaded() {
   cat "$demo/agent.log" >&2
   exit 1
 }
-wait_uploaded 3
-echo "demo: the agent uploaded the 3 files already in $demo/vault"
+wait_uploaded 5
+echo "demo: the agent uploaded the 3 files already in $demo/vault (and its 2 directories)"
 
 echo "database password: correct horse battery staple" > "$demo/vault/new-secret.txt"
-wait_uploaded 4
+wait_uploaded 6
 echo "demo: new-secret.txt was encrypted and uploaded within seconds:"
 grep -E "file_(queued|uploaded) new-secret.txt" "$demo/agent.log" | sed 's/^/  /'
 
