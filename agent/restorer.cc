@@ -614,7 +614,11 @@ StatusOr<RestoreSummary> Restorer::Restore(
   // setting a child's mtime changes its parent's.
   for (auto it = to_finish.rbegin(); it != to_finish.rend(); ++it) {
     const format::Metadata& m = (*it)->metadata;
-    Status s = env_->SetFileTimesAndMode(options.target_dir + "/" + m.path, m.mtime_ns, m.mode);
+    // Checked again: chmod follows a symlink that may have replaced the directory since.
+    Status s = MakeDirectory(options.target_dir, m.path).status();
+    if (s.ok()) {
+      s = env_->SetFileTimesAndMode(options.target_dir + "/" + m.path, m.mtime_ns, m.mode);
+    }
     if (s.ok()) {
       ++summary.directories;
     } else {

@@ -250,6 +250,41 @@ TEST_F(RestorerTest, DirectoriesAreRebuiltWithTheirModes) {
 // Versions are ordered by when they were recorded, where the blob says so, not by mtime:
 // an older copy put back (cp -p) and a new mode (same mtime) are the latest; --at means
 // "recorded by then". Blobs without the entry fall back to their mtime.
+// A directory swapped for a symlink while the files were written does not lead the
+// directory's mode outside the target: it is checked again before its mode is set.
+TEST_F(RestorerTest, ADirectorySwappedForASymlinkGetsNoMode) {
+  Put("a", "", 100, 0700, format::Kind::kDirectory);
+  Put("a/f", "file", 100);
+  const std::string outside = dir_ + "/outside";
+  fs::create_directories(outside);
+  ::chmod(outside.c_str(), 0755);
+  // Swaps target/a for a symlink to `outside` right after the file is renamed into it.
+  class SwappingEnv : public EnvWrapper {
+   public:
+    SwappingEnv(std::string target, std::string outside)
+        : EnvWrapper(Env::Default()), target_(std::move(target)), outside_(std::move(outside)) {}
+    Status RenameFile(const std::string& from, const std::string& to) override {
+      CV_RETURN_IF_ERROR(EnvWrapper::RenameFile(from, to));
+      if (to == target_ + "/a/f") {
+        fs::rename(target_ + "/a", target_ + "/a-moved");
+        fs::create_directory_symlink(outside_, target_ + "/a");
+      }
+      return Status::Ok();
+    }
+
+   private:
+    std::string target_, outside_;
+  } env(target_, outside);
+  auto s = Run({}, &env);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->failures.size(), 1u);
+  EXPECT_EQ(s->failures[0].what, "a");
+  EXPECT_EQ(s->failures[0].status.reason(), "unsafe_path");
+  struct stat st;
+  ASSERT_EQ(::stat(outside.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u) << "the mode stayed inside the target";
+}
+
 TEST_F(RestorerTest, VersionsAreOrderedByWhenTheyWereRecorded) {
   using format::Kind;
   using format::kVersion1;
