@@ -695,17 +695,21 @@ Status Restorer::RestoreOne(const RestoreOptions& options, const RemoteVersion& 
     }
     dest = options.target_dir + "/" + name;
   }
+  // Checked again right before the rename into place: a directory on the way swapped for a
+  // symlink meanwhile would otherwise take the file outside the target.
+  const std::string_view parent = ParentDir(m.path);
+  auto still_inside = [&] { return MakeDirectory(options.target_dir, parent).status(); };
   StatusOr<format::Metadata> written = [&]() -> StatusOr<format::Metadata> {
     auto cached = whole_blobs_.find(version.object_id);
     if (cached != whole_blobs_.end()) {
       MemorySequentialFile src(cached->second);
-      return DecryptToPath(version.object_id, src, dest);
+      return DecryptToPath(version.object_id, src, dest, still_inside);
     }
     CV_RETURN_IF_ERROR(env_->CreateDirs(staging));
     // The plaintext decrypted so far; ".part" held ciphertext in earlier versions.
     const std::string part = staging + "/" + version.object_id + ".partial";
     env_->RemoveFile(staging + "/" + version.object_id + ".part").IgnoreError();
-    StatusOr<format::Metadata> m = DownloadAndDecrypt(version, part, dest, summary);
+    StatusOr<format::Metadata> m = DownloadAndDecrypt(version, part, dest, still_inside, summary);
     // Keep a partial download for the next run only if the failure was transient.
     if (m.ok() || !IsRetryable(m.status())) env_->RemoveFile(part).IgnoreError();
     return m;
@@ -725,8 +729,8 @@ Status Restorer::RestoreOne(const RestoreOptions& options, const RemoteVersion& 
 }
 
 StatusOr<format::Metadata> Restorer::DecryptToPath(const std::string& object_id,
-                                                   SequentialFile& source,
-                                                   const std::string& dest) {
+                                                   SequentialFile& source, const std::string& dest,
+                                                   const std::function<Status()>& before_rename) {
   auto key = file_keys_.find(object_id);
   if (key == file_keys_.end()) return InternalError("no file key loaded for " + object_id);
   CV_ASSIGN_OR_RETURN(format::Header header, ReadHeader(source));
@@ -745,6 +749,7 @@ StatusOr<format::Metadata> Restorer::DecryptToPath(const std::string& object_id,
   }
   const format::Metadata& m = decryptor->metadata();
   if (s.ok()) s = env_->SetFileTimesAndMode(tmp, m.mtime_ns, m.mode);
+  if (s.ok()) s = before_rename();
   if (s.ok()) s = env_->RenameFile(tmp, dest);
   if (!s.ok()) {
     env_->RemoveFile(tmp).IgnoreError();
@@ -753,10 +758,9 @@ StatusOr<format::Metadata> Restorer::DecryptToPath(const std::string& object_id,
   return m;
 }
 
-StatusOr<format::Metadata> Restorer::DownloadAndDecrypt(const RemoteVersion& version,
-                                                        const std::string& part,
-                                                        const std::string& dest,
-                                                        RestoreSummary& summary) {
+StatusOr<format::Metadata> Restorer::DownloadAndDecrypt(
+    const RemoteVersion& version, const std::string& part, const std::string& dest,
+    const std::function<Status()>& before_rename, RestoreSummary& summary) {
   // An earlier run's plaintext is kept up to its last whole chunk; the final chunk is
   // always decrypted again.
   const uint64_t chunks = format::ChunkCount(version.metadata.size);
@@ -771,6 +775,7 @@ StatusOr<format::Metadata> Restorer::DownloadAndDecrypt(const RemoteVersion& ver
   }
   if (!m.ok()) return m;
   Status s = env_->SetFileTimesAndMode(part, m->mtime_ns, m->mode);
+  if (s.ok()) s = before_rename();
   if (s.ok()) s = env_->RenameFile(part, dest);
   if (!s.ok()) return s;
   return m;

@@ -285,6 +285,42 @@ TEST_F(RestorerTest, ADirectorySwappedForASymlinkGetsNoMode) {
   EXPECT_EQ(st.st_mode & 07777, 0755u) << "the mode stayed inside the target";
 }
 
+// The same for a file: a directory swapped for a symlink after the file's directory was
+// checked and before its temporary file is created does not take the file outside the
+// target; its path is checked again before the rename, and the temporary file goes.
+TEST_F(RestorerTest, AFileIsNotPlacedThroughADirectorySwappedForASymlink) {
+  Put("a/f", "secret", 100);
+  Put("a/big", std::string(300000, 'b'), 100);  // downloaded through the staging area
+  const std::string outside = dir_ + "/outside";
+  fs::create_directories(outside);
+  class SwappingEnv : public EnvWrapper {
+   public:
+    SwappingEnv(std::string target, std::string outside)
+        : EnvWrapper(Env::Default()), target_(std::move(target)), outside_(std::move(outside)) {}
+    StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
+                                                            uint32_t mode) override {
+      if (!swapped_ && path.rfind(target_ + "/a/", 0) == 0) {
+        swapped_ = true;
+        fs::rename(target_ + "/a", target_ + "/a-moved");
+        fs::create_directory_symlink(outside_, target_ + "/a");
+      }
+      return EnvWrapper::NewWritableFile(path, mode);
+    }
+
+   private:
+    std::string target_, outside_;
+    std::atomic<bool> swapped_{false};
+  } env(target_, outside);
+  auto s = Run({}, &env);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->restored, 0u);
+  ASSERT_EQ(s->failures.size(), 2u);
+  for (const RestoreFailure& f : s->failures) {
+    EXPECT_EQ(f.status.reason(), "unsafe_path") << f.what << ": " << f.status.ToString();
+  }
+  EXPECT_TRUE(fs::is_empty(outside)) << "nothing written, nothing left outside the target";
+}
+
 TEST_F(RestorerTest, VersionsAreOrderedByWhenTheyWereRecorded) {
   using format::Kind;
   using format::kVersion1;
