@@ -143,9 +143,10 @@ class Restorer {
                                            const std::function<Status()>& before_rename);
   // Downloads a large blob and decrypts it as it arrives into `part` (the plaintext so
   // far, kept for a resume), which is renamed to `dest` once the final chunk and the
-  // content hash verified and `before_rename` passed. Resumes after the whole chunks an earlier run
-  // left in `part` (downloading from the next one with a Range request) and starts over if those
-  // turn out damaged. A transient download failure is retryable and leaves `part` for the next run.
+  // content hash verified and `before_rename` passed. Resumes after the whole chunks an
+  // earlier run left in `part` (downloading from the next one with a Range request) and
+  // starts over if those turn out damaged. A transient download failure is retryable and
+  // leaves `part` for the next run.
   StatusOr<format::Metadata> DownloadAndDecrypt(const RemoteVersion& version,
                                                 const std::string& part, const std::string& dest,
                                                 const std::function<Status()>& before_rename,

@@ -319,8 +319,7 @@ TEST_F(RestoreE2eTest, PointInTimeOneVersionAndDeletedFiles) {
   EXPECT_EQ(ReadText(dir() + "/b/now/doc.txt"), "final");
   EXPECT_FALSE(fs::exists(dir() + "/b/now/old.txt"));
 
-  r = B(card, {"restore", "--target", dir() + "/b/then", "--at",
-               "@" + std::to_string(between)});
+  r = B(card, {"restore", "--target", dir() + "/b/then", "--at", "@" + std::to_string(between)});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(ReadText(dir() + "/b/then/doc.txt"), "first draft");
   EXPECT_EQ(ReadText(dir() + "/b/then/old.txt"), "soon deleted");
