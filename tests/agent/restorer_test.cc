@@ -293,14 +293,18 @@ TEST_F(RestorerTest, AFileIsNotPlacedThroughADirectorySwappedForASymlink) {
   Put("a/big", std::string(300000, 'b'), 100);  // downloaded through the staging area
   const std::string outside = dir_ + "/outside";
   fs::create_directories(outside);
+  // Swaps TARGET/a for a symlink to `outside` when the first file whose path starts with
+  // `trigger` is about to be created.
   class SwappingEnv : public EnvWrapper {
    public:
-    SwappingEnv(std::string target, std::string outside)
-        : EnvWrapper(Env::Default()), target_(std::move(target)), outside_(std::move(outside)) {}
+    SwappingEnv(std::string target, std::string trigger, std::string outside)
+        : EnvWrapper(Env::Default()),
+          target_(std::move(target)),
+          trigger_(std::move(trigger)),
+          outside_(std::move(outside)) {}
     StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
                                                             uint32_t mode) override {
-      if (!swapped_ && path.rfind(target_ + "/a/", 0) == 0) {
-        swapped_ = true;
+      if (path.rfind(trigger_, 0) == 0 && !swapped_.exchange(true)) {
         fs::rename(target_ + "/a", target_ + "/a-moved");
         fs::create_directory_symlink(outside_, target_ + "/a");
       }
@@ -308,10 +312,14 @@ TEST_F(RestorerTest, AFileIsNotPlacedThroughADirectorySwappedForASymlink) {
     }
 
    private:
-    std::string target_, outside_;
+    std::string target_, trigger_, outside_;
     std::atomic<bool> swapped_{false};
-  } env(target_, outside);
-  auto s = Run({}, &env);
+  };
+  // While the small file is decrypted: both fail (the download finds the symlink at once).
+  RestoreOptions o;
+  o.target_dir = dir_ + "/t1";
+  SwappingEnv env1(o.target_dir, o.target_dir + "/a/", outside);
+  auto s = Run(o, &env1);
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->restored, 0u);
   ASSERT_EQ(s->failures.size(), 2u);
@@ -319,6 +327,17 @@ TEST_F(RestorerTest, AFileIsNotPlacedThroughADirectorySwappedForASymlink) {
     EXPECT_EQ(f.status.reason(), "unsafe_path") << f.what << ": " << f.status.ToString();
   }
   EXPECT_TRUE(fs::is_empty(outside)) << "nothing written, nothing left outside the target";
+  // While the large file is downloaded: the small one was placed before, the large fails.
+  o.target_dir = dir_ + "/t2";
+  SwappingEnv env2(o.target_dir, o.target_dir + "/.cardvault-restore/", outside);
+  s = Run(o, &env2);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->restored, 1u);
+  ASSERT_EQ(s->failures.size(), 1u);
+  EXPECT_EQ(s->failures[0].what, "a/big");
+  EXPECT_EQ(s->failures[0].status.reason(), "unsafe_path");
+  EXPECT_EQ(ReadText(o.target_dir + "/a-moved/f"), "secret");
+  EXPECT_TRUE(fs::is_empty(outside));
 }
 
 TEST_F(RestorerTest, VersionsAreOrderedByWhenTheyWereRecorded) {
