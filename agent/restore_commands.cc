@@ -239,10 +239,8 @@ StatusOr<AdoptResult> Adopt(Env& env, const Restorer& restorer, StateDb& db,
     if (latest.metadata.kind == format::Kind::kDirectory) {
       StatusOr<FileInfo> info = env.Stat(full);
       if (!info.ok() || !info->is_directory) continue;
-      const uint32_t mode = info->mode & 07777;
-      if (mode != latest.metadata.mode) continue;  // the next sync records the new mode
-      FileRecord record{
-          DirectoryRecordPath(path), 0, info->mtime_ns, info->inode, mode, Sha256({}), false};
+      const FileRecord record = DirectoryFileRecord(path, *info);
+      if (record.mode != latest.metadata.mode) continue;  // the next sync records the new mode
       CV_RETURN_IF_ERROR(db.RecordFile(record, std::nullopt).status());
       continue;
     }

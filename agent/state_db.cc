@@ -4,6 +4,12 @@
 #include "storage/sqlite_transaction.h"
 
 namespace cardvault {
+
+FileRecord DirectoryFileRecord(const std::string& path, const FileInfo& info) {
+  return FileRecord{DirectoryRecordPath(path), 0,          info.mtime_ns, info.inode,
+                    info.mode & 07777,         Sha256({}), false};
+}
+
 namespace {
 
 // Append-only: never edit a released migration.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/crypto.h"
+#include "core/env.h"
 #include "core/format.h"
 #include "storage/sqlite_db.h"
 #include "storage/sqlite_transaction.h"
@@ -34,6 +35,9 @@ inline std::string MetadataPath(const std::string& record_path) {
              ? record_path.substr(0, record_path.size() - 1)
              : record_path;
 }
+// The record of the directory `path` as `info` shows it: its mode, no content (size 0 and
+// the empty content's hash).
+FileRecord DirectoryFileRecord(const std::string& path, const FileInfo& info);
 
 // A version moves queued -> encrypted -> uploaded; or to failed (a permanent error), or to
 // superseded (a newer version of the path came first and this one never needs uploading).

@@ -339,23 +339,20 @@ Status SyncEngine::Detect(const std::string& path, bool force) {
 
 Status SyncEngine::DetectDirectory(const std::string& path, const FileInfo& info) {
   if (path.empty()) return Status::Ok();  // the vault itself
-  const std::string record_path = DirectoryRecordPath(path);
-  CV_ASSIGN_OR_RETURN(std::optional<FileRecord> rec, db_->GetFile(record_path));
-  const uint32_t mode = info.mode & 07777;
+  const FileRecord f = DirectoryFileRecord(path, info);
+  CV_ASSIGN_OR_RETURN(std::optional<FileRecord> rec, db_->GetFile(f.path));
   // Only a new directory or a new mode is a new version: its mtime changes with every entry.
-  if (rec && !rec->deleted && rec->mode == mode) return Status::Ok();
-  const Sha256Digest empty = Sha256({});
-  FileRecord f{record_path, 0, info.mtime_ns, info.inode, mode, empty, false};
+  if (rec && !rec->deleted && rec->mode == f.mode) return Status::Ok();
   VersionRecord v;
-  v.path = record_path;
+  v.path = f.path;
   v.kind = format::Kind::kDirectory;
-  v.sha256 = empty;
-  v.mtime_ns = info.mtime_ns;
-  v.mode = mode;
+  v.sha256 = f.sha256;
+  v.mtime_ns = f.mtime_ns;
+  v.mode = f.mode;
   v.created_ns = env_->NowUnixNanos();
   CV_ASSIGN_OR_RETURN(std::vector<std::string> stale, db_->RecordFile(f, v));
   for (const std::string& s : stale) RemoveSpoolFile(s);
-  Emit("file_queued", record_path);
+  Emit("file_queued", f.path);
   return Status::Ok();
 }
 
