@@ -9,12 +9,14 @@
 namespace cardvault {
 
 // Hashes the pieces given to Submit in order. Lifetime: the bytes passed to Submit MUST stay
-// valid and unmodified until the next Submit or Finish returns (double-buffer around it).
-// Small pieces are hashed inline; the worker thread starts only for large ones.
-// Not thread-safe: one producer.
+// valid and unmodified until `depth` more Submits or Finish returned (so `depth` + 1 buffers
+// in turn keep the producer going). Small pieces are hashed inline; the worker thread
+// starts only for large ones. Not thread-safe: one producer.
 class BackgroundHasher {
  public:
-  // Waits for the previous piece, then starts hashing `data`.
+  explicit BackgroundHasher(size_t depth = 1) : worker_(depth) {}
+
+  // Waits until fewer than `depth` pieces are unhashed, then queues `data`.
   void Submit(ByteView data);
   // Waits for all pieces and returns the digest.
   Sha256Digest Finish();

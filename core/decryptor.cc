@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "core/aes_gcm.h"
 #include "core/background_appender.h"
@@ -18,6 +19,7 @@ using format::kChunkSize;
 using format::kTagSize;
 
 constexpr size_t kChunksPerBlock = 16;
+constexpr uint64_t kOutBuffers = 4;  // blocks of plaintext in flight at most, the one filled too
 constexpr size_t kSealedChunk = kChunkSize + kTagSize;
 // How far from its position a misplaced chunk is looked for, to name the error.
 constexpr uint64_t kReorderWindow = 16;
@@ -105,14 +107,19 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
   }
   const size_t block = static_cast<size_t>(std::min<uint64_t>(kChunksPerBlock, count));
   std::unique_ptr<uint8_t[]> in = std::make_unique_for_overwrite<uint8_t[]>(block * kSealedChunk);
-  // Aligned, so that a sink that writes around the page cache needs no bounce copy.
-  DirectIoBuffer out[2] = {NewDirectIoBuffer(block * kChunkSize),
-                           NewDirectIoBuffer(block * kChunkSize)};
-  BackgroundHasher hasher;
-  // A block goes to the sink while the next is opened; declared after `out`, so that an
-  // early return waits for the append in flight before the buffers go.
-  BackgroundAppender appender(&sink);
-  int cur_prefix_buffer = 0;
+  // Aligned, so that a sink that writes around the page cache needs no bounce copy. Blocks
+  // are hashed and written while the next ones are opened, from buffers taken in turn: the
+  // hasher and the appender may each hold all but the one being filled, so a disk that
+  // stalls now and then does not stall the decryption.
+  const uint64_t blocks = (count - options.first_chunk + kChunksPerBlock - 1) / kChunksPerBlock;
+  const size_t buffers = static_cast<size_t>(std::clamp<uint64_t>(blocks, 2, kOutBuffers));
+  std::vector<DirectIoBuffer> out;
+  for (size_t i = 0; i < buffers; ++i) out.push_back(NewDirectIoBuffer(block * kChunkSize));
+  BackgroundHasher hasher(buffers - 1);
+  // Declared after `out`, so that an early return waits for the appends in flight before
+  // the buffers go.
+  BackgroundAppender appender(&sink, buffers - 1);
+  size_t cur_prefix_buffer = 0;
   // Without the hash check, the second core opens half of each block instead.
   WorkerThread opener;
   std::optional<AesGcm> second_gcm;
@@ -130,12 +137,12 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
       if (got != want) return InvalidArgumentError("the plaintext prefix to resume is too short");
       hasher.Submit({buf, got});
       left -= got;
-      cur_prefix_buffer = 1 - cur_prefix_buffer;
+      cur_prefix_buffer = (cur_prefix_buffer + 1) % buffers;
     }
   }
   // Each block is opened in place where the source reads in place (a blob in memory, a
   // download's pipe), else read into `in`.
-  int cur = cur_prefix_buffer;
+  size_t cur = cur_prefix_buffer;
   while (index < count) {
     const uint64_t chunks = std::min<uint64_t>(kChunksPerBlock, count - index);
     size_t want = 0;
@@ -177,7 +184,7 @@ Status Decryptor::DecryptTo(WritableFile& sink, const DecryptOptions& options) {
     if (options.verify_content_hash && out_len > 0) hasher.Submit({plain, out_len});
     CV_RETURN_IF_ERROR(appender.Submit({plain, out_len}));
     index += chunks;
-    cur = 1 - cur;
+    cur = (cur + 1) % buffers;
   }
   CV_RETURN_IF_ERROR(appender.Wait());
   if (header_.version == format::kVersion2) {

@@ -1,4 +1,4 @@
-// WorkerThread implementation: a condition variable hands one job at a time to the thread.
+// WorkerThread implementation: a condition variable hands queued jobs to the thread.
 #include "core/worker_thread.h"
 
 namespace cardvault {
@@ -16,16 +16,16 @@ WorkerThread::~WorkerThread() {
 void WorkerThread::Wait() {
   if (!thread_.joinable()) return;
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [this] { return !busy_; });
+  cv_.wait(lock, [this] { return unfinished_ == 0; });
 }
 
 void WorkerThread::Submit(std::function<void()> job) {
-  Wait();
   if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    job_ = std::move(job);
-    busy_ = true;
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return unfinished_ < depth_; });
+    queue_.push_back(std::move(job));
+    ++unfinished_;
   }
   cv_.notify_all();
 }
@@ -33,17 +33,16 @@ void WorkerThread::Submit(std::function<void()> job) {
 void WorkerThread::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    cv_.wait(lock, [this] { return busy_ || stop_; });
-    if (busy_) {
-      std::function<void()> job = std::move(job_);
-      lock.unlock();
-      job();
-      lock.lock();
-      busy_ = false;
-      cv_.notify_all();
-      continue;
-    }
-    if (stop_) return;
+    // Jobs already queued run before the thread stops.
+    cv_.wait(lock, [this] { return !queue_.empty() || stop_; });
+    if (queue_.empty()) return;
+    std::function<void()> job = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    job();
+    lock.lock();
+    --unfinished_;
+    cv_.notify_all();
   }
 }
 

@@ -89,5 +89,33 @@ TEST(BackgroundAppenderTest, AFailedAppendIsReportedAndNothingIsAppendedAfterIt)
   EXPECT_TRUE(file.content() == a);
 }
 
+TEST(BackgroundAppenderTest, ADeeperQueueTakesSeveralPiecesWhileTheDiskIsStalled) {
+  GatedFile file;
+  BackgroundAppender appender(&file, /*depth=*/3);
+  const std::string a = Piece(1 << 20, 'a'), b = Piece(1 << 20, 'b'), c = Piece(1 << 20, 'c');
+  ASSERT_TRUE(appender.Submit(AsBytes(a)).ok());
+  ASSERT_TRUE(appender.Submit(AsBytes(b)).ok());  // neither waits for the stalled append
+  ASSERT_TRUE(appender.Submit(AsBytes(c)).ok());
+  ASSERT_TRUE(file.WaitStarted(1));
+  EXPECT_EQ(file.content(), "");
+  file.Open();
+  ASSERT_TRUE(appender.Wait().ok());
+  EXPECT_TRUE(file.content() == a + b + c);
+}
+
+TEST(BackgroundAppenderTest, WithADeeperQueueNothingIsAppendedAfterAFailedAppend) {
+  GatedFile file(/*fail_at=*/1);
+  BackgroundAppender appender(&file, /*depth=*/3);
+  const std::string a = Piece(1 << 20, 'a'), b = Piece(1 << 20, 'b'), c = Piece(1 << 20, 'c');
+  ASSERT_TRUE(appender.Submit(AsBytes(a)).ok());
+  ASSERT_TRUE(appender.Submit(AsBytes(b)).ok());  // fails once the gate opens
+  ASSERT_TRUE(appender.Submit(AsBytes(c)).ok());  // queued behind it, before it failed
+  file.Open();
+  EXPECT_EQ(appender.Wait().reason(), "disk_full");
+  EXPECT_EQ(appender.Submit(AsBytes(c)).reason(), "disk_full");
+  EXPECT_EQ(appender.Submit(AsBytes("x")).reason(), "disk_full");
+  EXPECT_TRUE(file.content() == a);
+}
+
 }  // namespace
 }  // namespace cardvault
