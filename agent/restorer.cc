@@ -614,11 +614,9 @@ StatusOr<RestoreSummary> Restorer::Restore(
   // setting a child's mtime changes its parent's.
   for (auto it = to_finish.rbegin(); it != to_finish.rend(); ++it) {
     const format::Metadata& m = (*it)->metadata;
-    // Checked again: chmod follows a symlink that may have replaced the directory since.
-    Status s = MakeDirectory(options.target_dir, m.path).status();
-    if (s.ok()) {
-      s = env_->SetFileTimesAndMode(options.target_dir + "/" + m.path, m.mtime_ns, m.mode);
-    }
+    // Walked to again without following a symlink: one may have replaced the directory
+    // since it was made, and chmod would follow it.
+    Status s = env_->SetDirectoryTimesAndModeInside(options.target_dir, m.path, m.mtime_ns, m.mode);
     if (s.ok()) {
       ++summary.directories;
     } else {
@@ -669,7 +667,8 @@ Status Restorer::RestoreOne(const RestoreOptions& options, const RemoteVersion& 
   const format::Metadata& m = version.metadata;
   CV_RETURN_IF_ERROR(CheckRelativePath(m.path));
   CV_RETURN_IF_ERROR(MakeDirectory(options.target_dir, ParentDir(m.path)).status());
-  std::string dest = options.target_dir + "/" + m.path;
+  std::string rel = m.path;
+  std::string dest = options.target_dir + "/" + rel;
   for (int attempt = 1;; ++attempt) {
     StatusOr<FileInfo> info = env_->Stat(dest);
     if (!info.ok()) break;
@@ -693,7 +692,8 @@ Status Restorer::RestoreOne(const RestoreOptions& options, const RemoteVersion& 
       const size_t at = name.rfind(" (restored ");
       name.insert(name.find(mark, at), " " + std::to_string(attempt));
     }
-    dest = options.target_dir + "/" + name;
+    rel = name;
+    dest = options.target_dir + "/" + rel;
   }
   // Checked again right before the rename into place: a directory on the way swapped for a
   // symlink meanwhile would otherwise take the file outside the target.
@@ -703,13 +703,14 @@ Status Restorer::RestoreOne(const RestoreOptions& options, const RemoteVersion& 
     auto cached = whole_blobs_.find(version.object_id);
     if (cached != whole_blobs_.end()) {
       MemorySequentialFile src(cached->second);
-      return DecryptToPath(version.object_id, src, dest, still_inside);
+      return DecryptToPath(version.object_id, src, options.target_dir, rel, still_inside);
     }
     CV_RETURN_IF_ERROR(env_->CreateDirs(staging));
     // The plaintext decrypted so far; ".part" held ciphertext in earlier versions.
     const std::string part = staging + "/" + version.object_id + ".partial";
     env_->RemoveFile(staging + "/" + version.object_id + ".part").IgnoreError();
-    StatusOr<format::Metadata> m = DownloadAndDecrypt(version, part, dest, still_inside, summary);
+    StatusOr<format::Metadata> m =
+        DownloadAndDecrypt(version, part, options.target_dir, rel, still_inside, summary);
     // Keep a partial download for the next run only if the failure was transient.
     if (m.ok() || !IsRetryable(m.status())) env_->RemoveFile(part).IgnoreError();
     return m;
@@ -720,16 +721,16 @@ Status Restorer::RestoreOne(const RestoreOptions& options, const RemoteVersion& 
     return CorruptError("object " + version.object_id + " changed since it was listed",
                         "object_changed");
   }
-  if (dest != options.target_dir + "/" + m.path) {
-    summary.renamed.emplace_back(m.path, dest.substr(options.target_dir.size() + 1));
-  }
+  if (rel != m.path) summary.renamed.emplace_back(m.path, rel);
   ++summary.restored;
   summary.bytes_written += m.size;
   return Status::Ok();
 }
 
 StatusOr<format::Metadata> Restorer::DecryptToPath(const std::string& object_id,
-                                                   SequentialFile& source, const std::string& dest,
+                                                   SequentialFile& source,
+                                                   const std::string& target,
+                                                   const std::string& rel,
                                                    const std::function<Status()>& before_rename) {
   auto key = file_keys_.find(object_id);
   if (key == file_keys_.end()) return InternalError("no file key loaded for " + object_id);
@@ -740,7 +741,7 @@ StatusOr<format::Metadata> Restorer::DecryptToPath(const std::string& object_id,
                                                      SecretData::CopyFrom(key->second.span())));
   uint8_t r[6];
   CV_RETURN_IF_ERROR(env_->RandomBytes(r));
-  const std::string tmp = dest + ".cv-tmp-" + HexEncode(r);
+  const std::string tmp = target + "/" + rel + ".cv-tmp-" + HexEncode(r);
   Status s;
   {
     CV_ASSIGN_OR_RETURN(auto sink, env_->NewWritableFile(tmp, 0600));
@@ -750,7 +751,7 @@ StatusOr<format::Metadata> Restorer::DecryptToPath(const std::string& object_id,
   const format::Metadata& m = decryptor->metadata();
   if (s.ok()) s = env_->SetFileTimesAndMode(tmp, m.mtime_ns, m.mode);
   if (s.ok()) s = before_rename();
-  if (s.ok()) s = env_->RenameFile(tmp, dest);
+  if (s.ok()) s = env_->RenameInside(tmp, target, rel);
   if (!s.ok()) {
     env_->RemoveFile(tmp).IgnoreError();
     return s;
@@ -759,8 +760,8 @@ StatusOr<format::Metadata> Restorer::DecryptToPath(const std::string& object_id,
 }
 
 StatusOr<format::Metadata> Restorer::DownloadAndDecrypt(
-    const RemoteVersion& version, const std::string& part, const std::string& dest,
-    const std::function<Status()>& before_rename, RestoreSummary& summary) {
+    const RemoteVersion& version, const std::string& part, const std::string& target,
+    const std::string& rel, const std::function<Status()>& before_rename, RestoreSummary& summary) {
   // An earlier run's plaintext is kept up to its last whole chunk; the final chunk is
   // always decrypted again.
   const uint64_t chunks = format::ChunkCount(version.metadata.size);
@@ -776,7 +777,7 @@ StatusOr<format::Metadata> Restorer::DownloadAndDecrypt(
   if (!m.ok()) return m;
   Status s = env_->SetFileTimesAndMode(part, m->mtime_ns, m->mode);
   if (s.ok()) s = before_rename();
-  if (s.ok()) s = env_->RenameFile(part, dest);
+  if (s.ok()) s = env_->RenameInside(part, target, rel);
   if (!s.ok()) return s;
   return m;
 }

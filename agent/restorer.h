@@ -134,21 +134,24 @@ class Restorer {
   Status RestoreOne(const RestoreOptions& options, const RemoteVersion& version,
                     const std::string& staging, RestoreSummary& summary);
   // Decrypts the blob `object_id` from `source` (with the file key Load unwrapped for it)
-  // to a temporary name beside `dest`, renamed into place only after the final chunk and
-  // the content hash verified, with the recorded mode and mtime, and `before_rename`
-  // passed (the path is still inside the target). No fsync here: Restore() flushes the
-  // file system once at the end.
+  // to a temporary name beside target/rel, renamed into place only after the final chunk
+  // and the content hash verified, with the recorded mode and mtime, and `before_rename`
+  // passed (the path is still inside the target). The rename itself walks rel's
+  // directories from `target` without following a symlink (Env::RenameInside), so a swap
+  // after that check cannot take the file outside either. No fsync here: Restore()
+  // flushes the file system once at the end.
   StatusOr<format::Metadata> DecryptToPath(const std::string& object_id, SequentialFile& source,
-                                           const std::string& dest,
+                                           const std::string& target, const std::string& rel,
                                            const std::function<Status()>& before_rename);
   // Downloads a large blob and decrypts it as it arrives into `part` (the plaintext so
-  // far, kept for a resume), which is renamed to `dest` once the final chunk and the
-  // content hash verified and `before_rename` passed. Resumes after the whole chunks an
-  // earlier run left in `part` (downloading from the next one with a Range request) and
+  // far, kept for a resume), which is renamed to target/rel as DecryptToPath does once the
+  // final chunk and the content hash verified and `before_rename` passed. Resumes after the whole
+  // chunks an earlier run left in `part` (downloading from the next one with a Range request) and
   // starts over if those turn out damaged. A transient download failure is retryable and
   // leaves `part` for the next run.
   StatusOr<format::Metadata> DownloadAndDecrypt(const RemoteVersion& version,
-                                                const std::string& part, const std::string& dest,
+                                                const std::string& part, const std::string& target,
+                                                const std::string& rel,
                                                 const std::function<Status()>& before_rename,
                                                 RestoreSummary& summary);
   StatusOr<format::Metadata> DecryptFromServer(const RemoteVersion& version,

@@ -123,6 +123,20 @@ class Env {
   virtual StatusOr<FileInfo> Stat(const std::string& path) = 0;
   virtual Status SetFileTimesAndMode(const std::string& path, int64_t mtime_ns, uint32_t mode) = 0;
 
+  // Inside a directory tree that others may write to (a restore's target): `rel` MUST be a
+  // relative path without empty, "." or ".." components. Its directories are walked from
+  // `root` one at a time, never through a symlink, and the operation then works on the
+  // directory reached, not on a path: a symlink anywhere on the way, even one swapped in
+  // the moment before, fails it with kPermissionDenied ("unsafe_path") and changes nothing.
+  //
+  // Renames `from` to root/rel; the final name is replaced as rename(2) does (a symlink
+  // there is replaced, not followed).
+  virtual Status RenameInside(const std::string& from, const std::string& root,
+                              const std::string& rel) = 0;
+  // Sets the mode and mtime of the directory root/rel, itself no symlink either.
+  virtual Status SetDirectoryTimesAndModeInside(const std::string& root, const std::string& rel,
+                                                int64_t mtime_ns, uint32_t mode) = 0;
+
   // Wall-clock time in nanoseconds since the Unix epoch.
   virtual int64_t NowUnixNanos() = 0;
   // A monotonic clock in nanoseconds, for measuring durations.
@@ -158,6 +172,14 @@ class EnvWrapper : public Env {
   StatusOr<FileInfo> Stat(const std::string& path) override { return target_->Stat(path); }
   Status SetFileTimesAndMode(const std::string& path, int64_t mtime_ns, uint32_t mode) override {
     return target_->SetFileTimesAndMode(path, mtime_ns, mode);
+  }
+  Status RenameInside(const std::string& from, const std::string& root,
+                      const std::string& rel) override {
+    return target_->RenameInside(from, root, rel);
+  }
+  Status SetDirectoryTimesAndModeInside(const std::string& root, const std::string& rel,
+                                        int64_t mtime_ns, uint32_t mode) override {
+    return target_->SetDirectoryTimesAndModeInside(root, rel, mtime_ns, mode);
   }
   int64_t NowUnixNanos() override { return target_->NowUnixNanos(); }
   int64_t MonotonicNanos() override { return target_->MonotonicNanos(); }

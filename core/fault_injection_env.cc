@@ -54,12 +54,23 @@ StatusOr<std::unique_ptr<WritableFile>> FaultInjectionEnv::ReopenWritableFile(
   return std::unique_ptr<WritableFile>(new FaultyWritableFile(this, path, std::move(base)));
 }
 
-Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string& to) {
+Status FaultInjectionEnv::CountRename(const std::string& from) {
   uint64_t n = ++renames_;
   if (fail_rename_at_ != 0 && n == fail_rename_at_) {
     return ErrnoToStatus(EIO, "rename (injected fault)", from);
   }
+  return Status::Ok();
+}
+
+Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string& to) {
+  CV_RETURN_IF_ERROR(CountRename(from));
   return target()->RenameFile(from, to);
+}
+
+Status FaultInjectionEnv::RenameInside(const std::string& from, const std::string& root,
+                                       const std::string& rel) {
+  CV_RETURN_IF_ERROR(CountRename(from));
+  return target()->RenameInside(from, root, rel);
 }
 
 Status FaultInjectionEnv::SyncDir(const std::string& path) {

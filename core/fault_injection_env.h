@@ -36,6 +36,8 @@ class FaultInjectionEnv : public EnvWrapper {
   StatusOr<std::unique_ptr<WritableFile>> ReopenWritableFile(const std::string& path,
                                                              uint64_t keep) override;
   Status RenameFile(const std::string& from, const std::string& to) override;
+  Status RenameInside(const std::string& from, const std::string& root,
+                      const std::string& rel) override;
   Status SyncDir(const std::string& path) override;
   Status SyncFileSystem(const std::string& path) override;
 
@@ -44,6 +46,9 @@ class FaultInjectionEnv : public EnvWrapper {
   Status BeforeSync(const std::string& path);
 
  private:
+  // Counts a rename; the injected fault when it is the chosen one.
+  Status CountRename(const std::string& from);
+
   std::atomic<uint64_t> fail_write_at_{0}, fail_rename_at_{0}, fail_sync_at_{0};
   std::atomic<uint64_t> bytes_left_{std::numeric_limits<uint64_t>::max()};
   std::atomic<uint64_t> writes_{0}, renames_{0}, syncs_{0}, bytes_written_{0};

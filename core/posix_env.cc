@@ -11,6 +11,7 @@
 #include <memory>
 #include <new>
 #include <utility>
+#include <vector>
 
 #include "core/env.h"
 
@@ -162,6 +163,80 @@ Status SyncOpened(const std::string& path, int flags, int (*sync)(int), const ch
   return Status::Ok();
 }
 
+// An owned file descriptor, closed by the destructor.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+struct timespec ToTimespec(int64_t ns) {
+  struct timespec t;
+  t.tv_sec = static_cast<time_t>(ns / 1000000000);
+  t.tv_nsec = static_cast<long>(ns % 1000000000);
+  if (t.tv_nsec < 0) {
+    t.tv_nsec += 1000000000;
+    t.tv_sec -= 1;
+  }
+  return t;
+}
+
+// Opens the directory `name` in `dir` without following a symlink (O_PATH: search
+// permission is enough). `shown` names it in errors.
+StatusOr<Fd> OpenDirectoryNoFollow(int dir, const std::string& name, const std::string& shown,
+                                   int flags) {
+  Fd fd(::openat(dir, name.c_str(), flags | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st;
+  if (fd.get() >= 0 && ::fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode)) return fd;
+  const int err = fd.get() >= 0 ? ENOTDIR : errno;
+  if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+    return PermissionDeniedError("refusing to go through the symlink " + shown, "unsafe_path");
+  }
+  return ErrnoToStatus(err, "open directory", shown);
+}
+
+// Walks `rel` from `root` one directory at a time, never through a symlink, and returns the
+// directory reached: rel's parent (`to_parent`) or rel itself, opened with `last_flags`.
+StatusOr<Fd> WalkInside(const std::string& root, const std::string& rel, bool to_parent,
+                        int last_flags) {
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    const size_t slash = rel.find('/', start);
+    parts.push_back(rel.substr(start, slash == std::string::npos ? slash : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  for (const std::string& p : parts) {
+    if (p.empty() || p == "." || p == "..") {
+      return PermissionDeniedError("not a plain relative path: " + rel, "unsafe_path");
+    }
+  }
+  Fd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (dir.get() < 0) return ErrnoToStatus(errno, "open directory", root);
+  const size_t steps = parts.size() - (to_parent ? 1 : 0);
+  std::string shown = root;
+  for (size_t i = 0; i < steps; ++i) {
+    shown += "/" + parts[i];
+    CV_ASSIGN_OR_RETURN(dir, OpenDirectoryNoFollow(dir.get(), parts[i], shown,
+                                                   i + 1 == steps ? last_flags : O_PATH));
+  }
+  return dir;
+}
+
 class PosixEnv final : public Env {
  public:
   StatusOr<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& path) override {
@@ -251,18 +326,41 @@ class PosixEnv final : public Env {
 
   Status SetFileTimesAndMode(const std::string& path, int64_t mtime_ns, uint32_t mode) override {
     if (::chmod(path.c_str(), mode & 07777) != 0) return ErrnoToStatus(errno, "chmod", path);
-    struct timespec times[2];
-    times[0].tv_sec = 0;
-    times[0].tv_nsec = UTIME_OMIT;
-    times[1].tv_sec = static_cast<time_t>(mtime_ns / 1000000000);
-    times[1].tv_nsec = static_cast<long>(mtime_ns % 1000000000);
-    if (times[1].tv_nsec < 0) {
-      times[1].tv_nsec += 1000000000;
-      times[1].tv_sec -= 1;
-    }
+    const struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(mtime_ns)};
     if (::utimensat(AT_FDCWD, path.c_str(), times, 0) != 0) {
       return ErrnoToStatus(errno, "set times of", path);
     }
+    return Status::Ok();
+  }
+
+  Status RenameInside(const std::string& from, const std::string& root,
+                      const std::string& rel) override {
+    CV_ASSIGN_OR_RETURN(Fd parent, WalkInside(root, rel, /*to_parent=*/true, O_PATH));
+    const std::string name = rel.substr(rel.rfind('/') + 1);  // npos + 1 == 0
+    if (::renameat(AT_FDCWD, from.c_str(), parent.get(), name.c_str()) != 0) {
+      return ErrnoToStatus(errno, "rename", from);
+    }
+    return Status::Ok();
+  }
+
+  Status SetDirectoryTimesAndModeInside(const std::string& root, const std::string& rel,
+                                        int64_t mtime_ns, uint32_t mode) override {
+    // Opened for reading, as fchmod needs; a directory this user cannot read is reached
+    // with O_PATH and changed through its /proc/self/fd link, which names that inode.
+    StatusOr<Fd> dir = WalkInside(root, rel, /*to_parent=*/false, O_RDONLY);
+    const bool by_link = !dir.ok() && dir.status().code() == StatusCode::kPermissionDenied &&
+                         dir.status().reason() != "unsafe_path";
+    if (by_link) dir = WalkInside(root, rel, /*to_parent=*/false, O_PATH);
+    if (!dir.ok()) return dir.status();
+    const std::string path = root + "/" + rel;
+    const std::string link = "/proc/self/fd/" + std::to_string(dir->get());
+    const int chmod_rc =
+        by_link ? ::chmod(link.c_str(), mode & 07777) : ::fchmod(dir->get(), mode & 07777);
+    if (chmod_rc != 0) return ErrnoToStatus(errno, "chmod", path);
+    const struct timespec times[2] = {{0, UTIME_OMIT}, ToTimespec(mtime_ns)};
+    const int times_rc =
+        by_link ? ::utimensat(AT_FDCWD, link.c_str(), times, 0) : ::futimens(dir->get(), times);
+    if (times_rc != 0) return ErrnoToStatus(errno, "set times of", path);
     return Status::Ok();
   }
 

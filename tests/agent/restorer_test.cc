@@ -263,9 +263,10 @@ TEST_F(RestorerTest, ADirectorySwappedForASymlinkGetsNoMode) {
    public:
     SwappingEnv(std::string target, std::string outside)
         : EnvWrapper(Env::Default()), target_(std::move(target)), outside_(std::move(outside)) {}
-    Status RenameFile(const std::string& from, const std::string& to) override {
-      CV_RETURN_IF_ERROR(EnvWrapper::RenameFile(from, to));
-      if (to == target_ + "/a/f") {
+    Status RenameInside(const std::string& from, const std::string& root,
+                        const std::string& rel) override {
+      CV_RETURN_IF_ERROR(EnvWrapper::RenameInside(from, root, rel));
+      if (root == target_ && rel == "a/f") {
         fs::rename(target_ + "/a", target_ + "/a-moved");
         fs::create_directory_symlink(outside_, target_ + "/a");
       }
@@ -338,6 +339,44 @@ TEST_F(RestorerTest, AFileIsNotPlacedThroughADirectorySwappedForASymlink) {
   EXPECT_EQ(s->failures[0].status.reason(), "unsafe_path");
   EXPECT_EQ(ReadText(o.target_dir + "/a-moved/f"), "secret");
   EXPECT_TRUE(fs::is_empty(outside));
+}
+
+// The last defence: a swap after every check, at the rename itself. The rename walks the
+// file's directories from the target without following a symlink, so it fails and nothing
+// lands outside, for a small file and a download alike.
+TEST_F(RestorerTest, ASwapAtTheRenameItselfCannotTakeAFileOutside) {
+  Put("a/f", "secret", 100);
+  Put("a/big", std::string(300000, 'b'), 100);  // downloaded through the staging area
+  const std::string outside = dir_ + "/outside";
+  fs::create_directories(outside);
+  class SwappingEnv : public EnvWrapper {
+   public:
+    SwappingEnv(std::string target, std::string outside)
+        : EnvWrapper(Env::Default()), target_(std::move(target)), outside_(std::move(outside)) {}
+    Status RenameInside(const std::string& from, const std::string& root,
+                        const std::string& rel) override {
+      // Swapped for the rename only and put back after it, so every check passes.
+      fs::rename(target_ + "/a", target_ + "/a-moved");
+      fs::create_directory_symlink(outside_, target_ + "/a");
+      Status s = EnvWrapper::RenameInside(from, root, rel);
+      fs::remove(target_ + "/a");
+      fs::rename(target_ + "/a-moved", target_ + "/a");
+      return s;
+    }
+
+   private:
+    std::string target_, outside_;
+  } env(target_, outside);
+  auto s = Run({}, &env);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->restored, 0u);
+  ASSERT_EQ(s->failures.size(), 2u);
+  for (const RestoreFailure& f : s->failures) {
+    EXPECT_EQ(f.status.reason(), "unsafe_path") << f.what << ": " << f.status.ToString();
+  }
+  EXPECT_TRUE(fs::is_empty(outside)) << "nothing placed outside the target";
+  EXPECT_FALSE(fs::exists(target_ + "/a/f"));
+  EXPECT_FALSE(fs::exists(target_ + "/a/big"));
 }
 
 TEST_F(RestorerTest, VersionsAreOrderedByWhenTheyWereRecorded) {

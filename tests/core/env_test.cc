@@ -179,6 +179,50 @@ TEST_F(EnvTest, SetTimesAndMode) {
   EXPECT_EQ(info.mode & 07777, 0640u);
 }
 
+// RenameInside and SetDirectoryTimesAndModeInside walk to their directory from the root
+// without following a symlink at any depth, and refuse paths that are not plain.
+TEST_F(EnvTest, InsideOperationsNeverGoThroughASymlink) {
+  namespace fs = std::filesystem;
+  fs::create_directories(Path("root/a/b"));
+  fs::create_directories(Path("outside/b"));
+  fs::create_directory_symlink(Path("outside"), Path("root/link"));
+  fs::create_directory_symlink(Path("outside/b"), Path("root/a/blink"));
+  const std::string root = Path("root");
+  auto put = [&](const std::string& name) {
+    EXPECT_TRUE(WriteFileAtomically(*env_, Path(name), AsBytes("x")).ok());
+    return Path(name);
+  };
+  EXPECT_TRUE(env_->RenameInside(put("f1"), root, "a/b/f").ok());
+  EXPECT_TRUE(fs::exists(Path("root/a/b/f")));
+  EXPECT_TRUE(env_->RenameInside(put("f2"), root, "top").ok());
+  EXPECT_TRUE(fs::exists(Path("root/top")));
+  for (const std::string rel : {"link/f", "link/b/f", "a/blink/f"}) {
+    Status s = env_->RenameInside(put("f3"), root, rel);
+    EXPECT_EQ(s.reason(), "unsafe_path") << rel << ": " << s.ToString();
+  }
+  for (const std::string rel : {"../f", "a/../f", "./f", "a//f", "", "/f"}) {
+    EXPECT_EQ(env_->RenameInside(Path("f3"), root, rel).reason(), "unsafe_path") << rel;
+  }
+  EXPECT_TRUE(fs::is_empty(Path("outside/b"))) << "nothing went through a symlink";
+  EXPECT_TRUE(fs::exists(Path("f3")));
+
+  ASSERT_TRUE(env_->SetDirectoryTimesAndModeInside(root, "a/b", 1234567890123456789, 0750).ok());
+  auto info = env_->Stat(Path("root/a/b")).value();
+  EXPECT_EQ(info.mtime_ns, 1234567890123456789);
+  EXPECT_EQ(info.mode & 07777, 0750u);
+  ::chmod(Path("outside").c_str(), 0755);
+  ::chmod(Path("outside/b").c_str(), 0755);
+  for (const std::string rel : {"link", "link/b", "a/blink"}) {
+    EXPECT_EQ(env_->SetDirectoryTimesAndModeInside(root, rel, 0, 0700).reason(), "unsafe_path")
+        << rel;
+  }
+  EXPECT_EQ(env_->Stat(Path("outside")).value().mode & 07777, 0755u);
+  EXPECT_EQ(env_->Stat(Path("outside/b")).value().mode & 07777, 0755u);
+  EXPECT_EQ(env_->SetDirectoryTimesAndModeInside(root, "a/b/f", 0, 0700).code(),
+            StatusCode::kIoError)
+      << "a file is not a directory";
+}
+
 TEST_F(EnvTest, FaultInjectionFailsNthWriteAndLeavesTargetUntouched) {
   ASSERT_TRUE(WriteFileAtomically(*env_, Path("d"), AsBytes("old")).ok());
   FaultInjectionEnv faulty(env_);
