@@ -107,6 +107,17 @@ std::string ReadText(const std::string& path) {
 
 constexpr int64_t kSecond = 1'000'000'000;
 
+// TARGET/a swapped for a symlink to `outside`, as someone who can write into the target
+// could do during a restore; the real directory stays as TARGET/a-moved.
+void SwapForSymlink(const std::string& target, const std::string& outside) {
+  fs::rename(target + "/a", target + "/a-moved");
+  fs::create_directory_symlink(outside, target + "/a");
+}
+void SwapBack(const std::string& target) {
+  fs::remove(target + "/a");
+  fs::rename(target + "/a-moved", target + "/a");
+}
+
 class RestorerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -267,8 +278,7 @@ TEST_F(RestorerTest, ADirectorySwappedForASymlinkGetsNoMode) {
                         const std::string& rel) override {
       CV_RETURN_IF_ERROR(EnvWrapper::RenameInside(from, root, rel));
       if (root == target_ && rel == "a/f") {
-        fs::rename(target_ + "/a", target_ + "/a-moved");
-        fs::create_directory_symlink(outside_, target_ + "/a");
+        SwapForSymlink(target_, outside_);
       }
       return Status::Ok();
     }
@@ -306,8 +316,7 @@ TEST_F(RestorerTest, AFileIsNotPlacedThroughADirectorySwappedForASymlink) {
     StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
                                                             uint32_t mode) override {
       if (path.rfind(trigger_, 0) == 0 && !swapped_.exchange(true)) {
-        fs::rename(target_ + "/a", target_ + "/a-moved");
-        fs::create_directory_symlink(outside_, target_ + "/a");
+        SwapForSymlink(target_, outside_);
       }
       return EnvWrapper::NewWritableFile(path, mode);
     }
@@ -356,11 +365,9 @@ TEST_F(RestorerTest, ASwapAtTheRenameItselfCannotTakeAFileOutside) {
     Status RenameInside(const std::string& from, const std::string& root,
                         const std::string& rel) override {
       // Swapped for the rename only and put back after it, so every check passes.
-      fs::rename(target_ + "/a", target_ + "/a-moved");
-      fs::create_directory_symlink(outside_, target_ + "/a");
+      SwapForSymlink(target_, outside_);
       Status s = EnvWrapper::RenameInside(from, root, rel);
-      fs::remove(target_ + "/a");
-      fs::rename(target_ + "/a-moved", target_ + "/a");
+      SwapBack(target_);
       return s;
     }
 
