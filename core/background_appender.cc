@@ -15,14 +15,15 @@ Status BackgroundAppender::Submit(ByteView data) {
     if (status_.ok()) status_ = file_->Append(data);
     return status_;
   }
-  CV_RETURN_IF_ERROR(FirstError());
+  worker_.WaitForRoom();             // with depth 1: the previous append finished
+  CV_RETURN_IF_ERROR(FirstError());  // so its error is known here, never this one's
   worker_.Submit([this, data] {
     if (!FirstError().ok()) return;  // nothing is appended after a failed append
     Status s = file_->Append(data);
     std::lock_guard lock(mu_);
     if (status_.ok()) status_ = std::move(s);
   });
-  return FirstError();  // with depth 1, that of the append before this one too
+  return Status::Ok();
 }
 
 Status BackgroundAppender::Wait() {

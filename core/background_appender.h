@@ -21,8 +21,8 @@ class BackgroundAppender {
  public:
   explicit BackgroundAppender(WritableFile* file, size_t depth = 1) : file_(file), worker_(depth) {}
 
-  // Waits until fewer than `depth` appends are unfinished, then queues `data`. Returns the
-  // first error of the appends finished so far.
+  // Waits until fewer than `depth` appends are unfinished; then returns the first error of
+  // the appends finished by then (queuing nothing), or queues `data`.
   [[nodiscard]] Status Submit(ByteView data);
   // Waits for the append in flight. Returns the first error.
   [[nodiscard]] Status Wait();

@@ -19,6 +19,11 @@ void WorkerThread::Wait() {
   cv_.wait(lock, [this] { return unfinished_ == 0; });
 }
 
+void WorkerThread::WaitForRoom() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return unfinished_ < depth_; });
+}
+
 void WorkerThread::Submit(std::function<void()> job) {
   if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
   {

@@ -25,6 +25,8 @@ class WorkerThread {
 
   // Waits until fewer than `depth` jobs are unfinished, then queues `job`.
   void Submit(std::function<void()> job);
+  // Waits until fewer than `depth` jobs are unfinished (so the next Submit queues at once).
+  void WaitForRoom();
   // Returns once every submitted job finished.
   void Wait();
 
