@@ -705,7 +705,8 @@ Status Restorer::RestoreOne(const RestoreOptions& options, const RemoteVersion& 
       MemorySequentialFile src(cached->second);
       return DecryptToPath(version.object_id, src, options.target_dir, rel, still_inside);
     }
-    CV_RETURN_IF_ERROR(env_->CreateDirs(staging));
+    // A real directory of the target, never a symlink planted there.
+    CV_RETURN_IF_ERROR(MakeDirectory(options.target_dir, kStagingDir).status());
     // The plaintext decrypted so far; ".part" held ciphertext in earlier versions.
     const std::string part = staging + "/" + version.object_id + ".partial";
     env_->RemoveFile(staging + "/" + version.object_id + ".part").IgnoreError();

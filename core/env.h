@@ -100,7 +100,8 @@ class Env {
   static Env* Default();
 
   virtual StatusOr<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& path) = 0;
-  // Creates or truncates `path` with permission bits `mode` (before umask).
+  // Creates or truncates `path` with permission bits `mode` (before umask). A symlink at
+  // `path` itself is not followed: that fails, so nothing is written through one.
   virtual StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
                                                                   uint32_t mode = 0600) = 0;
   // Opens the existing regular file `path` for appending after its first `keep` bytes;

@@ -386,6 +386,25 @@ TEST_F(RestorerTest, ASwapAtTheRenameItselfCannotTakeAFileOutside) {
   EXPECT_FALSE(fs::exists(target_ + "/a/big"));
 }
 
+// A staging directory planted in the target as a symlink to elsewhere is refused: no
+// download's plaintext goes through it. Files that need no staging are still restored.
+TEST_F(RestorerTest, APlantedStagingSymlinkIsRefused) {
+  Put("small", "in memory", 100);
+  Put("big", std::string(300000, 'b'), 100);  // downloaded through the staging area
+  const std::string outside = dir_ + "/outside";
+  fs::create_directories(outside);
+  fs::create_directories(target_);
+  fs::create_directory_symlink(outside, target_ + "/.cardvault-restore");
+  auto s = Run({});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->restored, 1u);
+  ASSERT_EQ(s->failures.size(), 1u);
+  EXPECT_EQ(s->failures[0].what, "big");
+  EXPECT_EQ(s->failures[0].status.reason(), "unsafe_path");
+  EXPECT_EQ(ReadText(target_ + "/small"), "in memory");
+  EXPECT_TRUE(fs::is_empty(outside));
+}
+
 TEST_F(RestorerTest, VersionsAreOrderedByWhenTheyWereRecorded) {
   using format::Kind;
   using format::kVersion1;

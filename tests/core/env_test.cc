@@ -179,6 +179,14 @@ TEST_F(EnvTest, SetTimesAndMode) {
   EXPECT_EQ(info.mode & 07777, 0640u);
 }
 
+TEST_F(EnvTest, NewWritableFileDoesNotWriteThroughASymlink) {
+  ASSERT_TRUE(WriteFileAtomically(*env_, Path("victim"), AsBytes("keep")).ok());
+  std::filesystem::create_symlink(Path("victim"), Path("link"));
+  auto f = env_->NewWritableFile(Path("link"));
+  EXPECT_FALSE(f.ok());
+  EXPECT_EQ(AsStringView(ReadFileToBytes(*env_, Path("victim")).value()), "keep");
+}
+
 // RenameInside and SetDirectoryTimesAndModeInside walk to their directory from the root
 // without following a symlink at any depth, and refuse paths that are not plain.
 TEST_F(EnvTest, InsideOperationsNeverGoThroughASymlink) {
