@@ -695,15 +695,11 @@ Status Restorer::RestoreOne(const RestoreOptions& options, const RemoteVersion& 
     rel = name;
     dest = options.target_dir + "/" + rel;
   }
-  // Checked again right before the rename into place: a directory on the way swapped for a
-  // symlink meanwhile would otherwise take the file outside the target.
-  const std::string_view parent = ParentDir(m.path);
-  auto still_inside = [&] { return MakeDirectory(options.target_dir, parent).status(); };
   StatusOr<format::Metadata> written = [&]() -> StatusOr<format::Metadata> {
     auto cached = whole_blobs_.find(version.object_id);
     if (cached != whole_blobs_.end()) {
       MemorySequentialFile src(cached->second);
-      return DecryptToPath(version.object_id, src, options.target_dir, rel, still_inside);
+      return DecryptToPath(version.object_id, src, options.target_dir, rel);
     }
     // A real directory of the target, never a symlink planted there.
     CV_RETURN_IF_ERROR(MakeDirectory(options.target_dir, kStagingDir).status());
@@ -711,7 +707,7 @@ Status Restorer::RestoreOne(const RestoreOptions& options, const RemoteVersion& 
     const std::string part = staging + "/" + version.object_id + ".partial";
     env_->RemoveFile(staging + "/" + version.object_id + ".part").IgnoreError();
     StatusOr<format::Metadata> m =
-        DownloadAndDecrypt(version, part, options.target_dir, rel, still_inside, summary);
+        DownloadAndDecrypt(version, part, options.target_dir, rel, summary);
     // Keep a partial download for the next run only if the failure was transient.
     if (m.ok() || !IsRetryable(m.status())) env_->RemoveFile(part).IgnoreError();
     return m;
@@ -731,8 +727,7 @@ Status Restorer::RestoreOne(const RestoreOptions& options, const RemoteVersion& 
 StatusOr<format::Metadata> Restorer::DecryptToPath(const std::string& object_id,
                                                    SequentialFile& source,
                                                    const std::string& target,
-                                                   const std::string& rel,
-                                                   const std::function<Status()>& before_rename) {
+                                                   const std::string& rel) {
   auto key = file_keys_.find(object_id);
   if (key == file_keys_.end()) return InternalError("no file key loaded for " + object_id);
   CV_ASSIGN_OR_RETURN(format::Header header, ReadHeader(source));
@@ -751,7 +746,6 @@ StatusOr<format::Metadata> Restorer::DecryptToPath(const std::string& object_id,
   }
   const format::Metadata& m = decryptor->metadata();
   if (s.ok()) s = env_->SetFileTimesAndMode(tmp, m.mtime_ns, m.mode);
-  if (s.ok()) s = before_rename();
   if (s.ok()) s = env_->RenameInside(tmp, target, rel);
   if (!s.ok()) {
     env_->RemoveFile(tmp).IgnoreError();
@@ -760,9 +754,11 @@ StatusOr<format::Metadata> Restorer::DecryptToPath(const std::string& object_id,
   return m;
 }
 
-StatusOr<format::Metadata> Restorer::DownloadAndDecrypt(
-    const RemoteVersion& version, const std::string& part, const std::string& target,
-    const std::string& rel, const std::function<Status()>& before_rename, RestoreSummary& summary) {
+StatusOr<format::Metadata> Restorer::DownloadAndDecrypt(const RemoteVersion& version,
+                                                        const std::string& part,
+                                                        const std::string& target,
+                                                        const std::string& rel,
+                                                        RestoreSummary& summary) {
   // An earlier run's plaintext is kept up to its last whole chunk; the final chunk is
   // always decrypted again.
   const uint64_t chunks = format::ChunkCount(version.metadata.size);
@@ -777,7 +773,6 @@ StatusOr<format::Metadata> Restorer::DownloadAndDecrypt(
   }
   if (!m.ok()) return m;
   Status s = env_->SetFileTimesAndMode(part, m->mtime_ns, m->mode);
-  if (s.ok()) s = before_rename();
   if (s.ok()) s = env_->RenameInside(part, target, rel);
   if (!s.ok()) return s;
   return m;

@@ -135,25 +135,21 @@ class Restorer {
                     const std::string& staging, RestoreSummary& summary);
   // Decrypts the blob `object_id` from `source` (with the file key Load unwrapped for it)
   // to a temporary name beside target/rel, renamed into place only after the final chunk
-  // and the content hash verified, with the recorded mode and mtime, and `before_rename`
-  // passed (the path is still inside the target). The rename itself walks rel's
-  // directories from `target` without following a symlink (Env::RenameInside), so a swap
-  // after that check cannot take the file outside either. No fsync here: Restore()
-  // flushes the file system once at the end.
+  // and the content hash verified, with the recorded mode and mtime. The rename walks
+  // rel's directories from `target` without following a symlink (Env::RenameInside), so a
+  // directory swapped for a symlink at any moment cannot take the file outside. No fsync
+  // here: Restore() flushes the file system once at the end.
   StatusOr<format::Metadata> DecryptToPath(const std::string& object_id, SequentialFile& source,
-                                           const std::string& target, const std::string& rel,
-                                           const std::function<Status()>& before_rename);
+                                           const std::string& target, const std::string& rel);
   // Downloads a large blob and decrypts it as it arrives into `part` (the plaintext so
   // far, kept for a resume), which is renamed to target/rel as DecryptToPath does once the
-  // final chunk and the content hash verified and `before_rename` passed. Resumes after the whole
-  // chunks an earlier run left in `part` (downloading from the next one with a Range request) and
-  // starts over if those turn out damaged. A transient download failure is retryable and
-  // leaves `part` for the next run.
+  // final chunk and the content hash verified. Resumes after the whole chunks an earlier
+  // run left in `part` (downloading from the next one with a Range request) and starts
+  // over if those turn out damaged. A transient download failure is retryable and leaves
+  // `part` for the next run.
   StatusOr<format::Metadata> DownloadAndDecrypt(const RemoteVersion& version,
                                                 const std::string& part, const std::string& target,
-                                                const std::string& rel,
-                                                const std::function<Status()>& before_rename,
-                                                RestoreSummary& summary);
+                                                const std::string& rel, RestoreSummary& summary);
   StatusOr<format::Metadata> DecryptFromServer(const RemoteVersion& version,
                                                const std::string& part, uint64_t first_chunk,
                                                RestoreSummary& summary);

@@ -298,7 +298,7 @@ TEST_F(RestorerTest, ADirectorySwappedForASymlinkGetsNoMode) {
 
 // The same for a file: a directory swapped for a symlink after the file's directory was
 // checked and before its temporary file is created does not take the file outside the
-// target; its path is checked again before the rename, and the temporary file goes.
+// target; the rename refuses the symlink, and the temporary file goes.
 TEST_F(RestorerTest, AFileIsNotPlacedThroughADirectorySwappedForASymlink) {
   Put("a/f", "secret", 100);
   Put("a/big", std::string(300000, 'b'), 100);  // downloaded through the staging area
