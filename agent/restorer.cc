@@ -270,18 +270,7 @@ Status CheckRelativePath(const std::string& path) {
   if (path.find('\0') != std::string::npos) {
     return PermissionDeniedError("path with a NUL byte", "unsafe_path");
   }
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t end = path.find('/', start);
-    if (end == std::string::npos) end = path.size();
-    const std::string part = path.substr(start, end - start);
-    if (part.empty() || part == "." || part == "..") {
-      return PermissionDeniedError("path leaves the target or is malformed: " + path,
-                                   "unsafe_path");
-    }
-    start = end + 1;
-  }
-  return Status::Ok();
+  return PlainPathComponents(path).status();
 }
 
 Restorer::Restorer(ObjectClient* client, Identity* card, Env* env)

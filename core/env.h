@@ -196,6 +196,9 @@ StatusOr<Bytes> ReadFileToBytes(Env& env, const std::string& path);
 // syncs the directory: after OK the new content is durable; on error `path` is unchanged.
 Status WriteFileAtomically(Env& env, const std::string& path, ByteView data, uint32_t mode = 0600);
 std::string DirName(const std::string& path);
+// The components of a plain relative path ("a/b/c"): kPermissionDenied ("unsafe_path") for
+// an empty, ".", or ".." component, which covers "", "/a", "a//b" and "a/".
+StatusOr<std::vector<std::string>> PlainPathComponents(const std::string& rel);
 
 }  // namespace cardvault
 

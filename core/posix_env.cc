@@ -213,18 +213,7 @@ StatusOr<Fd> OpenDirectoryNoFollow(int dir, const std::string& name, const std::
 // directory reached: rel's parent (`to_parent`) or rel itself, opened with `last_flags`.
 StatusOr<Fd> WalkInside(const std::string& root, const std::string& rel, bool to_parent,
                         int last_flags) {
-  std::vector<std::string> parts;
-  for (size_t start = 0;;) {
-    const size_t slash = rel.find('/', start);
-    parts.push_back(rel.substr(start, slash == std::string::npos ? slash : slash - start));
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  for (const std::string& p : parts) {
-    if (p.empty() || p == "." || p == "..") {
-      return PermissionDeniedError("not a plain relative path: " + rel, "unsafe_path");
-    }
-  }
+  CV_ASSIGN_OR_RETURN(std::vector<std::string> parts, PlainPathComponents(rel));
   Fd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() < 0) return ErrnoToStatus(errno, "open directory", root);
   const size_t steps = parts.size() - (to_parent ? 1 : 0);
@@ -431,6 +420,21 @@ StatusOr<ByteView> ReadFullView(SequentialFile& file, std::span<uint8_t> scratch
     CV_ASSIGN_OR_RETURN(piece, file.ReadInPlace(scratch.size() - done));
   }
   return ByteView(scratch.first(done));
+}
+
+StatusOr<std::vector<std::string>> PlainPathComponents(const std::string& rel) {
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    const size_t slash = rel.find('/', start);
+    parts.push_back(rel.substr(start, slash == std::string::npos ? slash : slash - start));
+    const std::string& p = parts.back();
+    if (p.empty() || p == "." || p == "..") {
+      return PermissionDeniedError("path leaves its directory or is malformed: " + rel,
+                                   "unsafe_path");
+    }
+    if (slash == std::string::npos) return parts;
+    start = slash + 1;
+  }
 }
 
 std::string DirName(const std::string& path) {
