@@ -586,6 +586,171 @@ TEST_F(RestorerTest, TamperedObjectIsReportedByPathAndTheRestContinues) {
   EXPECT_EQ(entries, 2);
 }
 
+// The ways an object is damaged on a server's disk, as a reader sees them.
+enum class Damage { kFlipLast, kCut100, kFlipFirstChunk };
+
+void DamageBlob(Bytes& blob, Damage d) {
+  switch (d) {
+    case Damage::kFlipLast:  // the v2 trailer, or a v1 blob's final tag
+      blob[blob.size() - 3] ^= 0x01;
+      break;
+    case Damage::kCut100:
+      blob.resize(blob.size() - 100);
+      break;
+    case Damage::kFlipFirstChunk:
+      blob[LoadU32(blob.data() + 10) + format::kPreambleSize + 40] ^= 0x01;
+      break;
+  }
+}
+
+// v1 and v2, small (fetched whole) and large, every kind of damage: the damaged newest
+// version is listed by path and marked, and restore places nothing for that path (never
+// the older version in its stead) unless asked with allow_older.
+TEST_F(RestorerTest, ADamagedNewestVersionIsNeverReplacedByAnOlderOne) {
+  struct Case {
+    uint16_t version;
+    size_t size;
+    Damage damage;
+  };
+  const Case cases[] = {
+      {format::kVersion1, 3000, Damage::kFlipLast},
+      {format::kVersion1, 3000, Damage::kCut100},
+      {format::kVersion1, 200000, Damage::kCut100},
+      {format::kVersion1, 200000, Damage::kFlipLast},  // found when it is downloaded
+      {format::kVersion2, 3000, Damage::kFlipFirstChunk},
+      {format::kVersion2, 200000, Damage::kFlipLast},
+      {format::kVersion2, 200000, Damage::kCut100},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::to_string(c.version) + "/" + std::to_string(c.size) + "/" +
+                 std::to_string(static_cast<int>(c.damage)));
+    client_.objects.clear();
+    NewEpoch();
+    fs::remove_all(target_);
+    const std::string old_content(c.size, 'o'), new_content(c.size, 'n');
+    const std::string old_id =
+        Put("key.pem", old_content, 100, 0600, format::Kind::kFile, c.version, 100);
+    const std::string new_id =
+        Put("key.pem", new_content, 200, 0600, format::Kind::kFile, c.version, 200);
+    DamageBlob(client_.objects[new_id].data, c.damage);
+    auto s = Run();
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    const std::vector<RemoteVersion>& versions = restorer_->history().at("key.pem");
+    ASSERT_EQ(versions.size(), 2u) << "the damaged version is still listed";
+    const bool found_at_load =
+        !(c.version == format::kVersion1 && c.size > 64 * 1024 && c.damage == Damage::kFlipLast);
+    EXPECT_EQ(versions[1].damaged(), found_at_load);
+    EXPECT_FALSE(versions[0].damaged());
+    EXPECT_EQ(s->restored, 0u);
+    ASSERT_EQ(s->failures.size(), 1u);
+    EXPECT_EQ(s->failures[0].what, "key.pem");
+    EXPECT_EQ(s->failures[0].object_id, new_id);
+    EXPECT_TRUE(s->failures[0].damaged);
+    EXPECT_EQ(s->failures[0].status.code(), StatusCode::kCorrupt);
+    if (found_at_load) {
+      EXPECT_NE(s->failures[0].status.message().find("--allow-older"), std::string::npos)
+          << s->failures[0].status.message();
+      EXPECT_NE(s->failures[0].status.message().find(old_id.substr(0, 16)), std::string::npos);
+    }
+    EXPECT_FALSE(fs::exists(target_ + "/key.pem")) << "no older content in its stead";
+    if (!found_at_load) continue;
+    RestoreOptions older;
+    older.allow_older = true;
+    s = Run(older);
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s->restored, 1u);
+    EXPECT_TRUE(s->failures.empty());
+    EXPECT_TRUE(ReadText(target_ + "/key.pem") == old_content);
+  }
+}
+
+// An object the server refuses to serve (object_damaged: its file is missing or cut short
+// on the server's disk) before its header could be read: named by id, and says so.
+TEST_F(RestorerTest, AnObjectWhoseHeaderCannotBeReadIsNamedByIdAndSaysSo) {
+  Put("a", "alpha", 100);
+  const std::string gone = Put("b", "beta", 100);
+  class Refusing final : public ObjectClientWrapper {
+   public:
+    Refusing(MemoryClient* inner, std::string id)
+        : ObjectClientWrapper(inner), id_(std::move(id)) {}
+    StatusOr<ObjectInfo> Get(std::string_view id, const GetOptions& o,
+                             const ByteSink& sink) override {
+      if (id == id_) return CorruptError("damaged on the server: missing", "object_damaged");
+      return ObjectClientWrapper::Get(id, o, sink);
+    }
+
+   private:
+    std::string id_;
+  };
+  Refusing refusing(&client_, gone);
+  Restorer r(&refusing, &card_, Env::Default());
+  ASSERT_TRUE(r.Load().ok());
+  ASSERT_EQ(r.load_failures().size(), 1u);
+  EXPECT_EQ(r.load_failures()[0].what, gone);
+  EXPECT_EQ(r.load_failures()[0].object_id, gone);
+  EXPECT_TRUE(r.load_failures()[0].damaged);
+  EXPECT_EQ(r.load_failures()[0].status.reason(), "object_damaged");
+  EXPECT_NE(r.load_failures()[0].status.message().find("its path cannot be read"),
+            std::string::npos);
+}
+
+// A damaged key object: the files of its epoch are named as unreadable because of it; the
+// other epochs restore.
+TEST_F(RestorerTest, ADamagedKeyObjectNamesTheFilesItMakesUnreadable) {
+  Put("one", "first epoch", 100);
+  std::string first_key;
+  for (const auto& [id, o] : client_.objects) {
+    if (o.kind == ObjectKind::kKey) first_key = id;
+  }
+  NewEpoch();
+  Put("two", "second epoch", 200);
+  const std::string lost_a = Put("three", "second epoch too", 200);
+  std::string second_key;
+  for (const auto& [id, o] : client_.objects) {
+    if (o.kind == ObjectKind::kKey && id != first_key) second_key = id;
+  }
+  Bytes& key_object = client_.objects[second_key].data;
+  key_object[key_object.size() - 5] ^= 0x01;
+  auto s = Run();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->restored, 1u);
+  EXPECT_EQ(ReadText(target_ + "/one"), "first epoch");
+  int key_failures = 0, file_failures = 0;
+  for (const RestoreFailure& f : s->failures) {
+    EXPECT_TRUE(f.damaged);
+    if (f.what.rfind("key object", 0) == 0) {
+      ++key_failures;
+    } else {
+      ++file_failures;
+      EXPECT_EQ(f.status.reason(), "key_object_damaged");
+      EXPECT_NE(f.status.message().find(second_key.substr(0, 16)), std::string::npos);
+    }
+  }
+  EXPECT_EQ(key_failures, 1);
+  EXPECT_EQ(file_failures, 2);
+  EXPECT_TRUE(restorer_->unopenable().empty());
+}
+
+// An identity that holds only some epochs (a recovery key added later): the others'
+// objects are out of its reach, counted apart, not reported as damaged.
+TEST_F(RestorerTest, ObjectsOfEpochsTheIdentityCannotOpenAreCountedNotFailed) {
+  for (int i = 0; i < 30; ++i) Put("old/" + std::to_string(i), "x", 100);
+  X25519Identity backup = X25519Identity::Generate().value();
+  X25519Recipient backup_recipient = backup.recipient();
+  NewEpoch(&backup_recipient);
+  Put("new", "y", 200);
+  Restorer r(&client_, &backup, Env::Default());
+  ASSERT_TRUE(r.Load().ok());
+  EXPECT_EQ(r.unopenable().size(), 30u);
+  EXPECT_TRUE(r.load_failures().empty());
+  RestoreOptions o;
+  o.target_dir = target_;
+  auto s = r.Restore(o);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->restored, 1u);
+  EXPECT_TRUE(s->failures.empty());
+}
+
 TEST_F(RestorerTest, WrongCardNamesTheExpectedKeysAndWritesNothing) {
   for (int i = 0; i < 20; ++i) Put("f" + std::to_string(i), "secret", 100);
   X25519Identity other = X25519Identity::Generate().value();
@@ -728,8 +893,10 @@ TEST_F(RestorerTest, VersionTwoBlobsListRestoreAndResume) {
   EXPECT_EQ(ReadText(target_ + "/small"), "two");
   EXPECT_EQ(restorer_->history().at("big").at(0).metadata.sha256, Sha256(AsBytes(big)));
   EXPECT_EQ(restorer_->history().at("small").at(0).metadata.sha256, Sha256(AsBytes("two")));
-  ASSERT_EQ(s->failures.size(), 1u);  // the listing's failures are the restore's too
-  EXPECT_EQ(s->failures[0].what, bad_id);
+  ASSERT_EQ(s->failures.size(), 1u);  // named by its path, read from its intact header
+  EXPECT_EQ(s->failures[0].what, "bad");
+  EXPECT_EQ(s->failures[0].object_id, bad_id);
+  EXPECT_TRUE(s->failures[0].damaged);
   EXPECT_EQ(s->failures[0].status.reason(), "trailer_corrupt");
   EXPECT_FALSE(fs::exists(target_ + "/bad"));
   s = Run();
