@@ -134,6 +134,14 @@ StatusOr<CardPublicKey> CardPublicKey::FromPkey(EVP_PKEY* raw) {
     }
     key.type_ = CardKeyType::kEcP256;
     key.bits_ = 256;
+    // The key id hashes the SPKI, so it MUST have one encoding per key: the uncompressed
+    // point (docs/format.md), as a card's CKA_EC_POINT gives it. OpenSSL would otherwise
+    // keep the form it decoded, and a compressed recipient string would name a key id no
+    // card matches.
+    if (EVP_PKEY_set_utf8_string_param(raw, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                       OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 1) {
+      return InternalError("OpenSSL could not set the EC point format");
+    }
     key.ec_point_.resize(kP256PointSize);
     size_t len = 0;
     if (EVP_PKEY_get_octet_string_param(raw, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
