@@ -1,6 +1,7 @@
 // Writes tests/vectors/: blobs with fixed file keys and nonces and a manifest naming what
 // each must decrypt to or which error it must produce. Run by hand when vectors are added
 // (never to change existing ones: the format is a promise). Usage: generate_vectors DIR
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -277,13 +278,29 @@ void WriteKeyVectors(const std::string& dir, const X25519Identity& me) {
   compressed.insert(compressed.end(), p256.begin() + 27, p256.begin() + 59);
   Bytes long_form = {0x30, 0x81};  // the P-256 SPKI with a long-form outer length
   long_form.insert(long_form.end(), p256.begin() + 1, p256.end());
+  Bytes explicit_curve;  // the P-256 SPKI with explicit curve parameters
+  {
+    const Bytes pem = ReadFileToBytes(*Env::Default(), dir + "/card_p256.pem").value();
+    BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+    EVP_PKEY* pkey = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    EVP_PKEY_set_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_ENCODING,
+                                   OSSL_PKEY_EC_ENCODING_EXPLICIT);
+    unsigned char* der = nullptr;
+    int len = i2d_PUBKEY(pkey, &der);
+    explicit_curve.assign(der, der + len);
+    OPENSSL_free(der);
+    EVP_PKEY_free(pkey);
+  }
   Bytes trailing = p256;
   trailing.push_back(0x00);
   const Bytes rsa1024 = RefusedKeySpki(dir, "refused_rsa1024.pub.pem", "RSA", nullptr);
   const Bytes p384 = RefusedKeySpki(dir, "refused_p384.pub.pem", "EC", "P-384");
   const std::string x_hex = HexEncode(r.public_key());
-  const std::array<std::array<std::string, 3>, 11> refused = {{
+  const std::array<std::array<std::string, 3>, 12> refused = {{
       {"p256_compressed", "a P-256 key with a compressed point", "cv-p11-" + HexEncode(compressed)},
+      {"p256_explicit_curve", "a P-256 key with explicit curve parameters (not the named curve)",
+       "cv-p11-" + HexEncode(explicit_curve)},
       {"long_form_length", "DER with a long-form length (not canonical)",
        "cv-p11-" + HexEncode(long_form)},
       {"trailing_byte", "a byte after the SubjectPublicKeyInfo", "cv-p11-" + HexEncode(trailing)},
