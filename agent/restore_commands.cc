@@ -349,6 +349,15 @@ void PrintRestoreSummary(const Session& s, const RestoreSummary& summary, const 
     if (!f.status.reason().empty()) std::cerr << " [" << f.status.reason() << "]";
     std::cerr << "\n";
   }
+  const auto unnamed =
+      std::count_if(summary.failures.begin(), summary.failures.end(),
+                    [](const RestoreFailure& f) { return f.damaged && f.what == f.object_id; });
+  if (unnamed > 0) {
+    std::cerr << "cardvault: warning: " << unnamed
+              << " damaged object(s) could not be named (their header is damaged or missing on "
+                 "the server); one may be a newer version of a file restored here. Ask the "
+                 "server's admin to run `cardvault-server check`.\n";
+  }
   std::cerr << "cardvault: restored " << summary.restored << " file"
             << (summary.restored == 1 ? "" : "s") << " and " << summary.directories << " director"
             << (summary.directories == 1 ? "y" : "ies") << " (" << Mib(summary.bytes_written)

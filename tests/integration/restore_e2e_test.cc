@@ -9,10 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "api/remote_store.h"
 #include "tests/core/pkcs11/softhsm_test_base.h"
@@ -245,6 +247,108 @@ TEST_F(RestoreE2eTest, NewPcRestoresWithTheSameCardOrTheBackupButNotAnotherCard)
   EXPECT_NE(r.output.find("10485760"), std::string::npos) << r.output;
 }
 
+// Damages a blob file on the server's disk as a failing disk or a careless admin would.
+void DamageFile(const std::string& path, const std::string& how) {
+  if (how == "remove") {
+    fs::remove(path);
+  } else if (how == "cut") {
+    fs::resize_file(path, fs::file_size(path) - 100);
+  } else {  // "flip": a bit near the end (a v2 trailer, a v1 final chunk)
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    const std::streamoff at = static_cast<std::streamoff>(fs::file_size(path)) - 20;
+    f.seekg(at);
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ 0x01);
+    f.seekp(at);
+    f.write(&c, 1);
+  }
+}
+
+// The newest version of a file damaged on the server's disk (v1 and v2; a flipped end, cut
+// short by 100 bytes, removed) while an older version is there: restore names it by path
+// (by object id when even its header is gone, and says so) and never places the older
+// version in its stead; ls and versions show it; --allow-older restores the older one.
+TEST_F(RestoreE2eTest, ADamagedNewestVersionOnTheServerIsNamedAndNeverReplaced) {
+  InitA({recipient_a_});
+  // Distinct sizes, so that each new blob file is told apart by its size.
+  struct Case {
+    std::string path;
+    size_t size;
+    std::string damage;
+  };
+  const std::vector<Case> cases = {{"v1flip.bin", 1000000, "flip"},
+                                   {"v1cut.bin", 1100000, "cut"},
+                                   {"v1gone.bin", 1200000, "remove"},
+                                   {"v2flip.bin", 9000000, "flip"},
+                                   {"v2cut.bin", 9500000, "cut"}};
+  for (const Case& c : cases) Write(c.path, std::string(c.size, 'o'), 0600, 1700000000);
+  SyncA();
+  std::set<std::string> before;
+  for (const auto& e : fs::recursive_directory_iterator(server_->data_dir() + "/blobs")) {
+    if (e.is_regular_file()) before.insert(e.path().string());
+  }
+  for (const Case& c : cases) Write(c.path, std::string(c.size, 'n'), 0600, 1700000100);
+  SyncA();
+  std::vector<std::pair<uintmax_t, std::string>> fresh;
+  for (const auto& e : fs::recursive_directory_iterator(server_->data_dir() + "/blobs")) {
+    if (e.is_regular_file() && before.count(e.path().string()) == 0) {
+      fresh.emplace_back(e.file_size(), e.path().string());
+    }
+  }
+  ASSERT_EQ(fresh.size(), cases.size());
+  std::sort(fresh.begin(), fresh.end());
+  for (size_t i = 0; i < cases.size(); ++i) DamageFile(fresh[i].second, cases[i].damage);
+
+  const std::string card = CopyOfCardA();
+  const std::string target = dir() + "/b/restored";
+  CommandResult r = B(card, {"restore", "--target", target, "--json"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  nlohmann::json j = Json(r);
+  EXPECT_EQ(j.value("restored", -1), 0) << r.output;
+  std::set<std::string> damaged_paths;
+  int unnamed = 0;
+  for (const auto& d : j["damaged"]) {
+    const std::string path = d.value("path", "");
+    if (path.empty()) {
+      ++unnamed;
+      EXPECT_EQ(d.value("reason", ""), "object_damaged") << r.output;
+    } else {
+      damaged_paths.insert(path);
+    }
+  }
+  EXPECT_EQ(damaged_paths,
+            (std::set<std::string>{"v1cut.bin", "v1flip.bin", "v2cut.bin", "v2flip.bin"}))
+      << r.output;
+  EXPECT_EQ(unnamed, 1) << "the removed file's header is gone: named by id" << r.output;
+  EXPECT_NE(r.output.find("its path cannot be read"), std::string::npos) << r.output;
+  for (const Case& c : cases) {
+    if (c.damage != "remove") {
+      EXPECT_FALSE(fs::exists(target + "/" + c.path))
+          << c.path << ": no older content in its stead";
+    }
+  }
+  EXPECT_FALSE(fs::exists(target + "/.cardvault-restore")) << "no .partial left for them";
+  EXPECT_NE(r.output.find("--allow-older"), std::string::npos) << r.output;
+
+  // ls and versions show the damaged version with the older one.
+  CommandResult ls = B(card, {"ls"});
+  EXPECT_EQ(ls.exit_code, 1) << ls.output;
+  EXPECT_NE(ls.output.find("(DAMAGED)"), std::string::npos) << ls.output;
+  CommandResult versions = B(card, {"versions", "v2cut.bin"});
+  EXPECT_EQ(versions.exit_code, 1) << versions.output;
+  EXPECT_NE(versions.output.find("DAMAGED"), std::string::npos) << versions.output;
+  EXPECT_NE(versions.output.find("9500000 bytes"), std::string::npos) << versions.output;
+
+  // Asked for: the newest intact versions.
+  r = B(card, {"restore", "--target", target, "--allow-older", "--json"});
+  j = Json(r);
+  EXPECT_EQ(j.value("restored", -1), 5) << r.output;
+  for (const Case& c : cases) {
+    EXPECT_TRUE(ReadText(target + "/" + c.path) == std::string(c.size, 'o')) << c.path;
+  }
+}
+
 TEST_F(RestoreE2eTest, TamperedObjectIsSkippedAndARerunResumes) {
   InitA({recipient_a_});
   Write("victim.bin", std::string(1 << 20, 'v'));
@@ -274,7 +378,7 @@ TEST_F(RestoreE2eTest, TamperedObjectIsSkippedAndARerunResumes) {
   std::ofstream(target + "/f2") << "file 2";  // already restored (identical)
   CommandResult r = B(card, {"restore", "--target", target, "--json"});
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("FAILED victim.bin"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("DAMAGED victim.bin"), std::string::npos) << r.output;
   nlohmann::json j = Json(r);
   EXPECT_EQ(j.value("restored", -1), 4) << r.output;  // f0 f3 f4 and f1's copy
   EXPECT_EQ(j.value("identical", -1), 1) << r.output;
