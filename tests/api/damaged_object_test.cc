@@ -235,6 +235,11 @@ TEST_F(DamagedObjectTest, HealthyDataDirectoryChecksClean) {
   nlohmann::json j = nlohmann::json::parse(json.out);
   EXPECT_EQ(j["objects"], 7);
   EXPECT_EQ(j["damaged"].size(), 0u);
+  // With no server on the directory too.
+  server_.Shutdown();
+  text = Check("");
+  EXPECT_EQ(text.exit_code, 0) << text.out;
+  EXPECT_NE(text.out.find("checked 7 objects"), std::string::npos) << text.out;
 }
 
 TEST_F(DamagedObjectTest, CheckReportsExactlyTheDamagedOnesAndQuarantinesThem) {
