@@ -170,7 +170,18 @@ TEST_F(DamagedObjectTest, CurlSees410WithTheJsonErrorForGetRangeAndHead) {
   const std::string id = Upload(Pattern(100000, 5));
   fs::resize_file(BlobFile(id), 100000 - 100);
   const std::string url = server_.Url("/v1/objects/" + id);
+  ::testing::internal::CaptureStderr();
   const std::string get = Curl(url);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  // Logged with the id, the user and both sizes; never a path or the token.
+  EXPECT_NE(log.find("object_damaged: user=alice object " + id +
+                     " is damaged: 99900 bytes stored, 100000 indexed"),
+            std::string::npos)
+      << log;
+  for (const std::string& secret : {server_.dir(), server_.alice()}) {
+    EXPECT_EQ(log.find(secret), std::string::npos) << log;
+    EXPECT_EQ(get.find(secret), std::string::npos) << get;
+  }
   EXPECT_NE(get.find("\"code\":\"object_damaged\""), std::string::npos) << get;
   EXPECT_NE(get.find(id), std::string::npos) << get;
   EXPECT_NE(get.find("99900 bytes stored, 100000 indexed"), std::string::npos) << get;
