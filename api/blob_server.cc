@@ -146,7 +146,21 @@ int HttpStatusFor(const Status& s) {
   }
 }
 
+// The stored bytes of an object do not match its index row (docs/server.md, "Damaged
+// objects"): 410, never 200/206 and never a 5xx, which clients retry as transient. The
+// store's message names the id and the sizes, never a path.
+void SendDamaged(httplib::Response& res, const Status& s) {
+  std::fprintf(stderr, "cardvault-server: object_damaged: user=%s %s\n",
+               tls_user.empty() ? "-" : tls_user.c_str(), s.message().c_str());
+  res.set_header("Cache-Control", "no-store");
+  SendError(res, 410, "object_damaged",
+            s.message() +
+                "; the server cannot serve it (restore another version, or upload it "
+                "again; the operator runs cardvault-server check)");
+}
+
 void SendStatus(httplib::Response& res, const Status& s) {
+  if (s.reason() == "object_damaged") return SendDamaged(res, s);
   int http = HttpStatusFor(s);
   if (http == 507 && s.reason() == "quota_exceeded") {
     return SendError(res, 507, "quota_exceeded", s.message());
@@ -784,7 +798,14 @@ void BlobServer::InstallRoutes() {
           try {
             size_t chunk = std::min(want, buffer->size());
             auto n = reader->ReadAt(start + offset, std::span(buffer->data(), chunk));
-            if (!n.ok() || *n == 0) return false;  // aborts the response
+            if (!n.ok()) {
+              // The status line is out: the connection is cut, never padded.
+              std::fprintf(stderr, "cardvault-server: download cut: user=%s %s\n",
+                           tls_user.empty() ? "-" : tls_user.c_str(),
+                           n.status().ToString().c_str());
+              return false;
+            }
+            if (*n == 0) return false;  // aborts the response
             return sink.write(reinterpret_cast<const char*>(buffer->data()), *n);
           } catch (...) {
             return false;

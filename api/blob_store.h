@@ -118,7 +118,10 @@ class BlobStore {
   // object has this id.
   virtual StatusOr<std::unique_ptr<PendingPut>> BeginPut(std::string_view user, std::string_view id,
                                                          const PutOptions& options) = 0;
-  // kNotFound if there is no live object `id` for `user`.
+  // kNotFound if there is no live object `id` for `user`. kCorrupt "object_damaged" if the
+  // stored bytes are known not to match the object's size (or were quarantined): such an
+  // object MUST NOT be read as if whole, and a reader whose bytes end early MUST fail
+  // ReadAt with the same error rather than return 0 before the end.
   virtual StatusOr<std::unique_ptr<BlobReader>> Open(std::string_view user,
                                                      std::string_view id) = 0;
   virtual StatusOr<ObjectInfo> Head(std::string_view user, std::string_view id) = 0;

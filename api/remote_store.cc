@@ -81,6 +81,11 @@ Status FromHttpStatus(int status, const std::string& body) {
   } catch (const std::exception&) {
     // Not our error format (a proxy?): keep the HTTP status only.
   }
+  // The server holds the object but its stored bytes are damaged: decided by the error code
+  // whatever the status, or by 410 alone for a HEAD (no body). Permanent: never retried.
+  if (code == "object_damaged" || (status == 410 && code.empty())) {
+    return CorruptError("damaged on the server: " + message, "object_damaged");
+  }
   switch (status) {
     case 400:
     case 411:

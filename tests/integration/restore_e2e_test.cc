@@ -15,8 +15,10 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "api/remote_store.h"
+#include "storage/sqlite_db.h"
 #include "tests/core/pkcs11/softhsm_test_base.h"
 #include "tests/integration/process_util.h"
 #include "tests/integration/server_process.h"
@@ -529,6 +531,60 @@ TEST_F(RestoreE2eTest, WrongPinFailsOnceAndWritesNothing) {
   // SoftHSM2 raises "count low" after a wrong PIN; the message passes it on.
   EXPECT_NE(r.output.find("card \"Card A\": few PIN tries left"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(target));
+}
+
+// A blob cut short on the server's disk: the server answers object_damaged (410) instead of
+// serving it as whole, the restore asks for it without retrying, reports it and leaves no
+// partial download behind; the other files are restored.
+TEST_F(RestoreE2eTest, ObjectCutShortOnTheServerFailsOnceWithoutPartial) {
+  InitA({recipient_a_});
+  Write("victim.bin", std::string(1 << 20, 'v'));
+  for (int i = 0; i < 3; ++i) Write("f" + std::to_string(i), "file " + std::to_string(i));
+  SyncA();
+  std::string victim_blob;
+  for (const auto& e : fs::recursive_directory_iterator(server_->data_dir() + "/blobs")) {
+    if (e.is_regular_file() && e.file_size() > (1 << 20) && e.file_size() < (1 << 20) + 65536) {
+      victim_blob = e.path().string();
+    }
+  }
+  ASSERT_FALSE(victim_blob.empty());
+  std::string victim_id;
+  {
+    auto db = SqliteDb::Open(server_->data_dir() + "/index.db").value();
+    Statement stmt = db->Prepare("SELECT id FROM objects WHERE file = ?1").value();
+    ASSERT_TRUE(stmt.BindText(1, fs::path(victim_blob).filename().string()).ok());
+    ASSERT_TRUE(stmt.Step().value());
+    victim_id = stmt.ColumnText(0);
+  }
+  server_->process().Signal(SIGTERM);
+  ASSERT_EQ(server_->process().Wait(15000), 0);
+  fs::resize_file(victim_blob, fs::file_size(victim_blob) - 100);
+  server_->SetAccessLog(true);  // to count the requests for the victim
+  server_->Start();
+
+  const std::string target = dir() + "/b/restored";
+  CommandResult r = B(CopyOfCardA(), {"restore", "--target", target});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("damaged on the server"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("request failed"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(target + "/victim.bin"));
+  EXPECT_EQ(ReadText(target + "/f0"), "file 0");
+  EXPECT_EQ(ReadText(target + "/f2"), "file 2");
+  if (fs::exists(target + "/.cardvault-restore")) {
+    for (const auto& e : fs::recursive_directory_iterator(target + "/.cardvault-restore")) {
+      ADD_FAILURE() << "left behind: " << e.path();
+    }
+  }
+  // Access lines read "access ADDR METHOD PATH STATUS user=... TIMEms": every request for
+  // the victim was answered 410, and it was asked for once, never retried.
+  std::istringstream log(ReadText(server_->log_file()));
+  size_t requests = 0;
+  for (std::string line; std::getline(log, line);) {
+    if (line.find("/v1/objects/" + victim_id) == std::string::npos) continue;
+    ++requests;
+    EXPECT_NE(line.find(" 410 user=alice"), std::string::npos) << line;
+  }
+  EXPECT_EQ(requests, 1u) << ReadText(server_->log_file());
 }
 
 }  // namespace
