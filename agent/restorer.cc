@@ -147,6 +147,37 @@ StatusOr<Bytes> Fetch(ObjectClient& client, const std::string& id, bool header_o
   return data;
 }
 
+// The preamble and header of an object the server will not serve whole (object_damaged),
+// by bounded range requests, which the server answers while the bytes asked for are stored
+// and end before the object's last byte: enough to name a damaged object by its path.
+StatusOr<Bytes> FetchDamagedHeader(ObjectClient& client, const ObjectInfo& info) {
+  auto prefix = [&](uint64_t n) -> StatusOr<Bytes> {
+    Bytes data;
+    GetOptions get;
+    get.length = std::min(n, info.size - 1);
+    get.verify_sha256 = false;  // a header authenticates itself
+    auto collect = [&](ByteView b) -> Status {
+      data.insert(data.end(), b.begin(), b.end());
+      return Status::Ok();
+    };
+    CV_RETURN_IF_ERROR(client.Get(info.id, get, collect).status());
+    return data;
+  };
+  if (info.size <= format::kPreambleSize)
+    return CorruptError("too small to hold a header", "truncated");
+  CV_ASSIGN_OR_RETURN(Bytes head, prefix(4096));
+  if (head.size() < format::kPreambleSize) return CorruptError("no preamble", "truncated");
+  CV_ASSIGN_OR_RETURN(uint32_t length,
+                      format::ParsePreamble(ByteView(head).first(format::kPreambleSize)));
+  const uint64_t want = format::kPreambleSize + length;
+  if (head.size() < want) {
+    CV_ASSIGN_OR_RETURN(head, prefix(want));
+  }
+  if (head.size() < want) return CorruptError("the header is cut short", "truncated");
+  head.resize(want);
+  return head;
+}
+
 // A sink that drops the plaintext: Load decrypts a blob it fetched whole only to check it.
 class DiscardingFile final : public WritableFile {
  public:
@@ -372,6 +403,13 @@ Status Restorer::Load() {
     for (size_t i = next++; i < blobs.size(); i = next++) {
       Prepared& p = prepared[i];
       p.blob = Fetch(*client, blobs[i].id, blobs[i].size > kWholeFetchLimit);
+      if (!p.blob.ok() && p.blob.status().reason() == "object_damaged") {
+        // Damaged on the server: its header may still be there, to name it by path.
+        if (StatusOr<Bytes> head = FetchDamagedHeader(*client, blobs[i]); head.ok()) {
+          p.damage = p.blob.status();
+          p.blob = std::move(*head);
+        }
+      }
       if (!p.blob.ok()) continue;
       MemorySequentialFile src(*p.blob);
       p.header = ReadHeader(src);
@@ -379,7 +417,7 @@ Status Restorer::Load() {
       StatusOr<SecretData> key = UnwrapFileKey(*p.header, view);
       if (!key.ok()) continue;
       p.metadata = OpenMetadataWith(*key, *p.header);
-      if (p.metadata->ok()) {
+      if (p.metadata->ok() && p.damage.ok()) {
         p.damage = CheckContent(*client, blobs[i], *p.blob, *key, *p.header, **p.metadata);
       }
       p.file_key = std::move(*key);
@@ -495,8 +533,10 @@ Status Restorer::LoadBlob(const ObjectInfo& info, Prepared prepared) {
     return NoteUnopened(info, *header, file_key.status());
   }
   StatusOr<format::Metadata> metadata = OpenMetadataWith(*file_key, *header);
-  Status damage;
-  if (metadata.ok()) damage = CheckContent(*client_, info, *blob, *file_key, *header, *metadata);
+  Status damage = std::move(prepared.damage);
+  if (metadata.ok() && damage.ok()) {
+    damage = CheckContent(*client_, info, *blob, *file_key, *header, *metadata);
+  }
   return Record(info, std::move(*file_key), std::move(metadata), std::move(*blob),
                 std::move(damage));
 }
@@ -641,6 +681,12 @@ StatusOr<RestoreSummary> Restorer::Restore(
   auto restore = [&](const RemoteVersion& v) {
     RestoreSummary one;
     Status s = v.damaged() ? Status::Ok() : RestoreOne(options, v, staging, one);
+    if (s.code() == StatusCode::kCorrupt && options.allow_older) {
+      // Found damaged only now, while downloaded: the older version was asked for.
+      if (const RemoteVersion* older = OlderIntact(v); older != nullptr) {
+        s = RestoreOne(options, *older, staging, one);
+      }
+    }
     std::lock_guard lock(mu);
     if (v.damaged()) {
       failed.push_back(DamagedFailure(v));
@@ -713,15 +759,19 @@ StatusOr<RestoreSummary> Restorer::Restore(
   return summary;
 }
 
-RestoreFailure Restorer::DamagedFailure(const RemoteVersion& v) const {
-  std::string message = "version " + v.object_id.substr(0, 16) + " is damaged on the server (" +
-                        v.damage.message() + "); nothing was restored for this path";
+const RemoteVersion* Restorer::OlderIntact(const RemoteVersion& v) const {
   const RemoteVersion* older = nullptr;
   for (const RemoteVersion& o : history_.at(v.metadata.path)) {
     if (o.object_id == v.object_id) break;  // history is oldest first
     if (!o.damaged() && o.metadata.kind == v.metadata.kind) older = &o;
   }
-  if (older != nullptr) {
+  return older;
+}
+
+RestoreFailure Restorer::DamagedFailure(const RemoteVersion& v) const {
+  std::string message = "version " + v.object_id.substr(0, 16) + " is damaged on the server (" +
+                        v.damage.message() + "); nothing was restored for this path";
+  if (const RemoteVersion* older = OlderIntact(v); older != nullptr) {
     message += ". The newest intact version before it is " + older->object_id.substr(0, 16) +
                ": restore it with --allow-older or --version " + older->object_id.substr(0, 16);
   }

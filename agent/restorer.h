@@ -151,6 +151,8 @@ class Restorer {
   // The failure of a damaged version chosen for its path, naming the newest intact version
   // before it (which only --allow-older or --version restores).
   RestoreFailure DamagedFailure(const RemoteVersion& v) const;
+  // The newest version of v's path before v that is not known to be damaged, of v's kind.
+  const RemoteVersion* OlderIntact(const RemoteVersion& v) const;
   // Creates `path` (relative, checked) and its parents under `target` where missing,
   // refusing symlinks and non-directories on the way. Returns whether `path` was created.
   StatusOr<bool> MakeDirectory(const std::string& target, std::string_view path);

@@ -532,6 +532,41 @@ StatusOr<std::unique_ptr<BlobReader>> FileBlobStore::Open(std::string_view user,
   return std::unique_ptr<BlobReader>(new FileReader(fd, std::move(row.info)));
 }
 
+StatusOr<std::unique_ptr<BlobReader>> FileBlobStore::OpenPrefix(std::string_view user,
+                                                                std::string_view id, uint64_t end) {
+  if (!IsValidObjectId(id)) return BadId();
+  Row row;
+  {
+    std::lock_guard lock(mu_);
+    CV_ASSIGN_OR_RETURN(row, FindLiveLocked(user, id, /*with_data=*/true));
+  }
+  if (end >= row.info.size) {
+    return InvalidArgumentError("a prefix ends before the object's last byte", "bad_range");
+  }
+  if (!row.damaged.empty()) return ObjectDamaged(row.info.id, "quarantined (" + row.damaged + ")");
+  // The reader's info says `end` bytes: it never reads, nor claims, more.
+  ObjectInfo prefix = row.info;
+  prefix.size = end;
+  if (row.is_inline) {
+    if (row.data.size() < end) {
+      return ObjectDamaged(row.info.id, SizeDetail(row.data.size(), row.info.size));
+    }
+    row.data.resize(end);
+    return std::unique_ptr<BlobReader>(new InlineReader(std::move(row.data), std::move(prefix)));
+  }
+  const std::string path = BlobPath(row.file);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) return ObjectDamaged(row.info.id, "its file is missing");
+  if (fd < 0) return ErrnoToStatus(errno, "open", "object " + row.info.id);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) < end) {
+    const uint64_t found = static_cast<uint64_t>(st.st_size);
+    ::close(fd);
+    return ObjectDamaged(row.info.id, SizeDetail(found, row.info.size));
+  }
+  return std::unique_ptr<BlobReader>(new FileReader(fd, std::move(prefix)));
+}
+
 StatusOr<ObjectInfo> FileBlobStore::Head(std::string_view user, std::string_view id) {
   if (!IsValidObjectId(id)) return BadId();
   std::lock_guard lock(mu_);

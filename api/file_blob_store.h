@@ -56,6 +56,8 @@ class FileBlobStore final : public BlobStore {
   StatusOr<std::unique_ptr<PendingPut>> BeginPut(std::string_view user, std::string_view id,
                                                  const PutOptions& options) override;
   StatusOr<std::unique_ptr<BlobReader>> Open(std::string_view user, std::string_view id) override;
+  StatusOr<std::unique_ptr<BlobReader>> OpenPrefix(std::string_view user, std::string_view id,
+                                                   uint64_t end) override;
   StatusOr<ObjectInfo> Head(std::string_view user, std::string_view id) override;
   Status Delete(std::string_view user, std::string_view id) override;
   StatusOr<ListPage> List(std::string_view user, const ListOptions& options) override;

@@ -20,6 +20,11 @@ using ByteSink = std::function<Status(ByteView)>;
 
 struct GetOptions {
   uint64_t offset = 0;  // the first byte wanted (a Range request when above 0)
+  // How many bytes from `offset` (a bounded Range request); unset: all up to the end. A
+  // bounded request is answered even for an object damaged on the server, as long as the
+  // bytes asked for are stored and end before the object's last byte (docs/server.md),
+  // so that a client can still read a damaged object's header.
+  std::optional<uint64_t> length;
   // Off only for content that authenticates itself (a blob's AEAD checks every byte), so
   // a large download is not hashed twice.
   bool verify_sha256 = true;

@@ -186,9 +186,19 @@ TEST_F(DamagedObjectTest, CurlSees410WithTheJsonErrorForGetRangeAndHead) {
   EXPECT_NE(get.find(id), std::string::npos) << get;
   EXPECT_NE(get.find("99900 bytes stored, 100000 indexed"), std::string::npos) << get;
   EXPECT_EQ(get.substr(get.size() - 4), " 410") << get;
-  const std::string range = Curl("-H 'Range: bytes=10-20' " + url);
-  EXPECT_NE(range.find("\"code\":\"object_damaged\""), std::string::npos) << range;
-  EXPECT_EQ(range.substr(range.size() - 4), " 410") << range;
+  // A range to the end, or past what is stored, is the damage too.
+  for (const std::string r : {"bytes=10-", "bytes=99890-99950", "bytes=-48"}) {
+    const std::string range = Curl("-H 'Range: " + r + "' " + url);
+    EXPECT_NE(range.find("\"code\":\"object_damaged\""), std::string::npos) << r << range;
+    EXPECT_EQ(range.substr(range.size() - 4), " 410") << r << range;
+  }
+  // A bounded range of bytes still stored (e.g. the header) is served, marked, so that a
+  // client can name the damaged object; never the whole object.
+  const std::string prefix = Curl("-i -H 'Range: bytes=10-20' " + url);
+  EXPECT_EQ(prefix.substr(prefix.size() - 4), " 206") << prefix;
+  EXPECT_NE(prefix.find("X-Object-Damaged: true"), std::string::npos) << prefix;
+  EXPECT_NE(prefix.find("bytes 10-20/100000"), std::string::npos) << prefix;
+  EXPECT_NE(prefix.find(Pattern(100000, 5).substr(10, 11)), std::string::npos) << prefix;
   const std::string head = Curl("-I " + url);
   EXPECT_NE(head.find(" 410"), std::string::npos) << head;
   EXPECT_EQ(head.find(" 200"), std::string::npos) << head;

@@ -307,7 +307,10 @@ TEST_F(RestoreE2eTest, ADamagedNewestVersionOnTheServerIsNamedAndNeverReplaced) 
   CommandResult r = B(card, {"restore", "--target", target, "--json"});
   EXPECT_EQ(r.exit_code, 1) << r.output;
   nlohmann::json j = Json(r);
-  EXPECT_EQ(j.value("restored", -1), 0) << r.output;
+  // The removed file's header is gone with it: that object cannot be named, so the older
+  // version of its path is the only one known and is restored, with a warning.
+  EXPECT_EQ(j.value("restored", -1), 1) << r.output;
+  EXPECT_NE(r.output.find("could not be named"), std::string::npos) << r.output;
   std::set<std::string> damaged_paths;
   int unnamed = 0;
   for (const auto& d : j["damaged"]) {
@@ -342,10 +345,12 @@ TEST_F(RestoreE2eTest, ADamagedNewestVersionOnTheServerIsNamedAndNeverReplaced) 
   EXPECT_NE(versions.output.find("DAMAGED"), std::string::npos) << versions.output;
   EXPECT_NE(versions.output.find("9500000 bytes"), std::string::npos) << versions.output;
 
-  // Asked for: the newest intact versions.
+  // Asked for: the newest intact versions (v1flip.bin's damage shows only while it is
+  // downloaded: the older one follows then).
   r = B(card, {"restore", "--target", target, "--allow-older", "--json"});
   j = Json(r);
-  EXPECT_EQ(j.value("restored", -1), 5) << r.output;
+  EXPECT_EQ(j.value("restored", -1), 4) << r.output;
+  EXPECT_EQ(j.value("identical", -1), 1) << r.output;
   for (const Case& c : cases) {
     EXPECT_TRUE(ReadText(target + "/" + c.path) == std::string(c.size, 'o')) << c.path;
   }
@@ -575,16 +580,19 @@ TEST_F(RestoreE2eTest, ObjectCutShortOnTheServerFailsOnceWithoutPartial) {
       ADD_FAILURE() << "left behind: " << e.path();
     }
   }
-  // Access lines read "access ADDR METHOD PATH STATUS user=... TIMEms": every request for
-  // the victim was answered 410, and it was asked for once, never retried.
+  // Access lines read "access ADDR METHOD PATH STATUS user=... TIMEms": the victim was
+  // asked for once (410) and never retried; then its header alone, by a bounded range that
+  // the server serves from what is left (206), to name it.
+  EXPECT_NE(r.output.find("DAMAGED victim.bin"), std::string::npos) << r.output;
   std::istringstream log(ReadText(server_->log_file()));
-  size_t requests = 0;
+  std::vector<std::string> answers;
   for (std::string line; std::getline(log, line);) {
     if (line.find("/v1/objects/" + victim_id) == std::string::npos) continue;
-    ++requests;
-    EXPECT_NE(line.find(" 410 user=alice"), std::string::npos) << line;
+    answers.push_back(line.find(" 410 user=alice") != std::string::npos   ? "410"
+                      : line.find(" 206 user=alice") != std::string::npos ? "206"
+                                                                          : line);
   }
-  EXPECT_EQ(requests, 1u) << ReadText(server_->log_file());
+  EXPECT_EQ(answers, (std::vector<std::string>{"410", "206"})) << ReadText(server_->log_file());
 }
 
 }  // namespace
