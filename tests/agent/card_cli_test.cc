@@ -284,7 +284,9 @@ TEST_F(CardCliTest, BackupCardDecryptsWhenTheMainCardIsGone) {
   ASSERT_EQ(soft.code, 0) << soft.output;
 }
 
-TEST_F(CardCliTest, ACardWithoutAKeyPointsAtCardInit) {
+// A new key would open nothing of this file: name the key id it needs and what the card
+// shows, never `card init`.
+TEST_F(CardCliTest, ACardWithoutTheKeyNamesTheKeyIdAndNeverAdvisesCardInit) {
   std::string recipient = InitCardWithKey("My card");
   ASSERT_EQ(EncryptTo(recipient, dir() + "/s.cvb").code, 0);
   std::filesystem::remove_all(token_dir());
@@ -294,7 +296,10 @@ TEST_F(CardCliTest, ACardWithoutAKeyPointsAtCardInit) {
                        "/out " + dir() + "/s.cvb");
   EXPECT_EQ(d.code, 1);
   EXPECT_NE(d.output.find("no_key_on_card"), std::string::npos) << d.output;
-  EXPECT_NE(d.output.find("cardvault card init"), std::string::npos) << d.output;
+  EXPECT_NE(d.output.find("insert the card with key id "), std::string::npos) << d.output;
+  EXPECT_NE(d.output.find("card \"blank card\" (serial "), std::string::npos) << d.output;
+  EXPECT_NE(d.output.find("shows no usable key"), std::string::npos) << d.output;
+  EXPECT_EQ(d.output.find("card init"), std::string::npos) << d.output;
   EXPECT_FALSE(std::filesystem::exists(dir() + "/out"));
 }
 

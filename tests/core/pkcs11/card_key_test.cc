@@ -118,14 +118,16 @@ TEST_F(CardKeyTest, FindsTokenByLabelOrSerial) {
   EXPECT_EQ(any.status().reason(), "ambiguous_token");
 }
 
-TEST_F(CardKeyTest, EmptyTokenHasNoKeyAndPointsAtCardInit) {
+TEST_F(CardKeyTest, EmptyTokenHasNoKeyAndTheCardLayerGivesNoCardInitAdvice) {
   InitToken("alpha");
   auto session = OpenSession("alpha", /*login=*/false);
   auto key = CardKey::Find(*session, {});
   ASSERT_FALSE(key.ok());
   EXPECT_EQ(key.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(key.status().reason(), "no_key_on_card");
-  EXPECT_NE(key.status().message().find("cardvault card init"), std::string::npos);
+  EXPECT_NE(key.status().message().find("the card shows no key"), std::string::npos)
+      << key.status().ToString();
+  EXPECT_EQ(key.status().message().find("card init"), std::string::npos);
 }
 
 TEST_F(CardKeyTest, GeneratedRsaKeyIsSensitiveAndReadableWithoutLogin) {
