@@ -178,6 +178,35 @@ TEST_F(CardKeyTest, GeneratedEcKeyDerivesOnlyAndStaysOnTheCard) {
   EXPECT_EQ(std::string(label.begin(), label.end()), "vault-ec");
 }
 
+// Generated keys carry only the usages cardvault needs: no signing, no wrapping.
+TEST_F(CardKeyTest, GeneratedKeysDecryptOrDeriveButNeverSign) {
+  InitToken("alpha");
+  CardKey rsa = Generate("alpha", CardKeyAlgorithm::kRsa2048, "rsa");
+  CardKey ec = Generate("alpha", CardKeyAlgorithm::kEcP256, "ec");
+  auto session = OpenSession("alpha", /*login=*/true);
+  auto rsa_priv = CardKey::FindPrivateHandle(*session, rsa.id);
+  auto ec_priv = CardKey::FindPrivateHandle(*session, ec.id);
+  ASSERT_TRUE(rsa_priv.ok() && ec_priv.ok());
+  EXPECT_FALSE(session->GetBoolAttribute(*rsa_priv, CKA_SIGN).value());
+  EXPECT_TRUE(session->GetBoolAttribute(*rsa_priv, CKA_DECRYPT).value());
+  EXPECT_FALSE(session->GetBoolAttribute(*rsa_priv, CKA_UNWRAP).value());
+  EXPECT_FALSE(session->GetBoolAttribute(*ec_priv, CKA_SIGN).value());
+  EXPECT_TRUE(session->GetBoolAttribute(*ec_priv, CKA_DERIVE).value());
+  auto rsa_pub = CardKey::Find(*session, {"rsa", {}});
+  ASSERT_TRUE(rsa_pub.ok()) << rsa_pub.status().ToString();
+  EXPECT_TRUE(session->GetBoolAttribute(rsa_pub->public_handle, CKA_ENCRYPT).value());
+  EXPECT_FALSE(session->GetBoolAttribute(rsa_pub->public_handle, CKA_VERIFY).value());
+  EXPECT_FALSE(session->GetBoolAttribute(rsa_pub->public_handle, CKA_WRAP).value());
+  // Listed while logged in, both show what they can do, and neither is a signing key.
+  auto keys = CardKey::List(*session);
+  ASSERT_TRUE(keys.ok());
+  for (const CardKey& key : *keys) {
+    EXPECT_TRUE(key.private_visible) << key.label;
+    EXPECT_FALSE(key.can_sign) << key.label;
+    EXPECT_TRUE(key.Usable()) << key.label;
+  }
+}
+
 TEST_F(CardKeyTest, PublicKeysAgreeWithPkcs11Tool) {
   InitToken("alpha");
   CardKey rsa = Generate("alpha", CardKeyAlgorithm::kRsa2048, "rsa");
