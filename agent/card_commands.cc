@@ -78,8 +78,18 @@ void PrintToken(const std::shared_ptr<Pkcs11Module>& module, const CardToken& to
     return;
   }
   if (keys->empty()) {
-    std::cout << "    keys: none (create one with: cardvault card init --token \"" << token.label
-              << "\")\n";
+    StatusOr<bool> can_generate =
+        CardKeyGenerator::CanGenerate(*module, token.slot, CardKeyAlgorithm::kRsa2048);
+    StatusOr<bool> can_generate_ec =
+        CardKeyGenerator::CanGenerate(*module, token.slot, CardKeyAlgorithm::kEcP256);
+    const bool can =
+        (can_generate.ok() && *can_generate) || (can_generate_ec.ok() && *can_generate_ec);
+    std::cout << "    keys: none"
+              << (can ? " (for a new vault, create one with: cardvault card init --token \"" +
+                            token.label + "\")"
+                      : std::string(" (this card cannot generate keys)"))
+              << "; a card its driver is still reading can show no keys yet: list again in a "
+                 "few seconds\n";
   }
   for (const CardKey& key : *keys) PrintKey(key);
   if (keys->size() > 1) {

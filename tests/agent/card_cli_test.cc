@@ -83,7 +83,7 @@ TEST_F(CardCliTest, InitThenListShowsTheKeyAndInitNeverReplacesIt) {
   std::string serial = InitToken("My card");
   CliResult empty = RunCli("card list" + module_);
   ASSERT_EQ(empty.code, 0) << empty.output;
-  EXPECT_NE(empty.output.find("keys: none (create one with: cardvault card init"),
+  EXPECT_NE(empty.output.find("keys: none (for a new vault, create one with: cardvault card init"),
             std::string::npos)
       << empty.output;
 
@@ -348,6 +348,10 @@ TEST_F(CardCliTest, InitOnACardWithoutKeyGenerationAsksNoPin) {
     EXPECT_NE(init.output.find("--key-label"), std::string::npos) << init.output;
     EXPECT_EQ(init.output.find("never-read-pin"), std::string::npos) << init.output;
   }
+  CliResult list = RunCli("card list --module " + std::string(CARDVAULT_FLAG_SHIM));
+  EXPECT_NE(list.output.find("keys: none (this card cannot generate keys)"), std::string::npos)
+      << list.output;
+  EXPECT_EQ(list.output.find("card init"), std::string::npos) << list.output;
   unsetenv("CV_SHIM_NO_KEYGEN");
   unsetenv("CV_SHIM_CALLS");
   EXPECT_EQ(CountCalls(calls, "C_Login"), 0) << ReadAll(calls);

@@ -6,6 +6,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include <cstring>
 #include <fstream>
 #include <iterator>
 
@@ -205,6 +206,71 @@ TEST_F(CardKeyTest, GeneratedKeysDecryptOrDeriveButNeverSign) {
     EXPECT_FALSE(key.can_sign) << key.label;
     EXPECT_TRUE(key.Usable()) << key.label;
   }
+}
+
+// A PIV or CAC card as OpenSC shows it: several keys whose private halves are visible
+// without login, with their usages. The default is the one key that decrypts but cannot
+// sign (key management); any of its labels or ids selects it.
+TEST_F(CardKeyTest, PivStyleCardDefaultsToTheKeyManagementKey) {
+  InitToken("alpha");
+  auto session = OpenSession("alpha", /*login=*/true);
+  struct Half {
+    const char* label;
+    const char* id;
+    bool sign;
+  };
+  for (const Half& half : {Half{"PIV AUTH key", "\x01", true}, Half{"SIGN key", "\x02", true},
+                           Half{"KEY MAN key", "\x03", false}}) {
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE, sign = half.sign ? CK_TRUE : CK_FALSE;
+    CK_BBOOL decrypt = std::string(half.label) == "SIGN key" ? CK_FALSE : CK_TRUE;
+    CK_ULONG bits = 2048;
+    uint8_t exponent[] = {1, 0, 1};
+    Bytes label(half.label, half.label + std::strlen(half.label));
+    Bytes id = {static_cast<uint8_t>(half.id[0])};
+    CK_ATTRIBUTE pub[] = {{CKA_TOKEN, &yes, sizeof(yes)},
+                          {CKA_LABEL, label.data(), label.size()},
+                          {CKA_ID, id.data(), id.size()},
+                          {CKA_MODULUS_BITS, &bits, sizeof(bits)},
+                          {CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)}};
+    CK_ATTRIBUTE priv[] = {
+        {CKA_TOKEN, &yes, sizeof(yes)},          {CKA_PRIVATE, &no, sizeof(no)},
+        {CKA_SENSITIVE, &yes, sizeof(yes)},      {CKA_LABEL, label.data(), label.size()},
+        {CKA_ID, id.data(), id.size()},          {CKA_SIGN, &sign, sizeof(sign)},
+        {CKA_DECRYPT, &decrypt, sizeof(decrypt)}};
+    CK_MECHANISM mechanism{CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+    CK_OBJECT_HANDLE a, b;
+    ASSERT_EQ(session->functions()->C_GenerateKeyPair(session->handle(), &mechanism, pub, 5, priv,
+                                                      7, &a, &b),
+              CKR_OK);
+  }
+  session.reset();
+  auto anonymous = OpenSession("alpha", /*login=*/false);
+  auto keys = CardKey::List(*anonymous);
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->size(), 3u);
+  for (const CardKey& key : *keys) {
+    EXPECT_TRUE(key.private_visible) << key.label;
+    EXPECT_EQ(key.private_label, key.label);
+    EXPECT_EQ(key.Usable(), key.label != "SIGN key") << key.label;
+  }
+  std::string why;
+  const int chosen = CardKey::Choose(*keys, {}, &why);
+  ASSERT_GE(chosen, 0) << why;
+  EXPECT_EQ((*keys)[chosen].label, "KEY MAN key");
+  EXPECT_NE(why.find("but not sign"), std::string::npos) << why;
+  auto found = CardKey::Find(*anonymous, {});
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(found->label, "KEY MAN key");
+  const std::string key_id = HexEncode((*keys)[chosen].public_key->key_id());
+  for (const std::string& selection : {std::string("KEY MAN key"), std::string("03"), key_id}) {
+    auto selected = CardKey::Find(*anonymous, {selection, {}});
+    ASSERT_TRUE(selected.ok()) << selection << ": " << selected.status().ToString();
+    EXPECT_EQ(selected->label, "KEY MAN key") << selection;
+  }
+  auto none = CardKey::Find(*anonymous, {"no such key", {}});
+  EXPECT_EQ(none.status().reason(), "no_key_on_card");
+  EXPECT_NE(none.status().message().find("KEY MAN key"), std::string::npos)
+      << none.status().ToString();
 }
 
 TEST_F(CardKeyTest, PublicKeysAgreeWithPkcs11Tool) {
