@@ -18,6 +18,20 @@ std::string Remedy(const std::string& reason) {
            "brings the card closer to locking): check the PIN (--pin-file, CARDVAULT_PIN_FILE "
            "or the prompt) and run again.";
   }
+  if (reason == "login_failed") {
+    return "the card answered the PIN with a general error: a wrong PIN on some cards, or the "
+           "card was pulled or failed. cardvault never tries a PIN twice: check the PIN and that "
+           "the card is firmly inserted (`cardvault card list`), then run again.";
+  }
+  if (reason == "card_removed") {
+    return "the card was removed while in use; nothing is wrong with the files. Insert it, "
+           "check that `cardvault card list` shows it, and run again.";
+  }
+  if (reason == "card_failed") {
+    return "the card failed while in use; nothing is wrong with the files. Remove and "
+           "reinsert it and run again; if it keeps failing, try another reader or the backup "
+           "card.";
+  }
   if (reason == "pin_locked") {
     return "the card's PIN is locked: unblock it with the PUK or security officer PIN (e.g. "
            "`pkcs11-tool --login --login-type so --init-pin`, or the card vendor's tool), then "

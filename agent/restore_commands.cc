@@ -46,7 +46,9 @@ void AddRemoteOptions(CLI::App* cmd, RemoteArgs& a) {
   cmd->add_flag("--card", a.card, "Unwrap with the smartcard (the default)")->excludes(id);
   cmd->add_option("--module", a.module, "PKCS#11 module (default: p11-kit's proxy)");
   cmd->add_option("--token", a.token_label, "The card's label");
-  cmd->add_option("--key-label", a.key_label, "The key's label on the card");
+  cmd->add_option("--key-label", a.key_label,
+                  "The key on the card: its label, its certificate's or private key's label, its "
+                  "CKA_ID or its key id (hex, as `cardvault card list` shows)");
   cmd->add_option("--pin-file", a.pin_file,
                   "File holding the PIN (mode 0600); default: $CARDVAULT_PIN_FILE, else a "
                   "pinentry prompt. Never a PIN on the command line.");
@@ -80,7 +82,6 @@ class DeferredCardIdentity final : public Identity {
     }
     return set_->Unwrap(stanzas);
   }
-  const std::shared_ptr<Pkcs11Module>& module() const { return base_.module; }
   uint64_t private_key_operations() const {
     return set_ == nullptr ? 0 : set_->private_key_operations();
   }
@@ -90,25 +91,6 @@ class DeferredCardIdentity final : public Identity {
   const Restorer* restorer_ = nullptr;
   std::unique_ptr<CardIdentitySet> set_;
 };
-
-// Adds what the cards say about their PIN retry counters to a wrong-PIN error. PKCS#11
-// reports no exact count, only "low" and "final try" flags. Never retries the PIN.
-Status PinState(const Status& status, const std::shared_ptr<Pkcs11Module>& module,
-                const std::string& token_label) {
-  StatusOr<std::vector<CardToken>> tokens = CardToken::List(*module);
-  if (!tokens.ok()) return status;
-  std::string state;
-  for (const CardToken& token : *tokens) {
-    if (!token.initialized() || (!token_label.empty() && token.label != token_label)) continue;
-    state += std::string(state.empty() ? "" : "; ") + "card \"" + token.label + "\": " +
-             (token.pin_locked()      ? "PIN locked"
-              : token.pin_final_try() ? "one PIN try left, the next wrong PIN locks it"
-              : token.pin_count_low() ? "few PIN tries left"
-                                      : "PIN tries left (the card reports no low count)");
-  }
-  if (state.empty()) return status;
-  return Status(status.code(), status.message() + "; " + state, status.reason());
-}
 
 // A connection, an identity and a loaded catalog.
 struct Session {
@@ -185,12 +167,9 @@ StatusOr<std::unique_ptr<Session>> OpenSession(Env& env, const RemoteArgs& a,
     s->restorer->AddFetchClient(s->extra_clients.back().get());
   }
   const int64_t start = env.MonotonicNanos();
-  Status loaded = s->restorer->Load();
-  if (!loaded.ok() && s->card != nullptr && loaded.reason() == "pin_incorrect") {
-    return PinState(loaded, s->card->module(),
-                    a.token_label.empty() ? config.card.token_label : a.token_label);
-  }
-  CV_RETURN_IF_ERROR(loaded);
+  // A wrong PIN's error names the card and its PIN state already (CardIdentity reads that
+  // slot's token info once); the token is not listed again here.
+  CV_RETURN_IF_ERROR(s->restorer->Load());
   s->load_ns = env.MonotonicNanos() - start;
   return s;
 }

@@ -463,10 +463,13 @@ Status Restorer::OpenEpochs() {
 Status Restorer::WrongCardError(const Status& miss) const {
   std::string ids;
   for (const Bytes& id : card_key_ids_) ids += (ids.empty() ? "" : ", ") + HexEncode(id);
-  return PermissionDeniedError(
-      "this card holds none of the keys of this vault; its key objects are wrapped to key id " +
-          ids + " (" + miss.message() + ")",
-      "wrong_card");
+  // The miss names what the inserted cards show; never advice to create a key (a new key
+  // opens nothing of this vault).
+  return PermissionDeniedError("insert the card with key id " + ids +
+                                   ": this card holds none of the keys of this vault, whose key "
+                                   "objects are wrapped to that key id (" +
+                                   miss.message() + ")",
+                               "wrong_card");
 }
 
 void Restorer::NoteDamagedKeyObject(const std::string& id, const Bytes& hint,

@@ -12,12 +12,16 @@
 #include <fstream>
 #include <map>
 
+#include "agent/card_identity_set.h"
 #include "agent/sync_engine.h"
 #include "core/encryptor.h"
 #include "core/fault_injection_env.h"
 #include "core/key_epoch.h"
 #include "core/memory_file.h"
+#include "core/pkcs11/card_key_generator.h"
+#include "core/pkcs11/card_recipient.h"
 #include "core/x25519_recipient.h"
+#include "tests/core/pkcs11/softhsm_test_base.h"
 
 namespace cardvault {
 namespace {
@@ -942,6 +946,87 @@ TEST_F(RestorerTest, ParsesTheDocumentedTimeForms) {
   EXPECT_FALSE(ParseRestoreTime("yesterday").ok());
   EXPECT_FALSE(ParseRestoreTime("@12abc").ok());
   EXPECT_FALSE(ParseRestoreTime("2023-11-14T25:00").ok());
+}
+
+}  // namespace
+}  // namespace cardvault
+
+namespace cardvault {
+namespace {
+
+// The real card layer under the restore, through the test module in front of SoftHSM2
+// (tests/core/pkcs11/flag_shim_module.cc): a card pulled or failing while the vault's key
+// objects are opened stops the restore with the card's message; no key object or file is
+// recorded as damaged (kCorrupt), and nothing is written.
+class RestorerCardTest : public SoftHsmTest {};
+
+TEST_F(RestorerCardTest, ACardFailingMidLoadStopsWithTheCardMessageNotADamagedObject) {
+  struct Case {
+    CardKeyAlgorithm algorithm;
+    const char* card;
+    const char* fail;
+    const char* reason;
+  };
+  for (const Case& c :
+       {Case{CardKeyAlgorithm::kEcP256, "Card A", "C_DeriveKey:1:0x5", "card_failed"},
+        Case{CardKeyAlgorithm::kEcP256, "Card A", "C_DeriveKey:2:0x32:removed", "card_removed"},
+        Case{CardKeyAlgorithm::kRsa2048, "Card R", "C_Decrypt:1:0x5", "card_failed"},
+        Case{CardKeyAlgorithm::kRsa2048, "Card R", "C_Decrypt:2:0x5:removed", "card_removed"}}) {
+    SCOPED_TRACE(c.fail);
+    if (std::string(c.fail).find(":1:") != std::string::npos) InitToken(c.card);  // once per card
+    Bytes key_id;
+    std::unique_ptr<CardRecipient> recipient;
+    {
+      auto module = Pkcs11Module::Open(kSoftHsmModule).value();
+      auto token = CardToken::Find(*module, {c.card, ""}).value();
+      auto session =
+          Pkcs11Session::Open(module, token.slot, Pkcs11Session::Mode::kReadWrite).value();
+      SecretData pin = SecretData::CopyFrom(std::string_view(kUserPin));
+      ASSERT_TRUE(session->Login(&pin).ok());
+      auto key = CardKeyGenerator::Generate(*session, {c.algorithm, "cardvault", {}});
+      if (!key.ok() && key.status().reason() == "key_exists") {
+        key = CardKey::Find(*session, {"cardvault", {}});
+      }
+      ASSERT_TRUE(key.ok()) << key.status().ToString();
+      key_id = key->public_key->key_id();
+      recipient = CardRecipient::New(*key->public_key).value();
+    }
+    MemoryClient client;
+    for (int epoch = 0; epoch < 2; ++epoch) {  // two key objects: two card operations
+      std::vector<Recipient*> rs = {recipient.get()};
+      cardvault::NewEpoch e = CreateEpoch(rs, 1).value();
+      client.objects[KeyObjectId(e.recipient)] = {ObjectKind::kKey, e.key_object};
+      format::Metadata m;
+      m.path = "f" + std::to_string(epoch);
+      m.size = 6;
+      Bytes plain = {'s', 'e', 'c', 'r', 'e', 't'};
+      MemorySequentialFile src(plain);
+      Bytes blob;
+      MemoryWritableFile sink(&blob);
+      Recipient* blob_rs[] = {&e.recipient};
+      ASSERT_TRUE(EncryptStream(src, sink, blob_rs, m, EncryptOptions{}).ok());
+      client.objects[std::string(63, '0') + std::to_string(epoch)] = {ObjectKind::kBlob, blob};
+    }
+    const std::string pin_file = dir() + "/pin";
+    std::ofstream(pin_file) << kUserPin << "\n";
+    ::chmod(pin_file.c_str(), 0600);
+    ::setenv("CV_SHIM_FAIL", c.fail, 1);
+    {
+      CardIdentityOptions options;
+      options.module = Pkcs11Module::Open(CARDVAULT_FLAG_SHIM).value();
+      options.token.label = c.card;
+      options.pin_source = PinSource::FromFile(pin_file);
+      auto card = CardIdentitySet::New(options, {key_id}).value();
+      Restorer r(&client, card.get(), Env::Default());
+      Status s = r.Load();
+      EXPECT_EQ(s.reason(), c.reason) << s.ToString();
+      EXPECT_NE(s.code(), StatusCode::kCorrupt) << s.ToString();
+      EXPECT_NE(s.message().find("card \"" + std::string(c.card) + "\""), std::string::npos)
+          << s.ToString();
+      EXPECT_TRUE(r.load_failures().empty()) << r.load_failures().front().status.ToString();
+    }
+    ::unsetenv("CV_SHIM_FAIL");
+  }
 }
 
 }  // namespace
