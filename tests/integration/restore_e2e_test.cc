@@ -162,6 +162,17 @@ class RestoreE2eTest : public SoftHsmTest {
     }
   }
 
+  // The server's file of the one blob of a 1 MiB file (a 1 MiB blob and its header).
+  std::string BlobFileOfOneMib() {
+    std::string found;
+    for (const auto& e : fs::recursive_directory_iterator(server_->data_dir() + "/blobs")) {
+      if (e.is_regular_file() && e.file_size() > (1 << 20) && e.file_size() < (1 << 20) + 65536) {
+        found = e.path().string();
+      }
+    }
+    return found;
+  }
+
   static nlohmann::json Json(const CommandResult& r) {
     const size_t start = r.output.find('{');
     const size_t end = r.output.rfind('}');
@@ -362,12 +373,7 @@ TEST_F(RestoreE2eTest, TamperedObjectIsSkippedAndARerunResumes) {
   for (int i = 0; i < 5; ++i) Write("f" + std::to_string(i), "file " + std::to_string(i));
   SyncA();
   // Flip a byte in the middle of the victim's blob on the server's disk.
-  std::string victim_blob;
-  for (const auto& e : fs::recursive_directory_iterator(server_->data_dir() + "/blobs")) {
-    if (e.is_regular_file() && e.file_size() > (1 << 20) && e.file_size() < (1 << 20) + 65536) {
-      victim_blob = e.path().string();
-    }
-  }
+  const std::string victim_blob = BlobFileOfOneMib();
   ASSERT_FALSE(victim_blob.empty());
   {
     std::fstream f(victim_blob, std::ios::in | std::ios::out | std::ios::binary);
@@ -546,12 +552,7 @@ TEST_F(RestoreE2eTest, ObjectCutShortOnTheServerFailsOnceWithoutPartial) {
   Write("victim.bin", std::string(1 << 20, 'v'));
   for (int i = 0; i < 3; ++i) Write("f" + std::to_string(i), "file " + std::to_string(i));
   SyncA();
-  std::string victim_blob;
-  for (const auto& e : fs::recursive_directory_iterator(server_->data_dir() + "/blobs")) {
-    if (e.is_regular_file() && e.file_size() > (1 << 20) && e.file_size() < (1 << 20) + 65536) {
-      victim_blob = e.path().string();
-    }
-  }
+  const std::string victim_blob = BlobFileOfOneMib();
   ASSERT_FALSE(victim_blob.empty());
   std::string victim_id;
   {
