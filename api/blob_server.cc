@@ -156,8 +156,8 @@ int HttpStatusFor(const Status& s) {
 
 void SendStatus(httplib::Response& res, const Status& s) {
   int http = HttpStatusFor(s);
-  if (http == 507 && s.reason() == "quota_exceeded") {
-    return SendError(res, 507, "quota_exceeded", s.message());
+  if (http == 507 && (s.reason() == "quota_exceeded" || s.reason() == "retained_quota_exceeded")) {
+    return SendError(res, 507, s.reason(), s.message());
   }
   if (http >= 500) {
     // Server-side details (paths, SQLite messages) go to the log, not to the client.

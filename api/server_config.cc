@@ -74,7 +74,8 @@ StatusOr<ServerConfig> ServerConfig::FromJson(std::string_view json) {
   if (config.port < 0 || config.port > 65535 || config.max_connections < 1 ||
       config.max_connections_per_address < 1 || config.header_timeout_seconds < 1 ||
       config.max_header_bytes < 1024 || config.max_header_count < 1 ||
-      config.read_timeout_seconds < 1 || config.write_timeout_seconds < 1) {
+      config.retained_quota_percent > 1000 || config.read_timeout_seconds < 1 ||
+      config.write_timeout_seconds < 1) {
     return InvalidArgumentError("config has an out-of-range value", "bad_config");
   }
   return config;

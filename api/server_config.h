@@ -28,10 +28,12 @@ struct ServerConfig {
   // TLS handshake plus request line and headers, in total (not per read); for a request
   // that is not authenticated, its body too.
   int header_timeout_seconds = 10;
-  int max_header_bytes = 64 * 1024;       // request line and headers; beyond: 431
-  int max_header_count = 100;             // header lines; beyond: 431
-  uint64_t retained_quota_percent = 100;  // deleted/replaced bytes kept, % of the quota
-  int read_timeout_seconds = 30;          // per socket read of a body; bounds a stalled upload
+  int max_header_bytes = 64 * 1024;  // request line and headers; beyond: 431
+  int max_header_count = 100;        // header lines; beyond: 431
+  // Deleted and replaced versions kept for retention_seconds may use this % of the quota
+  // on top of it (0..1000); beyond: 507 "retained_quota_exceeded".
+  uint64_t retained_quota_percent = 100;
+  int read_timeout_seconds = 30;  // per socket read of a body; bounds a stalled upload
   int write_timeout_seconds = 30;
   int keep_alive_timeout_seconds = 5;  // idle connections; also bounds SIGTERM shutdown
   int keep_alive_max_requests = 1000;

@@ -64,6 +64,7 @@ int Serve(const std::string& data) {
   FileBlobStore::Options options;
   options.max_object_bytes = config->max_object_bytes;
   options.quota_bytes = config->quota_bytes;
+  options.retained_quota_percent = config->retained_quota_percent;
   options.retention_seconds = config->retention_seconds;
   options.inline_max_bytes = config->inline_max_bytes;
   auto store = FileBlobStore::Open(env, data, options);

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -354,6 +355,71 @@ TEST_F(HardeningTest, GoodTokensBetweenBadOnesDoNotResetTheBackoff) {
     blocked = blocked || who.status().reason() == "too_many_auth_failures";
   }
   EXPECT_TRUE(blocked);
+}
+
+uint64_t BytesUnder(const std::string& dir) {
+  uint64_t total = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) total += e.file_size();
+  }
+  return total;
+}
+
+// Deleting or overwriting keeps the old version on disk for the retention period: those
+// bytes count against the storage limit (quota + retained_quota_percent), so a user (or a
+// stolen token) cannot fill the disk that way.
+TEST_F(HardeningTest, DeletedAndReplacedVersionsCountAgainstTheStorageLimit) {
+  ServerConfig config = TestServer::DefaultConfig();
+  config.quota_bytes = 3 << 20;
+  config.retained_quota_percent = 100;  // 6 MiB on disk at most
+  TestServer server(config);
+  auto alice = server.Client(server.alice());
+  constexpr uint64_t kLimit = 6 << 20;
+  auto megabyte = [](int i) { return std::string(1000000, static_cast<char>('a' + i % 26)); };
+  // PUT 1 MB then DELETE it, again and again.
+  Status refused;
+  int stored = 0;
+  for (int i = 0; i < 30 && refused.ok(); ++i) {
+    std::string data = megabyte(i) + std::to_string(i);
+    auto put = alice->Put(Sha(data), PutFor(data), StringSource(data));
+    if (!put.ok()) {
+      refused = put.status();
+      break;
+    }
+    ++stored;
+    ASSERT_TRUE(alice->Delete(Sha(data)).ok());
+  }
+  EXPECT_EQ(refused.code(), StatusCode::kResourceExhausted) << refused.ToString();
+  EXPECT_EQ(refused.reason(), "retained_quota_exceeded");
+  EXPECT_NE(refused.message().find("storage limit"), std::string::npos) << refused.message();
+  EXPECT_EQ(stored, 6);
+  EXPECT_LE(BytesUnder(server.data_dir() + "/blobs"), kLimit);
+
+  // Bob overwrites one id with new content, again and again.
+  auto bob = server.Client(server.bob());
+  const std::string id = Sha("one id");
+  refused = Status::Ok();
+  stored = 0;
+  for (int i = 0; i < 30; ++i) {
+    std::string data = megabyte(i) + "bob" + std::to_string(i);
+    auto put = bob->Put(id, PutFor(data), StringSource(data));
+    if (!put.ok()) {
+      refused = put.status();
+      break;
+    }
+    ++stored;
+  }
+  EXPECT_EQ(refused.reason(), "retained_quota_exceeded") << refused.ToString();
+  EXPECT_EQ(stored, 6);
+  EXPECT_LE(BytesUnder(server.data_dir() + "/blobs"), 2 * kLimit);
+  // The live quota is named as such.
+  auto carol_sized = std::string(4 << 20, 'x');
+  auto over = alice->Put(Sha(carol_sized), PutFor(carol_sized), StringSource(carol_sized));
+  EXPECT_EQ(over.status().reason(), "quota_exceeded");
+  // Once the retention passes and the purge runs, the user can store again.
+  ASSERT_TRUE(server.store().PurgeExpired(INT64_MAX / 2).ok());
+  std::string again = megabyte(7) + "again";
+  EXPECT_TRUE(bob->Put(id, PutFor(again), StringSource(again)).ok());
 }
 
 }  // namespace
