@@ -12,6 +12,7 @@
 #include <limits>
 #include <string_view>
 
+#include "api/private_files.h"
 #include "core/crypto.h"
 #include "storage/sqlite_transaction.h"
 
@@ -260,6 +261,7 @@ StatusOr<std::unique_ptr<FileBlobStore>> FileBlobStore::Open(Env* env, const std
     }
   }
   if (ec) return IoError("cannot list " + data_dir + "/tmp: " + ec.message());
+  CV_RETURN_IF_ERROR(MakeDatabaseFilePrivate(data_dir + "/index.db"));
   CV_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(data_dir + "/index.db"));
   CV_RETURN_IF_ERROR(db->Migrate(kMigrations));
   return std::unique_ptr<FileBlobStore>(new FileBlobStore(env, data_dir, options, std::move(db)));
@@ -359,6 +361,7 @@ Status FileBlobStore::SetUserQuota(const std::string& data_dir, std::string_view
       *quota_bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
     return InvalidArgumentError("quota too large");
   }
+  CV_RETURN_IF_ERROR(MakeDatabaseFilePrivate(data_dir + "/index.db"));
   CV_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(data_dir + "/index.db"));
   CV_RETURN_IF_ERROR(db->Migrate(kMigrations));
   CV_ASSIGN_OR_RETURN(Statement stmt,

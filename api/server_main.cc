@@ -1,5 +1,6 @@
 // cardvault-server: the command line (init, user, token, serve) around BlobServer.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -13,6 +14,7 @@
 
 #include "api/blob_server.h"
 #include "api/file_blob_store.h"
+#include "api/private_files.h"
 #include "api/server_config.h"
 #include "api/tls_identity.h"
 #include "api/token_store.h"
@@ -52,6 +54,8 @@ int Init(const std::string& data, const std::vector<std::string>& hosts) {
   if (!tokens.ok()) return Fail(tokens.status());
   auto store = FileBlobStore::Open(&env, data, {});
   if (!store.ok()) return Fail(store.status());
+  status = MakeDataDirPrivate(data);
+  if (!status.ok()) return Fail(status);
   std::printf("initialized %s\ncertificate sha256 fingerprint: %s\n", data.c_str(),
               fingerprint->c_str());
   return 0;
@@ -59,6 +63,8 @@ int Init(const std::string& data, const std::vector<std::string>& hosts) {
 
 int Serve(const std::string& data) {
   Env* env = Env::Default();
+  // Files of older versions (or copied in) become the owner's only, like every new one.
+  if (Status p = MakeDataDirPrivate(data); !p.ok()) return Fail(p);
   auto config = ServerConfig::Load(*env, ConfigPath(data));
   if (!config.ok()) return Fail(config.status());
   FileBlobStore::Options options;
@@ -128,6 +134,9 @@ int Serve(const std::string& data) {
 
 int main(int argc, char** argv) {
   using namespace cardvault;
+  // Everything the server creates in its data directory is the owner's only: files 0600,
+  // directories 0700 (tokens, index and blobs alike).
+  ::umask(077);
   CLI::App app{"cardvault-server: encrypted blob storage over HTTPS"};
   app.require_subcommand(1);
   app.fallthrough();

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "tests/api/server_test_util.h"
+#include "tests/integration/local_server.h"
 
 namespace cardvault {
 namespace {
@@ -420,6 +422,47 @@ TEST_F(HardeningTest, DeletedAndReplacedVersionsCountAgainstTheStorageLimit) {
   ASSERT_TRUE(server.store().PurgeExpired(INT64_MAX / 2).ok());
   std::string again = megabyte(7) + "again";
   EXPECT_TRUE(bob->Put(id, PutFor(again), StringSource(again)).ok());
+}
+
+// The real binary: everything in the data directory is the owner's only, files left by
+// older versions included.
+TEST_F(HardeningTest, DataDirectoryIsPrivate) {
+  char tmpl[] = "/tmp/cv-private-test-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  {
+    LocalServer server(dir);
+    ASSERT_TRUE(server.Init().ok());
+    auto token = server.AddUser("alice", dir + "/token");
+    ASSERT_TRUE(token.ok()) << token.status().ToString();
+    const std::string data = server.data_dir();
+    // As an older version (or an operator) left them.
+    ASSERT_EQ(::chmod((data + "/auth.db").c_str(), 0644), 0);
+    ASSERT_EQ(::chmod((data + "/tls").c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((data + "/extra").c_str(), 0755), 0);
+    std::ofstream(data + "/extra/notes") << "x";
+    ASSERT_EQ(::chmod((data + "/extra/notes").c_str(), 0644), 0);
+    ASSERT_TRUE(server.Start().ok());
+    auto client = server.Client(*token);
+    ASSERT_TRUE(client.ok());
+    const std::string big(200000, 'b');
+    ASSERT_TRUE((*client)->Put(Sha(big), PutFor(big), StringSource(big)).ok());
+    ASSERT_TRUE((*client)->Put(Sha("small"), PutFor("small"), StringSource("small")).ok());
+    server.Stop();
+    size_t checked = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(data)) {
+      struct stat st {};
+      ASSERT_EQ(::lstat(e.path().c_str(), &st), 0);
+      const mode_t mode = st.st_mode & 07777;
+      if (S_ISDIR(st.st_mode)) {
+        EXPECT_EQ(mode, 0700u) << e.path();
+      } else {
+        EXPECT_EQ(mode, 0600u) << e.path();
+      }
+      ++checked;
+    }
+    EXPECT_GT(checked, 8u);  // config, tls/*, auth.db*, index.db*, tmp, blobs/xx/*, extra/*
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
