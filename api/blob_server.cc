@@ -440,6 +440,8 @@ class BlobServer::Routes final : public httplib::SSLServer {
  public:
   using httplib::SSLServer::SSLServer;
 
+  bool Relisten(int backlog) { return ::listen(svr_sock_, backlog) == 0; }
+
   void SetOwner(BlobServer* owner) {
     owner_ = owner;
     const ServerConfig& config = owner->config_;
@@ -944,12 +946,15 @@ void BlobServer::InstallRoutes() {
 
 StatusOr<int> BlobServer::Bind(const std::string& host, int port) {
   if (port == 0) {
-    int bound = server_->bind_to_any_port(host);
-    if (bound <= 0) return UnavailableError("cannot bind " + host, "bind_failed");
-    return bound;
-  }
-  if (!server_->bind_to_port(host, port)) {
+    port = server_->bind_to_any_port(host);
+    if (port <= 0) return UnavailableError("cannot bind " + host, "bind_failed");
+  } else if (!server_->bind_to_port(host, port)) {
     return UnavailableError("cannot bind " + host + ":" + std::to_string(port), "bind_failed");
+  }
+  // httplib listens with a backlog of 5: a burst of six connections had the sixth's SYN
+  // dropped and retried a second later. Listening again only sets the larger backlog.
+  if (!server_->Relisten(std::max(config_.max_connections, 128))) {
+    return UnavailableError("cannot listen on " + host + ":" + std::to_string(port), "bind_failed");
   }
   return port;
 }
