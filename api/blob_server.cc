@@ -331,6 +331,17 @@ std::optional<std::string> FramingProblem(const httplib::Request& req) {
   return std::nullopt;
 }
 
+// A body on a request that takes none: anything but an upload with a Transfer-Encoding or a
+// Content-Length above 0. Only uploads stream their body (ContentReader); httplib reads any
+// other body whole into memory before routing it.
+bool UnexpectedBody(const httplib::Request& req) {
+  constexpr std::string_view kObjects = "/v1/objects/";
+  if (req.method == "PUT" && req.path.compare(0, kObjects.size(), kObjects) == 0) return false;
+  if (req.has_header("Transfer-Encoding")) return true;
+  auto length = ParseU64(req.get_header_value("Content-Length"));
+  return length.has_value() && *length > 0;
+}
+
 // Keeps the connection in sync after rejecting an upload without consuming its body.
 void DiscardBody(const httplib::Request& req, const httplib::ContentReader& reader,
                  uint64_t limit = kDrainLimit) {
@@ -633,6 +644,13 @@ void BlobServer::InstallRoutes() {
     if (auto problem = FramingProblem(req)) {
       ForceClose(req);  // the body's end is unknown: nothing more is read
       SendError(res, 400, "bad_content_length", *problem);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (UnexpectedBody(req)) {
+      // httplib would read it into memory (up to the payload limit) before any handler,
+      // and so before the token is checked.
+      ForceClose(req);
+      SendError(res, 413, "unexpected_body", "only uploads (PUT /v1/objects/ID) take a body");
       return httplib::Server::HandlerResponse::Handled;
     }
     if (tls_overloaded) {

@@ -1,5 +1,6 @@
 // cardvault-server: the command line (init, user, token, serve) around BlobServer.
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
@@ -137,6 +138,11 @@ int main(int argc, char** argv) {
   // Everything the server creates in its data directory is the owner's only: files 0600,
   // directories 0700 (tokens, index and blobs alike).
   ::umask(077);
+  // Up to max_connections sockets plus files: use the hard limit of open files.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
   CLI::App app{"cardvault-server: encrypted blob storage over HTTPS"};
   app.require_subcommand(1);
   app.fallthrough();

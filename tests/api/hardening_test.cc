@@ -372,6 +372,37 @@ TEST_F(HardeningTest, RepeatedOrConflictingContentLengthIs400) {
             0u);
 }
 
+// Only uploads take a body: httplib would read any other whole into memory (up to the
+// 4 GiB payload limit) before a handler checks the token.
+TEST_F(HardeningTest, BodiesOnOtherRoutesAreRefusedUnread) {
+  TestServer server;
+  const std::string id(64, 'c');
+  for (const std::string& head :
+       std::vector<std::string>{"DELETE /v1/objects/" + id, "POST /v1/objects/" + id,
+                                "PUT /v1/other", "GET /v1/health", "PATCH /v1/objects/" + id}) {
+    std::string answer = server.server().ProcessRawForTesting(
+        head + " HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\nxyz");
+    EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << head << answer;
+    EXPECT_NE(answer.find("unexpected_body"), std::string::npos) << head << answer;
+  }
+  // Over TLS: answered at once, with nothing of the body read into memory.
+  const uint64_t before = RssKiB();
+  RawTls client(server.port());
+  ASSERT_TRUE(client.Send("DELETE /v1/objects/" + id +
+                          " HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n"));
+  std::string chunk(64 << 10, 'z');
+  size_t sent = 0;
+  while (sent < (16 << 20) && !client.Readable(10) && client.Send(chunk)) sent += chunk.size();
+  std::string answer = client.ReadToClose();
+  EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << answer.substr(0, 200);
+  EXPECT_LT(RssKiB(), before + 16 * 1024);
+  // No body, or an empty one, is fine.
+  EXPECT_EQ(server.server()
+                .ProcessRawForTesting("GET /v1/health HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+                .rfind("HTTP/1.1 200", 0),
+            0u);
+}
+
 // Valid requests between guessed tokens do not reset the count.
 TEST_F(HardeningTest, GoodTokensBetweenBadOnesDoNotResetTheBackoff) {
   ServerConfig config = TestServer::DefaultConfig();
