@@ -235,8 +235,7 @@ int Main(int argc, char** argv) {
   const std::string dir = MakeTempDir(base, "cv-server-bench");
   LocalServer server(dir);
   Must(server.Init(R"({"quota_bytes": )" + std::to_string(uint64_t{64} << 30) +
-                   R"(, "max_object_bytes": )" + std::to_string(uint64_t{8} << 30) +
-                   R"(, "threads": 16})"),
+                   R"(, "max_object_bytes": )" + std::to_string(uint64_t{8} << 30) + "}"),
        "server init");
   const std::string token = Must(server.AddUser("bench", dir + "/token"), "user");
   Must(server.Start(), "server start");
