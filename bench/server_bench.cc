@@ -61,7 +61,7 @@ class HostileLoad {
  public:
   HostileLoad(int port, int idle, int slow, std::chrono::milliseconds drip)
       : port_(port), ctx_(SSL_CTX_new(TLS_client_method())) {
-    idle_.resize(idle);
+    idle_.assign(static_cast<size_t>(idle), -1);
     slow_.resize(slow);
     thread_ = std::thread([this, drip] { Run(drip); });
     while (!ready_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
