@@ -155,9 +155,12 @@ TEST(AuthLimiterTest, BlocksAfterFailuresWithinWindow) {
   limiter.RecordFailure("c", 61);
   limiter.RecordFailure("c", 122);
   EXPECT_EQ(limiter.Blocked("c", 122), 0);
-  // The window slides: failures at the end of one minute and the start of the next add up.
-  limiter.RecordFailure("d", 50);
+  // The window slides: failures at the end of one minute and the start of the next add up
+  // (a window fixed at the first failure would have started again at 60).
+  limiter.RecordFailure("d", 0);
   limiter.RecordFailure("d", 59);
+  limiter.RecordFailure("d", 60);
+  EXPECT_EQ(limiter.Blocked("d", 60), 0);
   limiter.RecordFailure("d", 61);
   EXPECT_EQ(limiter.Blocked("d", 61), 30);
 }
