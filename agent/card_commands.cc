@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <utility>
 
 #include "agent/cli_errors.h"
 #include "agent/pinentry_pin_source.h"
@@ -13,6 +14,7 @@
 #include "core/pkcs11/card_slot.h"
 #include "core/pkcs11/card_token.h"
 #include "core/pkcs11/pkcs11_session.h"
+#include "core/pkcs11/pkcs11_status.h"
 
 namespace cardvault {
 namespace {
@@ -27,6 +29,30 @@ std::string KeyTypeName(const CardPublicKey& key) {
 std::string RecipientOf(const CardPublicKey& key) {
   StatusOr<std::unique_ptr<CardRecipient>> recipient = CardRecipient::New(key);
   return recipient.ok() ? (*recipient)->ToString() : std::string();
+}
+
+// What the private key may do, or that the card hides it until login.
+std::string Usages(const CardKey& key) {
+  if (!key.private_visible) return "private key shown only after PIN login";
+  return std::string("private key \"") + key.private_label + "\": decrypt " +
+         YesNo(key.can_decrypt) + ", derive " + YesNo(key.can_derive) + ", sign " +
+         YesNo(key.can_sign) + (key.Usable() ? "" : " (cardvault cannot unwrap with it)");
+}
+
+void PrintKey(const CardKey& key) {
+  std::cout << "    key \"" << key.label << "\" CKA_ID " << HexEncode(key.id);
+  if (!key.public_key.has_value()) {
+    std::cout << " unsupported: " << key.unsupported.message() << "\n";
+    return;
+  }
+  std::cout << " " << KeyTypeName(*key.public_key) << " key id "
+            << HexEncode(key.public_key->key_id())
+            << (key.from_certificate ? " (from certificate)" : "") << "\n";
+  if (!key.certificate_label.empty() && !key.from_certificate) {
+    std::cout << "      certificate \"" << key.certificate_label << "\"\n";
+  }
+  std::cout << "      " << Usages(key) << "\n"
+            << "      recipient " << RecipientOf(*key.public_key) << "\n";
 }
 
 // Prints one token's state and keys (public objects only: no login).
@@ -52,19 +78,26 @@ void PrintToken(const std::shared_ptr<Pkcs11Module>& module, const CardToken& to
     return;
   }
   if (keys->empty()) {
-    std::cout << "    keys: none (create one with: cardvault card init --token \"" << token.label
-              << "\")\n";
+    StatusOr<bool> can_generate =
+        CardKeyGenerator::CanGenerate(*module, token.slot, CardKeyAlgorithm::kRsa2048);
+    StatusOr<bool> can_generate_ec =
+        CardKeyGenerator::CanGenerate(*module, token.slot, CardKeyAlgorithm::kEcP256);
+    const bool can =
+        (can_generate.ok() && *can_generate) || (can_generate_ec.ok() && *can_generate_ec);
+    std::cout << "    keys: none"
+              << (can ? " (for a new vault, create one with: cardvault card init --token \"" +
+                            token.label + "\")"
+                      : std::string(" (this card cannot generate keys)"))
+              << "; a card its driver is still reading can show no keys yet: list again in a "
+                 "few seconds\n";
   }
-  for (const CardKey& key : *keys) {
-    std::cout << "    key \"" << key.label << "\" CKA_ID " << HexEncode(key.id);
-    if (!key.public_key.has_value()) {
-      std::cout << " unsupported: " << key.unsupported.message() << "\n";
-      continue;
-    }
-    std::cout << " " << KeyTypeName(*key.public_key) << " key id "
-              << HexEncode(key.public_key->key_id())
-              << (key.from_certificate ? " (from certificate)" : "") << "\n"
-              << "      recipient " << RecipientOf(*key.public_key) << "\n";
+  for (const CardKey& key : *keys) PrintKey(key);
+  if (keys->size() > 1) {
+    std::string why;
+    const int chosen = CardKey::Choose(*keys, KeySelector{}, &why);
+    std::cout << "    default key (without --key-label): "
+              << (chosen >= 0 ? (*keys)[chosen].Describe() + ", " : std::string("none: ")) << why
+              << "\n";
   }
 }
 
@@ -94,6 +127,29 @@ struct InitArgs {
   std::string module, token_label, token_serial, key_label = "cardvault", type = "p256", pin_file;
 };
 
+// mechanism_unsupported for `card init`: names the card, and points at the key a card set
+// up by an IT department already holds.
+Status CannotGenerate(const Pkcs11Module& module, const CardToken& token,
+                      CardKeyAlgorithm algorithm, const std::string& detail) {
+  std::string other;
+  for (auto [type, alternative] : {std::pair{"p256", CardKeyAlgorithm::kEcP256},
+                                   std::pair{"rsa2048", CardKeyAlgorithm::kRsa2048}}) {
+    if (alternative == algorithm) continue;
+    StatusOr<bool> can = CardKeyGenerator::CanGenerate(module, token.slot, alternative);
+    if (can.ok() && *can) other = std::string(" It can generate with --type ") + type + ".";
+  }
+  return UnsupportedError(
+      "the " + token.Name() + " cannot generate " + CardKeyGenerator::Name(algorithm) +
+          " keys: its module " + module.path() + " offers no " +
+          (algorithm == CardKeyAlgorithm::kEcP256 ? "CKM_EC_KEY_PAIR_GEN"
+                                                  : "CKM_RSA_PKCS_KEY_PAIR_GEN") +
+          detail + "; nothing was created." + other +
+          " If the card came with a key (e.g. set up by your IT department), use that one: "
+          "`cardvault card list` shows its keys and recipients; encrypt to its recipient and "
+          "pick it with --key-label (its label, CKA_ID or key id) when decrypting",
+      kReasonMechanismUnsupported);
+}
+
 Status InitCard(const InitArgs& args) {
   CardKeyAlgorithm algorithm = args.type == "rsa2048"   ? CardKeyAlgorithm::kRsa2048
                                : args.type == "rsa3072" ? CardKeyAlgorithm::kRsa3072
@@ -101,6 +157,10 @@ Status InitCard(const InitArgs& args) {
   CV_ASSIGN_OR_RETURN(std::shared_ptr<Pkcs11Module> module, Pkcs11Module::Open(args.module));
   CV_ASSIGN_OR_RETURN(CardToken token,
                       CardToken::Find(*module, TokenSelector{args.token_label, args.token_serial}));
+  // Before any session or PIN: can this card make such a key at all?
+  CV_ASSIGN_OR_RETURN(bool can_generate,
+                      CardKeyGenerator::CanGenerate(*module, token.slot, algorithm));
+  if (!can_generate) return CannotGenerate(*module, token, algorithm, "");
   CV_ASSIGN_OR_RETURN(std::unique_ptr<Pkcs11Session> session,
                       Pkcs11Session::Open(module, token.slot, Pkcs11Session::Mode::kReadWrite));
   CV_ASSIGN_OR_RETURN(std::vector<CardKey> keys, CardKey::List(*session));
@@ -125,7 +185,11 @@ Status InitCard(const InitArgs& args) {
   CardKeySpec spec;
   spec.algorithm = algorithm;
   spec.label = args.key_label;
-  CV_ASSIGN_OR_RETURN(CardKey key, CardKeyGenerator::Generate(*session, spec));
+  StatusOr<CardKey> generated = CardKeyGenerator::Generate(*session, spec);
+  if (generated.status().reason() == kReasonMechanismUnsupported) {
+    return CannotGenerate(*module, token, algorithm, " (" + generated.status().message() + ")");
+  }
+  CV_ASSIGN_OR_RETURN(CardKey key, std::move(generated));
   if (!key.public_key.has_value()) return InternalError("the new key's public half is unreadable");
   std::string recipient = RecipientOf(*key.public_key);
   std::cout << recipient << "\n";

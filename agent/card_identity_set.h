@@ -14,9 +14,10 @@ namespace cardvault {
 //
 // Unwrap asks them in order. A key whose card is not inserted (wrong_card,
 // no_key_on_card, card_absent) or that has no stanza (no_matching_stanza) passes to the
-// next; any other failure, notably every PIN failure, stops at once, so the PIN is asked
-// at most once per card and never retried. If all pass, the first "wrong card" class error
-// is returned (it names the cards seen). Not thread-safe.
+// next; any other failure, notably every PIN failure (pin_incorrect, login_failed, ...)
+// and a card pulled or failing mid-operation (card_removed, card_failed), stops at once, so
+// the PIN is asked at most once per card and never retried. If all pass, the first "wrong card"
+// class error is returned (it names the cards seen). Not thread-safe.
 class CardIdentitySet : public Identity {
  public:
   // `key_ids` MUST be non-empty, 8 bytes each. Touches no card.

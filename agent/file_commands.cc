@@ -86,28 +86,6 @@ StatusOr<std::vector<Bytes>> CardKeyIds(Env& env, const std::string& path) {
   return ids;
 }
 
-// "card "LABEL" (serial S)" for the card holding one of `key_ids` (a PIN error is about
-// it), among the initialized tokens (only `token_label` if given); empty if none does.
-std::string NameTheCard(const std::shared_ptr<Pkcs11Module>& module, const std::string& token_label,
-                        const std::vector<Bytes>& key_ids) {
-  StatusOr<std::vector<CardToken>> tokens = CardToken::List(*module);
-  if (!tokens.ok()) return {};
-  for (const CardToken& token : *tokens) {
-    if (!token.initialized() || (!token_label.empty() && token.label != token_label)) continue;
-    StatusOr<std::unique_ptr<Pkcs11Session>> session = Pkcs11Session::Open(module, token.slot);
-    if (!session.ok()) continue;
-    StatusOr<std::vector<CardKey>> keys = CardKey::List(**session);
-    if (!keys.ok()) continue;
-    for (const CardKey& key : *keys) {
-      if (key.public_key.has_value() &&
-          std::find(key_ids.begin(), key_ids.end(), key.public_key->key_id()) != key_ids.end()) {
-        return "card \"" + token.label + "\" (serial " + token.serial + ")";
-      }
-    }
-  }
-  return {};
-}
-
 // Decrypts with the card keys the blob names; `--verbose` reports the card operations.
 Status DecryptWithCard(Env& env, const CardDecryptArgs& args, const std::string& input,
                        const std::string& output) {
@@ -127,11 +105,9 @@ Status DecryptWithCard(Env& env, const CardDecryptArgs& args, const std::string&
   if (!m.ok()) {
     Status status = m.status().WithContext(input);
     const std::string& reason = status.reason();
-    if (reason == "pin_incorrect" || reason == "pin_locked" || reason == "pin_cancelled" ||
-        reason == "pin_empty" || reason == "pinentry_failed") {
-      std::string card = NameTheCard(options.module, args.token_label, key_ids);
-      if (!card.empty()) status = status.WithContext(card);
-    } else if (reason == "card_absent" || reason == "no_key_on_card") {
+    // A PIN failure already names the card and its PIN state (CardIdentity): nothing is
+    // read from the card again here.
+    if (reason == "card_absent" || reason == "no_key_on_card") {
       std::string ids;
       for (const Bytes& id : key_ids) ids += (ids.empty() ? "" : " or ") + HexEncode(id);
       status = Status(status.code(),
@@ -242,7 +218,9 @@ void AddFileCommands(CLI::App& app, int& exit_code) {
   dec->add_option("--module", da->card_args.module,
                   "With --card: PKCS#11 module (default: p11-kit's proxy)");
   dec->add_option("--token", da->card_args.token_label, "With --card: the card's label");
-  dec->add_option("--key-label", da->card_args.key_label, "With --card: the key's label");
+  dec->add_option("--key-label", da->card_args.key_label,
+                  "With --card: the key on the card, by its label, its certificate's or private "
+                  "key's label, its CKA_ID or its key id (hex, as `cardvault card list` shows)");
   dec->add_option("--pin-file", da->card_args.pin_file,
                   "With --card: file holding the PIN (mode 0600); default: "
                   "$CARDVAULT_PIN_FILE, else a pinentry prompt. Never a PIN on the command line.");

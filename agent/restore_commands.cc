@@ -32,6 +32,7 @@ struct RemoteArgs {
   std::string identity;  // software identity file instead of a card
   bool card = false;     // the default anyway; accepted for symmetry with decrypt --card
   std::string module, token_label, key_label, pin_file;
+  bool verbose = false;  // list each object the identity cannot open
 };
 
 void AddRemoteOptions(CLI::App* cmd, RemoteArgs& a) {
@@ -45,10 +46,14 @@ void AddRemoteOptions(CLI::App* cmd, RemoteArgs& a) {
   cmd->add_flag("--card", a.card, "Unwrap with the smartcard (the default)")->excludes(id);
   cmd->add_option("--module", a.module, "PKCS#11 module (default: p11-kit's proxy)");
   cmd->add_option("--token", a.token_label, "The card's label");
-  cmd->add_option("--key-label", a.key_label, "The key's label on the card");
+  cmd->add_option("--key-label", a.key_label,
+                  "The key on the card: its label, its certificate's or private key's label, its "
+                  "CKA_ID or its key id (hex, as `cardvault card list` shows)");
   cmd->add_option("--pin-file", a.pin_file,
                   "File holding the PIN (mode 0600); default: $CARDVAULT_PIN_FILE, else a "
                   "pinentry prompt. Never a PIN on the command line.");
+  cmd->add_flag("-v,--verbose", a.verbose,
+                "List every object the card or identity cannot open (by default: a count)");
 }
 
 // The card, built on first use from the key ids the vault's key objects name (they are
@@ -77,7 +82,6 @@ class DeferredCardIdentity final : public Identity {
     }
     return set_->Unwrap(stanzas);
   }
-  const std::shared_ptr<Pkcs11Module>& module() const { return base_.module; }
   uint64_t private_key_operations() const {
     return set_ == nullptr ? 0 : set_->private_key_operations();
   }
@@ -87,25 +91,6 @@ class DeferredCardIdentity final : public Identity {
   const Restorer* restorer_ = nullptr;
   std::unique_ptr<CardIdentitySet> set_;
 };
-
-// Adds what the cards say about their PIN retry counters to a wrong-PIN error. PKCS#11
-// reports no exact count, only "low" and "final try" flags. Never retries the PIN.
-Status PinState(const Status& status, const std::shared_ptr<Pkcs11Module>& module,
-                const std::string& token_label) {
-  StatusOr<std::vector<CardToken>> tokens = CardToken::List(*module);
-  if (!tokens.ok()) return status;
-  std::string state;
-  for (const CardToken& token : *tokens) {
-    if (!token.initialized() || (!token_label.empty() && token.label != token_label)) continue;
-    state += std::string(state.empty() ? "" : "; ") + "card \"" + token.label + "\": " +
-             (token.pin_locked()      ? "PIN locked"
-              : token.pin_final_try() ? "one PIN try left, the next wrong PIN locks it"
-              : token.pin_count_low() ? "few PIN tries left"
-                                      : "PIN tries left (the card reports no low count)");
-  }
-  if (state.empty()) return status;
-  return Status(status.code(), status.message() + "; " + state, status.reason());
-}
 
 // A connection, an identity and a loaded catalog.
 struct Session {
@@ -119,8 +104,12 @@ struct Session {
   std::unique_ptr<Restorer> restorer;
   int64_t load_ns = 0;
 
-  uint64_t CardOperations() const {
-    return card != nullptr ? card->private_key_operations() : restorer->card_unwraps();
+  // Private-key operations on the card; none with a software identity (-i).
+  uint64_t CardOperations() const { return card != nullptr ? card->private_key_operations() : 0; }
+  // "3 card operation(s)", or what was used instead of a card.
+  std::string CardUse() const {
+    if (card == nullptr) return "no card used (identity file)";
+    return std::to_string(CardOperations()) + " card operation(s)";
   }
 };
 
@@ -178,12 +167,9 @@ StatusOr<std::unique_ptr<Session>> OpenSession(Env& env, const RemoteArgs& a,
     s->restorer->AddFetchClient(s->extra_clients.back().get());
   }
   const int64_t start = env.MonotonicNanos();
-  Status loaded = s->restorer->Load();
-  if (!loaded.ok() && s->card != nullptr && loaded.reason() == "pin_incorrect") {
-    return PinState(loaded, s->card->module(),
-                    a.token_label.empty() ? config.card.token_label : a.token_label);
-  }
-  CV_RETURN_IF_ERROR(loaded);
+  // A wrong PIN's error names the card and its PIN state already (CardIdentity reads that
+  // slot's token info once); the token is not listed again here.
+  CV_RETURN_IF_ERROR(s->restorer->Load());
   s->load_ns = env.MonotonicNanos() - start;
   return s;
 }
@@ -213,14 +199,38 @@ void NoteUnknownKinds(const Restorer& restorer) {
                "cardvault: upgrade to restore them)\n";
 }
 
+// One line per object the listing could not read whole (damaged, or its path unreadable),
+// and a count of the objects of epochs this identity cannot open (each with -v).
+void NoteLoadProblems(const Session& s, bool verbose) {
+  for (const RestoreFailure& f : s.restorer->load_failures()) {
+    std::cerr << "cardvault: DAMAGED " << (f.what == f.object_id ? "object " : "") << f.what << ": "
+              << f.status.message();
+    if (!f.status.reason().empty()) std::cerr << " [" << f.status.reason() << "]";
+    std::cerr << "\n";
+  }
+  const std::vector<std::string>& unopenable = s.restorer->unopenable();
+  if (unopenable.empty()) return;
+  std::cerr << "cardvault: " << unopenable.size() << " object(s) of other key epochs: not "
+            << (s.card != nullptr ? "openable with this card" : "openable with this identity")
+            << (verbose ? "" : " (-v lists them)") << "\n";
+  if (!verbose) return;
+  for (const std::string& id : unopenable) std::cerr << "    " << id << "\n";
+}
+
 // "deleted", "directory  mode 0750" or "17 bytes  mode 0600".
-std::string VersionSummary(const format::Metadata& m) {
-  if (m.kind == format::Kind::kDeletion) return "deleted";
-  char mode[16];
-  std::snprintf(mode, sizeof mode, "%04o", m.mode);
-  return (m.kind == format::Kind::kDirectory ? std::string("directory")
-                                             : std::to_string(m.size) + " bytes") +
-         "  mode " + mode;
+// With "  DAMAGED: why [reason]" after a damaged version.
+std::string VersionSummary(const RemoteVersion& v) {
+  const format::Metadata& m = v.metadata;
+  std::string out = "deleted";
+  if (m.kind != format::Kind::kDeletion) {
+    char mode[16];
+    std::snprintf(mode, sizeof mode, "%04o", m.mode);
+    out = (m.kind == format::Kind::kDirectory ? std::string("directory")
+                                              : std::to_string(m.size) + " bytes") +
+          "  mode " + mode;
+  }
+  if (v.damaged()) out += "  DAMAGED: " + v.damage.message() + " [" + v.damage.reason() + "]";
+  return out;
 }
 
 struct AdoptResult {
@@ -261,16 +271,159 @@ StatusOr<AdoptResult> Adopt(Env& env, const Restorer& restorer, StateDb& db,
   return result;
 }
 
-}  // namespace
+// The JSON summary of `restore --json`.
+nlohmann::json RestoreJson(const Session& s, const RestoreSummary& summary, double secs,
+                           bool verbose) {
+  const uint64_t files = summary.restored + summary.identical + summary.skipped;
+  nlohmann::json j;
+  j["restored"] = summary.restored;
+  j["directories"] = summary.directories;
+  j["identical"] = summary.identical;
+  j["skipped"] = summary.skipped;
+  j["failed"] = summary.failures.size();
+  j["bytes_written"] = summary.bytes_written;
+  j["bytes_downloaded"] = summary.bytes_downloaded;
+  j["epochs"] = s.restorer->epochs();
+  j["card_operations"] = s.CardOperations();
+  j["seconds"] = secs;
+  j["list_seconds"] = static_cast<double>(s.load_ns) / 1e9;
+  j["files_per_second"] = static_cast<double>(files) / secs;
+  j["renamed"] = nlohmann::json::array();
+  for (const auto& [path, name] : summary.renamed) {
+    j["renamed"].push_back({{"path", path}, {"written", name}});
+  }
+  j["failures"] = nlohmann::json::array();
+  j["damaged"] = nlohmann::json::array();
+  for (const RestoreFailure& f : summary.failures) {
+    nlohmann::json one = {{"path", f.what},
+                          {"error", f.status.message()},
+                          {"reason", f.status.reason()},
+                          {"object", f.object_id},
+                          {"damaged", f.damaged}};
+    // A damaged object whose path could not be read is named by its id alone.
+    if (f.damaged) {
+      j["damaged"].push_back({{"path", f.what == f.object_id ? "" : f.what},
+                              {"object", f.object_id},
+                              {"reason", f.status.reason()},
+                              {"error", f.status.message()}});
+    }
+    j["failures"].push_back(std::move(one));
+  }
+  j["unopenable"] = s.restorer->unopenable().size();
+  if (verbose) j["unopenable_objects"] = s.restorer->unopenable();
+  return j;
+}
 
-void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit_code) {
-  // ---- restore
-  struct RestoreArgs {
-    RemoteArgs remote;
-    std::string target, at, version;
-    bool deleted = false, overwrite = false, skip_existing = false, json = false;
-    std::vector<std::string> globs;
+// The human summary of `restore` on stderr.
+void PrintRestoreSummary(const Session& s, const RestoreSummary& summary, const std::string& target,
+                         double secs) {
+  for (const auto& [path, name] : summary.renamed) {
+    std::cerr << "cardvault: kept the local " << path << " (it differs); restored copy: " << name
+              << "\n";
+  }
+  for (const RestoreFailure& f : summary.failures) {
+    const bool unnamed = f.what == f.object_id;
+    std::cerr << "cardvault: " << (f.damaged ? "DAMAGED " : "FAILED ") << (unnamed ? "object " : "")
+              << f.what << ": " << f.status.message();
+    if (!f.status.reason().empty()) std::cerr << " [" << f.status.reason() << "]";
+    std::cerr << "\n";
+  }
+  const auto unnamed =
+      std::count_if(summary.failures.begin(), summary.failures.end(),
+                    [](const RestoreFailure& f) { return f.damaged && f.what == f.object_id; });
+  if (unnamed > 0) {
+    std::cerr << "cardvault: warning: " << unnamed
+              << " damaged object(s) could not be named (their header is damaged or missing on "
+                 "the server); one may be a newer version of a file restored here. Ask the "
+                 "server's admin to run `cardvault-server check`.\n";
+  }
+  std::cerr << "cardvault: restored " << summary.restored << " file"
+            << (summary.restored == 1 ? "" : "s") << " and " << summary.directories << " director"
+            << (summary.directories == 1 ? "y" : "ies") << " (" << Mib(summary.bytes_written)
+            << ") to " << target << " in " << static_cast<int64_t>(secs * 1000) << " ms; "
+            << summary.identical << " already identical, " << summary.skipped << " skipped, "
+            << summary.failures.size() << " failed; " << s.restorer->epochs() << " key epoch(s), "
+            << s.CardUse() << "\n";
+}
+
+struct RestoreArgs {
+  RemoteArgs remote;
+  std::string target, at, version;
+  bool deleted = false, overwrite = false, skip_existing = false, json = false;
+  bool allow_older = false;
+  std::vector<std::string> globs;
+};
+
+StatusOr<RestoreOptions> MakeRestoreOptions(const RestoreArgs& ra) {
+  RestoreOptions options;
+  options.target_dir = ra.target;
+  while (options.target_dir.size() > 1 && options.target_dir.back() == '/') {
+    options.target_dir.pop_back();
+  }
+  options.globs = ra.globs;
+  options.include_deleted = ra.deleted;
+  options.version_id = ra.version;
+  options.allow_older = ra.allow_older;
+  options.conflict = ra.overwrite       ? ConflictPolicy::kOverwrite
+                     : ra.skip_existing ? ConflictPolicy::kSkip
+                                        : ConflictPolicy::kKeepBoth;
+  if (!ra.at.empty()) {
+    CV_ASSIGN_OR_RETURN(options.at_ns, ParseRestoreTime(ra.at));
+  }
+  return options;
+}
+
+// "\r12/40 files, 3.0 MiB of 9.1 MiB, ..." on a terminal, at most ten times a second.
+std::function<void(const RestoreProgress&)> ProgressPrinter(Env& env, bool tty) {
+  const int64_t start = env.MonotonicNanos();
+  auto last_print = std::make_shared<int64_t>(0);
+  return [&env, tty, start, last_print](const RestoreProgress& p) {
+    const int64_t now = env.MonotonicNanos();
+    if (!tty || (now - *last_print < 100'000'000 && p.files_done != p.files_total)) return;
+    *last_print = now;
+    const double secs = std::max(1e-3, static_cast<double>(now - start) / 1e9);
+    const double rate = static_cast<double>(p.bytes_done) / secs;
+    const double eta = rate > 0 ? static_cast<double>(p.bytes_total - p.bytes_done) / rate : 0;
+    char line[160];
+    std::snprintf(line, sizeof line, "\r%llu/%llu files, %s of %s, %.1f MiB/s, ETA %.0f s   ",
+                  static_cast<unsigned long long>(p.files_done),
+                  static_cast<unsigned long long>(p.files_total), Mib(p.bytes_done).c_str(),
+                  Mib(p.bytes_total).c_str(), rate / (1 << 20), eta);
+    std::cerr << line << std::flush;
   };
+}
+
+int RunRestore(const RestoreArgs& ra, const std::string& config_flag) {
+  Env& env = *Env::Default();
+  StatusOr<RestoreOptions> options = MakeRestoreOptions(ra);
+  if (!options.ok()) return ReportError(options.status());
+  const int64_t start = env.MonotonicNanos();
+  const bool tty = !ra.json && ::isatty(2);
+  if (tty) std::cerr << "cardvault: listing the vault and decrypting its names..." << std::endl;
+  auto session = OpenSession(env, ra.remote, config_flag);
+  if (!session.ok()) return ReportError(session.status());
+  Session& s = **session;
+  auto summary = s.restorer->Restore(*options, ProgressPrinter(env, tty));
+  if (tty) std::cerr << "\n";
+  if (!summary.ok()) return ReportError(summary.status());
+  const double secs = std::max(1e-6, static_cast<double>(env.MonotonicNanos() - start) / 1e9);
+  if (ra.json) std::cout << RestoreJson(s, *summary, secs, ra.remote.verbose).dump(2) << "\n";
+  PrintRestoreSummary(s, *summary, options->target_dir, secs);
+  NoteUnknownKinds(*s.restorer);
+  // The summary's failures include the listing's (damaged objects named by id).
+  const std::vector<std::string>& unopenable = s.restorer->unopenable();
+  if (!unopenable.empty()) {
+    std::cerr << "cardvault: " << unopenable.size() << " object(s) of other key epochs: not "
+              << (s.card != nullptr ? "openable with this card" : "openable with this identity")
+              << ", not restored" << (ra.remote.verbose ? "" : " (-v lists them)") << "\n";
+    if (ra.remote.verbose) {
+      for (const std::string& id : unopenable) std::cerr << "    " << id << "\n";
+    }
+  }
+  return summary->failures.empty() && unopenable.empty() ? 0 : 1;
+}
+
+void AddRestoreCommand(CLI::App& app, const std::string& config_flag, int& exit_code) {
   auto ra = std::make_shared<RestoreArgs>();
   auto* restore = app.add_subcommand(
       "restore",
@@ -286,6 +439,9 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
                     "Also restore files whose latest version is a deletion (their last content)");
   restore->add_option("--version", ra->version,
                       "Restore only this version (an id from `cardvault versions PATH`)");
+  restore->add_flag("--allow-older", ra->allow_older,
+                    "Where the chosen version is damaged on the server, restore the newest "
+                    "intact version before it (default: restore nothing for that path)");
   auto* ow = restore->add_flag("--overwrite", ra->overwrite,
                                "Replace local files that differ (default: keep both)");
   restore->add_flag("--skip-existing", ra->skip_existing, "Leave local files that differ")
@@ -303,115 +459,53 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
       "A local file that differs is kept; the restored one is written beside it as\n"
       "\"NAME (restored YYYY-MM-DD).EXT\". Identical files are skipped, so running the same\n"
       "command again after an interruption resumes it. The PIN is asked once; the card does\n"
-      "one private-key operation per key epoch. Exit code 1 if anything failed.");
-  restore->callback([&exit_code, &config_flag, ra] {
-    Env& env = *Env::Default();
-    RestoreOptions options;
-    options.target_dir = ra->target;
-    while (options.target_dir.size() > 1 && options.target_dir.back() == '/') {
-      options.target_dir.pop_back();
-    }
-    options.globs = ra->globs;
-    options.include_deleted = ra->deleted;
-    options.version_id = ra->version;
-    options.conflict = ra->overwrite       ? ConflictPolicy::kOverwrite
-                       : ra->skip_existing ? ConflictPolicy::kSkip
-                                           : ConflictPolicy::kKeepBoth;
-    if (!ra->at.empty()) {
-      auto at = ParseRestoreTime(ra->at);
-      if (!at.ok()) {
-        exit_code = ReportError(at.status());
-        return;
-      }
-      options.at_ns = *at;
-    }
-    const int64_t start = env.MonotonicNanos();
-    if (!ra->json && ::isatty(2)) {
-      std::cerr << "cardvault: listing the vault and decrypting its names..." << std::endl;
-    }
-    auto session = OpenSession(env, ra->remote, config_flag);
-    if (!session.ok()) {
-      exit_code = ReportError(session.status());
-      return;
-    }
-    Session& s = **session;
-    const bool tty = !ra->json && ::isatty(2);
-    const int64_t restore_start = env.MonotonicNanos();
-    int64_t last_print = 0;
-    auto progress = [&](const RestoreProgress& p) {
-      const int64_t now = env.MonotonicNanos();
-      if (!tty || (now - last_print < 100'000'000 && p.files_done != p.files_total)) return;
-      last_print = now;
-      const double secs = std::max(1e-3, static_cast<double>(now - restore_start) / 1e9);
-      const double rate = static_cast<double>(p.bytes_done) / secs;
-      const double eta = rate > 0 ? static_cast<double>(p.bytes_total - p.bytes_done) / rate : 0;
-      char line[160];
-      std::snprintf(line, sizeof line, "\r%llu/%llu files, %s of %s, %.1f MiB/s, ETA %.0f s   ",
-                    static_cast<unsigned long long>(p.files_done),
-                    static_cast<unsigned long long>(p.files_total), Mib(p.bytes_done).c_str(),
-                    Mib(p.bytes_total).c_str(), rate / (1 << 20), eta);
-      std::cerr << line << std::flush;
-    };
-    auto summary = s.restorer->Restore(options, progress);
-    if (tty) std::cerr << "\n";
-    if (!summary.ok()) {
-      exit_code = ReportError(summary.status());
-      return;
-    }
-    const double secs = std::max(1e-6, static_cast<double>(env.MonotonicNanos() - start) / 1e9);
-    const uint64_t files = summary->restored + summary->identical + summary->skipped;
-    if (ra->json) {
-      nlohmann::json j;
-      j["restored"] = summary->restored;
-      j["directories"] = summary->directories;
-      j["identical"] = summary->identical;
-      j["skipped"] = summary->skipped;
-      j["failed"] = summary->failures.size();
-      j["bytes_written"] = summary->bytes_written;
-      j["bytes_downloaded"] = summary->bytes_downloaded;
-      j["epochs"] = s.restorer->epochs();
-      j["card_operations"] = s.CardOperations();
-      j["seconds"] = secs;
-      j["list_seconds"] = static_cast<double>(s.load_ns) / 1e9;
-      j["files_per_second"] = static_cast<double>(files) / secs;
-      j["renamed"] = nlohmann::json::array();
-      for (const auto& [path, name] : summary->renamed) {
-        j["renamed"].push_back({{"path", path}, {"written", name}});
-      }
-      j["failures"] = nlohmann::json::array();
-      for (const RestoreFailure& f : summary->failures) {
-        j["failures"].push_back(
-            {{"path", f.what}, {"error", f.status.message()}, {"reason", f.status.reason()}});
-      }
-      std::cout << j.dump(2) << "\n";
-    }
-    for (const auto& [path, name] : summary->renamed) {
-      std::cerr << "cardvault: kept the local " << path << " (it differs); restored copy: " << name
-                << "\n";
-    }
-    for (const RestoreFailure& f : summary->failures) {
-      std::cerr << "cardvault: FAILED " << f.what << ": " << f.status.message();
-      if (!f.status.reason().empty()) std::cerr << " [" << f.status.reason() << "]";
-      std::cerr << "\n";
-    }
-    NoteUnknownKinds(*s.restorer);
-    std::cerr << "cardvault: restored " << summary->restored << " file"
-              << (summary->restored == 1 ? "" : "s") << " and " << summary->directories
-              << " director" << (summary->directories == 1 ? "y" : "ies") << " ("
-              << Mib(summary->bytes_written) << ") to " << options.target_dir << " in "
-              << static_cast<int64_t>(secs * 1000) << " ms; " << summary->identical
-              << " already identical, " << summary->skipped << " skipped, "
-              << summary->failures.size() << " failed; " << s.restorer->epochs()
-              << " key epoch(s), " << s.CardOperations() << " card operation(s)\n";
-    exit_code = summary->failures.empty() ? 0 : 1;
-  });
+      "one private-key operation per key epoch. A version damaged on the server is reported\n"
+      "(DAMAGED) and never silently replaced by an older one: --allow-older or --version\n"
+      "restores an older one. Exit code 1 if anything failed or was damaged.");
+  restore->callback([&exit_code, &config_flag, ra] { exit_code = RunRestore(*ra, config_flag); });
+}
 
-  // ---- ls
-  struct LsArgs {
-    RemoteArgs remote;
-    std::string path;
-    bool versions = false, deleted = false;
-  };
+struct LsArgs {
+  RemoteArgs remote;
+  std::string path;
+  bool versions = false, deleted = false;
+};
+
+// Prints the listing; returns how many listed paths have a damaged latest version.
+int PrintListing(const Restorer& r, const LsArgs& la) {
+  int damaged = 0;
+  for (const auto& [path, versions] : r.history()) {
+    if (!la.path.empty() && path != la.path && path.rfind(la.path + "/", 0) != 0) continue;
+    const RemoteVersion& last = versions.back();
+    const bool deleted = last.metadata.kind == format::Kind::kDeletion;
+    if (deleted && !la.deleted) continue;
+    // A deleted directory keeps its '/': what it was is its last content's kind.
+    const RemoteVersion* content = &last;
+    for (auto v = versions.rbegin(); v != versions.rend(); ++v) {
+      content = &*v;
+      if (v->metadata.kind != format::Kind::kDeletion) break;
+    }
+    const bool directory = content->metadata.kind == format::Kind::kDirectory;
+    char size[64];
+    std::snprintf(size, sizeof size, "%12llu  ",
+                  static_cast<unsigned long long>(last.metadata.size));
+    std::cout << (last.damaged() ? std::string("   (DAMAGED)  ")
+                  : deleted      ? std::string("   (deleted)  ")
+                  : directory    ? std::string("       (dir)  ")
+                                 : std::string(size))
+              << FormatTime(last.metadata.mtime_ns) << "  " << versions.size() << "v  " << path
+              << (directory ? "/" : "") << "\n";
+    if (last.damaged()) ++damaged;
+    if (!la.versions && !last.damaged()) continue;
+    for (const RemoteVersion& v : versions) {
+      std::cout << "    " << ShortId(v.object_id) << "  " << FormatTime(v.metadata.mtime_ns) << "  "
+                << VersionSummary(v) << "\n";
+    }
+  }
+  return damaged;
+}
+
+void AddLsCommand(CLI::App& app, const std::string& config_flag, int& exit_code) {
   auto la = std::make_shared<LsArgs>();
   auto* ls = app.add_subcommand(
       "ls", "List the vault on the server: decrypted names, sizes, dates, number of versions.");
@@ -423,7 +517,8 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
       "Examples:\n  cardvault ls                      # with the agent's config and the card\n"
       "  cardvault ls ssh --versions --deleted\n"
       "Names are encrypted on the server: listing needs the card (one PIN, one card operation "
-      "per key epoch).");
+      "per key epoch). A file whose latest version is damaged on the server shows (DAMAGED) "
+      "with its versions; exit code 1 then, or when an object could not be read at all.");
   ls->callback([&exit_code, &config_flag, la] {
     Env& env = *Env::Default();
     auto session = OpenSession(env, la->remote, config_flag);
@@ -432,38 +527,19 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
       return;
     }
     const Restorer& r = *(*session)->restorer;
-    for (const auto& [path, versions] : r.history()) {
-      if (!la->path.empty() && path != la->path && path.rfind(la->path + "/", 0) != 0) continue;
-      const RemoteVersion& last = versions.back();
-      const bool deleted = last.metadata.kind == format::Kind::kDeletion;
-      if (deleted && !la->deleted) continue;
-      const bool directory = last.metadata.kind == format::Kind::kDirectory;
-      char line[64];
-      std::snprintf(line, sizeof line, "%12llu  ",
-                    static_cast<unsigned long long>(last.metadata.size));
-      std::cout << (deleted     ? std::string("   (deleted)  ")
-                    : directory ? std::string("       (dir)  ")
-                                : std::string(line))
-                << FormatTime(last.metadata.mtime_ns) << "  " << versions.size() << "v  " << path
-                << (directory ? "/" : "") << "\n";
-      if (!la->versions) continue;
-      for (const RemoteVersion& v : versions) {
-        std::cout << "    " << ShortId(v.object_id) << "  " << FormatTime(v.metadata.mtime_ns)
-                  << "  " << VersionSummary(v.metadata) << "\n";
-      }
-    }
-    for (const RestoreFailure& f : r.load_failures()) {
-      std::cerr << "cardvault: unreadable object " << f.what << ": " << f.status.message() << "\n";
-    }
+    const int damaged = PrintListing(r, *la);
+    NoteLoadProblems(**session, la->remote.verbose);
     NoteUnknownKinds(r);
-    exit_code = r.load_failures().empty() ? 0 : 1;
+    exit_code = damaged == 0 && r.load_failures().empty() ? 0 : 1;
   });
+}
 
-  // ---- versions
-  struct VersionsArgs {
-    RemoteArgs remote;
-    std::string path;
-  };
+struct VersionsArgs {
+  RemoteArgs remote;
+  std::string path;
+};
+
+void AddVersionsCommand(CLI::App& app, const std::string& config_flag, int& exit_code) {
   auto va = std::make_shared<VersionsArgs>();
   auto* versions = app.add_subcommand(
       "versions",
@@ -473,7 +549,8 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
   versions->add_option("path", va->path, "The file's path in the vault")->required();
   versions->footer(
       "Example:\n  cardvault versions 'ssh/id_ed25519'\n"
-      "  cardvault restore --target /tmp/v --version ID    # restore one of them");
+      "  cardvault restore --target /tmp/v --version ID    # restore one of them\n"
+      "A version damaged on the server is listed with DAMAGED and why; exit code 1 then.");
   versions->callback([&exit_code, &config_flag, va] {
     Env& env = *Env::Default();
     auto session = OpenSession(env, va->remote, config_flag);
@@ -481,24 +558,39 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
       exit_code = ReportError(session.status());
       return;
     }
-    const auto& history = (*session)->restorer->history();
-    auto it = history.find(va->path);
-    if (it == history.end()) {
-      exit_code = ReportError(NotFoundError("no file " + va->path + " in the vault"));
+    const Restorer& r = *(*session)->restorer;
+    const size_t unreadable = r.load_failures().size();
+    auto it = r.history().find(va->path);
+    if (it == r.history().end()) {
+      Status missing = NotFoundError("no file " + va->path + " in the vault");
+      if (unreadable > 0) {
+        missing = missing.WithContext(std::to_string(unreadable) +
+                                      " damaged object(s) have no readable path "
+                                      "(`cardvault ls` lists them); one may be this file");
+      }
+      exit_code = ReportError(missing);
       return;
     }
+    bool damaged = false;
     for (const RemoteVersion& v : it->second) {
       std::cout << ShortId(v.object_id) << "  " << FormatTime(v.metadata.mtime_ns) << "  "
-                << VersionSummary(v.metadata);
+                << VersionSummary(v);
       if (v.metadata.recorded_ns.has_value()) {
         std::cout << "  recorded " << FormatTime(*v.metadata.recorded_ns);
       }
       std::cout << "\n";
+      damaged = damaged || v.damaged();
     }
-    exit_code = 0;
+    if (unreadable > 0) {
+      std::cerr << "cardvault: note: " << unreadable
+                << " damaged object(s) have no readable path (`cardvault ls` lists them); a "
+                   "version of this file may be among them\n";
+    }
+    exit_code = damaged ? 1 : 0;
   });
+}
 
-  // ---- adopt
+void AddAdoptCommand(CLI::App& app, const std::string& config_flag, int& exit_code) {
   auto aa = std::make_shared<RemoteArgs>();
   auto* adopt = app.add_subcommand(
       "adopt",
@@ -539,6 +631,15 @@ void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit
               << " differ from the server and will be uploaded by the next sync\n";
     exit_code = 0;
   });
+}
+
+}  // namespace
+
+void AddRestoreCommands(CLI::App& app, const std::string& config_flag, int& exit_code) {
+  AddRestoreCommand(app, config_flag, exit_code);
+  AddLsCommand(app, config_flag, exit_code);
+  AddVersionsCommand(app, config_flag, exit_code);
+  AddAdoptCommand(app, config_flag, exit_code);
 }
 
 }  // namespace cardvault

@@ -54,6 +54,7 @@ struct Restorer::Prepared {
   StatusOr<format::Header> header = InternalError("not parsed");
   std::optional<SecretData> file_key;
   std::optional<StatusOr<format::Metadata>> metadata;
+  Status damage;  // of the content, once the metadata opened (CheckContent)
 };
 
 namespace {
@@ -146,41 +147,98 @@ StatusOr<Bytes> Fetch(ObjectClient& client, const std::string& id, bool header_o
   return data;
 }
 
-// The metadata of a fetched blob, with its content hash: for v2 that is in the trailer,
-// at the end of `fetched` when the whole blob was fetched, else read with a range request.
-StatusOr<format::Metadata> OpenMetadataAndHash(ObjectClient& client, const ObjectInfo& info,
-                                               const Bytes& fetched, const SecretData& file_key,
-                                               const format::Header& header) {
-  CV_ASSIGN_OR_RETURN(format::Metadata m, OpenMetadataWith(file_key, header));
-  if (header.version != format::kVersion2) return m;
+// The preamble and header of an object the server will not serve whole (object_damaged),
+// by bounded range requests, which the server answers while the bytes asked for are stored
+// and end before the object's last byte: enough to name a damaged object by its path.
+StatusOr<Bytes> FetchDamagedHeader(ObjectClient& client, const ObjectInfo& info) {
+  auto prefix = [&](uint64_t n) -> StatusOr<Bytes> {
+    Bytes data;
+    GetOptions get;
+    get.length = std::min(n, info.size - 1);
+    get.verify_sha256 = false;  // a header authenticates itself
+    auto collect = [&](ByteView b) -> Status {
+      data.insert(data.end(), b.begin(), b.end());
+      return Status::Ok();
+    };
+    CV_RETURN_IF_ERROR(client.Get(info.id, get, collect).status());
+    return data;
+  };
+  if (info.size <= format::kPreambleSize)
+    return CorruptError("too small to hold a header", "truncated");
+  CV_ASSIGN_OR_RETURN(Bytes head, prefix(4096));
+  if (head.size() < format::kPreambleSize) return CorruptError("no preamble", "truncated");
+  CV_ASSIGN_OR_RETURN(uint32_t length,
+                      format::ParsePreamble(ByteView(head).first(format::kPreambleSize)));
+  const uint64_t want = format::kPreambleSize + length;
+  if (head.size() < want) {
+    CV_ASSIGN_OR_RETURN(head, prefix(want));
+  }
+  if (head.size() < want) return CorruptError("the header is cut short", "truncated");
+  head.resize(want);
+  return head;
+}
+
+// A sink that drops the plaintext: Load decrypts a blob it fetched whole only to check it.
+class DiscardingFile final : public WritableFile {
+ public:
+  Status Append(ByteView) override { return Status::Ok(); }
+  Status WriteAt(uint64_t, ByteView) override { return Status::Ok(); }
+  Status Sync() override { return Status::Ok(); }
+  Status Close() override { return Status::Ok(); }
+};
+
+// Every chunk and the content hash of a blob held whole; for v2 this also reads the hash.
+Status VerifyWhole(const Bytes& blob, const SecretData& file_key, format::Metadata& m) {
+  MemorySequentialFile src(blob);
+  CV_ASSIGN_OR_RETURN(format::Header header, ReadHeader(src));
+  CV_ASSIGN_OR_RETURN(auto decryptor, Decryptor::New(&src, std::move(header),
+                                                     SecretData::CopyFrom(file_key.span())));
+  DiscardingFile sink;
+  CV_RETURN_IF_ERROR(decryptor->DecryptTo(sink));
+  m.sha256 = decryptor->metadata().sha256;
+  return Status::Ok();
+}
+
+// The last `n` bytes of a blob of `size` bytes, by a range request (which the server
+// refuses for an object damaged on its disk).
+StatusOr<Bytes> FetchTail(ObjectClient& client, const std::string& id, uint64_t size, size_t n) {
+  Bytes tail;
+  GetOptions get;
+  get.offset = size - n;
+  get.verify_sha256 = false;  // what is read authenticates itself
+  auto collect = [&](ByteView b) -> Status {
+    if (tail.size() + b.size() > n) return CorruptError("more than asked for", "trailing_data");
+    tail.insert(tail.end(), b.begin(), b.end());
+    return Status::Ok();
+  };
+  CV_RETURN_IF_ERROR(client.Get(id, get, collect).status());
+  if (tail.size() != n) return CorruptError("object " + id + " ends early", "truncated");
+  return tail;
+}
+
+// Whether the content of a blob whose metadata opened is whole, as far as it can be told
+// without downloading it: the listing's size against the header's; a blob fetched whole,
+// every chunk and the content hash; a larger one, its end by a range request (for v2 the
+// sealed trailer, which gives the content hash). A failure is the version's damage.
+Status CheckContent(ObjectClient& client, const ObjectInfo& info, const Bytes& fetched,
+                    const SecretData& file_key, const format::Header& header, format::Metadata& m) {
   // `fetched` begins with the preamble ReadHeader parsed.
   CV_ASSIGN_OR_RETURN(uint32_t header_length,
                       format::ParsePreamble(ByteView(fetched).first(format::kPreambleSize)));
   const uint64_t size = format::BlobSize(header.version, header_length, m.size);
   if (info.size != size) {
-    return CorruptError("object " + info.id + " has " + std::to_string(info.size) +
+    return CorruptError("the server lists " + std::to_string(info.size) +
                             " bytes; its header says " + std::to_string(size),
                         "truncated");
   }
-  Bytes trailer;
-  if (fetched.size() == size) {
-    trailer.assign(fetched.end() - format::kTrailerSize, fetched.end());
-  } else {
-    GetOptions tail;
-    tail.offset = size - format::kTrailerSize;
-    tail.verify_sha256 = false;  // the trailer authenticates itself
-    auto collect = [&](ByteView b) -> Status {
-      if (trailer.size() + b.size() > format::kTrailerSize) {
-        return CorruptError("more than a trailer", "trailing_data");
-      }
-      trailer.insert(trailer.end(), b.begin(), b.end());
-      return Status::Ok();
-    };
-    CV_RETURN_IF_ERROR(client.Get(info.id, tail, collect).status());
+  if (fetched.size() == size) return VerifyWhole(fetched, file_key, m);
+  if (header.version != format::kVersion2) {
+    return FetchTail(client, info.id, size, format::kTagSize).status();
   }
+  CV_ASSIGN_OR_RETURN(Bytes trailer, FetchTail(client, info.id, size, format::kTrailerSize));
   CV_ASSIGN_OR_RETURN(SecretData trailer_key, format::DeriveTrailerKey(file_key, header));
   CV_ASSIGN_OR_RETURN(m.sha256, format::OpenTrailer(trailer_key, trailer));
-  return m;
+  return Status::Ok();
 }
 
 bool Matches(const std::vector<std::string>& globs, const std::string& path) {
@@ -192,6 +250,17 @@ bool Matches(const std::vector<std::string>& globs, const std::string& path) {
     if (::fnmatch(g.c_str(), path.c_str(), 0) == 0) return true;
   }
   return false;
+}
+
+// A blob the server could not serve whole (object_damaged), or that is gone since the
+// listing: a failure of that object alone.
+bool IsDamageOrGone(const Status& s) {
+  return s.code() == StatusCode::kCorrupt || s.code() == StatusCode::kNotFound;
+}
+
+// A failure of an object whose path cannot be read, which says so.
+RestoreFailure PathUnknown(const std::string& id, const Status& status) {
+  return {id, status.WithContext("its path cannot be read"), id, /*damaged=*/true};
 }
 
 bool IsCardMiss(const Status& s) {
@@ -298,11 +367,14 @@ Status Restorer::Load() {
           continue;
         }
         StatusOr<Bytes> blob = Fetch(*client_, info.id, /*header_only=*/false);
-        if (!blob.ok()) return blob.status().WithContext("key object " + info.id);
         std::optional<Bytes> hint = HexDecode(info.id.substr(0, 16));
-        Status added = keyring_.AddKeyObject(*blob, hint ? *hint : Bytes{});
+        if (!blob.ok() && !IsDamageOrGone(blob.status())) {
+          return blob.status().WithContext("key object " + info.id);
+        }
+        Status added =
+            blob.ok() ? keyring_.AddKeyObject(*blob, hint ? *hint : Bytes{}) : blob.status();
         if (!added.ok()) {
-          load_failures_.push_back({"key object " + info.id, added});
+          NoteDamagedKeyObject(info.id, hint ? *hint : Bytes{}, added);
           continue;
         }
         if (hint) epoch_ids_.push_back(*hint);
@@ -331,13 +403,23 @@ Status Restorer::Load() {
     for (size_t i = next++; i < blobs.size(); i = next++) {
       Prepared& p = prepared[i];
       p.blob = Fetch(*client, blobs[i].id, blobs[i].size > kWholeFetchLimit);
+      if (!p.blob.ok() && p.blob.status().reason() == "object_damaged") {
+        // Damaged on the server: its header may still be there, to name it by path.
+        if (StatusOr<Bytes> head = FetchDamagedHeader(*client, blobs[i]); head.ok()) {
+          p.damage = p.blob.status();
+          p.blob = std::move(*head);
+        }
+      }
       if (!p.blob.ok()) continue;
       MemorySequentialFile src(*p.blob);
       p.header = ReadHeader(src);
       if (!p.header.ok()) continue;
       StatusOr<SecretData> key = UnwrapFileKey(*p.header, view);
       if (!key.ok()) continue;
-      p.metadata = OpenMetadataAndHash(*client, blobs[i], *p.blob, *key, *p.header);
+      p.metadata = OpenMetadataWith(*key, *p.header);
+      if (p.metadata->ok() && p.damage.ok()) {
+        p.damage = CheckContent(*client, blobs[i], *p.blob, *key, *p.header, **p.metadata);
+      }
       p.file_key = std::move(*key);
     }
   };
@@ -362,10 +444,11 @@ Status Restorer::OpenEpochs() {
   for (size_t i = 0; i < keyring_.unopened_key_objects();) {
     guard_->Reset();
     const size_t before = keyring_.unopened_key_objects();
+    const Bytes hint(keyring_.unopened_hint(i).begin(), keyring_.unopened_hint(i).end());
     Status opened = keyring_.OpenKeyObjectAt(i);
     if (opened.ok()) continue;  // the next one moved to index i
     if (opened.code() == StatusCode::kCorrupt) {
-      load_failures_.push_back({"key object " + std::to_string(i + 1), opened});
+      NoteDamagedKeyObject("", hint, opened);
       if (keyring_.unopened_key_objects() == before) ++i;
       continue;
     }
@@ -380,10 +463,44 @@ Status Restorer::OpenEpochs() {
 Status Restorer::WrongCardError(const Status& miss) const {
   std::string ids;
   for (const Bytes& id : card_key_ids_) ids += (ids.empty() ? "" : ", ") + HexEncode(id);
-  return PermissionDeniedError(
-      "this card holds none of the keys of this vault; its key objects are wrapped to key id " +
-          ids + " (" + miss.message() + ")",
-      "wrong_card");
+  // The miss names what the inserted cards show; never advice to create a key (a new key
+  // opens nothing of this vault).
+  return PermissionDeniedError("insert the card with key id " + ids +
+                                   ": this card holds none of the keys of this vault, whose key "
+                                   "objects are wrapped to that key id (" +
+                                   miss.message() + ")",
+                               "wrong_card");
+}
+
+void Restorer::NoteDamagedKeyObject(const std::string& id, const Bytes& hint,
+                                    const Status& status) {
+  const std::string name = id.empty() ? HexEncode(hint) + "..." : id;
+  load_failures_.push_back({"key object " + name,
+                            status.WithContext("the files of its key epoch cannot be read"), id,
+                            /*damaged=*/true});
+  if (!hint.empty()) damaged_epochs_.push_back(hint);
+}
+
+Status Restorer::NoteUnopened(const ObjectInfo& info, const format::Header& header,
+                              const Status& status) {
+  for (const Stanza& s : header.stanzas) {
+    if (std::find(damaged_epochs_.begin(), damaged_epochs_.end(), s.key_id) !=
+        damaged_epochs_.end()) {
+      load_failures_.push_back(
+          {info.id,
+           CorruptError("its path cannot be read: the key object of its epoch " +
+                            HexEncode(s.key_id) + " is damaged on the server",
+                        "key_object_damaged"),
+           info.id, /*damaged=*/true});
+      return Status::Ok();
+    }
+  }
+  if (status.reason() == "no_matching_stanza") {
+    unopenable_.push_back(info.id);  // another identity's epoch: not a damaged object
+    return Status::Ok();
+  }
+  load_failures_.push_back(PathUnknown(info.id, status));
+  return Status::Ok();
 }
 
 Status Restorer::LoadBlob(const ObjectInfo& info, Prepared prepared) {
@@ -391,21 +508,18 @@ Status Restorer::LoadBlob(const ObjectInfo& info, Prepared prepared) {
   if (!blob.ok()) {
     // Damaged, or deleted since the listing: this object only. Anything else (network,
     // token) stops the whole load.
-    if (blob.status().code() == StatusCode::kCorrupt ||
-        blob.status().code() == StatusCode::kNotFound) {
-      load_failures_.push_back({info.id, blob.status()});
-      return Status::Ok();
-    }
-    return blob.status().WithContext("object " + info.id);
+    if (!IsDamageOrGone(blob.status())) return blob.status().WithContext("object " + info.id);
+    load_failures_.push_back(PathUnknown(info.id, blob.status()));
+    return Status::Ok();
   }
   StatusOr<format::Header>& header = prepared.header;
   if (!header.ok()) {
-    load_failures_.push_back({info.id, header.status()});
+    load_failures_.push_back(PathUnknown(info.id, header.status()));
     return Status::Ok();
   }
   if (prepared.file_key.has_value()) {
     return Record(info, std::move(*prepared.file_key), std::move(*prepared.metadata),
-                  std::move(*blob));
+                  std::move(*blob), std::move(prepared.damage));
   }
   // No opened epoch holds its key: ask the keyring, which may open a key object not
   // opened before (with the card).
@@ -419,22 +533,25 @@ Status Restorer::LoadBlob(const ObjectInfo& info, Prepared prepared) {
       if (!IsCardMiss(*card)) return *card;
       if (keyring_.opened_epochs() == 0) return WrongCardError(*card);
     }
-    load_failures_.push_back({info.id, file_key.status()});
-    return Status::Ok();
+    return NoteUnopened(info, *header, file_key.status());
   }
-  StatusOr<format::Metadata> metadata =
-      OpenMetadataAndHash(*client_, info, *blob, *file_key, *header);
-  return Record(info, std::move(*file_key), std::move(metadata), std::move(*blob));
+  StatusOr<format::Metadata> metadata = OpenMetadataWith(*file_key, *header);
+  Status damage = std::move(prepared.damage);
+  if (metadata.ok() && damage.ok()) {
+    damage = CheckContent(*client_, info, *blob, *file_key, *header, *metadata);
+  }
+  return Record(info, std::move(*file_key), std::move(metadata), std::move(*blob),
+                std::move(damage));
 }
 
 Status Restorer::Record(const ObjectInfo& info, SecretData file_key,
-                        StatusOr<format::Metadata> metadata, Bytes fetched) {
+                        StatusOr<format::Metadata> metadata, Bytes fetched, Status damage) {
   if (!metadata.ok()) {
-    load_failures_.push_back({info.id, metadata.status()});
+    load_failures_.push_back(PathUnknown(info.id, metadata.status()));
     return Status::Ok();
   }
   if (metadata->kind == format::Kind::kKeyObject) {
-    load_failures_.push_back({info.id, CorruptError("a key object stored as a blob")});
+    load_failures_.push_back({info.id, CorruptError("a key object stored as a blob"), info.id});
     return Status::Ok();
   }
   if (!IsKnownKind(metadata->kind)) {
@@ -442,7 +559,7 @@ Status Restorer::Record(const ObjectInfo& info, SecretData file_key,
     return Status::Ok();
   }
   if (Status safe = CheckRelativePath(metadata->path); !safe.ok()) {
-    load_failures_.push_back({info.id, safe});
+    load_failures_.push_back({info.id, safe, info.id});
     return Status::Ok();
   }
   RemoteVersion v;
@@ -450,8 +567,9 @@ Status Restorer::Record(const ObjectInfo& info, SecretData file_key,
   v.metadata = std::move(*metadata);
   v.uploaded_unix = info.created_unix;
   v.blob_size = info.size;
+  v.damage = std::move(damage);
   // A small blob was fetched whole: keep it for Restore (a large one, only its header).
-  if (info.size <= kWholeFetchLimit) whole_blobs_[info.id] = std::move(fetched);
+  if (info.size <= kWholeFetchLimit && !v.damaged()) whole_blobs_[info.id] = std::move(fetched);
   file_keys_.insert_or_assign(info.id, std::move(file_key));
   history_[v.metadata.path].push_back(std::move(v));
   return Status::Ok();
@@ -483,6 +601,10 @@ StatusOr<std::vector<RemoteVersion>> Restorer::Select(const RestoreOptions& opti
     std::pair<const RemoteVersion*, const RemoteVersion*> r = {nullptr, nullptr};
     for (const RemoteVersion& v : versions) {
       if (options.at_ns.has_value() && VersionTime(v.metadata) > *options.at_ns) break;
+      // Asked for: a damaged file or directory gives way to the intact version before it.
+      if (options.allow_older && v.damaged() && v.metadata.kind != format::Kind::kDeletion) {
+        continue;
+      }
       r.first = &v;
       if (v.metadata.kind != format::Kind::kDeletion) r.second = &v;
     }
@@ -546,6 +668,10 @@ StatusOr<RestoreSummary> Restorer::Restore(
   // an empty one is restored too; their modes and mtimes are set after the files.
   std::vector<const RemoteVersion*> to_finish;
   for (const RemoteVersion& d : directories) {
+    if (d.damaged()) {
+      failed.push_back(DamagedFailure(d));
+      continue;
+    }
     Status safe = CheckRelativePath(d.metadata.path);
     StatusOr<bool> created =
         safe.ok() ? MakeDirectory(options.target_dir, d.metadata.path) : StatusOr<bool>(safe);
@@ -557,9 +683,20 @@ StatusOr<RestoreSummary> Restorer::Restore(
   }
   auto restore = [&](const RemoteVersion& v) {
     RestoreSummary one;
-    Status s = RestoreOne(options, v, staging, one);
+    Status s = v.damaged() ? Status::Ok() : RestoreOne(options, v, staging, one);
+    if (s.code() == StatusCode::kCorrupt && options.allow_older) {
+      // Found damaged only now, while downloaded: the older version was asked for.
+      if (const RemoteVersion* older = OlderIntact(v); older != nullptr) {
+        s = RestoreOne(options, *older, staging, one);
+      }
+    }
     std::lock_guard lock(mu);
-    if (!s.ok()) failed.push_back({v.metadata.path, s});
+    if (v.damaged()) {
+      failed.push_back(DamagedFailure(v));
+    } else if (!s.ok()) {
+      // A blob that fails its checks while it is restored is damaged on the server too.
+      failed.push_back({v.metadata.path, s, v.object_id, s.code() == StatusCode::kCorrupt});
+    }
     Merge(summary, std::move(one));
     ++p.files_done;
     p.bytes_done += v.metadata.size;
@@ -623,6 +760,26 @@ StatusOr<RestoreSummary> Restorer::Restore(
     summary.failures.push_back({options.target_dir, flushed});
   }
   return summary;
+}
+
+const RemoteVersion* Restorer::OlderIntact(const RemoteVersion& v) const {
+  const RemoteVersion* older = nullptr;
+  for (const RemoteVersion& o : history_.at(v.metadata.path)) {
+    if (o.object_id == v.object_id) break;  // history is oldest first
+    if (!o.damaged() && o.metadata.kind == v.metadata.kind) older = &o;
+  }
+  return older;
+}
+
+RestoreFailure Restorer::DamagedFailure(const RemoteVersion& v) const {
+  std::string message = "version " + v.object_id.substr(0, 16) + " is damaged on the server (" +
+                        v.damage.message() + "); nothing was restored for this path";
+  if (const RemoteVersion* older = OlderIntact(v); older != nullptr) {
+    message += ". The newest intact version before it is " + older->object_id.substr(0, 16) +
+               ": restore it with --allow-older or --version " + older->object_id.substr(0, 16);
+  }
+  return {v.metadata.path, Status(StatusCode::kCorrupt, message, v.damage.reason()), v.object_id,
+          /*damaged=*/true};
 }
 
 StatusOr<bool> Restorer::MakeDirectory(const std::string& target, std::string_view path) {

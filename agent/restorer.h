@@ -26,6 +26,12 @@ struct RemoteVersion {
   format::Metadata metadata;
   int64_t uploaded_unix = 0;  // the server's creation time
   uint64_t blob_size = 0;
+  // Not ok when the object is damaged or unreadable on the server (cut short, a failed
+  // trailer or chunk, missing bytes): its path and times come from its intact header, but
+  // its content cannot be restored. Select() still picks it as the path's version, so an
+  // older version is never placed in its stead unless the caller asks (allow_older).
+  Status damage;
+  bool damaged() const { return !damage.ok(); }
 };
 
 enum class ConflictPolicy {
@@ -41,11 +47,16 @@ struct RestoreOptions {
   bool include_deleted = false;    // paths whose latest version is a deletion: last content
   std::string version_id;          // a prefix of one version's object id: only that version
   ConflictPolicy conflict = ConflictPolicy::kKeepBoth;
+  // A path whose chosen version is damaged gets the newest intact version before it
+  // instead of a failure. Off by default: an older secret is never restored silently.
+  bool allow_older = false;
 };
 
 struct RestoreFailure {
   std::string what;  // the path, or the object id when even the metadata is unreadable
   Status status;
+  std::string object_id;  // the version's object, when known
+  bool damaged = false;   // the object is damaged or unreadable on the server
 };
 
 struct RestoreProgress {
@@ -100,6 +111,9 @@ class Restorer {
   // Every version by path, oldest first: by VersionTime, then upload time, then id.
   const std::map<std::string, std::vector<RemoteVersion>>& history() const { return history_; }
   const std::vector<RestoreFailure>& load_failures() const { return load_failures_; }
+  // Object ids of blobs whose epoch this identity cannot open (another card's or a
+  // recovery key's epochs): not damaged, only out of this identity's reach.
+  const std::vector<std::string>& unopenable() const { return unopenable_; }
   // Calls made to the card identity that returned a key (one per opened epoch).
   uint64_t card_unwraps() const { return card_unwraps_; }
   size_t epochs() const { return epoch_ids_.size(); }
@@ -127,7 +141,18 @@ class Restorer {
   Status LoadBlob(const ObjectInfo& info, Prepared prepared);
   // Files a blob whose file key is known under its path (or records why it cannot be).
   Status Record(const ObjectInfo& info, SecretData file_key, StatusOr<format::Metadata> metadata,
-                Bytes fetched);
+                Bytes fetched, Status damage);
+  // A key object that is damaged or gone: a failure, and its epoch remembered so that the
+  // files of that epoch are named as unreadable because of it. `id` may be empty.
+  void NoteDamagedKeyObject(const std::string& id, const Bytes& hint, const Status& status);
+  // A blob whose file key the identity cannot unwrap: of a damaged epoch, of an epoch out
+  // of this identity's reach (unopenable), or with a damaged header.
+  Status NoteUnopened(const ObjectInfo& info, const format::Header& header, const Status& status);
+  // The failure of a damaged version chosen for its path, naming the newest intact version
+  // before it (which only --allow-older or --version restores).
+  RestoreFailure DamagedFailure(const RemoteVersion& v) const;
+  // The newest version of v's path before v that is not known to be damaged, of v's kind.
+  const RemoteVersion* OlderIntact(const RemoteVersion& v) const;
   // Creates `path` (relative, checked) and its parents under `target` where missing,
   // refusing symlinks and non-directories on the way. Returns whether `path` was created.
   StatusOr<bool> MakeDirectory(const std::string& target, std::string_view path);
@@ -171,6 +196,8 @@ class Restorer {
   std::map<std::string, Bytes> whole_blobs_;     // object id -> blob fetched by Load
   std::map<std::string, SecretData> file_keys_;  // object id -> its file key (wiped)
   std::vector<RestoreFailure> load_failures_;
+  std::vector<std::string> unopenable_;
+  std::vector<Bytes> damaged_epochs_;  // hints (8 bytes) of key objects that are damaged
 };
 
 // When a version was recorded by the agent that wrote it: its metadata's `recorded` entry,

@@ -154,7 +154,21 @@ int HttpStatusFor(const Status& s) {
   }
 }
 
+// The stored bytes of an object do not match its index row (docs/server.md, "Damaged
+// objects"): 410, never 200/206 and never a 5xx, which clients retry as transient. The
+// store's message names the id and the sizes, never a path.
+void SendDamaged(httplib::Response& res, const Status& s) {
+  std::fprintf(stderr, "cardvault-server: object_damaged: user=%s %s\n",
+               tls_user.empty() ? "-" : tls_user.c_str(), s.message().c_str());
+  res.set_header("Cache-Control", "no-store");
+  SendError(res, 410, "object_damaged",
+            s.message() +
+                "; the server cannot serve it (restore another version, or upload it "
+                "again; the operator runs cardvault-server check)");
+}
+
 void SendStatus(httplib::Response& res, const Status& s) {
+  if (s.reason() == "object_damaged") return SendDamaged(res, s);
   int http = HttpStatusFor(s);
   if (http == 507 && (s.reason() == "quota_exceeded" || s.reason() == "retained_quota_exceeded")) {
     return SendError(res, 507, s.reason(), s.message());
@@ -440,6 +454,56 @@ class MemoryStream final : public httplib::Stream {
   size_t pos_ = 0;
   std::string out_;
 };
+
+// Sends `length` bytes of `reader` from `start` as the body, in chunks, outside the handler.
+void StreamBody(httplib::Response& res, std::shared_ptr<BlobReader> reader, uint64_t start,
+                uint64_t length) {
+  if (length == 0) return;  // an empty body; httplib sends Content-Length: 0
+  auto buffer = std::make_shared<std::vector<uint8_t>>(kDownloadChunk);
+  res.set_content_provider(
+      static_cast<size_t>(length), "application/octet-stream",
+      [reader, buffer, start](size_t offset, size_t want, httplib::DataSink& sink) {
+        // Runs outside the handler's exception edge: nothing may escape.
+        try {
+          size_t chunk = std::min(want, buffer->size());
+          auto n = reader->ReadAt(start + offset, std::span(buffer->data(), chunk));
+          if (!n.ok()) {
+            // The status line is out: the connection is cut, never padded.
+            std::fprintf(stderr, "cardvault-server: download cut: user=%s %s\n",
+                         tls_user.empty() ? "-" : tls_user.c_str(), n.status().ToString().c_str());
+            return false;
+          }
+          if (*n == 0) return false;  // aborts the response
+          return sink.write(reinterpret_cast<const char*>(buffer->data()), *n);
+        } catch (...) {
+          return false;
+        }
+      });
+}
+
+// A bounded Range request for an object damaged on the disk (docs/server.md, "Damaged
+// objects"): the bytes asked for are served (206, "X-Object-Damaged: true") when they are
+// stored and end before the object's last byte, so that a client can still read the
+// header and name the object; anything else answers the damage (410).
+void ServeDamagedPrefix(BlobStore& store, const httplib::Request& req, httplib::Response& res,
+                        const std::string& user, const std::string& id, const Status& damage) {
+  StatusOr<ObjectInfo> info = store.Head(user, id);
+  if (!info.ok()) return SendStatus(res, info.status());
+  const RangeResult range = ParseRange(req.get_header_value("Range"), info->size);
+  if (range.kind != RangeResult::kRange || range.start + range.length >= info->size) {
+    return SendStatus(res, damage);
+  }
+  auto opened = store.OpenPrefix(user, id, range.start + range.length);
+  if (!opened.ok()) return SendStatus(res, opened.status());
+  SetObjectHeaders(res, *info);
+  res.set_header("X-Object-Damaged", "true");
+  res.set_header("Cache-Control", "no-store");
+  res.status = 206;
+  res.set_header("Content-Range", "bytes " + std::to_string(range.start) + "-" +
+                                      std::to_string(range.start + range.length - 1) + "/" +
+                                      std::to_string(info->size));
+  StreamBody(res, std::move(*opened), range.start, range.length);
+}
 
 }  // namespace
 
@@ -909,6 +973,9 @@ void BlobServer::InstallRoutes() {
       return SendError(res, 400, "bad_object_id", "object id must be 64 lowercase hex characters");
     }
     auto opened = store_->Open(*user, id);
+    if (!opened.ok() && opened.status().reason() == "object_damaged" && req.has_header("Range")) {
+      return ServeDamagedPrefix(*store_, req, res, *user, id, opened.status());
+    }
     if (!opened.ok()) return SendStatus(res, opened.status());
     std::shared_ptr<BlobReader> reader = std::move(*opened);
     const ObjectInfo& info = reader->info();
@@ -932,21 +999,7 @@ void BlobServer::InstallRoutes() {
                                             std::to_string(info.size));
       }
     }
-    if (length == 0) return;  // an empty body; httplib sends Content-Length: 0
-    auto buffer = std::make_shared<std::vector<uint8_t>>(kDownloadChunk);
-    res.set_content_provider(
-        static_cast<size_t>(length), "application/octet-stream",
-        [reader, buffer, start](size_t offset, size_t want, httplib::DataSink& sink) {
-          // Runs outside the handler's exception edge: nothing may escape.
-          try {
-            size_t chunk = std::min(want, buffer->size());
-            auto n = reader->ReadAt(start + offset, std::span(buffer->data(), chunk));
-            if (!n.ok() || *n == 0) return false;  // aborts the response
-            return sink.write(reinterpret_cast<const char*>(buffer->data()), *n);
-          } catch (...) {
-            return false;
-          }
-        });
+    StreamBody(res, std::move(reader), start, length);
   });
 
   svr.Delete(R"(/v1/objects/(.*))", [this, authenticate](const Request& req, Response& res) {

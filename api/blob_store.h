@@ -118,9 +118,19 @@ class BlobStore {
   // object has this id.
   virtual StatusOr<std::unique_ptr<PendingPut>> BeginPut(std::string_view user, std::string_view id,
                                                          const PutOptions& options) = 0;
-  // kNotFound if there is no live object `id` for `user`.
+  // kNotFound if there is no live object `id` for `user`. kCorrupt "object_damaged" if the
+  // stored bytes are known not to match the object's size (or were quarantined): such an
+  // object MUST NOT be read as if whole, and a reader whose bytes end early MUST fail
+  // ReadAt with the same error rather than return 0 before the end.
   virtual StatusOr<std::unique_ptr<BlobReader>> Open(std::string_view user,
                                                      std::string_view id) = 0;
+  // What is left of an object, damaged or not: a reader of its first `end` bytes (ReadAt
+  // past them returns 0), e.g. so that a client can still read a damaged object's header
+  // and name it. `end` MUST be below the object's size, so that no object is ever read
+  // whole this way (kInvalidArgument otherwise). kCorrupt "object_damaged" if fewer than
+  // `end` bytes are stored (a missing file, or bytes quarantined), kNotFound as Open.
+  virtual StatusOr<std::unique_ptr<BlobReader>> OpenPrefix(std::string_view user,
+                                                           std::string_view id, uint64_t end) = 0;
   virtual StatusOr<ObjectInfo> Head(std::string_view user, std::string_view id) = 0;
   // Soft delete: the object disappears at once from Open/Head/List and from the quota;
   // its bytes stay on disk for the retention period (see PurgeExpired). kNotFound if

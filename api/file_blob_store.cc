@@ -2,6 +2,7 @@
 #include "api/file_blob_store.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,7 +20,7 @@
 namespace cardvault {
 namespace {
 
-constexpr std::array<std::string_view, 7> kMigrations = {
+constexpr std::array<std::string_view, 8> kMigrations = {
     R"sql(
 CREATE TABLE objects (
   seq INTEGER PRIMARY KEY,
@@ -68,6 +69,9 @@ CREATE TRIGGER usage_insert AFTER INSERT ON objects WHEN NEW.deleted IS NULL BEG
     ON CONFLICT(user) DO UPDATE SET live_bytes = live_bytes + NEW.size;
 END;
 )sql",
+    // A row whose bytes `cardvault-server check --quarantine` moved aside: what was wrong.
+    // The row stays live (listed, counted), and reading it answers "object_damaged".
+    "ALTER TABLE objects ADD COLUMN damaged TEXT;",
     // Bytes of deleted and replaced versions still on disk (until PurgeExpired), per user:
     // they count against the storage limit, so deleting or overwriting cannot fill the disk.
     R"sql(
@@ -85,6 +89,17 @@ CREATE TRIGGER usage_purge AFTER DELETE ON objects WHEN OLD.deleted IS NOT NULL 
 END;
 )sql",
 };
+
+// The error of an object whose stored bytes do not match its index row. `detail` names
+// sizes and ids only, never a path: the message goes to the client.
+Status ObjectDamaged(std::string_view id, std::string_view detail) {
+  return CorruptError("object " + std::string(id) + " is damaged: " + std::string(detail),
+                      "object_damaged");
+}
+
+std::string SizeDetail(uint64_t found, uint64_t expected) {
+  return std::to_string(found) + " bytes stored, " + std::to_string(expected) + " indexed";
+}
 
 Status BadId() {
   return InvalidArgumentError("object id must be 64 lowercase hex characters", "bad_object_id");
@@ -106,7 +121,13 @@ class FileReader final : public BlobReader {
     size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), info_.size - offset));
     while (true) {
       ssize_t n = ::pread(fd_, buf.data(), want, static_cast<off_t>(offset));
-      if (n >= 0) return static_cast<size_t>(n);
+      if (n > 0) return static_cast<size_t>(n);
+      // The file was cut short after Open checked its size: never end the object early.
+      if (n == 0) {
+        return ObjectDamaged(info_.id, "its file ended at byte " + std::to_string(offset) +
+                                           " while being read, " + std::to_string(info_.size) +
+                                           " indexed");
+      }
       if (errno != EINTR) return ErrnoToStatus(errno, "read", "object " + info_.id);
     }
   }
@@ -261,14 +282,19 @@ StatusOr<std::unique_ptr<FileBlobStore>> FileBlobStore::Open(Env* env, const std
     }
   }
   if (ec) return IoError("cannot list " + data_dir + "/tmp: " + ec.message());
-  CV_RETURN_IF_ERROR(MakeDatabaseFilePrivate(data_dir + "/index.db"));
-  CV_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(data_dir + "/index.db"));
-  CV_RETURN_IF_ERROR(db->Migrate(kMigrations));
+  CV_ASSIGN_OR_RETURN(auto db, OpenIndex(data_dir));
   return std::unique_ptr<FileBlobStore>(new FileBlobStore(env, data_dir, options, std::move(db)));
 }
 
-std::string FileBlobStore::BlobPath(const std::string& file) const {
-  return data_dir_ + "/blobs/" + file.substr(0, 2) + "/" + file;
+StatusOr<std::unique_ptr<SqliteDb>> FileBlobStore::OpenIndex(const std::string& data_dir) {
+  CV_RETURN_IF_ERROR(MakeDatabaseFilePrivate(data_dir + "/index.db"));
+  CV_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(data_dir + "/index.db"));
+  CV_RETURN_IF_ERROR(db->Migrate(kMigrations));
+  return db;
+}
+
+std::string FileBlobStore::BlobPathIn(const std::string& data_dir, const std::string& file) {
+  return data_dir + "/blobs/" + file.substr(0, 2) + "/" + file;
 }
 
 StatusOr<FileBlobStore::Row> FileBlobStore::FindLiveLocked(std::string_view user,
@@ -276,9 +302,11 @@ StatusOr<FileBlobStore::Row> FileBlobStore::FindLiveLocked(std::string_view user
   // Without the data, only whether there is any: Head and the put checks need no bytes.
   CV_ASSIGN_OR_RETURN(
       Statement stmt,
-      db_->Prepare(with_data ? "SELECT kind, size, sha256, created, file, data IS NOT NULL, data "
+      db_->Prepare(with_data ? "SELECT kind, size, sha256, created, file, data IS NOT NULL, "
+                               "IFNULL(damaged, ''), data "
                                "FROM objects WHERE user = ?1 AND id = ?2 AND deleted IS NULL"
-                             : "SELECT kind, size, sha256, created, file, data IS NOT NULL "
+                             : "SELECT kind, size, sha256, created, file, data IS NOT NULL, "
+                               "IFNULL(damaged, '') "
                                "FROM objects WHERE user = ?1 AND id = ?2 AND deleted IS NULL"));
   CV_RETURN_IF_ERROR(stmt.BindText(1, user));
   CV_RETURN_IF_ERROR(stmt.BindText(2, id));
@@ -292,7 +320,8 @@ StatusOr<FileBlobStore::Row> FileBlobStore::FindLiveLocked(std::string_view user
   row.info.created_unix = stmt.ColumnInt64(3);
   row.file = stmt.ColumnText(4);
   row.is_inline = stmt.ColumnInt64(5) != 0;
-  if (with_data && row.is_inline) row.data = stmt.ColumnBlob(6);
+  row.damaged = stmt.ColumnText(6);
+  if (with_data && row.is_inline) row.data = stmt.ColumnBlob(7);
   return row;
 }
 
@@ -361,9 +390,7 @@ Status FileBlobStore::SetUserQuota(const std::string& data_dir, std::string_view
       *quota_bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
     return InvalidArgumentError("quota too large");
   }
-  CV_RETURN_IF_ERROR(MakeDatabaseFilePrivate(data_dir + "/index.db"));
-  CV_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(data_dir + "/index.db"));
-  CV_RETURN_IF_ERROR(db->Migrate(kMigrations));
+  CV_ASSIGN_OR_RETURN(auto db, OpenIndex(data_dir));
   CV_ASSIGN_OR_RETURN(Statement stmt,
                       db->Prepare("INSERT INTO usage (user, live_bytes, quota_bytes) "
                                   "VALUES (?1, 0, ?2) ON CONFLICT(user) DO UPDATE SET "
@@ -519,17 +546,65 @@ StatusOr<std::unique_ptr<BlobReader>> FileBlobStore::Open(std::string_view user,
     std::lock_guard lock(mu_);
     CV_ASSIGN_OR_RETURN(row, FindLiveLocked(user, id, /*with_data=*/true));
   }
+  if (!row.damaged.empty()) return ObjectDamaged(row.info.id, "quarantined (" + row.damaged + ")");
   if (row.is_inline) {
     if (row.data.size() != row.info.size) {
-      return CorruptError("object " + row.info.id + " holds " + std::to_string(row.data.size()) +
-                          " bytes, indexed as " + std::to_string(row.info.size));
+      return ObjectDamaged(row.info.id, SizeDetail(row.data.size(), row.info.size));
     }
     return std::unique_ptr<BlobReader>(new InlineReader(std::move(row.data), std::move(row.info)));
   }
   std::string path = BlobPath(row.file);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) return ObjectDamaged(row.info.id, "its file is missing");
   if (fd < 0) return ErrnoToStatus(errno, "open", "object " + row.info.id);
+  // The size of the file actually opened, so a file replaced after this check is still the
+  // one checked; a file that shrinks later fails in ReadAt.
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    Status status = ErrnoToStatus(errno, "stat", "object " + row.info.id);
+    ::close(fd);
+    return status;
+  }
+  if (static_cast<uint64_t>(st.st_size) != row.info.size) {
+    ::close(fd);
+    return ObjectDamaged(row.info.id, SizeDetail(static_cast<uint64_t>(st.st_size), row.info.size));
+  }
   return std::unique_ptr<BlobReader>(new FileReader(fd, std::move(row.info)));
+}
+
+StatusOr<std::unique_ptr<BlobReader>> FileBlobStore::OpenPrefix(std::string_view user,
+                                                                std::string_view id, uint64_t end) {
+  if (!IsValidObjectId(id)) return BadId();
+  Row row;
+  {
+    std::lock_guard lock(mu_);
+    CV_ASSIGN_OR_RETURN(row, FindLiveLocked(user, id, /*with_data=*/true));
+  }
+  if (end >= row.info.size) {
+    return InvalidArgumentError("a prefix ends before the object's last byte", "bad_range");
+  }
+  if (!row.damaged.empty()) return ObjectDamaged(row.info.id, "quarantined (" + row.damaged + ")");
+  // The reader's info says `end` bytes: it never reads, nor claims, more.
+  ObjectInfo prefix = row.info;
+  prefix.size = end;
+  if (row.is_inline) {
+    if (row.data.size() < end) {
+      return ObjectDamaged(row.info.id, SizeDetail(row.data.size(), row.info.size));
+    }
+    row.data.resize(end);
+    return std::unique_ptr<BlobReader>(new InlineReader(std::move(row.data), std::move(prefix)));
+  }
+  const std::string path = BlobPath(row.file);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) return ObjectDamaged(row.info.id, "its file is missing");
+  if (fd < 0) return ErrnoToStatus(errno, "open", "object " + row.info.id);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) < end) {
+    const uint64_t found = static_cast<uint64_t>(st.st_size);
+    ::close(fd);
+    return ObjectDamaged(row.info.id, SizeDetail(found, row.info.size));
+  }
+  return std::unique_ptr<BlobReader>(new FileReader(fd, std::move(prefix)));
 }
 
 StatusOr<ObjectInfo> FileBlobStore::Head(std::string_view user, std::string_view id) {

@@ -5,10 +5,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "api/blob_store.h"
 #include "core/env.h"
@@ -20,6 +22,7 @@ namespace cardvault {
 //   index.db            the object index (SQLite, WAL, synchronous=FULL)
 //   tmp/<random>.part   uploads in progress (removed at Open: they were never visible)
 //   blobs/xx/<random>   committed versions, named by the server (never by the client)
+//   quarantine/         damaged objects' bytes moved aside by Check (never read again)
 // Objects up to inline_max_bytes are kept in the index row itself: their put is durable
 // when the index transaction commits. A larger put writes tmp, fsyncs it, renames it into blobs/,
 // fsyncs that directory and only then inserts the index row, so a crash at any point leaves either
@@ -27,6 +30,12 @@ namespace cardvault {
 // file (removed later by SweepOrphans). Replaced and deleted versions stay on disk for
 // `retention_seconds` (PurgeExpired). Thread-safe. The store MUST outlive every PendingPut and
 // BlobReader it returned.
+//
+// Damage: an object whose stored bytes do not match its index row (a file shorter or longer
+// than the row's size, a missing file, an inline row whose bytes differ in length, or one
+// marked damaged by Check) is never read as if whole: Open fails with kCorrupt
+// "object_damaged" (the message names the id and the sizes, never a path), and a file
+// that shrinks while it is read fails its ReadAt the same way.
 class FileBlobStore final : public BlobStore {
  public:
   struct Options {
@@ -52,6 +61,8 @@ class FileBlobStore final : public BlobStore {
   StatusOr<std::unique_ptr<PendingPut>> BeginPut(std::string_view user, std::string_view id,
                                                  const PutOptions& options) override;
   StatusOr<std::unique_ptr<BlobReader>> Open(std::string_view user, std::string_view id) override;
+  StatusOr<std::unique_ptr<BlobReader>> OpenPrefix(std::string_view user, std::string_view id,
+                                                   uint64_t end) override;
   StatusOr<ObjectInfo> Head(std::string_view user, std::string_view id) override;
   Status Delete(std::string_view user, std::string_view id) override;
   StatusOr<ListPage> List(std::string_view user, const ListOptions& options) override;
@@ -74,15 +85,47 @@ class FileBlobStore final : public BlobStore {
   // Returns how many were removed.
   StatusOr<size_t> SweepOrphans(int64_t now_unix, int64_t min_age_seconds = 3600);
 
+  // One damaged live object found by Check.
+  struct DamagedObject {
+    std::string user;
+    std::string id;
+    // "missing" (no file), "size" (stored length differs from the index), "sha256" (same
+    // length, other content) or "quarantined" (marked damaged by an earlier check).
+    std::string problem;
+    std::string detail;            // what was expected and found, for people
+    bool quarantined_now = false;  // moved aside by this check (CheckOptions::quarantine)
+  };
+  struct CheckOptions {
+    // Moves each damaged object's bytes to quarantine/ and marks its index row damaged:
+    // the row stays (listed, counted in the quota), Open answers "object_damaged".
+    bool quarantine = false;
+  };
+  struct CheckSummary {
+    uint64_t objects = 0;  // live objects checked
+    uint64_t bytes = 0;    // bytes hashed
+    std::vector<DamagedObject> damaged;
+  };
+  // Verifies every live object under `data_dir` against its index row: size, then SHA-256,
+  // hashing each file as a stream (memory does not grow with object size). Opens only the
+  // index, so it MAY run while a server serves the directory (rows are read in short
+  // transactions; a quarantine is one index update the server sees at its next request).
+  // `on_damaged`, if set, is called for each damaged object as it is found. Not OK only if
+  // the check itself could not run (the index, or an I/O error other than a missing file).
+  static StatusOr<CheckSummary> Check(
+      Env* env, const std::string& data_dir, const CheckOptions& options,
+      const std::function<void(const DamagedObject&)>& on_damaged = {});
+
   const Options& options() const { return options_; }
 
  private:
   class Pending;
+  class Checker;  // Check's walk over the index (file_blob_store_check.cc)
   struct Row {
     ObjectInfo info;
     std::string file;        // empty for an inline object
     bool is_inline = false;  // the bytes are in the row's data column
     Bytes data;              // those bytes, when asked for
+    std::string damaged;     // non-empty: marked damaged by Check (what was wrong)
   };
   struct Usage {
     uint64_t used;      // live bytes
@@ -120,7 +163,10 @@ class FileBlobStore final : public BlobStore {
   // returns the live version it would replace, if any.
   StatusOr<std::optional<Row>> CheckPutLocked(std::string_view user, std::string_view id,
                                               const PutOptions& options);
-  std::string BlobPath(const std::string& file) const;
+  // The index under `data_dir`, opened and migrated.
+  static StatusOr<std::unique_ptr<SqliteDb>> OpenIndex(const std::string& data_dir);
+  static std::string BlobPathIn(const std::string& data_dir, const std::string& file);
+  std::string BlobPath(const std::string& file) const { return BlobPathIn(data_dir_, file); }
   int64_t NowUnix() { return env_->NowUnixNanos() / 1000000000; }
 
   Env* env_;

@@ -20,20 +20,31 @@ using ByteSink = std::function<Status(ByteView)>;
 
 struct GetOptions {
   uint64_t offset = 0;  // the first byte wanted (a Range request when above 0)
+  // How many bytes from `offset` (a bounded Range request); unset: all up to the end. A
+  // bounded request is answered even for an object damaged on the server, as long as the
+  // bytes asked for are stored and end before the object's last byte (docs/server.md),
+  // so that a client can still read a damaged object's header.
+  std::optional<uint64_t> length;
   // Off only for content that authenticates itself (a blob's AEAD checks every byte), so
   // a large download is not hashed twice.
   bool verify_sha256 = true;
 };
 
 // True for failures where trying the same request again may succeed: network errors,
-// timeouts, HTTP 429 and 5xx. They are all kUnavailable; everything else is permanent.
-inline bool IsRetryable(const Status& status) { return status.code() == StatusCode::kUnavailable; }
+// timeouts, HTTP 429 and 5xx. They are all kUnavailable; everything else is permanent, and
+// "object_damaged" (the server's copy is damaged) never is retryable, whatever its code.
+inline bool IsRetryable(const Status& status) {
+  return status.code() == StatusCode::kUnavailable && status.reason() != "object_damaged";
+}
 
 // Errors: kInvalidArgument (400/411/416), kPermissionDenied (401, or a TLS certificate
 // that fails verification: reason "tls_verification_failed" / "tls_pin_mismatch"),
 // kNotFound (404), kAlreadyExists (412 create-only conflict, reason "object_exists"),
-// kResourceExhausted (413 "object_too_large", 507 "quota_exceeded"), kUnavailable
-// (retryable, see IsRetryable). The reason is the server's error code when it sent one.
+// kResourceExhausted (413 "object_too_large", 507 "quota_exceeded"), kCorrupt
+// "object_damaged" (410: the server's stored copy is damaged; message "damaged on the
+// server: ..."; never retried), kUnavailable (retryable, see IsRetryable; a download that
+// ends before its Content-Length is one, reason "network"). The reason is the server's
+// error code when it sent one.
 class ObjectClient {
  public:
   virtual ~ObjectClient() = default;

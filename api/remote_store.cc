@@ -81,6 +81,11 @@ Status FromHttpStatus(int status, const std::string& body) {
   } catch (const std::exception&) {
     // Not our error format (a proxy?): keep the HTTP status only.
   }
+  // The server holds the object but its stored bytes are damaged: decided by the error code
+  // whatever the status, or by 410 alone for a HEAD (no body). Permanent: never retried.
+  if (code == "object_damaged" || (status == 410 && code.empty())) {
+    return CorruptError("damaged on the server: " + message, "object_damaged");
+  }
   switch (status) {
     case 400:
     case 411:
@@ -366,12 +371,18 @@ StatusOr<ObjectInfo> RemoteStore::Put(std::string_view id, const PutOptions& opt
 StatusOr<ObjectInfo> RemoteStore::Get(std::string_view id, const GetOptions& options,
                                       const ByteSink& sink) {
   const uint64_t offset = options.offset;
-  const bool verify = offset == 0 && options.verify_sha256;
+  const bool verify = offset == 0 && !options.length.has_value() && options.verify_sha256;
   if (!IsValidObjectId(id)) return InvalidArgumentError("bad object id", "bad_object_id");
   std::lock_guard lock(mu_);
   if (pin_) pin_->mismatch = false;
   httplib::Headers headers = AuthHeaders(options_.token);
-  if (offset > 0) headers.emplace("Range", "bytes=" + std::to_string(offset) + "-");
+  if (options.length.has_value()) {
+    if (*options.length == 0) return InvalidArgumentError("an empty range", "bad_range");
+    headers.emplace("Range", "bytes=" + std::to_string(offset) + "-" +
+                                 std::to_string(offset + *options.length - 1));
+  } else if (offset > 0) {
+    headers.emplace("Range", "bytes=" + std::to_string(offset) + "-");
+  }
   int status = 0;
   std::string error_body;
   Status sink_status;
@@ -386,7 +397,7 @@ StatusOr<ObjectInfo> RemoteStore::Get(std::string_view id, const GetOptions& opt
           std::optional<uint64_t> total;
           if (status == 200) {
             total = ParseU64(res.get_header_value("Content-Length"));
-            if (offset > 0) {
+            if (offset > 0 || options.length.has_value()) {
               sink_status = CorruptError("server ignored the range", "bad_reply");
               return false;
             }
@@ -422,9 +433,10 @@ StatusOr<ObjectInfo> RemoteStore::Get(std::string_view id, const GetOptions& opt
   if (!result) return TransportError(result, pin_ ? &pin_->mismatch : nullptr);
   if (status != 200 && status != 206) return FromHttpStatus(status, error_body);
   if (!info.ok()) return info.status();
-  if (offset + received != info->size) {
-    return UnavailableError("download ended early", "network");
-  }
+  const uint64_t wanted = options.length.has_value()
+                              ? std::min(*options.length, info->size - offset)
+                              : info->size - offset;
+  if (received != wanted) return UnavailableError("download ended early", "network");
   if (verify && HexEncode(hasher.Finish()) != info->sha256) {
     return CorruptError("downloaded content does not match its SHA-256", "sha256_mismatch");
   }

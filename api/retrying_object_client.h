@@ -18,7 +18,9 @@ struct RetryPolicy {
 };
 
 // Retries calls that fail with a retryable Status (IsRetryable) with exponential backoff
-// and jitter, up to max_attempts. Permanent errors return at once. Retries are made safe:
+// and jitter, up to max_attempts. Permanent errors return at once, among them kCorrupt
+// "object_damaged" (the server's copy is damaged: no attempt can succeed), also when a
+// resumed Get meets it after a cut connection. Retries are made safe:
 //   - Put reopens the source; a create-only Put whose earlier attempt may have landed and
 //     now gets kAlreadyExists succeeds if the stored object has the same SHA-256 and size
 //     (for a Put with an empty options.sha256, whatever its transfer_check, that digest is

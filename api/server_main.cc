@@ -1,4 +1,4 @@
-// cardvault-server: the command line (init, user, token, serve) around BlobServer.
+// cardvault-server: the command line (init, user, token, serve, check) around BlobServer.
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -8,8 +8,10 @@
 #include <charconv>
 #include <condition_variable>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 
@@ -130,6 +132,211 @@ int Serve(const std::string& data) {
   return served.ok() ? 0 : Fail(served);
 }
 
+// `cardvault-server check`: prints each damaged object as it is found, then a summary.
+// Exit code 0: every object is whole; 1: damaged objects; 2: the check could not run.
+int Check(const std::string& data, bool quarantine, bool json) {
+  FileBlobStore::CheckOptions options;
+  options.quarantine = quarantine;
+  auto print = [json](const FileBlobStore::DamagedObject& d) {
+    if (json) return;
+    std::printf("DAMAGED %s user=%s %s: %s%s\n", d.id.c_str(), d.user.c_str(), d.problem.c_str(),
+                d.detail.c_str(), d.quarantined_now ? " (quarantined now)" : "");
+    std::fflush(stdout);
+  };
+  auto summary = FileBlobStore::Check(Env::Default(), data, options, print);
+  if (!summary.ok()) {
+    Fail(summary.status());
+    return 2;
+  }
+  size_t quarantined = 0;
+  nlohmann::json damaged = nlohmann::json::array();
+  for (const auto& d : summary->damaged) {
+    quarantined += d.quarantined_now ? 1 : 0;
+    damaged.push_back({{"id", d.id},
+                       {"user", d.user},
+                       {"problem", d.problem},
+                       {"detail", d.detail},
+                       {"quarantined_now", d.quarantined_now}});
+  }
+  if (json) {
+    nlohmann::json out = {{"objects", summary->objects},
+                          {"bytes_hashed", summary->bytes},
+                          {"damaged", std::move(damaged)},
+                          {"quarantined_now", quarantined}};
+    std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  } else {
+    std::printf("checked %llu objects (%llu bytes hashed): %zu damaged, %zu quarantined now\n",
+                static_cast<unsigned long long>(summary->objects),
+                static_cast<unsigned long long>(summary->bytes), summary->damaged.size(),
+                quarantined);
+  }
+  return summary->damaged.empty() ? 0 : 1;
+}
+
+// Runs `fn` with the token store of an initialized data directory.
+int WithTokens(const std::string& data, const std::function<int(TokenStore&)>& fn) {
+  Env* env = Env::Default();
+  if (!env->Stat(ConfigPath(data)).ok()) {
+    return Fail(FailedPreconditionError(data + " is not initialized (run init)"));
+  }
+  auto tokens = TokenStore::Open(env, data + "/auth.db");
+  if (!tokens.ok()) return Fail(tokens.status());
+  return fn(**tokens);
+}
+
+int SetQuota(TokenStore& tokens, const std::string& data, const std::string& user_name,
+             const std::string& quota_text) {
+  auto users = tokens.ListUsers();
+  if (!users.ok()) return Fail(users.status());
+  if (std::find(users->begin(), users->end(), user_name) == users->end()) {
+    return Fail(NotFoundError("no user " + user_name + " (see 'user list')", "no_such_user"));
+  }
+  std::optional<uint64_t> bytes;
+  if (quota_text != "default") {
+    uint64_t value = 0;
+    auto [end, ec] =
+        std::from_chars(quota_text.data(), quota_text.data() + quota_text.size(), value);
+    if (ec != std::errc() || end != quota_text.data() + quota_text.size()) {
+      return Fail(
+          InvalidArgumentError("quota must be a number of bytes or 'default', not " + quota_text));
+    }
+    bytes = value;
+  }
+  Status status = FileBlobStore::SetUserQuota(data, user_name, bytes);
+  if (!status.ok()) return Fail(status);
+  if (bytes) {
+    std::printf("quota of %s: %llu bytes\n", user_name.c_str(),
+                static_cast<unsigned long long>(*bytes));
+  } else {
+    std::printf("quota of %s: the default (quota_bytes in config.json)\n", user_name.c_str());
+  }
+  return 0;
+}
+
+// What the parsed subcommand does; set by its CLI11 callback, run after parsing.
+using Action = std::function<int()>;
+
+// Options of a subcommand live as long as the App: the setup functions keep them here.
+struct Args {
+  std::string data = "/var/lib/cardvault-server";
+  std::vector<std::string> hosts;
+  std::string user_name;
+  std::string quota_text;
+  std::string device;
+  int64_t token_id = 0;
+  bool quarantine = false;
+  bool json = false;
+};
+
+void AddInitAndServe(CLI::App& app, Args& a, Action& action) {
+  auto* init =
+      app.add_subcommand("init", "create the data directory, config and a dev certificate");
+  init->add_option("--host", a.hosts, "extra DNS name or IP address for the certificate");
+  init->callback([&] { action = [&] { return Init(a.data, a.hosts); }; });
+  auto* serve = app.add_subcommand("serve", "serve HTTPS until SIGTERM");
+  serve->callback([&] { action = [&] { return Serve(a.data); }; });
+}
+
+void AddUserCommands(CLI::App& app, Args& a, Action& action) {
+  auto* user = app.add_subcommand("user", "manage users");
+  user->require_subcommand(1);
+  auto* add = user->add_subcommand("add", "add a user");
+  add->add_option("name", a.user_name)->required();
+  add->callback([&] {
+    action = [&] {
+      return WithTokens(a.data, [&](TokenStore& tokens) {
+        Status status = tokens.AddUser(a.user_name);
+        if (!status.ok()) return Fail(status);
+        std::printf("added user %s\n", a.user_name.c_str());
+        return 0;
+      });
+    };
+  });
+  auto* list = user->add_subcommand("list", "list users");
+  list->callback([&] {
+    action = [&] {
+      return WithTokens(a.data, [](TokenStore& tokens) {
+        auto users = tokens.ListUsers();
+        if (!users.ok()) return Fail(users.status());
+        for (const auto& u : *users) std::printf("%s\n", u.c_str());
+        return 0;
+      });
+    };
+  });
+  auto* quota = user->add_subcommand(
+      "quota", "give a user a quota of their own, in bytes ('default': the config's quota_bytes)");
+  quota->add_option("name", a.user_name)->required();
+  quota->add_option("bytes", a.quota_text, "bytes, or 'default'")->required();
+  quota->callback([&] {
+    action = [&] {
+      return WithTokens(a.data, [&](TokenStore& tokens) {
+        return SetQuota(tokens, a.data, a.user_name, a.quota_text);
+      });
+    };
+  });
+}
+
+int IssueToken(TokenStore& tokens, const std::string& user_name, const std::string& device) {
+  auto issued = tokens.Issue(user_name, device);
+  if (!issued.ok()) return Fail(issued.status());
+  std::fprintf(stderr, "token %lld for %s (shown once, store it now):\n",
+               static_cast<long long>(issued->id), user_name.c_str());
+  std::fwrite(issued->token.data(), 1, issued->token.size(), stdout);
+  std::fputc('\n', stdout);
+  return 0;
+}
+
+int ListTokens(TokenStore& tokens) {
+  auto list = tokens.List();
+  if (!list.ok()) return Fail(list.status());
+  for (const auto& t : *list) {
+    std::printf("%lld\t%s\t%s\t%lld\t%s\n", static_cast<long long>(t.id), t.user.c_str(),
+                t.device.c_str(), static_cast<long long>(t.created_unix),
+                t.revoked ? "revoked" : "active");
+  }
+  return 0;
+}
+
+void AddTokenCommands(CLI::App& app, Args& a, Action& action) {
+  auto* token = app.add_subcommand("token", "manage access tokens");
+  token->require_subcommand(1);
+  auto* issue = token->add_subcommand("issue", "issue a token (printed once)");
+  issue->add_option("user", a.user_name)->required();
+  issue->add_option("--device", a.device, "device name");
+  issue->callback([&] {
+    action = [&] {
+      return WithTokens(a.data,
+                        [&](TokenStore& t) { return IssueToken(t, a.user_name, a.device); });
+    };
+  });
+  auto* revoke = token->add_subcommand("revoke", "revoke a token");
+  revoke->add_option("id", a.token_id)->required();
+  revoke->callback([&] {
+    action = [&] {
+      return WithTokens(a.data, [&](TokenStore& tokens) {
+        Status status = tokens.Revoke(a.token_id);
+        if (!status.ok()) return Fail(status);
+        std::printf("revoked token %lld\n", static_cast<long long>(a.token_id));
+        return 0;
+      });
+    };
+  });
+  auto* list = token->add_subcommand("list", "list tokens");
+  list->callback([&] { action = [&] { return WithTokens(a.data, ListTokens); }; });
+}
+
+void AddCheckCommand(CLI::App& app, Args& a, Action& action) {
+  auto* check = app.add_subcommand(
+      "check",
+      "verify every object's size and SHA-256 against the index; exit 1 if any is damaged "
+      "(safe while the server runs)");
+  check->add_flag("--quarantine", a.quarantine,
+                  "move damaged objects' bytes to quarantine/ in the data directory (their index "
+                  "rows stay: clients get object_damaged)");
+  check->add_flag("--json", a.json, "print one JSON object instead of text");
+  check->callback([&] { action = [&] { return Check(a.data, a.quarantine, a.json); }; });
+}
+
 }  // namespace
 }  // namespace cardvault
 
@@ -146,102 +353,13 @@ int main(int argc, char** argv) {
   CLI::App app{"cardvault-server: encrypted blob storage over HTTPS"};
   app.require_subcommand(1);
   app.fallthrough();
-  std::string data = "/var/lib/cardvault-server";
-  app.add_option("--data", data, "data directory")->capture_default_str();
-
-  auto* init =
-      app.add_subcommand("init", "create the data directory, config and a dev certificate");
-  std::vector<std::string> hosts;
-  init->add_option("--host", hosts, "extra DNS name or IP address for the certificate");
-
-  auto* user = app.add_subcommand("user", "manage users");
-  user->require_subcommand(1);
-  auto* user_add = user->add_subcommand("add", "add a user");
-  std::string user_name;
-  user_add->add_option("name", user_name)->required();
-  user->add_subcommand("list", "list users");
-  auto* user_quota = user->add_subcommand(
-      "quota", "give a user a quota of their own, in bytes ('default': the config's quota_bytes)");
-  std::string quota_text;
-  user_quota->add_option("name", user_name)->required();
-  user_quota->add_option("bytes", quota_text, "bytes, or 'default'")->required();
-
-  auto* token = app.add_subcommand("token", "manage access tokens");
-  token->require_subcommand(1);
-  auto* token_issue = token->add_subcommand("issue", "issue a token (printed once)");
-  std::string device;
-  token_issue->add_option("user", user_name)->required();
-  token_issue->add_option("--device", device, "device name");
-  auto* token_revoke = token->add_subcommand("revoke", "revoke a token");
-  int64_t token_id = 0;
-  token_revoke->add_option("id", token_id)->required();
-  auto* token_list = token->add_subcommand("list", "list tokens");
-
-  auto* serve = app.add_subcommand("serve", "serve HTTPS until SIGTERM");
-
+  Args args;
+  Action action;
+  app.add_option("--data", args.data, "data directory")->capture_default_str();
+  AddInitAndServe(app, args, action);
+  AddUserCommands(app, args, action);
+  AddTokenCommands(app, args, action);
+  AddCheckCommand(app, args, action);
   CLI11_PARSE(app, argc, argv);
-
-  if (init->parsed()) return Init(data, hosts);
-  if (serve->parsed()) return Serve(data);
-
-  Env* env = Env::Default();
-  if (!env->Stat(data + "/config.json").ok()) {
-    return Fail(FailedPreconditionError(data + " is not initialized (run init)"));
-  }
-  auto tokens = TokenStore::Open(env, data + "/auth.db");
-  if (!tokens.ok()) return Fail(tokens.status());
-  if (user_quota->parsed()) {
-    auto users = (*tokens)->ListUsers();
-    if (!users.ok()) return Fail(users.status());
-    if (std::find(users->begin(), users->end(), user_name) == users->end()) {
-      return Fail(NotFoundError("no user " + user_name + " (see 'user list')", "no_such_user"));
-    }
-    std::optional<uint64_t> bytes;
-    if (quota_text != "default") {
-      uint64_t value = 0;
-      auto [end, ec] =
-          std::from_chars(quota_text.data(), quota_text.data() + quota_text.size(), value);
-      if (ec != std::errc() || end != quota_text.data() + quota_text.size()) {
-        return Fail(InvalidArgumentError("quota must be a number of bytes or 'default', not " +
-                                         quota_text));
-      }
-      bytes = value;
-    }
-    Status status = FileBlobStore::SetUserQuota(data, user_name, bytes);
-    if (!status.ok()) return Fail(status);
-    if (bytes) {
-      std::printf("quota of %s: %llu bytes\n", user_name.c_str(),
-                  static_cast<unsigned long long>(*bytes));
-    } else {
-      std::printf("quota of %s: the default (quota_bytes in config.json)\n", user_name.c_str());
-    }
-  } else if (user_add->parsed()) {
-    Status status = (*tokens)->AddUser(user_name);
-    if (!status.ok()) return Fail(status);
-    std::printf("added user %s\n", user_name.c_str());
-  } else if (user->parsed()) {
-    auto users = (*tokens)->ListUsers();
-    if (!users.ok()) return Fail(users.status());
-    for (const auto& u : *users) std::printf("%s\n", u.c_str());
-  } else if (token_issue->parsed()) {
-    auto issued = (*tokens)->Issue(user_name, device);
-    if (!issued.ok()) return Fail(issued.status());
-    std::fprintf(stderr, "token %lld for %s (shown once, store it now):\n",
-                 static_cast<long long>(issued->id), user_name.c_str());
-    std::fwrite(issued->token.data(), 1, issued->token.size(), stdout);
-    std::fputc('\n', stdout);
-  } else if (token_revoke->parsed()) {
-    Status status = (*tokens)->Revoke(token_id);
-    if (!status.ok()) return Fail(status);
-    std::printf("revoked token %lld\n", static_cast<long long>(token_id));
-  } else if (token_list->parsed()) {
-    auto list = (*tokens)->List();
-    if (!list.ok()) return Fail(list.status());
-    for (const auto& t : *list) {
-      std::printf("%lld\t%s\t%s\t%lld\t%s\n", static_cast<long long>(t.id), t.user.c_str(),
-                  t.device.c_str(), static_cast<long long>(t.created_unix),
-                  t.revoked ? "revoked" : "active");
-    }
-  }
-  return 0;
+  return action ? action() : 0;
 }

@@ -70,6 +70,8 @@ class EpochKeyring final : public Identity {
   Status OpenKeyObjectAt(size_t i) { return Open(i).status(); }
 
   size_t unopened_key_objects() const { return unopened_.size(); }
+  // The epoch id hint the i-th unopened key object was added with (empty without one).
+  ByteView unopened_hint(size_t i) const { return unopened_[i].hint; }
   size_t opened_epochs() const { return opened_.size(); }
   // Wipes every opened epoch key (e.g. after an idle timeout).
   void Forget() { opened_.clear(); }

@@ -15,6 +15,8 @@ PACKAGES=(
   softhsm2 opensc opensc-pkcs11 p11-kit-modules libp11-kit-dev
   # tools used by tests, the demo and the benchmarks
   openssl sqlite3 curl age procps pinentry-curses
+  # the second reader of the format, written from docs/format.md (tests/spec/)
+  python3 python3-cryptography
   # the tray's desktop test: a virtual X server, a tray host, xwininfo
   xvfb trayer x11-utils
   # the sync benchmark's comparison: rclone through a crypt remote to WebDAV

@@ -51,6 +51,9 @@ struct CardIdentity::Connection {
   CardToken token;
   CardKey key;  // public half; key.public_key is set
   CK_OBJECT_HANDLE private_handle = CK_INVALID_HANDLE;
+  // The selector's label matched none of the key's visible labels: the private key's
+  // label is checked after login.
+  bool label_unverified = false;
 };
 
 CardIdentity::CardIdentity(CardIdentityOptions options) : options_(std::move(options)) {}
@@ -113,7 +116,8 @@ StatusOr<std::unique_ptr<CardIdentity::Connection>> CardIdentity::Discover() {
   }
 
   std::vector<std::unique_ptr<Connection>> found;
-  std::string held;  // "label: id, id; label: id" for the wrong-card message
+  std::string seen;      // what each card shows, for the wrong-card message
+  bool any_key = false;  // some card shows a supported key
   for (CardToken& token : tokens) {
     auto connection = std::make_unique<Connection>();
     StatusOr<std::unique_ptr<Pkcs11Session>> session =
@@ -124,23 +128,16 @@ StatusOr<std::unique_ptr<CardIdentity::Connection>> CardIdentity::Discover() {
     }
     connection->session = std::move(session).value();
     CV_ASSIGN_OR_RETURN(std::vector<CardKey> keys, CardKey::List(*connection->session));
-    std::string ids;
-    for (CardKey& key : keys) {
-      if (!options_.key.label.empty() && key.label != options_.key.label) continue;
-      if (!options_.key.id.empty() && key.id != options_.key.id) continue;
-      if (!key.public_key.has_value()) continue;
-      ids += (ids.empty() ? "" : ", ") + HexEncode(key.public_key->key_id());
-      if (options_.key_id.empty() || key.public_key->key_id() == options_.key_id) {
-        if (connection->key.public_key.has_value()) {
-          return InvalidArgumentError(
-              "several keys on the card \"" + token.label + "\" match; choose one by label or id",
-              "ambiguous_key");
-        }
-        connection->key = std::move(key);
-      }
+    std::string shows;
+    for (const CardKey& key : keys) {
+      if (key.public_key.has_value()) shows += (shows.empty() ? "" : ", ") + key.Describe();
     }
-    if (!ids.empty()) held += (held.empty() ? "" : "; ") + token.label + ": " + ids;
-    if (connection->key.public_key.has_value()) {
+    any_key = any_key || !shows.empty();
+    seen += (seen.empty() ? "" : "; ") + token.Name() + " shows " +
+            (shows.empty() ? std::string("no usable key") : shows);
+    CV_ASSIGN_OR_RETURN(int chosen, ChooseKey(token, keys, &connection->label_unverified));
+    if (chosen >= 0) {
+      connection->key = std::move(keys[chosen]);
       connection->token = std::move(token);
       found.push_back(std::move(connection));
       // A known key id found once is enough (a second token with it is a copy).
@@ -153,19 +150,82 @@ StatusOr<std::unique_ptr<CardIdentity::Connection>> CardIdentity::Discover() {
                                     "serial",
                                 "ambiguous_key");
   }
-  if (found.empty()) {
-    if (held.empty()) {
-      return FailedPreconditionError(
-          "no inserted card holds a usable (RSA >= 2048 or EC P-256) key; create one with "
-          "`cardvault card init`",
-          kReasonNoKeyOnCard);
-    }
-    return PermissionDeniedError("the inserted card(s) hold key id(s) " + held + ", not " +
-                                     HexEncode(options_.key_id) +
-                                     "; insert the card this vault was set up with",
-                                 kReasonWrongCard);
-  }
+  if (found.empty()) return NotFoundHere(seen, any_key);
   return std::move(found.front());
+}
+
+StatusOr<int> CardIdentity::ChooseKey(const CardToken& token, const std::vector<CardKey>& keys,
+                                      bool* label_unverified) const {
+  const KeySelector& selector = options_.key;
+  *label_unverified = false;
+  if (options_.key_id.empty()) {
+    std::string why;
+    const int chosen = CardKey::Choose(keys, selector, &why);
+    if (chosen == CardKey::kSeveralMatch) {
+      return InvalidArgumentError(
+          "several keys on the " + token.Name() + " match" + selector.Describe() + ": " + why,
+          "ambiguous_key");
+    }
+    return chosen;
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const CardKey& key = keys[i];
+    if (!key.public_key.has_value() || key.public_key->key_id() != options_.key_id) continue;
+    if (selector.Matches(key)) return static_cast<int>(i);
+    // The label may be the private key's, which this card shows only after login: check
+    // it then (Connect).
+    if (!key.private_visible && selector.id.empty()) {
+      *label_unverified = true;
+      return static_cast<int>(i);
+    }
+  }
+  return CardKey::kNoneMatches;
+}
+
+Status CardIdentity::NotFoundHere(const std::string& seen, bool any_key) const {
+  if (options_.key_id.empty()) {
+    return FailedPreconditionError("no inserted card holds a usable (RSA >= 2048 or EC P-256) key" +
+                                       options_.key.Describe() + " (" + seen + ")",
+                                   kReasonNoKeyOnCard);
+  }
+  const std::string message =
+      "insert the card with key id " + HexEncode(options_.key_id) + options_.key.Describe() +
+      ": no inserted card shows it (" + seen +
+      "). A card its driver is still reading can show only some of its keys: if the right "
+      "card is in, wait a few seconds and run again";
+  return any_key ? PermissionDeniedError(message, kReasonWrongCard)
+                 : FailedPreconditionError(message, kReasonNoKeyOnCard);
+}
+
+Status CardIdentity::CheckPrivateLabel(Connection& connection) const {
+  if (!connection.label_unverified) return Status::Ok();
+  StatusOr<Bytes> label = connection.session->GetAttribute(connection.private_handle, CKA_LABEL);
+  const std::string text = label.ok() ? std::string(label->begin(), label->end()) : "";
+  if (text == options_.key.label) return Status::Ok();
+  return FailedPreconditionError(
+      "the key with key id " + HexEncode(options_.key_id) + " on the " + connection.token.Name() +
+          " is not labelled \"" + options_.key.label + "\" (" + connection.key.Describe() +
+          ", private key \"" + text + "\"); `cardvault card list` shows its labels and ids",
+      kReasonNoKeyOnCard);
+}
+
+Status CardIdentity::LoginFailure(const Status& failure, const CardToken& used) const {
+  if (failure.reason() != kReasonPinIncorrect && failure.reason() != kReasonLoginFailed) {
+    return failure;
+  }
+  // Only this slot's token info (one C_GetTokenInfo): the PIN counter flags, and the card
+  // named. PKCS#11 reports no exact count, only "low" and "final try".
+  StatusOr<CardToken> token = CardToken::Read(*options_.module, used.slot);
+  if (!token.ok()) return failure;
+  const std::string state =
+      token->pin_locked()      ? "PIN locked"
+      : token->pin_final_try() ? "one PIN try left, the next wrong PIN locks it"
+      : token->pin_count_low() ? "few PIN tries left"
+                               : "PIN tries left (the card reports no low count)";
+  return Status(failure.code(),
+                failure.message() + "; card \"" + token->label + "\": " + state + " (serial " +
+                    token->serial + ")",
+                failure.reason());
 }
 
 StatusOr<std::unique_ptr<CardIdentity::Connection>> CardIdentity::Connect(
@@ -183,11 +243,10 @@ StatusOr<std::unique_ptr<CardIdentity::Connection>> CardIdentity::Connect(
         "the PIN of card \"" + token.label + "\" is locked; unblock it with the card's PUK",
         kReasonPinLocked);
   }
-  if (connection->session->UserLoggedIn()) {
-    // Another session of this process logged the token in: no PIN needed.
-    CV_RETURN_IF_ERROR(connection->session->Login(nullptr));
-  } else if (token.protected_authentication_path()) {
-    CV_RETURN_IF_ERROR(connection->session->Login(nullptr));
+  Status login_status;
+  if (connection->session->UserLoggedIn() || token.protected_authentication_path()) {
+    // Logged in by another session of this process (no PIN needed), or a PIN pad.
+    login_status = connection->session->Login(nullptr);
   } else {
     if (options_.pin_source == nullptr) {
       return FailedPreconditionError("the card needs a PIN and no PIN source was given",
@@ -195,10 +254,18 @@ StatusOr<std::unique_ptr<CardIdentity::Connection>> CardIdentity::Connect(
     }
     PinRequest request{token.label, token.serial, token.pin_count_low(), token.pin_final_try()};
     CV_ASSIGN_OR_RETURN(SecretData pin, options_.pin_source->GetPin(request));
-    CV_RETURN_IF_ERROR(connection->session->Login(&pin));
+    login_status = connection->session->Login(&pin);
+  }
+  if (!login_status.ok()) {
+    sticky_ = true;  // a C_Login was spent: never again with this identity
+    return LoginFailure(login_status, connection->token);
   }
   CV_ASSIGN_OR_RETURN(connection->private_handle,
                       CardKey::FindPrivateHandle(*connection->session, connection->key.id));
+  if (Status label = CheckPrivateLabel(*connection); !label.ok()) {
+    sticky_ = true;  // the user's selection excludes this key: asking again would not help
+    return label;
+  }
   return connection;
 }
 
@@ -236,10 +303,7 @@ StatusOr<SecretData> CardIdentity::Unwrap(std::span<const Stanza> stanzas) {
         Connect(std::move(connection_), /*login=*/true);
     if (!connected.ok()) {
       Status status = std::move(connected).status();
-      const bool pin_failure =
-          status.reason() == kReasonPinIncorrect || status.reason() == kReasonPinLocked ||
-          status.code() == StatusCode::kCancelled || status.reason() == "pin_empty";
-      if (pin_failure) login_failure_ = status;
+      if (sticky_ || IsLoginFailure(status)) login_failure_ = status;
       connection_.reset();
       return status;
     }
@@ -258,9 +322,10 @@ StatusOr<SecretData> CardIdentity::Unwrap(std::span<const Stanza> stanzas) {
                      : UnwrapEcdh(*connection_, *stanza);
     if (key.ok()) return key;
     last_failure = std::move(key).status();
-    if (last_failure.reason() == kReasonCardAbsent || last_failure.reason() == "not_logged_in") {
-      // Card pulled, or logged out under us (another session of the process logged out):
-      // drop the session; a later Unwrap reconnects.
+    if (last_failure.reason() == kReasonCardAbsent || last_failure.reason() == kReasonCardRemoved ||
+        last_failure.reason() == kReasonCardFailed || last_failure.reason() == "not_logged_in") {
+      // Card pulled or failed, or logged out under us (another session of the process logged
+      // out): drop the session; a later Unwrap reconnects.
       connection_.reset();
       return last_failure;
     }
@@ -286,8 +351,11 @@ StatusOr<SecretData> CardIdentity::Decrypt(Connection& connection, CK_MECHANISM 
                                            ByteView input, size_t output_size) {
   CK_FUNCTION_LIST* f = connection.session->functions();
   CK_SESSION_HANDLE h = connection.session->handle();
-  CV_RETURN_IF_ERROR(
-      CkrToStatus(f->C_DecryptInit(h, &mechanism, connection.private_handle), "C_DecryptInit"));
+  CK_RV init = f->C_DecryptInit(h, &mechanism, connection.private_handle);
+  if (IsCardFailure(init)) {
+    return connection.token.OperationFailure(*options_.module, init, "C_DecryptInit");
+  }
+  CV_RETURN_IF_ERROR(CkrToStatus(init, "C_DecryptInit"));
   Bytes in(input.begin(), input.end());
   SecretData out(output_size);
   CK_ULONG out_len = out.size();
@@ -299,11 +367,9 @@ StatusOr<SecretData> CardIdentity::Decrypt(Connection& connection, CK_MECHANISM 
     ++private_key_operations_;
     rv = f->C_Decrypt(h, in.data(), in.size(), out.data(), &out_len);
   }
-  if (rv == CKR_GENERAL_ERROR || rv == CKR_FUNCTION_FAILED) {
-    // The key worked for C_DecryptInit; tokens such as SoftHSM2 report bad OAEP padding
-    // this way. Treat it as this stanza's failure, so other stanzas may still be tried.
-    return UnwrapFailed("the card could not decrypt the stanza (C_Decrypt returned " + CkrName(rv) +
-                        ")");
+  if (IsCardFailure(rv)) {
+    // A card pulled or failing, or (SoftHSM2) bad OAEP padding: UnwrapRsa tells them apart.
+    return connection.token.OperationFailure(*options_.module, rv, "C_Decrypt");
   }
   CV_RETURN_IF_ERROR(CkrToStatus(rv, "C_Decrypt"));
   out.Truncate(out_len);
@@ -324,9 +390,23 @@ StatusOr<SecretData> CardIdentity::UnwrapRsa(Connection& connection, const Stanz
       if (key->size() != kCardFileKeySize) return UnwrapFailed("the unwrapped key is not 32 bytes");
       return key;
     }
-    if (key.status().reason() != "mechanism_unsupported") return std::move(key).status();
+    if (key.status().reason() == kReasonCardFailed) {
+      // Still inserted, yet C_Decrypt failed: a failing card, or a damaged stanza on a token
+      // that reports bad OAEP padding as CKR_GENERAL_ERROR (SoftHSM2). Decrypt it raw and
+      // check the padding here to tell which; the file is called damaged only then.
+      StatusOr<SecretData> raw = UnwrapRawRsa(connection, stanza);
+      if (raw.ok() || raw.status().code() == StatusCode::kCorrupt) return raw;
+      if (raw.status().reason() == kReasonMechanismUnsupported) return std::move(key).status();
+      return raw;
+    }
+    if (key.status().reason() != kReasonMechanismUnsupported) return std::move(key).status();
     raw_rsa_ = true;  // the token lacks OAEP: raw RSA from now on
   }
+  return UnwrapRawRsa(connection, stanza);
+}
+
+StatusOr<SecretData> CardIdentity::UnwrapRawRsa(Connection& connection, const Stanza& stanza) {
+  const size_t k = stanza.body.size();
   CV_ASSIGN_OR_RETURN(SecretData raw,
                       Decrypt(connection, CK_MECHANISM{CKM_RSA_X_509, nullptr, 0}, stanza.body, k));
   if (raw.size() > k) return UnwrapFailed("the card returned an over-long RSA result");
@@ -371,6 +451,8 @@ StatusOr<SecretData> CardIdentity::UnwrapEcdh(Connection& connection, const Stan
   CK_RV rv = connection.session->functions()->C_DeriveKey(connection.session->handle(), &mechanism,
                                                           connection.private_handle, tmpl,
                                                           sizeof(tmpl) / sizeof(tmpl[0]), &derived);
+  if (IsCardFailure(rv))
+    return connection.token.OperationFailure(*options_.module, rv, "C_DeriveKey");
   CV_RETURN_IF_ERROR(CkrToStatus(rv, "C_DeriveKey"));
   ObjectGuard guard(*connection.session, derived);
   CV_ASSIGN_OR_RETURN(SecretData shared,

@@ -48,11 +48,20 @@ struct CardIdentityOptions {
 // - The first matching Unwrap finds the token, checks its key's id (PermissionDenied
 //   "wrong_card" if the card holds other keys), logs in once and keeps ONE session open
 //   for the identity's lifetime, so a batch of Unwraps logs in once.
-// - A failed login (pin_incorrect, pin_locked, pin_empty, cancelled) is sticky: later
+// - A failed login (pin_incorrect, login_failed, pin_locked, pin_empty, cancelled, or the
+//   card removed or failed during C_Login) is sticky: later
 //   Unwraps return the same error without asking for a PIN or calling C_Login again, so a
 //   batch cannot lock the card. To try another PIN, make a new CardIdentity.
-// - If the card is removed, Unwrap returns kUnavailable "card_absent" and drops the
-//   session; a later Unwrap reconnects (and asks for the PIN again).
+// - If the card is removed or fails during an operation, Unwrap returns kUnavailable
+//   "card_removed" or "card_failed" (the slot is re-checked to tell which; never kCorrupt,
+//   so callers never take it for a damaged file) and drops the session; a later Unwrap
+//   reconnects (and asks for the PIN again). A card gone before any operation is
+//   "card_absent".
+// - A card that shows no key with the expected key id is "wrong_card" (other keys shown) or
+//   "no_key_on_card" (none), with "insert the card with key id ..." and what each card
+//   shows; never advice to create a key.
+// - A failed wrong-PIN login reads only the token info of the slot in use, to add the PIN
+//   state and the card's name to the error.
 // - After options.idle_timeout without an Unwrap, a background thread logs out of the card
 //   and closes the session, so an unattended agent does not keep the card unlocked.
 // Thread-safe (calls are serialized).
@@ -75,10 +84,23 @@ class CardIdentity : public Identity {
   // initialized one if none was selected. kUnavailable "card_absent", kFailedPrecondition
   // "no_key_on_card", kPermissionDenied "wrong_card" or kInvalidArgument "ambiguous_key".
   StatusOr<std::unique_ptr<Connection>> Discover();
+  // Which of `keys` (listed from `token`) this identity uses: an index, or
+  // CardKey::kNoneMatches. `label_unverified`: the selector's label may be the private
+  // key's, which the card hides until login (Connect checks it then).
+  StatusOr<int> ChooseKey(const CardToken& token, const std::vector<CardKey>& keys,
+                          bool* label_unverified) const;
+  // No inserted card holds the key: "insert the card with key id ..." naming what the cards
+  // show (`seen`); wrong_card if they show other keys, else no_key_on_card.
+  Status NotFoundHere(const std::string& seen, bool any_key) const;
+  Status CheckPrivateLabel(Connection& connection) const;
+  // A failed login, with the PIN state of the card `used` (one C_GetTokenInfo).
+  Status LoginFailure(const Status& failure, const CardToken& used) const;
   // Finds the token and key (reusing `existing` if given) and, if `login`, logs in and
   // finds the private key. On failure `existing` is closed.
   StatusOr<std::unique_ptr<Connection>> Connect(std::unique_ptr<Connection> existing, bool login);
   StatusOr<SecretData> UnwrapRsa(Connection& connection, const Stanza& stanza);
+  // CKM_RSA_X_509 on the card, OAEP unpadding here; `stanza`'s body is modulus-long.
+  StatusOr<SecretData> UnwrapRawRsa(Connection& connection, const Stanza& stanza);
   StatusOr<SecretData> UnwrapEcdh(Connection& connection, const Stanza& stanza);
   // C_Decrypt of `input` with `mechanism` into a buffer of `output_size` bytes.
   StatusOr<SecretData> Decrypt(Connection& connection, CK_MECHANISM mechanism, ByteView input,
@@ -95,6 +117,7 @@ class CardIdentity : public Identity {
   std::thread idle_thread_;
   std::unique_ptr<Connection> connection_;  // guarded by mu_
   std::optional<Status> login_failure_;     // guarded by mu_; sticky
+  bool sticky_ = false;                     // guarded by mu_; Connect's failure is final
   bool raw_rsa_ = false;                    // guarded by mu_
   std::atomic<uint64_t> private_key_operations_{0};
 };

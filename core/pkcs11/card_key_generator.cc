@@ -1,6 +1,7 @@
 // CardKeyGenerator implementation: C_GenerateKeyPair templates for RSA and EC P-256.
 #include "core/pkcs11/card_key_generator.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "core/crypto.h"
@@ -42,25 +43,32 @@ StatusOr<CardKey> CardKeyGenerator::Generate(Pkcs11Session& session, const CardK
   const bool rsa = spec.algorithm != CardKeyAlgorithm::kEcP256;
   CK_MECHANISM mechanism{rsa ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN, nullptr, 0};
 
+  // Only what cardvault uses (unwrapping on the card; wrapping is done in software).
   std::vector<CK_ATTRIBUTE> pub = {
-      {CKA_TOKEN, &yes, sizeof(yes)},
-      {CKA_PRIVATE, &no, sizeof(no)},
-      {CKA_LABEL, label.data(), label.size()},
-      {CKA_ID, id.data(), id.size()},
+      {CKA_TOKEN, &yes, sizeof(yes)},          {CKA_PRIVATE, &no, sizeof(no)},
+      {CKA_LABEL, label.data(), label.size()}, {CKA_ID, id.data(), id.size()},
+      {CKA_VERIFY, &no, sizeof(no)},           {CKA_WRAP, &no, sizeof(no)},
   };
   std::vector<CK_ATTRIBUTE> priv = {
-      {CKA_TOKEN, &yes, sizeof(yes)},          {CKA_PRIVATE, &yes, sizeof(yes)},
-      {CKA_SENSITIVE, &yes, sizeof(yes)},      {CKA_EXTRACTABLE, &no, sizeof(no)},
-      {CKA_LABEL, label.data(), label.size()}, {CKA_ID, id.data(), id.size()},
+      {CKA_TOKEN, &yes, sizeof(yes)},
+      {CKA_PRIVATE, &yes, sizeof(yes)},
+      {CKA_SENSITIVE, &yes, sizeof(yes)},
+      {CKA_EXTRACTABLE, &no, sizeof(no)},
+      {CKA_LABEL, label.data(), label.size()},
+      {CKA_ID, id.data(), id.size()},
+      {CKA_SIGN, &no, sizeof(no)},
+      {CKA_UNWRAP, &no, sizeof(no)},
   };
   if (rsa) {
     pub.push_back({CKA_MODULUS_BITS, &bits, sizeof(bits)});
     pub.push_back({CKA_PUBLIC_EXPONENT, kRsaExponent, sizeof(kRsaExponent)});
     pub.push_back({CKA_ENCRYPT, &yes, sizeof(yes)});
     priv.push_back({CKA_DECRYPT, &yes, sizeof(yes)});
+    priv.push_back({CKA_DERIVE, &no, sizeof(no)});
   } else {
     pub.push_back({CKA_EC_PARAMS, kP256Params, sizeof(kP256Params)});
     priv.push_back({CKA_DERIVE, &yes, sizeof(yes)});
+    priv.push_back({CKA_DECRYPT, &no, sizeof(no)});
   }
   CK_OBJECT_HANDLE pub_handle = CK_INVALID_HANDLE, priv_handle = CK_INVALID_HANDLE;
   CK_RV rv =
@@ -68,6 +76,39 @@ StatusOr<CardKey> CardKeyGenerator::Generate(Pkcs11Session& session, const CardK
                                              priv.data(), priv.size(), &pub_handle, &priv_handle);
   CV_RETURN_IF_ERROR(CkrToStatus(rv, "C_GenerateKeyPair"));
   return CardKey::Find(session, KeySelector{spec.label, id});
+}
+
+StatusOr<bool> CardKeyGenerator::CanGenerate(const Pkcs11Module& module, CK_SLOT_ID slot,
+                                             CardKeyAlgorithm algorithm) {
+  CK_FUNCTION_LIST* f = module.functions();
+  CK_ULONG count = 0;
+  CK_RV rv = f->C_GetMechanismList(slot, nullptr, &count);
+  if (rv != CKR_OK) return CkrToStatus(rv, "C_GetMechanismList");
+  std::vector<CK_MECHANISM_TYPE> mechanisms(count);
+  rv = f->C_GetMechanismList(slot, mechanisms.data(), &count);
+  if (rv != CKR_OK) return CkrToStatus(rv, "C_GetMechanismList");
+  mechanisms.resize(count);
+  const bool rsa = algorithm != CardKeyAlgorithm::kEcP256;
+  const CK_MECHANISM_TYPE wanted = rsa ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN;
+  if (std::find(mechanisms.begin(), mechanisms.end(), wanted) == mechanisms.end()) return false;
+  CK_MECHANISM_INFO info{};
+  if (f->C_GetMechanismInfo(slot, wanted, &info) != CKR_OK) return true;  // listed: try it
+  if ((info.flags & CKF_GENERATE_KEY_PAIR) == 0) return false;
+  if (!rsa) return true;  // EC sizes are given in bits by some modules, bytes by others
+  const CK_ULONG bits = algorithm == CardKeyAlgorithm::kRsa3072 ? 3072 : 2048;
+  return info.ulMaxKeySize == 0 || (bits >= info.ulMinKeySize && bits <= info.ulMaxKeySize);
+}
+
+std::string CardKeyGenerator::Name(CardKeyAlgorithm algorithm) {
+  switch (algorithm) {
+    case CardKeyAlgorithm::kRsa2048:
+      return "RSA-2048";
+    case CardKeyAlgorithm::kRsa3072:
+      return "RSA-3072";
+    case CardKeyAlgorithm::kEcP256:
+      return "P-256";
+  }
+  return "?";
 }
 
 }  // namespace cardvault

@@ -24,9 +24,19 @@ class CardKeyGenerator {
  public:
   // Generates the pair with C_GenerateKeyPair in `session`, which MUST be read-write and
   // logged in. The private key is CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE and not
-  // CKA_EXTRACTABLE; both halves carry spec.label and spec.id. kAlreadyExists
-  // "key_exists" if a key with that label or id is already on the token.
+  // CKA_EXTRACTABLE; both halves carry spec.label and spec.id. Only the usages cardvault
+  // needs: RSA private CKA_DECRYPT, public CKA_ENCRYPT; P-256 private CKA_DERIVE; never
+  // CKA_SIGN, CKA_VERIFY, CKA_WRAP or CKA_UNWRAP. kAlreadyExists "key_exists" if a key with
+  // that label or id is already on the token.
   static StatusOr<CardKey> Generate(Pkcs11Session& session, const CardKeySpec& spec);
+
+  // Whether the module offers generating `algorithm` keys on the token in `slot`
+  // (CKM_RSA_PKCS_KEY_PAIR_GEN / CKM_EC_KEY_PAIR_GEN in C_GetMechanismList, within
+  // the mechanism's key sizes). No login, no PIN.
+  static StatusOr<bool> CanGenerate(const Pkcs11Module& module, CK_SLOT_ID slot,
+                                    CardKeyAlgorithm algorithm);
+  // "P-256", "RSA-2048", "RSA-3072".
+  static std::string Name(CardKeyAlgorithm algorithm);
 };
 
 }  // namespace cardvault

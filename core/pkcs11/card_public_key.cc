@@ -134,6 +134,16 @@ StatusOr<CardPublicKey> CardPublicKey::FromPkey(EVP_PKEY* raw) {
     }
     key.type_ = CardKeyType::kEcP256;
     key.bits_ = 256;
+    // The key id hashes the SPKI, so it MUST have one encoding per key (docs/format.md):
+    // the named curve and the uncompressed point, as a card's attributes give them. OpenSSL
+    // would otherwise keep the form it decoded, and a recipient string with a compressed
+    // point or explicit curve parameters would name a key id no card matches.
+    if (EVP_PKEY_set_utf8_string_param(raw, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                       OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 1 ||
+        EVP_PKEY_set_utf8_string_param(raw, OSSL_PKEY_PARAM_EC_ENCODING,
+                                       OSSL_PKEY_EC_ENCODING_GROUP) != 1) {
+      return InternalError("OpenSSL could not set the EC key's encoding");
+    }
     key.ec_point_.resize(kP256PointSize);
     size_t len = 0;
     if (EVP_PKEY_get_octet_string_param(raw, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,

@@ -50,8 +50,10 @@ StatusOr<std::unique_ptr<CardRecipient>> CardRecipient::Parse(std::string_view t
         "recipient_invalid");
   }
   if (key->spki() != *der) {
-    return InvalidArgumentError("the card recipient's public key is not in canonical DER form",
-                                "recipient_invalid");
+    return InvalidArgumentError(
+        "the card recipient's public key is not in canonical DER form (minimal lengths, an "
+        "uncompressed EC point): copy it as `cardvault card list` prints it",
+        "recipient_invalid");
   }
   return New(std::move(key).value());
 }

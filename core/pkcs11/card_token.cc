@@ -25,6 +25,29 @@ std::string Describe(const TokenSelector& selector) {
 
 }  // namespace
 
+std::string CardToken::Name() const { return "card \"" + label + "\" (serial " + serial + ")"; }
+
+Status CardToken::OperationFailure(const Pkcs11Module& module, CK_RV rv,
+                                   std::string_view operation) const {
+  const std::string what = std::string(operation) + " returned " + CkrName(rv);
+  StatusOr<CardToken> now = Read(module, slot);
+  const bool gone =
+      rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT || !now.ok() || now->serial != serial;
+  if (gone) {
+    return UnavailableError("the " + Name() + " was removed during " + std::string(operation) +
+                                " (" + what +
+                                "); the file is not at fault: insert the card "
+                                "and run again",
+                            kReasonCardRemoved);
+  }
+  return UnavailableError("the " + Name() + " failed during " + std::string(operation) + " (" +
+                              what +
+                              ") and is still inserted; the file is not at fault: "
+                              "remove and reinsert the card and run again (if it keeps "
+                              "failing, the card or its reader is faulty)",
+                          kReasonCardFailed);
+}
+
 StatusOr<CardToken> CardToken::Read(const Pkcs11Module& module, CK_SLOT_ID slot) {
   CK_TOKEN_INFO info{};
   CK_RV rv = module.functions()->C_GetTokenInfo(slot, &info);

@@ -5,6 +5,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/pkcs11/pkcs11_module.h"
@@ -38,6 +39,14 @@ struct CardToken {
   bool pin_count_low() const { return (flags & CKF_USER_PIN_COUNT_LOW) != 0; }
   bool pin_final_try() const { return (flags & CKF_USER_PIN_FINAL_TRY) != 0; }
   bool pin_locked() const { return (flags & CKF_USER_PIN_LOCKED) != 0; }
+
+  // Why `operation` on this token failed with `rv`, one of IsCardFailure (pkcs11_status.h).
+  // Re-reads the slot (C_GetTokenInfo only): kUnavailable "card_removed" if this token is no
+  // longer there (no token, or one with another serial, or rv says so), else kUnavailable
+  // "card_failed". Never kCorrupt: a card failure says nothing about the file.
+  Status OperationFailure(const Pkcs11Module& module, CK_RV rv, std::string_view operation) const;
+  // "card "LABEL" (serial S)", for messages.
+  std::string Name() const;
 
   // Reads the token in `slot`.
   static StatusOr<CardToken> Read(const Pkcs11Module& module, CK_SLOT_ID slot);

@@ -42,17 +42,35 @@ Status Pkcs11Session::Login(const SecretData* pin) {
                         : functions()->C_Login(handle_, CKU_USER,
                                                const_cast<CK_UTF8CHAR*>(pin->data()), pin->size());
   }
-  if (rv == CKR_GENERAL_ERROR) {
-    // Some cards behind OpenSC report a wrong PIN this way; never retry it either.
-    return PermissionDeniedError(
-        "the card refused the login with CKR_GENERAL_ERROR (some cards report a wrong PIN "
-        "this way); it was not retried",
-        kReasonPinIncorrect);
-  }
+  if (IsCardFailure(rv)) return LoginFailure(rv);
   if (rv != CKR_USER_ALREADY_LOGGED_IN) CV_RETURN_IF_ERROR(CkrToStatus(rv, "C_Login"));
   logged_in_ = true;
   module_->AddLogin(slot_);
   return Status::Ok();
+}
+
+Status Pkcs11Session::LoginFailure(CK_RV rv) const {
+  const std::string what = "C_Login returned " + CkrName(rv);
+  CK_TOKEN_INFO info{};
+  const bool present = functions()->C_GetTokenInfo(slot_, &info) == CKR_OK;
+  if (!present || rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT) {
+    return UnavailableError("the card was removed during the PIN check (" + what +
+                                "); the PIN was not retried: insert the card and run again",
+                            kReasonCardRemoved);
+  }
+  if (rv == CKR_DEVICE_ERROR) {
+    return UnavailableError("the card failed during the PIN check (" + what +
+                                ") and is still inserted; the PIN was not retried: remove and "
+                                "reinsert the card and run again",
+                            kReasonCardFailed);
+  }
+  // Some cards behind OpenSC answer a wrong PIN with CKR_GENERAL_ERROR; so does a card that
+  // failed or was pulled and pushed back. Never retried either way.
+  return PermissionDeniedError(
+      "wrong PIN, or the card was removed or failed (" + what +
+          "); the PIN was not retried: check the PIN and that the card is firmly inserted "
+          "before trying again (cards lock after a few wrong PINs)",
+      kReasonLoginFailed);
 }
 
 StatusOr<CK_TOKEN_INFO> Pkcs11Session::TokenInfo() const {

@@ -34,7 +34,10 @@ class Pkcs11Session {
 
   // Logs the user in with `pin`, or through the reader's protected authentication path
   // (PIN pad, C_Login with a NULL PIN) if `pin` is null. Makes at most one C_Login call
-  // and never retries; none if the token is already logged in (UserLoggedIn()).
+  // and never retries; none if the token is already logged in (UserLoggedIn()). When C_Login
+  // answers a card failure (IsCardFailure), the slot is re-checked: kUnavailable
+  // "card_removed" if the token is gone, kUnavailable "card_failed" for CKR_DEVICE_ERROR,
+  // else kPermissionDenied "login_failed" ("wrong PIN, or the card was removed or failed").
   Status Login(const SecretData* pin);
   bool logged_in() const { return logged_in_; }
   // Whether the token is logged in for this process already (C_GetSessionInfo state),
@@ -61,6 +64,8 @@ class Pkcs11Session {
 
  private:
   Pkcs11Session(std::shared_ptr<Pkcs11Module> module, CK_SLOT_ID slot, CK_SESSION_HANDLE handle);
+  // The Status for a C_Login answer `rv` with IsCardFailure(rv) (see Login).
+  Status LoginFailure(CK_RV rv) const;
   // Reads an attribute into `out` after sizing it; `out` is resized to the value's length.
   template <typename Buffer>
   Status ReadAttribute(CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type, Buffer& out);

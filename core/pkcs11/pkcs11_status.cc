@@ -69,6 +69,17 @@ std::string CkrName(CK_RV rv) {
   }
 }
 
+bool IsCardFailure(CK_RV rv) {
+  return rv == CKR_GENERAL_ERROR || rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
+         rv == CKR_DEVICE_ERROR || rv == CKR_FUNCTION_FAILED;
+}
+
+bool IsLoginFailure(const Status& status) {
+  const std::string& r = status.reason();
+  return r == kReasonPinIncorrect || r == kReasonPinLocked || r == kReasonLoginFailed ||
+         r == "pin_empty" || r == "pin_cancelled" || status.code() == StatusCode::kCancelled;
+}
+
 Status CkrToStatus(CK_RV rv, std::string_view operation) {
   if (rv == CKR_OK) return Status::Ok();
   const std::string what = std::string(operation) + " returned " + CkrName(rv);
@@ -110,7 +121,7 @@ Status CkrToStatus(CK_RV rv, std::string_view operation) {
     case CKR_KEY_FUNCTION_NOT_PERMITTED:
     case CKR_KEY_TYPE_INCONSISTENT:
       return UnsupportedError("the card does not offer this operation (" + what + ")",
-                              "mechanism_unsupported");
+                              kReasonMechanismUnsupported);
     case CKR_ENCRYPTED_DATA_INVALID:
     case CKR_ENCRYPTED_DATA_LEN_RANGE:
     case CKR_DATA_INVALID:
@@ -119,9 +130,8 @@ Status CkrToStatus(CK_RV rv, std::string_view operation) {
                           "stanza_unwrap_failed");
     case CKR_KEY_HANDLE_INVALID:
     case CKR_OBJECT_HANDLE_INVALID:
-      return FailedPreconditionError(
-          "the key is no longer on the card (" + what + "); run `cardvault card init`",
-          kReasonNoKeyOnCard);
+      return FailedPreconditionError("the key is no longer on the card (" + what + ")",
+                                     kReasonNoKeyOnCard);
     case CKR_FUNCTION_CANCELED:
     case CKR_CANCEL:
       return CancelledError("the operation was cancelled on the card reader (" + what + ")",

@@ -83,7 +83,7 @@ TEST_F(CardCliTest, InitThenListShowsTheKeyAndInitNeverReplacesIt) {
   std::string serial = InitToken("My card");
   CliResult empty = RunCli("card list" + module_);
   ASSERT_EQ(empty.code, 0) << empty.output;
-  EXPECT_NE(empty.output.find("keys: none (create one with: cardvault card init"),
+  EXPECT_NE(empty.output.find("keys: none (for a new vault, create one with: cardvault card init"),
             std::string::npos)
       << empty.output;
 
@@ -284,7 +284,9 @@ TEST_F(CardCliTest, BackupCardDecryptsWhenTheMainCardIsGone) {
   ASSERT_EQ(soft.code, 0) << soft.output;
 }
 
-TEST_F(CardCliTest, ACardWithoutAKeyPointsAtCardInit) {
+// A new key would open nothing of this file: name the key id it needs and what the card
+// shows, never `card init`.
+TEST_F(CardCliTest, ACardWithoutTheKeyNamesTheKeyIdAndNeverAdvisesCardInit) {
   std::string recipient = InitCardWithKey("My card");
   ASSERT_EQ(EncryptTo(recipient, dir() + "/s.cvb").code, 0);
   std::filesystem::remove_all(token_dir());
@@ -294,8 +296,116 @@ TEST_F(CardCliTest, ACardWithoutAKeyPointsAtCardInit) {
                        "/out " + dir() + "/s.cvb");
   EXPECT_EQ(d.code, 1);
   EXPECT_NE(d.output.find("no_key_on_card"), std::string::npos) << d.output;
-  EXPECT_NE(d.output.find("cardvault card init"), std::string::npos) << d.output;
+  EXPECT_NE(d.output.find("insert the card with key id "), std::string::npos) << d.output;
+  EXPECT_NE(d.output.find("card \"blank card\" (serial "), std::string::npos) << d.output;
+  EXPECT_NE(d.output.find("shows no usable key"), std::string::npos) << d.output;
+  EXPECT_EQ(d.output.find("card init"), std::string::npos) << d.output;
   EXPECT_FALSE(std::filesystem::exists(dir() + "/out"));
+}
+
+// The lines of a shim call log (CV_SHIM_CALLS) naming `call`.
+int CountCalls(const std::string& log, const std::string& call) {
+  return Count(ReadAll(log), call + "\n");
+}
+
+// After a wrong PIN the error names the card and its PIN state from the token info of the
+// slot in use: the token is not listed, opened or searched a second time.
+TEST_F(CardCliTest, WrongPinReadsTheTokenOnce) {
+  std::string recipient = InitCardWithKey("My card");
+  ASSERT_EQ(EncryptTo(recipient, dir() + "/s.cvb").code, 0);
+  const std::string calls = dir() + "/calls";
+  setenv("CV_SHIM_CALLS", calls.c_str(), 1);
+  std::string bad = WriteSecretFile("bad-pin", "000000\n");
+  CliResult d = RunCli("decrypt --card --module " + std::string(CARDVAULT_FLAG_SHIM) +
+                       " --pin-file " + bad + " -o " + dir() + "/out " + dir() + "/s.cvb");
+  unsetenv("CV_SHIM_CALLS");
+  EXPECT_EQ(d.code, 1) << d.output;
+  EXPECT_NE(d.output.find("pin_incorrect"), std::string::npos) << d.output;
+  EXPECT_NE(d.output.find("card \"My card\": few PIN tries left"), std::string::npos) << d.output;
+  EXPECT_EQ(CountCalls(calls, "C_Login"), 1) << ReadAll(calls);
+  EXPECT_EQ(CountCalls(calls, "C_GetSlotList"), 1) << ReadAll(calls);
+  // One read of the keys: public keys, certificates, private keys.
+  EXPECT_EQ(CountCalls(calls, "C_FindObjectsInit"), 3) << ReadAll(calls);
+}
+
+// A card that cannot generate keys (a CAC or PIV card set up by an IT department): card
+// init says so, naming the card, before any PIN, and points at the key already there.
+TEST_F(CardCliTest, InitOnACardWithoutKeyGenerationAsksNoPin) {
+  std::string serial = InitToken("IT card");
+  const std::string calls = dir() + "/calls";
+  setenv("CV_SHIM_CALLS", calls.c_str(), 1);
+  setenv("CV_SHIM_NO_KEYGEN", "1", 1);
+  for (const char* type : {"p256", "rsa2048"}) {
+    // A PIN file that does not exist: reading it would fail with another error.
+    CliResult init =
+        RunCli("card init --module " + std::string(CARDVAULT_FLAG_SHIM) +
+               " --token 'IT card' --type " + type + " --pin-file " + dir() + "/never-read-pin");
+    EXPECT_EQ(init.code, 1) << init.output;
+    EXPECT_NE(init.output.find("mechanism_unsupported"), std::string::npos) << init.output;
+    EXPECT_NE(init.output.find("card \"IT card\" (serial " + serial + ")"), std::string::npos)
+        << init.output;
+    EXPECT_NE(init.output.find("cardvault card list"), std::string::npos) << init.output;
+    EXPECT_NE(init.output.find("--key-label"), std::string::npos) << init.output;
+    EXPECT_EQ(init.output.find("never-read-pin"), std::string::npos) << init.output;
+  }
+  CliResult list = RunCli("card list --module " + std::string(CARDVAULT_FLAG_SHIM));
+  EXPECT_NE(list.output.find("keys: none (this card cannot generate keys)"), std::string::npos)
+      << list.output;
+  EXPECT_EQ(list.output.find("card init"), std::string::npos) << list.output;
+  unsetenv("CV_SHIM_NO_KEYGEN");
+  unsetenv("CV_SHIM_CALLS");
+  EXPECT_EQ(CountCalls(calls, "C_Login"), 0) << ReadAll(calls);
+  EXPECT_EQ(CountCalls(calls, "C_GenerateKeyPair"), 0) << ReadAll(calls);
+  EXPECT_NE(RunCli("card list" + module_).output.find("keys: none"), std::string::npos);
+}
+
+// A PIV-like card: a private key and a certificate with different labels, no public key
+// object (imported with OpenSC's pkcs11-tool). The key is chosen by either label, by its
+// CKA_ID or by its key id, and decrypts what was encrypted to its recipient.
+TEST_F(CardCliTest, PivLikeCardIsSelectedByAnyLabelOrId) {
+  InitToken("PIV card");
+  const std::string key = dir() + "/km.pem", der = dir() + "/km.der", cert = dir() + "/km.crt";
+  const std::string tool = std::string("pkcs11-tool --module ") + kSoftHsmModule +
+                           " --token-label 'PIV card' --login --pin " + kUserPin + " --id 03 ";
+  ASSERT_EQ(Run("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out " + key +
+                " 2>/dev/null && openssl pkey -in " + key + " -outform DER -out " + der +
+                " && openssl req -x509 -new -key " + key +
+                " -subj /CN=piv-key-management -days 2 -outform DER -out " + cert + " && " + tool +
+                "--write-object " + der +
+                " --type privkey --usage-decrypt --label 'KEY MAN key' >/dev/null 2>&1 && " + tool +
+                "--write-object " + cert +
+                " --type cert --label 'Certificate for Key Management' >/dev/null 2>&1"),
+            0);
+  CliResult list = RunCli("card list" + module_);
+  ASSERT_EQ(list.code, 0) << list.output;
+  const std::string shown = "key \"Certificate for Key Management\" CKA_ID 03 RSA-2048 key id ";
+  const size_t at = list.output.find(shown);
+  ASSERT_NE(at, std::string::npos) << list.output;
+  const std::string key_id = list.output.substr(at + shown.size(), 16);
+  EXPECT_NE(list.output.find("(from certificate)"), std::string::npos) << list.output;
+  const size_t r = list.output.find("recipient cv-p11-", at);
+  ASSERT_NE(r, std::string::npos) << list.output;
+  const std::string recipient = FirstLine(list.output.substr(r + 10));
+  ASSERT_EQ(EncryptTo(recipient, dir() + "/s.cvb").code, 0);
+
+  for (const std::string& selection :
+       {std::string("KEY MAN key"), std::string("Certificate for Key Management"),
+        std::string("03"), key_id}) {
+    SCOPED_TRACE(selection);
+    std::filesystem::remove(dir() + "/out");
+    CliResult d = RunCli("decrypt --card" + module_ + " --key-label '" + selection +
+                         "' --pin-file " + pin_file_ + " -o " + dir() + "/out " + dir() + "/s.cvb");
+    ASSERT_EQ(d.code, 0) << d.output;
+    EXPECT_EQ(ReadAll(dir() + "/out"), "api-token=hunter2\n");
+  }
+  // A label the key does not carry is refused, without advice to create a key.
+  CliResult other = RunCli("decrypt --card" + module_ + " --key-label 'PIV AUTH key' --pin-file " +
+                           pin_file_ + " -o " + dir() + "/out2 " + dir() + "/s.cvb");
+  EXPECT_EQ(other.code, 1) << other.output;
+  EXPECT_NE(other.output.find("no_key_on_card"), std::string::npos) << other.output;
+  EXPECT_NE(other.output.find("KEY MAN key"), std::string::npos) << other.output;
+  EXPECT_EQ(other.output.find("card init"), std::string::npos) << other.output;
+  EXPECT_FALSE(std::filesystem::exists(dir() + "/out2"));
 }
 
 TEST_F(CardCliTest, DecryptsWithAPinentry) {

@@ -75,5 +75,40 @@ TEST_F(CliTest, UsageErrorsTeach) {
   EXPECT_NE(missing.code, 0);
 }
 
+// A PIN on the command line is refused in any spelling, and no error repeats it.
+TEST_F(CliTest, APinOnTheCommandLineIsRefusedAndNeverEchoed) {
+  const std::string pin = "739146";
+  for (const std::string& spelling :
+       {"--pin " + pin, "--pin=" + pin, "--PIN " + pin, "-pin " + pin, "--pin-code " + pin,
+        "--user-pin=" + pin, "--user_pin " + pin}) {
+    SCOPED_TRACE(spelling);
+    for (const std::string& command :
+         {"decrypt --card " + spelling + " -o " + dir_ + "/o f.cvb",
+          "restore --target " + dir_ + "/t " + spelling, "card init " + spelling}) {
+      CliResult r = RunCli(command);
+      EXPECT_EQ(r.code, 2) << r.output;
+      EXPECT_NE(r.output.find("pin_on_command_line"), std::string::npos) << r.output;
+      EXPECT_NE(r.output.find("--pin-file"), std::string::npos) << r.output;
+      EXPECT_EQ(r.output.find(pin), std::string::npos) << r.output;
+    }
+  }
+  // --pin-file itself is fine (it fails later, on the missing input, without echoing).
+  CliResult file = RunCli("decrypt --card --pin-file " + dir_ + "/pin -o " + dir_ + "/o " + pin);
+  EXPECT_EQ(file.output.find("pin_on_command_line"), std::string::npos) << file.output;
+  EXPECT_EQ(file.output.find(pin), std::string::npos) << file.output;
+}
+
+// A parse error names the option but not the value: a secret typed in the wrong place
+// (e.g. as a file name) is not printed back.
+TEST_F(CliTest, ParseErrorsNeverEchoAValue) {
+  CliResult r = RunCli("decrypt -i " + dir_ + "/id.key hunter2-secret");
+  EXPECT_NE(r.code, 0);
+  EXPECT_EQ(r.output.find("hunter2-secret"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("<value>"), std::string::npos) << r.output;
+  CliResult extra = RunCli("inspect a.cvb b.cvb --nonsense=swordfish");
+  EXPECT_NE(extra.code, 0);
+  EXPECT_EQ(extra.output.find("swordfish"), std::string::npos) << extra.output;
+}
+
 }  // namespace
 }  // namespace cardvault

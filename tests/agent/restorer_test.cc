@@ -12,12 +12,16 @@
 #include <fstream>
 #include <map>
 
+#include "agent/card_identity_set.h"
 #include "agent/sync_engine.h"
 #include "core/encryptor.h"
 #include "core/fault_injection_env.h"
 #include "core/key_epoch.h"
 #include "core/memory_file.h"
+#include "core/pkcs11/card_key_generator.h"
+#include "core/pkcs11/card_recipient.h"
 #include "core/x25519_recipient.h"
+#include "tests/core/pkcs11/softhsm_test_base.h"
 
 namespace cardvault {
 namespace {
@@ -586,6 +590,171 @@ TEST_F(RestorerTest, TamperedObjectIsReportedByPathAndTheRestContinues) {
   EXPECT_EQ(entries, 2);
 }
 
+// The ways an object is damaged on a server's disk, as a reader sees them.
+enum class Damage { kFlipLast, kCut100, kFlipFirstChunk };
+
+void DamageBlob(Bytes& blob, Damage d) {
+  switch (d) {
+    case Damage::kFlipLast:  // the v2 trailer, or a v1 blob's final tag
+      blob[blob.size() - 3] ^= 0x01;
+      break;
+    case Damage::kCut100:
+      blob.resize(blob.size() - 100);
+      break;
+    case Damage::kFlipFirstChunk:
+      blob[LoadU32(blob.data() + 10) + format::kPreambleSize + 40] ^= 0x01;
+      break;
+  }
+}
+
+// v1 and v2, small (fetched whole) and large, every kind of damage: the damaged newest
+// version is listed by path and marked, and restore places nothing for that path (never
+// the older version in its stead) unless asked with allow_older.
+TEST_F(RestorerTest, ADamagedNewestVersionIsNeverReplacedByAnOlderOne) {
+  struct Case {
+    uint16_t version;
+    size_t size;
+    Damage damage;
+  };
+  const Case cases[] = {
+      {format::kVersion1, 3000, Damage::kFlipLast},
+      {format::kVersion1, 3000, Damage::kCut100},
+      {format::kVersion1, 200000, Damage::kCut100},
+      {format::kVersion1, 200000, Damage::kFlipLast},  // found when it is downloaded
+      {format::kVersion2, 3000, Damage::kFlipFirstChunk},
+      {format::kVersion2, 200000, Damage::kFlipLast},
+      {format::kVersion2, 200000, Damage::kCut100},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::to_string(c.version) + "/" + std::to_string(c.size) + "/" +
+                 std::to_string(static_cast<int>(c.damage)));
+    client_.objects.clear();
+    NewEpoch();
+    fs::remove_all(target_);
+    const std::string old_content(c.size, 'o'), new_content(c.size, 'n');
+    const std::string old_id =
+        Put("key.pem", old_content, 100, 0600, format::Kind::kFile, c.version, 100);
+    const std::string new_id =
+        Put("key.pem", new_content, 200, 0600, format::Kind::kFile, c.version, 200);
+    DamageBlob(client_.objects[new_id].data, c.damage);
+    auto s = Run();
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    const std::vector<RemoteVersion>& versions = restorer_->history().at("key.pem");
+    ASSERT_EQ(versions.size(), 2u) << "the damaged version is still listed";
+    const bool found_at_load =
+        !(c.version == format::kVersion1 && c.size > 64 * 1024 && c.damage == Damage::kFlipLast);
+    EXPECT_EQ(versions[1].damaged(), found_at_load);
+    EXPECT_FALSE(versions[0].damaged());
+    EXPECT_EQ(s->restored, 0u);
+    ASSERT_EQ(s->failures.size(), 1u);
+    EXPECT_EQ(s->failures[0].what, "key.pem");
+    EXPECT_EQ(s->failures[0].object_id, new_id);
+    EXPECT_TRUE(s->failures[0].damaged);
+    EXPECT_EQ(s->failures[0].status.code(), StatusCode::kCorrupt);
+    if (found_at_load) {
+      EXPECT_NE(s->failures[0].status.message().find("--allow-older"), std::string::npos)
+          << s->failures[0].status.message();
+      EXPECT_NE(s->failures[0].status.message().find(old_id.substr(0, 16)), std::string::npos);
+    }
+    EXPECT_FALSE(fs::exists(target_ + "/key.pem")) << "no older content in its stead";
+    if (!found_at_load) continue;
+    RestoreOptions older;
+    older.allow_older = true;
+    s = Run(older);
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s->restored, 1u);
+    EXPECT_TRUE(s->failures.empty());
+    EXPECT_TRUE(ReadText(target_ + "/key.pem") == old_content);
+  }
+}
+
+// An object the server refuses to serve (object_damaged: its file is missing or cut short
+// on the server's disk) before its header could be read: named by id, and says so.
+TEST_F(RestorerTest, AnObjectWhoseHeaderCannotBeReadIsNamedByIdAndSaysSo) {
+  Put("a", "alpha", 100);
+  const std::string gone = Put("b", "beta", 100);
+  class Refusing final : public ObjectClientWrapper {
+   public:
+    Refusing(MemoryClient* inner, std::string id)
+        : ObjectClientWrapper(inner), id_(std::move(id)) {}
+    StatusOr<ObjectInfo> Get(std::string_view id, const GetOptions& o,
+                             const ByteSink& sink) override {
+      if (id == id_) return CorruptError("damaged on the server: missing", "object_damaged");
+      return ObjectClientWrapper::Get(id, o, sink);
+    }
+
+   private:
+    std::string id_;
+  };
+  Refusing refusing(&client_, gone);
+  Restorer r(&refusing, &card_, Env::Default());
+  ASSERT_TRUE(r.Load().ok());
+  ASSERT_EQ(r.load_failures().size(), 1u);
+  EXPECT_EQ(r.load_failures()[0].what, gone);
+  EXPECT_EQ(r.load_failures()[0].object_id, gone);
+  EXPECT_TRUE(r.load_failures()[0].damaged);
+  EXPECT_EQ(r.load_failures()[0].status.reason(), "object_damaged");
+  EXPECT_NE(r.load_failures()[0].status.message().find("its path cannot be read"),
+            std::string::npos);
+}
+
+// A damaged key object: the files of its epoch are named as unreadable because of it; the
+// other epochs restore.
+TEST_F(RestorerTest, ADamagedKeyObjectNamesTheFilesItMakesUnreadable) {
+  Put("one", "first epoch", 100);
+  std::string first_key;
+  for (const auto& [id, o] : client_.objects) {
+    if (o.kind == ObjectKind::kKey) first_key = id;
+  }
+  NewEpoch();
+  Put("two", "second epoch", 200);
+  const std::string lost_a = Put("three", "second epoch too", 200);
+  std::string second_key;
+  for (const auto& [id, o] : client_.objects) {
+    if (o.kind == ObjectKind::kKey && id != first_key) second_key = id;
+  }
+  Bytes& key_object = client_.objects[second_key].data;
+  key_object[key_object.size() - 5] ^= 0x01;
+  auto s = Run();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->restored, 1u);
+  EXPECT_EQ(ReadText(target_ + "/one"), "first epoch");
+  int key_failures = 0, file_failures = 0;
+  for (const RestoreFailure& f : s->failures) {
+    EXPECT_TRUE(f.damaged);
+    if (f.what.rfind("key object", 0) == 0) {
+      ++key_failures;
+    } else {
+      ++file_failures;
+      EXPECT_EQ(f.status.reason(), "key_object_damaged");
+      EXPECT_NE(f.status.message().find(second_key.substr(0, 16)), std::string::npos);
+    }
+  }
+  EXPECT_EQ(key_failures, 1);
+  EXPECT_EQ(file_failures, 2);
+  EXPECT_TRUE(restorer_->unopenable().empty());
+}
+
+// An identity that holds only some epochs (a recovery key added later): the others'
+// objects are out of its reach, counted apart, not reported as damaged.
+TEST_F(RestorerTest, ObjectsOfEpochsTheIdentityCannotOpenAreCountedNotFailed) {
+  for (int i = 0; i < 30; ++i) Put("old/" + std::to_string(i), "x", 100);
+  X25519Identity backup = X25519Identity::Generate().value();
+  X25519Recipient backup_recipient = backup.recipient();
+  NewEpoch(&backup_recipient);
+  Put("new", "y", 200);
+  Restorer r(&client_, &backup, Env::Default());
+  ASSERT_TRUE(r.Load().ok());
+  EXPECT_EQ(r.unopenable().size(), 30u);
+  EXPECT_TRUE(r.load_failures().empty());
+  RestoreOptions o;
+  o.target_dir = target_;
+  auto s = r.Restore(o);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->restored, 1u);
+  EXPECT_TRUE(s->failures.empty());
+}
+
 TEST_F(RestorerTest, WrongCardNamesTheExpectedKeysAndWritesNothing) {
   for (int i = 0; i < 20; ++i) Put("f" + std::to_string(i), "secret", 100);
   X25519Identity other = X25519Identity::Generate().value();
@@ -728,8 +897,10 @@ TEST_F(RestorerTest, VersionTwoBlobsListRestoreAndResume) {
   EXPECT_EQ(ReadText(target_ + "/small"), "two");
   EXPECT_EQ(restorer_->history().at("big").at(0).metadata.sha256, Sha256(AsBytes(big)));
   EXPECT_EQ(restorer_->history().at("small").at(0).metadata.sha256, Sha256(AsBytes("two")));
-  ASSERT_EQ(s->failures.size(), 1u);  // the listing's failures are the restore's too
-  EXPECT_EQ(s->failures[0].what, bad_id);
+  ASSERT_EQ(s->failures.size(), 1u);  // named by its path, read from its intact header
+  EXPECT_EQ(s->failures[0].what, "bad");
+  EXPECT_EQ(s->failures[0].object_id, bad_id);
+  EXPECT_TRUE(s->failures[0].damaged);
   EXPECT_EQ(s->failures[0].status.reason(), "trailer_corrupt");
   EXPECT_FALSE(fs::exists(target_ + "/bad"));
   s = Run();
@@ -775,6 +946,87 @@ TEST_F(RestorerTest, ParsesTheDocumentedTimeForms) {
   EXPECT_FALSE(ParseRestoreTime("yesterday").ok());
   EXPECT_FALSE(ParseRestoreTime("@12abc").ok());
   EXPECT_FALSE(ParseRestoreTime("2023-11-14T25:00").ok());
+}
+
+}  // namespace
+}  // namespace cardvault
+
+namespace cardvault {
+namespace {
+
+// The real card layer under the restore, through the test module in front of SoftHSM2
+// (tests/core/pkcs11/flag_shim_module.cc): a card pulled or failing while the vault's key
+// objects are opened stops the restore with the card's message; no key object or file is
+// recorded as damaged (kCorrupt), and nothing is written.
+class RestorerCardTest : public SoftHsmTest {};
+
+TEST_F(RestorerCardTest, ACardFailingMidLoadStopsWithTheCardMessageNotADamagedObject) {
+  struct Case {
+    CardKeyAlgorithm algorithm;
+    const char* card;
+    const char* fail;
+    const char* reason;
+  };
+  for (const Case& c :
+       {Case{CardKeyAlgorithm::kEcP256, "Card A", "C_DeriveKey:1:0x5", "card_failed"},
+        Case{CardKeyAlgorithm::kEcP256, "Card A", "C_DeriveKey:2:0x32:removed", "card_removed"},
+        Case{CardKeyAlgorithm::kRsa2048, "Card R", "C_Decrypt:1:0x5", "card_failed"},
+        Case{CardKeyAlgorithm::kRsa2048, "Card R", "C_Decrypt:2:0x5:removed", "card_removed"}}) {
+    SCOPED_TRACE(c.fail);
+    if (std::string(c.fail).find(":1:") != std::string::npos) InitToken(c.card);  // once per card
+    Bytes key_id;
+    std::unique_ptr<CardRecipient> recipient;
+    {
+      auto module = Pkcs11Module::Open(kSoftHsmModule).value();
+      auto token = CardToken::Find(*module, {c.card, ""}).value();
+      auto session =
+          Pkcs11Session::Open(module, token.slot, Pkcs11Session::Mode::kReadWrite).value();
+      SecretData pin = SecretData::CopyFrom(std::string_view(kUserPin));
+      ASSERT_TRUE(session->Login(&pin).ok());
+      auto key = CardKeyGenerator::Generate(*session, {c.algorithm, "cardvault", {}});
+      if (!key.ok() && key.status().reason() == "key_exists") {
+        key = CardKey::Find(*session, {"cardvault", {}});
+      }
+      ASSERT_TRUE(key.ok()) << key.status().ToString();
+      key_id = key->public_key->key_id();
+      recipient = CardRecipient::New(*key->public_key).value();
+    }
+    MemoryClient client;
+    for (int epoch = 0; epoch < 2; ++epoch) {  // two key objects: two card operations
+      std::vector<Recipient*> rs = {recipient.get()};
+      cardvault::NewEpoch e = CreateEpoch(rs, 1).value();
+      client.objects[KeyObjectId(e.recipient)] = {ObjectKind::kKey, e.key_object};
+      format::Metadata m;
+      m.path = "f" + std::to_string(epoch);
+      m.size = 6;
+      Bytes plain = {'s', 'e', 'c', 'r', 'e', 't'};
+      MemorySequentialFile src(plain);
+      Bytes blob;
+      MemoryWritableFile sink(&blob);
+      Recipient* blob_rs[] = {&e.recipient};
+      ASSERT_TRUE(EncryptStream(src, sink, blob_rs, m, EncryptOptions{}).ok());
+      client.objects[std::string(63, '0') + std::to_string(epoch)] = {ObjectKind::kBlob, blob};
+    }
+    const std::string pin_file = dir() + "/pin";
+    std::ofstream(pin_file) << kUserPin << "\n";
+    ::chmod(pin_file.c_str(), 0600);
+    ::setenv("CV_SHIM_FAIL", c.fail, 1);
+    {
+      CardIdentityOptions options;
+      options.module = Pkcs11Module::Open(CARDVAULT_FLAG_SHIM).value();
+      options.token.label = c.card;
+      options.pin_source = PinSource::FromFile(pin_file);
+      auto card = CardIdentitySet::New(options, {key_id}).value();
+      Restorer r(&client, card.get(), Env::Default());
+      Status s = r.Load();
+      EXPECT_EQ(s.reason(), c.reason) << s.ToString();
+      EXPECT_NE(s.code(), StatusCode::kCorrupt) << s.ToString();
+      EXPECT_NE(s.message().find("card \"" + std::string(c.card) + "\""), std::string::npos)
+          << s.ToString();
+      EXPECT_TRUE(r.load_failures().empty()) << r.load_failures().front().status.ToString();
+    }
+    ::unsetenv("CV_SHIM_FAIL");
+  }
 }
 
 }  // namespace

@@ -1,9 +1,12 @@
 // Writes tests/vectors/: blobs with fixed file keys and nonces and a manifest naming what
 // each must decrypt to or which error it must produce. Run by hand when vectors are added
 // (never to change existing ones: the format is a promise). Usage: generate_vectors DIR
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <array>
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -99,6 +102,225 @@ void WriteFile(const std::string& path, const Bytes& data) {
   if (std::ifstream(path).good()) return;
   std::ofstream f(path, std::ios::binary);
   f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+}
+
+Bytes BytesOf(const std::string& s) { return Bytes(s.begin(), s.end()); }
+
+std::string Upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The DER SubjectPublicKeyInfo of the key in a PEM file (private or public).
+Bytes SpkiFromPem(const std::string& pem_path) {
+  Bytes pem = ReadFileToBytes(*Env::Default(), pem_path).value();
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  EVP_PKEY* pkey = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  if (pkey == nullptr) {
+    BIO_free(bio);
+    bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+    pkey = PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
+  }
+  BIO_free(bio);
+  unsigned char* der = nullptr;
+  int len = i2d_PUBKEY(pkey, &der);
+  Bytes spki(der, der + len);
+  OPENSSL_free(der);
+  EVP_PKEY_free(pkey);
+  return spki;
+}
+
+// PEM "PUBLIC KEY" text of a DER SubjectPublicKeyInfo.
+Bytes PemOfSpki(const Bytes& spki) {
+  const uint8_t* p = spki.data();
+  EVP_PKEY* pkey = d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size()));
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PUBKEY(bio, pkey);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  Bytes out(data, data + len);
+  BIO_free(bio);
+  EVP_PKEY_free(pkey);
+  return out;
+}
+
+// A fresh key of a kind cardvault refuses, written once (later runs read it back).
+Bytes RefusedKeySpki(const std::string& dir, const std::string& file, const char* type,
+                     const char* arg) {
+  const std::string path = dir + "/" + file;
+  if (!std::ifstream(path).good()) {
+    EVP_PKEY* pkey = std::string(type) == "RSA" ? EVP_PKEY_Q_keygen(nullptr, nullptr, type, 1024)
+                                                : EVP_PKEY_Q_keygen(nullptr, nullptr, type, arg);
+    unsigned char* der = nullptr;
+    int len = i2d_PUBKEY(pkey, &der);
+    WriteFile(path, PemOfSpki(Bytes(der, der + len)));
+    OPENSSL_free(der);
+    EVP_PKEY_free(pkey);
+  }
+  return SpkiFromPem(path);
+}
+
+std::string FormatKeyVector(const Vector& v) {
+  static const char* kOrder[] = {"name",       "description", "expect", "type",  "identity_file",
+                                 "public_key", "recipient",   "spki",   "key_id"};
+  std::string out;
+  for (const char* k : kOrder) {
+    auto it = v.find(k);
+    if (it != v.end()) out += std::string(k) + ": " + it->second + "\n";
+  }
+  return out;
+}
+
+// tests/vectors/keys.txt: for each key type a public key, its recipient string, its DER
+// SubjectPublicKeyInfo and key id (docs/format.md "Keys, recipients and identity files"),
+// identity files a reader MUST accept or refuse, and recipient strings it MUST refuse.
+void WriteKeyVectors(const std::string& dir, const X25519Identity& me) {
+  std::string manifest =
+      "# cardvault key vectors (docs/format.md, \"Keys, recipients and identity files\"). Each\n"
+      "# block names a key: its public key file, identity file (X25519), recipient string, DER\n"
+      "# SubjectPublicKeyInfo and key id (the first 8 bytes of the SPKI's SHA-256), or an\n"
+      "# identity file or recipient string a reader MUST refuse (expect: refused).\n\n";
+  auto add = [&](Vector v) { manifest += FormatKeyVector(v) + "\n"; };
+  auto key = [&](const std::string& name, const std::string& description, const std::string& type,
+                 const std::string& public_key, const Bytes& spki, const std::string& recipient) {
+    WriteFile(dir + "/" + public_key, PemOfSpki(spki));
+    Vector v{{"name", name},
+             {"description", description},
+             {"expect", "ok"},
+             {"type", type},
+             {"public_key", public_key},
+             {"recipient", recipient},
+             {"spki", HexEncode(spki)},
+             {"key_id", HexEncode(KeyIdFromSpki(spki))}};
+    return v;
+  };
+
+  // X25519: the identity that opens the X25519 vectors, as `cardvault keygen` writes it.
+  const std::string text(me.Serialize().AsStringView());
+  WriteFile(dir + "/identity_primary.key", BytesOf(text));
+  const X25519Recipient r = me.recipient();
+  Bytes x_spki = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00};
+  AppendBytes(x_spki, r.public_key());
+  Vector x = key("x25519_primary",
+                 "the software identity of the X25519 vectors, as cardvault keygen writes it",
+                 "X25519", "x25519_primary.pub.pem", x_spki, r.ToString());
+  x["identity_file"] = "identity_primary.key";
+  add(x);
+  for (const char* card : {"card_rsa2048", "card_p256"}) {
+    const Bytes spki = SpkiFromPem(dir + "/" + card + ".pem");
+    add(key(
+        card,
+        std::string("the card key of the ") + card + " vectors (private key in " + card + ".pem)",
+        std::string(card) == "card_p256" ? "P-256" : "RSA", std::string(card) + ".pub.pem", spki,
+        "cv-p11-" + HexEncode(spki)));
+  }
+
+  // Identity files: other line ends and spacing are accepted; anything else is refused.
+  std::string crlf;
+  for (char c : text) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  const std::string hex = text.substr(text.find("CV-X25519-SECRET-") + 17, 64);
+  struct IdentityCase {
+    const char* name;
+    const char* description;
+    std::string text;
+    bool ok;
+  };
+  const IdentityCase identities[] = {
+      {"identity_crlf", "CRLF line ends", crlf, true},
+      {"identity_bare", "the key line alone, uppercase hex, indented, no final line end",
+       "  CV-X25519-SECRET-" + Upper(hex), true},
+      {"identity_bad_bom", "a UTF-8 byte order mark before the first line", "\xef\xbb\xbf" + text,
+       false},
+      {"identity_bad_short", "63 hex digits", "CV-X25519-SECRET-" + hex.substr(1) + "\n", false},
+      {"identity_bad_prefix", "the prefix in lowercase", "cv-x25519-secret-" + hex + "\n", false},
+      {"identity_bad_recipient", "a recipient string instead of the key line",
+       "# recipient only\n" + r.ToString() + "\nCV-X25519-SECRET-" + hex + "\n", false},
+      {"identity_bad_cr", "lone CR line ends (no line is a key line)",
+       [&] {
+         std::string cr = text;
+         for (char& c : cr) c = c == '\n' ? '\r' : c;
+         return cr;
+       }(),
+       false},
+  };
+  for (const IdentityCase& c : identities) {
+    const std::string file = std::string(c.name) + ".key";
+    WriteFile(dir + "/" + file, BytesOf(c.text));
+    Vector v{{"name", c.name},
+             {"description", c.description},
+             {"expect", c.ok ? "ok" : "refused"},
+             {"identity_file", file}};
+    if (c.ok) {
+      v["type"] = "X25519";
+      v["recipient"] = r.ToString();
+      v["spki"] = HexEncode(x_spki);
+      v["key_id"] = HexEncode(KeyIdFromSpki(x_spki));
+    }
+    add(v);
+  }
+
+  // Recipient strings: uppercase hex digits are accepted; these are refused.
+  const Bytes p256 = SpkiFromPem(dir + "/card_p256.pem");
+  const std::string upper = Upper(HexEncode(p256));
+  add({{"name", "recipient_uppercase_hex"},
+       {"description", "cv-p11- with uppercase hex digits: the same key"},
+       {"expect", "ok"},
+       {"type", "P-256"},
+       {"recipient", "cv-p11-" + upper},
+       {"spki", HexEncode(p256)},
+       {"key_id", HexEncode(KeyIdFromSpki(p256))}});
+  Bytes compressed = {0x30, 0x39};  // the P-256 SPKI with its point compressed (33 bytes)
+  compressed.insert(compressed.end(), p256.begin() + 2, p256.begin() + 2 + 21);
+  compressed.push_back(0x03);
+  compressed.push_back(0x22);
+  compressed.push_back(0x00);
+  compressed.push_back(static_cast<uint8_t>(0x02 | (p256.back() & 1)));
+  compressed.insert(compressed.end(), p256.begin() + 27, p256.begin() + 59);
+  Bytes long_form = {0x30, 0x81};  // the P-256 SPKI with a long-form outer length
+  long_form.insert(long_form.end(), p256.begin() + 1, p256.end());
+  Bytes explicit_curve;  // the P-256 SPKI with explicit curve parameters
+  {
+    const Bytes pem = ReadFileToBytes(*Env::Default(), dir + "/card_p256.pem").value();
+    BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+    EVP_PKEY* pkey = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    EVP_PKEY_set_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_ENCODING,
+                                   OSSL_PKEY_EC_ENCODING_EXPLICIT);
+    unsigned char* der = nullptr;
+    int len = i2d_PUBKEY(pkey, &der);
+    explicit_curve.assign(der, der + len);
+    OPENSSL_free(der);
+    EVP_PKEY_free(pkey);
+  }
+  Bytes trailing = p256;
+  trailing.push_back(0x00);
+  const Bytes rsa1024 = RefusedKeySpki(dir, "refused_rsa1024.pub.pem", "RSA", nullptr);
+  const Bytes p384 = RefusedKeySpki(dir, "refused_p384.pub.pem", "EC", "P-384");
+  const std::string x_hex = HexEncode(r.public_key());
+  const std::array<std::array<std::string, 3>, 12> refused = {{
+      {"p256_compressed", "a P-256 key with a compressed point", "cv-p11-" + HexEncode(compressed)},
+      {"p256_explicit_curve", "a P-256 key with explicit curve parameters (not the named curve)",
+       "cv-p11-" + HexEncode(explicit_curve)},
+      {"long_form_length", "DER with a long-form length (not canonical)",
+       "cv-p11-" + HexEncode(long_form)},
+      {"trailing_byte", "a byte after the SubjectPublicKeyInfo", "cv-p11-" + HexEncode(trailing)},
+      {"rsa1024", "an RSA key of 1024 bits (refused_rsa1024.pub.pem)",
+       "cv-p11-" + HexEncode(rsa1024)},
+      {"p384", "an EC key on P-384 (refused_p384.pub.pem)", "cv-p11-" + HexEncode(p384)},
+      {"p11_uppercase_prefix", "the card prefix in uppercase", "CV-P11-" + HexEncode(p256)},
+      {"odd_hex", "an odd number of hex digits", "cv-p11-" + HexEncode(p256).substr(1)},
+      {"x25519_short", "an X25519 key of 31 bytes", "cv-x25519-" + x_hex.substr(2)},
+      {"x25519_long", "an X25519 key of 33 bytes", "cv-x25519-" + x_hex + "00"},
+      {"x25519_uppercase_prefix", "the X25519 prefix in uppercase", "CV-X25519-" + x_hex},
+      {"inner_space", "a space after the prefix", "cv-x25519- " + x_hex},
+  }};
+  for (const auto& [name, description, text_of] : refused) {
+    add({{"name", "recipient_bad_" + name},
+         {"description", description},
+         {"expect", "refused"},
+         {"recipient", text_of}});
+  }
+  std::ofstream(dir + "/keys.txt") << manifest;
 }
 
 int Main(const std::string& dir) {
@@ -311,6 +533,7 @@ int Main(const std::string& dir) {
   }
 
   std::ofstream(dir + "/vectors.txt") << manifest;
+  WriteKeyVectors(dir, me);
   std::cout << "wrote vectors to " << dir << "\n";
   return 0;
 }

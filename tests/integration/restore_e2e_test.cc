@@ -9,12 +9,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 
 #include "api/remote_store.h"
+#include "storage/sqlite_db.h"
 #include "tests/core/pkcs11/softhsm_test_base.h"
 #include "tests/integration/process_util.h"
 #include "tests/integration/server_process.h"
@@ -245,6 +249,113 @@ TEST_F(RestoreE2eTest, NewPcRestoresWithTheSameCardOrTheBackupButNotAnotherCard)
   EXPECT_NE(r.output.find("10485760"), std::string::npos) << r.output;
 }
 
+// Damages a blob file on the server's disk as a failing disk or a careless admin would.
+void DamageFile(const std::string& path, const std::string& how) {
+  if (how == "remove") {
+    fs::remove(path);
+  } else if (how == "cut") {
+    fs::resize_file(path, fs::file_size(path) - 100);
+  } else {  // "flip": a bit near the end (a v2 trailer, a v1 final chunk)
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    const std::streamoff at = static_cast<std::streamoff>(fs::file_size(path)) - 20;
+    f.seekg(at);
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ 0x01);
+    f.seekp(at);
+    f.write(&c, 1);
+  }
+}
+
+// The newest version of a file damaged on the server's disk (v1 and v2; a flipped end, cut
+// short by 100 bytes, removed) while an older version is there: restore names it by path
+// (by object id when even its header is gone, and says so) and never places the older
+// version in its stead; ls and versions show it; --allow-older restores the older one.
+TEST_F(RestoreE2eTest, ADamagedNewestVersionOnTheServerIsNamedAndNeverReplaced) {
+  InitA({recipient_a_});
+  // Distinct sizes, so that each new blob file is told apart by its size.
+  struct Case {
+    std::string path;
+    size_t size;
+    std::string damage;
+  };
+  const std::vector<Case> cases = {{"v1flip.bin", 1000000, "flip"},
+                                   {"v1cut.bin", 1100000, "cut"},
+                                   {"v1gone.bin", 1200000, "remove"},
+                                   {"v2flip.bin", 9000000, "flip"},
+                                   {"v2cut.bin", 9500000, "cut"}};
+  for (const Case& c : cases) Write(c.path, std::string(c.size, 'o'), 0600, 1700000000);
+  SyncA();
+  std::set<std::string> before;
+  for (const auto& e : fs::recursive_directory_iterator(server_->data_dir() + "/blobs")) {
+    if (e.is_regular_file()) before.insert(e.path().string());
+  }
+  for (const Case& c : cases) Write(c.path, std::string(c.size, 'n'), 0600, 1700000100);
+  SyncA();
+  std::vector<std::pair<uintmax_t, std::string>> fresh;
+  for (const auto& e : fs::recursive_directory_iterator(server_->data_dir() + "/blobs")) {
+    if (e.is_regular_file() && before.count(e.path().string()) == 0) {
+      fresh.emplace_back(e.file_size(), e.path().string());
+    }
+  }
+  ASSERT_EQ(fresh.size(), cases.size());
+  std::sort(fresh.begin(), fresh.end());
+  for (size_t i = 0; i < cases.size(); ++i) DamageFile(fresh[i].second, cases[i].damage);
+
+  const std::string card = CopyOfCardA();
+  const std::string target = dir() + "/b/restored";
+  CommandResult r = B(card, {"restore", "--target", target, "--json"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  nlohmann::json j = Json(r);
+  // The removed file's header is gone with it: that object cannot be named, so the older
+  // version of its path is the only one known and is restored, with a warning.
+  EXPECT_EQ(j.value("restored", -1), 1) << r.output;
+  EXPECT_NE(r.output.find("could not be named"), std::string::npos) << r.output;
+  std::set<std::string> damaged_paths;
+  int unnamed = 0;
+  for (const auto& d : j["damaged"]) {
+    const std::string path = d.value("path", "");
+    if (path.empty()) {
+      ++unnamed;
+      EXPECT_EQ(d.value("reason", ""), "object_damaged") << r.output;
+    } else {
+      damaged_paths.insert(path);
+    }
+  }
+  EXPECT_EQ(damaged_paths,
+            (std::set<std::string>{"v1cut.bin", "v1flip.bin", "v2cut.bin", "v2flip.bin"}))
+      << r.output;
+  EXPECT_EQ(unnamed, 1) << "the removed file's header is gone: named by id" << r.output;
+  EXPECT_NE(r.output.find("its path cannot be read"), std::string::npos) << r.output;
+  for (const Case& c : cases) {
+    if (c.damage != "remove") {
+      EXPECT_FALSE(fs::exists(target + "/" + c.path))
+          << c.path << ": no older content in its stead";
+    }
+  }
+  EXPECT_FALSE(fs::exists(target + "/.cardvault-restore")) << "no .partial left for them";
+  EXPECT_NE(r.output.find("--allow-older"), std::string::npos) << r.output;
+
+  // ls and versions show the damaged version with the older one.
+  CommandResult ls = B(card, {"ls"});
+  EXPECT_EQ(ls.exit_code, 1) << ls.output;
+  EXPECT_NE(ls.output.find("(DAMAGED)"), std::string::npos) << ls.output;
+  CommandResult versions = B(card, {"versions", "v2cut.bin"});
+  EXPECT_EQ(versions.exit_code, 1) << versions.output;
+  EXPECT_NE(versions.output.find("DAMAGED"), std::string::npos) << versions.output;
+  EXPECT_NE(versions.output.find("9500000 bytes"), std::string::npos) << versions.output;
+
+  // Asked for: the newest intact versions (v1flip.bin's damage shows only while it is
+  // downloaded: the older one follows then).
+  r = B(card, {"restore", "--target", target, "--allow-older", "--json"});
+  j = Json(r);
+  EXPECT_EQ(j.value("restored", -1), 4) << r.output;
+  EXPECT_EQ(j.value("identical", -1), 1) << r.output;
+  for (const Case& c : cases) {
+    EXPECT_TRUE(ReadText(target + "/" + c.path) == std::string(c.size, 'o')) << c.path;
+  }
+}
+
 TEST_F(RestoreE2eTest, TamperedObjectIsSkippedAndARerunResumes) {
   InitA({recipient_a_});
   Write("victim.bin", std::string(1 << 20, 'v'));
@@ -274,7 +385,7 @@ TEST_F(RestoreE2eTest, TamperedObjectIsSkippedAndARerunResumes) {
   std::ofstream(target + "/f2") << "file 2";  // already restored (identical)
   CommandResult r = B(card, {"restore", "--target", target, "--json"});
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("FAILED victim.bin"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("DAMAGED victim.bin"), std::string::npos) << r.output;
   nlohmann::json j = Json(r);
   EXPECT_EQ(j.value("restored", -1), 4) << r.output;  // f0 f3 f4 and f1's copy
   EXPECT_EQ(j.value("identical", -1), 1) << r.output;
@@ -425,6 +536,63 @@ TEST_F(RestoreE2eTest, WrongPinFailsOnceAndWritesNothing) {
   // SoftHSM2 raises "count low" after a wrong PIN; the message passes it on.
   EXPECT_NE(r.output.find("card \"Card A\": few PIN tries left"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(target));
+}
+
+// A blob cut short on the server's disk: the server answers object_damaged (410) instead of
+// serving it as whole, the restore asks for it without retrying, reports it and leaves no
+// partial download behind; the other files are restored.
+TEST_F(RestoreE2eTest, ObjectCutShortOnTheServerFailsOnceWithoutPartial) {
+  InitA({recipient_a_});
+  Write("victim.bin", std::string(1 << 20, 'v'));
+  for (int i = 0; i < 3; ++i) Write("f" + std::to_string(i), "file " + std::to_string(i));
+  SyncA();
+  std::string victim_blob;
+  for (const auto& e : fs::recursive_directory_iterator(server_->data_dir() + "/blobs")) {
+    if (e.is_regular_file() && e.file_size() > (1 << 20) && e.file_size() < (1 << 20) + 65536) {
+      victim_blob = e.path().string();
+    }
+  }
+  ASSERT_FALSE(victim_blob.empty());
+  std::string victim_id;
+  {
+    auto db = SqliteDb::Open(server_->data_dir() + "/index.db").value();
+    Statement stmt = db->Prepare("SELECT id FROM objects WHERE file = ?1").value();
+    ASSERT_TRUE(stmt.BindText(1, fs::path(victim_blob).filename().string()).ok());
+    ASSERT_TRUE(stmt.Step().value());
+    victim_id = stmt.ColumnText(0);
+  }
+  server_->process().Signal(SIGTERM);
+  ASSERT_EQ(server_->process().Wait(15000), 0);
+  fs::resize_file(victim_blob, fs::file_size(victim_blob) - 100);
+  server_->SetAccessLog(true);  // to count the requests for the victim
+  server_->Start();
+
+  const std::string target = dir() + "/b/restored";
+  CommandResult r = B(CopyOfCardA(), {"restore", "--target", target});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("damaged on the server"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("request failed"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(target + "/victim.bin"));
+  EXPECT_EQ(ReadText(target + "/f0"), "file 0");
+  EXPECT_EQ(ReadText(target + "/f2"), "file 2");
+  if (fs::exists(target + "/.cardvault-restore")) {
+    for (const auto& e : fs::recursive_directory_iterator(target + "/.cardvault-restore")) {
+      ADD_FAILURE() << "left behind: " << e.path();
+    }
+  }
+  // Access lines read "access ADDR METHOD PATH STATUS user=... TIMEms": the victim was
+  // asked for once (410) and never retried; then its header alone, by a bounded range that
+  // the server serves from what is left (206), to name it.
+  EXPECT_NE(r.output.find("DAMAGED victim.bin"), std::string::npos) << r.output;
+  std::istringstream log(ReadText(server_->log_file()));
+  std::vector<std::string> answers;
+  for (std::string line; std::getline(log, line);) {
+    if (line.find("/v1/objects/" + victim_id) == std::string::npos) continue;
+    answers.push_back(line.find(" 410 user=alice") != std::string::npos   ? "410"
+                      : line.find(" 206 user=alice") != std::string::npos ? "206"
+                                                                          : line);
+  }
+  EXPECT_EQ(answers, (std::vector<std::string>{"410", "206"})) << ReadText(server_->log_file());
 }
 
 }  // namespace

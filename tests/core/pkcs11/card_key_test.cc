@@ -6,6 +6,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include <cstring>
 #include <fstream>
 #include <iterator>
 
@@ -118,14 +119,16 @@ TEST_F(CardKeyTest, FindsTokenByLabelOrSerial) {
   EXPECT_EQ(any.status().reason(), "ambiguous_token");
 }
 
-TEST_F(CardKeyTest, EmptyTokenHasNoKeyAndPointsAtCardInit) {
+TEST_F(CardKeyTest, EmptyTokenHasNoKeyAndTheCardLayerGivesNoCardInitAdvice) {
   InitToken("alpha");
   auto session = OpenSession("alpha", /*login=*/false);
   auto key = CardKey::Find(*session, {});
   ASSERT_FALSE(key.ok());
   EXPECT_EQ(key.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(key.status().reason(), "no_key_on_card");
-  EXPECT_NE(key.status().message().find("cardvault card init"), std::string::npos);
+  EXPECT_NE(key.status().message().find("the card shows no key"), std::string::npos)
+      << key.status().ToString();
+  EXPECT_EQ(key.status().message().find("card init"), std::string::npos);
 }
 
 TEST_F(CardKeyTest, GeneratedRsaKeyIsSensitiveAndReadableWithoutLogin) {
@@ -174,6 +177,100 @@ TEST_F(CardKeyTest, GeneratedEcKeyDerivesOnlyAndStaysOnTheCard) {
   EXPECT_FALSE(session->GetAttribute(*priv, CKA_VALUE).ok());
   Bytes label = session->GetAttribute(*priv, CKA_LABEL).value();
   EXPECT_EQ(std::string(label.begin(), label.end()), "vault-ec");
+}
+
+// Generated keys carry only the usages cardvault needs: no signing, no wrapping.
+TEST_F(CardKeyTest, GeneratedKeysDecryptOrDeriveButNeverSign) {
+  InitToken("alpha");
+  CardKey rsa = Generate("alpha", CardKeyAlgorithm::kRsa2048, "rsa");
+  CardKey ec = Generate("alpha", CardKeyAlgorithm::kEcP256, "ec");
+  auto session = OpenSession("alpha", /*login=*/true);
+  auto rsa_priv = CardKey::FindPrivateHandle(*session, rsa.id);
+  auto ec_priv = CardKey::FindPrivateHandle(*session, ec.id);
+  ASSERT_TRUE(rsa_priv.ok() && ec_priv.ok());
+  EXPECT_FALSE(session->GetBoolAttribute(*rsa_priv, CKA_SIGN).value());
+  EXPECT_TRUE(session->GetBoolAttribute(*rsa_priv, CKA_DECRYPT).value());
+  EXPECT_FALSE(session->GetBoolAttribute(*rsa_priv, CKA_UNWRAP).value());
+  EXPECT_FALSE(session->GetBoolAttribute(*ec_priv, CKA_SIGN).value());
+  EXPECT_TRUE(session->GetBoolAttribute(*ec_priv, CKA_DERIVE).value());
+  auto rsa_pub = CardKey::Find(*session, {"rsa", {}});
+  ASSERT_TRUE(rsa_pub.ok()) << rsa_pub.status().ToString();
+  EXPECT_TRUE(session->GetBoolAttribute(rsa_pub->public_handle, CKA_ENCRYPT).value());
+  EXPECT_FALSE(session->GetBoolAttribute(rsa_pub->public_handle, CKA_VERIFY).value());
+  EXPECT_FALSE(session->GetBoolAttribute(rsa_pub->public_handle, CKA_WRAP).value());
+  // Listed while logged in, both show what they can do, and neither is a signing key.
+  auto keys = CardKey::List(*session);
+  ASSERT_TRUE(keys.ok());
+  for (const CardKey& key : *keys) {
+    EXPECT_TRUE(key.private_visible) << key.label;
+    EXPECT_FALSE(key.can_sign) << key.label;
+    EXPECT_TRUE(key.Usable()) << key.label;
+  }
+}
+
+// A PIV or CAC card as OpenSC shows it: several keys whose private halves are visible
+// without login, with their usages. The default is the one key that decrypts but cannot
+// sign (key management); any of its labels or ids selects it.
+TEST_F(CardKeyTest, PivStyleCardDefaultsToTheKeyManagementKey) {
+  InitToken("alpha");
+  auto session = OpenSession("alpha", /*login=*/true);
+  struct Half {
+    const char* label;
+    const char* id;
+    bool sign;
+  };
+  for (const Half& half : {Half{"PIV AUTH key", "\x01", true}, Half{"SIGN key", "\x02", true},
+                           Half{"KEY MAN key", "\x03", false}}) {
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE, sign = half.sign ? CK_TRUE : CK_FALSE;
+    CK_BBOOL decrypt = std::string(half.label) == "SIGN key" ? CK_FALSE : CK_TRUE;
+    CK_ULONG bits = 2048;
+    uint8_t exponent[] = {1, 0, 1};
+    Bytes label(half.label, half.label + std::strlen(half.label));
+    Bytes id = {static_cast<uint8_t>(half.id[0])};
+    CK_ATTRIBUTE pub[] = {{CKA_TOKEN, &yes, sizeof(yes)},
+                          {CKA_LABEL, label.data(), label.size()},
+                          {CKA_ID, id.data(), id.size()},
+                          {CKA_MODULUS_BITS, &bits, sizeof(bits)},
+                          {CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)}};
+    CK_ATTRIBUTE priv[] = {
+        {CKA_TOKEN, &yes, sizeof(yes)},          {CKA_PRIVATE, &no, sizeof(no)},
+        {CKA_SENSITIVE, &yes, sizeof(yes)},      {CKA_LABEL, label.data(), label.size()},
+        {CKA_ID, id.data(), id.size()},          {CKA_SIGN, &sign, sizeof(sign)},
+        {CKA_DECRYPT, &decrypt, sizeof(decrypt)}};
+    CK_MECHANISM mechanism{CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+    CK_OBJECT_HANDLE a, b;
+    ASSERT_EQ(session->functions()->C_GenerateKeyPair(session->handle(), &mechanism, pub, 5, priv,
+                                                      7, &a, &b),
+              CKR_OK);
+  }
+  session.reset();
+  auto anonymous = OpenSession("alpha", /*login=*/false);
+  auto keys = CardKey::List(*anonymous);
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->size(), 3u);
+  for (const CardKey& key : *keys) {
+    EXPECT_TRUE(key.private_visible) << key.label;
+    EXPECT_EQ(key.private_label, key.label);
+    EXPECT_EQ(key.Usable(), key.label != "SIGN key") << key.label;
+  }
+  std::string why;
+  const int chosen = CardKey::Choose(*keys, {}, &why);
+  ASSERT_GE(chosen, 0) << why;
+  EXPECT_EQ((*keys)[chosen].label, "KEY MAN key");
+  EXPECT_NE(why.find("but not sign"), std::string::npos) << why;
+  auto found = CardKey::Find(*anonymous, {});
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(found->label, "KEY MAN key");
+  const std::string key_id = HexEncode((*keys)[chosen].public_key->key_id());
+  for (const std::string& selection : {std::string("KEY MAN key"), std::string("03"), key_id}) {
+    auto selected = CardKey::Find(*anonymous, {selection, {}});
+    ASSERT_TRUE(selected.ok()) << selection << ": " << selected.status().ToString();
+    EXPECT_EQ(selected->label, "KEY MAN key") << selection;
+  }
+  auto none = CardKey::Find(*anonymous, {"no such key", {}});
+  EXPECT_EQ(none.status().reason(), "no_key_on_card");
+  EXPECT_NE(none.status().message().find("KEY MAN key"), std::string::npos)
+      << none.status().ToString();
 }
 
 TEST_F(CardKeyTest, PublicKeysAgreeWithPkcs11Tool) {
