@@ -1,5 +1,7 @@
-// AuthLimiter implementation: fixed-window failure counting with a timed block.
+// AuthLimiter implementation: sliding-window failure counting with a timed block.
 #include "api/auth_limiter.h"
+
+#include <algorithm>
 
 namespace cardvault {
 
@@ -14,25 +16,21 @@ void AuthLimiter::RecordFailure(const std::string& address, int64_t now_seconds)
   std::lock_guard lock(mu_);
   if (entries_.size() >= kMaxEntries) {
     for (auto it = entries_.begin(); it != entries_.end();) {
+      const auto& f = it->second.failures;
       bool stale = it->second.blocked_until <= now_seconds &&
-                   it->second.window_start + window_ <= now_seconds;
+                   (f.empty() || f.back() + window_ <= now_seconds);
       it = stale ? entries_.erase(it) : std::next(it);
     }
   }
   Entry& e = entries_[address];
-  if (e.window_start + window_ <= now_seconds) {
-    e.window_start = now_seconds;
-    e.failures = 0;
+  while (!e.failures.empty() && e.failures.front() + window_ <= now_seconds) {
+    e.failures.pop_front();
   }
-  if (++e.failures >= max_failures_) {
+  e.failures.push_back(now_seconds);
+  if (e.failures.size() >= static_cast<size_t>(std::max(max_failures_, 1))) {
     e.blocked_until = now_seconds + backoff_;
-    e.failures = 0;
+    e.failures.clear();
   }
-}
-
-void AuthLimiter::RecordSuccess(const std::string& address) {
-  std::lock_guard lock(mu_);
-  entries_.erase(address);
 }
 
 }  // namespace cardvault

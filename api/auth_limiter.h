@@ -3,6 +3,7 @@
 #define CARDVAULT_API_AUTH_LIMITER_H_
 
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -10,8 +11,11 @@
 namespace cardvault {
 
 // Counts authentication failures per client address. After `max_failures` failures within
-// `window_seconds`, the address is blocked for `backoff_seconds`: Blocked() returns the
-// seconds left (for Retry-After), 0 when allowed. Memory is bounded: stale entries are
+// any `window_seconds` (a sliding window), the address is blocked for `backoff_seconds`:
+// Blocked() returns the seconds left (for Retry-After), 0 when allowed. A successful
+// authentication forgives nothing: failures leave the count only by growing older than the
+// window, so valid requests in between (a stolen token beside guessed ones) cannot reset
+// it. Memory is bounded: at most `max_failures` times per address, and stale entries are
 // dropped when the table grows. Thread-safe.
 class AuthLimiter {
  public:
@@ -20,12 +24,10 @@ class AuthLimiter {
 
   int64_t Blocked(const std::string& address, int64_t now_seconds);
   void RecordFailure(const std::string& address, int64_t now_seconds);
-  void RecordSuccess(const std::string& address);
 
  private:
   struct Entry {
-    int failures = 0;
-    int64_t window_start = 0;
+    std::deque<int64_t> failures;  // times of the failures within the window, oldest first
     int64_t blocked_until = 0;
   };
   static constexpr size_t kMaxEntries = 10000;

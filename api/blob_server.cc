@@ -12,14 +12,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <limits>
+#include <list>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 #include <tuple>
 
+#include "api/tls_stream.h"
 #include "api/xxh128.h"
 #include "core/crypto.h"
 
@@ -46,74 +47,81 @@ constexpr char kTls12Ciphers[] =
 constexpr char kTls13Suites[] =
     "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
 
-// Per-request context for the access log. httplib runs a request's routing, handler and
-// logger on one worker thread, so thread-local storage is per request here.
+// Per-request context for the access log. Every connection runs on a thread of its own
+// (ThreadPerConnection), so thread-local storage is per connection and per request here.
 thread_local std::string tls_user;
 thread_local int64_t tls_start_ns = 0;
-// Set on the overflow thread: every request it sees is answered 503 "overloaded".
+// Set for a connection beyond the limits: every request on it is answered 503 "overloaded".
 thread_local bool tls_overloaded = false;
+// The connection's stream (nullptr in ProcessRawForTesting): authentication lifts its
+// header deadline.
+thread_local TlsStream* tls_stream = nullptr;
+// Set by ForceClose: the connection ends after this response.
+thread_local bool tls_close_after = false;
+// Set while the accepting thread runs a connection's closure itself: close it at once.
+thread_local bool tls_refuse_now = false;
 
-// httplib's task queue with a connection cap: `threads` workers serve connections and at
-// most `max_queued` more wait for one. Connections beyond that go to a single overflow
-// thread that answers 503 and closes them (httplib only hands over a closure that owns
-// the socket, so even a refused connection has to be run to be closed).
-class BoundedTaskQueue final : public httplib::TaskQueue {
+// Connections beyond max_connections (or a client's share) still get a thread, up to this
+// many, to be told 503 "overloaded" over TLS; past that they are closed before TLS.
+constexpr size_t kOverflowConnections = 16;
+// An overloaded connection gets at most this long for its handshake and request.
+constexpr auto kOverflowDeadline = std::chrono::seconds(2);
+
+// httplib's task queue, one thread per connection: httplib's accept loop hands over each
+// accepted connection as a closure, which runs on a new thread, so a connection that idles
+// or drips bytes holds only its own thread and never one another client needs. At most
+// `max_threads` run at once; beyond that the closure runs on the accepting thread with
+// tls_refuse_now set, which closes the socket without a read. httplib calls enqueue,
+// on_idle and shutdown from its accepting thread only.
+class ThreadPerConnection final : public httplib::TaskQueue {
  public:
-  BoundedTaskQueue(size_t threads, size_t max_queued) : limit_(threads + max_queued) {
-    for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(jobs_, false); });
-    workers_.emplace_back([this] { Work(overflow_, true); });
-  }
+  explicit ThreadPerConnection(size_t max_threads) : max_threads_(max_threads) {}
+  ~ThreadPerConnection() override { shutdown(); }
 
   void enqueue(std::function<void()> fn) override {
-    {
-      std::lock_guard lock(mu_);
-      if (active_ + jobs_.size() < limit_) {
-        jobs_.push_back(std::move(fn));
-      } else {
-        overflow_.push_back(std::move(fn));
+    Reap();
+    if (workers_.size() < max_threads_) {
+      try {
+        Worker& w = workers_.emplace_back();
+        w.thread = std::thread([fn, done = &w.done] {
+          fn();
+          done->store(true);
+        });
+        return;
+      } catch (const std::system_error&) {
+        workers_.pop_back();  // no thread to be had: refuse like a connection over the limit
       }
     }
-    cv_.notify_all();
+    tls_refuse_now = true;
+    fn();
+    tls_refuse_now = false;
   }
 
+  void on_idle() override { Reap(); }
+
   void shutdown() override {
-    {
-      std::lock_guard lock(mu_);
-      shutdown_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : workers_) t.join();
+    for (Worker& w : workers_) w.thread.join();
+    workers_.clear();
   }
 
  private:
-  void Work(std::deque<std::function<void()>>& queue, bool overflow) {
-    tls_overloaded = overflow;
-    while (true) {
-      std::function<void()> fn;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return shutdown_ || !queue.empty(); });
-        if (queue.empty()) return;  // shut down and drained
-        fn = std::move(queue.front());
-        queue.pop_front();
-        if (!overflow) ++active_;
+  struct Worker {
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+  void Reap() {
+    for (auto it = workers_.begin(); it != workers_.end();) {
+      if (!it->done.load()) {
+        ++it;
+        continue;
       }
-      fn();
-      if (!overflow) {
-        std::lock_guard lock(mu_);
-        --active_;
-      }
+      it->thread.join();
+      it = workers_.erase(it);
     }
   }
 
-  const size_t limit_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;
-  std::deque<std::function<void()>> overflow_;
-  size_t active_ = 0;
-  bool shutdown_ = false;
-  std::vector<std::thread> workers_;
+  const size_t max_threads_;
+  std::list<Worker> workers_;
 };
 
 std::string JsonText(const Json& j) {
@@ -162,8 +170,8 @@ void SendDamaged(httplib::Response& res, const Status& s) {
 void SendStatus(httplib::Response& res, const Status& s) {
   if (s.reason() == "object_damaged") return SendDamaged(res, s);
   int http = HttpStatusFor(s);
-  if (http == 507 && s.reason() == "quota_exceeded") {
-    return SendError(res, 507, "quota_exceeded", s.message());
+  if (http == 507 && (s.reason() == "quota_exceeded" || s.reason() == "retained_quota_exceeded")) {
+    return SendError(res, 507, s.reason(), s.message());
   }
   if (http >= 500) {
     // Server-side details (paths, SQLite messages) go to the log, not to the client.
@@ -312,14 +320,40 @@ class BodySplitter {
 };
 
 // Answers with "Connection: close" (httplib copies the request's Connection header into
-// the response), so the client ends the connection after this response. httplib 0.11
-// itself keeps reading: a client that goes on sending the unread body gets it parsed as a
-// request line, which fails and closes the connection. The Request object is not const
-// inside httplib, so the cast is well-defined.
+// the response), and the connection loop (Routes) ends the connection after this response,
+// reading and dropping for a moment what the client still sends so it sees the answer. The
+// Request object is not const inside httplib, so the cast is well-defined.
 void ForceClose(const httplib::Request& req) {
+  tls_close_after = true;
   auto& mutable_req = const_cast<httplib::Request&>(req);
   mutable_req.headers.erase("Connection");
   mutable_req.headers.emplace("Connection", "close");
+}
+
+// What makes the request's body length ambiguous (RFC 9112 section 6.3), if anything: more
+// than one Content-Length (httplib would use the first), one that is not plain digits, or
+// one next to a Transfer-Encoding.
+std::optional<std::string> FramingProblem(const httplib::Request& req) {
+  const size_t lengths = req.get_header_value_count("Content-Length");
+  if (lengths == 0) return std::nullopt;
+  if (lengths > 1) return "more than one Content-Length";
+  const std::string value = req.get_header_value("Content-Length");
+  if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos) {
+    return "Content-Length must be a decimal number";
+  }
+  if (req.has_header("Transfer-Encoding")) return "Content-Length with Transfer-Encoding";
+  return std::nullopt;
+}
+
+// A body on a request that takes none: anything but an upload with a Transfer-Encoding or a
+// Content-Length above 0. Only uploads stream their body (ContentReader); httplib reads any
+// other body whole into memory before routing it.
+bool UnexpectedBody(const httplib::Request& req) {
+  constexpr std::string_view kObjects = "/v1/objects/";
+  if (req.method == "PUT" && req.path.compare(0, kObjects.size(), kObjects) == 0) return false;
+  if (req.has_header("Transfer-Encoding")) return true;
+  auto length = ParseU64(req.get_header_value("Content-Length"));
+  return length.has_value() && *length > 0;
 }
 
 // Keeps the connection in sync after rejecting an upload without consuming its body.
@@ -473,20 +507,125 @@ void ServeDamagedPrefix(BlobStore& store, const httplib::Request& req, httplib::
 
 }  // namespace
 
-// httplib's TLS server, with its per-request processing reachable for ProcessRawForTesting.
+// httplib's TLS server with the connection handling replaced (see ThreadPerConnection and
+// TlsStream): httplib accepts, parses and routes; this class runs each connection's TLS,
+// deadlines, limits and keep-alive. The per-request processing is also reachable for
+// ProcessRawForTesting.
 class BlobServer::Routes final : public httplib::SSLServer {
  public:
   using httplib::SSLServer::SSLServer;
 
+  bool Relisten(int backlog) { return ::listen(svr_sock_, backlog) == 0; }
+
+  void SetOwner(BlobServer* owner) {
+    owner_ = owner;
+    const ServerConfig& config = owner->config_;
+    limits_.read_timeout = std::chrono::seconds(config.read_timeout_seconds);
+    limits_.write_timeout = std::chrono::seconds(config.write_timeout_seconds);
+    limits_.max_header_bytes = static_cast<size_t>(config.max_header_bytes);
+    // The request line and the blank line after the headers are lines too.
+    limits_.max_header_lines = static_cast<size_t>(config.max_header_count) + 2;
+  }
+
   std::string Process(std::string_view bytes) {
     MemoryStream stream(bytes);
-    // As httplib's connection loop: requests until the input ends or one closes it.
+    // As the connection loop: requests until the input ends or one closes it.
     for (int i = 0; i < 64 && !stream.exhausted(); ++i) {
       bool closed = false;
-      if (!process_request(stream, /*close_connection=*/false, closed, nullptr) || closed) break;
+      tls_close_after = false;
+      if (!process_request(stream, /*close_connection=*/false, closed, nullptr) || closed ||
+          tls_close_after) {
+        break;
+      }
     }
+    tls_close_after = false;
     return std::move(stream.out());
   }
+
+ private:
+  using Clock = TlsStream::Clock;
+
+  bool stopping() const { return svr_sock_ == INVALID_SOCKET; }
+
+  // One connection, on its own thread: admission, TLS, then requests until the client
+  // closes, idles past the keep-alive timeout, or a limit is reached.
+  bool process_and_close_socket(socket_t sock) override {
+    if (tls_refuse_now) {
+      ::shutdown(sock, SHUT_RDWR);
+      ::close(sock);
+      return false;
+    }
+    const ServerConfig& config = owner_->config_;
+    const auto accepted = Clock::now();
+    TlsStream stream(sock, ssl_context(), limits_, [this] { return stopping(); });
+    std::string address;
+    int port = 0;
+    stream.get_remote_ip_and_port(address, port);
+    ConnectionLimiter::Slot slot = owner_->connections_.Admit(address);
+    const bool overloaded = !slot;
+    const auto first_deadline =
+        accepted +
+        (overloaded ? std::min<std::chrono::seconds>(
+                          kOverflowDeadline, std::chrono::seconds(config.header_timeout_seconds))
+                    : std::chrono::seconds(config.header_timeout_seconds));
+    if (!stream.Handshake(first_deadline)) return false;
+    tls_overloaded = overloaded;
+    tls_stream = &stream;
+    bool graceful = true;
+    for (size_t n = 0;; ++n) {
+      if (n > 0) {
+        if (!stream.WaitForRequest(std::chrono::seconds(keep_alive_timeout_sec_))) break;
+        stream.BeginHeaders(Clock::now() + std::chrono::seconds(config.header_timeout_seconds));
+      } else {
+        stream.BeginHeaders(first_deadline);
+      }
+      const bool last = overloaded || n + 1 >= keep_alive_max_count_ || stopping();
+      bool closed = false;
+      tls_close_after = false;
+      const bool ok = process_request(stream, last, closed, [&](httplib::Request& req) {
+        req.ssl = stream.ssl();
+        stream.EndHeaders();
+      });
+      if (stream.headers_too_large()) {
+        RefuseHeaders(stream, address);
+        graceful = false;
+        break;
+      }
+      if (tls_close_after) {
+        stream.CloseAfterRefusal();
+        break;
+      }
+      if (!ok || closed || last || stream.broken()) {
+        graceful = ok && !stream.broken();
+        break;
+      }
+    }
+    tls_stream = nullptr;
+    tls_overloaded = false;
+    tls_close_after = false;
+    stream.Close(graceful);
+    return true;
+  }
+
+  void RefuseHeaders(TlsStream& stream, const std::string& address) {
+    const std::string body = JsonText(
+        {{"error",
+          {{"code", "headers_too_large"},
+           {"message", "the request line and headers exceed " +
+                           std::to_string(owner_->config_.max_header_bytes) + " bytes or " +
+                           std::to_string(owner_->config_.max_header_count) + " header lines"}}}});
+    stream.WriteAll(
+        "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+        "Content-Type: application/json\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+    stream.CloseAfterRefusal();
+    if (owner_->config_.access_log) {
+      std::fprintf(stderr, "access %s - - 431 user=- headers too large\n", address.c_str());
+    }
+  }
+
+  BlobServer* owner_ = nullptr;
+  TlsStream::Limits limits_;
 };
 
 std::string BlobServer::ProcessRawForTesting(std::string_view bytes) {
@@ -499,7 +638,9 @@ BlobServer::BlobServer(const ServerConfig& config, BlobStore* store, TokenStore*
       tokens_(tokens),
       env_(env),
       limiter_(config.auth_failures_before_backoff, config.auth_failure_window_seconds,
-               config.auth_backoff_seconds) {}
+               config.auth_backoff_seconds),
+      connections_(static_cast<size_t>(config.max_connections),
+                   static_cast<size_t>(config.max_connections_per_address)) {}
 
 BlobServer::~BlobServer() { Stop(); }
 
@@ -534,11 +675,9 @@ StatusOr<std::unique_ptr<BlobServer>> BlobServer::New(const ServerConfig& config
     return FailedPreconditionError(ssl_error.empty() ? "TLS setup failed" : ssl_error,
                                    "tls_setup_failed");
   }
-  const size_t threads = static_cast<size_t>(config.threads);
-  const size_t queued = static_cast<size_t>(config.max_queued_connections);
-  server->server_->new_task_queue = [threads, queued] {
-    return new BoundedTaskQueue(threads, queued);
-  };
+  server->server_->SetOwner(server.get());
+  const size_t max_threads = static_cast<size_t>(config.max_connections) + kOverflowConnections;
+  server->server_->new_task_queue = [max_threads] { return new ThreadPerConnection(max_threads); };
   server->server_->set_read_timeout(config.read_timeout_seconds, 0);
   server->server_->set_write_timeout(config.write_timeout_seconds, 0);
   server->server_->set_keep_alive_timeout(config.keep_alive_timeout_seconds);
@@ -566,6 +705,18 @@ void BlobServer::InstallRoutes() {
     // Ranges are handled by the GET handler itself; httplib MUST NOT slice bodies again
     // (it would also cut error bodies).
     const_cast<Request&>(req).ranges.clear();
+    if (auto problem = FramingProblem(req)) {
+      ForceClose(req);  // the body's end is unknown: nothing more is read
+      SendError(res, 400, "bad_content_length", *problem);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (UnexpectedBody(req)) {
+      // httplib would read it into memory (up to the payload limit) before any handler,
+      // and so before the token is checked.
+      ForceClose(req);
+      SendError(res, 413, "unexpected_body", "only uploads (PUT /v1/objects/ID) take a body");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (tls_overloaded) {
       ForceClose(req);
       res.set_header("Retry-After", "1");
@@ -631,7 +782,7 @@ void BlobServer::InstallRoutes() {
       SendStatus(res, user.status());
       return std::nullopt;
     }
-    limiter_.RecordSuccess(req.remote_addr);
+    if (tls_stream != nullptr) tls_stream->LiftDeadline();  // the body may take its time
     tls_user = *user;
     return *user;
   };
@@ -714,7 +865,13 @@ void BlobServer::InstallRoutes() {
   };
   svr.set_expect_100_continue_handler(
       [check_upload = std::move(check_upload)](const Request& req, Response& res) -> int {
-        int status = check_upload(req, res);
+        int status = 100;
+        if (auto problem = FramingProblem(req)) {
+          SendError(res, 400, "bad_content_length", *problem);
+          status = 400;
+        } else {
+          status = check_upload(req, res);
+        }
         if (status != 100) {
           // httplib 0.11 sends this early answer without a Content-Length: add it, and end the
           // connection, whose body the client then never sends.
@@ -860,12 +1017,15 @@ void BlobServer::InstallRoutes() {
 
 StatusOr<int> BlobServer::Bind(const std::string& host, int port) {
   if (port == 0) {
-    int bound = server_->bind_to_any_port(host);
-    if (bound <= 0) return UnavailableError("cannot bind " + host, "bind_failed");
-    return bound;
-  }
-  if (!server_->bind_to_port(host, port)) {
+    port = server_->bind_to_any_port(host);
+    if (port <= 0) return UnavailableError("cannot bind " + host, "bind_failed");
+  } else if (!server_->bind_to_port(host, port)) {
     return UnavailableError("cannot bind " + host + ":" + std::to_string(port), "bind_failed");
+  }
+  // httplib listens with a backlog of 5: a burst of six connections had the sixth's SYN
+  // dropped and retried a second later. Listening again only sets the larger backlog.
+  if (!server_->Relisten(std::max(config_.max_connections, 128))) {
+    return UnavailableError("cannot listen on " + host + ":" + std::to_string(port), "bind_failed");
   }
   return port;
 }

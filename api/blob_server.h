@@ -9,6 +9,7 @@
 
 #include "api/auth_limiter.h"
 #include "api/blob_store.h"
+#include "api/connection_limiter.h"
 #include "api/server_config.h"
 #include "api/token_store.h"
 #include "core/env.h"
@@ -25,6 +26,14 @@ namespace cardvault {
 // chunk by chunk and downloads stream out of it: memory per request is bounded and
 // independent of the object size. One access-log line per request goes to stderr; tokens
 // and request headers are never logged.
+//
+// Hostile clients (docs/server.md "Limits"): each connection runs on a thread of its own, up
+// to `max_connections` in total and `max_connections_per_address` per client address (beyond:
+// 503 "overloaded", or a socket closed before TLS), so idle or slow connections never hold a
+// thread another client needs. The TLS handshake plus a request's line and headers MUST
+// complete within `header_timeout_seconds` in total, and an unauthenticated request's body
+// too; request line and headers are bounded by `max_header_bytes` and `max_header_count`
+// (beyond: 431, memory stays flat). More than one Content-Length is answered 400.
 //
 // Lifetime: `store`, `tokens` and `env` MUST outlive the server. Bind() once, then Serve()
 // on one thread; Stop() from any thread (or a signal-handling thread) makes Serve() stop
@@ -63,6 +72,7 @@ class BlobServer {
   TokenStore* tokens_;
   Env* env_;
   AuthLimiter limiter_;
+  ConnectionLimiter connections_;
   std::unique_ptr<Routes> server_;
   std::atomic<bool> stopped_{false};
 };

@@ -13,13 +13,14 @@
 #include <limits>
 #include <string_view>
 
+#include "api/private_files.h"
 #include "core/crypto.h"
 #include "storage/sqlite_transaction.h"
 
 namespace cardvault {
 namespace {
 
-constexpr std::array<std::string_view, 7> kMigrations = {
+constexpr std::array<std::string_view, 8> kMigrations = {
     R"sql(
 CREATE TABLE objects (
   seq INTEGER PRIMARY KEY,
@@ -71,6 +72,22 @@ END;
     // A row whose bytes `cardvault-server check --quarantine` moved aside: what was wrong.
     // The row stays live (listed, counted), and reading it answers "object_damaged".
     "ALTER TABLE objects ADD COLUMN damaged TEXT;",
+    // Bytes of deleted and replaced versions still on disk (until PurgeExpired), per user:
+    // they count against the storage limit, so deleting or overwriting cannot fill the disk.
+    R"sql(
+ALTER TABLE usage ADD COLUMN retained_bytes INTEGER NOT NULL DEFAULT 0;
+UPDATE usage SET retained_bytes = (SELECT COALESCE(SUM(size), 0) FROM objects
+                                   WHERE objects.user = usage.user AND deleted IS NOT NULL);
+DROP TRIGGER usage_retire;
+CREATE TRIGGER usage_retire AFTER UPDATE OF deleted ON objects
+    WHEN OLD.deleted IS NULL AND NEW.deleted IS NOT NULL BEGIN
+  UPDATE usage SET live_bytes = live_bytes - OLD.size, retained_bytes = retained_bytes + OLD.size
+    WHERE user = OLD.user;
+END;
+CREATE TRIGGER usage_purge AFTER DELETE ON objects WHEN OLD.deleted IS NOT NULL BEGIN
+  UPDATE usage SET retained_bytes = retained_bytes - OLD.size WHERE user = OLD.user;
+END;
+)sql",
 };
 
 // The error of an object whose stored bytes do not match its index row. `detail` names
@@ -270,6 +287,7 @@ StatusOr<std::unique_ptr<FileBlobStore>> FileBlobStore::Open(Env* env, const std
 }
 
 StatusOr<std::unique_ptr<SqliteDb>> FileBlobStore::OpenIndex(const std::string& data_dir) {
+  CV_RETURN_IF_ERROR(MakeDatabaseFilePrivate(data_dir + "/index.db"));
   CV_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(data_dir + "/index.db"));
   CV_RETURN_IF_ERROR(db->Migrate(kMigrations));
   return db;
@@ -309,13 +327,15 @@ StatusOr<FileBlobStore::Row> FileBlobStore::FindLiveLocked(std::string_view user
 
 StatusOr<FileBlobStore::Usage> FileBlobStore::UsageLocked(std::string_view user) {
   CV_ASSIGN_OR_RETURN(Statement stmt,
-                      db_->Prepare("SELECT live_bytes, quota_bytes FROM usage WHERE user = ?1"));
+                      db_->Prepare("SELECT live_bytes, quota_bytes, retained_bytes FROM usage "
+                                   "WHERE user = ?1"));
   CV_RETURN_IF_ERROR(stmt.BindText(1, user));
   CV_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  Usage usage{0, options_.quota_bytes};
+  Usage usage{0, options_.quota_bytes, 0};
   if (!row) return usage;
   usage.used = static_cast<uint64_t>(stmt.ColumnInt64(0));
   if (!stmt.ColumnIsNull(1)) usage.quota = static_cast<uint64_t>(stmt.ColumnInt64(1));
+  usage.retained = static_cast<uint64_t>(stmt.ColumnInt64(2));
   return usage;
 }
 
@@ -334,8 +354,28 @@ StatusOr<std::optional<FileBlobStore::Row>> FileBlobStore::CheckPutLocked(
     return ResourceExhaustedError("quota of " + std::to_string(usage.quota) + " bytes exceeded",
                                   "quota_exceeded");
   }
+  // The replaced version stays on disk for the retention period: the put adds its whole size.
+  const uint64_t limit = StorageLimit(usage.quota);
+  if (usage.used + usage.retained + options.size > limit) {
+    return ResourceExhaustedError(
+        "storage limit of " + std::to_string(limit) + " bytes exceeded: live objects (" +
+            std::to_string(usage.used) + " bytes) plus deleted and replaced versions kept for " +
+            std::to_string(options_.retention_seconds / 3600) + " hours (" +
+            std::to_string(usage.retained) +
+            " bytes) may use the quota plus retained_quota_percent of it; wait for the retention "
+            "to pass or ask the operator to raise the quota",
+        "retained_quota_exceeded");
+  }
   if (!existing.ok()) return std::optional<Row>();
   return std::optional<Row>(std::move(*existing));
+}
+
+uint64_t FileBlobStore::StorageLimit(uint64_t quota) const {
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  const uint64_t percent = options_.retained_quota_percent;
+  if (percent > 0 && quota / 100 > (kMax - 100) / percent) return kMax;
+  const uint64_t extra = quota / 100 * percent + quota % 100 * percent / 100;
+  return quota > kMax - extra ? kMax : quota + extra;
 }
 
 StatusOr<uint64_t> FileBlobStore::QuotaBytes(std::string_view user) {

@@ -41,6 +41,11 @@ class FileBlobStore final : public BlobStore {
   struct Options {
     uint64_t max_object_bytes = uint64_t{4} << 30;  // 4 GiB
     uint64_t quota_bytes = uint64_t{100} << 30;     // per user, live bytes
+    // Live bytes plus the bytes of deleted and replaced versions not yet purged may reach
+    // the quota plus this percentage of it, per user; beyond: 507
+    // "retained_quota_exceeded". So no sequence of puts and deletes puts more than
+    // (100 + retained_quota_percent)% of a user's quota on disk.
+    uint64_t retained_quota_percent = 100;
     int64_t retention_seconds = 7 * 24 * 3600;
     // Objects of at most this many bytes are stored inside the index (one WAL append,
     // committed with others in a group) instead of as files. SQLite reads blobs below
@@ -123,9 +128,12 @@ class FileBlobStore final : public BlobStore {
     std::string damaged;     // non-empty: marked damaged by Check (what was wrong)
   };
   struct Usage {
-    uint64_t used;   // live bytes
-    uint64_t quota;  // the user's own quota, or Options::quota_bytes
+    uint64_t used;      // live bytes
+    uint64_t quota;     // the user's own quota, or Options::quota_bytes
+    uint64_t retained;  // bytes of deleted and replaced versions not purged yet
   };
+  // Live plus retained bytes allowed for a user with `quota` (see Options).
+  uint64_t StorageLimit(uint64_t quota) const;
 
   FileBlobStore(Env* env, std::string data_dir, Options options, std::unique_ptr<SqliteDb> db)
       : env_(env), data_dir_(std::move(data_dir)), options_(options), db_(std::move(db)) {}

@@ -21,9 +21,19 @@ struct ServerConfig {
   uint64_t quota_bytes = uint64_t{100} << 30;
   int64_t retention_seconds = 7 * 24 * 3600;
   uint64_t inline_max_bytes = 64 * 1024;  // smaller objects are kept in the index
-  int threads = 8;                        // connections served at once
-  int max_queued_connections = 64;        // waiting for a thread; beyond: 503 "overloaded"
-  int read_timeout_seconds = 30;          // per socket read, also bounds a stalled upload
+  // Connections open at once, each on a thread of its own; beyond: 503 "overloaded" (or,
+  // past a few more, a socket closed before TLS).
+  int max_connections = 512;
+  int max_connections_per_address = 32;  // from one client IP address; beyond: as above
+  // TLS handshake plus request line and headers, in total (not per read); for a request
+  // that is not authenticated, its body too.
+  int header_timeout_seconds = 10;
+  int max_header_bytes = 64 * 1024;  // request line and headers; beyond: 431
+  int max_header_count = 100;        // header lines; beyond: 431
+  // Deleted and replaced versions kept for retention_seconds may use this % of the quota
+  // on top of it (0..1000); beyond: 507 "retained_quota_exceeded".
+  uint64_t retained_quota_percent = 100;
+  int read_timeout_seconds = 30;  // per socket read of a body; bounds a stalled upload
   int write_timeout_seconds = 30;
   int keep_alive_timeout_seconds = 5;  // idle connections; also bounds SIGTERM shutdown
   int keep_alive_max_requests = 1000;
@@ -32,7 +42,9 @@ struct ServerConfig {
   int auth_backoff_seconds = 60;          // ... answer 429 for this long
   bool access_log = true;                 // one line per request on stderr
 
-  // Parses JSON text; unknown keys and wrong types are kInvalidArgument ("bad_config").
+  // Parses JSON text; unknown keys (named in the message) and wrong types are
+  // kInvalidArgument ("bad_config"). Retired keys ("threads", "max_queued_connections")
+  // are accepted and ignored, so config files written by older versions still load.
   static StatusOr<ServerConfig> FromJson(std::string_view json);
   std::string ToJson() const;
 

@@ -1,5 +1,7 @@
 // cardvault-server: the command line (init, user, token, serve, check) around BlobServer.
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -15,6 +17,7 @@
 
 #include "api/blob_server.h"
 #include "api/file_blob_store.h"
+#include "api/private_files.h"
 #include "api/server_config.h"
 #include "api/tls_identity.h"
 #include "api/token_store.h"
@@ -54,6 +57,8 @@ int Init(const std::string& data, const std::vector<std::string>& hosts) {
   if (!tokens.ok()) return Fail(tokens.status());
   auto store = FileBlobStore::Open(&env, data, {});
   if (!store.ok()) return Fail(store.status());
+  status = MakeDataDirPrivate(data);
+  if (!status.ok()) return Fail(status);
   std::printf("initialized %s\ncertificate sha256 fingerprint: %s\n", data.c_str(),
               fingerprint->c_str());
   return 0;
@@ -61,11 +66,14 @@ int Init(const std::string& data, const std::vector<std::string>& hosts) {
 
 int Serve(const std::string& data) {
   Env* env = Env::Default();
+  // Files of older versions (or copied in) become the owner's only, like every new one.
+  if (Status p = MakeDataDirPrivate(data); !p.ok()) return Fail(p);
   auto config = ServerConfig::Load(*env, ConfigPath(data));
   if (!config.ok()) return Fail(config.status());
   FileBlobStore::Options options;
   options.max_object_bytes = config->max_object_bytes;
   options.quota_bytes = config->quota_bytes;
+  options.retained_quota_percent = config->retained_quota_percent;
   options.retention_seconds = config->retention_seconds;
   options.inline_max_bytes = config->inline_max_bytes;
   auto store = FileBlobStore::Open(env, data, options);
@@ -334,6 +342,14 @@ void AddCheckCommand(CLI::App& app, Args& a, Action& action) {
 
 int main(int argc, char** argv) {
   using namespace cardvault;
+  // Everything the server creates in its data directory is the owner's only: files 0600,
+  // directories 0700 (tokens, index and blobs alike).
+  ::umask(077);
+  // Up to max_connections sockets plus files: use the hard limit of open files.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
   CLI::App app{"cardvault-server: encrypted blob storage over HTTPS"};
   app.require_subcommand(1);
   app.fallthrough();

@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "api/object_id.h"
+#include "api/private_files.h"
 #include "core/crypto.h"
 #include "storage/sqlite_transaction.h"
 
@@ -37,6 +38,7 @@ Status BadToken() { return PermissionDeniedError("invalid or revoked token", "ba
 }  // namespace
 
 StatusOr<std::unique_ptr<TokenStore>> TokenStore::Open(Env* env, const std::string& path) {
+  CV_RETURN_IF_ERROR(MakeDatabaseFilePrivate(path));  // token hashes: the owner's only
   CV_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path));
   CV_RETURN_IF_ERROR(db->Migrate(kMigrations));
   return std::unique_ptr<TokenStore>(new TokenStore(env, std::move(db)));

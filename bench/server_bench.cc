@@ -2,7 +2,17 @@
 // up and down (1 and 8 clients), many 1 KiB objects up and down (1 and 8 clients), the server's
 // peak RSS, and curl uploading the same large file to the same server as the baseline.
 //
-// Usage: server_bench [--big-mib N] [--small N] [--dir DIR]   (defaults: 1024, 10000, /tmp)
+// Then well-behaved clients' requests/s while 200 idle and 50 slowloris connections are held
+// open, as a ratio to the same clients alone.
+//
+// Usage: server_bench [--big-mib N] [--small N] [--dir DIR] [--only hostile]
+//        (defaults: 1024, 10000, /tmp; "--only hostile" runs the last part alone)
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -43,13 +53,181 @@ void DownloadAndCheck(ObjectClient& client, const std::string& id, uint64_t size
   Check(got == size, "short download of " + id);
 }
 
+// Connections a hostile client holds open: idle TCP sockets that never start TLS, and TLS
+// connections sending their request headers one byte every `drip`. Spread over 10 client
+// addresses (127.0.1.x), below the per-address limit; whatever the server closes is opened
+// again at once, so the counts hold for as long as the object lives.
+class HostileLoad {
+ public:
+  HostileLoad(int port, int idle, int slow, std::chrono::milliseconds drip)
+      : port_(port), ctx_(SSL_CTX_new(TLS_client_method())) {
+    idle_.assign(static_cast<size_t>(idle), -1);
+    slow_.resize(slow);
+    thread_ = std::thread([this, drip] { Run(drip); });
+    while (!ready_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ~HostileLoad() {
+    stop_ = true;
+    thread_.join();
+    for (int fd : idle_) Close(fd);
+    for (Slow& s : slow_) CloseSlow(s);
+    SSL_CTX_free(ctx_);
+  }
+  size_t reconnects() const { return reconnects_; }
+
+ private:
+  struct Slow {
+    int fd = -1;
+    SSL* ssl = nullptr;
+  };
+  int Connect(size_t i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    from.sin_addr.s_addr = htonl(0x7f000101 + static_cast<uint32_t>(i % 10));  // 127.0.1.x
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(port_));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{2, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0 ||
+        ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+  static void Close(int& fd) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  void CloseSlow(Slow& s) {
+    if (s.ssl != nullptr) SSL_free(s.ssl);
+    s.ssl = nullptr;
+    Close(s.fd);
+  }
+  void OpenSlow(Slow& s, size_t i) {
+    s.fd = Connect(i);
+    if (s.fd < 0) return;
+    s.ssl = SSL_new(ctx_);
+    SSL_set_fd(s.ssl, s.fd);
+    if (SSL_connect(s.ssl) != 1) return CloseSlow(s);
+    const std::string start = "GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    SSL_write(s.ssl, start.data(), static_cast<int>(start.size()));
+  }
+  // Whether the server closed `fd` (what it sent, such as TLS session tickets, stays unread).
+  static bool Closed(int fd) {
+    if (fd < 0) return true;
+    pollfd p{fd, POLLRDHUP, 0};
+    return ::poll(&p, 1, 0) != 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  }
+  void Run(std::chrono::milliseconds drip) {
+    auto next_drip = std::chrono::steady_clock::now();
+    while (!stop_) {
+      for (size_t i = 0; i < idle_.size(); ++i) {
+        if (!Closed(idle_[i])) continue;
+        Close(idle_[i]);
+        idle_[i] = Connect(i);
+        reconnects_ += ready_ ? 1 : 0;
+      }
+      for (size_t i = 0; i < slow_.size(); ++i) {
+        if (!Closed(slow_[i].fd)) continue;
+        CloseSlow(slow_[i]);
+        OpenSlow(slow_[i], i);
+        reconnects_ += ready_ ? 1 : 0;
+      }
+      ready_ = true;
+      if (std::chrono::steady_clock::now() >= next_drip) {
+        for (Slow& s : slow_) {
+          if (s.ssl != nullptr) SSL_write(s.ssl, "a", 1);
+        }
+        next_drip += drip;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  int port_;
+  SSL_CTX* ctx_;
+  std::vector<int> idle_;
+  std::vector<Slow> slow_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> ready_{false};
+  std::atomic<size_t> reconnects_{0};
+  std::thread thread_;
+};
+
+// Requests/s of `clients` well-behaved clients (each on its own keep-alive connection,
+// reading a 1 KiB object and asking whoami in turn) over `seconds`.
+double WellBehavedRate(const std::function<std::unique_ptr<ObjectClient>()>& client,
+                       const std::string& id, int clients, double seconds) {
+  std::atomic<size_t> done{0};
+  std::vector<std::thread> t;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  auto start = std::chrono::steady_clock::now();
+  for (int c = 0; c < clients; ++c) {
+    t.emplace_back([&] {
+      auto r = client();
+      while (std::chrono::steady_clock::now() < until) {
+        DownloadAndCheck(*r, id, 1024);
+        Check(r->WhoAmI().ok(), "whoami failed");
+        done += 2;
+      }
+    });
+  }
+  for (auto& th : t) th.join();
+  return done / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The part on hostile connections: well-behaved clients with and without 200 idle and 50
+// slowloris connections held open.
+void HostileSection(const std::function<std::unique_ptr<ObjectClient>()>& client, int port) {
+  Bytes payload(1024, 0x6b);
+  PutOptions o{ObjectKind::kBlob, payload.size(), HexEncode(Sha256(payload)), false};
+  const std::string id = Id("hostile", 0);
+  Check(client()
+            ->Put(id, o,
+                  [&]() -> StatusOr<std::unique_ptr<SequentialFile>> {
+                    return std::unique_ptr<SequentialFile>(new MemorySequentialFile(payload));
+                  })
+            .ok(),
+        "upload for the hostile part failed");
+  constexpr int kClients = 4;
+  constexpr double kSeconds = 4;
+  constexpr double kHeldSeconds = 12;
+  const double before = WellBehavedRate(client, id, kClients, kSeconds);
+  double held = 0;
+  size_t reconnects = 0;
+  {
+    HostileLoad hostile(port, 200, 50, std::chrono::milliseconds(2000));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    // Longer than the server's header deadline (10 s): the server closes them all once, and
+    // they come back at once.
+    held = WellBehavedRate(client, id, kClients, kHeldSeconds);
+    reconnects = hostile.reconnects();
+  }
+  const double after = WellBehavedRate(client, id, kClients, kSeconds);
+  const double alone = (before + after) / 2;
+  std::printf(
+      "\n%d well-behaved clients, %.0f s each: %.0f requests/s alone (%.0f before, %.0f after)\n",
+      kClients, kSeconds, alone, before, after);
+  std::printf(
+      "  with 200 idle + 50 slowloris connections held open (%.0f s): %.0f requests/s, %.2fx "
+      "(target >= 0.8; %zu hostile reconnects)\n",
+      kHeldSeconds, held, held / alone, reconnects);
+}
+
 int Main(int argc, char** argv) {
   SetBenchName("server_bench");
   uint64_t big_mib = 1024;
   size_t small = 10000;
   std::string base = "/tmp";
+  bool only_hostile = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
+    if (a == "--only") only_hostile = std::string(argv[i + 1]) == "hostile";
     if (a == "--big-mib") big_mib = std::stoull(argv[i + 1]);
     if (a == "--small") small = std::stoull(argv[i + 1]);
     if (a == "--dir") base = argv[i + 1];
@@ -57,13 +235,19 @@ int Main(int argc, char** argv) {
   const std::string dir = MakeTempDir(base, "cv-server-bench");
   LocalServer server(dir);
   Must(server.Init(R"({"quota_bytes": )" + std::to_string(uint64_t{64} << 30) +
-                   R"(, "max_object_bytes": )" + std::to_string(uint64_t{8} << 30) +
-                   R"(, "threads": 16})"),
+                   R"(, "max_object_bytes": )" + std::to_string(uint64_t{8} << 30) + "}"),
        "server init");
   const std::string token = Must(server.AddUser("bench", dir + "/token"), "user");
   Must(server.Start(), "server start");
   KillOnFailure(server.process().pid());
   auto client = [&] { return Must(server.Client(token), "client"); };
+  ::signal(SIGPIPE, SIG_IGN);  // the hostile connections write to sockets the server closed
+  if (only_hostile) {
+    HostileSection([&]() -> std::unique_ptr<ObjectClient> { return client(); }, server.port());
+    server.Stop();
+    std::filesystem::remove_all(dir);
+    return 0;
+  }
 
   // The large file, on disk, and its hash.
   const uint64_t size = big_mib << 20;
@@ -168,6 +352,7 @@ int Main(int argc, char** argv) {
   }
   std::printf("\nServer peak RSS: %.1f MiB (target < 64 MiB with 8 concurrent large uploads)\n",
               PeakRssKib(server.process().pid()) / 1024.0);
+  HostileSection([&]() -> std::unique_ptr<ObjectClient> { return client(); }, server.port());
   server.Stop();
   std::filesystem::remove_all(dir);
   return 0;

@@ -110,14 +110,34 @@ TEST(ServerConfigTest, RoundTripDefaultsAndRejections) {
   EXPECT_EQ(parsed->port, 9443);
   EXPECT_EQ(parsed->quota_bytes, 12345u);
   EXPECT_FALSE(parsed->access_log);
-  auto partial = ServerConfig::FromJson(R"({"threads": 2})");
+  auto partial = ServerConfig::FromJson(R"({"max_connections": 2})");
   ASSERT_TRUE(partial.ok());
-  EXPECT_EQ(partial->threads, 2);
+  EXPECT_EQ(partial->max_connections, 2);
   EXPECT_EQ(partial->port, ServerConfig().port);
   for (const char* bad : {R"({"thread": 2})", R"({"port": "x"})", R"({"port": 70000})", R"([1])",
-                          "{", R"({"threads": 0})"}) {
+                          "{", R"({"max_connections": 0})", R"({"max_header_bytes": 10})"}) {
     EXPECT_EQ(ServerConfig::FromJson(bad).status().reason(), "bad_config") << bad;
   }
+}
+
+// Config files written before issue 17 list the thread pool's keys: they still load.
+TEST(ServerConfigTest, RetiredKeysAreAccepted) {
+  auto old = ServerConfig::FromJson(R"({"threads": 8, "max_queued_connections": 64})");
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(old->max_connections, ServerConfig().max_connections);
+}
+
+TEST(ServerConfigTest, ErrorsNameTheUnknownKeys) {
+  auto bad = ServerConfig::FromJson(R"({"port": 1, "max_conections": 5, "qouta_bytes": 1})");
+  ASSERT_EQ(bad.status().reason(), "bad_config");
+  EXPECT_NE(bad.status().message().find("\"max_conections\""), std::string::npos)
+      << bad.status().message();
+  EXPECT_NE(bad.status().message().find("\"qouta_bytes\""), std::string::npos);
+  EXPECT_EQ(bad.status().message().find("\"port\""), std::string::npos);
+  // A wrong type names its key too.
+  auto typed = ServerConfig::FromJson(R"({"max_header_count": "many"})");
+  EXPECT_NE(typed.status().message().find("max_header_count"), std::string::npos)
+      << typed.status().message();
 }
 
 TEST(AuthLimiterTest, BlocksAfterFailuresWithinWindow) {
@@ -135,12 +155,14 @@ TEST(AuthLimiterTest, BlocksAfterFailuresWithinWindow) {
   limiter.RecordFailure("c", 61);
   limiter.RecordFailure("c", 122);
   EXPECT_EQ(limiter.Blocked("c", 122), 0);
-  // A success forgets earlier failures.
+  // The window slides: failures at the end of one minute and the start of the next add up
+  // (a window fixed at the first failure would have started again at 60).
   limiter.RecordFailure("d", 0);
-  limiter.RecordFailure("d", 1);
-  limiter.RecordSuccess("d");
-  limiter.RecordFailure("d", 2);
-  EXPECT_EQ(limiter.Blocked("d", 2), 0);
+  limiter.RecordFailure("d", 59);
+  limiter.RecordFailure("d", 60);
+  EXPECT_EQ(limiter.Blocked("d", 60), 0);
+  limiter.RecordFailure("d", 61);
+  EXPECT_EQ(limiter.Blocked("d", 61), 30);
 }
 
 TEST(TlsIdentityTest, FingerprintsNormalizeAndMatchTheCertificate) {

@@ -410,6 +410,40 @@ PRAGMA user_version = 3;
   store.reset();
 }
 
+// Versions deleted before the storage limit existed count against it once the index is
+// migrated, and leave it when purged.
+TEST(FileBlobStoreQuotaTest, RetainedBytesOfAnOlderIndexCountAgainstTheStorageLimit) {
+  TempDir temp;
+  const std::string& dir = temp.path;
+  {
+    auto db = SqliteDb::Open(dir + "/index.db").value();
+    ASSERT_TRUE(db->Exec(R"sql(
+CREATE TABLE objects (seq INTEGER PRIMARY KEY, user TEXT NOT NULL, id TEXT NOT NULL,
+  kind INTEGER NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, created INTEGER NOT NULL,
+  deleted INTEGER, file TEXT NOT NULL);
+CREATE UNIQUE INDEX objects_live ON objects(user, id) WHERE deleted IS NULL;
+CREATE INDEX objects_deleted ON objects(deleted) WHERE deleted IS NOT NULL;
+CREATE INDEX objects_usage ON objects(user, size) WHERE deleted IS NULL;
+CREATE INDEX objects_file ON objects(file);
+INSERT INTO objects (user, id, kind, size, sha256, created, deleted, file) VALUES
+  ('alice', 'a1', 1, 100, '', 1, NULL, ''), ('alice', 'a3', 1, 990, '', 1, 5, '');
+PRAGMA user_version = 3;
+)sql")
+                    .ok());
+  }
+  FileBlobStore::Options options;
+  options.quota_bytes = 1000;
+  options.retained_quota_percent = 10;  // 1100 bytes on disk at most
+  auto store = FileBlobStore::Open(Env::Default(), dir, options).value();
+  const std::string data(20, 'x');
+  PutOptions put{ObjectKind::kBlob, data.size(), Sha(data), false};
+  auto refused = store->BeginPut("alice", Id(1), put);
+  EXPECT_EQ(refused.status().reason(), "retained_quota_exceeded") << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("1100"), std::string::npos);
+  ASSERT_EQ(store->PurgeExpired(int64_t{1} << 40).value(), 1u);
+  EXPECT_TRUE(store->BeginPut("alice", Id(1), put).ok());
+}
+
 // A user's own quota replaces the default for that user only, takes effect on an open
 // store (set through a second connection, as the CLI does), and can be reset.
 TEST(FileBlobStoreQuotaTest, PerUserQuotaOverridesTheDefault) {

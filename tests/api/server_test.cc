@@ -338,10 +338,9 @@ TEST(ServerTest, CertificateVerification) {
 
 TEST(ServerTest, ConnectionsBeyondTheCapGet503) {
   ServerConfig config = TestServer::DefaultConfig();
-  config.threads = 1;
-  config.max_queued_connections = 0;
+  config.max_connections = 1;
   TestServer server(config);
-  // The only worker is held by this keep-alive connection.
+  // The only connection slot is held by this keep-alive connection.
   auto first = server.Client(server.alice());
   ASSERT_EQ(*first->WhoAmI(), "alice");
   auto second = server.Client(server.bob());
@@ -349,7 +348,7 @@ TEST(ServerTest, ConnectionsBeyondTheCapGet503) {
   EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(refused.status().reason(), "overloaded");
   EXPECT_TRUE(IsRetryable(refused.status()));
-  // Once the first connection closes, the worker serves the next one.
+  // Once the first connection closes, its slot serves the next one.
   first.reset();
   auto third = server.Client(server.bob());
   StatusOr<std::string> who = UnavailableError("not tried");

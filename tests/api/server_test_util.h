@@ -94,6 +94,7 @@ class TestServer {
     FileBlobStore::Options options;
     options.max_object_bytes = config_.max_object_bytes;
     options.quota_bytes = config_.quota_bytes;
+    options.retained_quota_percent = config_.retained_quota_percent;
     options.retention_seconds = config_.retention_seconds;
     store_ = FileBlobStore::Open(env_, dir_ + "/data", options).value();
     server_ = BlobServer::New(config_, dir_ + "/cert.pem", dir_ + "/key.pem", store_.get(),
