@@ -147,9 +147,17 @@ StatusOr<Handle> OpenNoFollow(const std::string& path, DWORD access, DWORD share
   return h;
 }
 
+// The information of the file `h` opened at `path`. A reparse point shows in the handle's
+// attributes (Windows opens the link itself); Wine instead opens the target of a Unix symlink
+// and shows the link only in the path's attributes, so those count too.
 StatusOr<BY_HANDLE_FILE_INFORMATION> InfoOf(const Handle& h, const std::string& path) {
   BY_HANDLE_FILE_INFORMATION info;
   if (::GetFileInformationByHandle(h.get(), &info) == 0) return LastError("stat", path);
+  CV_ASSIGN_OR_RETURN(std::wstring wide, Wide(path));
+  const DWORD at_path = ::GetFileAttributesW(wide.c_str());
+  if (at_path != INVALID_FILE_ATTRIBUTES && (at_path & FILE_ATTRIBUTE_REPARSE_POINT) != 0) {
+    info.dwFileAttributes |= FILE_ATTRIBUTE_REPARSE_POINT;
+  }
   return info;
 }
 

@@ -25,6 +25,16 @@ wineserver -w
 rm -f "$WINEPREFIX.boot.log"
 echo "test-windows: Wine $(wine --version 2>/dev/null), prefix ready in $((SECONDS - start)) s" >&2
 
+# Unix symlinks, which Wine shows as reparse points (it cannot make junctions): for
+# windows_env_test.cc's UnixSymlinksUnderWineAreRefusedAsReparsePoints.
+links=$WINEPREFIX/unix-links
+mkdir -p "$links/root/a" "$links/outside/b"
+ln -s ../outside "$links/root/link"
+ln -s ../../outside/b "$links/root/a/blink"
+echo -n keep >"$links/victim"
+ln -s victim "$links/filelink"
+export CARDVAULT_TEST_UNIX_LINKS="Z:$links"
+
 failed=0
 for t in "${tests[@]}"; do
   log=$(mktemp)

@@ -114,38 +114,61 @@ bool MakeJunction(const std::string& link, const std::string& target) {
   return ok;
 }
 
+// Checks that the *Inside calls and NewWritableFile refuse the links root/link -> outside and
+// root/a/blink -> outside/b (junctions or Unix symlinks) and change nothing behind them.
+void ExpectInsideOperationsRefuse(Env& env, const std::string& root, const std::string& outside,
+                                  const std::string& from) {
+  ASSERT_TRUE(fs::is_directory(U8(root + "/link/b"))) << "the link leads outside";
+  EXPECT_TRUE(env.Stat(root + "/link").value().is_symlink);
+  EXPECT_FALSE(env.Stat(root + "/link").value().is_directory);
+  for (const std::string rel : {"link/f", "link/b/f", "a/blink/f"}) {
+    Status s = env.RenameInside(from, root, rel);
+    EXPECT_EQ(s.reason(), "unsafe_path") << rel << ": " << s.ToString();
+  }
+  EXPECT_TRUE(fs::is_empty(U8(outside + "/b"))) << "nothing went through a link";
+  EXPECT_TRUE(fs::exists(U8(from)));
+  ASSERT_TRUE(env.SetFileTimesAndMode(outside + "/b", 1000000000000000000, 0700).ok());
+  for (const std::string rel : {"link", "link/b", "a/blink"}) {
+    EXPECT_EQ(env.SetDirectoryTimesAndModeInside(root, rel, 1700000000000000000, 0700).reason(),
+              "unsafe_path")
+        << rel;
+  }
+  EXPECT_EQ(env.Stat(outside + "/b").value().mtime_ns, 1000000000000000000)
+      << "the directory behind the link kept its time";
+  // A link where a file is to be written is not written through either.
+  EXPECT_EQ(env.NewWritableFile(root + "/link").status().reason(), "unsafe_path");
+  EXPECT_EQ(env.ReopenWritableFile(root + "/link", 0).status().reason(), "unsafe_path");
+}
+
 // A junction is followed by every path-based call (CreateFileW, MoveFileExW): the Env must
 // refuse it as the POSIX Env refuses a symlink, at the end of a path and on the way.
 TEST_F(WindowsEnvTest, InsideOperationsNeverGoThroughAJunction) {
-  fs::create_directories(Path("root/a"));
-  fs::create_directories(Path("outside/b"));
+  fs::create_directories(U8(Path("root/a")));
+  fs::create_directories(U8(Path("outside/b")));
   if (!MakeJunction(Path("root/link"), Path("outside")) ||
       !MakeJunction(Path("root/a/blink"), Path("outside/b"))) {
     // Wine 8 answers FSCTL_SET_REPARSE_POINT with ERROR_NOT_SUPPORTED (50).
     GTEST_SKIP() << "this file system cannot make a junction (error " << ::GetLastError() << ")";
   }
-  ASSERT_TRUE(fs::is_directory(Path("root/link/b"))) << "the junction leads outside";
-  EXPECT_TRUE(env_->Stat(Path("root/link")).value().is_symlink);
-  EXPECT_FALSE(env_->Stat(Path("root/link")).value().is_directory);
-  const std::string root = Path("root");
   Put("f", "x");
-  for (const std::string rel : {"link/f", "link/b/f", "a/blink/f"}) {
-    Status s = env_->RenameInside(Path("f"), root, rel);
-    EXPECT_EQ(s.reason(), "unsafe_path") << rel << ": " << s.ToString();
-  }
-  EXPECT_TRUE(fs::is_empty(Path("outside/b"))) << "nothing went through a junction";
-  EXPECT_TRUE(fs::exists(Path("f")));
-  ASSERT_TRUE(env_->SetFileTimesAndMode(Path("outside/b"), 1000000000000000000, 0700).ok());
-  for (const std::string rel : {"link", "link/b", "a/blink"}) {
-    EXPECT_EQ(env_->SetDirectoryTimesAndModeInside(root, rel, 1700000000000000000, 0700).reason(),
-              "unsafe_path")
-        << rel;
-  }
-  EXPECT_EQ(env_->Stat(Path("outside/b")).value().mtime_ns, 1000000000000000000)
-      << "the directory behind the junction kept its time";
-  // A junction where a file is to be written is not written through either.
-  EXPECT_EQ(env_->NewWritableFile(Path("root/link")).status().reason(), "unsafe_path");
-  EXPECT_EQ(env_->ReopenWritableFile(Path("root/link"), 0).status().reason(), "unsafe_path");
+  ExpectInsideOperationsRefuse(*env_, Path("root"), Path("outside"), Path("f"));
+}
+
+// Under Wine, a Unix symlink is the reparse point there is: scripts/test-windows.sh makes
+// root/link -> ../outside, root/a/blink -> ../../outside/b and filelink -> victim in the
+// directory it names in CARDVAULT_TEST_UNIX_LINKS (a test switch; Windows runs skip this).
+TEST_F(WindowsEnvTest, UnixSymlinksUnderWineAreRefusedAsReparsePoints) {
+  const char* fixture = std::getenv("CARDVAULT_TEST_UNIX_LINKS");
+  if (fixture == nullptr) GTEST_SKIP() << "CARDVAULT_TEST_UNIX_LINKS is not set (not under Wine)";
+  const std::string dir = fixture;
+  Put("f", "x");
+  ExpectInsideOperationsRefuse(*env_, dir + "/root", dir + "/outside", Path("f"));
+  EXPECT_TRUE(env_->Stat(dir + "/filelink").value().is_symlink);
+  EXPECT_EQ(env_->NewWritableFile(dir + "/filelink").status().reason(), "unsafe_path");
+  EXPECT_EQ(env_->ReopenWritableFile(dir + "/filelink", 0).status().reason(), "unsafe_path");
+  auto victim = ReadFileToBytes(*env_, dir + "/victim");
+  ASSERT_TRUE(victim.ok());
+  EXPECT_EQ(AsStringView(*victim), "keep");
 }
 
 // A file symbolic link at the path of NewWritableFile is refused, and its target is untouched.
