@@ -73,7 +73,7 @@ work=$(mktemp -d "$CACHE/.work-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 out=$work/prefix
 mkdir -p "$out/include" "$out/lib"
-log "building $prefix (MinGW-w64 static libraries; ~3 minutes on 2 cores)"
+log "building $prefix (MinGW-w64 static libraries; ~3 minutes on 2 idle cores)"
 
 # source_of PACKAGE -> "SOURCE VERSION" of an installed binary package
 source_of() { dpkg-query -W -f='${source:Package} ${source:Version}' "$1"; }
@@ -140,7 +140,7 @@ fetch "$httplib_src" "$httplib_ver"
 t=$SECONDS
 ssl=$(tree_of "$ssl_src")
 [ -n "$ssl" ] || die "no unpacked $ssl_src tree"
-log "OpenSSL: configure and make build_libs in $(basename "$ssl") (~2 minutes)"
+log "OpenSSL: configure and make build_libs in $(basename "$ssl") (~2 minutes idle)"
 (cd "$ssl" && ./Configure mingw64 no-shared no-tests \
    --cross-compile-prefix=x86_64-w64-mingw32- --prefix=/ --libdir=lib &&
  make -j"$JOBS" build_libs) >"$work/openssl.log" 2>&1 || {
