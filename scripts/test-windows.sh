@@ -31,8 +31,6 @@ links=$WINEPREFIX/unix-links
 mkdir -p "$links/root/a" "$links/outside/b"
 ln -s ../outside "$links/root/link"
 ln -s ../../outside/b "$links/root/a/blink"
-echo -n keep >"$links/victim"
-ln -s victim "$links/filelink"
 export CARDVAULT_TEST_UNIX_LINKS="Z:$links"
 
 failed=0

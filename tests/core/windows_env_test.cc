@@ -155,20 +155,15 @@ TEST_F(WindowsEnvTest, InsideOperationsNeverGoThroughAJunction) {
 }
 
 // Under Wine, a Unix symlink is the reparse point there is: scripts/test-windows.sh makes
-// root/link -> ../outside, root/a/blink -> ../../outside/b and filelink -> victim in the
-// directory it names in CARDVAULT_TEST_UNIX_LINKS (a test switch; Windows runs skip this).
+// root/link -> ../outside and root/a/blink -> ../../outside/b in the directory it names in
+// CARDVAULT_TEST_UNIX_LINKS (a test switch; Windows runs skip this). Wine 8 shows only links to
+// directories as reparse points: a Unix link to a file looks like the file itself there.
 TEST_F(WindowsEnvTest, UnixSymlinksUnderWineAreRefusedAsReparsePoints) {
   const char* fixture = std::getenv("CARDVAULT_TEST_UNIX_LINKS");
   if (fixture == nullptr) GTEST_SKIP() << "CARDVAULT_TEST_UNIX_LINKS is not set (not under Wine)";
   const std::string dir = fixture;
   Put("f", "x");
   ExpectInsideOperationsRefuse(*env_, dir + "/root", dir + "/outside", Path("f"));
-  EXPECT_TRUE(env_->Stat(dir + "/filelink").value().is_symlink);
-  EXPECT_EQ(env_->NewWritableFile(dir + "/filelink").status().reason(), "unsafe_path");
-  EXPECT_EQ(env_->ReopenWritableFile(dir + "/filelink", 0).status().reason(), "unsafe_path");
-  auto victim = ReadFileToBytes(*env_, dir + "/victim");
-  ASSERT_TRUE(victim.ok());
-  EXPECT_EQ(AsStringView(*victim), "keep");
 }
 
 // A file symbolic link at the path of NewWritableFile is refused, and its target is untouched.
