@@ -2,7 +2,6 @@
 #include "core/secret_data.h"
 
 #include <openssl/crypto.h>
-#include <sys/mman.h>
 
 #include <cstdlib>
 #include <cstring>

@@ -95,7 +95,9 @@ Status ErrnoToStatus(int err, std::string_view operation, std::string_view what)
       std::string(operation) + " " + std::string(what) + ": " + std::strerror(err);
   switch (err) {
     case ENOSPC:
+#ifdef EDQUOT  // not on Windows
     case EDQUOT:
+#endif
       return ResourceExhaustedError(std::move(message), "disk_full");
     case ENOENT:
       return NotFoundError(std::move(message));

@@ -3,6 +3,8 @@
 #   scripts/build.sh            release build in build/
 #   scripts/build.sh asan       clang AddressSanitizer + UBSan build in build-asan/
 #   scripts/build.sh fuzz       clang libFuzzer build in build-fuzz/
+#   scripts/build.sh windows    MinGW-w64 cross build of the core and its tests in build-windows/
+#                               (static .exe files; scripts/windows-deps.sh first; docs/windows.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-release}
@@ -12,8 +14,16 @@ case "$kind" in
                                -DCMAKE_CXX_COMPILER=clang++) ;;
   fuzz) dir=build-fuzz; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCARDVAULT_FUZZ=ON
                                -DCMAKE_CXX_COMPILER=clang++) ;;
-  *) echo "usage: $0 [release|asan|fuzz]" >&2; exit 2 ;;
+  windows) dir=build-windows
+           deps=$(bash scripts/windows-deps.sh)
+           flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64.cmake
+                  -DCARDVAULT_WIN_DEPS="$deps") ;;
+  *) echo "usage: $0 [release|asan|fuzz|windows]" >&2; exit 2 ;;
 esac
+if [ "$kind" = windows ] && [ -f "$dir/CMakeCache.txt" ] &&
+   ! grep -qxF "CARDVAULT_WIN_DEPS:UNINITIALIZED=$deps" "$dir/CMakeCache.txt"; then
+  rm -rf "$dir"  # other Windows libraries (new Debian versions): configure afresh
+fi
 if [ ! -f "$dir/build.ninja" ]; then
   cmake -S . -B "$dir" -G Ninja "${flags[@]}" >/dev/null
 fi
