@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -82,6 +84,31 @@ class AgentE2eTest : public ::testing::Test {
   std::map<std::string, std::vector<ServerVersion>> ServerVersions() {
     X25519Identity card = X25519Identity::Parse(ReadText(dir_ + "/card.key")).value();
     return ServerVersionsByPath(*Client(), card);
+  }
+
+  // Sets a key of the server's config (takes effect at its next start).
+  void SetServerConfig(const std::string& key, const nlohmann::json& value) {
+    const std::string path = server_->data_dir() + "/config.json";
+    nlohmann::json c = nlohmann::json::parse(ReadText(path));
+    c[key] = value;
+    std::ofstream(path) << c.dump(2);
+  }
+
+  void RestartServer() {
+    server_->process().Signal(SIGTERM);
+    ASSERT_EQ(server_->process().Wait(15000), 0);
+    StartServer();
+  }
+
+  // How many blobs the server holds, over a fresh connection (-1 if it does not answer).
+  int BlobCount() {
+    auto client = Client();
+    if (client == nullptr) return -1;
+    ListOptions o;
+    o.kind = ObjectKind::kBlob;
+    o.limit = 1000;
+    auto page = client->List(o);
+    return page.ok() ? static_cast<int>(page->objects.size()) : -1;
   }
 
   int64_t StatusField(const std::string& field) {
@@ -300,6 +327,30 @@ TEST_F(AgentE2eTest, DaemonWatchesSettlesAndDrainsOnSigterm) {
   CommandResult second = Cli({"run"});
   EXPECT_NE(second.exit_code, 0);
   EXPECT_NE(second.output.find("agent_running"), std::string::npos) << second.output;
+}
+
+// The server closes a keep-alive connection idle for keep_alive_timeout_seconds. An edit
+// after a longer pause goes out on a fresh connection at once: no warning, and it lands
+// within the settle delay and 200 ms.
+TEST_F(AgentE2eTest, AnEditAfterTheServerClosedAnIdleConnectionLandsAtOnceWithoutAWarning) {
+  SetServerConfig("keep_alive_timeout_seconds", 1);
+  RestartServer();
+  Write("first", "before the pauses");
+  const std::string log = dir_ + "/agent.log";
+  daemon_ = std::make_unique<ChildProcess>(std::vector<std::string>{kCli, "run"}, env_, log);
+  ASSERT_TRUE(WaitFor([&] { return BlobCount() == 1; }, 20000)) << ReadText(log);
+  for (int round = 0; round < 3; ++round) {
+    ::usleep(2'500'000);  // the server closes the agent's idle connections meanwhile
+    const auto written = std::chrono::steady_clock::now();
+    Write("edit-" + std::to_string(round), "after a pause");
+    ASSERT_TRUE(WaitFor([&] { return BlobCount() == round + 2; }, 20000)) << ReadText(log);
+    const auto landed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now() - written)
+                               .count();
+    std::cerr << "round " << round << ": landed after " << landed_ms << " ms\n";
+    EXPECT_LT(landed_ms, 300 + 200) << "settle delay + 200 ms; log:\n" << ReadText(log);
+  }
+  EXPECT_EQ(ReadText(log).find("warning"), std::string::npos) << ReadText(log);
 }
 
 }  // namespace
