@@ -3,6 +3,10 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 #include "storage/sqlite_transaction.h"
 
 namespace cardvault {
@@ -23,16 +27,30 @@ StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, Opti
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);
   CV_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
-  if (options.wal) {
-    CV_ASSIGN_OR_RETURN(Statement mode, db->Prepare("PRAGMA journal_mode=WAL"));
-    CV_ASSIGN_OR_RETURN(bool row, mode.Step());
-    if (!row || mode.ColumnText(0) != "wal") {
-      return IoError("cannot enable WAL on " + path, "sqlite_no_wal");
-    }
-  }
+  if (options.wal) CV_RETURN_IF_ERROR(db->EnableWal(options.busy_timeout_ms));
   CV_RETURN_IF_ERROR(
       db->Exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
   return db;
+}
+
+Status SqliteDb::EnableWal(int busy_timeout_ms) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+  for (int delay_ms = 1;; delay_ms = std::min(delay_ms * 2, 20)) {
+    StatusOr<std::string> mode = [&]() -> StatusOr<std::string> {
+      CV_ASSIGN_OR_RETURN(Statement pragma, Prepare("PRAGMA journal_mode=WAL"));
+      CV_ASSIGN_OR_RETURN(bool row, pragma.Step());
+      return row ? pragma.ColumnText(0) : std::string();
+    }();
+    if (mode.ok()) {
+      if (*mode != "wal") return IoError("cannot enable WAL on " + path_, "sqlite_no_wal");
+      return Status::Ok();
+    }
+    if (mode.status().reason() != "sqlite_busy" || std::chrono::steady_clock::now() >= deadline) {
+      return mode.status();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+  }
 }
 
 SqliteDb::~SqliteDb() {

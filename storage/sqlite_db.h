@@ -32,7 +32,8 @@ class SqliteDb {
   };
 
   // Opens (and by default creates) the database at `path`, enables foreign keys, sets the
-  // journal mode, synchronous level and busy timeout.
+  // journal mode, synchronous level and busy timeout. No step of it fails with
+  // "sqlite_busy" before the busy timeout, the switch to WAL included.
   static StatusOr<std::unique_ptr<SqliteDb>> Open(const std::string& path, Options options);
   static StatusOr<std::unique_ptr<SqliteDb>> Open(const std::string& path) {
     return Open(path, Options());
@@ -66,6 +67,11 @@ class SqliteDb {
  private:
   friend class Statement;
   SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  // PRAGMA journal_mode=WAL. Switching a database still in rollback mode (a new one)
+  // upgrades this connection's read lock to an exclusive lock, and SQLite answers
+  // SQLITE_BUSY at once, without the busy handler (which could deadlock), when another
+  // connection reads the file meanwhile: so the switch is retried for up to the busy timeout.
+  Status EnableWal(int busy_timeout_ms);
   // Takes back a statement from Prepare: reset, bindings cleared, kept for the next
   // Prepare of the same SQL (one idle statement per SQL text; extras are finalized).
   void ReturnStatement(sqlite3_stmt* stmt);

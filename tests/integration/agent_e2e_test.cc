@@ -353,5 +353,33 @@ TEST_F(AgentE2eTest, AnEditAfterTheServerClosedAnIdleConnectionLandsAtOnceWithou
   EXPECT_EQ(ReadText(log).find("warning"), std::string::npos) << ReadText(log);
 }
 
+// `run` creates and fills a fresh state database while `status --json` reads it, 200 times
+// over four fresh starts: neither ever fails with a busy database.
+TEST_F(AgentE2eTest, RunStartingWhileStatusIsPolledNeverMeetsABusyDatabase) {
+  for (int i = 0; i < 60; ++i) Write("f" + std::to_string(i), "content " + std::to_string(i));
+  const std::string cfg = dir_ + "/config/cardvault/config.json";
+  const std::string log = dir_ + "/agent.log";
+  int polls = 0;
+  for (int round = 0; round < 4; ++round) {
+    if (daemon_ != nullptr) {
+      daemon_->Signal(SIGTERM);
+      ASSERT_EQ(daemon_->Wait(15000), 0) << ReadText(log);
+    }
+    nlohmann::json c = nlohmann::json::parse(ReadText(cfg));
+    c["state_dir"] = dir_ + "/state-" + std::to_string(round);
+    std::ofstream(cfg) << c.dump(2);
+    daemon_ = std::make_unique<ChildProcess>(std::vector<std::string>{kCli, "run"}, env_, log);
+    for (int i = 0; i < 50; ++i, ++polls) {
+      CommandResult r = Cli({"status", "--json"});
+      ASSERT_EQ(r.exit_code, 0) << "poll " << polls << ": " << r.output;
+      ASSERT_EQ(r.output.find("sqlite_busy"), std::string::npos) << r.output;
+      ASSERT_TRUE(daemon_->Running()) << "poll " << polls << ": " << ReadText(log);
+    }
+  }
+  EXPECT_EQ(polls, 200);
+  EXPECT_EQ(ReadText(log).find("sqlite_busy"), std::string::npos) << ReadText(log);
+  EXPECT_EQ(ReadText(log).find("locked"), std::string::npos) << ReadText(log);
+}
+
 }  // namespace
 }  // namespace cardvault
