@@ -4,6 +4,7 @@
 #ifndef CARDVAULT_AGENT_STATE_DB_H_
 #define CARDVAULT_AGENT_STATE_DB_H_
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -93,7 +94,13 @@ struct StateCounts {
 
 class StateDb {
  public:
-  // Opens or creates the database at `path` and migrates its schema.
+  // How long Open's integrity check may take at most (a larger database is checked in part).
+  static constexpr std::chrono::milliseconds kQuickCheckBudget{2000};
+
+  // Opens or creates the database at `path`, checks it (SQLite's quick_check, bounded by
+  // kQuickCheckBudget) and migrates its schema. A damaged file (not a database, or a bad
+  // page) is kCorrupt "state_db_corrupt", with a message that names the file and says how
+  // to rebuild the state (move it aside, `cardvault adopt`).
   static StatusOr<std::unique_ptr<StateDb>> Open(const std::string& path);
 
   // Groups the writes that follow into one transaction (one commit for a batch of steps);

@@ -119,6 +119,30 @@ Status SqliteDb::Migrate(std::span<const std::string_view> migrations) {
   }
 }
 
+Status SqliteDb::QuickCheck(std::chrono::milliseconds budget) {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point deadline = Clock::now() + budget;
+  sqlite3_progress_handler(
+      db_, 1000,
+      [](void* at) -> int { return Clock::now() >= *static_cast<Clock::time_point*>(at) ? 1 : 0; },
+      &deadline);
+  std::string findings;
+  Status status = [&]() -> Status {
+    CV_ASSIGN_OR_RETURN(Statement check, Prepare("PRAGMA quick_check(3)"));
+    while (true) {
+      CV_ASSIGN_OR_RETURN(bool row, check.Step());
+      if (!row) return Status::Ok();
+      const std::string line = check.ColumnText(0);
+      if (line != "ok") findings += (findings.empty() ? "" : "; ") + line;
+    }
+  }();
+  sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+  if (!status.ok() && sqlite3_errcode(db_) == SQLITE_INTERRUPT) return Status::Ok();  // no time
+  CV_RETURN_IF_ERROR(status);
+  if (!findings.empty()) return CorruptError("quick_check: " + findings, "sqlite_corrupt");
+  return Status::Ok();
+}
+
 int64_t SqliteDb::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 
 int SqliteDb::Changes() const { return sqlite3_changes(db_); }

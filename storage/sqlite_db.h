@@ -2,6 +2,7 @@
 #ifndef CARDVAULT_STORAGE_SQLITE_DB_H_
 #define CARDVAULT_STORAGE_SQLITE_DB_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -56,6 +57,12 @@ class SqliteDb {
   // ("schema_too_new") and left untouched. Migrations MUST never be edited or reordered
   // once released: only appended.
   Status Migrate(std::span<const std::string_view> migrations);
+
+  // PRAGMA quick_check (every page and index entry well formed; no cross-check of indexes
+  // against tables), stopped after `budget` so a huge database does not hold up its
+  // opener: OK when it passes or runs out of time, kCorrupt ("sqlite_corrupt") with
+  // SQLite's first findings when it fails.
+  Status QuickCheck(std::chrono::milliseconds budget);
 
   int64_t LastInsertRowId() const;
   // Rows changed by the most recent INSERT/UPDATE/DELETE.
