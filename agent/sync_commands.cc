@@ -79,6 +79,7 @@ void AddSyncCommands(CLI::App& app, const std::string& config_flag, int& exit_co
   struct InitArgs {
     std::string vault, server, token_file, ca_file, fingerprint, state_dir;
     std::vector<std::string> recipients;
+    CardConfig card;  // what restore, ls, versions and adopt use without their flags
     bool force = false;
   };
   auto ia = std::make_shared<InitArgs>();
@@ -94,10 +95,18 @@ void AddSyncCommands(CLI::App& app, const std::string& config_flag, int& exit_co
                    "Recipient the vault's keys are wrapped to (repeat for backup cards)")
       ->required();
   init->add_option("--state-dir", ia->state_dir, "Where state and spool live");
+  init->add_option("--module", ia->card.module,
+                   "The card's PKCS#11 module (default: p11-kit's proxy)");
+  init->add_option("--token", ia->card.token_label, "The card's label");
+  init->add_option("--key-label", ia->card.key_label, "The key's label on the card");
+  init->add_option("--pin-file", ia->card.pin_file,
+                   "File holding the card's PIN, for scripts (default: a pinentry prompt)");
   init->add_flag("--force", ia->force, "Replace an existing config");
   init->footer(
       "Example:\n  cardvault init --vault ~/secrets --server https://vault.example.com:8443 \\\n"
       "    --fingerprint 5f3a...e7f8 --token-file ./device-token --recipient cv-x25519-...\n"
+      "The card options (--module, --token, --key-label, --pin-file) are recorded in the\n"
+      "config, so restore, ls, versions and adopt need them no more.\n"
       "Nothing is written unless every check passes.");
   init->callback([&exit_code, &config_flag, ia] {
     Env& env = *Env::Default();
@@ -113,6 +122,10 @@ void AddSyncCommands(CLI::App& app, const std::string& config_flag, int& exit_co
     c.server_fingerprint = ia->fingerprint;
     c.recipients = ia->recipients;
     c.state_dir = ia->state_dir;
+    c.card.module = ia->card.module;
+    c.card.token_label = ia->card.token_label;
+    c.card.key_label = ia->card.key_label;
+    c.card.pin_file = ia->card.pin_file;
     const std::string config_dir = DirName(path);
     c.token_file = ia->token_file.empty() ? config_dir + "/device-token" : ia->token_file;
     auto checked = AgentConfig::Parse(c.ToJson(), "the given options");
@@ -125,6 +138,12 @@ void AddSyncCommands(CLI::App& app, const std::string& config_flag, int& exit_co
     if (!vault.ok() || !vault->is_directory) {
       exit_code = Fail(NotFoundError(c.vault_dir + " is not a directory; create it first"));
       return;
+    }
+    for (const std::string* file : {&c.card.module, &c.card.pin_file}) {
+      if (!file->empty() && !env.Stat(*file).ok()) {
+        exit_code = Fail(NotFoundError(*file + " does not exist"));
+        return;
+      }
     }
     for (const std::string& r : c.recipients) {
       auto parsed = ParseRecipientString(r);

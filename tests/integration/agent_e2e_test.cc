@@ -381,5 +381,45 @@ TEST_F(AgentE2eTest, RunStartingWhileStatusIsPolledNeverMeetsABusyDatabase) {
   EXPECT_EQ(ReadText(log).find("locked"), std::string::npos) << ReadText(log);
 }
 
+// `init` records the card options in the config, and `ls` uses them without flags.
+TEST_F(AgentE2eTest, InitRecordsTheCardOptionsAndLsUsesThem) {
+  const std::string module = dir_ + "/not-a-module.so";  // exists, but is no PKCS#11 module
+  std::ofstream(module) << "not a shared object";
+  const std::string pin = dir_ + "/pin";
+  std::ofstream(pin) << "1234\n";
+  ::chmod(pin.c_str(), 0600);
+  CommandResult init = Cli({"init",          "--force",
+                            "--vault",       vault_,
+                            "--server",      server_->url(),
+                            "--fingerprint", server_->fingerprint(),
+                            "--token-file",  server_->token_file(),
+                            "--recipient",   recipient_,
+                            "--module",      module,
+                            "--token",       "My card",
+                            "--key-label",   "main key",
+                            "--pin-file",    pin});
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  nlohmann::json c = nlohmann::json::parse(ReadText(dir_ + "/config/cardvault/config.json"));
+  EXPECT_EQ(c["card"]["module"], module);
+  EXPECT_EQ(c["card"]["token_label"], "My card");
+  EXPECT_EQ(c["card"]["key_label"], "main key");
+  EXPECT_EQ(c["card"]["pin_file"], pin);
+
+  Write("a", "content");
+  ASSERT_EQ(Cli({"sync", "--once"}).exit_code, 0);
+  CommandResult ls = Cli({"ls"});
+  EXPECT_NE(ls.exit_code, 0);
+  EXPECT_NE(ls.output.find("cannot load the PKCS#11 module " + module), std::string::npos)
+      << "the configured module, without --module: " << ls.output;
+
+  CommandResult missing =
+      Cli({"init", "--force", "--vault", vault_, "--server", server_->url(), "--fingerprint",
+           server_->fingerprint(), "--token-file", server_->token_file(), "--recipient", recipient_,
+           "--pin-file", dir_ + "/no-such-pin"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.output.find(dir_ + "/no-such-pin does not exist"), std::string::npos)
+      << missing.output;
+}
+
 }  // namespace
 }  // namespace cardvault
