@@ -472,6 +472,24 @@ Status StateDb::MarkEpochUploaded(const Bytes& epoch_id) {
   return s.Run();
 }
 
+StatusOr<bool> StateDb::MayUpload() {
+  CV_ASSIGN_OR_RETURN(
+      Statement s,
+      db_->Prepare("SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'vault_check' AND value = "
+                   "'passed') OR EXISTS (SELECT 1 FROM epochs) OR EXISTS (SELECT 1 FROM files "
+                   "f WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.path = f.path))"));
+  CV_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row && s.ColumnInt64(0) != 0;
+}
+
+Status StateDb::ForgetUnsynced() {
+  CV_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+  CV_ASSIGN_OR_RETURN(bool may, MayUpload());
+  if (may) return FailedPreconditionError("this state database has synced or was adopted");
+  CV_RETURN_IF_ERROR(db_->Exec("DELETE FROM versions; DELETE FROM files"));
+  return tx.Commit();
+}
+
 StatusOr<StateCounts> StateDb::Counts() {
   CV_ASSIGN_OR_RETURN(Statement s, db_->Prepare("SELECT state, COUNT(*) FROM versions GROUP BY "
                                                 "state"));

@@ -148,6 +148,15 @@ class StateDb {
   Status MarkEpochUploaded(const Bytes& epoch_id);
 
   StatusOr<StateCounts> Counts();
+  // Whether this database may upload without asking the server first: it passed that check
+  // before (meta "vault_check" = "passed"), or it has an epoch (it encrypted, so it checked
+  // or predates the check), or it holds a file recorded without any version (what
+  // `cardvault adopt` records). False for a new database.
+  StatusOr<bool> MayUpload();
+  // Drops every file and version recorded by a database for which MayUpload is false: it
+  // never encrypted anything (no epoch), so nothing is lost; the next scan records all again.
+  Status ForgetUnsynced();
+  const std::string& path() const { return db_->path(); }
   // The database's size in pages, and a cap on it (SQLite's max_page_count, for this
   // connection): a write that would grow the database past the cap fails as on a full disk
   // (kResourceExhausted "sqlite_full"). For fault tests.

@@ -72,6 +72,17 @@ class SyncEngine {
   // once. They MUST outlive the engine and MUST NOT be used by anyone else meanwhile.
   void AddUploadClient(ObjectClient* client) { upload_clients_.push_back(client); }
 
+  // Guards against a second copy of a vault. A state database that may not upload yet
+  // (StateDb::MayUpload: a new one, e.g. the state directory was deleted or replaced) asks
+  // the server once for its key objects: none, and it passes for good (recorded in the
+  // database); some, which another state database wrote, and nothing may be recorded,
+  // encrypted or uploaded (every file would be stored a second time): kFailedPrecondition
+  // "vault_already_on_server", saying what happened and to run `cardvault adopt` (which
+  // records the files that match the server, after which this passes); what a scan recorded
+  // meanwhile is forgotten. A refusal is asked again after kVaultRecheckNs. ProcessDue fails
+  // with its error, a retryable one included; Detect and Rescan fail with a refusal only.
+  Status CheckVaultOnServer();
+
   // Looks at one path (relative to the vault): queues a new version if its content or
   // mode changed, a deletion if it is gone, nothing if it is unchanged. A directory is
   // recorded by DetectDirectory. `force` re-hashes
@@ -154,6 +165,14 @@ class SyncEngine {
   // The test-only crash switch: CARDVAULT_TEST_KILL_AT=<step> makes the process SIGKILL
   // itself right after committing that step ("hashed", "encrypted", "uploaded").
   void MaybeCrash(const char* step);
+
+  static constexpr int64_t kVaultRecheckNs = 30'000'000'000;
+  // CheckVaultOnServer, but a server that cannot be asked now does not stop the recording.
+  Status CheckVaultBeforeRecording();
+  enum class VaultCheck { kNotYet, kPassed, kRefused };
+  VaultCheck vault_check_ = VaultCheck::kNotYet;
+  Status vault_refusal_;
+  int64_t vault_checked_ns_ = 0;
 
   StateDb* db_;
   ObjectClient* client_;

@@ -421,5 +421,35 @@ TEST_F(AgentE2eTest, InitRecordsTheCardOptionsAndLsUsesThem) {
       << missing.output;
 }
 
+// The state directory is deleted while the vault is on the server: `sync --once` uploads
+// nothing, says what happened and to run `adopt`; after `adopt`, a sync uploads nothing
+// for the unchanged files and only what really changed.
+TEST_F(AgentE2eTest, ADeletedStateDirectoryNeverDuplicatesTheVault) {
+  for (int i = 0; i < 12; ++i) Write("dir/f" + std::to_string(i), "content " + std::to_string(i));
+  ASSERT_EQ(Cli({"sync", "--once"}).exit_code, 0);
+  const int blobs = BlobCount();
+  ASSERT_EQ(blobs, 13) << "12 files and a directory";
+
+  fs::remove_all(dir_ + "/data/cardvault");
+  CommandResult r = Cli({"sync", "--once"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("already holds a vault"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("cardvault adopt"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("vault_already_on_server"), std::string::npos) << r.output;
+  EXPECT_EQ(BlobCount(), blobs) << "nothing uploaded again";
+  EXPECT_EQ(Cli({"sync", "--once"}).exit_code, 1) << "and not on a second try either";
+  EXPECT_EQ(BlobCount(), blobs);
+
+  Write("dir/f0", "changed while the state was gone");
+  CommandResult adopt = Cli({"adopt", "-i", dir_ + "/card.key"});
+  ASSERT_EQ(adopt.exit_code, 0) << adopt.output;
+  r = Cli({"sync", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(BlobCount(), blobs + 1) << "only the changed file: " << r.output;
+  auto v = ServerVersions();
+  EXPECT_EQ(v["dir/f1"].size(), 1u);
+  ASSERT_EQ(v["dir/f0"].size(), 2u);
+}
+
 }  // namespace
 }  // namespace cardvault
