@@ -482,6 +482,13 @@ StatusOr<bool> StateDb::MayUpload() {
   return row && s.ColumnInt64(0) != 0;
 }
 
+StatusOr<int> StateDb::MakeRetriesDue() {
+  CV_RETURN_IF_ERROR(
+      db_->Exec("UPDATE versions SET next_attempt_ns = 0, attempts = 0 WHERE "
+                "state IN (0, 1) AND next_attempt_ns > 0"));
+  return db_->Changes();
+}
+
 Status StateDb::ForgetUnsynced() {
   CV_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
   CV_ASSIGN_OR_RETURN(bool may, MayUpload());

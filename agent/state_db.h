@@ -135,6 +135,9 @@ class StateDb {
   Status MarkUploaded(int64_t id, int64_t now_ns, const std::string& blob_sha256);
   Status MarkRetry(int64_t id, const std::string& error, int64_t next_attempt_ns);
   Status MarkFailed(int64_t id, const std::string& error);
+  // Every version waiting for a retry is due now, its back-off started afresh (the server
+  // is back). Returns how many.
+  StatusOr<int> MakeRetriesDue();
   // Back to queued (e.g. the file changed during encryption, or the spool file was lost).
   Status Requeue(int64_t id);
   // Queues again every failed version that is still its path's latest (an older one stays

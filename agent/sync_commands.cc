@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -66,6 +67,16 @@ StatusOr<SecretData> PromptSecret(const std::string& prompt) {
   buf.Truncate(n);
   if (buf.empty()) return InvalidArgumentError("empty token");
   return buf;
+}
+
+// "2026-12-06 03:04:05 UTC".
+std::string UtcTime(int64_t unix_ns) {
+  const time_t secs = static_cast<time_t>(unix_ns / 1'000'000'000);
+  struct tm tm_buf;
+  ::gmtime_r(&secs, &tm_buf);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%d %H:%M:%S UTC", &tm_buf);
+  return out;
 }
 
 std::string Plural(int64_t n, const char* word) {
@@ -326,17 +337,27 @@ void AddSyncCommands(CLI::App& app, const std::string& config_flag, int& exit_co
     auto client = ControlClient::Connect(DefaultControlSocketPath());
     auto agent =
         client.ok() ? (*client)->Call("status", 2000) : StatusOr<std::string>(client.status());
-    j["agent"] = agent.ok() ? nlohmann::json::parse(*agent, nullptr, false)["state"]
-                            : nlohmann::json("not running");
+    const nlohmann::json snapshot =
+        agent.ok() ? nlohmann::json::parse(*agent, nullptr, false) : nlohmann::json();
+    j["agent"] = snapshot.is_object() ? snapshot.value("state", nlohmann::json("unknown"))
+                                      : nlohmann::json("not running");
     auto server = ConnectServer(env, *config);
     Status health = server.ok() ? (*server)->Health() : server.status();
     j["server"] = health.ok() ? "reachable" : health.ToString();
+    // The running agent's view: since when its uploads find no server.
+    const int64_t unreachable_ns =
+        snapshot.is_object() ? snapshot.value("server_unreachable_since_ns", int64_t{0}) : 0;
+    j["server_unreachable_since_ns"] = unreachable_ns;
+    if (unreachable_ns > 0) j["server_unreachable_since"] = UtcTime(unreachable_ns);
     j["recipients"] = config->recipients.size();
     if (*json_out) {
       std::cout << j.dump(2) << "\n";
     } else {
       std::cout << "agent:     " << j["agent"].get<std::string>() << "\n"
                 << "server:    " << config->server_url << " (" << j["server"].get<std::string>()
+                << (unreachable_ns > 0
+                        ? "; the agent finds it unreachable since " + UtcTime(unreachable_ns)
+                        : std::string())
                 << ")\n"
                 << "pending:   " << j["pending"] << "\nuploaded:  " << j["uploaded"]
                 << "\nfailed:    " << j["failed"] << "\n";

@@ -791,6 +791,10 @@ Status SyncEngine::PutBlob(ObjectClient& client, VersionRecord& v) {
 }
 
 Status SyncEngine::FinishUpload(VersionRecord& v, const Status& s, PassResult& result) {
+  if (s.ok() || s.reason() != "network") unreachable_since_ns_.reset();  // it answered
+  if (!s.ok() && s.reason() == "network" && !unreachable_since_ns_) {
+    unreachable_since_ns_ = env_->NowUnixNanos();
+  }
   if (s.ok()) {
     CV_RETURN_IF_ERROR(db_->MarkUploaded(v.id, env_->NowUnixNanos(), v.blob_sha256));
     ++result.uploaded;
@@ -816,6 +820,14 @@ Status SyncEngine::FinishUpload(VersionRecord& v, const Status& s, PassResult& r
   ++result.failed;
   Emit("file_failed", v.path, s.ToString());
   return Status::Ok();
+}
+
+StatusOr<bool> SyncEngine::ProbeServer() {
+  if (!unreachable_since_ns_ || !health_probe_ || !health_probe_().ok()) return false;
+  unreachable_since_ns_.reset();
+  CV_ASSIGN_OR_RETURN(int due, db_->MakeRetriesDue());
+  Emit("server_back", "", std::to_string(due) + " uploads due now");
+  return true;
 }
 
 bool SyncEngine::Stopping() const { return stop_ != nullptr && stop_->load(); }

@@ -112,6 +112,18 @@ class SyncEngine {
   // retry are left for a later pass).
   StatusOr<PassResult> ProcessDue();
 
+  // Since when (wall clock, ns) the server has not been reached: set by an upload that
+  // failed without an answer (reason "network"), cleared by one that succeeds or by a probe.
+  std::optional<int64_t> unreachable_since() const { return unreachable_since_ns_; }
+  // A cheap request that tells whether the server answers (GET /v1/health); without one,
+  // ProbeServer never reports the server back.
+  void set_health_probe(std::function<Status()> probe) { health_probe_ = std::move(probe); }
+  // While the server is unreachable, the back-off of the waiting uploads may grow to
+  // minutes: callers probe it every kProbeIntervalNs instead. When it answers, every
+  // waiting version is due at once (its back-off starts afresh) and this returns true.
+  static constexpr int64_t kProbeIntervalNs = 10'000'000'000;
+  StatusOr<bool> ProbeServer();
+
   // When the next retry is due, if any version waits for one.
   StatusOr<std::optional<int64_t>> NextRetryTime() { return db_->NextRetryTime(); }
 
@@ -173,6 +185,9 @@ class SyncEngine {
   VaultCheck vault_check_ = VaultCheck::kNotYet;
   Status vault_refusal_;
   int64_t vault_checked_ns_ = 0;
+
+  std::optional<int64_t> unreachable_since_ns_;
+  std::function<Status()> health_probe_;
 
   StateDb* db_;
   ObjectClient* client_;

@@ -28,11 +28,11 @@ class SwitchableClient final : public ObjectClientWrapper {
   SwitchableClient() : ObjectClientWrapper(nullptr) {}
   StatusOr<ObjectInfo> Put(std::string_view id, const PutOptions& o,
                            const SourceFactory& s) override {
-    if (target() == nullptr) return UnavailableError("server down (test)");
+    if (target() == nullptr) return UnavailableError("server down (test)", "network");
     return ObjectClientWrapper::Put(id, o, s);
   }
   StatusOr<ListPage> List(const ListOptions& o) override {
-    if (target() == nullptr) return UnavailableError("server down (test)");
+    if (target() == nullptr) return UnavailableError("server down (test)", "network");
     return ObjectClientWrapper::List(o);
   }
 };
@@ -818,6 +818,33 @@ TEST_F(SyncEngineTest, ANewStateDatabaseRefusesToUploadAVaultTheServerHolds) {
   auto adopted = MakeEngine();
   EXPECT_EQ(Sync(*adopted).uploaded, 0);
   EXPECT_EQ(remote_->List(blobs).value().objects.size(), on_server) << "no second copy";
+}
+
+// While the server is unreachable the back-off grows to minutes (an hour here); a probe
+// that finds the server back makes every waiting upload due at once.
+TEST_F(SyncEngineTest, AProbeThatFindsTheServerBackMakesTheWaitingUploadsDue) {
+  Write("x", "payload");
+  ClockEnv clock;
+  auto engine = MakeEngine(&clock, 8 << 20, kHourNs);
+  bool healthy = false;
+  engine->set_health_probe(
+      [&] { return healthy ? Status::Ok() : UnavailableError("refused (test)", "network"); });
+  ASSERT_TRUE(engine->CheckVaultOnServer().ok());
+  client_.set_target(nullptr);
+  const int64_t before = clock.NowUnixNanos();
+  EXPECT_FALSE(engine->unreachable_since().has_value());
+  EXPECT_EQ(Sync(*engine).retrying, 1);
+  ASSERT_TRUE(engine->unreachable_since().has_value());
+  EXPECT_GE(*engine->unreachable_since(), before);
+  EXPECT_FALSE(engine->ProbeServer().value()) << "still down";
+
+  client_.set_target(remote_.get());
+  EXPECT_EQ(engine->ProcessDue().value().uploaded, 0) << "waits for its back-off";
+  healthy = true;
+  EXPECT_TRUE(engine->ProbeServer().value());
+  EXPECT_FALSE(engine->unreachable_since().has_value());
+  EXPECT_EQ(engine->ProcessDue().value().uploaded, 1) << "due at once, not in an hour";
+  EXPECT_FALSE(engine->ProbeServer().value()) << "nothing to probe while it answers";
 }
 
 }  // namespace

@@ -451,5 +451,47 @@ TEST_F(AgentE2eTest, ADeletedStateDirectoryNeverDuplicatesTheVault) {
   ASSERT_EQ(v["dir/f0"].size(), 2u);
 }
 
+int Count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// The server goes away long enough for the upload's back-off to reach half a minute; status
+// says since when it is unreachable; once it is back, the agent notices within 15 s (it
+// probes /v1/health every 10 s meanwhile) instead of at the next retry, 24 s or more later.
+TEST_F(AgentE2eTest, AServerBackAfterALongOutageIsNoticedWithinSeconds) {
+  const std::string log = dir_ + "/agent.log";
+  Write("first", "before the outage");
+  daemon_ = std::make_unique<ChildProcess>(std::vector<std::string>{kCli, "run"}, env_, log);
+  ASSERT_TRUE(WaitFor([&] { return StatusField("uploaded") == 1; }, 20000)) << ReadText(log);
+  EXPECT_EQ(StatusField("server_unreachable_since_ns"), 0);
+
+  server_->process().Signal(SIGKILL);
+  server_->process().Wait(5000);
+  const int64_t down_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  Write("while-down", "queued");
+  ASSERT_TRUE(WaitFor([&] { return StatusField("server_unreachable_since_ns") > 0; }, 20000))
+      << ReadText(log);
+  EXPECT_GE(StatusField("server_unreachable_since_ns"), down_ns);
+  CommandResult st = Cli({"status"});
+  EXPECT_NE(st.output.find("unreachable since"), std::string::npos) << st.output;
+  // Six failed attempts (after 1, 2, 4, 8 and 16 s of back-off, +-25%): the next retry is
+  // 32 s +-25% away.
+  ASSERT_TRUE(WaitFor([&] { return Count(ReadText(log), "file_retry while-down") >= 6; }, 90000))
+      << ReadText(log);
+  StartServer();
+  const auto back = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitFor([&] { return StatusField("uploaded") == 2; }, 40000)) << ReadText(log);
+  const auto noticed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - back).count();
+  std::cerr << "uploaded " << noticed_s << " s after the server came back\n";
+  EXPECT_LT(noticed_s, 15.0) << ReadText(log);
+  EXPECT_EQ(StatusField("server_unreachable_since_ns"), 0);
+  EXPECT_EQ(ServerVersions()["while-down"].at(0).content, "queued");
+}
+
 }  // namespace
 }  // namespace cardvault
