@@ -888,8 +888,19 @@ Status SyncEngine::FinishUploads(std::unique_ptr<UploadJob>& job, PassResult& re
 }
 
 StatusOr<SyncEngine::PassResult> SyncEngine::ProcessDue() {
-  CV_RETURN_IF_ERROR(CheckVaultOnServer());
   PassResult result;
+  if (Status vault = CheckVaultOnServer(); !vault.ok()) {
+    if (!IsRetryable(vault)) return vault;
+    // The server cannot be asked yet: what is due waits as if its upload had failed so.
+    while (true) {
+      CV_ASSIGN_OR_RETURN(std::vector<VersionRecord> due,
+                          db_->DueVersions(env_->NowUnixNanos(), kBatchSize));
+      if (due.empty()) return result;
+      CV_ASSIGN_OR_RETURN(Transaction batch, db_->BeginBatch());
+      for (VersionRecord& v : due) CV_RETURN_IF_ERROR(FinishUpload(v, vault, result));
+      CV_RETURN_IF_ERROR(batch.Commit());
+    }
+  }
   std::unique_ptr<UploadJob> job;  // the previous batch's uploads, still running
   while (!Stopping()) {
     std::set<int64_t> in_flight;

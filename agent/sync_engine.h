@@ -80,7 +80,8 @@ class SyncEngine {
   // "vault_already_on_server", saying what happened and to run `cardvault adopt` (which
   // records the files that match the server, after which this passes); what a scan recorded
   // meanwhile is forgotten. A refusal is asked again after kVaultRecheckNs. ProcessDue fails
-  // with its error, a retryable one included; Detect and Rescan fail with a refusal only.
+  // with a refusal (a retryable error makes what is due wait for a retry, as a failed upload
+  // would); Detect and Rescan too, and go on when the server cannot be asked.
   Status CheckVaultOnServer();
 
   // Looks at one path (relative to the vault): queues a new version if its content or
