@@ -348,6 +348,9 @@ void AddSyncCommands(CLI::App& app, const std::string& config_flag, int& exit_co
     const int64_t unreachable_ns =
         snapshot.is_object() ? snapshot.value("server_unreachable_since_ns", int64_t{0}) : 0;
     j["server_unreachable_since_ns"] = unreachable_ns;
+    // What stops the running agent's uploads, e.g. a vault it must adopt first.
+    j["agent_error"] =
+        snapshot.is_object() ? snapshot.value("last_error", std::string()) : std::string();
     if (unreachable_ns > 0) j["server_unreachable_since"] = UtcTime(unreachable_ns);
     j["recipients"] = config->recipients.size();
     if (*json_out) {
@@ -361,6 +364,9 @@ void AddSyncCommands(CLI::App& app, const std::string& config_flag, int& exit_co
                 << ")\n"
                 << "pending:   " << j["pending"] << "\nuploaded:  " << j["uploaded"]
                 << "\nfailed:    " << j["failed"] << "\n";
+      if (!j["agent_error"].get<std::string>().empty()) {
+        std::cout << "error:     " << j["agent_error"].get<std::string>() << "\n";
+      }
       for (const auto& f : failures) {
         std::cout << "  " << f["path"].get<std::string>() << ": " << f["error"].get<std::string>()
                   << "\n";

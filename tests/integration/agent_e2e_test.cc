@@ -444,6 +444,16 @@ TEST_F(AgentE2eTest, ADeletedStateDirectoryNeverDuplicatesTheVault) {
   EXPECT_EQ(BlobCount(), blobs) << "nothing uploaded again";
   EXPECT_EQ(Cli({"sync", "--once"}).exit_code, 1) << "and not on a second try either";
   EXPECT_EQ(BlobCount(), blobs);
+  {  // The agent, too, uploads nothing and `status` says why.
+    const std::string log = dir_ + "/agent.log";
+    daemon_ = std::make_unique<ChildProcess>(std::vector<std::string>{kCli, "run"}, env_, log);
+    ASSERT_TRUE(WaitFor(
+        [&] { return Cli({"status"}).output.find("cardvault adopt") != std::string::npos; }, 20000))
+        << Cli({"status"}).output << ReadText(log);
+    EXPECT_EQ(BlobCount(), blobs);
+    daemon_->Signal(SIGTERM);
+    ASSERT_EQ(daemon_->Wait(15000), 0) << ReadText(log);
+  }
 
   Write("dir/f0", "changed while the state was gone");
   CommandResult adopt = Cli({"adopt", "-i", dir_ + "/card.key"});
