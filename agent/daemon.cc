@@ -29,6 +29,8 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::New(AgentContext* ctx, DaemonOptions o
                       }));
   ctx->engine->set_event_sink([raw](const SyncEvent& e) { raw->PublishEvent(e); });
   ctx->engine->set_stop_flag(&d->stop_);
+  RemoteStore* server = ctx->server.get();
+  ctx->engine->set_health_probe([server] { return server->Health(); });
   d->UpdateSnapshot();
   return d;
 }
@@ -87,17 +89,34 @@ void Daemon::UpdateSnapshot() {
   j["state"] = paused_ ? "paused" : "running";
   j["vault_dir"] = ctx_->config.vault_dir;
   j["last_error"] = last_error_;
+  j["server_unreachable_since_ns"] = ctx_->engine->unreachable_since().value_or(0);
   std::lock_guard<std::mutex> lock(snapshot_mu_);
   snapshot_ = j.dump();
+}
+
+bool Daemon::ProbeIfUnreachable(int64_t now, int64_t& next_probe) {
+  if (!ctx_->engine->unreachable_since()) {
+    next_probe = 0;
+    return false;
+  }
+  if (now < next_probe) return false;
+  next_probe = now + SyncEngine::kProbeIntervalNs;
+  auto back = ctx_->engine->ProbeServer();
+  if (!back.ok()) LogError("cannot record the server's return: " + back.status().ToString());
+  if (!back.ok() || !*back) return false;
+  LogInfo("the server answers again: uploading what waited");
+  return true;
 }
 
 Status Daemon::Run() {
   Env& env = *Env::Default();
   const int64_t rescan_ns = int64_t{ctx_->config.rescan_interval_s} * 1'000'000'000;
   int64_t next_rescan = 0;
+  int64_t next_probe = 0;
   LogInfo("watching " + ctx_->config.vault_dir);
   while (!stop_) {
     const int64_t now = env.NowUnixNanos();
+    if (ProbeIfUnreachable(now, next_probe)) UpdateSnapshot();
     if (retry_requested_.exchange(false)) {
       StatusOr<int> again = ctx_->engine->RetryFailed();
       if (!again.ok()) LogError("cannot retry the failed files: " + again.status().ToString());
@@ -125,6 +144,10 @@ Status Daemon::Run() {
     auto retry = ctx_->engine->NextRetryTime();
     if (!paused_ && retry.ok() && *retry) wake = std::min(wake, **retry);
     if (!last_error_.empty()) wake = std::min(wake, env.NowUnixNanos() + 30'000'000'000);
+    if (ctx_->engine->unreachable_since()) {
+      if (next_probe == 0) next_probe = env.NowUnixNanos() + SyncEngine::kProbeIntervalNs;
+      wake = std::min(wake, next_probe);
+    }
     int64_t wait_ms = std::clamp<int64_t>((wake - env.NowUnixNanos()) / 1'000'000, 0, 60'000);
     auto events = watcher_->Poll(static_cast<int>(wait_ms));
     if (!events.ok()) return events.status();

@@ -39,6 +39,9 @@ class Daemon {
   StatusOr<std::string> HandleControl(const std::string& cmd);
   void PublishEvent(const SyncEvent& e);
   void UpdateSnapshot();
+  // While the server is unreachable, probes it (SyncEngine::ProbeServer) when `next_probe`
+  // (wall clock, ns; 0 = one interval from the first failure) has come; true when it is back.
+  bool ProbeIfUnreachable(int64_t now, int64_t& next_probe);
 
   AgentContext* ctx_;
   std::unique_ptr<InotifyWatcher> watcher_;

@@ -6,8 +6,15 @@
 namespace cardvault {
 
 const std::vector<std::string>& IgnoreRules::DefaultGlobs() {
-  static const std::vector<std::string> kDefaults = {"*.swp",  "*~",    "~$*",       ".#*",
-                                                     "*.part", "*.tmp", ".DS_Store", "*.cv-tmp-*"};
+  // Editors' and tools' temporary and backup files (docs/configuration.md lists them):
+  // vim's swap files and its write test "4913"; backups; emacs auto-saves and locks; Office
+  // locks; gedit's (GIO's) saves; kate's swap files; patch and merge leftovers; downloads
+  // and temporary files; macOS folder data; cardvault's own temporary files.
+  static const std::vector<std::string> kDefaults = {"*.swp",      "*.swo",     "*.swx",
+                                                     "4913",       "*~",        "#*#",
+                                                     ".#*",        "~$*",       ".goutputstream-*",
+                                                     "*.kate-swp", "*.orig",    "*.part",
+                                                     "*.tmp",      ".DS_Store", "*.cv-tmp-*"};
   return kDefaults;
 }
 

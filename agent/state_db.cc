@@ -151,13 +151,39 @@ std::string_view VersionStateName(VersionState s) {
   return "unknown";
 }
 
-StatusOr<std::unique_ptr<StateDb>> StateDb::Open(const std::string& path) {
+namespace {
+
+// The state only records what the folder looked like and what the server already holds,
+// so a damaged one is rebuilt from the server, never repaired.
+Status DamagedStateError(const std::string& path, const Status& cause) {
+  const std::string dir = DirName(path);
+  return CorruptError("the state database " + path + " is damaged (" + cause.message() +
+                          "). Move its directory aside (mv " + dir + " " + dir +
+                          ".damaged), then rebuild the state from the server: cardvault adopt "
+                          "(the card and its PIN once: it records every file that matches "
+                          "the server), then cardvault run",
+                      "state_db_corrupt");
+}
+
+StatusOr<std::unique_ptr<SqliteDb>> OpenAndCheck(const std::string& path) {
   SqliteDb::Options options;
   options.synchronous_full = false;  // WAL + NORMAL: a crash loses at most the last commits,
                                      // never consistency; every step is idempotent.
   CV_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path, options));
+  CV_RETURN_IF_ERROR(db->QuickCheck(StateDb::kQuickCheckBudget));
   CV_RETURN_IF_ERROR(db->Migrate(kMigrations));
-  return std::unique_ptr<StateDb>(new StateDb(std::move(db)));
+  return db;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<StateDb>> StateDb::Open(const std::string& path) {
+  StatusOr<std::unique_ptr<SqliteDb>> db = OpenAndCheck(path);
+  if (!db.ok() && db.status().code() == StatusCode::kCorrupt) {
+    return DamagedStateError(path, db.status());
+  }
+  CV_RETURN_IF_ERROR(db.status());
+  return std::unique_ptr<StateDb>(new StateDb(std::move(*db)));
 }
 
 StatusOr<std::optional<FileRecord>> StateDb::GetFile(const std::string& path) {
@@ -444,6 +470,31 @@ Status StateDb::MarkEpochUploaded(const Bytes& epoch_id) {
                                                 "epoch_id = ?"));
   CV_RETURN_IF_ERROR(s.BindBlob(1, epoch_id));
   return s.Run();
+}
+
+StatusOr<bool> StateDb::MayUpload() {
+  CV_ASSIGN_OR_RETURN(
+      Statement s,
+      db_->Prepare("SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'vault_check' AND value = "
+                   "'passed') OR EXISTS (SELECT 1 FROM epochs) OR EXISTS (SELECT 1 FROM files "
+                   "f WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.path = f.path))"));
+  CV_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row && s.ColumnInt64(0) != 0;
+}
+
+StatusOr<int> StateDb::MakeRetriesDue() {
+  CV_RETURN_IF_ERROR(
+      db_->Exec("UPDATE versions SET next_attempt_ns = 0, attempts = 0 WHERE "
+                "state IN (0, 1) AND next_attempt_ns > 0"));
+  return db_->Changes();
+}
+
+Status StateDb::ForgetUnsynced() {
+  CV_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_));
+  CV_ASSIGN_OR_RETURN(bool may, MayUpload());
+  if (may) return FailedPreconditionError("this state database has synced or was adopted");
+  CV_RETURN_IF_ERROR(db_->Exec("DELETE FROM versions; DELETE FROM files"));
+  return tx.Commit();
 }
 
 StatusOr<StateCounts> StateDb::Counts() {

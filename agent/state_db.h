@@ -4,6 +4,7 @@
 #ifndef CARDVAULT_AGENT_STATE_DB_H_
 #define CARDVAULT_AGENT_STATE_DB_H_
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -93,7 +94,13 @@ struct StateCounts {
 
 class StateDb {
  public:
-  // Opens or creates the database at `path` and migrates its schema.
+  // How long Open's integrity check may take at most (a larger database is checked in part).
+  static constexpr std::chrono::milliseconds kQuickCheckBudget{2000};
+
+  // Opens or creates the database at `path`, checks it (SQLite's quick_check, bounded by
+  // kQuickCheckBudget) and migrates its schema. A damaged file (not a database, or a bad
+  // page) is kCorrupt "state_db_corrupt", with a message that names the file and says how
+  // to rebuild the state (move it aside, `cardvault adopt`).
   static StatusOr<std::unique_ptr<StateDb>> Open(const std::string& path);
 
   // Groups the writes that follow into one transaction (one commit for a batch of steps);
@@ -128,6 +135,9 @@ class StateDb {
   Status MarkUploaded(int64_t id, int64_t now_ns, const std::string& blob_sha256);
   Status MarkRetry(int64_t id, const std::string& error, int64_t next_attempt_ns);
   Status MarkFailed(int64_t id, const std::string& error);
+  // Every version waiting for a retry is due now, its back-off started afresh (the server
+  // is back). Returns how many.
+  StatusOr<int> MakeRetriesDue();
   // Back to queued (e.g. the file changed during encryption, or the spool file was lost).
   Status Requeue(int64_t id);
   // Queues again every failed version that is still its path's latest (an older one stays
@@ -141,6 +151,15 @@ class StateDb {
   Status MarkEpochUploaded(const Bytes& epoch_id);
 
   StatusOr<StateCounts> Counts();
+  // Whether this database may upload without asking the server first: it passed that check
+  // before (meta "vault_check" = "passed"), or it has an epoch (it encrypted, so it checked
+  // or predates the check), or it holds a file recorded without any version (what
+  // `cardvault adopt` records). False for a new database.
+  StatusOr<bool> MayUpload();
+  // Drops every file and version recorded by a database for which MayUpload is false: it
+  // never encrypted anything (no epoch), so nothing is lost; the next scan records all again.
+  Status ForgetUnsynced();
+  const std::string& path() const { return db_->path(); }
   // The database's size in pages, and a cap on it (SQLite's max_page_count, for this
   // connection): a write that would grow the database past the cap fails as on a full disk
   // (kResourceExhausted "sqlite_full"). For fault tests.

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -68,6 +69,16 @@ StatusOr<SecretData> PromptSecret(const std::string& prompt) {
   return buf;
 }
 
+// "2026-12-06 03:04:05 UTC".
+std::string UtcTime(int64_t unix_ns) {
+  const time_t secs = static_cast<time_t>(unix_ns / 1'000'000'000);
+  struct tm tm_buf;
+  ::gmtime_r(&secs, &tm_buf);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%d %H:%M:%S UTC", &tm_buf);
+  return out;
+}
+
 std::string Plural(int64_t n, const char* word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
@@ -79,6 +90,7 @@ void AddSyncCommands(CLI::App& app, const std::string& config_flag, int& exit_co
   struct InitArgs {
     std::string vault, server, token_file, ca_file, fingerprint, state_dir;
     std::vector<std::string> recipients;
+    CardConfig card;  // what restore, ls, versions and adopt use without their flags
     bool force = false;
   };
   auto ia = std::make_shared<InitArgs>();
@@ -94,10 +106,18 @@ void AddSyncCommands(CLI::App& app, const std::string& config_flag, int& exit_co
                    "Recipient the vault's keys are wrapped to (repeat for backup cards)")
       ->required();
   init->add_option("--state-dir", ia->state_dir, "Where state and spool live");
+  init->add_option("--module", ia->card.module,
+                   "The card's PKCS#11 module (default: p11-kit's proxy)");
+  init->add_option("--token", ia->card.token_label, "The card's label");
+  init->add_option("--key-label", ia->card.key_label, "The key's label on the card");
+  init->add_option("--pin-file", ia->card.pin_file,
+                   "File holding the card's PIN, for scripts (default: a pinentry prompt)");
   init->add_flag("--force", ia->force, "Replace an existing config");
   init->footer(
       "Example:\n  cardvault init --vault ~/secrets --server https://vault.example.com:8443 \\\n"
       "    --fingerprint 5f3a...e7f8 --token-file ./device-token --recipient cv-x25519-...\n"
+      "The card options (--module, --token, --key-label, --pin-file) are recorded in the\n"
+      "config, so restore, ls, versions and adopt need them no more.\n"
       "Nothing is written unless every check passes.");
   init->callback([&exit_code, &config_flag, ia] {
     Env& env = *Env::Default();
@@ -113,6 +133,10 @@ void AddSyncCommands(CLI::App& app, const std::string& config_flag, int& exit_co
     c.server_fingerprint = ia->fingerprint;
     c.recipients = ia->recipients;
     c.state_dir = ia->state_dir;
+    c.card.module = ia->card.module;
+    c.card.token_label = ia->card.token_label;
+    c.card.key_label = ia->card.key_label;
+    c.card.pin_file = ia->card.pin_file;
     const std::string config_dir = DirName(path);
     c.token_file = ia->token_file.empty() ? config_dir + "/device-token" : ia->token_file;
     auto checked = AgentConfig::Parse(c.ToJson(), "the given options");
@@ -125,6 +149,12 @@ void AddSyncCommands(CLI::App& app, const std::string& config_flag, int& exit_co
     if (!vault.ok() || !vault->is_directory) {
       exit_code = Fail(NotFoundError(c.vault_dir + " is not a directory; create it first"));
       return;
+    }
+    for (const std::string* file : {&c.card.module, &c.card.pin_file}) {
+      if (!file->empty() && !env.Stat(*file).ok()) {
+        exit_code = Fail(NotFoundError(*file + " does not exist"));
+        return;
+      }
     }
     for (const std::string& r : c.recipients) {
       auto parsed = ParseRecipientString(r);
@@ -307,20 +337,36 @@ void AddSyncCommands(CLI::App& app, const std::string& config_flag, int& exit_co
     auto client = ControlClient::Connect(DefaultControlSocketPath());
     auto agent =
         client.ok() ? (*client)->Call("status", 2000) : StatusOr<std::string>(client.status());
-    j["agent"] = agent.ok() ? nlohmann::json::parse(*agent, nullptr, false)["state"]
-                            : nlohmann::json("not running");
+    const nlohmann::json snapshot =
+        agent.ok() ? nlohmann::json::parse(*agent, nullptr, false) : nlohmann::json();
+    j["agent"] = snapshot.is_object() ? snapshot.value("state", nlohmann::json("unknown"))
+                                      : nlohmann::json("not running");
     auto server = ConnectServer(env, *config);
     Status health = server.ok() ? (*server)->Health() : server.status();
     j["server"] = health.ok() ? "reachable" : health.ToString();
+    // The running agent's view: since when its uploads find no server.
+    const int64_t unreachable_ns =
+        snapshot.is_object() ? snapshot.value("server_unreachable_since_ns", int64_t{0}) : 0;
+    j["server_unreachable_since_ns"] = unreachable_ns;
+    // What stops the running agent's uploads, e.g. a vault it must adopt first.
+    j["agent_error"] =
+        snapshot.is_object() ? snapshot.value("last_error", std::string()) : std::string();
+    if (unreachable_ns > 0) j["server_unreachable_since"] = UtcTime(unreachable_ns);
     j["recipients"] = config->recipients.size();
     if (*json_out) {
       std::cout << j.dump(2) << "\n";
     } else {
       std::cout << "agent:     " << j["agent"].get<std::string>() << "\n"
                 << "server:    " << config->server_url << " (" << j["server"].get<std::string>()
+                << (unreachable_ns > 0
+                        ? "; the agent finds it unreachable since " + UtcTime(unreachable_ns)
+                        : std::string())
                 << ")\n"
                 << "pending:   " << j["pending"] << "\nuploaded:  " << j["uploaded"]
                 << "\nfailed:    " << j["failed"] << "\n";
+      if (!j["agent_error"].get<std::string>().empty()) {
+        std::cout << "error:     " << j["agent_error"].get<std::string>() << "\n";
+      }
       for (const auto& f : failures) {
         std::cout << "  " << f["path"].get<std::string>() << ": " << f["error"].get<std::string>()
                   << "\n";

@@ -286,8 +286,53 @@ void SyncEngine::MaybeCrash(const char* step) {
   if (!kill_at_.empty() && kill_at_ == step) ::raise(SIGKILL);
 }
 
+Status SyncEngine::CheckVaultOnServer() {
+  if (vault_check_ == VaultCheck::kPassed) return Status::Ok();
+  const int64_t now = env_->MonotonicNanos();
+  if (vault_check_ == VaultCheck::kRefused && now - vault_checked_ns_ < kVaultRecheckNs) {
+    return vault_refusal_;
+  }
+  CV_ASSIGN_OR_RETURN(bool may_upload, db_->MayUpload());
+  if (!may_upload) {
+    ListOptions keys;
+    keys.kind = ObjectKind::kKey;
+    keys.limit = 100;
+    CV_ASSIGN_OR_RETURN(ListPage page, client_->List(keys));
+    if (!page.objects.empty()) {
+      vault_check_ = VaultCheck::kRefused;
+      vault_checked_ns_ = now;
+      vault_refusal_ = FailedPreconditionError(
+          "the server already holds a vault for this device token (" +
+              std::to_string(page.objects.size()) + (page.truncated ? "+" : "") +
+              " key objects) that the state database " + db_->path() +
+              " did not write: the state directory was deleted or replaced. Uploading now "
+              "would store every file a second time, so nothing is uploaded. Run: cardvault "
+              "adopt (the card and its PIN once: it records every file that matches the "
+              "server's latest version), then sync again; only the files that differ are "
+              "uploaded",
+          "vault_already_on_server");
+      // What a scan recorded before the server could be asked goes, so that adopt starts
+      // from an empty state (nothing was encrypted: there is no epoch yet).
+      CV_RETURN_IF_ERROR(db_->ForgetUnsynced());
+      Emit("vault_refused", "", vault_refusal_.message());
+      return vault_refusal_;
+    }
+    CV_RETURN_IF_ERROR(db_->SetMeta("vault_check", "passed"));
+  }
+  vault_check_ = VaultCheck::kPassed;
+  return Status::Ok();
+}
+
+Status SyncEngine::CheckVaultBeforeRecording() {
+  Status s = CheckVaultOnServer();
+  // A server that cannot be asked now does not stop the scan: the check runs again before
+  // the first encryption, and a refusal then forgets what was recorded meanwhile.
+  return IsRetryable(s) ? Status::Ok() : s;
+}
+
 Status SyncEngine::Detect(const std::string& path, bool force) {
   if (options_.ignore.IsIgnored(path)) return Status::Ok();
+  CV_RETURN_IF_ERROR(CheckVaultBeforeRecording());
   const std::string full = JoinPath(options_.vault_dir, path);
   auto info = env_->Stat(full);
   if (!info.ok()) {
@@ -386,6 +431,7 @@ Status SyncEngine::DetectRemoved(const std::string& path, bool is_directory) {
 }
 
 Status SyncEngine::Rescan() {
+  CV_RETURN_IF_ERROR(CheckVaultBeforeRecording());
   CV_ASSIGN_OR_RETURN(ScanResult scan, ScanTree(options_.vault_dir, options_.ignore));
   for (const std::string& s : scan.skipped) Emit("skipped", s, "symbolic link or special file");
   // The records of many files commit together (Detect's own transactions nest).
@@ -745,6 +791,10 @@ Status SyncEngine::PutBlob(ObjectClient& client, VersionRecord& v) {
 }
 
 Status SyncEngine::FinishUpload(VersionRecord& v, const Status& s, PassResult& result) {
+  if (s.ok() || s.reason() != "network") unreachable_since_ns_.reset();  // it answered
+  if (!s.ok() && s.reason() == "network" && !unreachable_since_ns_) {
+    unreachable_since_ns_ = env_->NowUnixNanos();
+  }
   if (s.ok()) {
     CV_RETURN_IF_ERROR(db_->MarkUploaded(v.id, env_->NowUnixNanos(), v.blob_sha256));
     ++result.uploaded;
@@ -770,6 +820,14 @@ Status SyncEngine::FinishUpload(VersionRecord& v, const Status& s, PassResult& r
   ++result.failed;
   Emit("file_failed", v.path, s.ToString());
   return Status::Ok();
+}
+
+StatusOr<bool> SyncEngine::ProbeServer() {
+  if (!unreachable_since_ns_ || !health_probe_ || !health_probe_().ok()) return false;
+  unreachable_since_ns_.reset();
+  CV_ASSIGN_OR_RETURN(int due, db_->MakeRetriesDue());
+  Emit("server_back", "", std::to_string(due) + " uploads due now");
+  return true;
 }
 
 bool SyncEngine::Stopping() const { return stop_ != nullptr && stop_->load(); }
@@ -831,6 +889,18 @@ Status SyncEngine::FinishUploads(std::unique_ptr<UploadJob>& job, PassResult& re
 
 StatusOr<SyncEngine::PassResult> SyncEngine::ProcessDue() {
   PassResult result;
+  if (Status vault = CheckVaultOnServer(); !vault.ok()) {
+    if (!IsRetryable(vault)) return vault;
+    // The server cannot be asked yet: what is due waits as if its upload had failed so.
+    while (true) {
+      CV_ASSIGN_OR_RETURN(std::vector<VersionRecord> due,
+                          db_->DueVersions(env_->NowUnixNanos(), kBatchSize));
+      if (due.empty()) return result;
+      CV_ASSIGN_OR_RETURN(Transaction batch, db_->BeginBatch());
+      for (VersionRecord& v : due) CV_RETURN_IF_ERROR(FinishUpload(v, vault, result));
+      CV_RETURN_IF_ERROR(batch.Commit());
+    }
+  }
   std::unique_ptr<UploadJob> job;  // the previous batch's uploads, still running
   while (!Stopping()) {
     std::set<int64_t> in_flight;

@@ -72,6 +72,18 @@ class SyncEngine {
   // once. They MUST outlive the engine and MUST NOT be used by anyone else meanwhile.
   void AddUploadClient(ObjectClient* client) { upload_clients_.push_back(client); }
 
+  // Guards against a second copy of a vault. A state database that may not upload yet
+  // (StateDb::MayUpload: a new one, e.g. the state directory was deleted or replaced) asks
+  // the server once for its key objects: none, and it passes for good (recorded in the
+  // database); some, which another state database wrote, and nothing may be recorded,
+  // encrypted or uploaded (every file would be stored a second time): kFailedPrecondition
+  // "vault_already_on_server", saying what happened and to run `cardvault adopt` (which
+  // records the files that match the server, after which this passes); what a scan recorded
+  // meanwhile is forgotten. A refusal is asked again after kVaultRecheckNs. ProcessDue fails
+  // with a refusal (a retryable error makes what is due wait for a retry, as a failed upload
+  // would); Detect and Rescan too, and go on when the server cannot be asked.
+  Status CheckVaultOnServer();
+
   // Looks at one path (relative to the vault): queues a new version if its content or
   // mode changed, a deletion if it is gone, nothing if it is unchanged. A directory is
   // recorded by DetectDirectory. `force` re-hashes
@@ -100,6 +112,18 @@ class SyncEngine {
   // encrypted, and record each outcome. Returns when none is due (versions waiting for a
   // retry are left for a later pass).
   StatusOr<PassResult> ProcessDue();
+
+  // Since when (wall clock, ns) the server has not been reached: set by an upload that
+  // failed without an answer (reason "network"), cleared by one that succeeds or by a probe.
+  std::optional<int64_t> unreachable_since() const { return unreachable_since_ns_; }
+  // A cheap request that tells whether the server answers (GET /v1/health); without one,
+  // ProbeServer never reports the server back.
+  void set_health_probe(std::function<Status()> probe) { health_probe_ = std::move(probe); }
+  // While the server is unreachable, the back-off of the waiting uploads may grow to
+  // minutes: callers probe it every kProbeIntervalNs instead. When it answers, every
+  // waiting version is due at once (its back-off starts afresh) and this returns true.
+  static constexpr int64_t kProbeIntervalNs = 10'000'000'000;
+  StatusOr<bool> ProbeServer();
 
   // When the next retry is due, if any version waits for one.
   StatusOr<std::optional<int64_t>> NextRetryTime() { return db_->NextRetryTime(); }
@@ -154,6 +178,17 @@ class SyncEngine {
   // The test-only crash switch: CARDVAULT_TEST_KILL_AT=<step> makes the process SIGKILL
   // itself right after committing that step ("hashed", "encrypted", "uploaded").
   void MaybeCrash(const char* step);
+
+  static constexpr int64_t kVaultRecheckNs = 30'000'000'000;
+  // CheckVaultOnServer, but a server that cannot be asked now does not stop the recording.
+  Status CheckVaultBeforeRecording();
+  enum class VaultCheck { kNotYet, kPassed, kRefused };
+  VaultCheck vault_check_ = VaultCheck::kNotYet;
+  Status vault_refusal_;
+  int64_t vault_checked_ns_ = 0;
+
+  std::optional<int64_t> unreachable_since_ns_;
+  std::function<Status()> health_probe_;
 
   StateDb* db_;
   ObjectClient* client_;

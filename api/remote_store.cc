@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <poll.h>
 #include <signal.h>
 
 #include <atomic>
@@ -185,6 +186,14 @@ StatusOr<std::unique_ptr<RemoteStore>> RemoteStore::New(RemoteStoreOptions optio
 
 RemoteStore::~RemoteStore() = default;
 
+void RemoteStore::DropClosedConnection() {
+  if (!client_->is_socket_open()) return;
+  // Between requests the server sends nothing: anything readable is its TLS close_notify,
+  // its FIN or a reset, so the connection is closed and a request on it would fail.
+  pollfd p = {client_->socket(), POLLIN | POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) != 0) client_->stop();
+}
+
 namespace {
 
 // Maps a transport failure (no HTTP response) to a Status.
@@ -219,6 +228,7 @@ Status RemoteStore::CheckLimits(std::string_view id, uint64_t size) {
   {
     std::lock_guard lock(mu_);
     if (pin_) pin_->mismatch = false;
+    DropClosedConnection();
     httplib::Headers headers = AuthHeaders(options_.token);
     httplib::Result result = client_->Get("/v1/whoami", headers);
     if (!result) return TransportError(result, pin_ ? &pin_->mismatch : nullptr);
@@ -272,6 +282,7 @@ StatusOr<ObjectInfo> RemoteStore::Put(std::string_view id, const PutOptions& opt
   const uint64_t body_size = options.size + digest_bytes;
   std::lock_guard lock(mu_);
   if (pin_) pin_->mismatch = false;
+  DropClosedConnection();
   httplib::Headers headers = AuthHeaders(options_.token);
   if (xxh128) {
     headers.emplace(std::string(kXxh128Header), std::string(kXxh128Appended));
@@ -375,6 +386,7 @@ StatusOr<ObjectInfo> RemoteStore::Get(std::string_view id, const GetOptions& opt
   if (!IsValidObjectId(id)) return InvalidArgumentError("bad object id", "bad_object_id");
   std::lock_guard lock(mu_);
   if (pin_) pin_->mismatch = false;
+  DropClosedConnection();
   httplib::Headers headers = AuthHeaders(options_.token);
   if (options.length.has_value()) {
     if (*options.length == 0) return InvalidArgumentError("an empty range", "bad_range");
@@ -447,6 +459,7 @@ StatusOr<ObjectInfo> RemoteStore::Head(std::string_view id) {
   if (!IsValidObjectId(id)) return InvalidArgumentError("bad object id", "bad_object_id");
   std::lock_guard lock(mu_);
   if (pin_) pin_->mismatch = false;
+  DropClosedConnection();
   httplib::Headers headers = AuthHeaders(options_.token);
   httplib::Result result = client_->Head("/v1/objects/" + std::string(id), headers);
   if (!result) return TransportError(result, pin_ ? &pin_->mismatch : nullptr);
@@ -460,6 +473,7 @@ Status RemoteStore::Delete(std::string_view id) {
   if (!IsValidObjectId(id)) return InvalidArgumentError("bad object id", "bad_object_id");
   std::lock_guard lock(mu_);
   if (pin_) pin_->mismatch = false;
+  DropClosedConnection();
   httplib::Headers headers = AuthHeaders(options_.token);
   httplib::Result result = client_->Delete("/v1/objects/" + std::string(id), headers);
   if (!result) return TransportError(result, pin_ ? &pin_->mismatch : nullptr);
@@ -478,6 +492,7 @@ StatusOr<ListPage> RemoteStore::List(const ListOptions& options) {
   if (options.kind) path += "&kind=" + std::string(ObjectKindName(*options.kind));
   std::lock_guard lock(mu_);
   if (pin_) pin_->mismatch = false;
+  DropClosedConnection();
   httplib::Headers headers = AuthHeaders(options_.token);
   httplib::Result result = client_->Get(path, headers);
   if (!result) return TransportError(result, pin_ ? &pin_->mismatch : nullptr);
@@ -499,6 +514,7 @@ StatusOr<ListPage> RemoteStore::List(const ListOptions& options) {
 StatusOr<std::string> RemoteStore::WhoAmI() {
   std::lock_guard lock(mu_);
   if (pin_) pin_->mismatch = false;
+  DropClosedConnection();
   httplib::Headers headers = AuthHeaders(options_.token);
   httplib::Result result = client_->Get("/v1/whoami", headers);
   if (!result) return TransportError(result, pin_ ? &pin_->mismatch : nullptr);
@@ -513,6 +529,7 @@ StatusOr<std::string> RemoteStore::WhoAmI() {
 Status RemoteStore::Health() {
   std::lock_guard lock(mu_);
   if (pin_) pin_->mismatch = false;
+  DropClosedConnection();
   httplib::Result result = client_->Get("/v1/health");
   if (!result) return TransportError(result, pin_ ? &pin_->mismatch : nullptr);
   if (result->status != 200) return FromHttpStatus(result->status, result->body);

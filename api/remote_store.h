@@ -27,7 +27,8 @@ struct RemoteStoreOptions {
   int write_timeout_seconds = 60;
 };
 
-// One keep-alive HTTPS connection to a cardvault server (TLS 1.2 minimum). Uploads stream
+// One keep-alive HTTPS connection to a cardvault server (TLS 1.2 minimum), reopened
+// before a request when the server closed it while idle. Uploads stream
 // from the source and downloads into the sink in 256 KiB pieces: memory use does not
 // depend on object sizes. Retries are not done here (see RetryingObjectClient).
 // Thread-safe: requests are serialized on the one connection; use several RemoteStores
@@ -59,6 +60,10 @@ class RemoteStore final : public ObjectClient {
   // the connection, which looks like a network error. So check the limits first:
   // kResourceExhausted "object_too_large" / "quota_exceeded" as the server would answer.
   Status CheckLimits(std::string_view id, uint64_t size);
+  // Before each request (mu_ held): closes the kept-alive connection if the server has
+  // closed it meanwhile (after its keep-alive timeout), so the request opens a fresh one
+  // instead of failing on the dead one.
+  void DropClosedConnection();
 
   std::mutex mu_;
   RemoteStoreOptions options_;

@@ -3,6 +3,10 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 #include "storage/sqlite_transaction.h"
 
 namespace cardvault {
@@ -23,16 +27,30 @@ StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, Opti
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);
   CV_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
-  if (options.wal) {
-    CV_ASSIGN_OR_RETURN(Statement mode, db->Prepare("PRAGMA journal_mode=WAL"));
-    CV_ASSIGN_OR_RETURN(bool row, mode.Step());
-    if (!row || mode.ColumnText(0) != "wal") {
-      return IoError("cannot enable WAL on " + path, "sqlite_no_wal");
-    }
-  }
+  if (options.wal) CV_RETURN_IF_ERROR(db->EnableWal(options.busy_timeout_ms));
   CV_RETURN_IF_ERROR(
       db->Exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
   return db;
+}
+
+Status SqliteDb::EnableWal(int busy_timeout_ms) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+  for (int delay_ms = 1;; delay_ms = std::min(delay_ms * 2, 20)) {
+    StatusOr<std::string> mode = [&]() -> StatusOr<std::string> {
+      CV_ASSIGN_OR_RETURN(Statement pragma, Prepare("PRAGMA journal_mode=WAL"));
+      CV_ASSIGN_OR_RETURN(bool row, pragma.Step());
+      return row ? pragma.ColumnText(0) : std::string();
+    }();
+    if (mode.ok()) {
+      if (*mode != "wal") return IoError("cannot enable WAL on " + path_, "sqlite_no_wal");
+      return Status::Ok();
+    }
+    if (mode.status().reason() != "sqlite_busy" || std::chrono::steady_clock::now() >= deadline) {
+      return mode.status();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+  }
 }
 
 SqliteDb::~SqliteDb() {
@@ -99,6 +117,30 @@ Status SqliteDb::Migrate(std::span<const std::string_view> migrations) {
     CV_RETURN_IF_ERROR(Exec("PRAGMA user_version=" + std::to_string(version + 1)));
     CV_RETURN_IF_ERROR(txn.Commit());
   }
+}
+
+Status SqliteDb::QuickCheck(std::chrono::milliseconds budget) {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point deadline = Clock::now() + budget;
+  sqlite3_progress_handler(
+      db_, 1000,
+      [](void* at) -> int { return Clock::now() >= *static_cast<Clock::time_point*>(at) ? 1 : 0; },
+      &deadline);
+  std::string findings;
+  Status status = [&]() -> Status {
+    CV_ASSIGN_OR_RETURN(Statement check, Prepare("PRAGMA quick_check(3)"));
+    while (true) {
+      CV_ASSIGN_OR_RETURN(bool row, check.Step());
+      if (!row) return Status::Ok();
+      const std::string line = check.ColumnText(0);
+      if (line != "ok") findings += (findings.empty() ? "" : "; ") + line;
+    }
+  }();
+  sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+  if (!status.ok() && sqlite3_errcode(db_) == SQLITE_INTERRUPT) return Status::Ok();  // no time
+  CV_RETURN_IF_ERROR(status);
+  if (!findings.empty()) return CorruptError("quick_check: " + findings, "sqlite_corrupt");
+  return Status::Ok();
 }
 
 int64_t SqliteDb::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }

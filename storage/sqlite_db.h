@@ -2,6 +2,7 @@
 #ifndef CARDVAULT_STORAGE_SQLITE_DB_H_
 #define CARDVAULT_STORAGE_SQLITE_DB_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -32,7 +33,8 @@ class SqliteDb {
   };
 
   // Opens (and by default creates) the database at `path`, enables foreign keys, sets the
-  // journal mode, synchronous level and busy timeout.
+  // journal mode, synchronous level and busy timeout. No step of it fails with
+  // "sqlite_busy" before the busy timeout, the switch to WAL included.
   static StatusOr<std::unique_ptr<SqliteDb>> Open(const std::string& path, Options options);
   static StatusOr<std::unique_ptr<SqliteDb>> Open(const std::string& path) {
     return Open(path, Options());
@@ -56,6 +58,12 @@ class SqliteDb {
   // once released: only appended.
   Status Migrate(std::span<const std::string_view> migrations);
 
+  // PRAGMA quick_check (every page and index entry well formed; no cross-check of indexes
+  // against tables), stopped after `budget` so a huge database does not hold up its
+  // opener: OK when it passes or runs out of time, kCorrupt ("sqlite_corrupt") with
+  // SQLite's first findings when it fails.
+  Status QuickCheck(std::chrono::milliseconds budget);
+
   int64_t LastInsertRowId() const;
   // Rows changed by the most recent INSERT/UPDATE/DELETE.
   int Changes() const;
@@ -66,6 +74,11 @@ class SqliteDb {
  private:
   friend class Statement;
   SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  // PRAGMA journal_mode=WAL. Switching a database still in rollback mode (a new one)
+  // upgrades this connection's read lock to an exclusive lock, and SQLite answers
+  // SQLITE_BUSY at once, without the busy handler (which could deadlock), when another
+  // connection reads the file meanwhile: so the switch is retried for up to the busy timeout.
+  Status EnableWal(int busy_timeout_ms);
   // Takes back a statement from Prepare: reset, bindings cleared, kept for the next
   // Prepare of the same SQL (one idle statement per SQL text; extras are finalized).
   void ReturnStatement(sqlite3_stmt* stmt);

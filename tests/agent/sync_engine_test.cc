@@ -28,8 +28,12 @@ class SwitchableClient final : public ObjectClientWrapper {
   SwitchableClient() : ObjectClientWrapper(nullptr) {}
   StatusOr<ObjectInfo> Put(std::string_view id, const PutOptions& o,
                            const SourceFactory& s) override {
-    if (target() == nullptr) return UnavailableError("server down (test)");
+    if (target() == nullptr) return UnavailableError("server down (test)", "network");
     return ObjectClientWrapper::Put(id, o, s);
+  }
+  StatusOr<ListPage> List(const ListOptions& o) override {
+    if (target() == nullptr) return UnavailableError("server down (test)", "network");
+    return ObjectClientWrapper::List(o);
   }
 };
 
@@ -227,6 +231,8 @@ TEST_F(SyncEngineTest, DirectoriesAreRecordedWithTheirModeAndTheirDeletion) {
 TEST_F(SyncEngineTest, ServerDownQueuesAndDrainsWhenBack) {
   Write("x", "payload");
   auto engine = MakeEngine();
+  // A new state database asks the server once, before its first encryption.
+  ASSERT_TRUE(engine->CheckVaultOnServer().ok());
   client_.set_target(nullptr);  // the server is unreachable
   auto r = Sync(*engine);
   EXPECT_EQ(r.uploaded, 0);
@@ -703,6 +709,7 @@ TEST_F(SyncEngineTest, ALargeFileWaitsInTheSpoolWhileTheServerIsDown) {
   Write("big", content);
   ClockEnv clock;  // an hour's back-off, which the clock then passes (see above)
   auto engine = MakeEngine(&clock, 1 << 20, kHourNs);
+  ASSERT_TRUE(engine->CheckVaultOnServer().ok());  // a new state database asks once
   client_.set_target(nullptr);
   auto r = Sync(*engine);
   EXPECT_EQ(r.retrying, 1);
@@ -769,6 +776,75 @@ TEST_F(SyncEngineTest, UploadsGoOverEveryConnectionAndEachFileLandsOnce) {
   EXPECT_TRUE(fs::is_empty(dir_ + "/spool"));
   engine_.reset();
   engine.reset();
+}
+
+// A new state database (the state directory was deleted) with a vault already on the
+// server: nothing is recorded or uploaded, and the error says why and what to run; once
+// `adopt` recorded the files that match the server, a sync uploads nothing again.
+TEST_F(SyncEngineTest, ANewStateDatabaseRefusesToUploadAVaultTheServerHolds) {
+  Write("a", "first");
+  Write("dir/b", "second");
+  EXPECT_EQ(Sync(*MakeEngine()).uploaded, 3);
+  ListOptions blobs;
+  blobs.kind = ObjectKind::kBlob;
+  const size_t on_server = remote_->List(blobs).value().objects.size();
+  ASSERT_EQ(on_server, 3u);
+
+  db_.reset();
+  fs::remove(dir_ + "/state.db");
+  fs::remove(dir_ + "/state.db-wal");
+  fs::remove(dir_ + "/state.db-shm");
+  db_ = StateDb::Open(dir_ + "/state.db").value();
+  auto engine = MakeEngine();
+  for (const Status& s : {engine->Rescan(), engine->Detect("a"), engine->ProcessDue().status()}) {
+    EXPECT_EQ(s.reason(), "vault_already_on_server") << s.ToString();
+    EXPECT_NE(s.message().find("cardvault adopt"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find(dir_ + "/state.db"), std::string::npos) << s.message();
+  }
+  EXPECT_EQ(remote_->List(blobs).value().objects.size(), on_server) << "nothing uploaded";
+  auto counts = db_->Counts().value();
+  EXPECT_EQ(counts.queued + counts.encrypted + counts.uploaded, 0) << "nothing recorded";
+
+  // What `cardvault adopt` records for the files equal to the server's latest versions.
+  for (const char* path : {"a", "dir/b"}) {
+    const FileInfo info = Env::Default()->Stat(vault_ + "/" + path).value();
+    uint64_t size = 0;
+    const Sha256Digest digest = Sha256OfPath(*Env::Default(), vault_ + "/" + path, &size).value();
+    FileRecord f{path, size, info.mtime_ns, info.inode, info.mode & 07777, digest, false};
+    ASSERT_TRUE(db_->RecordFile(f, std::nullopt).ok());
+  }
+  const FileInfo dir_info = Env::Default()->Stat(vault_ + "/dir").value();
+  ASSERT_TRUE(db_->RecordFile(DirectoryFileRecord("dir", dir_info), std::nullopt).ok());
+  auto adopted = MakeEngine();
+  EXPECT_EQ(Sync(*adopted).uploaded, 0);
+  EXPECT_EQ(remote_->List(blobs).value().objects.size(), on_server) << "no second copy";
+}
+
+// While the server is unreachable the back-off grows to minutes (an hour here); a probe
+// that finds the server back makes every waiting upload due at once.
+TEST_F(SyncEngineTest, AProbeThatFindsTheServerBackMakesTheWaitingUploadsDue) {
+  Write("x", "payload");
+  ClockEnv clock;
+  auto engine = MakeEngine(&clock, 8 << 20, kHourNs);
+  bool healthy = false;
+  engine->set_health_probe(
+      [&] { return healthy ? Status::Ok() : UnavailableError("refused (test)", "network"); });
+  ASSERT_TRUE(engine->CheckVaultOnServer().ok());
+  client_.set_target(nullptr);
+  const int64_t before = clock.NowUnixNanos();
+  EXPECT_FALSE(engine->unreachable_since().has_value());
+  EXPECT_EQ(Sync(*engine).retrying, 1);
+  ASSERT_TRUE(engine->unreachable_since().has_value());
+  EXPECT_GE(*engine->unreachable_since(), before);
+  EXPECT_FALSE(engine->ProbeServer().value()) << "still down";
+
+  client_.set_target(remote_.get());
+  EXPECT_EQ(engine->ProcessDue().value().uploaded, 0) << "waits for its back-off";
+  healthy = true;
+  EXPECT_TRUE(engine->ProbeServer().value());
+  EXPECT_FALSE(engine->unreachable_since().has_value());
+  EXPECT_EQ(engine->ProcessDue().value().uploaded, 1) << "due at once, not in an hour";
+  EXPECT_FALSE(engine->ProbeServer().value()) << "nothing to probe while it answers";
 }
 
 }  // namespace

@@ -34,6 +34,29 @@ TEST(IgnoreRulesTest, DefaultsAndUserGlobs) {
   EXPECT_FALSE(IgnoreRules({}, false).IsIgnored("a.swp"));
 }
 
+// The temporary and backup files editors write next to the file they save, one pattern
+// each: a file so named is never uploaded, a real file that merely looks alike is.
+TEST(IgnoreRulesTest, EditorsTemporaryFilesAreIgnored) {
+  const IgnoreRules rules;
+  struct Case {
+    const char* editor;
+    const char* ignored;
+    const char* kept;
+  };
+  for (const Case& c : {
+           Case{"emacs auto-save #x#", "notes/#todo.org#", "notes/#todo.org"},
+           Case{"vim second swap .swo", "dir/.config.yml.swo", "dir/config.swoosh"},
+           Case{"vim third swap .swx", ".id_rsa.swx", "id_rsa.swxx"},
+           Case{"vim write test 4913", "ssh/4913", "ssh/49130"},
+           Case{"gedit .goutputstream-*", "keys/.goutputstream-AB12CD", "keys/goutputstream"},
+           Case{"kate .kate-swp", ".secrets.txt.kate-swp", "secrets.kate-swp.txt"},
+           Case{"patch/merge .orig", "config.yml.orig", "config.original"},
+       }) {
+    EXPECT_TRUE(rules.IsIgnored(c.ignored)) << c.editor << ": " << c.ignored;
+    EXPECT_FALSE(rules.IsIgnored(c.kept)) << c.editor << ": " << c.kept;
+  }
+}
+
 class WatchDirTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -82,6 +84,31 @@ class AgentE2eTest : public ::testing::Test {
   std::map<std::string, std::vector<ServerVersion>> ServerVersions() {
     X25519Identity card = X25519Identity::Parse(ReadText(dir_ + "/card.key")).value();
     return ServerVersionsByPath(*Client(), card);
+  }
+
+  // Sets a key of the server's config (takes effect at its next start).
+  void SetServerConfig(const std::string& key, const nlohmann::json& value) {
+    const std::string path = server_->data_dir() + "/config.json";
+    nlohmann::json c = nlohmann::json::parse(ReadText(path));
+    c[key] = value;
+    std::ofstream(path) << c.dump(2);
+  }
+
+  void RestartServer() {
+    server_->process().Signal(SIGTERM);
+    ASSERT_EQ(server_->process().Wait(15000), 0);
+    StartServer();
+  }
+
+  // How many blobs the server holds, over a fresh connection (-1 if it does not answer).
+  int BlobCount() {
+    auto client = Client();
+    if (client == nullptr) return -1;
+    ListOptions o;
+    o.kind = ObjectKind::kBlob;
+    o.limit = 1000;
+    auto page = client->List(o);
+    return page.ok() ? static_cast<int>(page->objects.size()) : -1;
   }
 
   int64_t StatusField(const std::string& field) {
@@ -300,6 +327,185 @@ TEST_F(AgentE2eTest, DaemonWatchesSettlesAndDrainsOnSigterm) {
   CommandResult second = Cli({"run"});
   EXPECT_NE(second.exit_code, 0);
   EXPECT_NE(second.output.find("agent_running"), std::string::npos) << second.output;
+}
+
+// The server closes a keep-alive connection idle for keep_alive_timeout_seconds. An edit
+// after a longer pause goes out on a fresh connection at once: no warning, no retry, and
+// it lands within the settle delay and 200 ms.
+TEST_F(AgentE2eTest, AnEditAfterTheServerClosedAnIdleConnectionLandsAtOnceWithoutAWarning) {
+  SetServerConfig("keep_alive_timeout_seconds", 1);
+  RestartServer();
+  Write("first", "before the pauses");
+  const std::string log = dir_ + "/agent.log";
+  daemon_ = std::make_unique<ChildProcess>(std::vector<std::string>{kCli, "run"}, env_, log);
+  ASSERT_TRUE(WaitFor([&] { return BlobCount() == 1; }, 20000)) << ReadText(log);
+  int64_t best_ms = INT64_MAX;
+  for (int round = 0; round < 3; ++round) {
+    ::usleep(2'500'000);  // the server closes the agent's idle connections meanwhile
+    const auto written = std::chrono::steady_clock::now();
+    Write("edit-" + std::to_string(round), "after a pause");
+    ASSERT_TRUE(WaitFor([&] { return BlobCount() == round + 2; }, 20000)) << ReadText(log);
+    const auto landed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now() - written)
+                               .count();
+    std::cerr << "round " << round << ": landed after " << landed_ms << " ms\n";
+    // A retry would wait 750 ms or more after the failed attempt (1 s +-25%).
+    EXPECT_LT(landed_ms, 300 + 700) << "no retry; log:\n" << ReadText(log);
+    best_ms = std::min<int64_t>(best_ms, landed_ms);
+  }
+  // Measured by polling from here (a TLS handshake per poll), on a shared machine.
+  EXPECT_LT(best_ms, 300 + 200) << "settle delay + 200 ms";
+  EXPECT_EQ(ReadText(log).find("warning"), std::string::npos) << ReadText(log);
+}
+
+// `run` creates and fills a fresh state database while `status --json` reads it, 200 times
+// over four fresh starts: neither ever fails with a busy database.
+TEST_F(AgentE2eTest, RunStartingWhileStatusIsPolledNeverMeetsABusyDatabase) {
+  for (int i = 0; i < 60; ++i) Write("f" + std::to_string(i), "content " + std::to_string(i));
+  const std::string cfg = dir_ + "/config/cardvault/config.json";
+  const std::string log = dir_ + "/agent.log";
+  int polls = 0;
+  for (int round = 0; round < 4; ++round) {
+    if (daemon_ != nullptr) {
+      daemon_->Signal(SIGTERM);
+      ASSERT_EQ(daemon_->Wait(15000), 0) << ReadText(log);
+    }
+    nlohmann::json c = nlohmann::json::parse(ReadText(cfg));
+    c["state_dir"] = dir_ + "/state-" + std::to_string(round);
+    std::ofstream(cfg) << c.dump(2);
+    daemon_ = std::make_unique<ChildProcess>(std::vector<std::string>{kCli, "run"}, env_, log);
+    for (int i = 0; i < 50; ++i, ++polls) {
+      CommandResult r = Cli({"status", "--json"});
+      ASSERT_EQ(r.exit_code, 0) << "poll " << polls << ": " << r.output;
+      ASSERT_EQ(r.output.find("sqlite_busy"), std::string::npos) << r.output;
+      ASSERT_TRUE(daemon_->Running()) << "poll " << polls << ": " << ReadText(log);
+    }
+  }
+  EXPECT_EQ(polls, 200);
+  EXPECT_EQ(ReadText(log).find("sqlite_busy"), std::string::npos) << ReadText(log);
+  EXPECT_EQ(ReadText(log).find("locked"), std::string::npos) << ReadText(log);
+}
+
+// `init` records the card options in the config, and `ls` uses them without flags.
+TEST_F(AgentE2eTest, InitRecordsTheCardOptionsAndLsUsesThem) {
+  const std::string module = dir_ + "/not-a-module.so";  // exists, but is no PKCS#11 module
+  std::ofstream(module) << "not a shared object";
+  const std::string pin = dir_ + "/pin";
+  std::ofstream(pin) << "1234\n";
+  ::chmod(pin.c_str(), 0600);
+  CommandResult init = Cli({"init",          "--force",
+                            "--vault",       vault_,
+                            "--server",      server_->url(),
+                            "--fingerprint", server_->fingerprint(),
+                            "--token-file",  server_->token_file(),
+                            "--recipient",   recipient_,
+                            "--module",      module,
+                            "--token",       "My card",
+                            "--key-label",   "main key",
+                            "--pin-file",    pin});
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  nlohmann::json c = nlohmann::json::parse(ReadText(dir_ + "/config/cardvault/config.json"));
+  EXPECT_EQ(c["card"]["module"], module);
+  EXPECT_EQ(c["card"]["token_label"], "My card");
+  EXPECT_EQ(c["card"]["key_label"], "main key");
+  EXPECT_EQ(c["card"]["pin_file"], pin);
+
+  Write("a", "content");
+  ASSERT_EQ(Cli({"sync", "--once"}).exit_code, 0);
+  CommandResult ls = Cli({"ls"});
+  EXPECT_NE(ls.exit_code, 0);
+  EXPECT_NE(ls.output.find("cannot load the PKCS#11 module " + module), std::string::npos)
+      << "the configured module, without --module: " << ls.output;
+
+  CommandResult missing =
+      Cli({"init", "--force", "--vault", vault_, "--server", server_->url(), "--fingerprint",
+           server_->fingerprint(), "--token-file", server_->token_file(), "--recipient", recipient_,
+           "--pin-file", dir_ + "/no-such-pin"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.output.find(dir_ + "/no-such-pin does not exist"), std::string::npos)
+      << missing.output;
+}
+
+// The state directory is deleted while the vault is on the server: `sync --once` uploads
+// nothing, says what happened and to run `adopt`; after `adopt`, a sync uploads nothing
+// for the unchanged files and only what really changed.
+TEST_F(AgentE2eTest, ADeletedStateDirectoryNeverDuplicatesTheVault) {
+  for (int i = 0; i < 12; ++i) Write("dir/f" + std::to_string(i), "content " + std::to_string(i));
+  ASSERT_EQ(Cli({"sync", "--once"}).exit_code, 0);
+  const int blobs = BlobCount();
+  ASSERT_EQ(blobs, 13) << "12 files and a directory";
+
+  fs::remove_all(dir_ + "/data/cardvault");
+  CommandResult r = Cli({"sync", "--once"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("already holds a vault"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("cardvault adopt"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("vault_already_on_server"), std::string::npos) << r.output;
+  EXPECT_EQ(BlobCount(), blobs) << "nothing uploaded again";
+  EXPECT_EQ(Cli({"sync", "--once"}).exit_code, 1) << "and not on a second try either";
+  EXPECT_EQ(BlobCount(), blobs);
+  {  // The agent, too, uploads nothing and `status` says why.
+    const std::string log = dir_ + "/agent.log";
+    daemon_ = std::make_unique<ChildProcess>(std::vector<std::string>{kCli, "run"}, env_, log);
+    ASSERT_TRUE(WaitFor(
+        [&] { return Cli({"status"}).output.find("cardvault adopt") != std::string::npos; }, 20000))
+        << Cli({"status"}).output << ReadText(log);
+    EXPECT_EQ(BlobCount(), blobs);
+    daemon_->Signal(SIGTERM);
+    ASSERT_EQ(daemon_->Wait(15000), 0) << ReadText(log);
+  }
+
+  Write("dir/f0", "changed while the state was gone");
+  CommandResult adopt = Cli({"adopt", "-i", dir_ + "/card.key"});
+  ASSERT_EQ(adopt.exit_code, 0) << adopt.output;
+  r = Cli({"sync", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(BlobCount(), blobs + 1) << "only the changed file: " << r.output;
+  auto v = ServerVersions();
+  EXPECT_EQ(v["dir/f1"].size(), 1u);
+  ASSERT_EQ(v["dir/f0"].size(), 2u);
+}
+
+int Count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// The server goes away long enough for the upload's back-off to reach half a minute; status
+// says since when it is unreachable; once it is back, the agent notices within 15 s (it
+// probes /v1/health every 10 s meanwhile) instead of at the next retry, 24 s or more later.
+TEST_F(AgentE2eTest, AServerBackAfterALongOutageIsNoticedWithinSeconds) {
+  const std::string log = dir_ + "/agent.log";
+  Write("first", "before the outage");
+  daemon_ = std::make_unique<ChildProcess>(std::vector<std::string>{kCli, "run"}, env_, log);
+  ASSERT_TRUE(WaitFor([&] { return StatusField("uploaded") == 1; }, 20000)) << ReadText(log);
+  EXPECT_EQ(StatusField("server_unreachable_since_ns"), 0);
+
+  server_->process().Signal(SIGKILL);
+  server_->process().Wait(5000);
+  const int64_t down_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  Write("while-down", "queued");
+  ASSERT_TRUE(WaitFor([&] { return StatusField("server_unreachable_since_ns") > 0; }, 20000))
+      << ReadText(log);
+  EXPECT_GE(StatusField("server_unreachable_since_ns"), down_ns);
+  CommandResult st = Cli({"status"});
+  EXPECT_NE(st.output.find("unreachable since"), std::string::npos) << st.output;
+  // Six failed attempts (after 1, 2, 4, 8 and 16 s of back-off, +-25%): the next retry is
+  // 32 s +-25% away.
+  ASSERT_TRUE(WaitFor([&] { return Count(ReadText(log), "file_retry while-down") >= 6; }, 90000))
+      << ReadText(log);
+  StartServer();
+  const auto back = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitFor([&] { return StatusField("uploaded") == 2; }, 40000)) << ReadText(log);
+  const auto noticed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - back).count();
+  std::cerr << "uploaded " << noticed_s << " s after the server came back\n";
+  EXPECT_LT(noticed_s, 15.0) << ReadText(log);
+  EXPECT_EQ(StatusField("server_unreachable_since_ns"), 0);
+  EXPECT_EQ(ServerVersions()["while-down"].at(0).content, "queued");
 }
 
 }  // namespace
