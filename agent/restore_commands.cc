@@ -153,7 +153,7 @@ StatusOr<std::unique_ptr<Session>> OpenSession(Env& env, const RemoteArgs& a,
     CV_ASSIGN_OR_RETURN(options.module,
                         Pkcs11Module::Open(a.module.empty() ? config.card.module : a.module));
     options.token.label = a.token_label.empty() ? config.card.token_label : a.token_label;
-    options.key.label = a.key_label;
+    options.key.label = a.key_label.empty() ? config.card.key_label : a.key_label;
     options.pin_source = ChoosePinSource(a.pin_file.empty() ? config.card.pin_file : a.pin_file);
     s->card = std::make_unique<DeferredCardIdentity>(std::move(options));
     identity = s->card.get();
