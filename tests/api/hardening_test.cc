@@ -143,8 +143,7 @@ std::string HealthRequest() { return "GET /v1/health HTTP/1.1\r\nHost: localhost
 // byte at a time (slowloris), held open from other addresses.
 class Hostiles {
  public:
-  Hostiles(int port, int idle, int slow, const std::string& source, int drip_ms = 200)
-      : port_(port) {
+  Hostiles(int port, int idle, int slow, const std::string& source, int drip_ms = 200) {
     for (int i = 0; i < idle; ++i) idle_.push_back(ConnectFrom(port, source));
     for (int i = 0; i < slow; ++i) slow_.push_back(std::make_unique<RawTls>(port, source));
     dripper_ = std::thread([this, drip_ms] {
@@ -171,7 +170,6 @@ class Hostiles {
   std::vector<std::unique_ptr<RawTls>>& slow() { return slow_; }
 
  private:
-  int port_;
   std::vector<int> idle_;
   std::vector<std::unique_ptr<RawTls>> slow_;
   std::atomic<bool> stop_{false};
