@@ -97,10 +97,13 @@ def render(name, words, help_text, out):
 
 
 def walk(program, name, words, out):
-    subs = render(name, words, run_help(program, words), out) if words else []
-    if not words:
-        subs = [spec for title, entries in parse(run_help(program, []))[2]
-                if title == "Subcommands" for spec, _ in entries]
+    """Renders each command under `words` (not `words` itself at the top: help2man does it)."""
+    help_text = run_help(program, words)
+    if words:
+        subs = render(name, words, help_text, out)
+    else:
+        subs = [spec for title, entries in parse(help_text)[2] if title == "Subcommands"
+                for spec, _ in entries]
     if len(words) < MAX_DEPTH:
         for sub in subs:
             walk(program, name, [*words, sub], out)

@@ -44,8 +44,12 @@ else
   grep -qx 'ExecStart=/usr/bin/cardvault run' "$unit" || fail "unit: $(grep ExecStart "$unit")"
   ! grep -q '@' "$unit" || fail "unit: a placeholder is left: $(grep '@' "$unit")"
 fi
-[ -f "$dest/etc/xdg/autostart/cardvault-tray.desktop" ] ||
-  fail "etc/xdg/autostart/cardvault-tray.desktop not installed"
+if [ "$tray" = 1 ]; then
+  [ -f "$dest/etc/xdg/autostart/cardvault-tray.desktop" ] ||
+    fail "etc/xdg/autostart/cardvault-tray.desktop not installed"
+elif [ -e "$dest/etc/xdg/autostart/cardvault-tray.desktop" ]; then
+  fail "the autostart entry was installed without the tray"
+fi
 [ -f "$dest/usr/share/doc/cardvault/examples/cardvault.example.json" ] ||
   fail "usr/share/doc/cardvault/examples/cardvault.example.json not installed"
 [ -f "$dest/usr/share/doc/cardvault/configuration.md" ] || fail "docs not installed"
