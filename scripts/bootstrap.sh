@@ -13,6 +13,8 @@ PACKAGES=(
   qt6-base-dev qt6-qpa-plugins libgl-dev
   # cards: SoftHSM2 (the soft card) and OpenSC (pkcs11-tool, pkcs11-spy)
   softhsm2 opensc opensc-pkcs11 p11-kit-modules libp11-kit-dev
+  # man pages (docs/man: help2man on the built programs)
+  help2man
   # tools used by tests, the demo and the benchmarks
   openssl sqlite3 curl age procps pinentry-curses
   # the second reader of the format, written from docs/format.md (tests/spec/)
