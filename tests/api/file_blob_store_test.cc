@@ -381,14 +381,11 @@ TEST(FileBlobStoreInlineTest, ThresholdDecidesWhereBytesLiveAndBothReadBack) {
   store.reset();
 }
 
-// An index written before per-user usage was kept (schema version 3, as released) gets
-// its usage computed from the live rows when it is migrated.
-TEST(FileBlobStoreInlineTest, UsageIsComputedWhenAnOlderIndexIsMigrated) {
-  TempDir temp;
-  const std::string& dir = temp.path;
-  {
-    auto db = SqliteDb::Open(dir + "/index.db").value();
-    ASSERT_TRUE(db->Exec(R"sql(
+// An index as release schema version 3 wrote it (before per-user usage was kept), with the
+// rows of `insert` (an INSERT INTO objects statement).
+void WriteVersion3Index(const std::string& dir, const std::string& insert) {
+  auto db = SqliteDb::Open(dir + "/index.db").value();
+  ASSERT_TRUE(db->Exec(R"sql(
 CREATE TABLE objects (seq INTEGER PRIMARY KEY, user TEXT NOT NULL, id TEXT NOT NULL,
   kind INTEGER NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, created INTEGER NOT NULL,
   deleted INTEGER, file TEXT NOT NULL);
@@ -396,13 +393,20 @@ CREATE UNIQUE INDEX objects_live ON objects(user, id) WHERE deleted IS NULL;
 CREATE INDEX objects_deleted ON objects(deleted) WHERE deleted IS NOT NULL;
 CREATE INDEX objects_usage ON objects(user, size) WHERE deleted IS NULL;
 CREATE INDEX objects_file ON objects(file);
+)sql" + insert + "PRAGMA user_version = 3;")
+                  .ok());
+}
+
+// An index written before per-user usage was kept (schema version 3, as released) gets
+// its usage computed from the live rows when it is migrated.
+TEST(FileBlobStoreInlineTest, UsageIsComputedWhenAnOlderIndexIsMigrated) {
+  TempDir temp;
+  const std::string& dir = temp.path;
+  ASSERT_NO_FATAL_FAILURE(WriteVersion3Index(dir, R"sql(
 INSERT INTO objects (user, id, kind, size, sha256, created, deleted, file) VALUES
   ('alice', 'a1', 1, 100, '', 1, NULL, 'f1'), ('alice', 'a2', 1, 20, '', 1, NULL, 'f2'),
   ('alice', 'a3', 1, 999, '', 1, 5, 'f3'), ('bob', 'b1', 1, 7, '', 1, NULL, 'f4');
-PRAGMA user_version = 3;
-)sql")
-                    .ok());
-  }
+)sql"));
   auto store = FileBlobStore::Open(Env::Default(), dir, {}).value();
   EXPECT_EQ(*store->UsedBytes("alice"), 120u);
   EXPECT_EQ(*store->UsedBytes("bob"), 7u);
@@ -415,22 +419,10 @@ PRAGMA user_version = 3;
 TEST(FileBlobStoreQuotaTest, RetainedBytesOfAnOlderIndexCountAgainstTheStorageLimit) {
   TempDir temp;
   const std::string& dir = temp.path;
-  {
-    auto db = SqliteDb::Open(dir + "/index.db").value();
-    ASSERT_TRUE(db->Exec(R"sql(
-CREATE TABLE objects (seq INTEGER PRIMARY KEY, user TEXT NOT NULL, id TEXT NOT NULL,
-  kind INTEGER NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, created INTEGER NOT NULL,
-  deleted INTEGER, file TEXT NOT NULL);
-CREATE UNIQUE INDEX objects_live ON objects(user, id) WHERE deleted IS NULL;
-CREATE INDEX objects_deleted ON objects(deleted) WHERE deleted IS NOT NULL;
-CREATE INDEX objects_usage ON objects(user, size) WHERE deleted IS NULL;
-CREATE INDEX objects_file ON objects(file);
+  ASSERT_NO_FATAL_FAILURE(WriteVersion3Index(dir, R"sql(
 INSERT INTO objects (user, id, kind, size, sha256, created, deleted, file) VALUES
   ('alice', 'a1', 1, 100, '', 1, NULL, ''), ('alice', 'a3', 1, 990, '', 1, 5, '');
-PRAGMA user_version = 3;
-)sql")
-                    .ok());
-  }
+)sql"));
   FileBlobStore::Options options;
   options.quota_bytes = 1000;
   options.retained_quota_percent = 10;  // 1100 bytes on disk at most

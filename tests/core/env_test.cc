@@ -10,20 +10,13 @@
 
 #include "core/fault_injection_env.h"
 #include "core/memory_file.h"
+#include "tests/core/env_test_fixture.h"
 #include "tests/core/test_platform.h"
 
 namespace cardvault {
 namespace {
 
-class EnvTest : public ::testing::Test {
- protected:
-  void SetUp() override { dir_ = NewTempDir("cv-env-test"); }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string Path(const std::string& name) { return dir_ + "/" + name; }
-
-  std::string dir_;
-  Env* env_ = Env::Default();
-};
+class EnvTest : public EnvTestBase {};
 
 TEST_F(EnvTest, WriteAtomicallyAndReadBack) {
   ASSERT_TRUE(WriteFileAtomically(*env_, Path("a"), AsBytes("hello")).ok());

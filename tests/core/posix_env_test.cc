@@ -13,20 +13,13 @@
 #include <vector>
 
 #include "core/env.h"
+#include "tests/core/env_test_fixture.h"
 #include "tests/core/test_platform.h"
 
 namespace cardvault {
 namespace {
 
-class PosixEnvTest : public ::testing::Test {
- protected:
-  void SetUp() override { dir_ = NewTempDir("cv-env-test"); }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string Path(const std::string& name) { return dir_ + "/" + name; }
-
-  std::string dir_;
-  Env* env_ = Env::Default();
-};
+class PosixEnvTest : public EnvTestBase {};
 
 TEST_F(PosixEnvTest, ReopenNeverGoesThroughASymlink) {
   ASSERT_TRUE(WriteFileAtomically(*env_, Path("r"), AsBytes("keep-this")).ok());
