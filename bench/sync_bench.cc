@@ -25,7 +25,7 @@
 #include <thread>
 #include <vector>
 
-#include "agent/control_client.h"
+#include "agent/control/control_client.h"
 #include "bench/bench_util.h"
 #include "core/aes_gcm.h"
 #include "core/crypto.h"

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "agent/agent_link.h"
+#include "agent/control/agent_link.h"
 
 namespace cardvault {
 

@@ -15,7 +15,7 @@
 #include <memory>
 #include <vector>
 
-#include "agent/agent_link.h"
+#include "agent/control/agent_link.h"
 #include "agent/tray/agent_poller.h"
 #include "agent/tray/tray_state.h"
 

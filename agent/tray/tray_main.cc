@@ -12,7 +12,7 @@
 #include <cstring>
 #include <string>
 
-#include "agent/agent_link.h"
+#include "agent/control/agent_link.h"
 #include "agent/tray/tray_controller.h"
 
 namespace {

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "agent/agent_link.h"
+#include "agent/control/agent_link.h"
 
 namespace cardvault {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/bytes.h"
-#include "core/pkcs11/card_public_key.h"
+#include "core/card/card_public_key.h"
 #include "core/pkcs11/pkcs11_session.h"
 #include "core/status_or.h"
 

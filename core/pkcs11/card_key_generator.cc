@@ -99,16 +99,4 @@ StatusOr<bool> CardKeyGenerator::CanGenerate(const Pkcs11Module& module, CK_SLOT
   return info.ulMaxKeySize == 0 || (bits >= info.ulMinKeySize && bits <= info.ulMaxKeySize);
 }
 
-std::string CardKeyGenerator::Name(CardKeyAlgorithm algorithm) {
-  switch (algorithm) {
-    case CardKeyAlgorithm::kRsa2048:
-      return "RSA-2048";
-    case CardKeyAlgorithm::kRsa3072:
-      return "RSA-3072";
-    case CardKeyAlgorithm::kEcP256:
-      return "P-256";
-  }
-  return "?";
-}
-
 }  // namespace cardvault

@@ -5,13 +5,12 @@
 #include <string>
 
 #include "core/bytes.h"
+#include "core/card/card_backend.h"
 #include "core/pkcs11/card_key.h"
 #include "core/pkcs11/pkcs11_session.h"
 #include "core/status_or.h"
 
 namespace cardvault {
-
-enum class CardKeyAlgorithm { kRsa2048, kRsa3072, kEcP256 };
 
 struct CardKeySpec {
   CardKeyAlgorithm algorithm = CardKeyAlgorithm::kEcP256;
@@ -35,8 +34,6 @@ class CardKeyGenerator {
   // the mechanism's key sizes). No login, no PIN.
   static StatusOr<bool> CanGenerate(const Pkcs11Module& module, CK_SLOT_ID slot,
                                     CardKeyAlgorithm algorithm);
-  // "P-256", "RSA-2048", "RSA-3072".
-  static std::string Name(CardKeyAlgorithm algorithm);
 };
 
 }  // namespace cardvault

@@ -74,12 +74,6 @@ bool IsCardFailure(CK_RV rv) {
          rv == CKR_DEVICE_ERROR || rv == CKR_FUNCTION_FAILED;
 }
 
-bool IsLoginFailure(const Status& status) {
-  const std::string& r = status.reason();
-  return r == kReasonPinIncorrect || r == kReasonPinLocked || r == kReasonLoginFailed ||
-         r == "pin_empty" || r == "pin_cancelled" || status.code() == StatusCode::kCancelled;
-}
-
 Status CkrToStatus(CK_RV rv, std::string_view operation) {
   if (rv == CKR_OK) return Status::Ok();
   const std::string what = std::string(operation) + " returned " + CkrName(rv);

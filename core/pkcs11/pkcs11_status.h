@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/card/card_reasons.h"
 #include "core/status.h"
 
 namespace cardvault {
@@ -31,31 +32,9 @@ std::string CkrName(CK_RV rv);
 // - anything else:                              kInternal "pkcs11_error"
 Status CkrToStatus(CK_RV rv, std::string_view operation);
 
-// The reasons cardvault attaches to card failures, for callers and tests to match.
-inline constexpr char kReasonModuleMissing[] = "module_missing";
-inline constexpr char kReasonCardAbsent[] = "card_absent";
-inline constexpr char kReasonPinIncorrect[] = "pin_incorrect";
-inline constexpr char kReasonPinLocked[] = "pin_locked";
-inline constexpr char kReasonWrongCard[] = "wrong_card";
-inline constexpr char kReasonNoKeyOnCard[] = "no_key_on_card";
-// The card was pulled (or replaced) while an operation on it was under way: kUnavailable.
-inline constexpr char kReasonCardRemoved[] = "card_removed";
-// The card is still inserted but failed an operation (CKR_GENERAL_ERROR, CKR_DEVICE_ERROR):
-// kUnavailable. Never kCorrupt: the file is not at fault.
-inline constexpr char kReasonCardFailed[] = "card_failed";
-// C_Login answered CKR_GENERAL_ERROR with the card still inserted: a wrong PIN on some cards,
-// or a card fault. kPermissionDenied; never retried.
-inline constexpr char kReasonLoginFailed[] = "login_failed";
-inline constexpr char kReasonMechanismUnsupported[] = "mechanism_unsupported";
-
 // Whether `rv` says the card failed or vanished (CKR_GENERAL_ERROR, CKR_DEVICE_REMOVED,
 // CKR_TOKEN_NOT_PRESENT, CKR_DEVICE_ERROR, CKR_FUNCTION_FAILED).
 bool IsCardFailure(CK_RV rv);
-
-// True for the reasons a failed login leaves behind (pin_incorrect, pin_locked,
-// login_failed, pin_empty, a cancelled prompt): a caller MUST NOT try another login with the
-// same PIN source after one of these.
-bool IsLoginFailure(const Status& status);
 
 }  // namespace cardvault
 

@@ -1,6 +1,6 @@
 // Tests for the socket AgentLink against a real ControlServer: status fields, commands,
 // events, an absent agent and an agent that restarts.
-#include "agent/agent_link.h"
+#include "agent/control/agent_link.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <mutex>
 #include <vector>
 
-#include "agent/control_server.h"
+#include "agent/control/control_server.h"
 
 namespace cardvault {
 namespace {

@@ -1,5 +1,5 @@
 // Tests for the agent configuration: defaults, round trip, and errors that name the key.
-#include "agent/config.h"
+#include "agent/sync/config.h"
 
 #include <gtest/gtest.h>
 

@@ -10,8 +10,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "agent/control_client.h"
-#include "agent/control_server.h"
+#include "agent/control/control_client.h"
+#include "agent/control/control_server.h"
 
 namespace cardvault {
 namespace {

@@ -1,5 +1,5 @@
 // PinentryPinSource against a fake pinentry script that logs the Assuan commands it gets.
-#include "agent/pinentry_pin_source.h"
+#include "agent/card/pinentry_pin_source.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 // Tests for LowerThreadPriority: the calling thread and the threads it starts run at the low
 // priority; other threads and an already lower priority are left alone.
-#include "agent/process_priority.h"
+#include "agent/sync/process_priority.h"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>

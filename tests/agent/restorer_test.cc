@@ -1,7 +1,7 @@
 // Restorer against an in-memory server: version selection (latest, --at, --deleted, one
 // version), path safety, conflicts, tampering, the wrong card, and one card operation per
 // epoch.
-#include "agent/restorer.h"
+#include "agent/restore/restorer.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -12,14 +12,14 @@
 #include <fstream>
 #include <map>
 
-#include "agent/card_identity_set.h"
-#include "agent/sync_engine.h"
+#include "agent/card/card_identity_set.h"
+#include "agent/sync/sync_engine.h"
 #include "core/encryptor.h"
 #include "core/fault_injection_env.h"
 #include "core/key_epoch.h"
 #include "core/memory_file.h"
 #include "core/pkcs11/card_key_generator.h"
-#include "core/pkcs11/card_recipient.h"
+#include "core/card/card_recipient.h"
 #include "core/x25519_recipient.h"
 #include "tests/core/pkcs11/softhsm_test_base.h"
 
@@ -1012,7 +1012,7 @@ TEST_F(RestorerCardTest, ACardFailingMidLoadStopsWithTheCardMessageNotADamagedOb
     ::chmod(pin_file.c_str(), 0600);
     ::setenv("CV_SHIM_FAIL", c.fail, 1);
     {
-      CardIdentityOptions options;
+      Pkcs11IdentityOptions options;
       options.module = Pkcs11Module::Open(CARDVAULT_FLAG_SHIM).value();
       options.token.label = c.card;
       options.pin_source = PinSource::FromFile(pin_file);

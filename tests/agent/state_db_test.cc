@@ -1,6 +1,6 @@
 // StateDb on real SQLite files: a damaged state database is reported by its path, with the
 // way to rebuild it, whether it is not a database at all or has one bad page in the middle.
-#include "agent/state_db.h"
+#include "agent/sync/state_db.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 // by copy or in place; a view lent in place is not overwritten before the reader's next
 // call; the writer's error comes after the bytes written before it, and a reader that gives
 // up releases a writer blocked on a full pipe.
-#include "agent/stream_pipe.h"
+#include "agent/sync/stream_pipe.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // SyncEngine against a real TLS cardvault-server on 127.0.0.1 and a real SQLite state file:
 // uploads that decrypt to the right bytes, versions, deletions, renames, retries while the
 // server is down, disk full in the spool, and idempotent re-uploads.
-#include "agent/sync_engine.h"
+#include "agent/sync/sync_engine.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -10,10 +10,10 @@
 #include <fstream>
 #include <thread>
 
-#include "agent/ignore_rules.h"
-#include "agent/inotify_watcher.h"
-#include "agent/settle_tracker.h"
-#include "agent/tree_scanner.h"
+#include "agent/watch/ignore_rules.h"
+#include "agent/watch/inotify_watcher.h"
+#include "agent/watch/settle_tracker.h"
+#include "agent/watch/tree_scanner.h"
 
 namespace cardvault {
 namespace {

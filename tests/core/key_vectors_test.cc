@@ -11,8 +11,8 @@
 
 #include "core/decryptor.h"
 #include "core/memory_file.h"
-#include "core/pkcs11/card_recipient.h"
-#include "core/recipient_parser.h"
+#include "core/card/card_recipient.h"
+#include "core/card/recipient_parser.h"
 #include "core/x25519_recipient.h"
 #include "tests/core/vector_support.h"
 

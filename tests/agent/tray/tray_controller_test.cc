@@ -14,7 +14,7 @@
 #include <functional>
 #include <mutex>
 
-#include "agent/control_server.h"
+#include "agent/control/control_server.h"
 #include "agent/tray/tray_icons.h"
 #include "tests/agent/tray/qt_test_util.h"
 

@@ -149,7 +149,7 @@ TEST(TrayFilesTest, TheAutostartEntryStartsTheTrayBinary) {
 }
 
 // The dependency rule (docs/architecture.md): the tray reaches the agent only through
-// agent/agent_link.h.
+// agent/control/agent_link.h.
 TEST(TrayFilesTest, TheTrayIncludesNothingFromTheAgentButAgentLink) {
   size_t files = 0;
   for (const auto& f : std::filesystem::directory_iterator(CARDVAULT_SOURCE_DIR "/agent/tray")) {
@@ -160,7 +160,7 @@ TEST(TrayFilesTest, TheTrayIncludesNothingFromTheAgentButAgentLink) {
     std::string line;
     while (std::getline(in, line)) {
       if (line.rfind("#include \"agent/", 0) != 0) continue;
-      EXPECT_TRUE(line == "#include \"agent/agent_link.h\"" ||
+      EXPECT_TRUE(line == "#include \"agent/control/agent_link.h\"" ||
                   line.rfind("#include \"agent/tray/", 0) == 0)
           << f.path() << ": " << line;
     }

@@ -1,0 +1,48 @@
+// CardIdentitySet: tries each card key a blob names, stopping at the first PIN failure.
+#include "agent/card/card_identity_set.h"
+
+#include "core/pkcs11/pkcs11_status.h"
+
+namespace cardvault {
+
+StatusOr<std::unique_ptr<CardIdentitySet>> CardIdentitySet::New(const Pkcs11IdentityOptions& base,
+                                                                const std::vector<Bytes>& key_ids) {
+  if (key_ids.empty()) return InvalidArgumentError("no card key id to decrypt with");
+  std::unique_ptr<CardIdentitySet> set(new CardIdentitySet());
+  for (const Bytes& key_id : key_ids) {
+    Pkcs11IdentityOptions options = base;
+    options.key_id = key_id;
+    CV_ASSIGN_OR_RETURN(std::unique_ptr<Pkcs11Identity> identity,
+                        Pkcs11Identity::New(std::move(options)));
+    set->identities_.push_back(std::move(identity));
+  }
+  return set;
+}
+
+StatusOr<SecretData> CardIdentitySet::Unwrap(std::span<const Stanza> stanzas) {
+  std::optional<Status> first_miss;
+  for (const std::unique_ptr<Pkcs11Identity>& identity : identities_) {
+    StatusOr<SecretData> key = identity->Unwrap(stanzas);
+    if (key.ok()) return key;
+    const std::string& reason = key.status().reason();
+    const bool elsewhere = reason == kReasonWrongCard || reason == kReasonNoKeyOnCard ||
+                           reason == kReasonCardAbsent || reason == "no_matching_stanza";
+    if (!elsewhere) return key;
+    // Prefer the most telling miss: a wrong card over an absent one.
+    if (!first_miss.has_value() ||
+        (reason == kReasonWrongCard && first_miss->reason() != kReasonWrongCard)) {
+      first_miss = key.status();
+    }
+  }
+  return *first_miss;
+}
+
+uint64_t CardIdentitySet::private_key_operations() const {
+  uint64_t total = 0;
+  for (const std::unique_ptr<Pkcs11Identity>& identity : identities_) {
+    total += identity->private_key_operations();
+  }
+  return total;
+}
+
+}  // namespace cardvault
