@@ -16,6 +16,8 @@
 
 namespace cardvault {
 
+void PrintTo(const CardBackendHarnessFactory& factory, std::ostream* out) { *out << factory.name; }
+
 std::string CardBackendHarnessName(
     const ::testing::TestParamInfo<CardBackendHarnessFactory>& info) {
   return info.param.name;
@@ -43,18 +45,22 @@ SoftwareRsaKey NewSoftwareRsaKey() {
   EXPECT_NE(pkey, nullptr);
   if (pkey == nullptr) return key;
   auto take = [](int len, unsigned char* der) {
-    Bytes out = len > 0 ? Bytes(der, der + len) : Bytes();
+    Bytes out;
+    if (len > 0 && der != nullptr) out.assign(der, der + len);
     OPENSSL_free(der);
     return out;
   };
   unsigned char* der = nullptr;
   PKCS8_PRIV_KEY_INFO* p8 = EVP_PKEY2PKCS8(pkey);
-  key.pkcs8 = take(i2d_PKCS8_PRIV_KEY_INFO(p8, &der), der);
+  int len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);  // allocates `der`
+  key.pkcs8 = take(len, der);
   PKCS8_PRIV_KEY_INFO_free(p8);
   der = nullptr;
-  key.pkcs1 = take(i2d_PrivateKey(pkey, &der), der);  // RSAPrivateKey for an RSA key
+  len = i2d_PrivateKey(pkey, &der);  // RSAPrivateKey for an RSA key
+  key.pkcs1 = take(len, der);
   der = nullptr;
-  key.spki = take(i2d_PUBKEY(pkey, &der), der);
+  len = i2d_PUBKEY(pkey, &der);
+  key.spki = take(len, der);
   EVP_PKEY_free(pkey);
   return key;
 }

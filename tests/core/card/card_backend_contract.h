@@ -19,6 +19,7 @@
 
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "core/bytes.h"
@@ -90,6 +91,9 @@ struct CardBackendHarnessFactory {
   std::string name;  // the instantiation's name ("Pkcs11SoftHsm", "CryptoApiWine")
   std::function<std::unique_ptr<CardBackendHarness>()> make;
 };
+
+// Prints the factory's name (GoogleTest would dump its bytes).
+void PrintTo(const CardBackendHarnessFactory& factory, std::ostream* out);
 
 // For INSTANTIATE_TEST_SUITE_P's name generator.
 std::string CardBackendHarnessName(const ::testing::TestParamInfo<CardBackendHarnessFactory>& info);
