@@ -18,7 +18,7 @@ PACKAGES=(
   # man pages (docs/man: help2man on the built programs)
   help2man
   # Debian packages (scripts/package.sh: CPack's DEB generator, dpkg-shlibdeps) and their check
-  dpkg-dev fakeroot lintian
+  dpkg-dev lintian
   # tools used by tests, the demo and the benchmarks
   openssl sqlite3 curl age procps pinentry-curses
   # the second reader of the format, written from docs/format.md (tests/spec/)
