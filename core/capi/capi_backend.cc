@@ -33,7 +33,7 @@ StatusOr<std::unique_ptr<CapiBackend>> CapiBackend::New(std::string provider,
                                                         uint32_t provider_type) {
   CapiProvider p{std::move(provider), provider_type};
   if (!CapiContext::IsInstalled(p)) {
-    return FailedPreconditionError(
+    return NotFoundError(
         "the CryptoAPI provider \"" + p.name + "\" (type " + std::to_string(p.type) +
             ") is not installed: install the card's driver (minidriver), or name an installed "
             "provider with --provider",
@@ -54,13 +54,17 @@ CardInfo CapiBackend::DescribeContainer(const std::string& name) const {
   StatusOr<std::unique_ptr<CapiContext>> context =
       CapiContext::Open(provider_, name, CapiOpenMode::kSilent);
   if (!context.ok()) {
-    card.keys_status = std::move(context).status();
+    card.status = std::move(context).status();
     return card;
+  }
+  StatusOr<CardPublicKey> public_key = (*context)->ExchangePublicKey();
+  if (!public_key.ok() && public_key.status().reason() == kReasonNoKeyOnCard) {
+    card.default_key_note = "none: the container holds no key exchange key";
+    return card;  // an empty container: `card init` can make its key
   }
   CardKeyInfo key;
   key.label = name;
   key.details.push_back("key exchange key (AT_KEYEXCHANGE)");
-  StatusOr<CardPublicKey> public_key = (*context)->ExchangePublicKey();
   if (public_key.ok()) {
     key.public_key = std::move(public_key).value();
     key.usable = key.public_key->type() == CardKeyType::kRsa;
@@ -70,16 +74,16 @@ CardInfo CapiBackend::DescribeContainer(const std::string& name) const {
   card.keys.push_back(std::move(key));
   if (card.keys.front().usable) {
     card.default_key = 0;
-    card.default_key_note = "the container's key exchange key";
+    card.default_key_note = "\"" + name + "\", the container's key exchange key";
   } else {
-    card.default_key_note = "the container holds no usable RSA key exchange key";
+    card.default_key_note = "none: the container's key is not a usable RSA key";
   }
   return card;
 }
 
 StatusOr<CardListing> CapiBackend::List() {
   CardListing listing;
-  listing.source = Describe();
+  listing.source = "provider " + provider_.name;
   StatusOr<std::unique_ptr<CapiContext>> context =
       CapiContext::Open(provider_, "", CapiOpenMode::kEnumerate);
   if (!context.ok() && context.status().reason() == kReasonCardAbsent) {
@@ -104,22 +108,7 @@ StatusOr<NewCardKey> CapiBackend::CreateKey(const NewCardKeyRequest& request) {
         request.label + "\" or the card label \"" + request.card.label + "\"), not two");
   }
   const std::string& name = request.label;
-  // Silently first: an existing container is refused before any PIN is asked.
-  uint32_t error = 0;
-  StatusOr<std::unique_ptr<CapiContext>> existing =
-      CapiContext::Open(provider_, name, CapiOpenMode::kSilent, &error);
-  if (existing.ok()) {
-    return AlreadyExistsError("the key container \"" + name + "\" already exists in " + Describe() +
-                                  ": choose another label",
-                              kReasonKeyExists);
-  }
-  if (error != kNteBadKeyset) return std::move(existing).status();
-
-  // With a PinSource the PIN goes in through PP_KEYEXCHANGE_PIN; without, the provider asks.
-  const CapiOpenMode mode = request.pin_source != nullptr ? CapiOpenMode::kCreateSilent
-                                                          : CapiOpenMode::kCreateInteractive;
-  CV_ASSIGN_OR_RETURN(std::unique_ptr<CapiContext> context,
-                      CapiContext::Open(provider_, name, mode));
+  CV_ASSIGN_OR_RETURN(std::unique_ptr<CapiContext> context, OpenForNewKey(name, request));
   Status made = Status::Ok();
   if (request.pin_source != nullptr) {
     StatusOr<SecretData> pin = request.pin_source->GetPin(PinRequest{name, "", false, false});
@@ -129,11 +118,7 @@ StatusOr<NewCardKey> CapiBackend::CreateKey(const NewCardKeyRequest& request) {
   if (made.ok()) made = context->GenerateExchangeKey(bits);
   StatusOr<CardPublicKey> public_key =
       made.ok() ? context->ExchangePublicKey() : StatusOr<CardPublicKey>(made);
-  if (!public_key.ok()) {
-    context.reset();
-    CapiContext::Delete(provider_, name).IgnoreError();  // leave no empty container behind
-    return std::move(public_key).status();
-  }
+  if (!public_key.ok()) return std::move(public_key).status();
   NewCardKey created;
   created.card.reader = provider_.name;
   created.card.present = true;
@@ -145,6 +130,31 @@ StatusOr<NewCardKey> CapiBackend::CreateKey(const NewCardKeyRequest& request) {
   created.key.usable = true;
   created.key.details.push_back("key exchange key (AT_KEYEXCHANGE), not exportable");
   return created;
+}
+
+StatusOr<std::unique_ptr<CapiContext>> CapiBackend::OpenForNewKey(
+    const std::string& name, const NewCardKeyRequest& request) const {
+  // With a PinSource the PIN goes in through PP_KEYEXCHANGE_PIN; without, the provider asks.
+  const bool silent = request.pin_source != nullptr;
+  // Silently first: a container holding a key is refused before any PIN is asked.
+  uint32_t error = 0;
+  StatusOr<std::unique_ptr<CapiContext>> existing =
+      CapiContext::Open(provider_, name, CapiOpenMode::kSilent, &error);
+  if (existing.ok()) {
+    StatusOr<CardPublicKey> key = (*existing)->ExchangePublicKey();
+    if (key.ok() || key.status().reason() != kReasonNoKeyOnCard) {
+      return AlreadyExistsError("the key container \"" + name + "\" of " + Describe() +
+                                    " already holds a key: choose another label",
+                                kReasonKeyExists);
+    }
+    // An empty container (made by another tool, or a `card init` that failed): its key goes
+    // in there.
+    if (silent) return existing;
+    return CapiContext::Open(provider_, name, CapiOpenMode::kInteractive);
+  }
+  if (error != kNteBadKeyset) return std::move(existing).status();
+  return CapiContext::Open(provider_, name,
+                           silent ? CapiOpenMode::kCreateSilent : CapiOpenMode::kCreateInteractive);
 }
 
 StatusOr<std::unique_ptr<CardIdentity>> CapiBackend::OpenIdentity(CardIdentityRequest request) {

@@ -18,7 +18,8 @@ namespace cardvault {
 //   Provider (CreateKey: kUnsupported "mechanism_unsupported").
 // - Every container is opened with CRYPT_SILENT first; a missing one (NTE_BAD_KEYSET) is
 //   reported ("no key container"), never created, except by CreateKey (CRYPT_NEWKEYSET, then
-//   CryptGenKey, not exportable).
+//   CryptGenKey, not exportable; an existing empty container gets the key, one holding a key
+//   is refused: key_exists).
 // - List enumerates PP_ENUMCONTAINERS with a silent CRYPT_VERIFYCONTEXT context and exports
 //   each public key (PUBLICKEYBLOB -> DER SubjectPublicKeyInfo), so key ids and `cv-p11-...`
 //   recipients equal the ones PKCS#11 on Linux shows for the same key. No PIN, no dialog.
@@ -30,7 +31,7 @@ class CapiBackend : public CardBackend {
   static constexpr uint32_t kProvRsaFull = 1;  // PROV_RSA_FULL (the smart card CSP's type)
   static constexpr uint32_t kProvRsaAes = 24;  // PROV_RSA_AES (MS_ENH_RSA_AES_PROV, tests)
 
-  // kFailedPrecondition "module_missing" if no provider of that name and type is installed
+  // kNotFound "module_missing" if no provider of that name and type is installed
   // (checked without touching a card).
   static StatusOr<std::unique_ptr<CapiBackend>> New(std::string provider = kDefaultProvider,
                                                     uint32_t provider_type = kProvRsaFull);
@@ -44,6 +45,10 @@ class CapiBackend : public CardBackend {
   explicit CapiBackend(CapiProvider provider) : provider_(std::move(provider)) {}
   // A listing entry for container `name` (opened silently, public key only).
   CardInfo DescribeContainer(const std::string& name) const;
+  // The container `name` to generate a key in: a new one (CRYPT_NEWKEYSET) or an existing
+  // empty one; key_exists if it holds a key.
+  StatusOr<std::unique_ptr<CapiContext>> OpenForNewKey(const std::string& name,
+                                                       const NewCardKeyRequest& request) const;
 
   const CapiProvider provider_;
 };

@@ -89,6 +89,14 @@ StatusOr<CapiIdentity::Connection> CapiIdentity::Discover() const {
   if (!name.empty()) {
     CV_ASSIGN_OR_RETURN(Connection connection, OpenContainer(name, CapiOpenMode::kSilent));
     const std::string has = HexEncode(connection.public_key.key_id());
+    if (!key_label.empty() && key_label != name &&
+        !(selector_id && *selector_id == connection.public_key.key_id())) {
+      return FailedPreconditionError("the key of container \"" + name + "\" (key id " + has +
+                                         ") is not \"" + key_label +
+                                         "\": with CryptoAPI a key's label is its container's "
+                                         "name; `cardvault card list` shows them",
+                                     kReasonNoKeyOnCard);
+    }
     if (!wanted.empty() && has != wanted) {
       return PermissionDeniedError("insert the card with key id " + wanted + ": key container \"" +
                                        name + "\" of CryptoAPI provider \"" + provider_.name +

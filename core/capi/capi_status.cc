@@ -39,19 +39,19 @@ const ErrorRow kErrorRows[] = {
      StatusCode::kUnavailable, kReasonCardAbsent,
      "no key container %c on the card: insert the card that holds it, or create one with "
      "`cardvault card init`"},
-    {static_cast<uint32_t>(NTE_KEYSET_NOT_DEF), "NTE_KEYSET_NOT_DEF",
-     StatusCode::kFailedPrecondition, kReasonModuleMissing,
+    {static_cast<uint32_t>(NTE_KEYSET_NOT_DEF), "NTE_KEYSET_NOT_DEF", StatusCode::kNotFound,
+     kReasonModuleMissing,
      "the CryptoAPI provider \"%p\" is not installed: install the card's driver (minidriver) or "
      "name an installed provider with --provider"},
-    {static_cast<uint32_t>(NTE_PROV_TYPE_NOT_DEF), "NTE_PROV_TYPE_NOT_DEF",
-     StatusCode::kFailedPrecondition, kReasonModuleMissing,
+    {static_cast<uint32_t>(NTE_PROV_TYPE_NOT_DEF), "NTE_PROV_TYPE_NOT_DEF", StatusCode::kNotFound,
+     kReasonModuleMissing,
      "no CryptoAPI provider of this type is installed: install the card's driver or name an "
      "installed provider with --provider"},
-    {static_cast<uint32_t>(NTE_PROV_TYPE_NO_MATCH), "NTE_PROV_TYPE_NO_MATCH",
-     StatusCode::kFailedPrecondition, kReasonModuleMissing,
+    {static_cast<uint32_t>(NTE_PROV_TYPE_NO_MATCH), "NTE_PROV_TYPE_NO_MATCH", StatusCode::kNotFound,
+     kReasonModuleMissing,
      "the provider \"%p\" is installed with another provider type: name its type"},
-    {static_cast<uint32_t>(NTE_PROV_DLL_NOT_FOUND), "NTE_PROV_DLL_NOT_FOUND",
-     StatusCode::kFailedPrecondition, kReasonModuleMissing,
+    {static_cast<uint32_t>(NTE_PROV_DLL_NOT_FOUND), "NTE_PROV_DLL_NOT_FOUND", StatusCode::kNotFound,
+     kReasonModuleMissing,
      "the DLL of the provider \"%p\" is missing: reinstall the card's driver"},
     {static_cast<uint32_t>(NTE_BAD_DATA), "NTE_BAD_DATA", StatusCode::kCorrupt, kCorruptStanza,
      "the card rejected the stanza's RSA-OAEP padding: the file is damaged, or was not "

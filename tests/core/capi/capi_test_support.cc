@@ -22,8 +22,9 @@
 namespace cardvault {
 namespace {
 
-// The key as PKCS#1 RSAPrivateKey DER, from PEM or DER (PKCS#8 or PKCS#1).
-StatusOr<Bytes> Pkcs1Der(ByteView key) {
+using PkeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+
+StatusOr<PkeyPtr> ReadRsaKey(ByteView key) {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(
       BIO_new_mem_buf(key.data(), static_cast<int>(key.size())), BIO_free);
   EVP_PKEY* pkey = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
@@ -32,10 +33,16 @@ StatusOr<Bytes> Pkcs1Der(ByteView key) {
     pkey = d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(key.size()));
   }
   if (pkey == nullptr) return InvalidArgumentError("not an RSA private key (PEM or DER)");
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> owned(pkey, EVP_PKEY_free);
+  PkeyPtr owned(pkey, EVP_PKEY_free);
   if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) return InvalidArgumentError("not an RSA key");
+  return owned;
+}
+
+// The key as PKCS#1 RSAPrivateKey DER, from PEM or DER (PKCS#8 or PKCS#1).
+StatusOr<Bytes> Pkcs1Der(ByteView key) {
+  CV_ASSIGN_OR_RETURN(PkeyPtr pkey, ReadRsaKey(key));
   unsigned char* der = nullptr;
-  const int n = i2d_PrivateKey(pkey, &der);  // RSA: the PKCS#1 RSAPrivateKey
+  const int n = i2d_PrivateKey(pkey.get(), &der);  // RSA: the PKCS#1 RSAPrivateKey
   if (n <= 0) return InternalError("i2d_PrivateKey failed");
   Bytes out(der, der + n);
   OPENSSL_free(der);
@@ -47,6 +54,27 @@ std::wstring Wide(const std::string& text) { return std::wstring(text.begin(), t
 }  // namespace
 
 CapiProvider TestProvider() { return {MS_ENH_RSA_AES_PROV_A, CapiBackend::kProvRsaAes}; }
+
+StatusOr<Bytes> SpkiOfPrivateKey(ByteView key) {
+  CV_ASSIGN_OR_RETURN(PkeyPtr pkey, ReadRsaKey(key));
+  unsigned char* der = nullptr;
+  const int n = i2d_PUBKEY(pkey.get(), &der);
+  if (n <= 0) return InternalError("i2d_PUBKEY failed");
+  Bytes out(der, der + n);
+  OPENSSL_free(der);
+  return out;
+}
+
+Status NewEmptyContainer(const CapiProvider& provider, const std::string& name) {
+  HCRYPTPROV prov = 0;
+  const std::wstring wide_name = Wide(name), wide_provider = Wide(provider.name);
+  if (!::CryptAcquireContextW(&prov, wide_name.c_str(), wide_provider.c_str(), provider.type,
+                              CRYPT_NEWKEYSET | CRYPT_SILENT)) {
+    return CapiErrorToStatus(::GetLastError(), {"CryptAcquireContext", provider.name, name});
+  }
+  ::CryptReleaseContext(prov, 0);
+  return Status::Ok();
+}
 
 std::string NewContainerName() {
   std::array<uint8_t, 8> random{};

@@ -8,7 +8,7 @@
 
 #include "core/bytes.h"
 #include "core/capi/capi_context.h"
-#include "core/status.h"
+#include "core/status_or.h"
 
 namespace cardvault {
 
@@ -22,6 +22,12 @@ std::string NewContainerName();
 // AT_KEYEXCHANGE key, not exportable: CryptDecodeObjectEx(PKCS_RSA_PRIVATE_KEY) ->
 // PRIVATEKEYBLOB -> CryptImportKey. Test only: product code never imports keys.
 Status ImportRsaKey(const CapiProvider& provider, const std::string& name, ByteView key);
+
+// The DER SubjectPublicKeyInfo of an RSA private key (PEM or DER), computed by OpenSSL.
+StatusOr<Bytes> SpkiOfPrivateKey(ByteView key);
+
+// Makes a NEW container `name` holding no key (CRYPT_NEWKEYSET alone).
+Status NewEmptyContainer(const CapiProvider& provider, const std::string& name);
 
 // Deletes the containers it was given when it goes out of scope.
 class ContainerCleanup {
