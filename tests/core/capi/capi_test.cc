@@ -3,6 +3,8 @@
 // to the Linux ones, unwrapping CardRecipient stanzas and the committed card vector.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "core/capi/capi_backend.h"
 #include "core/capi/capi_identity.h"
 #include "core/card/card_reasons.h"
@@ -10,6 +12,7 @@
 #include "core/decryptor.h"
 #include "core/memory_file.h"
 #include "tests/core/capi/capi_test_support.h"
+#include "tests/core/test_platform.h"
 
 namespace cardvault {
 namespace {
@@ -289,6 +292,21 @@ TEST_F(CapiTest, ZeroIdleTimeoutReleasesTheContextAfterEveryUnwrap) {
     ASSERT_TRUE(identity->Unwrap(recipient->Wrap(RandomFileKey()).value()).ok());
   }
   EXPECT_EQ(asked, 2);  // logged in again each time
+}
+
+// What `--pin-file` hands to PP_KEYEXCHANGE_PIN on Windows: the first line, CRLF removed
+// (core/card/pin_source.cc builds with MinGW; Windows keeps access in ACLs, not mode bits).
+TEST(CapiPinFileTest, APinFileGivesItsFirstLineOnWindows) {
+  const std::string dir = NewTempDir("cv-pin");
+  const std::string path = dir + "/pin.txt";
+  ASSERT_TRUE(WriteFileAtomically(*Env::Default(), path, AsBytes("123456\r\nsecond\r\n")).ok());
+  StatusOr<SecretData> pin = PinSource::FromFile(path)->GetPin(PinRequest{});
+  ASSERT_TRUE(pin.ok()) << pin.status().ToString();
+  EXPECT_EQ(pin->AsStringView(), "123456");
+  ASSERT_TRUE(WriteFileAtomically(*Env::Default(), path, AsBytes("\r\n")).ok());
+  EXPECT_EQ(PinSource::FromFile(path)->GetPin(PinRequest{}).status().reason(), kReasonPinEmpty);
+  Env::Default()->RemoveFile(path).IgnoreError();
+  std::filesystem::remove(dir);
 }
 
 TEST_F(CapiTest, ImportedVectorKeyShowsTheLinuxKeyIdAndRecipient) {
