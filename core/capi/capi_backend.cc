@@ -108,6 +108,9 @@ StatusOr<NewCardKey> CapiBackend::CreateKey(const NewCardKeyRequest& request) {
         request.label + "\" or the card label \"" + request.card.label + "\"), not two");
   }
   const std::string& name = request.label;
+  if (request.pin_source == nullptr && request.notice) {
+    request.notice("Windows may show the card's PIN dialog: enter the card's PIN there");
+  }
   CV_ASSIGN_OR_RETURN(std::unique_ptr<CapiContext> context, OpenForNewKey(name, request));
   Status made = Status::Ok();
   if (request.pin_source != nullptr) {

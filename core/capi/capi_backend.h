@@ -14,7 +14,8 @@ namespace cardvault {
 
 // Implements CardBackend (core/card/card_backend.h) with CryptoAPI (docs/windows.md):
 // - A key container is a card: its name is the card's label and the key's label, and its one
-//   key is the AT_KEYEXCHANGE RSA key. RSA only: P-256 needs CNG's Smart Card Key Storage
+//   key is the AT_KEYEXCHANGE RSA key. CryptoAPI shows no card serial: a selector's serial is
+//   ignored (the key id still pins the key). RSA only: P-256 needs CNG's Smart Card Key Storage
 //   Provider (CreateKey: kUnsupported "mechanism_unsupported").
 // - Every container is opened with CRYPT_SILENT first; a missing one (NTE_BAD_KEYSET) is
 //   reported ("no key container"), never created, except by CreateKey (CRYPT_NEWKEYSET, then
