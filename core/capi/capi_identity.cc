@@ -80,69 +80,76 @@ StatusOr<CapiIdentity::Connection> CapiIdentity::OpenContainer(const std::string
 }
 
 StatusOr<CapiIdentity::Connection> CapiIdentity::Discover() const {
-  const std::string& key_label = request_.key.label;
-  const std::optional<Bytes> selector_id = SelectorKeyId(key_label);
+  const std::optional<Bytes> selector_id = SelectorKeyId(request_.key.label);
   const std::string wanted = HexEncode(key_id_.empty() && selector_id ? *selector_id : key_id_);
   // The container named by the card label, or by a key label that is not a key id.
   std::string name = request_.card.label;
-  if (name.empty() && !selector_id) name = key_label;
-  if (!name.empty()) {
-    CV_ASSIGN_OR_RETURN(Connection connection, OpenContainer(name, CapiOpenMode::kSilent));
-    const std::string has = HexEncode(connection.public_key.key_id());
-    if (!key_label.empty() && key_label != name &&
-        !(selector_id && *selector_id == connection.public_key.key_id())) {
-      return FailedPreconditionError("the key of container \"" + name + "\" (key id " + has +
-                                         ") is not \"" + key_label +
-                                         "\": with CryptoAPI a key's label is its container's "
-                                         "name; `cardvault card list` shows them",
-                                     kReasonNoKeyOnCard);
-    }
-    if (!wanted.empty() && has != wanted) {
-      return PermissionDeniedError("insert the card with key id " + wanted + ": key container \"" +
-                                       name + "\" of CryptoAPI provider \"" + provider_.name +
-                                       "\" holds key id " + has,
-                                   kReasonWrongCard);
-    }
-    return connection;
-  }
+  if (name.empty() && !selector_id) name = request_.key.label;
+  return name.empty() ? FindContainer(wanted) : OpenNamed(name, wanted);
+}
 
-  // No name: every container the provider shows, matched by key id.
+StatusOr<CapiIdentity::Connection> CapiIdentity::OpenNamed(const std::string& name,
+                                                           const std::string& wanted) const {
+  CV_ASSIGN_OR_RETURN(Connection connection, OpenContainer(name, CapiOpenMode::kSilent));
+  const std::string has = HexEncode(connection.public_key.key_id());
+  const std::string& key_label = request_.key.label;
+  if (!key_label.empty() && key_label != name &&
+      SelectorKeyId(key_label) != connection.public_key.key_id()) {
+    return FailedPreconditionError("the key of container \"" + name + "\" (key id " + has +
+                                       ") is not \"" + key_label +
+                                       "\": with CryptoAPI a key's label is its container's "
+                                       "name; `cardvault card list` shows them",
+                                   kReasonNoKeyOnCard);
+  }
+  if (!wanted.empty() && has != wanted) {
+    return PermissionDeniedError("insert the card with key id " + wanted + ": key container \"" +
+                                     name + "\" of CryptoAPI provider \"" + provider_.name +
+                                     "\" holds key id " + has,
+                                 kReasonWrongCard);
+  }
+  return connection;
+}
+
+StatusOr<CapiIdentity::Connection> CapiIdentity::FindContainer(const std::string& wanted) const {
   CV_ASSIGN_OR_RETURN(std::unique_ptr<CapiContext> listing,
                       CapiContext::Open(provider_, "", CapiOpenMode::kEnumerate));
   CV_ASSIGN_OR_RETURN(std::vector<std::string> names, listing->ListContainers());
   std::vector<Connection> found;
-  std::string seen;
+  std::string seen;      // what each container holds, for the messages
+  bool any_key = false;  // some container holds a usable key
   for (const std::string& container : names) {
     StatusOr<Connection> connection = OpenContainer(container, CapiOpenMode::kSilent);
-    seen += (seen.empty() ? "" : ", ") + ("\"" + container + "\" ") +
+    seen += (seen.empty() ? "\"" : ", \"") + container + "\" " +
             (connection.ok() ? "key id " + HexEncode(connection->public_key.key_id())
                              : std::string("no usable key"));
     if (!connection.ok()) continue;
+    any_key = true;
     if (!wanted.empty() && HexEncode(connection->public_key.key_id()) != wanted) continue;
     found.push_back(std::move(connection).value());
     if (!wanted.empty()) break;  // a known key id found once is enough
   }
+  if (found.size() == 1) return std::move(found.front());
+  const std::string where = "CryptoAPI provider \"" + provider_.name + "\"";
   if (found.size() > 1) {
-    return InvalidArgumentError(std::to_string(found.size()) +
-                                    " key containers hold a usable key (" + seen +
+    return InvalidArgumentError(std::to_string(found.size()) + " key containers of " + where +
+                                    " hold a usable key (" + seen +
                                     "); choose one with --token (the container name)",
                                 kReasonAmbiguousKey);
   }
-  if (found.size() == 1) return std::move(found.front());
-  const std::string where = "CryptoAPI provider \"" + provider_.name + "\"";
+  const std::string insert = wanted.empty() ? "" : "insert the card with key id " + wanted + ": ";
   if (names.empty()) {
-    return UnavailableError("no key container in " + where + ": insert the card" +
-                                (wanted.empty() ? "" : " with key id " + wanted) +
-                                ", or create a key with `cardvault card init`",
+    return UnavailableError(insert + "no key container in " + where +
+                                (wanted.empty() ? ": insert the card, or create a key with "
+                                                  "`cardvault card init`"
+                                                : ""),
                             kReasonCardAbsent);
   }
-  if (wanted.empty()) {
-    return FailedPreconditionError(
-        "no key container of " + where + " holds a usable RSA key (" + seen + ")",
-        kReasonNoKeyOnCard);
+  if (any_key && !wanted.empty()) {
+    return PermissionDeniedError(insert + where + " shows " + seen, kReasonWrongCard);
   }
-  return PermissionDeniedError(
-      "insert the card with key id " + wanted + ": " + where + " shows " + seen, kReasonWrongCard);
+  return FailedPreconditionError(
+      insert + "no key container of " + where + " holds a usable RSA key (" + seen + ")",
+      kReasonNoKeyOnCard);
 }
 
 Status CapiIdentity::Login(Connection& connection) {

@@ -62,6 +62,10 @@ class CapiIdentity : public CardIdentity {
 
   // Opens the container holding the key (silently) and checks its key id.
   StatusOr<Connection> Discover() const;
+  // The container `name`; its key id MUST be `wanted` (hex) if given, else wrong_card.
+  StatusOr<Connection> OpenNamed(const std::string& name, const std::string& wanted) const;
+  // The container whose key id is `wanted` (hex), or the only one with a usable key.
+  StatusOr<Connection> FindContainer(const std::string& wanted) const;
   StatusOr<Connection> OpenContainer(const std::string& name, CapiOpenMode mode) const;
   // The PIN from the PinSource, handed to the provider; failures are sticky.
   Status Login(Connection& connection);

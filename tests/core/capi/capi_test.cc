@@ -200,6 +200,26 @@ TEST_F(CapiTest, WithoutSelectorsTheKeyIdFindsItsContainer) {
   EXPECT_TRUE(unwrapped->Equals(file_key));
 }
 
+TEST_F(CapiTest, AKeyLabelSelectsByContainerNameOrKeyId) {
+  const std::string name = NewContainerName();
+  NewCardKey imported = ImportVectorKey(name);
+  for (const std::string& label :
+       {name, std::string(kVectorKeyId), std::string("15BA472198FDFCA1")}) {
+    CardIdentityRequest request;
+    request.key.label = label;
+    std::unique_ptr<CardIdentity> identity = Open(request);
+    ASSERT_NE(identity, nullptr) << label;
+    EXPECT_EQ(HexEncode(identity->key_id()), kVectorKeyId) << label;
+  }
+  // A label that is neither the container's name nor its key id.
+  CardIdentityRequest other;
+  other.card.label = name;
+  other.key.label = "cardvault";
+  StatusOr<std::unique_ptr<CardIdentity>> refused = backend_->OpenIdentity(other);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().reason(), kReasonNoKeyOnCard) << refused.status().ToString();
+}
+
 TEST_F(CapiTest, AStanzaForAnotherKeyTouchesNothing) {
   // The container does not exist: any provider call would fail with card_absent.
   CardIdentityRequest request;
