@@ -116,7 +116,7 @@ bool CapiContext::IsInstalled(const CapiProvider& provider) {
 
 CapiContext::~CapiContext() {
   if (user_key_ != 0) ::CryptDestroyKey(static_cast<HCRYPTKEY>(user_key_));
-  ::CryptReleaseContext(static_cast<HCRYPTPROV>(handle_), 0);
+  if (handle_ != 0) ::CryptReleaseContext(static_cast<HCRYPTPROV>(handle_), 0);
 }
 
 Status CapiContext::Failure(const char* operation) {

@@ -4,6 +4,7 @@
 #define CARDVAULT_CORE_CAPI_CAPI_CONTEXT_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,9 @@ enum class CapiOpenMode {
   kCreateInteractive,  // CRYPT_NEWKEYSET
 };
 
+// The methods are virtual so that a test can wrap a real context to inject a provider's
+// fault (an answer Wine's software provider never gives, such as NTE_SILENT_CONTEXT).
+//
 // Contract: every failure is a Status from CapiErrorToStatus (core/capi/capi_status.h) naming
 // the call, the provider and the container; `last_error()` keeps the raw code of the last
 // failure (to tell NTE_BAD_KEYSET from other card_absent causes). Not thread-safe.
@@ -44,7 +48,7 @@ class CapiContext {
   static Status Delete(const CapiProvider& provider, const std::string& container);
   // Whether `provider` is registered with that type (CryptEnumProvidersW; no card touched).
   static bool IsInstalled(const CapiProvider& provider);
-  ~CapiContext();
+  virtual ~CapiContext();
   CapiContext(const CapiContext&) = delete;
   CapiContext& operator=(const CapiContext&) = delete;
 
@@ -53,23 +57,26 @@ class CapiContext {
 
   // The key containers the provider shows (PP_ENUMCONTAINERS, CRYPT_FIRST then CRYPT_NEXT),
   // sorted; at most 4096.
-  StatusOr<std::vector<std::string>> ListContainers();
+  virtual StatusOr<std::vector<std::string>> ListContainers();
   // The container's AT_KEYEXCHANGE public key, exported as a PUBLICKEYBLOB (no PIN).
   // NTE_NO_KEY is no_key_on_card; a key of another type or size is kUnsupported.
-  StatusOr<CardPublicKey> ExchangePublicKey();
+  virtual StatusOr<CardPublicKey> ExchangePublicKey();
   // CryptGenKey(AT_KEYEXCHANGE, RSA of `bits` bits in the high word), NOT exportable.
-  Status GenerateExchangeKey(int bits);
+  virtual Status GenerateExchangeKey(int bits);
   // CryptSetProvParam(PP_KEYEXCHANGE_PIN): the PIN for the next private-key operations.
   // False when the provider takes no PIN this way (NTE_BAD_TYPE, NTE_NOT_SUPPORTED, or no error
   // code at all, as Wine's software providers answer): it then asks itself, if it must.
-  StatusOr<bool> SetKeyExchangePin(const SecretData& pin);
+  virtual StatusOr<bool> SetKeyExchangePin(const SecretData& pin);
   // CryptDecrypt(CRYPT_OAEP) with the AT_KEYEXCHANGE key of a big-endian (OpenSSL, PKCS#11)
   // ciphertext, reversed here to CryptoAPI's little-endian order.
-  StatusOr<SecretData> DecryptOaep(ByteView big_endian_ciphertext);
+  virtual StatusOr<SecretData> DecryptOaep(ByteView big_endian_ciphertext);
 
- private:
+ protected:
+  // `handle` (an HCRYPTPROV) is released by the destructor unless 0.
   CapiContext(CapiProvider provider, std::string container, uintptr_t handle)
       : provider_(std::move(provider)), container_(std::move(container)), handle_(handle) {}
+
+ private:
   StatusOr<uintptr_t> UserKey();
   Status Failure(const char* operation);  // from GetLastError(), noted in last_error_
 
@@ -79,6 +86,10 @@ class CapiContext {
   uintptr_t user_key_ = 0;  // HCRYPTKEY of AT_KEYEXCHANGE, 0 until UserKey()
   uint32_t last_error_ = 0;
 };
+
+// How CapiIdentity opens containers: CapiContext::Open, or a test's wrapper around it.
+using CapiOpener = std::function<StatusOr<std::unique_ptr<CapiContext>>(
+    const CapiProvider& provider, const std::string& container, CapiOpenMode mode)>;
 
 // A PUBLICKEYBLOB (BLOBHEADER, RSAPUBKEY, little-endian modulus) as a CardPublicKey: the same
 // DER SubjectPublicKeyInfo, key id and recipient as OpenSSL or PKCS#11 give the key.

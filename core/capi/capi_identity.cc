@@ -28,8 +28,13 @@ bool DropsConnection(const Status& status) {
 
 }  // namespace
 
-CapiIdentity::CapiIdentity(CapiProvider provider, CardIdentityRequest request)
-    : provider_(std::move(provider)), request_(std::move(request)), key_id_(request_.key_id) {}
+CapiIdentity::CapiIdentity(CapiProvider provider, CardIdentityRequest request, CapiOpener opener)
+    : provider_(std::move(provider)),
+      request_(std::move(request)),
+      opener_(opener ? std::move(opener)
+                     : [](const CapiProvider& p, const std::string& container,
+                          CapiOpenMode mode) { return CapiContext::Open(p, container, mode); }),
+      key_id_(request_.key_id) {}
 
 CapiIdentity::~CapiIdentity() {
   {
@@ -41,11 +46,13 @@ CapiIdentity::~CapiIdentity() {
 }
 
 StatusOr<std::unique_ptr<CapiIdentity>> CapiIdentity::New(CapiProvider provider,
-                                                          CardIdentityRequest request) {
+                                                          CardIdentityRequest request,
+                                                          CapiOpener opener) {
   if (!request.key_id.empty() && request.key_id.size() != kKeyIdSize) {
     return InvalidArgumentError("a card key id is 8 bytes");
   }
-  std::unique_ptr<CapiIdentity> identity(new CapiIdentity(std::move(provider), std::move(request)));
+  std::unique_ptr<CapiIdentity> identity(
+      new CapiIdentity(std::move(provider), std::move(request), std::move(opener)));
   if (identity->key_id_.empty()) {
     // No key id to wait for: find the container now (silently, public key only).
     CV_ASSIGN_OR_RETURN(Connection connection, identity->Discover());
@@ -73,7 +80,7 @@ void CapiIdentity::IdleLoop() {
 StatusOr<CapiIdentity::Connection> CapiIdentity::OpenContainer(const std::string& name,
                                                                CapiOpenMode mode) const {
   Connection connection;
-  CV_ASSIGN_OR_RETURN(connection.context, CapiContext::Open(provider_, name, mode));
+  CV_ASSIGN_OR_RETURN(connection.context, opener_(provider_, name, mode));
   CV_ASSIGN_OR_RETURN(connection.public_key, connection.context->ExchangePublicKey());
   connection.interactive = mode == CapiOpenMode::kInteractive;
   return connection;

@@ -43,8 +43,10 @@ class CapiIdentity : public CardIdentity {
  public:
   // `request.key_id` given: nothing is touched until a stanza matches. Empty: the container
   // is found now (silently, public key only) and its key id read.
+  // `opener` opens the containers (empty: CapiContext::Open); tests wrap it to inject faults.
   static StatusOr<std::unique_ptr<CapiIdentity>> New(CapiProvider provider,
-                                                     CardIdentityRequest request);
+                                                     CardIdentityRequest request,
+                                                     CapiOpener opener = {});
   ~CapiIdentity() override;
 
   StatusOr<SecretData> Unwrap(std::span<const Stanza> stanzas) override;
@@ -58,7 +60,7 @@ class CapiIdentity : public CardIdentity {
     bool interactive = false;
     bool pin_given = false;  // the provider took the PinSource's PIN (PP_KEYEXCHANGE_PIN)
   };
-  CapiIdentity(CapiProvider provider, CardIdentityRequest request);
+  CapiIdentity(CapiProvider provider, CardIdentityRequest request, CapiOpener opener);
 
   // Opens the container holding the key (silently) and checks its key id.
   StatusOr<Connection> Discover() const;
@@ -74,6 +76,7 @@ class CapiIdentity : public CardIdentity {
 
   const CapiProvider provider_;
   const CardIdentityRequest request_;
+  const CapiOpener opener_;
   Bytes key_id_;
   std::mutex mu_;
   std::condition_variable idle_cv_;                  // with mu_

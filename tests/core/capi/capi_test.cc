@@ -7,6 +7,7 @@
 
 #include "core/capi/capi_backend.h"
 #include "core/capi/capi_identity.h"
+#include "core/capi/capi_status.h"
 #include "core/card/card_reasons.h"
 #include "core/card/card_recipient.h"
 #include "core/decryptor.h"
@@ -322,6 +323,126 @@ TEST_F(CapiTest, ZeroIdleTimeoutReleasesTheContextAfterEveryUnwrap) {
     ASSERT_TRUE(identity->Unwrap(recipient->Wrap(RandomFileKey()).value()).ok());
   }
   EXPECT_EQ(asked, 2);  // logged in again each time
+}
+
+// A real context of Wine's provider, answering as a smart card CSP does for a PIN-protected key
+// (Wine's provider has no PINs): a silent context without the PIN fails every private-key
+// operation with NTE_SILENT_CONTEXT; the PIN dialog of an interactive one answers `dialog`
+// (0: the right PIN).
+class PinProtectedContext : public CapiContext {
+ public:
+  PinProtectedContext(std::unique_ptr<CapiContext> real, CapiOpenMode mode, bool takes_pin,
+                      uint32_t dialog)
+      : CapiContext(TestProvider(), real->container(), 0),
+        real_(std::move(real)),
+        mode_(mode),
+        takes_pin_(takes_pin),
+        dialog_(dialog) {}
+
+  StatusOr<CardPublicKey> ExchangePublicKey() override { return real_->ExchangePublicKey(); }
+  StatusOr<bool> SetKeyExchangePin(const SecretData&) override {
+    has_pin_ = takes_pin_;
+    return takes_pin_;
+  }
+  StatusOr<SecretData> DecryptOaep(ByteView ciphertext) override {
+    const CapiErrorSite site{"CryptDecrypt(CRYPT_OAEP)", TestProvider().name, container()};
+    if (mode_ == CapiOpenMode::kSilent && !has_pin_) return CapiErrorToStatus(0x80090022, site);
+    if (mode_ == CapiOpenMode::kInteractive && dialog_ != 0) {
+      return CapiErrorToStatus(dialog_, site);
+    }
+    return real_->DecryptOaep(ciphertext);
+  }
+
+ private:
+  std::unique_ptr<CapiContext> real_;
+  const CapiOpenMode mode_;
+  const bool takes_pin_;
+  const uint32_t dialog_;
+  bool has_pin_ = false;
+};
+
+class CapiPinTest : public CapiTest {
+ protected:
+  // An identity for the committed key in a fresh container, whose contexts are
+  // PinProtectedContexts; `opened` records how each was opened.
+  std::unique_ptr<CapiIdentity> PinProtected(std::shared_ptr<PinSource> pin, bool takes_pin,
+                                             uint32_t dialog) {
+    CardIdentityRequest request;
+    request.card.label = ImportVectorKey(NewContainerName()).key.label;
+    request.key_id = HexDecode(kVectorKeyId).value();
+    request.pin_source = std::move(pin);
+    auto opener = [this, takes_pin, dialog](
+                      const CapiProvider& provider, const std::string& container,
+                      CapiOpenMode mode) -> StatusOr<std::unique_ptr<CapiContext>> {
+      opened.push_back(mode);
+      CV_ASSIGN_OR_RETURN(std::unique_ptr<CapiContext> real,
+                          CapiContext::Open(provider, container, mode));
+      return std::unique_ptr<CapiContext>(
+          new PinProtectedContext(std::move(real), mode, takes_pin, dialog));
+    };
+    StatusOr<std::unique_ptr<CapiIdentity>> identity =
+        CapiIdentity::New(TestProvider(), request, opener);
+    EXPECT_TRUE(identity.ok()) << identity.status().ToString();
+    return identity.ok() ? std::move(identity).value() : nullptr;
+  }
+
+  // The stanza of ok_card_rsa2048.cvb's file key, wrapped afresh.
+  std::vector<Stanza> Stanzas(const SecretData& file_key) {
+    auto recipient =
+        CardRecipient::New(CardPublicKey::FromSpki(Load("card_rsa2048.pub.pem")).value()).value();
+    return recipient->Wrap(file_key).value();
+  }
+
+  std::vector<CapiOpenMode> opened;
+};
+
+TEST_F(CapiPinTest, WithoutAPinSourceTheProvidersDialogIsOpenedOnceWhenThePinIsNeeded) {
+  std::unique_ptr<CapiIdentity> identity = PinProtected(nullptr, true, 0);
+  ASSERT_NE(identity, nullptr);
+  EXPECT_TRUE(opened.empty());  // nothing before the first matching stanza
+  for (int i = 0; i < 2; ++i) {
+    SecretData file_key = RandomFileKey();
+    StatusOr<SecretData> unwrapped = identity->Unwrap(Stanzas(file_key));
+    ASSERT_TRUE(unwrapped.ok()) << unwrapped.status().ToString();
+    EXPECT_TRUE(unwrapped->Equals(file_key));
+  }
+  // Silent first, then once without CRYPT_SILENT; the batch then stays on that context.
+  EXPECT_EQ(opened, (std::vector<CapiOpenMode>{CapiOpenMode::kSilent, CapiOpenMode::kInteractive}));
+  EXPECT_EQ(identity->private_key_operations(), 3u);
+}
+
+TEST_F(CapiPinTest, APinTheProviderTakesNeedsNoDialog) {
+  int asked = 0;
+  auto pin = PinSource::FromCallback([&](const PinRequest&) -> StatusOr<SecretData> {
+    ++asked;
+    return SecretData::CopyFrom("123456");
+  });
+  std::unique_ptr<CapiIdentity> identity = PinProtected(std::move(pin), true, 0);
+  SecretData file_key = RandomFileKey();
+  StatusOr<SecretData> unwrapped = identity->Unwrap(Stanzas(file_key));
+  ASSERT_TRUE(unwrapped.ok()) << unwrapped.status().ToString();
+  EXPECT_EQ(opened, (std::vector<CapiOpenMode>{CapiOpenMode::kSilent}));
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(identity->private_key_operations(), 1u);
+}
+
+TEST_F(CapiPinTest, AWrongPinInTheProvidersDialogIsStickyAndNeverRetried) {
+  for (uint32_t answer : {0x8010006Bu /* SCARD_W_WRONG_CHV */, 0x8010006Eu /* cancelled */}) {
+    opened.clear();
+    std::unique_ptr<CapiIdentity> identity = PinProtected(nullptr, true, answer);
+    Status first;
+    for (int i = 0; i < 3; ++i) {
+      StatusOr<SecretData> unwrapped = identity->Unwrap(Stanzas(RandomFileKey()));
+      ASSERT_FALSE(unwrapped.ok());
+      if (i == 0) first = unwrapped.status();
+      EXPECT_EQ(unwrapped.status(), first);
+    }
+    EXPECT_TRUE(IsLoginFailure(first)) << first.ToString();
+    EXPECT_EQ(first.reason(), answer == 0x8010006Bu ? kReasonPinIncorrect : kReasonPinCancelled);
+    EXPECT_EQ(opened,
+              (std::vector<CapiOpenMode>{CapiOpenMode::kSilent, CapiOpenMode::kInteractive}));
+    EXPECT_EQ(identity->private_key_operations(), 2u);  // the silent try and the dialog's
+  }
 }
 
 // What `--pin-file` hands to PP_KEYEXCHANGE_PIN on Windows: the first line, CRLF removed
