@@ -32,11 +32,16 @@ StatusOr<int> RsaBits(CardKeyAlgorithm algorithm) {
 StatusOr<std::unique_ptr<CapiBackend>> CapiBackend::New(std::string provider,
                                                         uint32_t provider_type) {
   CapiProvider p{std::move(provider), provider_type};
-  if (!CapiContext::IsInstalled(p)) {
+  const std::optional<uint32_t> registered = CapiContext::RegisteredType(p.name);
+  if (registered && p.type == kProvTypeRegistered) p.type = *registered;
+  if (!registered || *registered != p.type) {
     return NotFoundError(
-        "the CryptoAPI provider \"" + p.name + "\" (type " + std::to_string(p.type) +
-            ") is not installed: install the card's driver (minidriver), or name an installed "
-            "provider with --provider",
+        "the CryptoAPI provider \"" + p.name + "\"" +
+            (registered ? " is registered with type " + std::to_string(*registered) + ", not " +
+                              std::to_string(p.type)
+                        : " is not installed") +
+            ": install the card's driver (minidriver), or name an installed provider with "
+            "--provider (`certutil -csplist` lists them)",
         kReasonModuleMissing);
   }
   return std::unique_ptr<CapiBackend>(new CapiBackend(std::move(p)));

@@ -32,8 +32,10 @@ class CapiBackend : public CardBackend {
   static constexpr uint32_t kProvRsaFull = 1;  // PROV_RSA_FULL (the smart card CSP's type)
   static constexpr uint32_t kProvRsaAes = 24;  // PROV_RSA_AES (MS_ENH_RSA_AES_PROV, tests)
 
-  // kNotFound "module_missing" if no provider of that name and type is installed
-  // (checked without touching a card).
+  static constexpr uint32_t kProvTypeRegistered = 0;  // whatever type the name is registered with
+
+  // kNotFound "module_missing" if no provider of that name (and type, unless
+  // kProvTypeRegistered) is installed (checked without touching a card).
   static StatusOr<std::unique_ptr<CapiBackend>> New(std::string provider = kDefaultProvider,
                                                     uint32_t provider_type = kProvRsaFull);
 

@@ -101,17 +101,17 @@ Status CapiContext::Delete(const CapiProvider& provider, const std::string& cont
   return Status::Ok();
 }
 
-bool CapiContext::IsInstalled(const CapiProvider& provider) {
-  const std::wstring wanted = Wide(provider.name);
+std::optional<uint32_t> CapiContext::RegisteredType(const std::string& name) {
+  const std::wstring wanted = Wide(name);
   for (DWORD index = 0; index < 1024; ++index) {
     DWORD type = 0, size = 0;
     if (!::CryptEnumProvidersW(index, nullptr, 0, &type, nullptr, &size)) break;
-    std::wstring name(size / sizeof(wchar_t) + 1, L'\0');
-    if (!::CryptEnumProvidersW(index, nullptr, 0, &type, name.data(), &size)) break;
-    name.resize(std::wcslen(name.c_str()));
-    if (type == provider.type && _wcsicmp(name.c_str(), wanted.c_str()) == 0) return true;
+    std::wstring registered(size / sizeof(wchar_t) + 1, L'\0');
+    if (!::CryptEnumProvidersW(index, nullptr, 0, &type, registered.data(), &size)) break;
+    registered.resize(std::wcslen(registered.c_str()));
+    if (_wcsicmp(registered.c_str(), wanted.c_str()) == 0) return static_cast<uint32_t>(type);
   }
-  return false;
+  return std::nullopt;
 }
 
 CapiContext::~CapiContext() {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,8 +47,9 @@ class CapiContext {
                                                      CapiOpenMode mode, uint32_t* error = nullptr);
   // CRYPT_DELETEKEYSET (silent): removes the container and its keys.
   static Status Delete(const CapiProvider& provider, const std::string& container);
-  // Whether `provider` is registered with that type (CryptEnumProvidersW; no card touched).
-  static bool IsInstalled(const CapiProvider& provider);
+  // The type the provider `name` is registered with (CryptEnumProvidersW, case ignored; no
+  // card touched), or nullopt if none is.
+  static std::optional<uint32_t> RegisteredType(const std::string& name);
   virtual ~CapiContext();
   CapiContext(const CapiContext&) = delete;
   CapiContext& operator=(const CapiContext&) = delete;

@@ -90,6 +90,21 @@ TEST_F(CapiTest, NewRefusesAProviderThatIsNotInstalled) {
   EXPECT_NE(backend.status().message().find("--provider"), std::string::npos);
 }
 
+TEST_F(CapiTest, AProviderNamedAloneGetsItsRegisteredType) {
+  StatusOr<std::unique_ptr<CapiBackend>> backend =
+      CapiBackend::New(TestProvider().name, CapiBackend::kProvTypeRegistered);
+  ASSERT_TRUE(backend.ok()) << backend.status().ToString();
+  EXPECT_EQ((*backend)->Describe(), "CryptoAPI provider " + TestProvider().name);
+  EXPECT_TRUE((*backend)->List().ok());
+  // Named with another type than its registered one: refused, saying which.
+  StatusOr<std::unique_ptr<CapiBackend>> mistyped =
+      CapiBackend::New(TestProvider().name, CapiBackend::kProvRsaFull);
+  ASSERT_FALSE(mistyped.ok());
+  EXPECT_EQ(mistyped.status().reason(), kReasonModuleMissing);
+  EXPECT_NE(mistyped.status().message().find("registered with type 24"), std::string::npos)
+      << mistyped.status().message();
+}
+
 TEST_F(CapiTest, SilentOpenOfAMissingContainerIsCardAbsentAndCreatesNothing) {
   const std::string name = cleanup_.Add(NewContainerName());
   CardIdentityRequest request;
