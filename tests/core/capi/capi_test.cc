@@ -149,6 +149,18 @@ TEST_F(CapiTest, CreateKeyCreatesAndListShowsItsKeyIdAndRecipient) {
   EXPECT_EQ(recipient.rfind("cv-p11-30820122", 0), 0u) << recipient;
 }
 
+TEST_F(CapiTest, ANonAsciiContainerNameListsAndOpensAsItIs) {
+  const std::string name = NewContainerName() + "-Schl\u00fcssel";
+  NewCardKey created = ImportVectorKey(name);
+  std::optional<CardInfo> card = Listed(name);
+  ASSERT_TRUE(card.has_value()) << "not listed under its UTF-8 name";
+  CardIdentityRequest request;
+  request.card.label = card->label;
+  std::unique_ptr<CardIdentity> identity = Open(request);
+  ASSERT_NE(identity, nullptr);
+  EXPECT_EQ(HexEncode(identity->key_id()), kVectorKeyId);
+}
+
 TEST_F(CapiTest, CreateKeyMakesRsa3072) {
   NewCardKey created = Create(NewContainerName(), CardKeyAlgorithm::kRsa3072);
   ASSERT_TRUE(created.key.public_key.has_value());
