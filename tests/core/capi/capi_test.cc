@@ -147,6 +147,8 @@ TEST_F(CapiTest, CreateKeyCreatesAndListShowsItsKeyIdAndRecipient) {
   EXPECT_EQ(key.public_key->key_id(), CardPublicKey::FromSpki(key.public_key->spki())->key_id());
   std::string recipient = CardRecipient::New(*key.public_key).value()->ToString();
   EXPECT_EQ(recipient.rfind("cv-p11-30820122", 0), 0u) << recipient;
+  // Made on the "card", not exportable: the private key cannot leave the container.
+  EXPECT_EQ(PrivateKeyExportError(TestProvider(), name), 0x8009000Bu);  // NTE_BAD_KEY_STATE
 }
 
 TEST_F(CapiTest, ANonAsciiContainerNameListsAndOpensAsItIs) {

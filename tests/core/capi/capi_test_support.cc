@@ -84,6 +84,26 @@ Status NewEmptyContainer(const CapiProvider& provider, const std::string& name) 
   return Status::Ok();
 }
 
+uint32_t PrivateKeyExportError(const CapiProvider& provider, const std::string& name) {
+  HCRYPTPROV prov = 0;
+  const std::wstring wide_name = Wide(name), wide_provider = Wide(provider.name);
+  if (!::CryptAcquireContextW(&prov, wide_name.c_str(), wide_provider.c_str(), provider.type,
+                              CRYPT_SILENT)) {
+    return ::GetLastError();
+  }
+  HCRYPTKEY key = 0;
+  DWORD error = 0;
+  DWORD size = 0;
+  if (!::CryptGetUserKey(prov, AT_KEYEXCHANGE, &key)) {
+    error = ::GetLastError();
+  } else {
+    if (!::CryptExportKey(key, 0, PRIVATEKEYBLOB, 0, nullptr, &size)) error = ::GetLastError();
+    ::CryptDestroyKey(key);
+  }
+  ::CryptReleaseContext(prov, 0);
+  return error;
+}
+
 std::string NewContainerName() {
   std::array<uint8_t, 8> random{};
   Env::Default()->RandomBytes(random).IgnoreError();

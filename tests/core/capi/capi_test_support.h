@@ -29,6 +29,10 @@ StatusOr<Bytes> SpkiOfPrivateKey(ByteView key);
 // Makes a NEW container `name` holding no key (CRYPT_NEWKEYSET alone).
 Status NewEmptyContainer(const CapiProvider& provider, const std::string& name);
 
+// Tries to export the private key of container `name` (CryptExportKey PRIVATEKEYBLOB): 0 if
+// it could be exported, else the error (NTE_BAD_KEY_STATE for a key made not exportable).
+uint32_t PrivateKeyExportError(const CapiProvider& provider, const std::string& name);
+
 // Deletes the containers it was given when it goes out of scope.
 class ContainerCleanup {
  public:
