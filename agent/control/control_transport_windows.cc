@@ -138,6 +138,17 @@ StatusOr<std::unique_ptr<ControlConnection>> NewConnection(WinHandle pipe, bool 
   return std::unique_ptr<ControlConnection>(std::move(c));
 }
 
+// Whether a server listens on the pipe `name` (a connect succeeds, or every instance is busy).
+bool PipeInUse(const std::wstring& name) {
+  HANDLE h = ::CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
+                           SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION, nullptr);
+  if (h != INVALID_HANDLE_VALUE) {
+    ::CloseHandle(h);
+    return true;
+  }
+  return ::GetLastError() == ERROR_PIPE_BUSY;
+}
+
 class PipeListener final : public ControlListener {
  public:
   ~PipeListener() override {
@@ -156,8 +167,9 @@ class PipeListener final : public ControlListener {
     CV_ASSIGN_OR_RETURN(l->name_, WidePath(address));
     const std::wstring sid = UserSidText();
     if (sid.empty()) return LastWindowsError("read the user's SID for", address);
-    // Protected DACL with one entry: full access for this user, nobody else.
-    const std::wstring sddl = L"D:P(A;;GA;;;" + sid + L")";
+    // Owned by this user (not by the Administrators group, the default owner of an
+    // administrator's objects), a protected DACL with one entry: full access for this user.
+    const std::wstring sddl = L"O:" + sid + L"D:P(A;;GA;;;" + sid + L")";
     if (::ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl.c_str(), SDDL_REVISION_1,
                                                                &l->descriptor_, nullptr) == 0) {
       return LastWindowsError("make the security descriptor of", address);
@@ -167,7 +179,10 @@ class PipeListener final : public ControlListener {
     if (!l->connect_event_.valid() || !l->wake_event_.valid()) {
       return LastWindowsError("CreateEvent for", address);
     }
-    StatusOr<WinHandle> first = l->NewInstance(/*first=*/true);
+    // A live agent answers a connect (Wine does not refuse a second "first" instance, so this
+    // probe comes first; on Windows FILE_FLAG_FIRST_PIPE_INSTANCE also closes the race).
+    StatusOr<WinHandle> first =
+        PipeInUse(l->name_) ? PermissionDeniedError("in use") : l->NewInstance(/*first=*/true);
     if (!first.ok()) {
       if (first.status().code() == StatusCode::kPermissionDenied) {
         return AlreadyExistsError("another cardvault agent is running on " + address,
