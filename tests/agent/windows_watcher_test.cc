@@ -45,9 +45,10 @@ TEST_F(WatchDirTest, DirectoriesAreKnownAgainAfterAnOverflow) {
     return std::any_of(e.begin(), e.end(), [](auto& x) { return x.kind == Kind::kRescan; });
   });
   PollFor(*w, std::chrono::milliseconds(300));
-  std::filesystem::rename(root_ + "/lost", root_ + "/../" + "cv-watch-moved-out");
+  const std::string outside = NewTempDir("cv-watch-outside");
+  std::filesystem::rename(root_ + "/lost", outside + "/lost");
   auto ev = PollUntil(*w, [](auto& e) { return Has(e, Kind::kRemoved, "lost"); });
-  std::filesystem::remove_all(root_ + "/../cv-watch-moved-out");
+  std::filesystem::remove_all(outside);
   EXPECT_TRUE(HasDirectory(ev, Kind::kRemoved, "lost"));
 }
 
