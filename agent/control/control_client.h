@@ -1,5 +1,5 @@
-// ControlClient: talks to a running agent over its control socket (used by the tray and by
-// `cardvault status`).
+// ControlClient: talks to a running agent over its control channel (a Unix socket or a
+// Windows named pipe: control_transport.h), used by the tray and by `cardvault status`.
 #ifndef CARDVAULT_AGENT_CONTROL_CONTROL_CLIENT_H_
 #define CARDVAULT_AGENT_CONTROL_CONTROL_CLIENT_H_
 
@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/control/control_transport.h"
 #include "core/status_or.h"
 
 namespace cardvault {
@@ -15,7 +16,6 @@ class ControlClient {
  public:
   // kUnavailable ("agent_not_running") when no agent listens on `socket_path`.
   static StatusOr<std::unique_ptr<ControlClient>> Connect(const std::string& socket_path);
-  ~ControlClient();
 
   // Sends {"id": N, "cmd": cmd} and returns the answer's "result" as JSON text, or the
   // agent's error as a Status. Events arriving meanwhile are kept for ReadEvent.
@@ -24,10 +24,10 @@ class ControlClient {
   StatusOr<std::string> ReadEvent(int timeout_ms);
 
  private:
-  explicit ControlClient(int fd) : fd_(fd) {}
+  explicit ControlClient(std::unique_ptr<ControlConnection> conn) : conn_(std::move(conn)) {}
   StatusOr<std::string> ReadLine(int timeout_ms);
 
-  int fd_;
+  std::unique_ptr<ControlConnection> conn_;
   int next_id_ = 1;
   std::string buffer_;
   std::vector<std::string> pending_events_;

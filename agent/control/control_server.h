@@ -1,5 +1,6 @@
-// ControlServer: the agent's local control channel, a Unix domain socket speaking JSON
-// lines, used by the tray and by scripts (status, pause, resume, sync now, events).
+// ControlServer: the agent's local control channel (a Unix domain socket, or a named pipe on
+// Windows: control_transport.h) speaking JSON lines, used by the tray and by scripts
+// (status, pause, resume, sync now, events).
 #ifndef CARDVAULT_AGENT_CONTROL_CONTROL_SERVER_H_
 #define CARDVAULT_AGENT_CONTROL_CONTROL_SERVER_H_
 
@@ -11,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/control/control_transport.h"
 #include "core/status_or.h"
 
 namespace cardvault {
@@ -20,20 +22,21 @@ namespace cardvault {
 // {"id": N, "ok": false, "error": {"code": "...", "message": "..."}}. After
 // {"cmd": "subscribe"} the connection also receives event lines {"event": "...", ...}.
 //
-// Security: the socket's directory is created 0700 and the socket 0600, and every
-// connection's peer uid (SO_PEERCRED) MUST equal the agent's, else it is closed unread.
-// Lines longer than 64 KiB and more than 16 clients are refused.
+// Security: only this user's connections are served (ListenControl: the socket's directory
+// is 0700 and the socket 0600 and every peer's uid MUST equal the agent's; the pipe's DACL
+// lets in this user only). Lines longer than 64 KiB and more than 16 clients are refused.
+// Threads: one accepts, one per client reads its requests and writes its answers and events.
 class ControlServer {
  public:
   // Answers one request: returns the "result" object as JSON text, or an error Status
-  // (its reason becomes the error code). Called on the server's thread.
+  // (its reason becomes the error code). Called on the client's thread, one call at a time.
   using Handler = std::function<StatusOr<std::string>(const std::string& cmd)>;
 
-  // Listens on `socket_path` (a stale socket file from a dead agent is replaced; a live
-  // agent on it is an AlreadyExists error) and serves on a thread of its own.
+  // Listens on `socket_path` (the platform's address: DefaultControlSocketPath(); a live
+  // agent on it is an AlreadyExists "agent_running" error) and serves on threads of its own.
   static StatusOr<std::unique_ptr<ControlServer>> Start(const std::string& socket_path,
                                                         Handler handler);
-  ~ControlServer();  // stops the thread, closes every client, removes the socket file
+  ~ControlServer();  // stops the threads, closes every client, frees the address
 
   // Sends `event_json` (one JSON object, no newline) to every subscribed client. A client
   // that does not keep up (more than 1 MiB queued) is disconnected. Thread-safe.
@@ -43,26 +46,25 @@ class ControlServer {
 
  private:
   struct Client;
-  ControlServer(std::string path, int listen_fd, int wake_fd, Handler handler);
-  void Run();
-  void Wake();
-  void Accept(std::vector<std::unique_ptr<Client>>& clients);
-  // Handles the complete lines in the client's input; false if the client must go.
-  bool HandleInput(Client& c);
+  ControlServer(std::unique_ptr<ControlListener> listener, Handler handler);
+  void AcceptLoop();
+  void Serve(Client& c);
+  // Handles the complete lines in `in`, queueing the answers; false if the client must go.
+  bool HandleInput(Client& c, std::string& in);
 
-  std::string path_;
-  int listen_fd_;
-  int wake_fd_;
+  std::unique_ptr<ControlListener> listener_;
   Handler handler_;
-  std::mutex mu_;                       // guards published_ and stop_
-  std::vector<std::string> published_;  // event lines not yet queued to clients
-  bool stop_ = false;
+  std::mutex handler_mu_;  // one handler call at a time, as with a single thread
+  std::mutex mu_;          // guards clients_
+  std::vector<std::unique_ptr<Client>> clients_;
+  std::atomic<bool> stop_{false};
   std::atomic<size_t> client_count_{0};
-  std::thread thread_;  // owns the clients; started last
+  std::thread thread_;  // accepts; started last
 };
 
-// The default socket path: $XDG_RUNTIME_DIR/cardvault/agent.sock, or
-// /tmp/cardvault-UID/agent.sock when XDG_RUNTIME_DIR is unset.
+// The address a default `cardvault run` listens on: on Linux
+// $XDG_RUNTIME_DIR/cardvault/agent.sock, or /tmp/cardvault-UID/agent.sock when
+// XDG_RUNTIME_DIR is unset; on Windows the pipe \\.\pipe\cardvault-<the user's SID>.
 std::string DefaultControlSocketPath();
 
 }  // namespace cardvault
