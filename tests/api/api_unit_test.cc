@@ -7,11 +7,11 @@
 #include <fstream>
 
 #include "api/auth_limiter.h"
-#include "api/object_id.h"
 #include "api/retrying_object_client.h"
 #include "api/server_config.h"
 #include "api/tls_identity.h"
-#include "api/token_store.h"
+#include "storage/object_id.h"
+#include "storage/sqlite_token_store.h"
 
 namespace cardvault {
 namespace {
@@ -40,7 +40,7 @@ class TokenStoreTest : public ::testing::Test {
   void SetUp() override {
     char tmpl[] = "/tmp/cv-token-test-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
-    store_ = TokenStore::Open(Env::Default(), dir_ + "/auth.db").value();
+    store_ = SqliteTokenStore::Open(Env::Default(), dir_ + "/auth.db").value();
   }
   void TearDown() override {
     store_.reset();
