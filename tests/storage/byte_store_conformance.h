@@ -36,6 +36,9 @@ class ByteStoreConformance : public ::testing::TestWithParam<ByteStoreSuite> {
   std::unique_ptr<ByteStore> store_;
 };
 
+// Prints the suite by its name (gtest would print its bytes).
+inline void PrintTo(const ByteStoreSuite& suite, std::ostream* os) { *os << suite.name; }
+
 std::string ByteStoreSuiteName(const ::testing::TestParamInfo<ByteStoreSuite>& info);
 
 }  // namespace cardvault

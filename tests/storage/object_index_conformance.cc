@@ -307,6 +307,7 @@ TEST_P(ObjectIndexConformance, ConcurrentStepsAreIsolated) {
             ++lost;
           } else {
             ++failed;
+            ADD_FAILURE() << s.ToString();
           }
         }
       }

@@ -39,6 +39,9 @@ class ObjectIndexConformance : public ::testing::TestWithParam<ObjectIndexSuite>
   std::unique_ptr<ObjectIndex> index_;
 };
 
+// Prints the suite by its name (gtest would print its bytes).
+inline void PrintTo(const ObjectIndexSuite& suite, std::ostream* os) { *os << suite.name; }
+
 std::string ObjectIndexSuiteName(const ::testing::TestParamInfo<ObjectIndexSuite>& info);
 
 }  // namespace cardvault
