@@ -7,10 +7,12 @@
 #include <set>
 #include <string_view>
 
+#include "storage/pg_migrations.h"
+
 namespace cardvault {
 namespace {
 
-// Applied in order, each once (cv_schema_migrations); never edited once released, only
+// Applied in order, each once (MigratePg, component "index"); never edited once released, only
 // appended to. Ids sort byte-wise (COLLATE "C") whatever the database's locale, as in SQLite.
 constexpr std::array<std::string_view, 1> kMigrations = {
     R"sql(
@@ -39,8 +41,6 @@ CREATE TABLE usage (
 )sql",
 };
 
-// Held while migrations run, so instances starting at once apply each exactly once.
-constexpr std::string_view kMigrationLock = "SELECT pg_advisory_xact_lock(7343164501)";
 constexpr int kBatchAttempts = 5;
 
 constexpr std::string_view kVersionColumns =
@@ -172,34 +172,7 @@ class PgObjectIndex::Txn final : public IndexTransaction {
 StatusOr<std::unique_ptr<PgObjectIndex>> PgObjectIndex::Open(const std::string& conninfo,
                                                              Options options) {
   CV_ASSIGN_OR_RETURN(auto pool, PgPool::Create(conninfo, options.pool_size));
-  {
-    CV_ASSIGN_OR_RETURN(auto conn, pool->Acquire());
-    CV_RETURN_IF_ERROR(conn->Exec("BEGIN"));
-    Status migrated = [&]() -> Status {
-      CV_RETURN_IF_ERROR(conn->Exec(kMigrationLock));
-      CV_RETURN_IF_ERROR(conn->Exec(
-          "CREATE TABLE IF NOT EXISTS cv_schema_migrations (version INTEGER PRIMARY KEY)"));
-      CV_ASSIGN_OR_RETURN(PgRows rows,
-                          conn->Run("SELECT COALESCE(MAX(version), 0) FROM cv_schema_migrations"));
-      const int64_t current = rows.Int(0, 0);
-      if (current > static_cast<int64_t>(kMigrations.size())) {
-        return UnsupportedError("the index schema (version " + std::to_string(current) +
-                                    ") is newer than this server; run the newer server",
-                                "schema_too_new");
-      }
-      for (int64_t v = current; v < static_cast<int64_t>(kMigrations.size()); ++v) {
-        CV_RETURN_IF_ERROR(conn->Exec(kMigrations[static_cast<size_t>(v)]));
-        CV_RETURN_IF_ERROR(conn->Run("INSERT INTO cv_schema_migrations (version) VALUES ($1)",
-                                     {PgParam::Of(v + 1)})
-                               .status());
-      }
-      return conn->Exec("COMMIT");
-    }();
-    if (!migrated.ok()) {
-      conn->Exec("ROLLBACK").IgnoreError();
-      return migrated;
-    }
-  }
+  CV_RETURN_IF_ERROR(MigratePg(*pool, "index", kMigrations));
   return std::unique_ptr<PgObjectIndex>(new PgObjectIndex(std::move(pool)));
 }
 

@@ -12,9 +12,8 @@ namespace cardvault {
 
 // Tables `objects` (one row per version, as SqliteObjectIndex's) and `usage` (live and
 // retained bytes and the own quota per user, kept in the same transactions as the rows),
-// and `cv_schema_migrations` (the versions applied). Open applies the missing migrations
-// in one transaction under an advisory lock, so instances starting at once apply each
-// exactly once, and running it again changes nothing.
+// migrated by MigratePg (component "index": versioned, applied once at Open even by
+// instances starting at once).
 //
 // Isolation: every step of a WriteBatch first takes a per-user transaction lock
 // (pg_advisory_xact_lock), so steps on one user, on any instance, run one after the other

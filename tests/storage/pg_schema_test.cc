@@ -53,7 +53,7 @@ TEST_F(PgSchemaTest, ANewerSchemaIsRefused) {
   {
     auto pool = PgPool::Create(cluster_->ConnInfo(db_), 1).value();
     auto conn = pool->Acquire().value();
-    ASSERT_TRUE(conn->Exec("INSERT INTO cv_schema_migrations VALUES (99)").ok());
+    ASSERT_TRUE(conn->Exec("INSERT INTO cv_schema_migrations VALUES ('index', 99)").ok());
   }
   auto refused = PgObjectIndex::Open(cluster_->ConnInfo(db_), {.pool_size = 1});
   EXPECT_EQ(refused.status().reason(), "schema_too_new") << refused.status().ToString();
