@@ -20,6 +20,7 @@
 #include <thread>
 #include <tuple>
 
+#include "api/server_tls_context.h"
 #include "api/tls_stream.h"
 #include "api/xxh128.h"
 #include "core/crypto.h"
@@ -39,13 +40,6 @@ static_assert(kAppendedDigestBytes == std::tuple_size_v<Sha256Digest>);
 static_assert(kAppendedXxh128Bytes == std::tuple_size_v<Xxh128Digest>);
 static_assert(kMaxAppendedDigestBytes >= kAppendedDigestBytes &&
               kMaxAppendedDigestBytes >= kAppendedXxh128Bytes);
-
-constexpr char kTls12Ciphers[] =
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";
-constexpr char kTls13Suites[] =
-    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
 
 // Per-request context for the access log. Every connection runs on a thread of its own
 // (ThreadPerConnection), so thread-local storage is per connection and per request here.
@@ -557,7 +551,9 @@ class BlobServer::Routes final : public httplib::SSLServer {
     }
     const ServerConfig& config = owner_->config_;
     const auto accepted = Clock::now();
-    TlsStream stream(sock, ssl_context(), limits_, [this] { return stopping(); });
+    // This connection keeps the certificate it started with, whatever a reload does later.
+    const ServerTlsContext::CtxRef tls_context = owner_->tls_->Current();
+    TlsStream stream(sock, tls_context.get(), limits_, [this] { return stopping(); });
     std::string address;
     int port = 0;
     stream.get_remote_ip_and_port(address, port);
@@ -649,31 +645,11 @@ StatusOr<std::unique_ptr<BlobServer>> BlobServer::New(const ServerConfig& config
                                                       const std::string& key_file, BlobStore* store,
                                                       TokenStore* tokens, Env* env) {
   std::unique_ptr<BlobServer> server(new BlobServer(config, store, tokens, env));
-  std::string ssl_error;
-  server->server_ = std::make_unique<Routes>([&](SSL_CTX& ctx) {
-    SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(
-        &ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    if (SSL_CTX_set_cipher_list(&ctx, kTls12Ciphers) != 1 ||
-        SSL_CTX_set_ciphersuites(&ctx, kTls13Suites) != 1 ||
-        SSL_CTX_set1_groups_list(&ctx, "X25519:P-256:P-384") != 1) {
-      ssl_error = "cannot configure TLS parameters";
-      return false;
-    }
-    if (SSL_CTX_use_certificate_chain_file(&ctx, cert_file.c_str()) != 1) {
-      ssl_error = "cannot load certificate " + cert_file;
-      return false;
-    }
-    if (SSL_CTX_use_PrivateKey_file(&ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(&ctx) != 1) {
-      ssl_error = "cannot load private key " + key_file + " (or it does not match)";
-      return false;
-    }
-    return true;
-  });
+  CV_ASSIGN_OR_RETURN(server->tls_, ServerTlsContext::Load(cert_file, key_file));
+  // httplib's own context goes unused: every connection takes tls_'s current one.
+  server->server_ = std::make_unique<Routes>([](SSL_CTX&) { return true; });
   if (!server->server_->is_valid()) {
-    return FailedPreconditionError(ssl_error.empty() ? "TLS setup failed" : ssl_error,
-                                   "tls_setup_failed");
+    return FailedPreconditionError("TLS setup failed (OpenSSL)", "tls_setup_failed");
   }
   server->server_->SetOwner(server.get());
   const size_t max_threads = static_cast<size_t>(config.max_connections) + kOverflowConnections;
@@ -1036,6 +1012,8 @@ Status BlobServer::Serve() {
   if (!ok && !stopped_) return UnavailableError("the server stopped listening", "listen_failed");
   return Status::Ok();
 }
+
+StatusOr<std::string> BlobServer::ReloadCertificate() { return tls_->Reload(); }
 
 void BlobServer::Stop() {
   stopped_ = true;

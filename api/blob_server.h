@@ -21,6 +21,8 @@ class SSLServer;
 
 namespace cardvault {
 
+class ServerTlsContext;
+
 // Serves /v1/health, /v1/whoami and /v1/objects (see docs/api/openapi.yaml) with TLS 1.2+
 // (1.3 preferred), ECDHE + AEAD cipher suites only. Request bodies stream into the store
 // chunk by chunk and downloads stream out of it: memory per request is bounded and
@@ -55,6 +57,10 @@ class BlobServer {
   // Accepts connections until Stop(). Returns at once if Stop() came first.
   Status Serve();
   void Stop();
+  // Reads the certificate and key files again (SIGHUP): new connections get them, open ones
+  // keep theirs. On failure the current certificate stays and the status says why. Returns
+  // the new certificate's fingerprint. Thread-safe.
+  StatusOr<std::string> ReloadCertificate();
 
   // Runs the raw bytes of one connection (one or more requests, as they would arrive after
   // the TLS layer) through the same parsing, routing and handlers as a real connection,
@@ -73,6 +79,7 @@ class BlobServer {
   Env* env_;
   AuthLimiter limiter_;
   ConnectionLimiter connections_;
+  std::unique_ptr<ServerTlsContext> tls_;
   std::unique_ptr<Routes> server_;
   std::atomic<bool> stopped_{false};
 };

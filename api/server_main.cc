@@ -1,7 +1,10 @@
 // cardvault-server: the command line (init, user, token, serve, check) around BlobServer.
+#include <pwd.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -25,7 +28,10 @@
 namespace cardvault {
 namespace {
 
-std::string ConfigPath(const std::string& data) { return data + "/config.json"; }
+// The config file: --config, else config.json in the data directory.
+std::string ConfigPath(const std::string& data, const std::string& config) {
+  return config.empty() ? data + "/config.json" : config;
+}
 std::string Resolve(const std::string& data, const std::string& path) {
   return !path.empty() && path[0] == '/' ? path : data + "/" + path;
 }
@@ -35,10 +41,11 @@ int Fail(const Status& status) {
   return 1;
 }
 
-int Init(const std::string& data, const std::vector<std::string>& hosts) {
+int Init(const std::string& data, const std::string& config_path,
+         const std::vector<std::string>& hosts) {
   Env& env = *Env::Default();
-  if (env.Stat(ConfigPath(data)).ok()) {
-    return Fail(AlreadyExistsError(ConfigPath(data) + " exists; refusing to overwrite"));
+  if (env.Stat(config_path).ok()) {
+    return Fail(AlreadyExistsError(config_path + " exists; refusing to overwrite"));
   }
   Status status = env.CreateDirs(data + "/tls");
   if (!status.ok()) return Fail(status);
@@ -51,7 +58,7 @@ int Init(const std::string& data, const std::vector<std::string>& hosts) {
   auto fingerprint = GenerateSelfSignedCertificate(env, Resolve(data, config.cert_file),
                                                    Resolve(data, config.key_file), dns, ips);
   if (!fingerprint.ok()) return Fail(fingerprint.status());
-  status = config.Save(env, ConfigPath(data));
+  status = config.Save(env, config_path);
   if (!status.ok()) return Fail(status);
   auto tokens = SqliteTokenStore::Open(&env, data + "/auth.db");
   if (!tokens.ok()) return Fail(tokens.status());
@@ -64,11 +71,47 @@ int Init(const std::string& data, const std::vector<std::string>& hosts) {
   return 0;
 }
 
-int Serve(const std::string& data) {
+// SIGHUP: the certificate and key files again, for new connections (open ones keep theirs).
+// A certificate that cannot be used is logged and the current one kept.
+void ReloadCertificate(BlobServer& server) {
+  sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+             static_cast<unsigned long long>(Env::Default()->MonotonicNanos() / 1000));
+  auto fingerprint = server.ReloadCertificate();
+  if (fingerprint.ok()) {
+    std::fprintf(stderr, "cardvault-server: SIGHUP: certificate reloaded, sha256 fingerprint %s\n",
+                 fingerprint->c_str());
+  } else {
+    std::fprintf(stderr,
+                 "cardvault-server: SIGHUP: keeping the current certificate: %s; fix the files "
+                 "and send SIGHUP again\n",
+                 fingerprint.status().ToString().c_str());
+  }
+  std::fflush(stderr);
+  sd_notify(0, "READY=1");
+}
+
+// Signals go to one thread: SIGHUP reloads the certificate, SIGTERM and SIGINT stop the
+// server. Every other thread blocks them (`signals` is blocked before any thread starts).
+void HandleSignals(const sigset_t& signals, BlobServer& server) {
+  while (true) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      ReloadCertificate(server);
+      continue;
+    }
+    std::fprintf(stderr, "cardvault-server: signal %d, stopping\n", sig);
+    sd_notify(0, "STOPPING=1");
+    server.Stop();
+    return;
+  }
+}
+
+int Serve(const std::string& data, const std::string& config_path) {
   Env* env = Env::Default();
   // Files of older versions (or copied in) become the owner's only, like every new one.
   if (Status p = MakeDataDirPrivate(data); !p.ok()) return Fail(p);
-  auto config = ServerConfig::Load(*env, ConfigPath(data));
+  auto config = ServerConfig::Load(*env, config_path);
   if (!config.ok()) return Fail(config.status());
   FileBlobStore::Options options;
   options.max_object_bytes = config->max_object_bytes;
@@ -86,21 +129,16 @@ int Serve(const std::string& data) {
   auto port = (*server)->Bind(config->listen_host, config->port);
   if (!port.ok()) return Fail(port.status());
 
-  // Signals go to one thread that stops the server; every other thread blocks them.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
-  std::thread signal_thread([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    std::fprintf(stderr, "cardvault-server: signal %d, stopping\n", sig);
-    (*server)->Stop();
-  });
+  std::thread signal_thread([&] { HandleSignals(signals, **server); });
   std::thread purge_thread([&] {
     auto orphans = (*store)->SweepOrphans(env->NowUnixNanos() / 1000000000);
     if (!orphans.ok()) {
@@ -118,6 +156,8 @@ int Serve(const std::string& data) {
   std::fprintf(stderr, "cardvault-server: listening on %s:%d\n", config->listen_host.c_str(),
                *port);
   std::fflush(stderr);
+  // systemd (Type=notify): the socket listens, so connections from now on are served.
+  sd_notifyf(0, "READY=1\nSTATUS=listening on %s:%d", config->listen_host.c_str(), *port);
   Status served = (*server)->Serve();
   {
     std::lock_guard lock(mu);
@@ -173,12 +213,28 @@ int Check(const std::string& data, bool quarantine, bool json) {
   return summary->damaged.empty() ? 0 : 1;
 }
 
+// root working on a data directory that belongs to the server's own user (the packaged
+// server: `cardvault`) would leave files the server cannot open.
+Status CheckDataOwner(const std::string& data) {
+  struct stat st {};
+  if (::geteuid() != 0 || ::stat(data.c_str(), &st) != 0 || st.st_uid == 0) return Status::Ok();
+  const passwd* owner = ::getpwuid(st.st_uid);
+  const std::string name = owner ? owner->pw_name : std::to_string(st.st_uid);
+  return FailedPreconditionError(data + " belongs to " + name +
+                                     "; run this as that user (runuser -u " + name +
+                                     " -- cardvault-server ...), so the server can open what it "
+                                     "writes",
+                                 "wrong_user");
+}
+
 // Runs `fn` with the token store of an initialized data directory.
-int WithTokens(const std::string& data, const std::function<int(TokenStore&)>& fn) {
+int WithTokens(const std::string& data, const std::string& config_path,
+               const std::function<int(TokenStore&)>& fn) {
   Env* env = Env::Default();
-  if (!env->Stat(ConfigPath(data)).ok()) {
+  if (!env->Stat(config_path).ok()) {
     return Fail(FailedPreconditionError(data + " is not initialized (run init)"));
   }
+  if (Status owner = CheckDataOwner(data); !owner.ok()) return Fail(owner);
   auto tokens = SqliteTokenStore::Open(env, data + "/auth.db");
   if (!tokens.ok()) return Fail(tokens.status());
   return fn(**tokens);
@@ -219,6 +275,8 @@ using Action = std::function<int()>;
 // Options of a subcommand live as long as the App: the setup functions keep them here.
 struct Args {
   std::string data = "/var/lib/cardvault-server";
+  std::string config;  // empty: DATA/config.json
+  std::string config_path() const { return ConfigPath(data, config); }
   std::vector<std::string> hosts;
   std::string user_name;
   std::string quota_text;
@@ -232,9 +290,11 @@ void AddInitAndServe(CLI::App& app, Args& a, Action& action) {
   auto* init =
       app.add_subcommand("init", "create the data directory, config and a dev certificate");
   init->add_option("--host", a.hosts, "extra DNS name or IP address for the certificate");
-  init->callback([&] { action = [&] { return Init(a.data, a.hosts); }; });
-  auto* serve = app.add_subcommand("serve", "serve HTTPS until SIGTERM");
-  serve->callback([&] { action = [&] { return Serve(a.data); }; });
+  init->callback([&] { action = [&] { return Init(a.data, a.config_path(), a.hosts); }; });
+  auto* serve = app.add_subcommand(
+      "serve",
+      "serve HTTPS until SIGTERM; SIGHUP reloads the certificate and key for new connections");
+  serve->callback([&] { action = [&] { return Serve(a.data, a.config_path()); }; });
 }
 
 void AddUserCommands(CLI::App& app, Args& a, Action& action) {
@@ -244,7 +304,7 @@ void AddUserCommands(CLI::App& app, Args& a, Action& action) {
   add->add_option("name", a.user_name)->required();
   add->callback([&] {
     action = [&] {
-      return WithTokens(a.data, [&](TokenStore& tokens) {
+      return WithTokens(a.data, a.config_path(), [&](TokenStore& tokens) {
         Status status = tokens.AddUser(a.user_name);
         if (!status.ok()) return Fail(status);
         std::printf("added user %s\n", a.user_name.c_str());
@@ -255,7 +315,7 @@ void AddUserCommands(CLI::App& app, Args& a, Action& action) {
   auto* list = user->add_subcommand("list", "list users");
   list->callback([&] {
     action = [&] {
-      return WithTokens(a.data, [](TokenStore& tokens) {
+      return WithTokens(a.data, a.config_path(), [](TokenStore& tokens) {
         auto users = tokens.ListUsers();
         if (!users.ok()) return Fail(users.status());
         for (const auto& u : *users) std::printf("%s\n", u.c_str());
@@ -269,7 +329,7 @@ void AddUserCommands(CLI::App& app, Args& a, Action& action) {
   quota->add_option("bytes", a.quota_text, "bytes, or 'default'")->required();
   quota->callback([&] {
     action = [&] {
-      return WithTokens(a.data, [&](TokenStore& tokens) {
+      return WithTokens(a.data, a.config_path(), [&](TokenStore& tokens) {
         return SetQuota(tokens, a.data, a.user_name, a.quota_text);
       });
     };
@@ -305,7 +365,7 @@ void AddTokenCommands(CLI::App& app, Args& a, Action& action) {
   issue->add_option("--device", a.device, "device name");
   issue->callback([&] {
     action = [&] {
-      return WithTokens(a.data,
+      return WithTokens(a.data, a.config_path(),
                         [&](TokenStore& t) { return IssueToken(t, a.user_name, a.device); });
     };
   });
@@ -313,7 +373,7 @@ void AddTokenCommands(CLI::App& app, Args& a, Action& action) {
   revoke->add_option("id", a.token_id)->required();
   revoke->callback([&] {
     action = [&] {
-      return WithTokens(a.data, [&](TokenStore& tokens) {
+      return WithTokens(a.data, a.config_path(), [&](TokenStore& tokens) {
         Status status = tokens.Revoke(a.token_id);
         if (!status.ok()) return Fail(status);
         std::printf("revoked token %lld\n", static_cast<long long>(a.token_id));
@@ -322,7 +382,7 @@ void AddTokenCommands(CLI::App& app, Args& a, Action& action) {
     };
   });
   auto* list = token->add_subcommand("list", "list tokens");
-  list->callback([&] { action = [&] { return WithTokens(a.data, ListTokens); }; });
+  list->callback([&] { action = [&] { return WithTokens(a.data, a.config_path(), ListTokens); }; });
 }
 
 void AddCheckCommand(CLI::App& app, Args& a, Action& action) {
@@ -356,6 +416,9 @@ int main(int argc, char** argv) {
   Args args;
   Action action;
   app.add_option("--data", args.data, "data directory")->capture_default_str();
+  app.add_option("--config", args.config,
+                 "config file (default: DATA/config.json); relative paths in it are relative to "
+                 "the data directory");
   AddInitAndServe(app, args, action);
   AddUserCommands(app, args, action);
   AddTokenCommands(app, args, action);

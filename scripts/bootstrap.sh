@@ -11,12 +11,16 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # the server's PostgreSQL index (libpq) and the throwaway clusters its tests start
   libpq-dev postgresql
+  # the server's sd_notify (Type=notify, reloads)
+  libsystemd-dev
   # the tray (agent/tray): Qt 6 Widgets, its platform plugins (xcb, offscreen for tests)
   qt6-base-dev qt6-qpa-plugins libgl-dev
   # cards: SoftHSM2 (the soft card) and OpenSC (pkcs11-tool, pkcs11-spy)
   softhsm2 opensc opensc-pkcs11 p11-kit-modules libp11-kit-dev
   # man pages (docs/man: help2man on the built programs)
   help2man
+  # Debian packages (scripts/package.sh: CPack's DEB generator, dpkg-shlibdeps) and their check
+  dpkg-dev lintian
   # tools used by tests, the demo and the benchmarks
   openssl sqlite3 curl age procps pinentry-curses
   # the second reader of the format, written from docs/format.md (tests/spec/)

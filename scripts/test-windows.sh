@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build-windows}
-tests=("$dir"/tests/core/core_test.exe)
+tests=("$dir"/tests/core/core_test.exe "$dir"/tests/core/capi/capi_test.exe)
 for t in "${tests[@]}"; do
   [ -f "$t" ] || { echo "test-windows: $t is missing: run scripts/build.sh windows" >&2; exit 1; }
 done

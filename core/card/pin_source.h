@@ -23,7 +23,7 @@ struct PinRequest {
 // - The PIN is returned in SecretData and MUST NOT be logged, cached in plain memory or
 //   written anywhere; callers wipe it right after C_Login.
 // - GetPin is called at most once per login; a rejected PIN is never asked again by the
-//   same Pkcs11Identity (no retry loops that could lock the card).
+//   same CardIdentity (no retry loops that could lock the card).
 // - PINs never come from the command line (argv is visible to every user via /proc).
 // - An empty PIN is an error (kInvalidArgument "pin_empty"), never sent to the card.
 class PinSource {
@@ -31,8 +31,9 @@ class PinSource {
   virtual ~PinSource() = default;
   virtual StatusOr<SecretData> GetPin(const PinRequest& request) = 0;
 
-  // Reads the first line of `path` (trailing "\n" or "\r\n" removed). The file MUST NOT be
-  // accessible to group or others (kPermissionDenied "pin_file_insecure").
+  // Reads the first line of `path` (trailing "\n" or "\r\n" removed). On POSIX the file MUST
+  // NOT be accessible to group or others (kPermissionDenied "pin_file_insecure"); Windows keeps
+  // access in ACLs, which this does not check.
   static std::unique_ptr<PinSource> FromFile(std::string path);
   // Reads `fd` up to the first newline or end of file. Does not close `fd`, which the
   // caller owns and which must outlive the source.

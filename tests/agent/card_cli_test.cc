@@ -359,6 +359,31 @@ TEST_F(CardCliTest, InitOnACardWithoutKeyGenerationAsksNoPin) {
   EXPECT_NE(RunCli("card list" + module_).output.find("keys: none"), std::string::npos);
 }
 
+// A reader with a PIN pad: card init tells the user to type the PIN there, logs in without a
+// PIN from cardvault (the PIN file is never read) and creates the key.
+TEST_F(CardCliTest, InitOnAPinPadReaderAsksForThePinOnThePad) {
+  InitToken("Pad card");
+  const std::string log = dir() + "/logins";
+  setenv("CV_SHIM_FLAGS", "256", 1);  // CKF_PROTECTED_AUTHENTICATION_PATH
+  setenv("CV_SHIM_PAD_PIN", kUserPin, 1);
+  setenv("CV_SHIM_LOG", log.c_str(), 1);
+  CliResult init = RunCli("card init --module " + std::string(CARDVAULT_FLAG_SHIM) +
+                          " --token 'Pad card' --pin-file " + dir() + "/never-read-pin");
+  CliResult list = RunCli("card list --module " + std::string(CARDVAULT_FLAG_SHIM));
+  unsetenv("CV_SHIM_FLAGS");
+  unsetenv("CV_SHIM_PAD_PIN");
+  unsetenv("CV_SHIM_LOG");
+  EXPECT_EQ(init.code, 0) << init.output;
+  EXPECT_NE(init.output.find("cardvault: enter the PIN on the reader's PIN pad\n"),
+            std::string::npos)
+      << init.output;
+  EXPECT_NE(init.output.find("PIN pad\ncv-p11-"), std::string::npos) << init.output;
+  EXPECT_EQ(init.output.find("never-read-pin"), std::string::npos) << init.output;
+  EXPECT_EQ(ReadAll(log), "C_Login null\n");
+  EXPECT_NE(list.output.find("PIN pad yes"), std::string::npos) << list.output;
+  EXPECT_EQ(Count(list.output, "key \"cardvault\""), 1) << list.output;
+}
+
 // A PIV-like card: a private key and a certificate with different labels, no public key
 // object (imported with OpenSC's pkcs11-tool). The key is chosen by either label, by its
 // CKA_ID or by its key id, and decrypts what was encrypted to its recipient.

@@ -37,13 +37,19 @@ if (cd "$dest" && find . -name '*test*' -o -name '*bench*' -o -name '*fuzz*' | g
   fail "a test, benchmark or fuzzer file was installed"
 fi
 
-unit=$dest/usr/lib/systemd/user/cardvault-agent.service
-if [ ! -f "$unit" ]; then
-  fail "usr/lib/systemd/user/cardvault-agent.service not installed"
-else
-  grep -qx 'ExecStart=/usr/bin/cardvault run' "$unit" || fail "unit: $(grep ExecStart "$unit")"
-  ! grep -q '@' "$unit" || fail "unit: a placeholder is left: $(grep '@' "$unit")"
-fi
+# The units and the server's config, their @PLACEHOLDERS@ filled with the install-time paths.
+check_filled() {  # check_filled FILE EXPECTED_LINE
+  if [ ! -f "$dest/$1" ]; then
+    fail "$1 not installed"
+  else
+    grep -qxF "$2" "$dest/$1" || fail "$1 has no line '$2'"
+    ! grep -qE '@[A-Z_]+@' "$dest/$1" || fail "$1: a placeholder is left: $(grep -E '@[A-Z_]+@' "$dest/$1")"
+  fi
+}
+check_filled usr/lib/systemd/user/cardvault-agent.service 'ExecStart=/usr/bin/cardvault run'
+check_filled usr/lib/systemd/system/cardvault-server.service \
+  'ExecStart=/usr/bin/cardvault-server --data /var/lib/cardvault-server --config /etc/cardvault-server/config.json serve'
+check_filled etc/cardvault-server/config.json '  "cert_file": "/etc/cardvault-server/tls/cert.pem",'
 if [ "$tray" = 1 ]; then
   [ -f "$dest/etc/xdg/autostart/cardvault-tray.desktop" ] ||
     fail "etc/xdg/autostart/cardvault-tray.desktop not installed"

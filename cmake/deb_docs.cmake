@@ -1,0 +1,30 @@
+# CPack pre-build script (cmake/packaging.cmake): runs on each component's staging tree before
+# its .deb is made, and adds what Debian policy asks of every binary package: the copyright
+# file and changelog.Debian.gz in /usr/share/doc/PKG, man pages compressed with gzip -9n.
+foreach(component ${CPACK_COMPONENTS_ALL})
+  string(TOUPPER ${component} upper)
+  set(package ${CPACK_DEBIAN_${upper}_PACKAGE_NAME})
+  set(root ${CPACK_TEMPORARY_DIRECTORY}/${component})
+  if(NOT IS_DIRECTORY ${root})
+    message(FATAL_ERROR "deb_docs: no staging tree ${root}")
+  endif()
+  set(doc ${root}/usr/share/doc/${package})
+  file(MAKE_DIRECTORY ${doc})
+  file(COPY_FILE ${CPACK_CARDVAULT_DEB_DIR}/copyright ${doc}/copyright)
+  file(COPY_FILE ${CPACK_CARDVAULT_DEB_DIR}/changelog ${doc}/changelog.Debian)
+  file(READ ${doc}/changelog.Debian text)
+  string(REPLACE "@PACKAGE@" ${package} text "${text}")
+  file(WRITE ${doc}/changelog.Debian "${text}")
+  file(GLOB_RECURSE pages ${root}/usr/share/man/*)
+  foreach(file ${doc}/changelog.Debian ${pages})
+    if(NOT file MATCHES "\\.gz$")
+      execute_process(COMMAND gzip -9nf ${file} RESULT_VARIABLE failed)
+      if(failed)
+        message(FATAL_ERROR "deb_docs: gzip ${file} failed")
+      endif()
+    endif()
+  endforeach()
+  file(CHMOD_RECURSE ${doc} FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
+       DIRECTORY_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
+       WORLD_READ WORLD_EXECUTE)
+endforeach()
