@@ -8,12 +8,12 @@
 #include <string_view>
 
 #include "api/auth_limiter.h"
-#include "api/blob_store.h"
 #include "api/connection_limiter.h"
 #include "api/server_config.h"
-#include "api/token_store.h"
 #include "core/env.h"
 #include "core/status_or.h"
+#include "storage/blob_store.h"
+#include "storage/token_store.h"
 
 namespace httplib {
 class SSLServer;

@@ -7,9 +7,9 @@
 #include <string>
 #include <string_view>
 
-#include "api/blob_store.h"
 #include "core/env.h"
 #include "core/status_or.h"
+#include "storage/blob_store.h"
 
 namespace cardvault {
 

@@ -19,11 +19,11 @@
 #include <thread>
 
 #include "api/blob_server.h"
-#include "api/file_blob_store.h"
-#include "api/private_files.h"
 #include "api/server_config.h"
 #include "api/tls_identity.h"
-#include "api/token_store.h"
+#include "storage/file_blob_store.h"
+#include "storage/private_files.h"
+#include "storage/sqlite_token_store.h"
 
 namespace cardvault {
 namespace {
@@ -60,7 +60,7 @@ int Init(const std::string& data, const std::string& config_path,
   if (!fingerprint.ok()) return Fail(fingerprint.status());
   status = config.Save(env, config_path);
   if (!status.ok()) return Fail(status);
-  auto tokens = TokenStore::Open(&env, data + "/auth.db");
+  auto tokens = SqliteTokenStore::Open(&env, data + "/auth.db");
   if (!tokens.ok()) return Fail(tokens.status());
   auto store = FileBlobStore::Open(&env, data, {});
   if (!store.ok()) return Fail(store.status());
@@ -121,7 +121,7 @@ int Serve(const std::string& data, const std::string& config_path) {
   options.inline_max_bytes = config->inline_max_bytes;
   auto store = FileBlobStore::Open(env, data, options);
   if (!store.ok()) return Fail(store.status());
-  auto tokens = TokenStore::Open(env, data + "/auth.db");
+  auto tokens = SqliteTokenStore::Open(env, data + "/auth.db");
   if (!tokens.ok()) return Fail(tokens.status());
   auto server = BlobServer::New(*config, Resolve(data, config->cert_file),
                                 Resolve(data, config->key_file), store->get(), tokens->get(), env);
@@ -235,7 +235,7 @@ int WithTokens(const std::string& data, const std::string& config_path,
     return Fail(FailedPreconditionError(data + " is not initialized (run init)"));
   }
   if (Status owner = CheckDataOwner(data); !owner.ok()) return Fail(owner);
-  auto tokens = TokenStore::Open(env, data + "/auth.db");
+  auto tokens = SqliteTokenStore::Open(env, data + "/auth.db");
   if (!tokens.ok()) return Fail(tokens.status());
   return fn(**tokens);
 }

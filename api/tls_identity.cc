@@ -9,8 +9,8 @@
 
 #include <memory>
 
-#include "api/object_id.h"
 #include "core/crypto.h"
+#include "storage/object_id.h"
 
 namespace cardvault {
 namespace {

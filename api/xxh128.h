@@ -5,8 +5,8 @@
 #include <array>
 #include <cstdint>
 
-#include "api/object_id.h"
 #include "core/bytes.h"
+#include "storage/object_id.h"
 
 struct XXH3_state_s;  // libxxhash's streaming state (xxhash.h)
 

@@ -13,9 +13,9 @@
 #include <string_view>
 
 #include "api/blob_server.h"
-#include "api/file_blob_store.h"
 #include "api/tls_identity.h"
-#include "api/token_store.h"
+#include "storage/file_blob_store.h"
+#include "storage/sqlite_token_store.h"
 
 namespace {
 
@@ -45,7 +45,7 @@ Harness* NewHarness() {
   Env* env = Env::Default();
   auto* h = new Harness;
   GenerateSelfSignedCertificate(*env, d + "/cert.pem", d + "/key.pem", {"localhost"}, {}).value();
-  h->tokens = TokenStore::Open(env, d + "/auth.db").value();
+  h->tokens = SqliteTokenStore::Open(env, d + "/auth.db").value();
   h->tokens->AddUser("alice").IgnoreError();
   h->tokens->AddUser("bob").IgnoreError();
   h->token = std::string(h->tokens->Issue("alice", "fuzz").value().token.AsStringView());

@@ -9,6 +9,8 @@ PACKAGES=(
   # libraries
   libssl-dev libsqlite3-dev nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # the server's PostgreSQL index (libpq) and the throwaway clusters its tests start
+  libpq-dev postgresql
   # the server's sd_notify (Type=notify, reloads)
   libsystemd-dev
   # the tray (agent/tray): Qt 6 Widgets, its platform plugins (xcb, offscreen for tests)

@@ -1,6 +1,6 @@
 // Tests for FileBlobStore on a real data directory: puts, reads, listing, quota, deletes; each
 // contract test runs twice, with objects stored as files and with objects inline in the index.
-#include "api/file_blob_store.h"
+#include "storage/file_blob_store.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 
 #include "core/crypto.h"
 #include "core/fault_injection_env.h"
+#include "storage/sqlite_db.h"
 
 namespace cardvault {
 namespace {

@@ -11,11 +11,11 @@
 #include <thread>
 
 #include "api/blob_server.h"
-#include "api/file_blob_store.h"
 #include "api/remote_store.h"
 #include "api/tls_identity.h"
-#include "api/token_store.h"
 #include "core/crypto.h"
+#include "storage/file_blob_store.h"
+#include "storage/sqlite_token_store.h"
 
 namespace cardvault {
 
@@ -67,7 +67,7 @@ class TestServer {
     fingerprint_ = GenerateSelfSignedCertificate(*env_, dir_ + "/cert.pem", dir_ + "/key.pem",
                                                  {"localhost"}, {"127.0.0.1"})
                        .value();
-    tokens_ = TokenStore::Open(env_, dir_ + "/auth.db").value();
+    tokens_ = SqliteTokenStore::Open(env_, dir_ + "/auth.db").value();
     tokens_->AddUser("alice").IgnoreError();
     tokens_->AddUser("bob").IgnoreError();
     alice_token_ = std::string(tokens_->Issue("alice", "laptop").value().token.AsStringView());

@@ -1,5 +1,5 @@
 // Validation of object ids, prefixes, kinds and user names.
-#include "api/object_id.h"
+#include "storage/object_id.h"
 
 namespace cardvault {
 namespace {

@@ -1,14 +1,14 @@
-// TokenStore implementation: random tokens, SHA-256 at rest, constant-time checks.
-#include "api/token_store.h"
+// SqliteTokenStore implementation: random tokens, SHA-256 at rest, constant-time checks.
+#include "storage/sqlite_token_store.h"
 
 #include <openssl/crypto.h>
 
 #include <array>
 #include <charconv>
 
-#include "api/object_id.h"
-#include "api/private_files.h"
 #include "core/crypto.h"
+#include "storage/object_id.h"
+#include "storage/private_files.h"
 #include "storage/sqlite_transaction.h"
 
 namespace cardvault {
@@ -37,14 +37,15 @@ Status BadToken() { return PermissionDeniedError("invalid or revoked token", "ba
 
 }  // namespace
 
-StatusOr<std::unique_ptr<TokenStore>> TokenStore::Open(Env* env, const std::string& path) {
+StatusOr<std::unique_ptr<SqliteTokenStore>> SqliteTokenStore::Open(Env* env,
+                                                                   const std::string& path) {
   CV_RETURN_IF_ERROR(MakeDatabaseFilePrivate(path));  // token hashes: the owner's only
   CV_ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path));
   CV_RETURN_IF_ERROR(db->Migrate(kMigrations));
-  return std::unique_ptr<TokenStore>(new TokenStore(env, std::move(db)));
+  return std::unique_ptr<SqliteTokenStore>(new SqliteTokenStore(env, std::move(db)));
 }
 
-Status TokenStore::AddUser(std::string_view name) {
+Status SqliteTokenStore::AddUser(std::string_view name) {
   if (!IsValidUserName(name)) {
     return InvalidArgumentError("user names are 1-32 characters of [a-z0-9_-]", "bad_user_name");
   }
@@ -60,7 +61,7 @@ Status TokenStore::AddUser(std::string_view name) {
   return status;
 }
 
-StatusOr<std::vector<std::string>> TokenStore::ListUsers() {
+StatusOr<std::vector<std::string>> SqliteTokenStore::ListUsers() {
   std::lock_guard lock(mu_);
   CV_ASSIGN_OR_RETURN(Statement stmt, db_->Prepare("SELECT name FROM users ORDER BY name"));
   std::vector<std::string> users;
@@ -71,7 +72,7 @@ StatusOr<std::vector<std::string>> TokenStore::ListUsers() {
   }
 }
 
-StatusOr<IssuedToken> TokenStore::Issue(std::string_view user, std::string_view device) {
+StatusOr<IssuedToken> SqliteTokenStore::Issue(std::string_view user, std::string_view device) {
   std::array<uint8_t, 32> secret;
   CV_RETURN_IF_ERROR(env_->RandomBytes(secret));
   std::string secret_hex = HexEncode(secret);
@@ -107,7 +108,7 @@ StatusOr<IssuedToken> TokenStore::Issue(std::string_view user, std::string_view 
   return issued;
 }
 
-Status TokenStore::Revoke(int64_t id) {
+Status SqliteTokenStore::Revoke(int64_t id) {
   std::lock_guard lock(mu_);
   CV_ASSIGN_OR_RETURN(
       Statement stmt,
@@ -119,7 +120,7 @@ Status TokenStore::Revoke(int64_t id) {
   return Status::Ok();
 }
 
-StatusOr<std::vector<TokenInfo>> TokenStore::List() {
+StatusOr<std::vector<TokenInfo>> SqliteTokenStore::List() {
   std::lock_guard lock(mu_);
   CV_ASSIGN_OR_RETURN(Statement stmt, db_->Prepare("SELECT id, user, device, created, revoked "
                                                    "FROM tokens ORDER BY id"));
@@ -132,7 +133,7 @@ StatusOr<std::vector<TokenInfo>> TokenStore::List() {
   }
 }
 
-StatusOr<std::string> TokenStore::Authenticate(std::string_view token) {
+StatusOr<std::string> SqliteTokenStore::Authenticate(std::string_view token) {
   if (token.size() > 128 || token.substr(0, kTokenPrefix.size()) != kTokenPrefix) {
     return BadToken();
   }

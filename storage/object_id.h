@@ -1,6 +1,6 @@
 // Object ids and kinds: the only names a client may give the server, checked before use.
-#ifndef CARDVAULT_API_OBJECT_ID_H_
-#define CARDVAULT_API_OBJECT_ID_H_
+#ifndef CARDVAULT_STORAGE_OBJECT_ID_H_
+#define CARDVAULT_STORAGE_OBJECT_ID_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -45,4 +45,4 @@ bool IsValidUserName(std::string_view name);
 
 }  // namespace cardvault
 
-#endif  // CARDVAULT_API_OBJECT_ID_H_
+#endif  // CARDVAULT_STORAGE_OBJECT_ID_H_

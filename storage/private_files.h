@@ -1,6 +1,6 @@
 // Private files: the server's data directory is readable by its owner only.
-#ifndef CARDVAULT_API_PRIVATE_FILES_H_
-#define CARDVAULT_API_PRIVATE_FILES_H_
+#ifndef CARDVAULT_STORAGE_PRIVATE_FILES_H_
+#define CARDVAULT_STORAGE_PRIVATE_FILES_H_
 
 #include <string>
 
@@ -22,4 +22,4 @@ Status MakeDataDirPrivate(const std::string& dir);
 
 }  // namespace cardvault
 
-#endif  // CARDVAULT_API_PRIVATE_FILES_H_
+#endif  // CARDVAULT_STORAGE_PRIVATE_FILES_H_

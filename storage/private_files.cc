@@ -1,5 +1,5 @@
 // Private files implementation: lstat, open with O_NOFOLLOW, chmod.
-#include "api/private_files.h"
+#include "storage/private_files.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 // BlobStore: the server's per-user object storage contract (put, read, head, delete, list).
-#ifndef CARDVAULT_API_BLOB_STORE_H_
-#define CARDVAULT_API_BLOB_STORE_H_
+#ifndef CARDVAULT_STORAGE_BLOB_STORE_H_
+#define CARDVAULT_STORAGE_BLOB_STORE_H_
 
 #include <cstdint>
 #include <memory>
@@ -10,10 +10,10 @@
 #include <string_view>
 #include <vector>
 
-#include "api/object_id.h"
 #include "core/bytes.h"
 #include "core/status.h"
 #include "core/status_or.h"
+#include "storage/object_id.h"
 
 namespace cardvault {
 
@@ -146,4 +146,4 @@ class BlobStore {
 
 }  // namespace cardvault
 
-#endif  // CARDVAULT_API_BLOB_STORE_H_
+#endif  // CARDVAULT_STORAGE_BLOB_STORE_H_

@@ -1,0 +1,321 @@
+// PgObjectIndex implementation: the index's SQL for PostgreSQL, versioned migrations, a
+// per-user transaction lock for the isolation the SQLite index gets from its one writer.
+#include "storage/pg_object_index.h"
+
+#include <array>
+#include <limits>
+#include <set>
+#include <string_view>
+
+#include "storage/pg_migrations.h"
+
+namespace cardvault {
+namespace {
+
+// Applied in order, each once (MigratePg, component "index"); never edited once released, only
+// appended to. Ids sort byte-wise (COLLATE "C") whatever the database's locale, as in SQLite.
+constexpr std::array<std::string_view, 1> kMigrations = {
+    R"sql(
+CREATE TABLE objects (
+  seq BIGSERIAL PRIMARY KEY,
+  "user" TEXT NOT NULL,
+  id TEXT COLLATE "C" NOT NULL,
+  kind INTEGER NOT NULL,
+  size BIGINT NOT NULL,
+  sha256 TEXT NOT NULL,
+  created BIGINT NOT NULL,
+  deleted BIGINT,
+  file TEXT NOT NULL,
+  data BYTEA,
+  damaged TEXT
+);
+CREATE UNIQUE INDEX objects_live ON objects ("user", id) WHERE deleted IS NULL;
+CREATE INDEX objects_deleted ON objects (deleted) WHERE deleted IS NOT NULL;
+CREATE INDEX objects_file ON objects (file);
+CREATE TABLE usage (
+  "user" TEXT PRIMARY KEY,
+  live_bytes BIGINT NOT NULL DEFAULT 0,
+  retained_bytes BIGINT NOT NULL DEFAULT 0,
+  quota_bytes BIGINT
+);
+)sql",
+};
+
+constexpr int kBatchAttempts = 5;
+
+constexpr std::string_view kVersionColumns =
+    "seq, \"user\", id, kind, size, sha256, created, file, data IS NOT NULL, "
+    "COALESCE(damaged, '')";
+
+std::string Select(std::string_view extra, std::string_view rest) {
+  std::string sql = "SELECT " + std::string(kVersionColumns);
+  if (!extra.empty()) sql += ", " + std::string(extra);
+  return sql + " FROM objects " + std::string(rest);
+}
+
+IndexedVersion ReadVersion(const PgRows& rows, int r) {
+  IndexedVersion v;
+  v.version = rows.Int(r, 0);
+  v.user = rows.Text(r, 1);
+  v.info.id = rows.Text(r, 2);
+  v.info.kind = static_cast<ObjectKind>(rows.Int(r, 3));
+  v.info.size = static_cast<uint64_t>(rows.Int(r, 4));
+  v.info.sha256 = rows.Text(r, 5);
+  v.info.created_unix = rows.Int(r, 6);
+  v.byte_key = rows.Text(r, 7);
+  v.is_inline = rows.Text(r, 8) == "t";
+  v.damaged = rows.Text(r, 9);
+  return v;
+}
+
+int64_t Signed(uint64_t v) { return static_cast<int64_t>(v); }
+
+bool Retryable(const Status& s) { return s.reason() == "pg_40001" || s.reason() == "pg_40P01"; }
+
+StatusOr<std::optional<IndexedVersion>> FindLiveOn(PgConn& conn, std::string_view user,
+                                                   std::string_view id, bool with_data) {
+  static const std::string kWith =
+      Select("data", "WHERE \"user\" = $1 AND id = $2 AND deleted IS NULL");
+  static const std::string kWithout =
+      Select("", "WHERE \"user\" = $1 AND id = $2 AND deleted IS NULL");
+  CV_ASSIGN_OR_RETURN(PgRows rows,
+                      conn.Run(with_data ? kWith : kWithout, {PgParam::Of(user), PgParam::Of(id)}));
+  if (rows.size() == 0) return std::optional<IndexedVersion>();
+  IndexedVersion v = ReadVersion(rows, 0);
+  if (with_data && v.is_inline) v.data = rows.Blob(0, 10);
+  return std::optional<IndexedVersion>(std::move(v));
+}
+
+StatusOr<UserUsage> UsageOn(PgConn& conn, std::string_view user) {
+  CV_ASSIGN_OR_RETURN(PgRows rows, conn.Run("SELECT live_bytes, quota_bytes, retained_bytes "
+                                            "FROM usage WHERE \"user\" = $1",
+                                            {PgParam::Of(user)}));
+  UserUsage usage;
+  if (rows.size() == 0) return usage;
+  usage.live_bytes = static_cast<uint64_t>(rows.Int(0, 0));
+  if (!rows.IsNull(0, 1)) usage.quota_bytes = static_cast<uint64_t>(rows.Int(0, 1));
+  usage.retained_bytes = static_cast<uint64_t>(rows.Int(0, 2));
+  return usage;
+}
+
+StatusOr<std::vector<IndexedVersion>> Versions(const PgRows& rows) {
+  std::vector<IndexedVersion> out;
+  out.reserve(static_cast<size_t>(rows.size()));
+  for (int r = 0; r < rows.size(); ++r) out.push_back(ReadVersion(rows, r));
+  return out;
+}
+
+}  // namespace
+
+// The steps of one attempt at a batch, on one connection inside BEGIN ... COMMIT.
+class PgObjectIndex::Txn final : public IndexTransaction {
+ public:
+  explicit Txn(PgConn& conn) : conn_(conn) {}
+
+  // A step runs in its own savepoint, and rolling one back releases the locks taken in it:
+  // every step takes its users' locks again (cheap when the transaction still holds them).
+  void NewStep() { locked_.clear(); }
+
+  StatusOr<std::optional<IndexedVersion>> FindLive(std::string_view user,
+                                                   std::string_view id) override {
+    CV_RETURN_IF_ERROR(Lock(user));
+    return FindLiveOn(conn_, user, id, false);
+  }
+  StatusOr<UserUsage> Usage(std::string_view user) override {
+    CV_RETURN_IF_ERROR(Lock(user));
+    return UsageOn(conn_, user);
+  }
+  StatusOr<bool> RetireLive(std::string_view user, std::string_view id, int64_t now_unix) override {
+    CV_RETURN_IF_ERROR(Lock(user));
+    CV_ASSIGN_OR_RETURN(PgRows rows,
+                        conn_.Run("UPDATE objects SET deleted = $3 WHERE \"user\" = $1 AND "
+                                  "id = $2 AND deleted IS NULL RETURNING size",
+                                  {PgParam::Of(user), PgParam::Of(id), PgParam::Of(now_unix)}));
+    if (rows.size() == 0) return false;
+    CV_RETURN_IF_ERROR(conn_
+                           .Run("UPDATE usage SET live_bytes = live_bytes - $2, "
+                                "retained_bytes = retained_bytes + $2 WHERE \"user\" = $1",
+                                {PgParam::Of(user), PgParam::Of(rows.Int(0, 0))})
+                           .status());
+    return true;
+  }
+  Status Insert(const NewVersion& v, int64_t now_unix) override {
+    CV_RETURN_IF_ERROR(Lock(v.user));
+    CV_RETURN_IF_ERROR(
+        conn_
+            .Run("INSERT INTO objects (\"user\", id, kind, size, sha256, created, file, data) "
+                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                 {PgParam::Of(v.user), PgParam::Of(v.id), PgParam::Of(static_cast<int64_t>(v.kind)),
+                  PgParam::Of(Signed(v.size)), PgParam::Of(v.sha256), PgParam::Of(now_unix),
+                  PgParam::Of(v.byte_key), PgParam::Of(v.data)})
+            .status());
+    return conn_
+        .Run(
+            "INSERT INTO usage (\"user\", live_bytes) VALUES ($1, $2) ON CONFLICT (\"user\") "
+            "DO UPDATE SET live_bytes = usage.live_bytes + EXCLUDED.live_bytes",
+            {PgParam::Of(v.user), PgParam::Of(Signed(v.size))})
+        .status();
+  }
+
+ private:
+  // Steps on one user run one after the other, on every instance (see the class comment).
+  Status Lock(std::string_view user) {
+    if (!locked_.insert(std::string(user)).second) return Status::Ok();
+    return conn_.Run("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {PgParam::Of(user)})
+        .status();
+  }
+
+  PgConn& conn_;
+  std::set<std::string> locked_;
+};
+
+StatusOr<std::unique_ptr<PgObjectIndex>> PgObjectIndex::Open(const std::string& conninfo,
+                                                             Options options) {
+  CV_ASSIGN_OR_RETURN(auto pool, PgPool::Create(conninfo, options.pool_size));
+  CV_RETURN_IF_ERROR(MigratePg(*pool, "index", kMigrations));
+  return std::unique_ptr<PgObjectIndex>(new PgObjectIndex(std::move(pool)));
+}
+
+Status PgObjectIndex::TryBatch(PgConn& conn, std::span<const IndexStep* const> steps,
+                               std::span<Status> results) {
+  CV_RETURN_IF_ERROR(conn.Exec("BEGIN"));
+  Txn txn(conn);
+  for (size_t i = 0; i < steps.size(); ++i) {
+    // A savepoint per step: one that fails halfway leaves no trace in the batch.
+    CV_RETURN_IF_ERROR(conn.Exec("SAVEPOINT step"));
+    txn.NewStep();
+    results[i] = (*steps[i])(txn);
+    if (Retryable(results[i])) return results[i];  // the whole batch again
+    CV_RETURN_IF_ERROR(
+        conn.Exec(results[i].ok() ? "RELEASE SAVEPOINT step" : "ROLLBACK TO SAVEPOINT step"));
+  }
+  return conn.Exec("COMMIT");
+}
+
+Status PgObjectIndex::WriteBatch(std::span<const IndexStep* const> steps,
+                                 std::span<Status> results) {
+  if (steps.size() != results.size()) return InvalidArgumentError("one result per step");
+  Status status;
+  for (int attempt = 0; attempt < kBatchAttempts; ++attempt) {
+    CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+    status = TryBatch(*conn, steps, results);
+    if (status.ok()) return status;
+    conn->Exec("ROLLBACK").IgnoreError();
+    if (!Retryable(status)) break;
+  }
+  for (Status& result : results) result = status;
+  return status;
+}
+
+StatusOr<IndexedVersion> PgObjectIndex::FindLive(std::string_view user, std::string_view id,
+                                                 bool with_data) {
+  CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+  CV_ASSIGN_OR_RETURN(std::optional<IndexedVersion> found, FindLiveOn(*conn, user, id, with_data));
+  if (!found.has_value()) return NotFoundError("no such object", "no_such_object");
+  return std::move(*found);
+}
+
+StatusOr<UserUsage> PgObjectIndex::Usage(std::string_view user) {
+  CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+  return UsageOn(*conn, user);
+}
+
+Status PgObjectIndex::SetQuota(std::string_view user, std::optional<uint64_t> quota_bytes) {
+  if (quota_bytes.has_value() &&
+      *quota_bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return InvalidArgumentError("quota too large");
+  }
+  CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+  return conn
+      ->Run(
+          "INSERT INTO usage (\"user\", live_bytes, quota_bytes) VALUES ($1, 0, $2) "
+          "ON CONFLICT (\"user\") DO UPDATE SET quota_bytes = EXCLUDED.quota_bytes",
+          {PgParam::Of(user),
+           quota_bytes.has_value() ? PgParam::Of(Signed(*quota_bytes)) : PgParam::Null()})
+      .status();
+}
+
+StatusOr<ListPage> PgObjectIndex::List(std::string_view user, const ListOptions& options) {
+  CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+  // 'g' sorts after every hex digit, so prefix + "g" bounds the ids with that prefix.
+  CV_ASSIGN_OR_RETURN(
+      PgRows rows,
+      conn->Run("SELECT id, kind, size, sha256, created FROM objects WHERE \"user\" = $1 AND "
+                "deleted IS NULL AND id > $2 AND id >= $3 AND id < $4 AND "
+                "($5::integer < 0 OR kind = $5::integer) ORDER BY id LIMIT $6",
+                {PgParam::Of(user), PgParam::Of(options.after), PgParam::Of(options.prefix),
+                 PgParam::Of(options.prefix + "g"),
+                 PgParam::Of(options.kind.has_value() ? static_cast<int64_t>(*options.kind)
+                                                      : int64_t{-1}),
+                 PgParam::Of(static_cast<int64_t>(options.limit + 1))}));
+  ListPage page;
+  for (int r = 0; r < rows.size(); ++r) {
+    if (page.objects.size() == options.limit) {
+      page.truncated = true;
+      break;
+    }
+    page.objects.push_back(ObjectInfo{rows.Text(r, 0), static_cast<ObjectKind>(rows.Int(r, 1)),
+                                      static_cast<uint64_t>(rows.Int(r, 2)), rows.Text(r, 3),
+                                      rows.Int(r, 4)});
+  }
+  return page;
+}
+
+StatusOr<std::vector<IndexedVersion>> PgObjectIndex::Expired(int64_t retired_at_or_before_unix,
+                                                             size_t limit) {
+  static const std::string kSql =
+      Select("", "WHERE deleted IS NOT NULL AND deleted <= $1 LIMIT $2");
+  CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+  CV_ASSIGN_OR_RETURN(PgRows rows, conn->Run(kSql, {PgParam::Of(retired_at_or_before_unix),
+                                                    PgParam::Of(static_cast<int64_t>(limit))}));
+  return Versions(rows);
+}
+
+Status PgObjectIndex::Forget(int64_t version) {
+  CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+  // One statement: the row and its retained bytes go together.
+  return conn
+      ->Run(
+          "WITH gone AS (DELETE FROM objects WHERE seq = $1 AND deleted IS NOT NULL "
+          "RETURNING \"user\", size) UPDATE usage SET retained_bytes = "
+          "usage.retained_bytes - gone.size FROM gone WHERE usage.\"user\" = gone.\"user\"",
+          {PgParam::Of(version)})
+      .status();
+}
+
+StatusOr<bool> PgObjectIndex::References(std::string_view byte_key) {
+  CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+  CV_ASSIGN_OR_RETURN(PgRows rows, conn->Run("SELECT 1 FROM objects WHERE file = $1 LIMIT 1",
+                                             {PgParam::Of(byte_key)}));
+  return rows.size() > 0;
+}
+
+StatusOr<std::vector<IndexedVersion>> PgObjectIndex::LivePage(int64_t after_version, size_t limit) {
+  static const std::string kSql =
+      Select("", "WHERE deleted IS NULL AND seq > $1 ORDER BY seq LIMIT $2");
+  CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+  CV_ASSIGN_OR_RETURN(PgRows rows, conn->Run(kSql, {PgParam::Of(after_version),
+                                                    PgParam::Of(static_cast<int64_t>(limit))}));
+  return Versions(rows);
+}
+
+StatusOr<std::optional<Bytes>> PgObjectIndex::InlineData(int64_t version) {
+  CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+  CV_ASSIGN_OR_RETURN(PgRows rows,
+                      conn->Run("SELECT data FROM objects WHERE seq = $1", {PgParam::Of(version)}));
+  if (rows.size() == 0 || rows.IsNull(0, 0)) return std::optional<Bytes>();
+  return std::optional<Bytes>(rows.Blob(0, 0));
+}
+
+StatusOr<bool> PgObjectIndex::MarkDamaged(int64_t version, std::string_view what, bool drop_data) {
+  CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+  CV_ASSIGN_OR_RETURN(
+      PgRows rows,
+      conn->Run(drop_data ? "UPDATE objects SET damaged = $2, data = NULL "
+                            "WHERE seq = $1 AND deleted IS NULL"
+                          : "UPDATE objects SET damaged = $2 WHERE seq = $1 AND deleted IS NULL",
+                {PgParam::Of(version), PgParam::Of(what)}));
+  return rows.affected() > 0;
+}
+
+}  // namespace cardvault

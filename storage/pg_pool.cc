@@ -1,0 +1,175 @@
+// PgPool implementation over libpq: text results, bytea parameters in binary.
+#include "storage/pg_pool.h"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <chrono>
+
+namespace cardvault {
+namespace {
+
+constexpr std::chrono::seconds kAcquireTimeout{30};
+
+Status PgError(pg_conn* conn, const pg_result* result, std::string_view what) {
+  const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  std::string message = result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  std::string reason = state != nullptr ? "pg_" + std::string(state) : "pg_error";
+  if (reason == "pg_40001" || reason == "pg_40P01") {
+    return UnavailableError(std::string(what) + ": " + message, reason);
+  }
+  if (reason == "pg_23505") return AlreadyExistsError(std::string(what) + ": " + message, reason);
+  if (PQstatus(conn) != CONNECTION_OK) {
+    return UnavailableError(std::string(what) + ": the connection to PostgreSQL broke (" + message +
+                                "); check that the server runs",
+                            "index_unavailable");
+  }
+  return IoError(std::string(what) + ": " + message, reason);
+}
+
+}  // namespace
+
+PgRows::PgRows(pg_result* result) : result_(result) {}
+PgRows::~PgRows() {
+  if (result_ != nullptr) PQclear(result_);
+}
+PgRows::PgRows(PgRows&& other) noexcept : result_(other.result_) { other.result_ = nullptr; }
+int PgRows::size() const { return PQntuples(result_); }
+bool PgRows::IsNull(int row, int col) const { return PQgetisnull(result_, row, col) != 0; }
+std::string PgRows::Text(int row, int col) const {
+  return std::string(PQgetvalue(result_, row, col), PQgetlength(result_, row, col));
+}
+int64_t PgRows::Int(int row, int col) const {
+  const char* v = PQgetvalue(result_, row, col);
+  int64_t out = 0;
+  std::from_chars(v, v + PQgetlength(result_, row, col), out);
+  return out;
+}
+Bytes PgRows::Blob(int row, int col) const {
+  size_t n = 0;
+  unsigned char* raw =
+      PQunescapeBytea(reinterpret_cast<const unsigned char*>(PQgetvalue(result_, row, col)), &n);
+  if (raw == nullptr) return Bytes();
+  Bytes out(raw, raw + n);
+  PQfreemem(raw);
+  return out;
+}
+int PgRows::affected() const {
+  const char* n = PQcmdTuples(result_);
+  return n == nullptr || *n == '\0' ? 0 : std::atoi(n);
+}
+
+PgConn::~PgConn() { pool_->Release(slot_); }
+
+StatusOr<PgRows> PgConn::Run(std::string_view sql, const std::vector<PgParam>& params) {
+  PgPool::Slot& slot = pool_->slots_[slot_];
+  auto [it, fresh] = slot.prepared.try_emplace(std::string(sql), "");
+  if (fresh) {
+    it->second = "s" + std::to_string(slot.prepared.size());
+    PgRows prepared(PQprepare(slot.conn, it->second.c_str(), it->first.c_str(), 0, nullptr));
+    if (PQresultStatus(prepared.result_for_status()) != PGRES_COMMAND_OK) {
+      Status error = PgError(slot.conn, prepared.result_for_status(), "prepare");
+      slot.prepared.erase(it);
+      return error;
+    }
+  }
+  std::vector<const char*> values(params.size());
+  std::vector<int> lengths(params.size()), formats(params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    const PgParam& p = params[i];
+    if (p.type == PgParam::Type::kNull) continue;
+    if (p.type == PgParam::Type::kBytes) {
+      values[i] = reinterpret_cast<const char*>(p.bytes->data());
+      lengths[i] = static_cast<int>(p.bytes->size());
+      formats[i] = 1;  // binary
+    } else {
+      values[i] = p.text.c_str();
+    }
+  }
+  PgRows rows(PQexecPrepared(slot.conn, it->second.c_str(), static_cast<int>(params.size()),
+                             values.data(), lengths.data(), formats.data(), 0));
+  const ExecStatusType status = PQresultStatus(rows.result_for_status());
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    return PgError(slot.conn, rows.result_for_status(), "query");
+  }
+  return rows;
+}
+
+Status PgConn::Exec(std::string_view sql) {
+  pg_conn* conn = pool_->slots_[slot_].conn;
+  PgRows rows(PQexec(conn, std::string(sql).c_str()));
+  const ExecStatusType status = PQresultStatus(rows.result_for_status());
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    return PgError(conn, rows.result_for_status(), "statement");
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::unique_ptr<PgPool>> PgPool::Create(const std::string& conninfo, size_t size) {
+  std::unique_ptr<PgPool> pool(new PgPool(conninfo));
+  pool->slots_.resize(std::max<size_t>(size, 1));
+  for (size_t i = 0; i < pool->slots_.size(); ++i) {
+    CV_RETURN_IF_ERROR(pool->Connect(pool->slots_[i]));
+    pool->free_.push_back(i);
+  }
+  return pool;
+}
+
+PgPool::~PgPool() {
+  for (Slot& slot : slots_) {
+    if (slot.conn != nullptr) PQfinish(slot.conn);
+  }
+}
+
+Status PgPool::Connect(Slot& slot) {
+  if (slot.conn != nullptr) PQfinish(slot.conn);
+  slot.prepared.clear();
+  slot.conn = PQconnectdb(conninfo_.c_str());
+  if (PQstatus(slot.conn) == CONNECTION_OK) {
+    // NOTICEs ("relation already exists, skipping") are not errors: not printed.
+    PQsetNoticeProcessor(
+        slot.conn, [](void*, const char*) {}, nullptr);
+  }
+  if (PQstatus(slot.conn) != CONNECTION_OK) {
+    std::string message = PQerrorMessage(slot.conn);
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    PQfinish(slot.conn);
+    slot.conn = nullptr;
+    // The connection string may hold a password: only libpq's message, never the string.
+    return UnavailableError("cannot connect to PostgreSQL: " + message +
+                                "; check the index connection settings and that the server runs",
+                            "index_unavailable");
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::unique_ptr<PgConn>> PgPool::Acquire() {
+  std::unique_lock lock(mu_);
+  if (!cv_.wait_for(lock, kAcquireTimeout, [&] { return !free_.empty(); })) {
+    return UnavailableError("every PostgreSQL connection of the pool stayed busy for " +
+                                std::to_string(kAcquireTimeout.count()) +
+                                " s; raise the pool size or check the database",
+                            "index_busy");
+  }
+  const size_t slot = free_.back();
+  free_.pop_back();
+  lock.unlock();
+  if (slots_[slot].conn == nullptr || PQstatus(slots_[slot].conn) != CONNECTION_OK) {
+    if (Status connected = Connect(slots_[slot]); !connected.ok()) {
+      Release(slot);
+      return connected;
+    }
+  }
+  return std::make_unique<PgConn>(this, slot);
+}
+
+void PgPool::Release(size_t slot) {
+  {
+    std::lock_guard lock(mu_);
+    free_.push_back(slot);
+  }
+  cv_.notify_one();
+}
+
+}  // namespace cardvault

@@ -1,0 +1,105 @@
+// PgPool: a fixed pool of PostgreSQL connections (libpq) with statements prepared once per
+// connection, and PgConn, one borrowed connection.
+#ifndef CARDVAULT_STORAGE_PG_POOL_H_
+#define CARDVAULT_STORAGE_PG_POOL_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/status.h"
+#include "core/status_or.h"
+
+struct pg_conn;
+struct pg_result;
+
+namespace cardvault {
+
+// One statement's result rows, as text (NULL is nullopt; bytea columns decoded by Bytes()).
+class PgRows {
+ public:
+  explicit PgRows(pg_result* result);
+  ~PgRows();
+  PgRows(PgRows&& other) noexcept;
+  PgRows& operator=(PgRows&&) = delete;
+
+  int size() const;
+  bool IsNull(int row, int col) const;
+  std::string Text(int row, int col) const;
+  int64_t Int(int row, int col) const;
+  Bytes Blob(int row, int col) const;  // a bytea column
+  int affected() const;                // rows changed by an INSERT/UPDATE/DELETE
+  pg_result* result_for_status() const { return result_; }
+
+ private:
+  pg_result* result_;
+};
+
+// A statement parameter: text, a 64-bit integer, bytes (bytea) or NULL.
+struct PgParam {
+  enum class Type { kNull, kText, kInt, kBytes } type = Type::kNull;
+  std::string text;
+  const Bytes* bytes = nullptr;
+  static PgParam Null() { return {}; }
+  static PgParam Of(std::string_view s) { return {Type::kText, std::string(s), nullptr}; }
+  static PgParam Of(int64_t v) { return {Type::kInt, std::to_string(v), nullptr}; }
+  static PgParam Of(const Bytes* b) { return b == nullptr ? Null() : PgParam{Type::kBytes, "", b}; }
+};
+
+class PgPool;
+
+// A connection borrowed from a PgPool, returned when destroyed. One thread at a time.
+class PgConn {
+ public:
+  PgConn(PgPool* pool, size_t slot) : pool_(pool), slot_(slot) {}
+  ~PgConn();
+  PgConn(const PgConn&) = delete;
+  PgConn& operator=(const PgConn&) = delete;
+
+  // Runs `sql` (prepared on this connection the first time it is seen) with `params`.
+  // Errors carry the SQLSTATE as the reason ("pg_" + code, e.g. "pg_40001").
+  StatusOr<PgRows> Run(std::string_view sql, const std::vector<PgParam>& params = {});
+  // Runs one or more statements without parameters (BEGIN, SAVEPOINT, DDL).
+  Status Exec(std::string_view sql);
+
+ private:
+  PgPool* pool_;
+  size_t slot_;
+};
+
+// Connections to one database, opened at Create. Thread-safe; Acquire waits for a free one.
+class PgPool {
+ public:
+  static StatusOr<std::unique_ptr<PgPool>> Create(const std::string& conninfo, size_t size);
+  ~PgPool();
+  // Borrows a connection, waiting at most 30 s for a free one (kUnavailable "index_busy");
+  // a broken one is reconnected first.
+  StatusOr<std::unique_ptr<PgConn>> Acquire();
+
+ private:
+  friend class PgConn;
+  struct Slot {
+    pg_conn* conn = nullptr;
+    std::unordered_map<std::string, std::string> prepared;  // SQL -> statement name
+  };
+  explicit PgPool(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+  Status Connect(Slot& slot);
+  void Release(size_t slot);
+
+  std::string conninfo_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Slot> slots_;
+  std::vector<size_t> free_;
+};
+
+}  // namespace cardvault
+
+#endif  // CARDVAULT_STORAGE_PG_POOL_H_

@@ -1,0 +1,43 @@
+// PgCluster: a throwaway PostgreSQL cluster for tests, on a Unix socket only (no TCP), in a
+// temporary directory removed with it.
+#ifndef CARDVAULT_TESTS_STORAGE_PG_CLUSTER_H_
+#define CARDVAULT_TESTS_STORAGE_PG_CLUSTER_H_
+
+#include <memory>
+#include <string>
+
+#include "core/status_or.h"
+
+namespace cardvault {
+
+class PgCluster {
+ public:
+  // initdb (trust, user "cv", C locale) and pg_ctl start, as the "postgres" user when run
+  // as root (PostgreSQL refuses root). kUnsupported with what to install when PostgreSQL is
+  // not installed; other errors carry the server's log.
+  static StatusOr<std::unique_ptr<PgCluster>> Start();
+  // Stops the server (immediate) and removes its directory.
+  ~PgCluster();
+
+  // A new, empty database.
+  Status CreateDatabase(const std::string& name);
+  // The libpq connection string of database `name`.
+  std::string ConnInfo(const std::string& name) const;
+
+ private:
+  PgCluster(std::string bin, std::string dir) : bin_(std::move(bin)), dir_(std::move(dir)) {}
+  std::string bin_;  // the PostgreSQL bin directory
+  std::string dir_;  // data/, the socket and log
+  bool started_ = false;
+};
+
+// The cluster of this test binary, started on first use and stopped when the tests end; or
+// nullptr with `why_not` set (the message a test skips with).
+PgCluster* SharedPgCluster(std::string* why_not);
+
+// A new database on the shared cluster (or the message to skip with, as an error).
+StatusOr<std::string> NewSharedDatabase();
+
+}  // namespace cardvault
+
+#endif  // CARDVAULT_TESTS_STORAGE_PG_CLUSTER_H_
