@@ -156,7 +156,8 @@ DoctorCheck CheckAgent(const DoctorState& state) {
 std::string ServerFix(const Status& s, const AgentConfig& config) {
   if (s.reason() == "tls_pin_mismatch") {
     return "the server's certificate changed or this is not your server: ask its admin for "
-           "the new fingerprint (`cardvault-server fingerprint`) and set server_fingerprint";
+           "the new fingerprint (`openssl x509 -in cert.pem -noout -fingerprint -sha256`) and "
+           "set server_fingerprint";
   }
   if (s.reason() == "tls_verification_failed" || s.reason() == "tls_ca_file") {
     return "check server_ca_file (" + config.server_ca_file + ") and the server's host name";
@@ -192,6 +193,7 @@ DoctorCheck CheckServer(Env& env, DoctorState& state) {
 
 DoctorCheck CheckToken(DoctorState& state) {
   const char* kName = "token accepted";
+  if (!state.config) return Skipped(kName, "no valid config");
   if (!state.server) return Skipped(kName, "the server is not reachable");
   StatusOr<std::string> user = state.server->WhoAmI();
   if (!user.ok()) {
@@ -219,6 +221,7 @@ std::optional<int64_t> ParseHttpDate(const std::string& text) {
 
 DoctorCheck CheckClock(Env& env, const DoctorState& state) {
   const char* kName = "clock";
+  if (!state.config) return Skipped(kName, "no valid config");
   if (!state.server_status.ok()) return Skipped(kName, "the server is not reachable");
   std::optional<int64_t> server_s = ParseHttpDate(state.server_date);
   if (!server_s) {
