@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <limits>
 #include <list>
 #include <mutex>
@@ -27,6 +28,16 @@
 
 namespace cardvault {
 namespace {
+
+// The current time as an HTTP Date (IMF-fixdate, RFC 9110).
+std::string HttpDateNow() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[64];
+  std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return text;
+}
 
 using Json = nlohmann::json;
 
@@ -764,6 +775,7 @@ void BlobServer::InstallRoutes() {
   };
 
   svr.Get("/v1/health", [](const Request&, Response& res) {
+    res.set_header("Date", HttpDateNow());  // clients compare clocks (`cardvault doctor`)
     res.set_content(JsonText({{"status", "ok"}}), "application/json");
   });
 

@@ -526,12 +526,13 @@ StatusOr<std::string> RemoteStore::WhoAmI() {
   }
 }
 
-Status RemoteStore::Health() {
+Status RemoteStore::Health(std::string* date) {
   std::lock_guard lock(mu_);
   if (pin_) pin_->mismatch = false;
   DropClosedConnection();
   httplib::Result result = client_->Get("/v1/health");
   if (!result) return TransportError(result, pin_ ? &pin_->mismatch : nullptr);
+  if (date != nullptr) *date = result->get_header_value("Date");
   if (result->status != 200) return FromHttpStatus(result->status, result->body);
   return Status::Ok();
 }

@@ -48,8 +48,9 @@ class RemoteStore final : public ObjectClient {
   StatusOr<ListPage> List(const ListOptions& options) override;
   StatusOr<std::string> WhoAmI() override;
 
-  // Health check without authentication.
-  Status Health();
+  // Health check without authentication. If `date` is given, it receives the answer's Date
+  // header (the server's clock, IMF-fixdate), empty when there is none.
+  Status Health(std::string* date = nullptr);
 
   // Internal: the pinned fingerprint, reachable from OpenSSL's verify callback.
   struct PinState;

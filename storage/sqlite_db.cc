@@ -13,7 +13,9 @@ namespace cardvault {
 
 StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, Options options) {
   sqlite3* raw = nullptr;
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
+  if (options.read_only) options.create = false;
+  int flags =
+      (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_FULLMUTEX;
   if (options.create) flags |= SQLITE_OPEN_CREATE;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   if (rc != SQLITE_OK) {
@@ -26,6 +28,7 @@ StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, Opti
   std::unique_ptr<SqliteDb> db(new SqliteDb(raw, path));
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);
+  if (options.read_only) return db;
   CV_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON"));
   if (options.wal) CV_RETURN_IF_ERROR(db->EnableWal(options.busy_timeout_ms));
   CV_RETURN_IF_ERROR(

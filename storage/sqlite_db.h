@@ -30,6 +30,9 @@ class SqliteDb {
     bool wal = true;               // journal_mode=WAL
     bool synchronous_full = true;  // FULL: a committed transaction survives power loss
     int busy_timeout_ms = 5000;    // wait this long for another connection's lock
+    // Read only (SQLITE_OPEN_READONLY): nothing is created, changed or set up (no journal mode
+    // or synchronous pragma); `create` and `wal` are ignored.
+    bool read_only = false;
   };
 
   // Opens (and by default creates) the database at `path`, enables foreign keys, sets the

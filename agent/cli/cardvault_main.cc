@@ -5,6 +5,7 @@
 
 #include "agent/cli/card_commands.h"
 #include "agent/cli/cli_errors.h"
+#include "agent/cli/doctor_commands.h"
 #include "agent/cli/file_commands.h"
 #include "agent/cli/recipients_commands.h"
 #include "agent/cli/restore_commands.h"
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   cardvault::AddCardCommands(app, exit_code);
   cardvault::AddRecipientsCommands(app, config_flag, exit_code);
   cardvault::AddRestoreCommands(app, config_flag, exit_code);
+  cardvault::AddDoctorCommand(app, config_flag, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
