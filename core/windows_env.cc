@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/env.h"
+#include "core/windows_util.h"
 
 namespace cardvault {
 namespace {
@@ -34,44 +35,8 @@ constexpr uint32_t kModeSymlink = 0120000;
 // FILETIME counts 100 ns ticks since 1601-01-01; this many separate it from the Unix epoch.
 constexpr int64_t kUnixEpochTicks = 116444736000000000;
 
-std::string WindowsErrorText(DWORD err) {
-  char* text = nullptr;
-  const DWORD n = ::FormatMessageA(
-      FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
-      nullptr, err, 0, reinterpret_cast<char*>(&text), 0, nullptr);
-  std::string out = n > 0 && text != nullptr ? std::string(text, n) : std::string();
-  if (text != nullptr) ::LocalFree(text);
-  while (!out.empty() &&
-         (out.back() == '\n' || out.back() == '\r' || out.back() == ' ' || out.back() == '.')) {
-    out.pop_back();
-  }
-  return out + " (Windows error " + std::to_string(err) + ")";
-}
-
-// The Status for the Win32 error `err` of `operation` on `what`, as ErrnoToStatus does for errno.
-Status WindowsErrorToStatus(DWORD err, std::string_view operation, std::string_view what) {
-  std::string message =
-      std::string(operation) + " " + std::string(what) + ": " + WindowsErrorText(err);
-  switch (err) {
-    case ERROR_DISK_FULL:
-    case ERROR_HANDLE_DISK_FULL:
-      return ResourceExhaustedError(std::move(message), "disk_full");
-    case ERROR_FILE_NOT_FOUND:
-    case ERROR_PATH_NOT_FOUND:
-      return NotFoundError(std::move(message));
-    case ERROR_ACCESS_DENIED:
-    case ERROR_SHARING_VIOLATION:
-      return PermissionDeniedError(std::move(message));
-    case ERROR_ALREADY_EXISTS:
-    case ERROR_FILE_EXISTS:
-      return AlreadyExistsError(std::move(message));
-    default:
-      return IoError(std::move(message));
-  }
-}
-
 Status LastError(std::string_view operation, std::string_view what) {
-  return WindowsErrorToStatus(::GetLastError(), operation, what);
+  return LastWindowsError(operation, what);
 }
 
 Status UnsafePath(const std::string& shown) {
@@ -79,18 +44,7 @@ Status UnsafePath(const std::string& shown) {
       "refusing to go through the reparse point (link or junction) " + shown, "unsafe_path");
 }
 
-// UTF-8 `path` as UTF-16, with '/' turned into '\'.
-StatusOr<std::wstring> Wide(const std::string& path) {
-  if (path.empty()) return std::wstring();
-  const int n = ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path.data(),
-                                      static_cast<int>(path.size()), nullptr, 0);
-  if (n <= 0) return InvalidArgumentError("the path is not valid UTF-8: " + path);
-  std::wstring out(static_cast<size_t>(n), L'\0');
-  ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path.data(), static_cast<int>(path.size()),
-                        out.data(), n);
-  std::replace(out.begin(), out.end(), L'/', L'\\');
-  return out;
-}
+StatusOr<std::wstring> Wide(const std::string& path) { return WidePath(path); }
 
 int64_t FileTimeToUnixNanos(const FILETIME& t) {
   const int64_t ticks = static_cast<int64_t>((uint64_t{t.dwHighDateTime} << 32) | t.dwLowDateTime);
@@ -106,35 +60,7 @@ FILETIME UnixNanosToFileTime(int64_t ns) {
   return t;
 }
 
-// An owned HANDLE, closed by the destructor.
-class Handle {
- public:
-  explicit Handle(HANDLE h = INVALID_HANDLE_VALUE) : h_(h) {}
-  Handle(Handle&& other) noexcept : h_(std::exchange(other.h_, INVALID_HANDLE_VALUE)) {}
-  Handle& operator=(Handle&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      h_ = std::exchange(other.h_, INVALID_HANDLE_VALUE);
-    }
-    return *this;
-  }
-  ~Handle() { Reset(); }
-  HANDLE get() const { return h_; }
-  bool valid() const { return h_ != INVALID_HANDLE_VALUE; }
-  // Closes now; false (GetLastError set) when CloseHandle failed.
-  bool Close() {
-    const bool ok = !valid() || ::CloseHandle(h_) != 0;
-    h_ = INVALID_HANDLE_VALUE;
-    return ok;
-  }
-
- private:
-  void Reset() {
-    if (valid()) ::CloseHandle(h_);
-    h_ = INVALID_HANDLE_VALUE;
-  }
-  HANDLE h_;
-};
+using Handle = WinHandle;
 
 // Opens `path` itself: a reparse point there is opened, not followed. Directories too.
 StatusOr<Handle> OpenNoFollow(const std::string& path, DWORD access, DWORD share, DWORD disposition,

@@ -1,7 +1,7 @@
-// IgnoreRules implementation over fnmatch(3).
+// IgnoreRules implementation over GlobMatch (fnmatch(3) syntax, on every platform).
 #include "agent/watch/ignore_rules.h"
 
-#include <fnmatch.h>
+#include "core/glob_match.h"
 
 namespace cardvault {
 
@@ -32,7 +32,7 @@ bool IgnoreRules::IsIgnored(std::string_view relative_path) const {
     for (const std::string& g : globs_) {
       bool has_slash = g.find('/') != std::string::npos;
       const std::string& subject = has_slash ? path : base;
-      if (fnmatch(g.c_str(), subject.c_str(), has_slash ? FNM_PATHNAME : 0) == 0) return true;
+      if (GlobMatch(g, subject, /*pathname=*/has_slash)) return true;
     }
     if (slash == std::string::npos) break;
     path.resize(slash);

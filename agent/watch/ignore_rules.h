@@ -9,9 +9,9 @@
 
 namespace cardvault {
 
-// Globs use fnmatch(3) syntax. A glob without '/' matches a file or directory's base name
-// at any depth; a glob with '/' matches the whole relative path. Everything under an
-// ignored directory is ignored too.
+// Globs use fnmatch(3) syntax (GlobMatch, core/glob_match.h). A glob without '/' matches a file or
+// directory's base name at any depth; a glob with '/' matches the whole relative path. Everything
+// under an ignored directory is ignored too.
 class IgnoreRules {
  public:
   // The defaults: "*.swp", "*~", "~$*", ".#*", "*.part", "*.tmp", ".DS_Store", and the
