@@ -31,8 +31,9 @@ class PinSource {
   virtual ~PinSource() = default;
   virtual StatusOr<SecretData> GetPin(const PinRequest& request) = 0;
 
-  // Reads the first line of `path` (trailing "\n" or "\r\n" removed). The file MUST NOT be
-  // accessible to group or others (kPermissionDenied "pin_file_insecure").
+  // Reads the first line of `path` (trailing "\n" or "\r\n" removed). On POSIX the file MUST
+  // NOT be accessible to group or others (kPermissionDenied "pin_file_insecure"); Windows keeps
+  // access in ACLs, which this does not check.
   static std::unique_ptr<PinSource> FromFile(std::string path);
   // Reads `fd` up to the first newline or end of file. Does not close `fd`, which the
   // caller owns and which must outlive the source.
