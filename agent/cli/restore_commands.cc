@@ -1,9 +1,6 @@
 // restore, ls, versions and adopt: rebuild or browse the vault from the server and the card.
 #include "agent/cli/restore_commands.h"
 
-#include <time.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -11,14 +8,15 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "agent/sync/agent_context.h"
-#include "agent/cli/card_commands.h"
 #include "agent/card/card_identity_set.h"
+#include "agent/cli/card_commands.h"
 #include "agent/cli/cli_errors.h"
 #include "agent/restore/restorer.h"
+#include "agent/sync/agent_context.h"
 #include "api/retrying_object_client.h"
 #include "core/card/card_stanza.h"
 #include "core/pkcs11/card_token.h"
+#include "core/platform.h"
 #include "core/x25519_recipient.h"
 
 namespace cardvault {
@@ -175,9 +173,8 @@ StatusOr<std::unique_ptr<Session>> OpenSession(Env& env, const RemoteArgs& a,
 }
 
 std::string FormatTime(int64_t ns) {
-  time_t secs = static_cast<time_t>(ns / 1'000'000'000);
-  struct tm tm_buf;
-  ::localtime_r(&secs, &tm_buf);
+  std::tm tm_buf = {};
+  LocalCalendarTime(ns / 1'000'000'000, &tm_buf);
   char out[32];
   std::strftime(out, sizeof out, "%Y-%m-%d %H:%M:%S", &tm_buf);
   return out;
@@ -398,7 +395,7 @@ int RunRestore(const RestoreArgs& ra, const std::string& config_flag) {
   StatusOr<RestoreOptions> options = MakeRestoreOptions(ra);
   if (!options.ok()) return ReportError(options.status());
   const int64_t start = env.MonotonicNanos();
-  const bool tty = !ra.json && ::isatty(2);
+  const bool tty = !ra.json && StderrIsTerminal();
   if (tty) std::cerr << "cardvault: listing the vault and decrypting its names..." << std::endl;
   auto session = OpenSession(env, ra.remote, config_flag);
   if (!session.ok()) return ReportError(session.status());
