@@ -9,7 +9,7 @@
 
 namespace cardvault {
 
-Daemon::Daemon(AgentContext* ctx, std::unique_ptr<InotifyWatcher> watcher)
+Daemon::Daemon(AgentContext* ctx, std::unique_ptr<Watcher> watcher)
     : ctx_(ctx),
       watcher_(std::move(watcher)),
       settle_(Env::Default(), ctx->config.vault_dir,
@@ -18,8 +18,8 @@ Daemon::Daemon(AgentContext* ctx, std::unique_ptr<InotifyWatcher> watcher)
 Daemon::~Daemon() { control_.reset(); }
 
 StatusOr<std::unique_ptr<Daemon>> Daemon::New(AgentContext* ctx, DaemonOptions options) {
-  CV_ASSIGN_OR_RETURN(auto watcher,
-                      InotifyWatcher::New(ctx->config.vault_dir, IgnoreRules(ctx->config.ignore)));
+  CV_ASSIGN_OR_RETURN(std::unique_ptr<Watcher> watcher,
+                      NewPlatformWatcher(ctx->config.vault_dir, IgnoreRules(ctx->config.ignore)));
   std::unique_ptr<Daemon> d(new Daemon(ctx, std::move(watcher)));
   const std::string socket =
       options.control_socket.empty() ? DefaultControlSocketPath() : options.control_socket;

@@ -9,10 +9,10 @@
 #include <mutex>
 #include <string>
 
-#include "agent/sync/agent_context.h"
 #include "agent/control/control_server.h"
-#include "agent/watch/inotify_watcher.h"
+#include "agent/sync/agent_context.h"
 #include "agent/watch/settle_tracker.h"
+#include "agent/watch/watcher.h"
 
 namespace cardvault {
 
@@ -35,7 +35,7 @@ class Daemon {
   void Stop();
 
  private:
-  Daemon(AgentContext* ctx, std::unique_ptr<InotifyWatcher> watcher);
+  Daemon(AgentContext* ctx, std::unique_ptr<Watcher> watcher);
   StatusOr<std::string> HandleControl(const std::string& cmd);
   void PublishEvent(const SyncEvent& e);
   void UpdateSnapshot();
@@ -44,7 +44,7 @@ class Daemon {
   bool ProbeIfUnreachable(int64_t now, int64_t& next_probe);
 
   AgentContext* ctx_;
-  std::unique_ptr<InotifyWatcher> watcher_;
+  std::unique_ptr<Watcher> watcher_;  // the platform's (NewPlatformWatcher)
   std::unique_ptr<ControlServer> control_;
   SettleTracker settle_;
   std::atomic<bool> stop_{false};

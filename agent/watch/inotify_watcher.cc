@@ -154,4 +154,10 @@ StatusOr<std::vector<WatchEvent>> InotifyWatcher::Poll(int timeout_ms) {
   return out;
 }
 
+StatusOr<std::unique_ptr<Watcher>> NewPlatformWatcher(const std::string& root, IgnoreRules rules) {
+  CV_ASSIGN_OR_RETURN(std::unique_ptr<InotifyWatcher> w,
+                      InotifyWatcher::New(root, std::move(rules)));
+  return std::unique_ptr<Watcher>(std::move(w));
+}
+
 }  // namespace cardvault

@@ -1,55 +1,43 @@
-// ScanTree implementation over opendir/readdir and lstat.
+// ScanTree implementation over ListDirectory and Env::Stat (which does not follow links),
+// the same on every platform.
 #include "agent/watch/tree_scanner.h"
 
-#include <dirent.h>
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cerrno>
+
+#include "agent/watch/dir_listing.h"
 
 namespace cardvault {
 namespace {
 
-void Walk(const std::string& root, const std::string& rel, const IgnoreRules& rules,
+void Walk(Env& env, const std::string& root, const std::string& rel, const IgnoreRules& rules,
           ScanResult& out) {
-  std::string dir = rel.empty() ? root : root + "/" + rel;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return;
+  StatusOr<std::vector<std::string>> names = ListDirectory(rel.empty() ? root : root + "/" + rel);
+  if (!names.ok()) return;
   std::vector<std::string> subdirs;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
+  for (const std::string& name : *names) {
     std::string child = rel.empty() ? name : rel + "/" + name;
     if (rules.IsIgnored(child)) continue;
-    struct stat st;
-    if (::lstat((root + "/" + child).c_str(), &st) != 0) continue;  // vanished meanwhile
-    if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
-      ScannedFile f;
-      f.relative_path = child;
-      f.info.size = static_cast<uint64_t>(st.st_size);
-      f.info.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
-      f.info.mode = st.st_mode;
-      f.info.inode = st.st_ino;
-      f.info.is_regular = S_ISREG(st.st_mode);
-      f.info.is_directory = S_ISDIR(st.st_mode);
-      if (f.info.is_directory) subdirs.push_back(child);
-      (f.info.is_directory ? out.directories : out.files).push_back(std::move(f));
+    StatusOr<FileInfo> info = env.Stat(root + "/" + child);
+    if (!info.ok()) continue;  // vanished meanwhile
+    if (info->is_directory || info->is_regular) {
+      if (info->is_directory) subdirs.push_back(child);
+      (info->is_directory ? out.directories : out.files).push_back({std::move(child), *info});
     } else {
-      out.skipped.push_back(child);
+      out.skipped.push_back(std::move(child));
     }
   }
-  ::closedir(d);
-  for (const std::string& s : subdirs) Walk(root, s, rules, out);
+  for (const std::string& s : subdirs) Walk(env, root, s, rules, out);
 }
 
 }  // namespace
 
 StatusOr<ScanResult> ScanTree(const std::string& root, const IgnoreRules& rules) {
-  struct stat st;
-  if (::stat(root.c_str(), &st) != 0) return ErrnoToStatus(errno, "scan", root);
-  if (!S_ISDIR(st.st_mode)) return FailedPreconditionError(root + " is not a directory");
+  Env& env = *Env::Default();
+  StatusOr<FileInfo> top = env.Stat(root + "/.");  // "/." follows a root that is a link
+  if (!top.ok()) return top.status();
+  if (!top->is_directory) return FailedPreconditionError(root + " is not a directory");
   ScanResult out;
-  Walk(root, "", rules, out);
+  Walk(env, root, "", rules, out);
   auto by_path = [](const ScannedFile& a, const ScannedFile& b) {
     return a.relative_path < b.relative_path;
   };

@@ -1,11 +1,14 @@
-// Watcher: reports changes under the watched folder. One interface so that a Windows
-// backend (ReadDirectoryChangesW) can sit beside the inotify one.
+// Watcher: reports changes under the watched folder. One interface over the platform's
+// backend (InotifyWatcher on Linux, WindowsWatcher on Windows); NewPlatformWatcher makes
+// the one the build has.
 #ifndef CARDVAULT_AGENT_WATCH_WATCHER_H_
 #define CARDVAULT_AGENT_WATCH_WATCHER_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "agent/watch/ignore_rules.h"
 #include "core/status_or.h"
 
 namespace cardvault {
@@ -37,6 +40,10 @@ class Watcher {
   // Makes a waiting Poll return at once. Thread-safe and async-signal-safe.
   virtual void Wake() = 0;
 };
+
+// The build's watcher on `root` (the backend is picked by CMake: inotify_watcher.cc or
+// windows_watcher.cc defines this), with its default options.
+StatusOr<std::unique_ptr<Watcher>> NewPlatformWatcher(const std::string& root, IgnoreRules rules);
 
 }  // namespace cardvault
 

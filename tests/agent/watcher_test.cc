@@ -1,8 +1,11 @@
-// Tests for the watching pieces on a real directory: ignore rules, tree scan, the inotify
-// watcher (nested new directories, renames, deletions, ignored names) and settling.
+// Tests for the watching pieces on a real directory, the same on every platform: ignore
+// rules, tree scan, the platform's watcher through the Watcher interface (NewPlatformWatcher:
+// nested new directories, renames, moves in and out, files held open, deletions, ignored
+// names) and settling. What only one backend does: inotify_watcher_test.cc,
+// windows_watcher_test.cc.
+#include "agent/watch/watcher.h"
+
 #include <gtest/gtest.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -11,9 +14,9 @@
 #include <thread>
 
 #include "agent/watch/ignore_rules.h"
-#include "agent/watch/inotify_watcher.h"
 #include "agent/watch/settle_tracker.h"
 #include "agent/watch/tree_scanner.h"
+#include "tests/agent/watch_test_util.h"
 
 namespace cardvault {
 namespace {
@@ -57,60 +60,32 @@ TEST(IgnoreRulesTest, EditorsTemporaryFilesAreIgnored) {
   }
 }
 
-class WatchDirTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/cv-watch-test-XXXXXX";
-    root_ = ::mkdtemp(tmpl);
-  }
-  void TearDown() override { fs::remove_all(root_); }
-  void Write(const std::string& rel, const std::string& content) {
-    fs::create_directories(fs::path(root_ + "/" + rel).parent_path());
-    std::ofstream(root_ + "/" + rel) << content;
-  }
-  std::string root_;
-};
-
-TEST_F(WatchDirTest, ScanListsRegularFilesAndSkipsLinksAndSpecials) {
+TEST_F(WatchDirTest, ScanListsFilesAndDirectoriesSkippingIgnoredNames) {
   Write("a.txt", "a");
   Write("d/e/b.txt", "bb");
   Write("d/c.swp", "ignored");
-  fs::create_symlink(root_ + "/a.txt", root_ + "/link");
-  ASSERT_EQ(::mkfifo((root_ + "/d/fifo").c_str(), 0600), 0);
   auto r = ScanTree(root_, IgnoreRules());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(r->files.size(), 2u);
   EXPECT_EQ(r->files[0].relative_path, "a.txt");
   EXPECT_EQ(r->files[1].relative_path, "d/e/b.txt");
   EXPECT_EQ(r->files[1].info.size, 2u);
-  EXPECT_EQ(r->skipped, (std::vector<std::string>{"d/fifo", "link"}));
+  EXPECT_TRUE(r->skipped.empty());
   ASSERT_EQ(r->directories.size(), 2u) << "the root is not listed";
   EXPECT_EQ(r->directories[0].relative_path, "d");
   EXPECT_EQ(r->directories[1].relative_path, "d/e");
   EXPECT_TRUE(r->directories[1].info.is_directory);
+  // What the scan reports is what Env::Stat says, so a rescan never sees a change that is not.
+  auto stat = Env::Default()->Stat(root_ + "/d/e/b.txt");
+  ASSERT_TRUE(stat.ok());
+  EXPECT_EQ(r->files[1].info.mtime_ns, stat->mtime_ns);
+  EXPECT_EQ(r->files[1].info.inode, stat->inode);
+  EXPECT_EQ(r->files[1].info.mode, stat->mode);
   EXPECT_EQ(ScanTree(root_ + "/missing", IgnoreRules()).status().code(), StatusCode::kNotFound);
 }
 
-// Polls until `want` holds for the events gathered so far, or 3 s pass.
-std::vector<WatchEvent> PollUntil(Watcher& w,
-                                  const std::function<bool(const std::vector<WatchEvent>&)>& want) {
-  std::vector<WatchEvent> all;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  while (!want(all) && std::chrono::steady_clock::now() < deadline) {
-    auto ev = w.Poll(100);
-    EXPECT_TRUE(ev.ok());
-    if (ev.ok()) all.insert(all.end(), ev->begin(), ev->end());
-  }
-  return all;
-}
-
-bool Has(const std::vector<WatchEvent>& ev, Kind kind, const std::string& path) {
-  return std::any_of(ev.begin(), ev.end(),
-                     [&](const WatchEvent& e) { return e.kind == kind && e.path == path; });
-}
-
 TEST_F(WatchDirTest, ReportsWritesCloseAndRemoval) {
-  auto w = InotifyWatcher::New(root_, IgnoreRules()).value();
+  auto w = NewPlatformWatcher(root_, IgnoreRules()).value();
   Write("f.txt", "hello");
   auto ev = PollUntil(*w, [](auto& e) { return Has(e, Kind::kClosed, "f.txt"); });
   EXPECT_TRUE(Has(ev, Kind::kModified, "f.txt"));
@@ -121,7 +96,7 @@ TEST_F(WatchDirTest, ReportsWritesCloseAndRemoval) {
 }
 
 TEST_F(WatchDirTest, NewNestedDirectoriesAreWatchedWithTheirContent) {
-  auto w = InotifyWatcher::New(root_, IgnoreRules()).value();
+  auto w = NewPlatformWatcher(root_, IgnoreRules()).value();
   // Created in one go: the inner files may exist before the watcher adds its watches.
   Write("n1/n2/n3/deep.txt", "x");
   auto ev = PollUntil(*w, [](auto& e) {
@@ -134,41 +109,80 @@ TEST_F(WatchDirTest, NewNestedDirectoriesAreWatchedWithTheirContent) {
   Write("n1/n2/n3/later.txt", "y");
   ev = PollUntil(*w, [](auto& e) { return Has(e, Kind::kClosed, "n1/n2/n3/later.txt"); });
   EXPECT_TRUE(Has(ev, Kind::kClosed, "n1/n2/n3/later.txt"));
-  EXPECT_EQ(w->watch_count(), 4u);
 }
 
-// New directories are reported themselves (an empty one too), and so is a new mode.
-TEST_F(WatchDirTest, DirectoriesAppearAndTheirModeChangesAreReported) {
-  auto w = InotifyWatcher::New(root_, IgnoreRules()).value();
+// New directories are reported themselves (an empty one too).
+TEST_F(WatchDirTest, NewDirectoriesAreReported) {
+  auto w = NewPlatformWatcher(root_, IgnoreRules()).value();
   fs::create_directories(root_ + "/p/q");
   auto ev = PollUntil(*w, [](auto& e) { return Has(e, Kind::kAppeared, "p/q"); });
   EXPECT_TRUE(Has(ev, Kind::kAppeared, "p"));
   EXPECT_TRUE(Has(ev, Kind::kAppeared, "p/q"));
   for (const WatchEvent& e : ev) EXPECT_EQ(e.is_directory, e.path == "p" || e.path == "p/q");
-  ::chmod((root_ + "/p/q").c_str(), 0750);
-  ev = PollUntil(*w, [](auto& e) { return Has(e, Kind::kAppeared, "p/q"); });
-  EXPECT_TRUE(Has(ev, Kind::kAppeared, "p/q"));
 }
 
 TEST_F(WatchDirTest, RenamesAndDirectoryMoves) {
   Write("d/a.txt", "a");
-  auto w = InotifyWatcher::New(root_, IgnoreRules()).value();
+  auto w = NewPlatformWatcher(root_, IgnoreRules()).value();
   fs::rename(root_ + "/d/a.txt", root_ + "/d/b.txt");
   auto ev = PollUntil(*w, [](auto& e) { return Has(e, Kind::kAppeared, "d/b.txt"); });
   EXPECT_TRUE(Has(ev, Kind::kRemoved, "d/a.txt"));
   EXPECT_TRUE(Has(ev, Kind::kAppeared, "d/b.txt"));
   fs::rename(root_ + "/d", root_ + "/e");
   ev = PollUntil(*w, [](auto& e) { return Has(e, Kind::kAppeared, "e/b.txt"); });
-  EXPECT_TRUE(Has(ev, Kind::kRemoved, "d"));
+  EXPECT_TRUE(HasDirectory(ev, Kind::kRemoved, "d"));
+  EXPECT_TRUE(HasDirectory(ev, Kind::kAppeared, "e"));
   EXPECT_TRUE(Has(ev, Kind::kAppeared, "e/b.txt"));
   // The moved directory's watch now reports under its new name.
+  if (RunningUnderWine()) {
+    GTEST_SKIP() << "Wine 8 reports changes inside a directory renamed under the watch by its "
+                    "old name (d/c.txt); Windows by its new one (docs/windows.md)";
+  }
   Write("e/c.txt", "c");
   ev = PollUntil(*w, [](auto& e) { return Has(e, Kind::kClosed, "e/c.txt"); });
   EXPECT_TRUE(Has(ev, Kind::kClosed, "e/c.txt"));
 }
 
+// A directory moved in from outside brings its content (reported, though nothing was
+// written under the watch); one moved out is removed as a directory, whatever it held.
+TEST_F(WatchDirTest, DirectoriesMovedInAndOut) {
+  const std::string outside = NewTempDir("cv-watch-outside");
+  fs::create_directories(outside + "/in/sub");
+  std::ofstream(outside + "/in/sub/x.txt") << "x";
+  Write("out/y.txt", "y");
+  auto w = NewPlatformWatcher(root_, IgnoreRules()).value();
+  fs::rename(outside + "/in", root_ + "/in");
+  auto ev = PollUntil(*w, [](auto& e) { return Has(e, Kind::kAppeared, "in/sub/x.txt"); });
+  EXPECT_TRUE(HasDirectory(ev, Kind::kAppeared, "in"));
+  EXPECT_TRUE(HasDirectory(ev, Kind::kAppeared, "in/sub"));
+  EXPECT_TRUE(Has(ev, Kind::kAppeared, "in/sub/x.txt"));
+  fs::rename(root_ + "/out", outside + "/out");
+  ev = PollUntil(*w, [](auto& e) { return Has(e, Kind::kRemoved, "out"); });
+  EXPECT_TRUE(HasDirectory(ev, Kind::kRemoved, "out")) << "so everything under it is gone too";
+  // A directory deleted with its content is also removed as a directory.
+  fs::remove_all(root_ + "/in");
+  ev = PollUntil(*w, [](auto& e) { return Has(e, Kind::kRemoved, "in"); });
+  EXPECT_TRUE(HasDirectory(ev, Kind::kRemoved, "in"));
+  fs::remove_all(outside);
+}
+
+// A file is not reported closed while a writer holds it open, however long it stays quiet.
+TEST_F(WatchDirTest, AFileHeldOpenIsClosedOnlyWhenItsWriterCloses) {
+  auto w = NewPlatformWatcher(root_, IgnoreRules()).value();
+  std::ofstream out(root_ + "/big.bin", std::ios::binary);
+  out << std::string(4096, 'x') << std::flush;
+  auto ev = PollUntil(*w, [](auto& e) { return Has(e, Kind::kModified, "big.bin"); });
+  EXPECT_TRUE(Has(ev, Kind::kModified, "big.bin"));
+  ev = PollFor(*w, std::chrono::milliseconds(700));
+  EXPECT_FALSE(Has(ev, Kind::kClosed, "big.bin")) << "still open for writing";
+  out << "more" << std::flush;
+  out.close();
+  ev = PollUntil(*w, [](auto& e) { return Has(e, Kind::kClosed, "big.bin"); });
+  EXPECT_TRUE(Has(ev, Kind::kClosed, "big.bin"));
+}
+
 TEST_F(WatchDirTest, IgnoredNamesAreNotReportedAndWakeReturns) {
-  auto w = InotifyWatcher::New(root_, IgnoreRules()).value();
+  auto w = NewPlatformWatcher(root_, IgnoreRules()).value();
   Write("x.swp", "swap");
   Write("real.txt", "r");
   auto ev = PollUntil(*w, [](auto& e) { return Has(e, Kind::kClosed, "real.txt"); });
@@ -185,7 +199,7 @@ TEST_F(WatchDirTest, IgnoredNamesAreNotReportedAndWakeReturns) {
 }
 
 TEST_F(WatchDirTest, MissingRootIsAnError) {
-  EXPECT_EQ(InotifyWatcher::New(root_ + "/nope", IgnoreRules()).status().code(),
+  EXPECT_EQ(NewPlatformWatcher(root_ + "/nope", IgnoreRules()).status().code(),
             StatusCode::kNotFound);
 }
 

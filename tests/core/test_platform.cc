@@ -1,5 +1,12 @@
 // The platform facts of test_platform.h: the one place the core tests tell Windows apart.
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#define NOMINMAX
+#include <windows.h>
+#endif
+// clang-format off: after windows.h
 #include "tests/core/test_platform.h"
+// clang-format on
 
 #include <filesystem>
 #include <random>
@@ -21,9 +28,15 @@ std::string NewTempDir(const std::string& prefix) {
 }
 
 #ifdef _WIN32
+bool RunningUnderWine() {
+  // Wine's ntdll exports wine_get_version; Windows' does not.
+  const HMODULE ntdll = ::GetModuleHandleW(L"ntdll.dll");
+  return ntdll != nullptr && ::GetProcAddress(ntdll, "wine_get_version") != nullptr;
+}
 bool KeepsPosixModes() { return false; }
 int64_t FileTimeResolutionNs() { return 100; }
 #else
+bool RunningUnderWine() { return false; }
 bool KeepsPosixModes() { return true; }
 int64_t FileTimeResolutionNs() { return 1; }
 #endif

@@ -15,6 +15,10 @@ std::string NewTempDir(const std::string& prefix);
 // Whether Env keeps POSIX permission bits (false on Windows: docs/windows.md).
 bool KeepsPosixModes();
 
+// Whether this Windows program runs under Wine (false on Linux and on real Windows), for
+// the few Wine bugs a test must step around, saying so.
+bool RunningUnderWine();
+
 // The resolution of file times: 1 ns on Linux, 100 ns on Windows (FILETIME).
 int64_t FileTimeResolutionNs();
 
