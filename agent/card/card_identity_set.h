@@ -5,12 +5,14 @@
 #include <memory>
 #include <vector>
 
-#include "core/pkcs11/pkcs11_identity.h"
+#include "core/card/card_backend.h"
+#include "core/card/card_identity.h"
 
 namespace cardvault {
 
-// One Pkcs11Identity per card key id (a blob may be wrapped to a main and a backup card),
-// sharing the module, token and key selectors and the PIN source of `base`.
+// One CardIdentity per card key id (a blob may be wrapped to a main and a backup card),
+// opened through one CardBackend with the card and key selectors and the PIN source of
+// `base`.
 //
 // Unwrap asks them in order. A key whose card is not inserted (wrong_card,
 // no_key_on_card, card_absent) or that has no stanza (no_matching_stanza) passes to the
@@ -20,8 +22,10 @@ namespace cardvault {
 // class error is returned (it names the cards seen). Not thread-safe.
 class CardIdentitySet : public Identity {
  public:
-  // `key_ids` MUST be non-empty, 8 bytes each. Touches no card.
-  static StatusOr<std::unique_ptr<CardIdentitySet>> New(const Pkcs11IdentityOptions& base,
+  // `key_ids` MUST be non-empty, 8 bytes each; base.key_id is ignored. Touches no card (the
+  // backend's OpenIdentity with a key id). Keeps `backend` for as long as the set lives.
+  static StatusOr<std::unique_ptr<CardIdentitySet>> New(std::shared_ptr<CardBackend> backend,
+                                                        const CardIdentityRequest& base,
                                                         const std::vector<Bytes>& key_ids);
 
   StatusOr<SecretData> Unwrap(std::span<const Stanza> stanzas) override;
@@ -31,7 +35,8 @@ class CardIdentitySet : public Identity {
 
  private:
   CardIdentitySet() = default;
-  std::vector<std::unique_ptr<Pkcs11Identity>> identities_;
+  std::shared_ptr<CardBackend> backend_;
+  std::vector<std::unique_ptr<CardIdentity>> identities_;
 };
 
 }  // namespace cardvault

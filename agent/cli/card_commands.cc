@@ -1,20 +1,16 @@
-// `cardvault card list` (what the PKCS#11 module sees, no PIN) and `cardvault card init`
-// (creates a key pair on the card, only when asked).
+// `cardvault card list` (what the card backend sees, no PIN) and `cardvault card init`
+// (creates a key pair on the card, only when asked); through CardBackend only.
 #include "agent/cli/card_commands.h"
 
 #include <cstdlib>
 #include <iostream>
 #include <utility>
 
+#include "agent/card/card_backends.h"
 #include "agent/card/pinentry_pin_source.h"
 #include "agent/cli/cli_errors.h"
+#include "core/card/card_reasons.h"
 #include "core/card/card_recipient.h"
-#include "core/pkcs11/card_key.h"
-#include "core/pkcs11/card_key_generator.h"
-#include "core/pkcs11/card_slot.h"
-#include "core/pkcs11/card_token.h"
-#include "core/pkcs11/pkcs11_session.h"
-#include "core/pkcs11/pkcs11_status.h"
 
 namespace cardvault {
 namespace {
@@ -31,16 +27,9 @@ std::string RecipientOf(const CardPublicKey& key) {
   return recipient.ok() ? (*recipient)->ToString() : std::string();
 }
 
-// What the private key may do, or that the card hides it until login.
-std::string Usages(const CardKey& key) {
-  if (!key.private_visible) return "private key shown only after PIN login";
-  return std::string("private key \"") + key.private_label + "\": decrypt " +
-         YesNo(key.can_decrypt) + ", derive " + YesNo(key.can_derive) + ", sign " +
-         YesNo(key.can_sign) + (key.Usable() ? "" : " (cardvault cannot unwrap with it)");
-}
-
-void PrintKey(const CardKey& key) {
-  std::cout << "    key \"" << key.label << "\" CKA_ID " << HexEncode(key.id);
+void PrintKey(const CardKeyInfo& key) {
+  std::cout << "    key \"" << key.label << "\"";
+  if (!key.backend_id.empty()) std::cout << " CKA_ID " << HexEncode(key.backend_id);
   if (!key.public_key.has_value()) {
     std::cout << " unsupported: " << key.unsupported.message() << "\n";
     return;
@@ -48,77 +37,63 @@ void PrintKey(const CardKey& key) {
   std::cout << " " << KeyTypeName(*key.public_key) << " key id "
             << HexEncode(key.public_key->key_id())
             << (key.from_certificate ? " (from certificate)" : "") << "\n";
-  if (!key.certificate_label.empty() && !key.from_certificate) {
-    std::cout << "      certificate \"" << key.certificate_label << "\"\n";
-  }
-  std::cout << "      " << Usages(key) << "\n"
-            << "      recipient " << RecipientOf(*key.public_key) << "\n";
+  for (const std::string& line : key.details) std::cout << "      " << line << "\n";
+  std::cout << "      recipient " << RecipientOf(*key.public_key) << "\n";
 }
 
-// Prints one token's state and keys (public objects only: no login).
-void PrintToken(const std::shared_ptr<Pkcs11Module>& module, const CardToken& token) {
-  if (!token.initialized()) {
+void PrintPin(const CardPinState& pin) {
+  if (!pin.known) return;
+  std::cout << "    PIN: initialized " << YesNo(pin.initialized) << ", count low "
+            << YesNo(pin.count_low) << ", final try " << YesNo(pin.final_try) << ", locked "
+            << YesNo(pin.locked) << ", PIN pad " << YesNo(pin.pin_pad) << "\n";
+}
+
+// Prints one card's state and keys (what it shows without a PIN).
+void PrintCard(const CardInfo& card) {
+  if (!card.status.ok()) {
+    std::cout << "  token: unreadable (" << card.status.message() << ")\n";
+    return;
+  }
+  if (!card.initialized) {
     std::cout << "  token: not initialized\n";
     return;
   }
-  std::cout << "  token \"" << token.label << "\" serial " << token.serial << " ("
-            << token.manufacturer << ", " << token.model << ")\n"
-            << "    PIN: initialized " << YesNo((token.flags & CKF_USER_PIN_INITIALIZED) != 0)
-            << ", count low " << YesNo(token.pin_count_low()) << ", final try "
-            << YesNo(token.pin_final_try()) << ", locked " << YesNo(token.pin_locked())
-            << ", PIN pad " << YesNo(token.protected_authentication_path()) << "\n";
-  StatusOr<std::unique_ptr<Pkcs11Session>> session = Pkcs11Session::Open(module, token.slot);
-  if (!session.ok()) {
-    std::cout << "    keys: unreadable (" << session.status().message() << ")\n";
+  std::cout << "  token \"" << card.label << "\" serial " << card.serial << " ("
+            << card.manufacturer << ", " << card.model << ")\n";
+  PrintPin(card.pin);
+  if (!card.keys_status.ok()) {
+    std::cout << "    keys: unreadable (" << card.keys_status.message() << ")\n";
     return;
   }
-  StatusOr<std::vector<CardKey>> keys = CardKey::List(**session);
-  if (!keys.ok()) {
-    std::cout << "    keys: unreadable (" << keys.status().message() << ")\n";
-    return;
-  }
-  if (keys->empty()) {
-    StatusOr<bool> can_generate =
-        CardKeyGenerator::CanGenerate(*module, token.slot, CardKeyAlgorithm::kRsa2048);
-    StatusOr<bool> can_generate_ec =
-        CardKeyGenerator::CanGenerate(*module, token.slot, CardKeyAlgorithm::kEcP256);
-    const bool can =
-        (can_generate.ok() && *can_generate) || (can_generate_ec.ok() && *can_generate_ec);
+  if (card.keys.empty()) {
     std::cout << "    keys: none"
-              << (can ? " (for a new vault, create one with: cardvault card init --token \"" +
-                            token.label + "\")"
+              << (!card.can_generate.empty()
+                      ? " (for a new vault, create one with: cardvault card init --token \"" +
+                            card.label + "\")"
                       : std::string(" (this card cannot generate keys)"))
               << "; a card its driver is still reading can show no keys yet: list again in a "
                  "few seconds\n";
   }
-  for (const CardKey& key : *keys) PrintKey(key);
-  if (keys->size() > 1) {
-    std::string why;
-    const int chosen = CardKey::Choose(*keys, KeySelector{}, &why);
-    std::cout << "    default key (without --key-label): "
-              << (chosen >= 0 ? (*keys)[chosen].Describe() + ", " : std::string("none: ")) << why
-              << "\n";
+  for (const CardKeyInfo& key : card.keys) PrintKey(key);
+  if (card.keys.size() > 1) {
+    std::cout << "    default key (without --key-label): " << card.default_key_note << "\n";
   }
 }
 
 Status ListCards(const std::string& module_path) {
-  CV_ASSIGN_OR_RETURN(std::shared_ptr<Pkcs11Module> module, Pkcs11Module::Open(module_path));
-  CV_ASSIGN_OR_RETURN(std::vector<CardSlot> slots, CardSlot::List(*module));
-  std::cout << "module " << module->path() << ": " << slots.size() << " slot"
-            << (slots.size() == 1 ? "" : "s") << "\n";
-  for (const CardSlot& slot : slots) {
-    std::cout << "slot " << slot.id << " \"" << slot.description << "\"";
-    if (!slot.token_present()) {
+  CV_ASSIGN_OR_RETURN(std::unique_ptr<CardBackend> backend,
+                      OpenCardBackend(CardBackendOptions{module_path}));
+  CV_ASSIGN_OR_RETURN(CardListing listing, backend->List());
+  std::cout << listing.source << ": " << listing.cards.size() << " slot"
+            << (listing.cards.size() == 1 ? "" : "s") << "\n";
+  for (const CardInfo& card : listing.cards) {
+    std::cout << "slot " << card.reader_id << " \"" << card.reader << "\"";
+    if (!card.present) {
       std::cout << ": empty\n";
       continue;
     }
     std::cout << "\n";
-    StatusOr<CardToken> token = CardToken::Read(*module, slot.id);
-    if (!token.ok()) {
-      std::cout << "  token: unreadable (" << token.status().message() << ")\n";
-      continue;
-    }
-    PrintToken(module, *token);
+    PrintCard(card);
   }
   return Status::Ok();
 }
@@ -127,76 +102,51 @@ struct InitArgs {
   std::string module, token_label, token_serial, key_label = "cardvault", type = "p256", pin_file;
 };
 
-// mechanism_unsupported for `card init`: names the card, and points at the key a card set
-// up by an IT department already holds.
-Status CannotGenerate(const Pkcs11Module& module, const CardToken& token,
-                      CardKeyAlgorithm algorithm, const std::string& detail) {
-  std::string other;
-  for (auto [type, alternative] : {std::pair{"p256", CardKeyAlgorithm::kEcP256},
-                                   std::pair{"rsa2048", CardKeyAlgorithm::kRsa2048}}) {
-    if (alternative == algorithm) continue;
-    StatusOr<bool> can = CardKeyGenerator::CanGenerate(module, token.slot, alternative);
-    if (can.ok() && *can) other = std::string(" It can generate with --type ") + type + ".";
+// After key_exists: prints the recipient of the key already holding the label (stdout), so
+// it can be used at once. Lists the cards again (no PIN); prints nothing if it cannot.
+void PrintExistingRecipient(CardBackend& backend, const NewCardKeyRequest& request) {
+  StatusOr<CardListing> listing = backend.List();
+  if (!listing.ok()) return;
+  for (const CardInfo& card : listing->cards) {
+    if (!card.present || !card.initialized) continue;
+    if (!request.card.label.empty() && card.label != request.card.label) continue;
+    if (!request.card.serial.empty() && card.serial != request.card.serial) continue;
+    for (const CardKeyInfo& key : card.keys) {
+      if (key.label == request.label && key.public_key.has_value()) {
+        std::cout << RecipientOf(*key.public_key) << "\n";
+        return;
+      }
+    }
   }
-  return UnsupportedError(
-      "the " + token.Name() + " cannot generate " + CardKeyAlgorithmName(algorithm) +
-          " keys: its module " + module.path() + " offers no " +
-          (algorithm == CardKeyAlgorithm::kEcP256 ? "CKM_EC_KEY_PAIR_GEN"
-                                                  : "CKM_RSA_PKCS_KEY_PAIR_GEN") +
-          detail + "; nothing was created." + other +
-          " If the card came with a key (e.g. set up by your IT department), use that one: "
-          "`cardvault card list` shows its keys and recipients; encrypt to its recipient and "
-          "pick it with --key-label (its label, CKA_ID or key id) when decrypting",
-      kReasonMechanismUnsupported);
 }
 
 Status InitCard(const InitArgs& args) {
-  CardKeyAlgorithm algorithm = args.type == "rsa2048"   ? CardKeyAlgorithm::kRsa2048
-                               : args.type == "rsa3072" ? CardKeyAlgorithm::kRsa3072
-                                                        : CardKeyAlgorithm::kEcP256;
-  CV_ASSIGN_OR_RETURN(std::shared_ptr<Pkcs11Module> module, Pkcs11Module::Open(args.module));
-  CV_ASSIGN_OR_RETURN(CardToken token,
-                      CardToken::Find(*module, TokenSelector{args.token_label, args.token_serial}));
-  // Before any session or PIN: can this card make such a key at all?
-  CV_ASSIGN_OR_RETURN(bool can_generate,
-                      CardKeyGenerator::CanGenerate(*module, token.slot, algorithm));
-  if (!can_generate) return CannotGenerate(*module, token, algorithm, "");
-  CV_ASSIGN_OR_RETURN(std::unique_ptr<Pkcs11Session> session,
-                      Pkcs11Session::Open(module, token.slot, Pkcs11Session::Mode::kReadWrite));
-  CV_ASSIGN_OR_RETURN(std::vector<CardKey> keys, CardKey::List(*session));
-  for (const CardKey& key : keys) {
-    if (key.label != args.key_label) continue;
-    if (key.public_key.has_value()) std::cout << RecipientOf(*key.public_key) << "\n";
-    return AlreadyExistsError("the card \"" + token.label + "\" already holds a key labelled \"" +
-                                  args.key_label +
-                                  "\" (its recipient is printed above); nothing was created. "
-                                  "Use it, or choose another --key-label",
-                              "key_exists");
+  NewCardKeyRequest request;
+  request.algorithm = args.type == "rsa2048"   ? CardKeyAlgorithm::kRsa2048
+                      : args.type == "rsa3072" ? CardKeyAlgorithm::kRsa3072
+                                               : CardKeyAlgorithm::kEcP256;
+  request.card = CardSelector{args.token_label, args.token_serial};
+  request.label = args.key_label;
+  request.pin_source = ChoosePinSource(args.pin_file);
+  request.notice = [](const std::string& what) { std::cerr << "cardvault: " << what << "\n"; };
+  CV_ASSIGN_OR_RETURN(std::unique_ptr<CardBackend> backend,
+                      OpenCardBackend(CardBackendOptions{args.module}));
+  StatusOr<NewCardKey> created = backend->CreateKey(request);
+  if (created.status().reason() == kReasonKeyExists) {
+    PrintExistingRecipient(*backend, request);
+    return Status(created.status().code(),
+                  created.status().message() + " (its recipient is printed above)",
+                  created.status().reason());
   }
-  if (token.protected_authentication_path()) {
-    std::cerr << "cardvault: enter the PIN on the reader's PIN pad\n";
-    CV_RETURN_IF_ERROR(session->Login(nullptr));
-  } else {
-    std::shared_ptr<PinSource> pins = ChoosePinSource(args.pin_file);
-    PinRequest request{token.label, token.serial, token.pin_count_low(), token.pin_final_try()};
-    CV_ASSIGN_OR_RETURN(SecretData pin, pins->GetPin(request));
-    CV_RETURN_IF_ERROR(session->Login(&pin));
-  }
-  CardKeySpec spec;
-  spec.algorithm = algorithm;
-  spec.label = args.key_label;
-  StatusOr<CardKey> generated = CardKeyGenerator::Generate(*session, spec);
-  if (generated.status().reason() == kReasonMechanismUnsupported) {
-    return CannotGenerate(*module, token, algorithm, " (" + generated.status().message() + ")");
-  }
-  CV_ASSIGN_OR_RETURN(CardKey key, std::move(generated));
+  CV_RETURN_IF_ERROR(created.status());
+  const CardKeyInfo& key = created->key;
   if (!key.public_key.has_value()) return InternalError("the new key's public half is unreadable");
   std::string recipient = RecipientOf(*key.public_key);
   std::cout << recipient << "\n";
   std::cerr << "cardvault: created " << KeyTypeName(*key.public_key) << " key \"" << key.label
             << "\" (key id " << HexEncode(key.public_key->key_id()) << ") on the card \""
-            << token.label << "\"; the line above is its recipient. Encrypt to it (no card "
-            << "needed) with:\n  cardvault encrypt -r " << recipient.substr(0, 20)
+            << created->card.label << "\"; the line above is its recipient. Encrypt to it (no "
+            << "card needed) with:\n  cardvault encrypt -r " << recipient.substr(0, 20)
             << "... -o FILE.cvb FILE\n";
   return Status::Ok();
 }
@@ -213,10 +163,8 @@ std::shared_ptr<PinSource> ChoosePinSource(const std::string& pin_file) {
 void AddCardCommands(CLI::App& app, int& exit_code) {
   auto* card = app.add_subcommand("card", "Smartcards (PKCS#11): list them, create a key on one.");
   card->require_subcommand(1);
-  card->footer(
-      "Examples:\n  cardvault card list\n  cardvault card init --token \"My card\"\n"
-      "The default module is p11-kit's proxy (" +
-      std::string(kDefaultPkcs11Module) + "), which reaches every registered card driver.");
+  card->footer("Examples:\n  cardvault card list\n  cardvault card init --token \"My card\"\n" +
+               DefaultCardBackendHelp());
 
   auto module_for_list = std::make_shared<std::string>();
   auto* list = card->add_subcommand(

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/cli/card_commands.h"
 #include "agent/cli/cli_errors.h"
 #include "agent/cli/file_commands.h"
 #include "agent/cli/platform_commands.h"
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
                      cardvault::DefaultConfigPathHelp() + ")");
   cardvault::AddFileCommands(app, exit_code);
   cardvault::AddPlatformCommands(app, config_flag, exit_code);
+  cardvault::AddCardCommands(app, exit_code);
   cardvault::AddRecipientsCommands(app, config_flag, exit_code);
   cardvault::AddRestoreCommands(app, config_flag, exit_code);
   try {

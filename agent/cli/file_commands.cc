@@ -8,15 +8,15 @@
 #include <string>
 #include <vector>
 
-#include "agent/cli/card_commands.h"
+#include "agent/card/card_backends.h"
 #include "agent/card/card_identity_set.h"
+#include "agent/cli/card_commands.h"
 #include "agent/cli/cli_errors.h"
+#include "core/card/card_reasons.h"
+#include "core/card/card_stanza.h"
+#include "core/card/recipient_parser.h"
 #include "core/decryptor.h"
 #include "core/encryptor.h"
-#include "core/pkcs11/card_key.h"
-#include "core/card/card_stanza.h"
-#include "core/pkcs11/card_token.h"
-#include "core/card/recipient_parser.h"
 #include "core/x25519_recipient.h"
 
 namespace cardvault {
@@ -90,13 +90,14 @@ StatusOr<std::vector<Bytes>> CardKeyIds(Env& env, const std::string& path) {
 Status DecryptWithCard(Env& env, const CardDecryptArgs& args, const std::string& input,
                        const std::string& output) {
   CV_ASSIGN_OR_RETURN(std::vector<Bytes> key_ids, CardKeyIds(env, input));
-  Pkcs11IdentityOptions options;
-  CV_ASSIGN_OR_RETURN(options.module, Pkcs11Module::Open(args.module));
-  options.token.label = args.token_label;
-  options.key.label = args.key_label;
-  options.pin_source = ChoosePinSource(args.pin_file);
+  CV_ASSIGN_OR_RETURN(std::unique_ptr<CardBackend> backend,
+                      OpenCardBackend(CardBackendOptions{args.module}));
+  CardIdentityRequest request;
+  request.card.label = args.token_label;
+  request.key.label = args.key_label;
+  request.pin_source = ChoosePinSource(args.pin_file);
   CV_ASSIGN_OR_RETURN(std::unique_ptr<CardIdentitySet> identity,
-                      CardIdentitySet::New(options, key_ids));
+                      CardIdentitySet::New(std::move(backend), request, key_ids));
   StatusOr<format::Metadata> m = DecryptFile(env, input, output, *identity);
   if (args.verbose) {
     std::cerr << "cardvault: card private-key operations: " << identity->private_key_operations()
@@ -105,9 +106,9 @@ Status DecryptWithCard(Env& env, const CardDecryptArgs& args, const std::string&
   if (!m.ok()) {
     Status status = m.status().WithContext(input);
     const std::string& reason = status.reason();
-    // A PIN failure already names the card and its PIN state (Pkcs11Identity): nothing is
+    // A PIN failure already names the card and its PIN state (the backend): nothing is
     // read from the card again here.
-    if (reason == "card_absent" || reason == "no_key_on_card") {
+    if (reason == kReasonCardAbsent || reason == kReasonNoKeyOnCard) {
       std::string ids;
       for (const Bytes& id : key_ids) ids += (ids.empty() ? "" : " or ") + HexEncode(id);
       status = Status(status.code(),

@@ -1,8 +1,7 @@
 // The commands that exist on one platform only, added between the file commands and the
-// recipients and restore commands every platform has. One .cc per platform, chosen in
-// agent/CMakeLists.txt: Linux (platform_commands_linux.cc) adds the agent (sync, run,
-// status, ...) and the card commands; Windows (platform_commands_windows.cc) adds what
-// cardvault.exe has beyond keygen, encrypt, decrypt, inspect, restore, ls and versions.
+// card, recipients and restore commands every platform has. One .cc per platform, chosen in
+// agent/CMakeLists.txt: Linux (platform_commands_linux.cc) adds the agent (init, run, sync,
+// status, ...); Windows (platform_commands_windows.cc) adds nothing yet.
 #ifndef CARDVAULT_AGENT_CLI_PLATFORM_COMMANDS_H_
 #define CARDVAULT_AGENT_CLI_PLATFORM_COMMANDS_H_
 

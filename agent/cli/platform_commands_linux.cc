@@ -1,5 +1,4 @@
-// Linux's own commands (agent/cli/platform_commands.h): the agent and the cards.
-#include "agent/cli/card_commands.h"
+// Linux's own commands (agent/cli/platform_commands.h): the agent.
 #include "agent/cli/platform_commands.h"
 #include "agent/cli/sync_commands.h"
 
@@ -7,7 +6,6 @@ namespace cardvault {
 
 void AddPlatformCommands(CLI::App& app, const std::string& config_flag, int& exit_code) {
   AddSyncCommands(app, config_flag, exit_code);
-  AddCardCommands(app, exit_code);
 }
 
 }  // namespace cardvault

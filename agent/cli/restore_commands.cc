@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "agent/card/card_backends.h"
 #include "agent/card/card_identity_set.h"
 #include "agent/cli/card_commands.h"
 #include "agent/cli/cli_errors.h"
@@ -15,7 +16,6 @@
 #include "agent/sync/agent_context.h"
 #include "api/retrying_object_client.h"
 #include "core/card/card_stanza.h"
-#include "core/pkcs11/card_token.h"
 #include "core/platform.h"
 #include "core/x25519_recipient.h"
 
@@ -58,7 +58,8 @@ void AddRemoteOptions(CLI::App* cmd, RemoteArgs& a) {
 // all listed before the first blob is opened), so a PIN is asked only if needed.
 class DeferredCardIdentity final : public Identity {
  public:
-  explicit DeferredCardIdentity(Pkcs11IdentityOptions base) : base_(std::move(base)) {}
+  DeferredCardIdentity(std::shared_ptr<CardBackend> backend, CardIdentityRequest base)
+      : backend_(std::move(backend)), base_(std::move(base)) {}
   void set_restorer(const Restorer* restorer) { restorer_ = restorer; }
 
   StatusOr<SecretData> Unwrap(std::span<const Stanza> stanzas) override {
@@ -76,7 +77,7 @@ class DeferredCardIdentity final : public Identity {
       for (const Bytes& id : restorer_->card_key_ids()) {
         if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
       }
-      CV_ASSIGN_OR_RETURN(set_, CardIdentitySet::New(base_, ids));
+      CV_ASSIGN_OR_RETURN(set_, CardIdentitySet::New(backend_, base_, ids));
     }
     return set_->Unwrap(stanzas);
   }
@@ -85,7 +86,8 @@ class DeferredCardIdentity final : public Identity {
   }
 
  private:
-  Pkcs11IdentityOptions base_;
+  std::shared_ptr<CardBackend> backend_;
+  CardIdentityRequest base_;
   const Restorer* restorer_ = nullptr;
   std::unique_ptr<CardIdentitySet> set_;
 };
@@ -147,13 +149,14 @@ StatusOr<std::unique_ptr<Session>> OpenSession(Env& env, const RemoteArgs& a,
     s->software = std::make_unique<X25519Identity>(std::move(*id));
     identity = s->software.get();
   } else {
-    Pkcs11IdentityOptions options;
-    CV_ASSIGN_OR_RETURN(options.module,
-                        Pkcs11Module::Open(a.module.empty() ? config.card.module : a.module));
-    options.token.label = a.token_label.empty() ? config.card.token_label : a.token_label;
-    options.key.label = a.key_label.empty() ? config.card.key_label : a.key_label;
-    options.pin_source = ChoosePinSource(a.pin_file.empty() ? config.card.pin_file : a.pin_file);
-    s->card = std::make_unique<DeferredCardIdentity>(std::move(options));
+    CV_ASSIGN_OR_RETURN(
+        std::unique_ptr<CardBackend> backend,
+        OpenCardBackend(CardBackendOptions{a.module.empty() ? config.card.module : a.module}));
+    CardIdentityRequest request;
+    request.card.label = a.token_label.empty() ? config.card.token_label : a.token_label;
+    request.key.label = a.key_label.empty() ? config.card.key_label : a.key_label;
+    request.pin_source = ChoosePinSource(a.pin_file.empty() ? config.card.pin_file : a.pin_file);
+    s->card = std::make_unique<DeferredCardIdentity>(std::move(backend), std::move(request));
     identity = s->card.get();
   }
   s->restorer = std::make_unique<Restorer>(s->client.get(), identity, &env);
@@ -165,8 +168,8 @@ StatusOr<std::unique_ptr<Session>> OpenSession(Env& env, const RemoteArgs& a,
     s->restorer->AddFetchClient(s->extra_clients.back().get());
   }
   const int64_t start = env.MonotonicNanos();
-  // A wrong PIN's error names the card and its PIN state already (Pkcs11Identity reads that
-  // slot's token info once); the token is not listed again here.
+  // A wrong PIN's error names the card and its PIN state already (the backend reads that
+  // card's state once); the card is not listed again here.
   CV_RETURN_IF_ERROR(s->restorer->Load());
   s->load_ns = env.MonotonicNanos() - start;
   return s;

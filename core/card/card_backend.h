@@ -4,6 +4,7 @@
 #define CARDVAULT_CORE_CARD_CARD_BACKEND_H_
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,7 +53,8 @@ struct CardKeyInfo {
   // Absent if the key's type or size is unsupported; `unsupported` then says why.
   std::optional<CardPublicKey> public_key;
   Status unsupported;
-  bool usable = false;  // cardvault can unwrap with it
+  bool from_certificate = false;  // the public key was read from a certificate
+  bool usable = false;            // cardvault can unwrap with it
   // Backend-specific lines for `card list` (usages, a certificate's label, a note that the
   // private key shows only after login), in order.
   std::vector<std::string> details;
@@ -60,20 +62,25 @@ struct CardKeyInfo {
 
 // A reader or card slot and, if a card is present, what it shows without a PIN.
 struct CardInfo {
-  std::string reader;  // slot description, or the CryptoAPI provider
+  std::string reader_id;  // PKCS#11: the slot id; CryptoAPI: empty
+  std::string reader;     // slot description, or the CryptoAPI provider
   bool present = false;
+  // Not OK: a card is present but could not be read (nothing below is filled).
+  Status status;
   bool initialized = false;
   std::string label, serial, manufacturer, model;
   CardPinState pin;
   Status keys_status;  // not OK: the keys could not be read (and `keys` is empty)
   std::vector<CardKeyInfo> keys;
-  int default_key = -1;          // index into keys chosen with an empty selector, or -1
-  std::string default_key_note;  // why that one (or why none), for `card list`
+  int default_key = -1;  // index into keys chosen with an empty selector, or -1
+  // For `card list` after "default key (without --key-label): ": the key chosen and why,
+  // or "none: " and why.
+  std::string default_key_note;
   std::vector<CardKeyAlgorithm> can_generate;  // what `card init` could create on it
 };
 
 struct CardListing {
-  std::string source;  // "PKCS#11 module PATH", "CryptoAPI provider NAME"
+  std::string source;  // what `card list` prints first: "module PATH", "provider NAME"
   std::vector<CardInfo> cards;
 };
 
@@ -82,6 +89,9 @@ struct NewCardKeyRequest {
   CardKeyAlgorithm algorithm = CardKeyAlgorithm::kEcP256;
   std::string label;                      // MUST be non-empty
   std::shared_ptr<PinSource> pin_source;  // may be null where the card asks itself
+  // Told when the user must act on the reader itself (enter the PIN on its PIN pad), before
+  // the backend waits for it. May be empty.
+  std::function<void(const std::string& what_to_do)> notice;
 };
 
 struct NewCardKey {

@@ -8,7 +8,7 @@
 namespace cardvault {
 
 // The backend itself is missing (no PKCS#11 module at that path, no such CryptoAPI
-// provider): kFailedPrecondition.
+// provider): kNotFound.
 inline constexpr char kReasonModuleMissing[] = "module_missing";
 // No card (or no key container) is there: kUnavailable.
 inline constexpr char kReasonCardAbsent[] = "card_absent";

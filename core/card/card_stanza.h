@@ -1,5 +1,5 @@
-// The card stanza formats shared by CardRecipient and Pkcs11Identity: type names, sizes and
-// the ECDH wrap-key derivation.
+// The card stanza formats shared by CardRecipient and every backend's CardIdentity: type names,
+// sizes and the ECDH wrap-key derivation.
 #ifndef CARDVAULT_CORE_CARD_CARD_STANZA_H_
 #define CARDVAULT_CORE_CARD_CARD_STANZA_H_
 

@@ -23,7 +23,7 @@ struct PinRequest {
 // - The PIN is returned in SecretData and MUST NOT be logged, cached in plain memory or
 //   written anywhere; callers wipe it right after C_Login.
 // - GetPin is called at most once per login; a rejected PIN is never asked again by the
-//   same Pkcs11Identity (no retry loops that could lock the card).
+//   same CardIdentity (no retry loops that could lock the card).
 // - PINs never come from the command line (argv is visible to every user via /proc).
 // - An empty PIN is an error (kInvalidArgument "pin_empty"), never sent to the card.
 class PinSource {

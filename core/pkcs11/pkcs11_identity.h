@@ -11,10 +11,10 @@
 #include <span>
 #include <thread>
 
-#include "core/identity.h"
+#include "core/card/card_identity.h"
+#include "core/card/pin_source.h"
 #include "core/pkcs11/card_key.h"
 #include "core/pkcs11/card_token.h"
-#include "core/card/pin_source.h"
 #include "core/pkcs11/pkcs11_module.h"
 
 namespace cardvault {
@@ -42,7 +42,7 @@ struct Pkcs11IdentityOptions {
   std::chrono::seconds idle_timeout{300};
 };
 
-// Implements Identity (core/identity.h) with a PKCS#11 card:
+// Implements CardIdentity (core/card/card_identity.h) with a PKCS#11 card:
 // - Stanzas are matched by key id and type FIRST; if none matches, Unwrap returns NotFound
 //   "no_matching_stanza" without loading anything from the card or asking for a PIN.
 // - The first matching Unwrap finds the token, checks its key's id (PermissionDenied
@@ -65,16 +65,16 @@ struct Pkcs11IdentityOptions {
 // - After options.idle_timeout without an Unwrap, a background thread logs out of the card
 //   and closes the session, so an unattended agent does not keep the card unlocked.
 // Thread-safe (calls are serialized).
-class Pkcs11Identity : public Identity {
+class Pkcs11Identity : public CardIdentity {
  public:
   static StatusOr<std::unique_ptr<Pkcs11Identity>> New(Pkcs11IdentityOptions options);
   ~Pkcs11Identity() override;
 
   StatusOr<SecretData> Unwrap(std::span<const Stanza> stanzas) override;
 
-  const Bytes& key_id() const { return options_.key_id; }
+  const Bytes& key_id() const override { return options_.key_id; }
   // Private-key operations sent to the card so far (C_Decrypt / C_DeriveKey calls).
-  uint64_t private_key_operations() const { return private_key_operations_.load(); }
+  uint64_t private_key_operations() const override { return private_key_operations_.load(); }
 
  private:
   struct Connection;

@@ -14,12 +14,13 @@
 
 #include "agent/card/card_identity_set.h"
 #include "agent/sync/sync_engine.h"
+#include "core/card/card_recipient.h"
 #include "core/encryptor.h"
 #include "core/fault_injection_env.h"
 #include "core/key_epoch.h"
 #include "core/memory_file.h"
 #include "core/pkcs11/card_key_generator.h"
-#include "core/card/card_recipient.h"
+#include "core/pkcs11/pkcs11_backend.h"
 #include "core/x25519_recipient.h"
 #include "tests/core/pkcs11/softhsm_test_base.h"
 
@@ -1012,11 +1013,11 @@ TEST_F(RestorerCardTest, ACardFailingMidLoadStopsWithTheCardMessageNotADamagedOb
     ::chmod(pin_file.c_str(), 0600);
     ::setenv("CV_SHIM_FAIL", c.fail, 1);
     {
-      Pkcs11IdentityOptions options;
-      options.module = Pkcs11Module::Open(CARDVAULT_FLAG_SHIM).value();
-      options.token.label = c.card;
-      options.pin_source = PinSource::FromFile(pin_file);
-      auto card = CardIdentitySet::New(options, {key_id}).value();
+      std::shared_ptr<CardBackend> backend = Pkcs11Backend::New(CARDVAULT_FLAG_SHIM).value();
+      CardIdentityRequest request;
+      request.card.label = c.card;
+      request.pin_source = PinSource::FromFile(pin_file);
+      auto card = CardIdentitySet::New(backend, request, {key_id}).value();
       Restorer r(&client, card.get(), Env::Default());
       Status s = r.Load();
       EXPECT_EQ(s.reason(), c.reason) << s.ToString();

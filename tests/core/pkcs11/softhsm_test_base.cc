@@ -1,4 +1,4 @@
-// SoftHsmTest implementation: temporary token directories and helpers around the CLI tools.
+// SoftHsmTokens implementation: temporary token directories and helpers around the CLI tools.
 #include "tests/core/pkcs11/softhsm_test_base.h"
 
 #include <stdio.h>
@@ -11,7 +11,7 @@
 
 namespace cardvault {
 
-void SoftHsmTest::SetUp() {
+void SoftHsmTokens::SetUp() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "cv-softhsm-XXXXXX").string();
   ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
   dir_ = tmpl;
@@ -26,7 +26,7 @@ void SoftHsmTest::SetUp() {
   unsetenv("PKCS11SPY_OUTPUT");
 }
 
-void SoftHsmTest::TearDown() {
+void SoftHsmTokens::TearDown() {
   unsetenv("PKCS11SPY");
   unsetenv("PKCS11SPY_OUTPUT");
   if (!dir_.empty()) {
@@ -35,7 +35,7 @@ void SoftHsmTest::TearDown() {
   }
 }
 
-int SoftHsmTest::Run(const std::string& command, std::string* output) {
+int SoftHsmTokens::Run(const std::string& command, std::string* output) {
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return -1;
   char buf[4096];
@@ -47,7 +47,7 @@ int SoftHsmTest::Run(const std::string& command, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-std::string SoftHsmTest::InitToken(const std::string& label, const std::string& pin) {
+std::string SoftHsmTokens::InitToken(const std::string& label, const std::string& pin) {
   std::string out;
   int rc = Run("softhsm2-util --init-token --free --label '" + label + "' --pin '" + pin +
                    "' --so-pin " + kSoPin + " 2>&1",
@@ -73,17 +73,17 @@ std::string SoftHsmTest::InitToken(const std::string& label, const std::string& 
   return {};
 }
 
-void SoftHsmTest::AppendConfig(const std::string& line) {
+void SoftHsmTokens::AppendConfig(const std::string& line) {
   std::ofstream conf(dir_ + "/softhsm2.conf", std::ios::app);
   conf << line << "\n";
 }
 
-void SoftHsmTest::EnableSpy() {
+void SoftHsmTokens::EnableSpy() {
   setenv("PKCS11SPY", kSoftHsmModule, 1);
   setenv("PKCS11SPY_OUTPUT", spy_log().c_str(), 1);
 }
 
-int SoftHsmTest::CountSpyCalls(const std::string& call) const {
+int SoftHsmTokens::CountSpyCalls(const std::string& call) const {
   std::ifstream log(spy_log());
   std::string line;
   int count = 0;
