@@ -156,8 +156,10 @@ run "$cv" restore "${remote_linux[@]}" --target "$tmp/restored-linux" --json
 [ "$rc" = 0 ] || fail "Linux restore: $out"
 python3 - "$win_summary" "$out" <<'EOF' || fail "restore --json summaries differ"
 import json, sys
-keys = ("files", "directories", "bytes", "skipped", "renamed", "failures", "damaged", "card_operations")
-win, linux = (json.loads(s[s.index("{"):]) for s in sys.argv[1:3])
+keys = ("restored", "directories", "identical", "skipped", "failed", "renamed", "damaged",
+        "unopenable", "epochs", "bytes_written", "card_operations")
+# The JSON summary (stdout) comes first; the human summary line (stderr) follows it.
+win, linux = (json.JSONDecoder().raw_decode(s[s.index("{"):])[0] for s in sys.argv[1:3])
 differ = {k: (win.get(k), linux.get(k)) for k in keys if win.get(k) != linux.get(k)}
 if differ:
     print("restore --json: Windows vs Linux:", differ)
@@ -167,11 +169,13 @@ pass "restore --json: the same counts as Linux's restore"
 
 for args in "ls --json" "ls --json --versions" "versions --json sub/b.bin"; do
   # shellcheck disable=SC2086
-  linux_out=$("$cv" $args "${remote_linux[@]}" 2>/dev/null)
+  run "$cv" $args "${remote_linux[@]}"
+  [ "$rc" = 0 ] || fail "Linux $args: exit $rc: $out"
+  linux_out=$out
   # shellcheck disable=SC2086
-  win_out=$(win $args "${remote_win[@]}" 2>/dev/null)
-  [ -n "$linux_out" ] && [ "$win_out" = "$linux_out" ] ||
-    fail "$args: Windows printed '$win_out', Linux '$linux_out'"
+  run win $args "${remote_win[@]}"
+  [ "$rc" = 0 ] || fail "cardvault.exe $args: exit $rc: $out"
+  [ "$out" = "$linux_out" ] || fail "$args: Windows printed '$out', Linux '$linux_out'"
 done
 pass "ls --json, ls --json --versions, versions --json: identical to Linux"
 
