@@ -5,8 +5,6 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <poll.h>
-#include <signal.h>
 
 #include <atomic>
 #include <charconv>
@@ -14,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "api/socket_platform.h"
 #include "api/tls_identity.h"
 #include "api/xxh128.h"
 #include "core/crypto.h"
@@ -153,7 +152,7 @@ StatusOr<std::unique_ptr<RemoteStore>> RemoteStore::New(RemoteStoreOptions optio
   }
   // A server that goes away mid-upload would otherwise kill the process with SIGPIPE
   // (OpenSSL writes with write(2)); httplib's server does the same in its constructor.
-  ::signal(SIGPIPE, SIG_IGN);
+  IgnoreBrokenPipes();
   std::unique_ptr<RemoteStore> store(new RemoteStore());
   if (!options.pinned_sha256.empty()) {
     CV_ASSIGN_OR_RETURN(std::string pin, NormalizeFingerprint(options.pinned_sha256));
@@ -190,8 +189,7 @@ void RemoteStore::DropClosedConnection() {
   if (!client_->is_socket_open()) return;
   // Between requests the server sends nothing: anything readable is its TLS close_notify,
   // its FIN or a reset, so the connection is closed and a request on it would fail.
-  pollfd p = {client_->socket(), POLLIN | POLLRDHUP, 0};
-  if (::poll(&p, 1, 0) != 0) client_->stop();
+  if (SocketReadableNow(static_cast<std::intptr_t>(client_->socket()))) client_->stop();
 }
 
 namespace {

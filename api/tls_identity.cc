@@ -1,7 +1,6 @@
 // TLS helpers implementation over OpenSSL 3: key and certificate generation, fingerprints.
 #include "api/tls_identity.h"
 
-#include <arpa/inet.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>

@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
 # Runs every Windows test executable of build-windows/ (scripts/build.sh windows) under Wine, in
-# a fresh Wine prefix made for this run in a temporary directory (removed at exit). Prints
-# GoogleTest's summary lines of each; exits non-zero when any test failed. docs/windows.md.
+# a fresh Wine prefix made for this run in a temporary directory (removed at exit), then the
+# drivers in tests/windows/*.sh, which run cardvault.exe against the Linux programs of build/
+# (built here if missing: cardvault and cardvault-server). Prints GoogleTest's summary lines
+# of each and the drivers' checks; exits non-zero when any test failed. docs/windows.md.
+# Usage: scripts/test-windows.sh [WINDOWS_BUILD_DIR [LINUX_BUILD_DIR]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build-windows}
+linux_dir=${2:-build}
 tests=("$dir"/tests/core/core_test.exe "$dir"/tests/core/card/recipient_parser_test.exe
        "$dir"/tests/core/capi/capi_test.exe "$dir"/tests/agent/watcher_test.exe
        "$dir"/tests/agent/control_test.exe)
-for t in "${tests[@]}"; do
+for t in "${tests[@]}" "$dir/agent/cardvault.exe"; do
   [ -f "$t" ] || { echo "test-windows: $t is missing: run scripts/build.sh windows" >&2; exit 1; }
 done
+# The Linux side of the cross-OS tests: the agent and the server, natively.
+if [ ! -f "$linux_dir/build.ninja" ]; then
+  cmake -S . -B "$linux_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+ninja -C "$linux_dir" cardvault cardvault-server >/dev/null
 
 export WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="  # no Mono/Gecko prompt, no X
 WINEPREFIX=$(mktemp -d /tmp/cv-wine-XXXXXX)
@@ -50,6 +59,13 @@ for t in "${tests[@]}"; do
     [ "$rc" -ne 0 ] && tail -n 20 "$log"
   fi
   rm -f "$log"
+done
+# cardvault.exe against the Linux agent and server (tests/windows/*.sh).
+for driver in tests/windows/*.sh; do
+  t0=$SECONDS
+  if bash "$driver" "$linux_dir" "$dir"; then rc=0; else rc=$?; fi
+  echo "== $(basename "$driver") ($((SECONDS - t0)) s, exit $rc)"
+  [ "$rc" -eq 0 ] || failed=1
 done
 if [ "$failed" -ne 0 ]; then
   echo "test-windows: FAILED" >&2

@@ -2,17 +2,24 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "agent/cli/card_commands.h"
 #include "agent/cli/cli_errors.h"
-#include "agent/cli/doctor_commands.h"
 #include "agent/cli/file_commands.h"
+#include "agent/cli/platform_commands.h"
 #include "agent/cli/recipients_commands.h"
 #include "agent/cli/restore_commands.h"
-#include "agent/cli/sync_commands.h"
+#include "agent/sync/config.h"
+#include "core/platform.h"
 
 int main(int argc, char** argv) {
-  const std::span<const char* const> args(argv + 1, argc > 0 ? argc - 1 : 0);
+  const std::vector<std::string> utf8 = cardvault::Utf8Arguments(argc, argv);
+  std::vector<const char*> utf8_argv;
+  for (const std::string& a : utf8) utf8_argv.push_back(a.c_str());
+  const std::span<const char* const> args(utf8_argv.data() + (utf8_argv.empty() ? 0 : 1),
+                                          utf8_argv.empty() ? 0 : utf8_argv.size() - 1);
   if (cardvault::Status pin = cardvault::RefusePinArguments(args); !pin.ok()) {
     cardvault::ReportError(pin);
     return 2;
@@ -30,16 +37,15 @@ int main(int argc, char** argv) {
   int exit_code = 1;
   std::string config_flag;
   app.add_option("--config", config_flag,
-                 "Agent config file (default: $CARDVAULT_CONFIG, else "
-                 "$XDG_CONFIG_HOME/cardvault/config.json)");
+                 "Agent config file (default: $CARDVAULT_CONFIG, else " +
+                     cardvault::DefaultConfigPathHelp() + ")");
   cardvault::AddFileCommands(app, exit_code);
-  cardvault::AddSyncCommands(app, config_flag, exit_code);
+  cardvault::AddPlatformCommands(app, config_flag, exit_code);
   cardvault::AddCardCommands(app, exit_code);
   cardvault::AddRecipientsCommands(app, config_flag, exit_code);
   cardvault::AddRestoreCommands(app, config_flag, exit_code);
-  cardvault::AddDoctorCommand(app, config_flag, exit_code);
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(utf8_argv.size()), utf8_argv.data());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }

@@ -121,8 +121,7 @@ void AddRecipientsCommands(CLI::App& app, const std::string& global_config, int&
   rec->require_subcommand(1);
   rec->fallthrough();  // --config may follow list/add/remove
   rec->add_option("--config", *config,
-                  "Config file (default: $CARDVAULT_CONFIG, else "
-                  "$XDG_CONFIG_HOME/cardvault/config.json)");
+                  "Config file (default: $CARDVAULT_CONFIG, else " + DefaultConfigPathHelp() + ")");
   rec->footer(
       "Examples:\n  cardvault recipients list\n"
       "  cardvault recipients add cv-p11-3059...      # from `cardvault card init` or "

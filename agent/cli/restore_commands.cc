@@ -1,9 +1,6 @@
 // restore, ls, versions and adopt: rebuild or browse the vault from the server and the card.
 #include "agent/cli/restore_commands.h"
 
-#include <time.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -13,12 +10,14 @@
 
 #include "agent/card/card_backends.h"
 #include "agent/card/card_identity_set.h"
+#include "agent/cli/card_backend_flags.h"
 #include "agent/cli/card_commands.h"
 #include "agent/cli/cli_errors.h"
 #include "agent/restore/restorer.h"
 #include "agent/sync/agent_context.h"
 #include "api/retrying_object_client.h"
 #include "core/card/card_stanza.h"
+#include "core/platform.h"
 #include "core/x25519_recipient.h"
 
 namespace cardvault {
@@ -31,7 +30,8 @@ struct RemoteArgs {
   std::string server, fingerprint, ca_file, token_file;
   std::string identity;  // software identity file instead of a card
   bool card = false;     // the default anyway; accepted for symmetry with decrypt --card
-  std::string module, token_label, key_label, pin_file;
+  CardBackendOptions backend;
+  std::string token_label, key_label, pin_file;
   bool verbose = false;  // list each object the identity cannot open
 };
 
@@ -44,7 +44,7 @@ void AddRemoteOptions(CLI::App* cmd, RemoteArgs& a) {
   auto* id = cmd->add_option("-i,--identity", a.identity,
                              "Software identity file (cardvault keygen) instead of a card");
   cmd->add_flag("--card", a.card, "Unwrap with the smartcard (the default)")->excludes(id);
-  cmd->add_option("--module", a.module, "PKCS#11 module (default: p11-kit's proxy)");
+  AddCardBackendFlags(*cmd, a.backend);
   cmd->add_option("--token", a.token_label, "The card's label");
   cmd->add_option("--key-label", a.key_label,
                   "The key on the card: its label, its certificate's or private key's label, its "
@@ -151,9 +151,9 @@ StatusOr<std::unique_ptr<Session>> OpenSession(Env& env, const RemoteArgs& a,
     s->software = std::make_unique<X25519Identity>(std::move(*id));
     identity = s->software.get();
   } else {
-    CV_ASSIGN_OR_RETURN(
-        std::unique_ptr<CardBackend> backend,
-        OpenCardBackend(CardBackendOptions{a.module.empty() ? config.card.module : a.module}));
+    CardBackendOptions backend_options = a.backend;
+    if (backend_options.module.empty()) backend_options.module = config.card.module;
+    CV_ASSIGN_OR_RETURN(std::unique_ptr<CardBackend> backend, OpenCardBackend(backend_options));
     CardIdentityRequest request;
     request.card.label = a.token_label.empty() ? config.card.token_label : a.token_label;
     request.key.label = a.key_label.empty() ? config.card.key_label : a.key_label;
@@ -178,9 +178,8 @@ StatusOr<std::unique_ptr<Session>> OpenSession(Env& env, const RemoteArgs& a,
 }
 
 std::string FormatTime(int64_t ns) {
-  time_t secs = static_cast<time_t>(ns / 1'000'000'000);
-  struct tm tm_buf;
-  ::localtime_r(&secs, &tm_buf);
+  std::tm tm_buf = {};
+  LocalCalendarTime(ns / 1'000'000'000, &tm_buf);
   char out[32];
   std::strftime(out, sizeof out, "%Y-%m-%d %H:%M:%S", &tm_buf);
   return out;
@@ -401,7 +400,7 @@ int RunRestore(const RestoreArgs& ra, const std::string& config_flag) {
   StatusOr<RestoreOptions> options = MakeRestoreOptions(ra);
   if (!options.ok()) return ReportError(options.status());
   const int64_t start = env.MonotonicNanos();
-  const bool tty = !ra.json && ::isatty(2);
+  const bool tty = !ra.json && StderrIsTerminal();
   if (tty) std::cerr << "cardvault: listing the vault and decrypting its names..." << std::endl;
   auto session = OpenSession(env, ra.remote, config_flag);
   if (!session.ok()) return ReportError(session.status());

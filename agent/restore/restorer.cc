@@ -1,26 +1,24 @@
 // Restorer implementation.
 #include "agent/restore/restorer.h"
 
-#include <fcntl.h>
-#include <fnmatch.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
+#include <iomanip>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <tuple>
 #include <vector>
 
 #include "agent/sync/stream_pipe.h"
 #include "core/decryptor.h"
+#include "core/glob_match.h"
 #include "core/memory_file.h"
+#include "core/platform.h"
 
 namespace cardvault {
 
@@ -70,8 +68,8 @@ std::string_view ParentDir(std::string_view path) {
   return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
 }
 
-// Test-only: SIGKILLs the process once `limit` plaintext bytes of a download are in its
-// staging file (an interrupted restore, for a later run to resume).
+// Test-only: kills the process (KillThisProcess, as SIGKILL does) once `limit` plaintext bytes of a
+// download are in its staging file (an interrupted restore, for a later run to resume).
 class CrashingFile final : public WritableFile {
  public:
   CrashingFile(WritableFile* base, uint64_t written, uint64_t limit)
@@ -79,7 +77,7 @@ class CrashingFile final : public WritableFile {
   Status Append(ByteView data) override {
     CV_RETURN_IF_ERROR(base_->Append(data));
     written_ += data.size();
-    if (written_ >= limit_) ::raise(SIGKILL);
+    if (written_ >= limit_) KillThisProcess();
     return Status::Ok();
   }
   Status WriteAt(uint64_t offset, ByteView data) override { return base_->WriteAt(offset, data); }
@@ -247,7 +245,7 @@ bool Matches(const std::vector<std::string>& globs, const std::string& path) {
     std::string dir = g;
     while (!dir.empty() && dir.back() == '/') dir.pop_back();
     if (path == dir || (!dir.empty() && path.rfind(dir + "/", 0) == 0)) return true;
-    if (::fnmatch(g.c_str(), path.c_str(), 0) == 0) return true;
+    if (GlobMatch(g, path)) return true;
   }
   return false;
 }
@@ -269,9 +267,8 @@ bool IsCardMiss(const Status& s) {
 }
 
 std::string Today(Env& env) {
-  time_t now = static_cast<time_t>(env.NowUnixNanos() / 1'000'000'000);
-  struct tm tm_buf;
-  ::localtime_r(&now, &tm_buf);
+  std::tm tm_buf = {};
+  LocalCalendarTime(env.NowUnixNanos() / 1'000'000'000, &tm_buf);
   char out[16];
   std::strftime(out, sizeof out, "%Y-%m-%d", &tm_buf);
   return out;
@@ -302,20 +299,21 @@ StatusOr<int64_t> ParseRestoreTime(const std::string& text) {
   std::string t = text;
   const bool utc = !t.empty() && (t.back() == 'Z' || t.back() == 'z');
   if (utc) t.pop_back();
-  struct tm tm_buf = {};
+  std::tm tm_buf = {};
   bool end_of_day = false;
-  const char* rest = nullptr;
+  bool parsed = false;
   for (const char* fmt :
        {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"}) {
     tm_buf = {};
-    rest = ::strptime(t.c_str(), fmt, &tm_buf);
-    if (rest != nullptr && *rest == '\0') {
+    std::istringstream in(t);
+    in >> std::get_time(&tm_buf, fmt);
+    if (!in.fail() && in.peek() == std::char_traits<char>::eof()) {
       end_of_day = std::string(fmt) == "%Y-%m-%d";
+      parsed = true;
       break;
     }
-    rest = nullptr;
   }
-  if (rest == nullptr) {
+  if (!parsed) {
     return InvalidArgumentError("bad time " + text +
                                 ": expected YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS][Z] or @SECONDS");
   }
@@ -325,7 +323,8 @@ StatusOr<int64_t> ParseRestoreTime(const std::string& text) {
     tm_buf.tm_sec = 59;
   }
   tm_buf.tm_isdst = -1;
-  const time_t secs = utc ? ::timegm(&tm_buf) : ::mktime(&tm_buf);
+  const int64_t secs =
+      utc ? UnixSecondsFromUtc(tm_buf) : static_cast<int64_t>(std::mktime(&tm_buf));
   int64_t ns = static_cast<int64_t>(secs) * 1'000'000'000;
   if (end_of_day) ns += 999'999'999;
   return ns;
@@ -659,6 +658,9 @@ StatusOr<RestoreSummary> Restorer::Restore(
     return FailedPreconditionError(options.target_dir + " is not a directory", "bad_target");
   }
   const std::string staging = options.target_dir + "/" + kStagingDir;
+  // One flush of the whole file system at the end where the system allows it (not Windows
+  // without administrator rights): otherwise each file is made durable before its rename.
+  sync_each_file_ = !env_->CanSyncFileSystem(options.target_dir);
   RestoreProgress p;
   p.files_total = chosen.size();
   for (const RemoteVersion& v : chosen) p.bytes_total += v.metadata.size;
@@ -753,10 +755,13 @@ StatusOr<RestoreSummary> Restorer::Restore(
             [](const RestoreFailure& a, const RestoreFailure& b) { return a.what < b.what; });
   summary.failures.insert(summary.failures.end(), failed.begin(), failed.end());
   std::sort(summary.renamed.begin(), summary.renamed.end());
-  ::rmdir(staging.c_str());
+  std::error_code ignored;  // the staging directory goes if empty (what is resumable stays)
+  std::filesystem::remove(std::filesystem::path(std::u8string(staging.begin(), staging.end())),
+                          ignored);
   // One flush of the whole file system instead of an fsync per file. If it fails, the
   // files are there but may not survive a power cut: say so.
-  if (Status flushed = env_->SyncFileSystem(options.target_dir); !flushed.ok()) {
+  if (Status flushed = sync_each_file_ ? Status::Ok() : env_->SyncFileSystem(options.target_dir);
+      !flushed.ok()) {
     summary.failures.push_back({options.target_dir, flushed});
   }
   return summary;
@@ -888,6 +893,7 @@ StatusOr<format::Metadata> Restorer::DecryptToPath(const std::string& object_id,
   {
     CV_ASSIGN_OR_RETURN(auto sink, env_->NewWritableFile(tmp, 0600));
     s = decryptor->DecryptTo(*sink);
+    if (s.ok() && sync_each_file_) s = sink->Sync();
     if (s.ok()) s = sink->Close();
   }
   const format::Metadata& m = decryptor->metadata();
@@ -983,6 +989,7 @@ StatusOr<format::Metadata> Restorer::DecryptFromServer(const RemoteVersion& vers
     options.plaintext_prefix = prefix.get();
     CV_RETURN_IF_ERROR(decryptor->DecryptTo(*sink, options));
     metadata = decryptor->metadata();  // a v2 blob's hash is known only now
+    if (sync_each_file_) CV_RETURN_IF_ERROR(file->Sync());
     return file->Close();
   }();
   if (!s.ok()) pipe.Cancel();

@@ -1,7 +1,7 @@
 // AgentContext implementation.
 #include "agent/sync/agent_context.h"
 
-#include <sys/stat.h>
+#include <filesystem>
 
 #include "core/card/recipient_parser.h"
 
@@ -67,7 +67,11 @@ StatusOr<std::unique_ptr<RemoteStore>> ConnectServer(Env& env, const AgentConfig
 StatusOr<std::unique_ptr<AgentContext>> AgentContext::Open(Env& env, AgentConfig config) {
   auto ctx = std::make_unique<AgentContext>();
   CV_RETURN_IF_ERROR(env.CreateDirs(config.state_dir));
-  ::chmod(config.state_dir.c_str(), 0700);
+  // Owner only (POSIX 0700; Windows keeps access in the profile's ACLs).
+  std::error_code ignored;
+  std::filesystem::permissions(
+      std::filesystem::path(std::u8string(config.state_dir.begin(), config.state_dir.end())),
+      std::filesystem::perms::owner_all, ignored);
   CV_ASSIGN_OR_RETURN(ctx->db, StateDb::Open(config.state_dir + "/state.db"));
   CV_ASSIGN_OR_RETURN(ctx->server, ConnectServer(env, config));
   SyncEngineOptions o;

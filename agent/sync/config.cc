@@ -9,17 +9,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string HomeDir() {
-  const char* home = std::getenv("HOME");
-  return home != nullptr && *home != '\0' ? home : "/";
-}
-
-std::string XdgDir(const char* var, const char* fallback) {
-  const char* v = std::getenv(var);
-  if (v != nullptr && v[0] == '/') return v;
-  return HomeDir() + "/" + fallback;
-}
-
 // Reads optional typed fields, collecting the first error with the key's full name.
 class Fields {
  public:
@@ -89,10 +78,8 @@ std::string ConfigPath(const std::string& flag) {
   if (!flag.empty()) return flag;
   const char* env = std::getenv("CARDVAULT_CONFIG");
   if (env != nullptr && *env != '\0') return env;
-  return XdgDir("XDG_CONFIG_HOME", ".config") + "/cardvault/config.json";
+  return DefaultConfigPath();
 }
-
-std::string DefaultStateDir() { return XdgDir("XDG_DATA_HOME", ".local/share") + "/cardvault"; }
 
 StatusOr<AgentConfig> AgentConfig::Parse(std::string_view text, const std::string& origin) {
   json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);

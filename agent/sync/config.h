@@ -41,10 +41,18 @@ struct AgentConfig {
   std::string ToJson() const;
 };
 
-// Where the config lives: `flag` if given, else $CARDVAULT_CONFIG, else
-// $XDG_CONFIG_HOME/cardvault/config.json (default ~/.config/cardvault/config.json).
+// Where the config lives: `flag` if given, else $CARDVAULT_CONFIG, else DefaultConfigPath().
 std::string ConfigPath(const std::string& flag);
-// $XDG_DATA_HOME/cardvault (default ~/.local/share/cardvault).
+
+// The platform's places (one file per platform: config_paths_posix.cc, _windows.cc):
+// POSIX: $XDG_CONFIG_HOME/cardvault/config.json (default ~/.config/cardvault/config.json);
+// Windows: %APPDATA%\cardvault\config.json (the roaming profile).
+std::string DefaultConfigPath();
+// DefaultConfigPath() as `--help` names it: "$XDG_CONFIG_HOME/cardvault/config.json",
+// "%APPDATA%\\cardvault\\config.json".
+std::string DefaultConfigPathHelp();
+// POSIX: $XDG_DATA_HOME/cardvault (default ~/.local/share/cardvault);
+// Windows: %LOCALAPPDATA%\cardvault (this PC only: the state and spool do not roam).
 std::string DefaultStateDir();
 
 }  // namespace cardvault

@@ -1,8 +1,6 @@
 // SyncEngine implementation.
 #include "agent/sync/sync_engine.h"
 
-#include <signal.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -18,6 +16,7 @@
 #include "core/encryptor.h"
 #include "core/key_epoch.h"
 #include "core/memory_file.h"
+#include "core/platform.h"
 
 namespace cardvault {
 namespace {
@@ -283,7 +282,7 @@ void SyncEngine::Emit(const std::string& type, const std::string& path, const st
 }
 
 void SyncEngine::MaybeCrash(const char* step) {
-  if (!kill_at_.empty() && kill_at_ == step) ::raise(SIGKILL);
+  if (!kill_at_.empty() && kill_at_ == step) KillThisProcess();
 }
 
 Status SyncEngine::CheckVaultOnServer() {

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# cardvault.exe under Wine against the Linux programs (docs/windows.md, "Testing"): run by
+# scripts/test-windows.sh, which makes the Wine prefix and exports WINEPREFIX, WINEDEBUG and
+# WINEDLLOVERRIDES. Usage: cardvault_exe_test.sh LINUX_BUILD_DIR WINDOWS_BUILD_DIR
+#
+#  1. keygen, encrypt, decrypt -i, inspect cross both ways, byte-identical (software identity);
+#  2. every committed X25519 vector: cardvault.exe gives Linux's exit code, message and bytes;
+#  3. a folder synced by the Linux agent (`sync --once`) to a Linux cardvault-server on
+#     127.0.0.1 (pinned fingerprint) is restored by cardvault.exe byte-identical (a
+#     subdirectory, an empty file, an empty directory, a UTF-8 name, a streamed large file);
+#     `ls` and `versions` print what Linux prints (they have no --json yet); `restore --json`
+#     counts agree;
+#  4. a restore target holding a reparse point (a Unix symlink to a directory, which Wine shows
+#     as one) that points outside receives nothing through it, and the exit code is Linux's.
+# Prints one line per check; exits non-zero on the first failure, after cleaning up.
+set -euo pipefail
+linux_build=$(cd "$1" && pwd)
+windows_build=$(cd "$2" && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
+cv=$linux_build/agent/cardvault
+server=$linux_build/api/cardvault-server
+exe=$windows_build/agent/cardvault.exe
+for f in "$cv" "$server" "$exe"; do
+  [ -x "$f" ] || { echo "cardvault_exe_test: $f is missing (build it first)" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d /tmp/cv-winexe-XXXXXX)
+server_pid=
+cleanup() {
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+checks=0
+pass() { checks=$((checks + 1)); echo "  ok: $*"; }
+fail() { echo "  FAILED: $*" >&2; exit 1; }
+# cardvault.exe under Wine; paths are Linux paths seen through Wine's drive Z:. Windows text
+# mode ends stdout lines with CR LF: dropped, so outputs compare with Linux's.
+win() {
+  local rc=0
+  wine "$exe" "$@" >"$tmp/win.stdout" 2>"$tmp/win.stderr" || rc=$?
+  tr -d '\r' <"$tmp/win.stdout"
+  tr -d '\r' <"$tmp/win.stderr" >&2
+  return "$rc"
+}
+# "Z:" before every absolute path in the arguments (the Windows view of the same file).
+z() { echo "Z:$1"; }
+# Runs a command, keeping its exit code in $rc and its output (stdout then stderr) in $out.
+run() {
+  set +e
+  out=$("$@" 2>&1)
+  rc=$?
+  set -e
+}
+
+echo "== cardvault.exe against Linux (tests/windows/cardvault_exe_test.sh)"
+
+# ---- 1. software identities and single files, both ways
+recipient=$("$cv" keygen -o "$tmp/linux.key" 2>/dev/null)
+win_recipient=$(win keygen -o "$(z "$tmp/win.key")" 2>/dev/null)
+[[ $win_recipient == cv-x25519-* ]] || fail "cardvault.exe keygen printed '$win_recipient'"
+head -c 300000 /dev/urandom >"$tmp/plain.bin"  # five chunks
+: >"$tmp/empty.txt"
+for f in plain.bin empty.txt; do
+  "$cv" encrypt -r "$recipient" -r "$win_recipient" -o "$tmp/$f.linux.cvb" "$tmp/$f" 2>/dev/null
+  win decrypt -i "$(z "$tmp/win.key")" -o "$(z "$tmp/$f.from-linux")" "$(z "$tmp/$f.linux.cvb")" \
+    2>/dev/null
+  cmp "$tmp/$f" "$tmp/$f.from-linux" || fail "Linux -> Windows: $f differs"
+  win encrypt -r "$recipient" -o "$(z "$tmp/$f.win.cvb")" "$(z "$tmp/$f")" 2>/dev/null
+  "$cv" decrypt -i "$tmp/linux.key" -o "$tmp/$f.from-win" "$tmp/$f.win.cvb" 2>/dev/null
+  cmp "$tmp/$f" "$tmp/$f.from-win" || fail "Windows -> Linux: $f differs"
+done
+pass "encrypt on one system, decrypt -i on the other, byte-identical (keys from both keygens)"
+[ "$(win inspect "$(z "$tmp/plain.bin.linux.cvb")")" = "$("$cv" inspect "$tmp/plain.bin.linux.cvb")" ] ||
+  fail "inspect differs"
+pass "inspect prints what Linux prints"
+
+# ---- 2. the committed X25519 vectors (the card vectors need --card: core_test.exe opens
+# them with the reference identity, capi_test.exe with CryptoAPI)
+vectors=$src/tests/vectors
+n=0
+mkdir "$tmp/linux" "$tmp/win"
+while read -r name blob; do
+  run "$cv" decrypt -i "$vectors/identity_primary.key" -o "$tmp/linux/out" "$vectors/$blob"
+  linux_rc=$rc linux_out=${out//$vectors/V}
+  run win decrypt -i "$(z "$vectors/identity_primary.key")" -o "$(z "$tmp/win/out")" \
+    "$(z "$vectors/$blob")"
+  win_out=${out//Z:$vectors/V}
+  [ "$rc" = "$linux_rc" ] || fail "vector $name: exit $rc, Linux $linux_rc: $out"
+  [ "${win_out//Z:$tmp\/win/D}" = "${linux_out//$tmp\/linux/D}" ] ||
+    fail "vector $name: '$win_out' where Linux says '$linux_out'"
+  if [ "$rc" = 0 ]; then
+    cmp "$tmp/linux/out" "$tmp/win/out" || fail "vector $name: plaintexts differ"
+  fi
+  rm -f "$tmp/linux/out" "$tmp/win/out"
+  n=$((n + 1))
+done < <(awk '/^name: /{n=$2} /^blob: /{b=$2} /^identity: /{print n, b}' "$vectors/vectors.txt")
+[ "$n" -ge 30 ] || fail "only $n X25519 vectors found in $vectors/vectors.txt"
+pass "$n committed X25519 vectors: same exit code, message and plaintext as Linux"
+
+# ---- 3. a folder synced by the Linux agent, restored by cardvault.exe
+"$server" --data "$tmp/srv" init >"$tmp/init.out" 2>&1
+fingerprint=$(sed -n 's/.*fingerprint: \([0-9a-f]\{64\}\).*/\1/p' "$tmp/init.out" | head -n 1)
+[ -n "$fingerprint" ] || fail "cardvault-server init: $(cat "$tmp/init.out")"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 - "$tmp/srv/config.json" "$port" <<'EOF'
+import json, sys
+path, port = sys.argv[1], int(sys.argv[2])
+config = json.load(open(path))
+config.update({"port": port, "access_log": False})
+json.dump(config, open(path, "w"), indent=2)
+EOF
+"$server" --data "$tmp/srv" user add alice >/dev/null 2>&1
+token=$("$server" --data "$tmp/srv" token issue alice 2>&1 | grep -o 'cvt_[^ ]*' | head -n 1)
+(umask 077 && echo "$token" >"$tmp/token")
+"$server" --data "$tmp/srv" serve >"$tmp/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do  # up to 10 s
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+url=https://127.0.0.1:$port
+
+vault=$tmp/vault
+mkdir -p "$vault/sub/deeper" "$vault/empty dir"
+echo "top level" >"$vault/a.txt"
+: >"$vault/empty.txt"
+head -c 200000 /dev/urandom >"$vault/sub/b.bin"
+echo "two levels down" >"$vault/sub/deeper/c.txt"
+echo "ünïcödé" >"$vault/sub/ünï cødé.txt"
+head -c $((9 * 1024 * 1024)) /dev/urandom >"$vault/large.bin"  # streamed (format v2)
+export XDG_CONFIG_HOME=$tmp/config XDG_DATA_HOME=$tmp/data XDG_RUNTIME_DIR=$tmp/run
+mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+"$cv" init --vault "$vault" --server "$url" --fingerprint "$fingerprint" \
+  --token-file "$tmp/token" --recipient "$recipient" >/dev/null 2>&1
+run "$cv" sync --once
+[ "$rc" = 0 ] || fail "Linux sync --once: $out"
+pass "the Linux agent synced the folder to cardvault-server on 127.0.0.1"
+
+remote_linux=(--server "$url" --fingerprint "$fingerprint" --token-file "$tmp/token"
+              -i "$tmp/linux.key")
+remote_win=(--server "$url" --fingerprint "$fingerprint" --token-file "$(z "$tmp/token")"
+            -i "$(z "$tmp/linux.key")")
+run win restore "${remote_win[@]}" --target "$(z "$tmp/restored")" --json
+[ "$rc" = 0 ] || fail "cardvault.exe restore: exit $rc: $out"
+win_summary=$out
+diff -r "$vault" "$tmp/restored" >"$tmp/diff" 2>&1 || fail "restored tree differs: $(cat "$tmp/diff")"
+[ -d "$tmp/restored/empty dir" ] || fail "the empty directory was not restored"
+[ ! -e "$tmp/restored/.cardvault-restore" ] || fail "the staging directory was left behind"
+pass "cardvault.exe restore: byte-identical tree (subdirectories, empty file and directory, UTF-8 name, 9 MiB file)"
+
+run "$cv" restore "${remote_linux[@]}" --target "$tmp/restored-linux" --json
+[ "$rc" = 0 ] || fail "Linux restore: $out"
+python3 - "$win_summary" "$out" <<'EOF' || fail "restore --json summaries differ"
+import json, sys
+keys = ("restored", "directories", "identical", "skipped", "failed", "renamed", "damaged",
+        "unopenable", "epochs", "bytes_written", "card_operations")
+# The JSON summary (stdout) comes first; the human summary line (stderr) follows it.
+win, linux = (json.JSONDecoder().raw_decode(s[s.index("{"):])[0] for s in sys.argv[1:3])
+differ = {k: (win.get(k), linux.get(k)) for k in keys if win.get(k) != linux.get(k)}
+if differ:
+    print("restore --json: Windows vs Linux:", differ)
+    sys.exit(1)
+EOF
+pass "restore --json: the same counts as Linux's restore"
+
+# ls and versions have no --json yet: their text (local times) is compared, in UTC on both.
+export TZ=UTC
+for args in "ls" "ls --versions --deleted" "versions sub/b.bin"; do
+  # shellcheck disable=SC2086
+  run "$cv" $args "${remote_linux[@]}"
+  [ "$rc" = 0 ] || fail "Linux $args: exit $rc: $out"
+  linux_out=$out
+  # shellcheck disable=SC2086
+  run win $args "${remote_win[@]}"
+  [ "$rc" = 0 ] || fail "cardvault.exe $args: exit $rc: $out"
+  [ "$out" = "$linux_out" ] || fail "$args: Windows printed '$out', Linux '$linux_out'"
+done
+pass "ls, ls --versions --deleted, versions FILE: identical to Linux's output"
+
+# ---- 4. a reparse point in the target pointing outside
+for side in linux win; do
+  mkdir -p "$tmp/trap-$side" "$tmp/outside-$side"
+  ln -s "../outside-$side" "$tmp/trap-$side/sub"
+done
+run "$cv" restore "${remote_linux[@]}" --target "$tmp/trap-linux"
+linux_rc=$rc
+run win restore "${remote_win[@]}" --target "$(z "$tmp/trap-win")"
+[ -z "$(ls -A "$tmp/outside-win")" ] || fail "restore wrote through the reparse point: $(ls -R "$tmp/outside-win")"
+[ -L "$tmp/trap-win/sub" ] || fail "the reparse point was replaced"
+[ "$rc" = "$linux_rc" ] || fail "exit $rc where Linux exits $linux_rc: $out"
+cmp "$vault/a.txt" "$tmp/trap-win/a.txt" || fail "the files beside the reparse point were not restored"
+pass "a reparse point to outside the target receives nothing (exit $rc, as on Linux)"
+
+echo "cardvault_exe_test: all $checks checks passed"
