@@ -2,10 +2,10 @@
 #include "api/xxh128.h"
 
 #include <xxhash.h>
-#if (defined(__x86_64__) || defined(__i386__)) && !defined(XXH_INLINE_ALL)
+#if defined(CARDVAULT_XXHASH_DISPATCH) && (defined(__x86_64__) || defined(__i386__))
 // libxxhash's runtime-dispatched update (AVX-512, AVX2 or SSE2, whichever the CPU has)
-// under the same names; otherwise (elsewhere, or XXH3 inlined as in the Windows build) the
-// build's baseline vector unit (SSE2) is used.
+// under the same names; otherwise (elsewhere, or without libxxhash's dispatcher, as in the
+// Windows build) the build's baseline vector unit (SSE2) is used.
 #include <xxh_x86dispatch.h>
 #endif
 

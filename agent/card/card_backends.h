@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/card/card_backend.h"
+#include "core/card/pin_source.h"
 #include "core/status_or.h"
 
 namespace cardvault {
@@ -29,6 +30,10 @@ StatusOr<std::unique_ptr<CardBackend>> OpenCardBackend(const CardBackendOptions&
 // One sentence for `--help` on where cards are reached by default, e.g. "The default module
 // is p11-kit's proxy (PATH), which reaches every registered card driver."
 std::string DefaultCardBackendHelp();
+
+// Where a card PIN comes from when no PIN file is named: Linux, a pinentry prompt
+// (PinentryPinSource); Windows, null: the CryptoAPI provider shows its own PIN dialog.
+std::shared_ptr<PinSource> InteractivePinSource();
 
 }  // namespace cardvault
 

@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "agent/card/card_backends.h"
-#include "agent/card/pinentry_pin_source.h"
+#include "agent/cli/card_backend_flags.h"
 #include "agent/cli/cli_errors.h"
 #include "core/card/card_reasons.h"
 #include "core/card/card_recipient.h"
@@ -80,9 +80,8 @@ void PrintCard(const CardInfo& card) {
   }
 }
 
-Status ListCards(const std::string& module_path) {
-  CV_ASSIGN_OR_RETURN(std::unique_ptr<CardBackend> backend,
-                      OpenCardBackend(CardBackendOptions{module_path}));
+Status ListCards(const CardBackendOptions& options) {
+  CV_ASSIGN_OR_RETURN(std::unique_ptr<CardBackend> backend, OpenCardBackend(options));
   CV_ASSIGN_OR_RETURN(CardListing listing, backend->List());
   std::cout << listing.source << ": " << listing.cards.size() << " slot"
             << (listing.cards.size() == 1 ? "" : "s") << "\n";
@@ -99,7 +98,8 @@ Status ListCards(const std::string& module_path) {
 }
 
 struct InitArgs {
-  std::string module, token_label, token_serial, key_label = "cardvault", type = "p256", pin_file;
+  CardBackendOptions backend;
+  std::string token_label, token_serial, key_label = "cardvault", type = "p256", pin_file;
 };
 
 // After key_exists: prints the recipient of the key already holding the label (stdout), so
@@ -129,8 +129,7 @@ Status InitCard(const InitArgs& args) {
   request.label = args.key_label;
   request.pin_source = ChoosePinSource(args.pin_file);
   request.notice = [](const std::string& what) { std::cerr << "cardvault: " << what << "\n"; };
-  CV_ASSIGN_OR_RETURN(std::unique_ptr<CardBackend> backend,
-                      OpenCardBackend(CardBackendOptions{args.module}));
+  CV_ASSIGN_OR_RETURN(std::unique_ptr<CardBackend> backend, OpenCardBackend(args.backend));
   StatusOr<NewCardKey> created = backend->CreateKey(request);
   if (created.status().reason() == kReasonKeyExists) {
     PrintExistingRecipient(*backend, request);
@@ -157,7 +156,7 @@ std::shared_ptr<PinSource> ChoosePinSource(const std::string& pin_file) {
   if (!pin_file.empty()) return PinSource::FromFile(pin_file);
   const char* env = std::getenv("CARDVAULT_PIN_FILE");
   if (env != nullptr && *env != '\0') return PinSource::FromFile(env);
-  return std::make_shared<PinentryPinSource>();
+  return InteractivePinSource();
 }
 
 void AddCardCommands(CLI::App& app, int& exit_code) {
@@ -166,18 +165,18 @@ void AddCardCommands(CLI::App& app, int& exit_code) {
   card->footer("Examples:\n  cardvault card list\n  cardvault card init --token \"My card\"\n" +
                DefaultCardBackendHelp());
 
-  auto module_for_list = std::make_shared<std::string>();
+  auto backend_for_list = std::make_shared<CardBackendOptions>();
   auto* list = card->add_subcommand(
       "list",
       "Show the slots, cards (label, serial, PIN state) and keys (with their recipient "
       "strings) a PKCS#11 module sees. Never asks for a PIN.");
-  list->add_option("--module", *module_for_list, "PKCS#11 module (default: p11-kit's proxy)");
+  AddCardBackendFlags(*list, *backend_for_list);
   list->footer(
       "Example:\n  cardvault card list --module /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so\n"
       "Copy a key's \"recipient cv-p11-...\" into `cardvault encrypt -r` or `cardvault "
       "recipients add`.");
-  list->callback([&exit_code, module_for_list] {
-    Status s = ListCards(*module_for_list);
+  list->callback([&exit_code, backend_for_list] {
+    Status s = ListCards(*backend_for_list);
     exit_code = s.ok() ? 0 : ReportError(s);
   });
 
@@ -186,7 +185,7 @@ void AddCardCommands(CLI::App& app, int& exit_code) {
       "init",
       "Create a key pair ON the card (the private key never leaves it) and print its "
       "recipient string. Refuses if a key with that label exists.");
-  init->add_option("--module", ia->module, "PKCS#11 module (default: p11-kit's proxy)");
+  AddCardBackendFlags(*init, ia->backend);
   auto* token_opt = init->add_option("--token", ia->token_label, "Card (token) label");
   init->add_option("--serial", ia->token_serial, "Card (token) serial number")->excludes(token_opt);
   init->add_option("--key-label", ia->key_label, "Label of the new key")->capture_default_str();

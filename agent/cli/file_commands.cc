@@ -10,6 +10,7 @@
 
 #include "agent/card/card_backends.h"
 #include "agent/card/card_identity_set.h"
+#include "agent/cli/card_backend_flags.h"
 #include "agent/cli/card_commands.h"
 #include "agent/cli/cli_errors.h"
 #include "core/card/card_reasons.h"
@@ -59,7 +60,8 @@ StatusOr<std::vector<std::unique_ptr<Recipient>>> LoadRecipients(
 }
 
 struct CardDecryptArgs {
-  std::string module, token_label, key_label, pin_file;
+  CardBackendOptions backend;
+  std::string token_label, key_label, pin_file;
   bool verbose = false;
 };
 
@@ -90,8 +92,7 @@ StatusOr<std::vector<Bytes>> CardKeyIds(Env& env, const std::string& path) {
 Status DecryptWithCard(Env& env, const CardDecryptArgs& args, const std::string& input,
                        const std::string& output) {
   CV_ASSIGN_OR_RETURN(std::vector<Bytes> key_ids, CardKeyIds(env, input));
-  CV_ASSIGN_OR_RETURN(std::unique_ptr<CardBackend> backend,
-                      OpenCardBackend(CardBackendOptions{args.module}));
+  CV_ASSIGN_OR_RETURN(std::unique_ptr<CardBackend> backend, OpenCardBackend(args.backend));
   CardIdentityRequest request;
   request.card.label = args.token_label;
   request.key.label = args.key_label;
@@ -216,8 +217,7 @@ void AddFileCommands(CLI::App& app, int& exit_code) {
   dec->add_flag("--card", da->card,
                 "Unwrap with a smartcard key (PKCS#11): the card the blob was encrypted to")
       ->excludes(identity_opt);
-  dec->add_option("--module", da->card_args.module,
-                  "With --card: PKCS#11 module (default: p11-kit's proxy)");
+  AddCardBackendFlags(*dec, da->card_args.backend, "With --card: ");
   dec->add_option("--token", da->card_args.token_label, "With --card: the card's label");
   dec->add_option("--key-label", da->card_args.key_label,
                   "With --card: the key on the card, by its label, its certificate's or private "

@@ -10,6 +10,7 @@
 
 #include "agent/card/card_backends.h"
 #include "agent/card/card_identity_set.h"
+#include "agent/cli/card_backend_flags.h"
 #include "agent/cli/card_commands.h"
 #include "agent/cli/cli_errors.h"
 #include "agent/restore/restorer.h"
@@ -29,7 +30,8 @@ struct RemoteArgs {
   std::string server, fingerprint, ca_file, token_file;
   std::string identity;  // software identity file instead of a card
   bool card = false;     // the default anyway; accepted for symmetry with decrypt --card
-  std::string module, token_label, key_label, pin_file;
+  CardBackendOptions backend;
+  std::string token_label, key_label, pin_file;
   bool verbose = false;  // list each object the identity cannot open
 };
 
@@ -42,7 +44,7 @@ void AddRemoteOptions(CLI::App* cmd, RemoteArgs& a) {
   auto* id = cmd->add_option("-i,--identity", a.identity,
                              "Software identity file (cardvault keygen) instead of a card");
   cmd->add_flag("--card", a.card, "Unwrap with the smartcard (the default)")->excludes(id);
-  cmd->add_option("--module", a.module, "PKCS#11 module (default: p11-kit's proxy)");
+  AddCardBackendFlags(*cmd, a.backend);
   cmd->add_option("--token", a.token_label, "The card's label");
   cmd->add_option("--key-label", a.key_label,
                   "The key on the card: its label, its certificate's or private key's label, its "
@@ -149,9 +151,9 @@ StatusOr<std::unique_ptr<Session>> OpenSession(Env& env, const RemoteArgs& a,
     s->software = std::make_unique<X25519Identity>(std::move(*id));
     identity = s->software.get();
   } else {
-    CV_ASSIGN_OR_RETURN(
-        std::unique_ptr<CardBackend> backend,
-        OpenCardBackend(CardBackendOptions{a.module.empty() ? config.card.module : a.module}));
+    CardBackendOptions backend_options = a.backend;
+    if (backend_options.module.empty()) backend_options.module = config.card.module;
+    CV_ASSIGN_OR_RETURN(std::unique_ptr<CardBackend> backend, OpenCardBackend(backend_options));
     CardIdentityRequest request;
     request.card.label = a.token_label.empty() ? config.card.token_label : a.token_label;
     request.key.label = a.key_label.empty() ? config.card.key_label : a.key_label;
