@@ -162,12 +162,14 @@ run "$cv" restore "${remote[@]}" --token-file "$tmp/token" "${linux_card[@]}" \
 [ "$rc" = 0 ] || fail "Linux restore --card: exit $rc: $out"
 python3 - "$win_summary" "$out" <<'EOF' || fail "restore --json: card operations"
 import json, sys
-win, linux = (json.loads(s[s.index("{"):]) for s in sys.argv[1:3])
-ops = (win.get("card_operations"), linux.get("card_operations"))
-if ops != (2, 2):
-    print(f"card_operations: Windows {ops[0]}, Linux {ops[1]}; expected 2 (one per key epoch)")
-    sys.exit(1)
-keys = ("files", "directories", "bytes", "failures", "damaged")
+# The summary is the first JSON object of each output (stderr follows it).
+win, linux = (json.JSONDecoder().raw_decode(s[s.index("{"):])[0] for s in sys.argv[1:3])
+for key in ("epochs", "card_operations"):
+    if (win.get(key), linux.get(key)) != (2, 2):
+        print(f"{key}: Windows {win.get(key)}, Linux {linux.get(key)}; expected 2 (one card "
+              "operation per key epoch)")
+        sys.exit(1)
+keys = ("restored", "directories", "bytes_written", "failed", "damaged", "unopenable")
 differ = {k: (win.get(k), linux.get(k)) for k in keys if win.get(k) != linux.get(k)}
 if differ:
     print("restore --json: Windows vs Linux:", differ)
