@@ -133,7 +133,7 @@ echo "first epoch" >"$vault/a.txt"
 head -c 200000 /dev/urandom >"$vault/sub/b.bin"
 head -c $((9 * 1024 * 1024)) /dev/urandom >"$vault/large.bin"  # streamed (format v2)
 export XDG_CONFIG_HOME=$tmp/config XDG_DATA_HOME=$tmp/data XDG_RUNTIME_DIR=$tmp/run
-mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+mkdir -m 700 "$XDG_RUNTIME_DIR"
 run "$cv" init --vault "$vault" --server "$url" --fingerprint "$fingerprint" \
   --token-file "$tmp/token" --recipient "$recipient"
 [ "$rc" = 0 ] || fail "Linux init: $out"
