@@ -79,7 +79,9 @@ linux_card=(--card --module "$softhsm" --token "xos card" --pin-file "$tmp/pin")
 win_card=(--card --provider "$provider" --token "$container")
 
 # ---- 1. card list: the same key id and recipient
-linux_keys=$("$cv" card list --module "$softhsm" | keys_of)
+run "$cv" card list --module "$softhsm"
+[ "$rc" = 0 ] || fail "cardvault card list: exit $rc: $out"
+linux_keys=$(keys_of <<<"$out")
 run win "$exe" card list --provider "$provider"
 [ "$rc" = 0 ] || fail "cardvault.exe card list: exit $rc: $out"
 win_keys=$(keys_of <<<"$out")
