@@ -118,6 +118,10 @@ class Env {
   // directory), directory entries included: syncfs(2), one flush for many files instead of
   // an fsync each.
   virtual Status SyncFileSystem(const std::string& path) = 0;
+  // Whether SyncFileSystem(path) can work here, found without flushing anything. POSIX:
+  // always. Windows: only with the rights to open the volume (administrators); otherwise a
+  // caller MUST make each file durable itself (WritableFile::Sync before Close).
+  virtual bool CanSyncFileSystem(const std::string& path) = 0;
   // Creates `path` and missing parents with mode 0700.
   virtual Status CreateDirs(const std::string& path) = 0;
   // Does not follow a final symlink (lstat).
@@ -169,6 +173,9 @@ class EnvWrapper : public Env {
   Status RemoveFile(const std::string& path) override { return target_->RemoveFile(path); }
   Status SyncDir(const std::string& path) override { return target_->SyncDir(path); }
   Status SyncFileSystem(const std::string& path) override { return target_->SyncFileSystem(path); }
+  bool CanSyncFileSystem(const std::string& path) override {
+    return target_->CanSyncFileSystem(path);
+  }
   Status CreateDirs(const std::string& path) override { return target_->CreateDirs(path); }
   StatusOr<FileInfo> Stat(const std::string& path) override { return target_->Stat(path); }
   Status SetFileTimesAndMode(const std::string& path, int64_t mtime_ns, uint32_t mode) override {

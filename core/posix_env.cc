@@ -284,6 +284,8 @@ class PosixEnv final : public Env {
     return SyncOpened(path, 0, ::syncfs, "syncfs");
   }
 
+  bool CanSyncFileSystem(const std::string&) override { return true; }
+
   Status CreateDirs(const std::string& path) override {
     if (path.empty()) return Status::Ok();
     struct stat st;

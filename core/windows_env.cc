@@ -269,14 +269,8 @@ class WindowsEnv final : public Env {
     return Status::Ok();
   }
 
-  Status SyncDir(const std::string& path) override {
-    (void)path;  // Windows has no directory fsync; NTFS journals its directory entries
-    return Status::Ok();
-  }
-
-  Status SyncFileSystem(const std::string& path) override {
-    // Flushing a whole volume needs administrator rights on Windows: a normal user gets
-    // kPermissionDenied and makes each file durable with WritableFile::Sync instead.
+  // The volume holding `path`, opened for writing (which needs administrator rights).
+  StatusOr<Handle> OpenVolume(const std::string& path) {
     CV_ASSIGN_OR_RETURN(std::wstring wide, Wide(path));
     wchar_t mount[MAX_PATH + 1];
     if (::GetVolumePathNameW(wide.c_str(), mount, MAX_PATH + 1) == 0) {
@@ -287,9 +281,23 @@ class WindowsEnv final : public Env {
     Handle h(::CreateFileW(volume.c_str(), GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE,
                            nullptr, OPEN_EXISTING, 0, nullptr));
     if (!h.valid()) return LastError("open the volume of", path);
+    return h;
+  }
+
+  Status SyncDir(const std::string& path) override {
+    (void)path;  // Windows has no directory fsync; NTFS journals its directory entries
+    return Status::Ok();
+  }
+
+  Status SyncFileSystem(const std::string& path) override {
+    // Flushing a whole volume needs administrator rights on Windows: a normal user gets
+    // kPermissionDenied and makes each file durable with WritableFile::Sync instead.
+    CV_ASSIGN_OR_RETURN(Handle h, OpenVolume(path));
     if (::FlushFileBuffers(h.get()) == 0) return LastError("flush the volume of", path);
     return Status::Ok();
   }
+
+  bool CanSyncFileSystem(const std::string& path) override { return OpenVolume(path).ok(); }
 
   Status CreateDirs(const std::string& path) override {
     if (path.empty()) return Status::Ok();

@@ -658,6 +658,9 @@ StatusOr<RestoreSummary> Restorer::Restore(
     return FailedPreconditionError(options.target_dir + " is not a directory", "bad_target");
   }
   const std::string staging = options.target_dir + "/" + kStagingDir;
+  // One flush of the whole file system at the end where the system allows it (not Windows
+  // without administrator rights): otherwise each file is made durable before its rename.
+  sync_each_file_ = !env_->CanSyncFileSystem(options.target_dir);
   RestoreProgress p;
   p.files_total = chosen.size();
   for (const RemoteVersion& v : chosen) p.bytes_total += v.metadata.size;
@@ -757,7 +760,8 @@ StatusOr<RestoreSummary> Restorer::Restore(
                           ignored);
   // One flush of the whole file system instead of an fsync per file. If it fails, the
   // files are there but may not survive a power cut: say so.
-  if (Status flushed = env_->SyncFileSystem(options.target_dir); !flushed.ok()) {
+  if (Status flushed = sync_each_file_ ? Status::Ok() : env_->SyncFileSystem(options.target_dir);
+      !flushed.ok()) {
     summary.failures.push_back({options.target_dir, flushed});
   }
   return summary;
@@ -889,6 +893,7 @@ StatusOr<format::Metadata> Restorer::DecryptToPath(const std::string& object_id,
   {
     CV_ASSIGN_OR_RETURN(auto sink, env_->NewWritableFile(tmp, 0600));
     s = decryptor->DecryptTo(*sink);
+    if (s.ok() && sync_each_file_) s = sink->Sync();
     if (s.ok()) s = sink->Close();
   }
   const format::Metadata& m = decryptor->metadata();
@@ -984,6 +989,7 @@ StatusOr<format::Metadata> Restorer::DecryptFromServer(const RemoteVersion& vers
     options.plaintext_prefix = prefix.get();
     CV_RETURN_IF_ERROR(decryptor->DecryptTo(*sink, options));
     metadata = decryptor->metadata();  // a v2 blob's hash is known only now
+    if (sync_each_file_) CV_RETURN_IF_ERROR(file->Sync());
     return file->Close();
   }();
   if (!s.ok()) pipe.Cancel();

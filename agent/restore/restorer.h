@@ -192,6 +192,9 @@ class Restorer {
   // SIGKILL itself once N plaintext bytes of a large file are in its staging file (an
   // interrupted restore).
   uint64_t kill_after_bytes_ = 0;
+  // Set by Restore: the file system cannot be flushed at once here (Env::CanSyncFileSystem),
+  // so every file is synced before its rename.
+  bool sync_each_file_ = false;
   std::map<std::string, std::vector<RemoteVersion>> history_;
   std::map<std::string, Bytes> whole_blobs_;     // object id -> blob fetched by Load
   std::map<std::string, SecretData> file_keys_;  // object id -> its file key (wiped)

@@ -82,19 +82,20 @@ pass "inspect prints what Linux prints"
 # them with the reference identity, capi_test.exe with CryptoAPI)
 vectors=$src/tests/vectors
 n=0
+mkdir "$tmp/linux" "$tmp/win"
 while read -r name blob; do
-  run "$cv" decrypt -i "$vectors/identity_primary.key" -o "$tmp/v.linux" "$vectors/$blob"
+  run "$cv" decrypt -i "$vectors/identity_primary.key" -o "$tmp/linux/out" "$vectors/$blob"
   linux_rc=$rc linux_out=${out//$vectors/V}
-  run win decrypt -i "$(z "$vectors/identity_primary.key")" -o "$(z "$tmp/v.win")" \
+  run win decrypt -i "$(z "$vectors/identity_primary.key")" -o "$(z "$tmp/win/out")" \
     "$(z "$vectors/$blob")"
   win_out=${out//Z:$vectors/V}
   [ "$rc" = "$linux_rc" ] || fail "vector $name: exit $rc, Linux $linux_rc: $out"
-  [ "${win_out//Z:$tmp/}" = "${linux_out//$tmp/}" ] ||
+  [ "${win_out//Z:$tmp\/win/D}" = "${linux_out//$tmp\/linux/D}" ] ||
     fail "vector $name: '$win_out' where Linux says '$linux_out'"
   if [ "$rc" = 0 ]; then
-    cmp "$tmp/v.linux" "$tmp/v.win" || fail "vector $name: plaintexts differ"
+    cmp "$tmp/linux/out" "$tmp/win/out" || fail "vector $name: plaintexts differ"
   fi
-  rm -f "$tmp/v.linux" "$tmp/v.win"
+  rm -f "$tmp/linux/out" "$tmp/win/out"
   n=$((n + 1))
 done < <(awk '/^name: /{n=$2} /^blob: /{b=$2} /^identity: /{print n, b}' "$vectors/vectors.txt")
 [ "$n" -ge 30 ] || fail "only $n X25519 vectors found in $vectors/vectors.txt"
