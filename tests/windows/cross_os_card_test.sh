@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# "The same card on two PCs" (issue 18, item 5; docs/windows.md, "Cross-OS round trips with a
+# card"): one fresh RSA-2048 key, imported into a SoftHSM2 token on Linux and into a CryptoAPI
+# key container under Wine (MS_ENH_RSA_AES_PROV, Wine having no smart card provider; imported
+# by capi_import_key.exe, the capi tests' ImportRsaKey). Run by scripts/test-windows.sh, which
+# makes the Wine prefix and exports WINEPREFIX, WINEDEBUG and WINEDLLOVERRIDES.
+# Usage: cross_os_card_test.sh LINUX_BUILD_DIR WINDOWS_BUILD_DIR
+#
+#  1. `cardvault.exe card list` prints the same key id and cv-p11-... recipient as
+#     `cardvault card list` on Linux for that key;
+#  2. a file encrypted by cardvault.exe decrypts with `cardvault decrypt --card` (SoftHSM2), and
+#     a file encrypted on Linux with `cardvault.exe decrypt --card`, byte-identical both ways;
+#  3. a folder the Linux agent synced to a Linux cardvault-server on 127.0.0.1 (two key epochs:
+#     a second recipient added between two syncs) is restored by `cardvault.exe restore --card`,
+#     byte-identical, with one card operation per key epoch (`restore --json`), as on Linux.
+# Prints one line per check; exits non-zero on the first failure, after cleaning up.
+set -euo pipefail
+linux_build=$(cd "$1" && pwd)
+windows_build=$(cd "$2" && pwd)
+cv=$linux_build/agent/cardvault
+server=$linux_build/api/cardvault-server
+exe=$windows_build/agent/cardvault.exe
+import_key=$windows_build/tests/core/capi/capi_import_key.exe
+softhsm=/usr/lib/softhsm/libsofthsm2.so
+for f in "$cv" "$server" "$exe" "$import_key" "$softhsm"; do
+  [ -f "$f" ] || { echo "cross_os_card_test: $f is missing (build it first)" >&2; exit 1; }
+done
+provider="Microsoft Enhanced RSA and AES Cryptographic Provider"  # MS_ENH_RSA_AES_PROV
+
+tmp=$(mktemp -d /tmp/cv-xos-XXXXXX)
+server_pid=
+cleanup() {
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+checks=0
+pass() { checks=$((checks + 1)); echo "  ok: $*"; }
+fail() { echo "  FAILED: $*" >&2; exit 1; }
+# A Windows program under Wine; Windows text mode's CR LF line ends are dropped.
+win() {
+  local rc=0
+  wine "$@" >"$tmp/win.stdout" 2>"$tmp/win.stderr" || rc=$?
+  tr -d '\r' <"$tmp/win.stdout"
+  tr -d '\r' <"$tmp/win.stderr" >&2
+  return "$rc"
+}
+# The Windows view of a Linux path (Wine's drive Z: is the Unix root).
+z() { echo "Z:$1"; }
+# Runs a command, keeping its exit code in $rc and its output (stdout then stderr) in $out.
+run() {
+  set +e
+  out=$("$@" 2>&1)
+  rc=$?
+  set -e
+}
+# "KEY_ID RECIPIENT" of each key a `card list` output shows.
+keys_of() { awk '/ key id /{sub(/.*key id /, ""); id=$1} /^ *recipient /{print id, $2}'; }
+
+echo "== the same card key on Linux and Windows (tests/windows/cross_os_card_test.sh)"
+
+# ---- the card on two PCs: one key, a SoftHSM2 token and a CryptoAPI container
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tmp/card.pem" 2>/dev/null
+export SOFTHSM2_CONF=$tmp/softhsm2.conf
+mkdir -p "$tmp/tokens"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$tmp/tokens" >"$SOFTHSM2_CONF"
+softhsm2-util --init-token --free --label "xos card" --pin 123456 --so-pin 12345678 >/dev/null
+softhsm2-util --import "$tmp/card.pem" --token "xos card" --label cardvault --id 01 \
+  --pin 123456 >/dev/null
+(umask 077 && echo 123456 >"$tmp/pin")
+container=cv-xos-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')  # unique per run
+run win "$import_key" "$(z "$tmp/card.pem")" "$container"
+[ "$rc" = 0 ] || fail "capi_import_key: exit $rc: $out"
+linux_card=(--card --module "$softhsm" --token "xos card" --pin-file "$tmp/pin")
+win_card=(--card --provider "$provider" --token "$container")
+
+# ---- 1. card list: the same key id and recipient
+run "$cv" card list --module "$softhsm"
+[ "$rc" = 0 ] || fail "cardvault card list: exit $rc: $out"
+linux_keys=$(keys_of <<<"$out")
+run win "$exe" card list --provider "$provider"
+[ "$rc" = 0 ] || fail "cardvault.exe card list: exit $rc: $out"
+win_keys=$(keys_of <<<"$out")
+[ "$(wc -l <<<"$linux_keys")" = 1 ] || fail "Linux card list shows keys '$linux_keys'"
+[[ $linux_keys == [0-9a-f]*" cv-p11-"* ]] || fail "Linux card list: '$linux_keys'"
+grep -qxF "$linux_keys" <<<"$win_keys" ||
+  fail "cardvault.exe card list shows '$win_keys', Linux shows '$linux_keys'"
+recipient=${linux_keys#* }
+pass "card list: key id ${linux_keys%% *} and its cv-p11- recipient, the same on both systems"
+
+# ---- 2. single files, both ways, with the card
+head -c 300000 /dev/urandom >"$tmp/plain.bin"  # five chunks
+"$cv" encrypt -r "$recipient" -o "$tmp/linux.cvb" "$tmp/plain.bin" 2>/dev/null
+run win "$exe" decrypt "${win_card[@]}" -v -o "$(z "$tmp/from-linux")" "$(z "$tmp/linux.cvb")"
+[ "$rc" = 0 ] || fail "cardvault.exe decrypt --card of Linux's blob: exit $rc: $out"
+cmp "$tmp/plain.bin" "$tmp/from-linux" || fail "Linux -> Windows: the plaintext differs"
+pass "encrypted on Linux, decrypted by cardvault.exe decrypt --card: byte-identical"
+run win "$exe" encrypt -r "$recipient" -o "$(z "$tmp/win.cvb")" "$(z "$tmp/plain.bin")"
+[ "$rc" = 0 ] || fail "cardvault.exe encrypt: exit $rc: $out"
+run "$cv" decrypt "${linux_card[@]}" -o "$tmp/from-win" "$tmp/win.cvb"
+[ "$rc" = 0 ] || fail "cardvault decrypt --card of cardvault.exe's blob: exit $rc: $out"
+cmp "$tmp/plain.bin" "$tmp/from-win" || fail "Windows -> Linux: the plaintext differs"
+pass "encrypted by cardvault.exe, decrypted by cardvault decrypt --card (SoftHSM2): byte-identical"
+
+# ---- 3. a folder synced by the Linux agent in two key epochs, restored with the card
+"$server" --data "$tmp/srv" init >"$tmp/init.out" 2>&1
+fingerprint=$(sed -n 's/.*fingerprint: \([0-9a-f]\{64\}\).*/\1/p' "$tmp/init.out" | head -n 1)
+[ -n "$fingerprint" ] || fail "cardvault-server init: $(cat "$tmp/init.out")"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 - "$tmp/srv/config.json" "$port" <<'EOF'
+import json, sys
+path, port = sys.argv[1], int(sys.argv[2])
+config = json.load(open(path))
+config.update({"port": port, "access_log": False})
+json.dump(config, open(path, "w"), indent=2)
+EOF
+"$server" --data "$tmp/srv" user add alice >/dev/null 2>&1
+token=$("$server" --data "$tmp/srv" token issue alice 2>&1 | grep -o 'cvt_[^ ]*' | head -n 1)
+(umask 077 && echo "$token" >"$tmp/token")
+"$server" --data "$tmp/srv" serve >"$tmp/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do  # up to 10 s
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+url=https://127.0.0.1:$port
+
+vault=$tmp/vault
+mkdir -p "$vault/sub"
+echo "first epoch" >"$vault/a.txt"
+head -c 200000 /dev/urandom >"$vault/sub/b.bin"
+head -c $((9 * 1024 * 1024)) /dev/urandom >"$vault/large.bin"  # streamed (format v2)
+export XDG_CONFIG_HOME=$tmp/config XDG_DATA_HOME=$tmp/data XDG_RUNTIME_DIR=$tmp/run
+mkdir -m 700 "$XDG_RUNTIME_DIR"
+run "$cv" init --vault "$vault" --server "$url" --fingerprint "$fingerprint" \
+  --token-file "$tmp/token" --recipient "$recipient"
+[ "$rc" = 0 ] || fail "Linux init: $out"
+run "$cv" sync --once
+[ "$rc" = 0 ] || fail "Linux sync --once (first epoch): $out"
+# A second recipient starts a new key epoch (docs/operations.md, "Cards over time").
+backup=$("$cv" keygen -o "$tmp/backup.key" 2>/dev/null)
+run "$cv" recipients add "$backup"
+[ "$rc" = 0 ] || fail "Linux recipients add: $out"
+echo "second epoch" >"$vault/a.txt"
+echo "new in the second epoch" >"$vault/sub/c.txt"
+run "$cv" sync --once
+[ "$rc" = 0 ] || fail "Linux sync --once (second epoch): $out"
+pass "the Linux agent synced the folder to cardvault-server on 127.0.0.1 in two key epochs"
+
+remote=(--server "$url" --fingerprint "$fingerprint")
+run win "$exe" restore "${remote[@]}" --token-file "$(z "$tmp/token")" "${win_card[@]}" \
+  --pin-file "$(z "$tmp/pin")" --target "$(z "$tmp/restored")" --json
+[ "$rc" = 0 ] || fail "cardvault.exe restore --card: exit $rc: $out"
+win_summary=$out
+diff -r "$vault" "$tmp/restored" >"$tmp/diff" 2>&1 || fail "restored tree differs: $(cat "$tmp/diff")"
+pass "cardvault.exe restore --card: the Linux agent's folder, byte-identical (9 MiB file streamed)"
+
+run "$cv" restore "${remote[@]}" --token-file "$tmp/token" "${linux_card[@]}" \
+  --target "$tmp/restored-linux" --json
+[ "$rc" = 0 ] || fail "Linux restore --card: exit $rc: $out"
+python3 - "$win_summary" "$out" <<'EOF' || fail "restore --json: card operations"
+import json, sys
+# The summary is the first JSON object of each output (stderr follows it).
+win, linux = (json.JSONDecoder().raw_decode(s[s.index("{"):])[0] for s in sys.argv[1:3])
+for key in ("epochs", "card_operations"):
+    if (win.get(key), linux.get(key)) != (2, 2):
+        print(f"{key}: Windows {win.get(key)}, Linux {linux.get(key)}; expected 2 (one card "
+              "operation per key epoch)")
+        sys.exit(1)
+keys = ("restored", "directories", "bytes_written", "failed", "damaged", "unopenable")
+differ = {k: (win.get(k), linux.get(k)) for k in keys if win.get(k) != linux.get(k)}
+if differ:
+    print("restore --json: Windows vs Linux:", differ)
+    sys.exit(1)
+EOF
+pass "restore --json: 2 card operations for 2 key epochs, the same counts as Linux's restore --card"
+
+echo "cross_os_card_test: all $checks checks passed"
