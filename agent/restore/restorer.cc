@@ -300,15 +300,19 @@ StatusOr<int64_t> ParseRestoreTime(const std::string& text) {
   const bool utc = !t.empty() && (t.back() == 'Z' || t.back() == 'z');
   if (utc) t.pop_back();
   std::tm tm_buf = {};
-  bool end_of_day = false;
+  // A date alone means the end of that day. Decided by the text, not by which format parses:
+  // std::get_time stops without failing when the input ends before the format does.
+  const bool end_of_day = t.find_first_of("Tt ") == std::string::npos;
+  const std::vector<const char*> formats =
+      end_of_day ? std::vector<const char*>{"%Y-%m-%d"}
+                 : std::vector<const char*>{"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
+                                            "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"};
   bool parsed = false;
-  for (const char* fmt :
-       {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"}) {
+  for (const char* fmt : formats) {
     tm_buf = {};
     std::istringstream in(t);
     in >> std::get_time(&tm_buf, fmt);
     if (!in.fail() && in.peek() == std::char_traits<char>::eof()) {
-      end_of_day = std::string(fmt) == "%Y-%m-%d";
       parsed = true;
       break;
     }
