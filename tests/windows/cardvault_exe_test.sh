@@ -161,7 +161,11 @@ keys = ("restored", "directories", "identical", "skipped", "failed", "renamed", 
         "unopenable", "epochs", "bytes_written", "card_operations")
 # The JSON summary (stdout) comes first; the human summary line (stderr) follows it.
 win, linux = (json.JSONDecoder().raw_decode(s[s.index("{"):])[0] for s in sys.argv[1:3])
-differ = {k: (win.get(k), linux.get(k)) for k in keys if win.get(k) != linux.get(k)}
+missing = [k for k in keys if k not in win or k not in linux]
+if missing:
+    print("restore --json: missing fields:", missing)
+    sys.exit(1)
+differ = {k: (win[k], linux[k]) for k in keys if win[k] != linux[k]}
 if differ:
     print("restore --json: Windows vs Linux:", differ)
     sys.exit(1)

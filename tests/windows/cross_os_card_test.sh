@@ -172,7 +172,11 @@ for key in ("epochs", "card_operations"):
               "operation per key epoch)")
         sys.exit(1)
 keys = ("restored", "directories", "bytes_written", "failed", "damaged", "unopenable")
-differ = {k: (win.get(k), linux.get(k)) for k in keys if win.get(k) != linux.get(k)}
+missing = [k for k in keys if k not in win or k not in linux]
+if missing:
+    print("restore --json: missing fields:", missing)
+    sys.exit(1)
+differ = {k: (win[k], linux[k]) for k in keys if win[k] != linux[k]}
 if differ:
     print("restore --json: Windows vs Linux:", differ)
     sys.exit(1)
