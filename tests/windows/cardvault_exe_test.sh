@@ -19,6 +19,8 @@ windows_build=$(cd "$2" && pwd)
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cv=$linux_build/agent/cardvault
 server=$linux_build/api/cardvault-server
+# shellcheck source=tests/windows/lib/linux_server.sh
+. "$(dirname "$0")/lib/linux_server.sh"
 exe=$windows_build/agent/cardvault.exe
 for f in "$cv" "$server" "$exe"; do
   [ -x "$f" ] || { echo "cardvault_exe_test: $f is missing (build it first)" >&2; exit 1; }
@@ -103,27 +105,7 @@ done < <(awk '/^name: /{n=$2} /^blob: /{b=$2} /^identity: /{print n, b}' "$vecto
 pass "$n committed X25519 vectors: same exit code, message and plaintext as Linux"
 
 # ---- 3. a folder synced by the Linux agent, restored by cardvault.exe
-"$server" --data "$tmp/srv" init >"$tmp/init.out" 2>&1
-fingerprint=$(sed -n 's/.*fingerprint: \([0-9a-f]\{64\}\).*/\1/p' "$tmp/init.out" | head -n 1)
-[ -n "$fingerprint" ] || fail "cardvault-server init: $(cat "$tmp/init.out")"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 - "$tmp/srv/config.json" "$port" <<'EOF'
-import json, sys
-path, port = sys.argv[1], int(sys.argv[2])
-config = json.load(open(path))
-config.update({"port": port, "access_log": False})
-json.dump(config, open(path, "w"), indent=2)
-EOF
-"$server" --data "$tmp/srv" user add alice >/dev/null 2>&1
-token=$("$server" --data "$tmp/srv" token issue alice 2>&1 | grep -o 'cvt_[^ ]*' | head -n 1)
-(umask 077 && echo "$token" >"$tmp/token")
-"$server" --data "$tmp/srv" serve >"$tmp/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do  # up to 10 s
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
-url=https://127.0.0.1:$port
+start_linux_server
 
 vault=$tmp/vault
 mkdir -p "$vault/sub/deeper" "$vault/empty dir"
