@@ -11,36 +11,11 @@
 namespace cardvault {
 namespace {
 
-// OpenSSL's secure heap: one mapping, locked in memory where RLIMIT_MEMLOCK allows,
-// MADV_DONTDUMP, between guard pages. 256 KiB holds thousands of keys and PINs; OpenSSL
-// keeps its own private key values there too. Set up once, on the first secret.
-constexpr size_t kSecureHeapBytes = 256 * 1024;
-constexpr size_t kSecureHeapMinAllocation = 16;
-
-bool SecureHeapReady() {
-  static const bool ready =
-      CRYPTO_secure_malloc_initialized() ||
-      CRYPTO_secure_malloc_init(kSecureHeapBytes, kSecureHeapMinAllocation) != 0;
-  return ready;
-}
-
 uint8_t* AllocateSecret(size_t size) {
   if (size == 0) return nullptr;
-  // A full secure heap (or a platform without one) falls back to the ordinary heap: the
-  // buffer is still wiped on release, only not kept out of swap and core dumps.
-  void* p = SecureHeapReady() ? OPENSSL_secure_zalloc(size) : nullptr;
-  if (p == nullptr) p = std::calloc(1, size);
+  void* p = std::calloc(1, size);
   if (p == nullptr) throw std::bad_alloc();
   return static_cast<uint8_t*>(p);
-}
-
-void FreeSecret(uint8_t* data, size_t capacity) {
-  if (CRYPTO_secure_allocated(data)) {
-    OPENSSL_secure_clear_free(data, capacity);
-    return;
-  }
-  OPENSSL_cleanse(data, capacity);
-  std::free(data);
 }
 
 }  // namespace
@@ -90,7 +65,10 @@ bool SecretData::Equals(const SecretData& other) const {
 }
 
 void SecretData::Release() {
-  if (data_ != nullptr) FreeSecret(data_, capacity_);
+  if (data_ != nullptr) {
+    OPENSSL_cleanse(data_, capacity_);
+    std::free(data_);
+  }
   data_ = nullptr;
   size_ = 0;
   capacity_ = 0;

@@ -12,9 +12,7 @@ namespace cardvault {
 // Owns a heap buffer that is wiped with OPENSSL_cleanse when destroyed, moved from or
 // resized, so session keys and PINs never linger in freed memory. Move-only: a copy must
 // be asked for with Clone(), so key material is never duplicated by accident. The buffer
-// lives in OpenSSL's secure heap where the platform has one (Linux: a mapping excluded from
-// core dumps with MADV_DONTDUMP and locked against swapping where RLIMIT_MEMLOCK allows);
-// when that heap is full or missing (Windows), on the ordinary heap, still wiped.
+// is excluded from core dumps where the OS allows it (MADV_DONTDUMP).
 //
 // Never log, print or write a SecretData to disk unencrypted.
 class SecretData {
