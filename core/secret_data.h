@@ -11,8 +11,9 @@ namespace cardvault {
 
 // Owns a heap buffer that is wiped with OPENSSL_cleanse when destroyed, moved from or
 // resized, so session keys and PINs never linger in freed memory. Move-only: a copy must
-// be asked for with Clone(), so key material is never duplicated by accident. The buffer
-// is excluded from core dumps where the OS allows it (MADV_DONTDUMP).
+// be asked for with Clone(), so key material is never duplicated by accident. Not yet done:
+// keeping the buffer out of core dumps and swap (MADV_DONTDUMP, mlock); OpenSSL's secure
+// heap does both, but pointers kept inside it are invisible to LeakSanitizer.
 //
 // Never log, print or write a SecretData to disk unencrypted.
 class SecretData {
