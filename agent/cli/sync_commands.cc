@@ -11,9 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "agent/sync/agent_context.h"
 #include "agent/control/control_client.h"
 #include "agent/control/control_server.h"
+#include "agent/sync/agent_context.h"
 #include "agent/sync/daemon.h"
 #include "agent/sync/log.h"
 #include "agent/sync/process_priority.h"

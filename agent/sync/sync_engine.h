@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "agent/watch/ignore_rules.h"
 #include "agent/sync/state_db.h"
+#include "agent/watch/ignore_rules.h"
 #include "api/object_client.h"
 #include "core/recipient.h"
 #include "core/x25519_recipient.h"

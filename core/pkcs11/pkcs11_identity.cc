@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/crypto.h"
 #include "core/card/card_stanza.h"
+#include "core/crypto.h"
 #include "core/pkcs11/pkcs11_session.h"
 #include "core/pkcs11/pkcs11_status.h"
 
@@ -155,7 +155,7 @@ StatusOr<std::unique_ptr<Pkcs11Identity::Connection>> Pkcs11Identity::Discover()
 }
 
 StatusOr<int> Pkcs11Identity::ChooseKey(const CardToken& token, const std::vector<CardKey>& keys,
-                                      bool* label_unverified) const {
+                                        bool* label_unverified) const {
   const KeySelector& selector = options_.key;
   *label_unverified = false;
   if (options_.key_id.empty()) {
@@ -348,7 +348,7 @@ StatusOr<SecretData> Pkcs11Identity::Unwrap(std::span<const Stanza> stanzas) {
 }
 
 StatusOr<SecretData> Pkcs11Identity::Decrypt(Connection& connection, CK_MECHANISM mechanism,
-                                           ByteView input, size_t output_size) {
+                                             ByteView input, size_t output_size) {
   CK_FUNCTION_LIST* f = connection.session->functions();
   CK_SESSION_HANDLE h = connection.session->handle();
   CK_RV init = f->C_DecryptInit(h, &mechanism, connection.private_handle);

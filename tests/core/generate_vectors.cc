@@ -12,11 +12,11 @@
 #include <functional>
 #include <iostream>
 
+#include "core/card/card_public_key.h"
+#include "core/card/card_recipient.h"
 #include "core/decryptor.h"
 #include "core/encryptor.h"
 #include "core/memory_file.h"
-#include "core/card/card_public_key.h"
-#include "core/card/card_recipient.h"
 #include "core/x25519_recipient.h"
 #include "tests/core/vector_support.h"
 

@@ -9,10 +9,10 @@
 
 #include <set>
 
-#include "core/decryptor.h"
-#include "core/memory_file.h"
 #include "core/card/card_recipient.h"
 #include "core/card/recipient_parser.h"
+#include "core/decryptor.h"
+#include "core/memory_file.h"
 #include "core/x25519_recipient.h"
 #include "tests/core/vector_support.h"
 

@@ -5,9 +5,9 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "core/crypto.h"
 #include "core/card/card_recipient.h"
 #include "core/card/card_stanza.h"
+#include "core/crypto.h"
 #include "core/x25519_recipient.h"
 
 namespace cardvault {

@@ -22,14 +22,14 @@
 #include <utility>
 #include <vector>
 
+#include "core/card/card_recipient.h"
+#include "core/card/card_stanza.h"
 #include "core/crypto.h"
 #include "core/decryptor.h"
 #include "core/encryptor.h"
 #include "core/key_epoch.h"
 #include "core/memory_file.h"
 #include "core/pkcs11/card_key_generator.h"
-#include "core/card/card_recipient.h"
-#include "core/card/card_stanza.h"
 #include "core/pkcs11/pkcs11_status.h"
 #include "tests/core/pkcs11/softhsm_test_base.h"
 
