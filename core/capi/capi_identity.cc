@@ -34,16 +34,13 @@ CapiIdentity::CapiIdentity(CapiProvider provider, CardIdentityRequest request, C
       opener_(opener ? std::move(opener)
                      : [](const CapiProvider& p, const std::string& container,
                           CapiOpenMode mode) { return CapiContext::Open(p, container, mode); }),
-      key_id_(request_.key_id) {}
+      key_id_(request_.key_id),
+      idle_(
+          mu_, request_.idle_timeout, [this] { return connection_.has_value(); },
+          // Releases the context: the provider forgets the PIN.
+          [this] { connection_.reset(); }) {}
 
-CapiIdentity::~CapiIdentity() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  idle_cv_.notify_all();
-  if (idle_thread_.joinable()) idle_thread_.join();
-}
+CapiIdentity::~CapiIdentity() = default;
 
 StatusOr<std::unique_ptr<CapiIdentity>> CapiIdentity::New(CapiProvider provider,
                                                           CardIdentityRequest request,
@@ -59,22 +56,6 @@ StatusOr<std::unique_ptr<CapiIdentity>> CapiIdentity::New(CapiProvider provider,
     identity->key_id_ = connection.public_key.key_id();
   }
   return identity;
-}
-
-void CapiIdentity::IdleLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    if (!connection_) {
-      idle_cv_.wait(lock);
-      continue;
-    }
-    const auto deadline = last_used_ + request_.idle_timeout;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      connection_.reset();  // releases the context: the provider forgets the PIN
-      continue;
-    }
-    idle_cv_.wait_until(lock, deadline);
-  }
 }
 
 StatusOr<CapiIdentity::Connection> CapiIdentity::OpenContainer(const std::string& name,
@@ -182,21 +163,11 @@ StatusOr<SecretData> CapiIdentity::Unwrap(std::span<const Stanza> stanzas) {
   }
 
   std::lock_guard<std::mutex> lock(mu_);
-  // On every way out: note the use, and release now ("always ask") or arm the idle timer.
+  // On every way out: note the use (release now for "always ask", or arm the idle timer).
   struct AfterUse {
-    CapiIdentity* self;
-    ~AfterUse() {
-      self->last_used_ = std::chrono::steady_clock::now();
-      if (self->request_.idle_timeout.count() <= 0) {
-        self->connection_.reset();
-        return;
-      }
-      if (self->connection_ && !self->idle_thread_.joinable()) {
-        self->idle_thread_ = std::thread([s = self] { s->IdleLoop(); });
-      }
-      self->idle_cv_.notify_all();
-    }
-  } after_use{this};
+    IdleCloser& idle;
+    ~AfterUse() { idle.Used(); }
+  } after_use{idle_};
   if (login_failure_.has_value()) return *login_failure_;
   if (!connection_) {
     StatusOr<Connection> connection = Discover();

@@ -5,17 +5,16 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
-#include <thread>
 
 #include "core/capi/capi_context.h"
 #include "core/card/card_backend.h"
 #include "core/card/card_identity.h"
+#include "core/card/idle_closer.h"
 
 namespace cardvault {
 
@@ -72,20 +71,18 @@ class CapiIdentity : public CardIdentity {
   // The PIN from the PinSource, handed to the provider; failures are sticky.
   Status Login(Connection& connection);
   StatusOr<SecretData> UnwrapRsa(const Stanza& stanza);
-  void IdleLoop();
 
   const CapiProvider provider_;
   const CardIdentityRequest request_;
   const CapiOpener opener_;
   Bytes key_id_;
   std::mutex mu_;
-  std::condition_variable idle_cv_;                  // with mu_
-  std::chrono::steady_clock::time_point last_used_;  // guarded by mu_
-  bool stopping_ = false;                            // guarded by mu_
-  std::thread idle_thread_;
   std::optional<Connection> connection_;  // guarded by mu_
   std::optional<Status> login_failure_;   // guarded by mu_; sticky
   std::atomic<uint64_t> private_key_operations_{0};
+  // Releases the context after request_.idle_timeout; declared last, so it stops before
+  // connection_ goes.
+  IdleCloser idle_;
 };
 
 }  // namespace cardvault

@@ -56,32 +56,14 @@ struct Pkcs11Identity::Connection {
   bool label_unverified = false;
 };
 
-Pkcs11Identity::Pkcs11Identity(Pkcs11IdentityOptions options) : options_(std::move(options)) {}
+Pkcs11Identity::Pkcs11Identity(Pkcs11IdentityOptions options)
+    : options_(std::move(options)),
+      idle_(
+          mu_, options_.idle_timeout, [this] { return connection_ != nullptr; },
+          // Logs out (the last session on the token) and closes.
+          [this] { connection_.reset(); }) {}
 
-Pkcs11Identity::~Pkcs11Identity() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  idle_cv_.notify_all();
-  if (idle_thread_.joinable()) idle_thread_.join();
-}
-
-void Pkcs11Identity::IdleLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    if (!connection_) {
-      idle_cv_.wait(lock);
-      continue;
-    }
-    const auto deadline = last_used_ + options_.idle_timeout;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      connection_.reset();  // logs out (the last session on the token) and closes
-      continue;
-    }
-    idle_cv_.wait_until(lock, deadline);
-  }
-}
+Pkcs11Identity::~Pkcs11Identity() = default;
 
 StatusOr<std::unique_ptr<Pkcs11Identity>> Pkcs11Identity::New(Pkcs11IdentityOptions options) {
   if (options.module == nullptr) return InvalidArgumentError("a card identity needs a module");
@@ -282,21 +264,11 @@ StatusOr<SecretData> Pkcs11Identity::Unwrap(std::span<const Stanza> stanzas) {
   }
 
   std::lock_guard<std::mutex> lock(mu_);
-  // On every way out: note the use, and log out now ("always ask") or arm the idle timer.
+  // On every way out: note the use (log out now for "always ask", or arm the idle timer).
   struct AfterUse {
-    Pkcs11Identity* self;
-    ~AfterUse() {
-      self->last_used_ = std::chrono::steady_clock::now();
-      if (self->options_.idle_timeout.count() <= 0) {
-        self->connection_.reset();
-        return;
-      }
-      if (self->connection_ && !self->idle_thread_.joinable()) {
-        self->idle_thread_ = std::thread([s = self] { s->IdleLoop(); });
-      }
-      self->idle_cv_.notify_all();
-    }
-  } after_use{this};
+    IdleCloser& idle;
+    ~AfterUse() { idle.Used(); }
+  } after_use{idle_};
   if (login_failure_.has_value()) return *login_failure_;
   if (!connection_ || !connection_->session->logged_in()) {
     StatusOr<std::unique_ptr<Connection>> connected =

@@ -4,14 +4,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
-#include <thread>
 
 #include "core/card/card_identity.h"
+#include "core/card/idle_closer.h"
 #include "core/card/pin_source.h"
 #include "core/pkcs11/card_key.h"
 #include "core/pkcs11/card_token.h"
@@ -106,20 +105,16 @@ class Pkcs11Identity : public CardIdentity {
   StatusOr<SecretData> Decrypt(Connection& connection, CK_MECHANISM mechanism, ByteView input,
                                size_t output_size);
 
-  // Closes the session once it was unused for options_.idle_timeout (runs on idle_thread_).
-  void IdleLoop();
-
   Pkcs11IdentityOptions options_;
   std::mutex mu_;
-  std::condition_variable idle_cv_;                  // with mu_
-  std::chrono::steady_clock::time_point last_used_;  // guarded by mu_
-  bool stopping_ = false;                            // guarded by mu_
-  std::thread idle_thread_;
   std::unique_ptr<Connection> connection_;  // guarded by mu_
   std::optional<Status> login_failure_;     // guarded by mu_; sticky
   bool sticky_ = false;                     // guarded by mu_; Connect's failure is final
   bool raw_rsa_ = false;                    // guarded by mu_
   std::atomic<uint64_t> private_key_operations_{0};
+  // Logs out and closes the session after options_.idle_timeout; declared last, so it stops
+  // before connection_ goes.
+  IdleCloser idle_;
 };
 
 }  // namespace cardvault
