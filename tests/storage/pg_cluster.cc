@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -137,6 +138,30 @@ StatusOr<std::string> NewSharedDatabase() {
   const std::string name = "t" + std::to_string(++databases);
   CV_RETURN_IF_ERROR(cluster->CreateDatabase(name));
   return name;
+}
+
+std::string SharedPgClusterUnavailable() {
+  std::string why_not;
+  SharedPgCluster(&why_not);
+  return why_not;
+}
+
+StatusOr<std::string> SharedDatabaseFor(const std::string& dir, bool create) {
+  static std::mutex mu;
+  static std::map<std::string, std::string> databases_by_dir;
+  std::string db;
+  if (create) {
+    CV_ASSIGN_OR_RETURN(db, NewSharedDatabase());
+    std::lock_guard lock(mu);
+    databases_by_dir[dir] = db;
+  } else {
+    std::lock_guard lock(mu);
+    db = databases_by_dir.at(dir);
+  }
+  std::string why_not;
+  PgCluster* cluster = SharedPgCluster(&why_not);
+  if (cluster == nullptr) return UnsupportedError(why_not);
+  return cluster->ConnInfo(db);
 }
 
 }  // namespace cardvault

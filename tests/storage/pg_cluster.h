@@ -38,6 +38,14 @@ PgCluster* SharedPgCluster(std::string* why_not);
 // A new database on the shared cluster (or the message to skip with, as an error).
 StatusOr<std::string> NewSharedDatabase();
 
+// For the conformance suites' `unavailable`: why the shared cluster cannot be used, or "".
+std::string SharedPgClusterUnavailable();
+
+// For the conformance suites' `create` and `reopen`: the connection string of the database
+// belonging to the test directory `dir`; `create` makes a new one (NewSharedDatabase), else
+// the one made for `dir` before is returned again.
+StatusOr<std::string> SharedDatabaseFor(const std::string& dir, bool create);
+
 }  // namespace cardvault
 
 #endif  // CARDVAULT_TESTS_STORAGE_PG_CLUSTER_H_
