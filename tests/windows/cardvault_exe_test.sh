@@ -19,6 +19,8 @@ windows_build=$(cd "$2" && pwd)
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cv=$linux_build/agent/cardvault
 server=$linux_build/api/cardvault-server
+# shellcheck source=tests/windows/lib/driver.sh
+. "$(dirname "$0")/lib/driver.sh"
 # shellcheck source=tests/windows/lib/linux_server.sh
 . "$(dirname "$0")/lib/linux_server.sh"
 exe=$windows_build/agent/cardvault.exe
@@ -26,38 +28,9 @@ for f in "$cv" "$server" "$exe"; do
   [ -x "$f" ] || { echo "cardvault_exe_test: $f is missing (build it first)" >&2; exit 1; }
 done
 
-tmp=$(mktemp -d /tmp/cv-winexe-XXXXXX)
-server_pid=
-cleanup() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-checks=0
-pass() { checks=$((checks + 1)); echo "  ok: $*"; }
-fail() { echo "  FAILED: $*" >&2; exit 1; }
-# cardvault.exe under Wine; paths are Linux paths seen through Wine's drive Z:. Windows text
-# mode ends stdout lines with CR LF: dropped, so outputs compare with Linux's.
-win() {
-  local rc=0
-  wine "$exe" "$@" >"$tmp/win.stdout" 2>"$tmp/win.stderr" || rc=$?
-  tr -d '\r' <"$tmp/win.stdout"
-  tr -d '\r' <"$tmp/win.stderr" >&2
-  return "$rc"
-}
-# "Z:" before every absolute path in the arguments (the Windows view of the same file).
-z() { echo "Z:$1"; }
-# Runs a command, keeping its exit code in $rc and its output (stdout then stderr) in $out.
-run() {
-  set +e
-  out=$("$@" 2>&1)
-  rc=$?
-  set -e
-}
+driver_start cv-winexe
+# cardvault.exe under Wine, with Linux paths seen through Wine's drive Z: (z).
+win() { wine_run "$exe" "$@"; }
 
 echo "== cardvault.exe against Linux (tests/windows/cardvault_exe_test.sh)"
 
@@ -116,7 +89,7 @@ echo "two levels down" >"$vault/sub/deeper/c.txt"
 echo "ünïcödé" >"$vault/sub/ünï cødé.txt"
 head -c $((9 * 1024 * 1024)) /dev/urandom >"$vault/large.bin"  # streamed (format v2)
 export XDG_CONFIG_HOME=$tmp/config XDG_DATA_HOME=$tmp/data XDG_RUNTIME_DIR=$tmp/run
-mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 "$cv" init --vault "$vault" --server "$url" --fingerprint "$fingerprint" \
   --token-file "$tmp/token" --recipient "$recipient" >/dev/null 2>&1
 run "$cv" sync --once

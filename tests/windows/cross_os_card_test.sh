@@ -19,6 +19,8 @@ linux_build=$(cd "$1" && pwd)
 windows_build=$(cd "$2" && pwd)
 cv=$linux_build/agent/cardvault
 server=$linux_build/api/cardvault-server
+# shellcheck source=tests/windows/lib/driver.sh
+. "$(dirname "$0")/lib/driver.sh"
 # shellcheck source=tests/windows/lib/linux_server.sh
 . "$(dirname "$0")/lib/linux_server.sh"
 exe=$windows_build/agent/cardvault.exe
@@ -29,37 +31,8 @@ for f in "$cv" "$server" "$exe" "$import_key" "$softhsm"; do
 done
 provider="Microsoft Enhanced RSA and AES Cryptographic Provider"  # MS_ENH_RSA_AES_PROV
 
-tmp=$(mktemp -d /tmp/cv-xos-XXXXXX)
-server_pid=
-cleanup() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-checks=0
-pass() { checks=$((checks + 1)); echo "  ok: $*"; }
-fail() { echo "  FAILED: $*" >&2; exit 1; }
-# A Windows program under Wine; Windows text mode's CR LF line ends are dropped.
-win() {
-  local rc=0
-  wine "$@" >"$tmp/win.stdout" 2>"$tmp/win.stderr" || rc=$?
-  tr -d '\r' <"$tmp/win.stdout"
-  tr -d '\r' <"$tmp/win.stderr" >&2
-  return "$rc"
-}
-# The Windows view of a Linux path (Wine's drive Z: is the Unix root).
-z() { echo "Z:$1"; }
-# Runs a command, keeping its exit code in $rc and its output (stdout then stderr) in $out.
-run() {
-  set +e
-  out=$("$@" 2>&1)
-  rc=$?
-  set -e
-}
+driver_start cv-xos
+win() { wine_run "$@"; }
 # "KEY_ID RECIPIENT" of each key a `card list` output shows.
 keys_of() { awk '/ key id /{sub(/.*key id /, ""); id=$1} /^ *recipient /{print id, $2}'; }
 
