@@ -1,0 +1,49 @@
+// S3ByteStore: ByteStore over an S3-compatible object store (AWS S3, Ceph radosgw, MinIO),
+// signed with AWS Signature Version 4 (libcurl's CURLOPT_AWS_SIGV4).
+#ifndef CARDVAULT_STORAGE_S3_BYTE_STORE_H_
+#define CARDVAULT_STORAGE_S3_BYTE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/env.h"
+#include "core/secret_data.h"
+#include "core/status_or.h"
+#include "storage/byte_store.h"
+
+namespace cardvault {
+
+// Where the bucket is and how to reach it. The credentials are never logged.
+struct S3ByteStoreOptions {
+  std::string endpoint;  // "https://s3.example.com" or "http://127.0.0.1:7480" (path-style)
+  std::string bucket;
+  std::string region = "us-east-1";
+  std::string prefix;  // put before every key, e.g. "cardvault/" ("" for none)
+  std::string access_key_id;
+  SecretData secret_access_key;
+  std::string ca_file;  // PEM bundle to verify the endpoint with; "" for the system's
+  uint64_t multipart_threshold_bytes = uint64_t{64} << 20;  // larger: a multipart upload
+  uint64_t part_bytes = uint64_t{16} << 20;
+  int max_attempts = 5;  // per request, on 5xx, SlowDown and connection errors, with backoff
+  int connect_timeout_seconds = 10;
+  int low_speed_timeout_seconds = 30;  // a transfer slower than 1 byte/s for this long fails
+};
+
+// Reads "access_key_id" and "secret_access_key" from a JSON file that MUST be private to
+// its owner (mode 0600 or stricter; otherwise kFailedPrecondition "credentials_not_private").
+Status LoadS3Credentials(Env& env, const std::string& path, S3ByteStoreOptions& options);
+
+// Contract (beyond ByteStore's):
+// - a writer streams: it never holds a whole object in memory (at most one part);
+// - Commit returns only after the store confirmed the object (PUT 200, or
+//   CompleteMultipartUpload 200); a failed or abandoned multipart upload is aborted;
+// - the store being unreachable or answering 5xx after the retries is kUnavailable
+//   "object_store_unavailable" with what was tried; 403 is kPermissionDenied
+//   "object_store_denied"; a missing bucket is kFailedPrecondition "no_such_bucket".
+// Open checks that the bucket is reachable (a HEAD on it).
+StatusOr<std::unique_ptr<ByteStore>> NewS3ByteStore(S3ByteStoreOptions options);
+
+}  // namespace cardvault
+
+#endif  // CARDVAULT_STORAGE_S3_BYTE_STORE_H_
