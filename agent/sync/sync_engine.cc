@@ -16,7 +16,6 @@
 #include "core/encryptor.h"
 #include "core/key_epoch.h"
 #include "core/memory_file.h"
-#include "core/platform.h"
 
 namespace cardvault {
 namespace {
@@ -247,8 +246,9 @@ SyncEngine::SyncEngine(StateDb* db, ObjectClient* client, SyncEngineOptions opti
   std::string joined;
   for (const std::string& r : sorted) joined += r + "\n";
   recipients_hash_ = HexEncode(Sha256(AsBytes(joined)));
-  const char* kill = std::getenv("CARDVAULT_TEST_KILL_AT");
-  if (kill != nullptr) kill_at_ = kill;
+  // Flushing a whole file system may be refused (Windows without administrator rights):
+  // then each spool file is made durable by itself, as a restore does.
+  sync_file_system_ = env_->CanSyncFileSystem(options_.spool_dir);
 }
 
 StatusOr<std::unique_ptr<SyncEngine>> SyncEngine::New(StateDb* db, ObjectClient* client,
@@ -279,10 +279,6 @@ StatusOr<std::unique_ptr<SyncEngine>> SyncEngine::New(StateDb* db, ObjectClient*
 
 void SyncEngine::Emit(const std::string& type, const std::string& path, const std::string& detail) {
   if (sink_) sink_({type, path, detail});
-}
-
-void SyncEngine::MaybeCrash(const char* step) {
-  if (!kill_at_.empty() && kill_at_ == step) KillThisProcess();
 }
 
 Status SyncEngine::CheckVaultOnServer() {
@@ -374,10 +370,7 @@ Status SyncEngine::Detect(const std::string& path, bool force) {
   }
   CV_ASSIGN_OR_RETURN(std::vector<std::string> stale, db_->RecordFile(f, version));
   for (const std::string& s : stale) RemoveSpoolFile(s);
-  if (version) {
-    Emit("file_queued", path);
-    MaybeCrash("hashed");
-  }
+  if (version) Emit("file_queued", path);
   return Status::Ok();
 }
 
@@ -669,16 +662,12 @@ Status SyncEngine::StreamOne(VersionRecord& v, PassResult& result) {
   }
   abandon.f = nullptr;  // the spool file is the version's now
   v.state = VersionState::kEncrypted;
-  MaybeCrash("encrypted");
   pipe.Finish(Status::Ok());  // the upload's last byte goes out: the server publishes
   join();
   Status outcome = uploaded.status();
   if (uploaded.ok()) v.blob_sha256 = uploaded->sha256;
   CV_RETURN_IF_ERROR(FinishUpload(v, outcome, result));
-  if (outcome.ok()) {
-    MaybeCrash("uploaded");
-    env_->RemoveFile(spool).IgnoreError();
-  }
+  if (outcome.ok()) env_->RemoveFile(spool).IgnoreError();
   return Status::Ok();
 }
 
@@ -718,7 +707,6 @@ Status SyncEngine::RecordSpooled(std::vector<VersionRecord*>& spooled, bool sync
     discard();
     return committed;
   }
-  MaybeCrash("encrypted");
   for (VersionRecord* v : recorded) v->state = VersionState::kEncrypted;
   return Status::Ok();
 }
@@ -880,7 +868,6 @@ Status SyncEngine::FinishUploads(std::unique_ptr<UploadJob>& job, PassResult& re
   }
   CV_RETURN_IF_ERROR(batch.Commit());
   job.reset();
-  if (!uploaded_spool.empty()) MaybeCrash("uploaded");
   // Only once the uploads are recorded: a spool file goes after its step is committed.
   for (const std::string& spool : uploaded_spool) RemoveSpoolFile(spool);
   return Status::Ok();
@@ -938,9 +925,10 @@ StatusOr<SyncEngine::PassResult> SyncEngine::ProcessDue() {
     // files are each fsynced instead: a file system flush would also wait for everything
     // else dirty on the disk, which makes a single file's latency unpredictable.
     std::vector<VersionRecord*> spooled;
-    const bool sync_each = std::count_if(due.begin(), due.end(), [](const VersionRecord& v) {
-                             return v.state == VersionState::kQueued;
-                           }) <= kSyncEachUpTo;
+    const bool sync_each =
+        !sync_file_system_ || std::count_if(due.begin(), due.end(), [](const VersionRecord& v) {
+                                return v.state == VersionState::kQueued;
+                              }) <= kSyncEachUpTo;
     for (VersionRecord& v : due) {
       if (v.state != VersionState::kQueued) continue;
       Status s = Spool(v, sync_each);

@@ -175,9 +175,6 @@ class SyncEngine {
   StatusOr<EpochRecord> CurrentEpoch();
   Status EnsureEpochUploaded(const Bytes& epoch_id);
   void Emit(const std::string& type, const std::string& path, const std::string& detail = {});
-  // The test-only crash switch: CARDVAULT_TEST_KILL_AT=<step> makes the process SIGKILL
-  // itself right after committing that step ("hashed", "encrypted", "uploaded").
-  void MaybeCrash(const char* step);
 
   static constexpr int64_t kVaultRecheckNs = 30'000'000'000;
   // CheckVaultOnServer, but a server that cannot be asked now does not stop the recording.
@@ -198,7 +195,8 @@ class SyncEngine {
   Env* env_;
   std::string recipients_hash_;
   EventSink sink_;
-  std::string kill_at_;
+  // Env::CanSyncFileSystem of the spool: when false, each spool file is fsynced by itself.
+  bool sync_file_system_ = true;
   const std::atomic<bool>* stop_ = nullptr;
 };
 

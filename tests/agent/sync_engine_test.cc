@@ -516,6 +516,34 @@ TEST_F(SyncEngineTest, AFailedSpoolFlushRecordsNothingAndLosesNothing) {
   EXPECT_EQ(ByPath()["f3"][0].content, "content 3");
 }
 
+// The real Env on a file system that refuses to be flushed at once, as Windows does for a
+// user without administrator rights (a volume handle needs them).
+class NoVolumeFlushEnv final : public EnvWrapper {
+ public:
+  NoVolumeFlushEnv() : EnvWrapper(Env::Default()) {}
+  bool CanSyncFileSystem(const std::string&) override { return false; }
+  Status SyncFileSystem(const std::string& path) override {
+    ++flushes_;
+    return PermissionDeniedError("cannot open the volume of " + path + " (test)");
+  }
+  int flushes() const { return flushes_; }
+
+ private:
+  std::atomic<int> flushes_{0};
+};
+
+// Where the file system cannot be flushed at once, a batch's spool files are each fsynced.
+TEST_F(SyncEngineTest, ABatchIsMadeDurableFileByFileWhereTheFileSystemCannotBeFlushed) {
+  for (int i = 0; i < 20; ++i) Write("f" + std::to_string(i), "content " + std::to_string(i));
+  NoVolumeFlushEnv env;
+  auto engine = MakeEngine(&env, 8 << 20, 1'000'000, /*spool_in_db_up_to=*/0);
+  auto r = Sync(*engine);
+  EXPECT_EQ(r.uploaded, 20);
+  EXPECT_EQ(r.failed, 0);
+  EXPECT_EQ(env.flushes(), 0) << "never asked for a flush it cannot have";
+  EXPECT_EQ(ByPath()["f7"].at(0).content, "content 7");
+}
+
 // Varied bytes, so a blob cut or shifted anywhere cannot decrypt to them by accident.
 std::string Big(size_t n, char seed = 'a') {
   std::string s(n, '\0');
