@@ -15,6 +15,10 @@ namespace cardvault {
 // if the time cannot be represented.
 bool LocalCalendarTime(int64_t unix_seconds, std::tm* out);
 
+// The UTC calendar time of `unix_seconds` (gmtime_r; Windows: gmtime_s). False if the time
+// cannot be represented.
+bool UtcCalendarTime(int64_t unix_seconds, std::tm* out);
+
 // The Unix time of the calendar time `tm` read as UTC (timegm; Windows: _mkgmtime).
 // Fields out of range are normalized as mktime does; -1 if it cannot be represented.
 int64_t UnixSecondsFromUtc(std::tm tm);
@@ -26,6 +30,17 @@ std::vector<std::string> Utf8Arguments(int argc, char** argv);
 
 // Whether standard error is a terminal (a progress line may redraw itself there).
 bool StderrIsTerminal();
+
+// Whether standard input is a terminal (a console on Windows), where a secret can be typed.
+bool StdinIsTerminal();
+
+// Turns the echo of what is typed on standard input's terminal off or on (for a secret).
+// Does nothing when standard input is not a terminal.
+void SetStdinEcho(bool on);
+
+// Hides this program's console window (Windows: a program started at logon gets one; the
+// console stays, so console events still arrive). Nothing on POSIX.
+void HideConsoleWindow();
 
 // Ends the process at once, as SIGKILL does (no destructors, no buffers flushed), for the
 // crash tests' injection points; the exit status is 128 + 9 (POSIX: killed by signal 9;

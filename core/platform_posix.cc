@@ -1,5 +1,6 @@
 // core/platform.h on POSIX.
 #include <signal.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +15,11 @@ bool LocalCalendarTime(int64_t unix_seconds, std::tm* out) {
   return ::localtime_r(&t, out) != nullptr;
 }
 
+bool UtcCalendarTime(int64_t unix_seconds, std::tm* out) {
+  const time_t t = static_cast<time_t>(unix_seconds);
+  return ::gmtime_r(&t, out) != nullptr;
+}
+
 int64_t UnixSecondsFromUtc(std::tm tm) { return static_cast<int64_t>(::timegm(&tm)); }
 
 std::vector<std::string> Utf8Arguments(int argc, char** argv) {
@@ -21,6 +27,21 @@ std::vector<std::string> Utf8Arguments(int argc, char** argv) {
 }
 
 bool StderrIsTerminal() { return ::isatty(STDERR_FILENO) != 0; }
+
+bool StdinIsTerminal() { return ::isatty(STDIN_FILENO) != 0; }
+
+void SetStdinEcho(bool on) {
+  struct termios t;
+  if (::tcgetattr(STDIN_FILENO, &t) != 0) return;
+  if (on) {
+    t.c_lflag |= static_cast<tcflag_t>(ECHO);
+  } else {
+    t.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  }
+  ::tcsetattr(STDIN_FILENO, TCSANOW, &t);
+}
+
+void HideConsoleWindow() {}
 
 void KillThisProcess() {
   ::raise(SIGKILL);

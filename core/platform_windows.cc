@@ -20,6 +20,11 @@ bool LocalCalendarTime(int64_t unix_seconds, std::tm* out) {
   return ::_localtime64_s(out, &t) == 0;
 }
 
+bool UtcCalendarTime(int64_t unix_seconds, std::tm* out) {
+  const __time64_t t = static_cast<__time64_t>(unix_seconds);
+  return ::_gmtime64_s(out, &t) == 0;
+}
+
 int64_t UnixSecondsFromUtc(std::tm tm) { return static_cast<int64_t>(::_mkgmtime64(&tm)); }
 
 std::vector<std::string> Utf8Arguments(int argc, char** argv) {
@@ -33,6 +38,21 @@ std::vector<std::string> Utf8Arguments(int argc, char** argv) {
 }
 
 bool StderrIsTerminal() { return ::_isatty(::_fileno(stderr)) != 0; }
+
+bool StdinIsTerminal() { return ::_isatty(::_fileno(stdin)) != 0; }
+
+void SetStdinEcho(bool on) {
+  HANDLE in = ::GetStdHandle(STD_INPUT_HANDLE);
+  DWORD mode = 0;
+  if (in == INVALID_HANDLE_VALUE || ::GetConsoleMode(in, &mode) == 0) return;
+  mode = on ? (mode | ENABLE_ECHO_INPUT) : (mode & ~static_cast<DWORD>(ENABLE_ECHO_INPUT));
+  ::SetConsoleMode(in, mode);
+}
+
+void HideConsoleWindow() {
+  HWND console = ::GetConsoleWindow();
+  if (console != nullptr) ::ShowWindow(console, SW_HIDE);
+}
 
 void KillThisProcess() {
   ::TerminateProcess(::GetCurrentProcess(), 128 + 9);

@@ -1,7 +1,8 @@
 // The commands that exist on one platform only, added between the file commands and the
 // card, recipients and restore commands every platform has. One .cc per platform, chosen in
 // agent/CMakeLists.txt: Linux (platform_commands_linux.cc) adds the agent (init, run, sync,
-// status, ...) and `doctor`; Windows (platform_commands_windows.cc) adds nothing yet.
+// status, ...) and `doctor`; Windows (platform_commands_windows.cc) adds the agent and
+// install-autostart/remove-autostart.
 #ifndef CARDVAULT_AGENT_CLI_PLATFORM_COMMANDS_H_
 #define CARDVAULT_AGENT_CLI_PLATFORM_COMMANDS_H_
 

@@ -1,22 +1,20 @@
 // init, run, sync and status: the commands that use the config, the state and the server.
 #include "agent/cli/sync_commands.h"
 
-#include <signal.h>
-#include <termios.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "agent/cli/stop_requests.h"
 #include "agent/control/control_client.h"
 #include "agent/control/control_server.h"
 #include "agent/sync/agent_context.h"
 #include "agent/sync/daemon.h"
 #include "agent/sync/log.h"
 #include "agent/sync/process_priority.h"
+#include "core/platform.h"
 
 namespace cardvault {
 namespace {
@@ -41,28 +39,20 @@ StatusOr<std::unique_ptr<AgentContext>> OpenContext(const std::string& config_fl
   return AgentContext::Open(env, std::move(config));
 }
 
-Daemon* g_daemon = nullptr;
-extern "C" void OnStopSignal(int) {
-  if (g_daemon != nullptr) g_daemon->Stop();
-}
-
 // Reads a line from the terminal without echo.
 StatusOr<SecretData> PromptSecret(const std::string& prompt) {
-  if (!::isatty(0)) {
+  if (!StdinIsTerminal()) {
     return InvalidArgumentError("no --token-file given and standard input is not a terminal");
   }
   std::cerr << prompt << std::flush;
-  struct termios old_t, new_t;
-  ::tcgetattr(0, &old_t);
-  new_t = old_t;
-  new_t.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-  ::tcsetattr(0, TCSANOW, &new_t);
+  SetStdinEcho(false);
   SecretData buf(4096);
   size_t n = 0;
   char c;
-  while (n < buf.size() && ::read(0, &c, 1) == 1 && c != '\n')
-    buf.data()[n++] = static_cast<uint8_t>(c);
-  ::tcsetattr(0, TCSANOW, &old_t);
+  while (n < buf.size() && std::cin.get(c) && c != '\n') {
+    if (c != '\r') buf.data()[n++] = static_cast<uint8_t>(c);
+  }
+  SetStdinEcho(true);
   std::cerr << "\n";
   buf.Truncate(n);
   if (buf.empty()) return InvalidArgumentError("empty token");
@@ -71,9 +61,8 @@ StatusOr<SecretData> PromptSecret(const std::string& prompt) {
 
 // "2026-12-06 03:04:05 UTC".
 std::string UtcTime(int64_t unix_ns) {
-  const time_t secs = static_cast<time_t>(unix_ns / 1'000'000'000);
-  struct tm tm_buf;
-  ::gmtime_r(&secs, &tm_buf);
+  std::tm tm_buf = {};
+  UtcCalendarTime(unix_ns / 1'000'000'000, &tm_buf);
   char out[32];
   std::strftime(out, sizeof out, "%Y-%m-%d %H:%M:%S UTC", &tm_buf);
   return out;
@@ -199,14 +188,19 @@ void AddSyncCommands(CLI::App& app, const std::string& config_flag, int& exit_co
 
   // ---- run
   auto socket = std::make_shared<std::string>();
+  auto hide_console = std::make_shared<bool>(false);
   auto* run = app.add_subcommand(
       "run", "Run the agent in the foreground: watch the folder and upload every change.");
   run->add_option("--socket", *socket,
-                  "Control socket (default: $XDG_RUNTIME_DIR/cardvault/agent.sock)");
-  run->footer(
-      "Stops cleanly on SIGTERM or Ctrl-C: the upload in progress finishes, the rest "
-      "stays queued.\nLogs go to stderr (with priorities under systemd).");
-  run->callback([&exit_code, &config_flag, socket] {
+                  "Control channel (default: $XDG_RUNTIME_DIR/cardvault/agent.sock; Windows: "
+                  "\\\\.\\pipe\\cardvault-<user SID>)");
+  run->add_flag("--hide-console", *hide_console,
+                "Windows: hide the console window (as the autostart entry does); no effect on "
+                "Linux");
+  run->footer(StopRequests::Help() + "\n" + LogDestinationHelp());
+  run->callback([&exit_code, &config_flag, socket, hide_console] {
+    if (*hide_console) HideConsoleWindow();
+    if (Status log = StartLogFile(); !log.ok()) LogWarning(log.message());
     auto ctx = OpenContext(config_flag);
     if (!ctx.ok()) {
       exit_code = Fail(ctx.status());
@@ -219,13 +213,11 @@ void AddSyncCommands(CLI::App& app, const std::string& config_flag, int& exit_co
       exit_code = Fail(daemon.status());
       return;
     }
-    g_daemon = daemon->get();
-    struct sigaction sa = {};
-    sa.sa_handler = OnStopSignal;
-    ::sigaction(SIGTERM, &sa, nullptr);
-    ::sigaction(SIGINT, &sa, nullptr);
-    Status s = (*daemon)->Run();
-    g_daemon = nullptr;
+    Status s;
+    {
+      StopRequests stop_requests(daemon->get());
+      s = (*daemon)->Run();
+    }
     exit_code = s.ok() ? 0 : Fail(s);
   });
 

@@ -2,6 +2,7 @@
 #include "agent/sync/config.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 namespace cardvault {
@@ -125,7 +126,8 @@ StatusOr<AgentConfig> AgentConfig::Parse(std::string_view text, const std::strin
   auto bad = [&](const std::string& key, const std::string& expected) {
     return InvalidArgumentError(origin + ": \"" + key + "\" must be " + expected, "config_invalid");
   };
-  if (c.vault_dir.empty() || c.vault_dir[0] != '/') {
+  // Absolute as the platform has it: /home/... on Linux, C:\... (or C:/...) on Windows.
+  if (c.vault_dir.empty() || !std::filesystem::path(c.vault_dir).is_absolute()) {
     return bad("vault_dir", "the absolute path of the folder to protect");
   }
   if (c.server_url.rfind("https://", 0) != 0 || c.server_url.size() <= 8) {

@@ -1,25 +1,23 @@
-// Log implementation: whole lines written with one write(2), so lines never interleave.
+// Log: the line format both platforms share; the platform's file writes it.
 #include "agent/sync/log.h"
 
-#include <unistd.h>
-
-#include <cstdlib>
 #include <ctime>
 #include <string>
+
+#include "core/platform.h"
 
 namespace cardvault {
 
 void Log(LogLevel level, std::string_view message) {
-  static const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
   std::string line;
-  if (journal) {
+  if (LogToJournal()) {
     line = "<" + std::to_string(static_cast<int>(level)) + ">";
   } else {
-    char ts[32];
-    std::time_t t = std::time(nullptr);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ ", &tm);
+    char ts[32] = "";
+    std::tm tm = {};
+    if (UtcCalendarTime(static_cast<int64_t>(std::time(nullptr)), &tm)) {
+      std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ ", &tm);
+    }
     line = ts;
     switch (level) {
       case LogLevel::kError:
@@ -34,8 +32,7 @@ void Log(LogLevel level, std::string_view message) {
   }
   line.append(message);
   line.push_back('\n');
-  ssize_t n = ::write(2, line.data(), line.size());
-  (void)n;
+  WriteLogLine(line);
 }
 
 }  // namespace cardvault
