@@ -3,10 +3,11 @@
 #include "agent/sync/state_db.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "tests/core/test_platform.h"
 
 namespace cardvault {
 namespace {
@@ -14,8 +15,7 @@ namespace {
 class StateDbTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/cv-state-test-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
+    dir_ = NewTempDir("cv-state-test");
     path_ = dir_ + "/state.db";
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
