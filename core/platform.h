@@ -31,6 +31,10 @@ std::vector<std::string> Utf8Arguments(int argc, char** argv);
 // Whether standard error is a terminal (a progress line may redraw itself there).
 bool StderrIsTerminal();
 
+// Whether files keep POSIX permission bits here (POSIX: true; Windows: false, where Env shows
+// a file as 0600, or 0400 when read-only, and a directory as 0700: docs/windows.md).
+bool PlatformKeepsPosixModes();
+
 // Whether standard input is a terminal (a console on Windows), where a secret can be typed.
 bool StdinIsTerminal();
 

@@ -28,6 +28,8 @@ std::vector<std::string> Utf8Arguments(int argc, char** argv) {
 
 bool StderrIsTerminal() { return ::isatty(STDERR_FILENO) != 0; }
 
+bool PlatformKeepsPosixModes() { return true; }
+
 bool StdinIsTerminal() { return ::isatty(STDIN_FILENO) != 0; }
 
 void SetStdinEcho(bool on) {

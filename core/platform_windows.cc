@@ -39,6 +39,8 @@ std::vector<std::string> Utf8Arguments(int argc, char** argv) {
 
 bool StderrIsTerminal() { return ::_isatty(::_fileno(stderr)) != 0; }
 
+bool PlatformKeepsPosixModes() { return false; }
+
 bool StdinIsTerminal() { return ::_isatty(::_fileno(stdin)) != 0; }
 
 void SetStdinEcho(bool on) {

@@ -241,10 +241,13 @@ struct AdoptResult {
 };
 
 // Records every file of the vault that equals the latest live version on the server as
-// already uploaded, so that the next sync uploads nothing for it.
+// already uploaded, so that the next sync uploads nothing for it. Where files keep no POSIX
+// modes (Windows), the content alone decides and the local mode is recorded: a vault synced
+// from Linux with 0644 files is adopted, not uploaded again.
 StatusOr<AdoptResult> Adopt(Env& env, const Restorer& restorer, StateDb& db,
                             const std::string& vault_dir) {
   AdoptResult result;
+  const bool modes = PlatformKeepsPosixModes();
   for (const auto& [path, versions] : restorer.history()) {
     const RemoteVersion& latest = versions.back();
     const std::string full = vault_dir + "/" + path;
@@ -252,7 +255,7 @@ StatusOr<AdoptResult> Adopt(Env& env, const Restorer& restorer, StateDb& db,
       StatusOr<FileInfo> info = env.Stat(full);
       if (!info.ok() || !info->is_directory) continue;
       const FileRecord record = DirectoryFileRecord(path, *info);
-      if (record.mode != latest.metadata.mode) continue;  // the next sync records the new mode
+      if (modes && record.mode != latest.metadata.mode) continue;  // the next sync records it
       CV_RETURN_IF_ERROR(db.RecordFile(record, std::nullopt).status());
       continue;
     }
@@ -262,7 +265,7 @@ StatusOr<AdoptResult> Adopt(Env& env, const Restorer& restorer, StateDb& db,
     const uint32_t mode = info->mode & 07777;
     uint64_t size = 0;
     CV_ASSIGN_OR_RETURN(const Sha256Digest digest, Sha256OfPath(env, full, &size));
-    if (digest != latest.metadata.sha256 || mode != latest.metadata.mode) {
+    if (digest != latest.metadata.sha256 || (modes && mode != latest.metadata.mode)) {
       ++result.differ;
       continue;
     }
