@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# The Win32 tray (cardvault-tray.exe, docs/windows.md "Tray") under Wine on a virtual X
+# display: Xvfb with trayer as the tray host (Wine's explorer docks each notification icon
+# into an X system tray by XEmbed; Wine 8's virtual desktop taskbar has no notification area,
+# docs/windows.md). Until `cardvault.exe run`
+# exists, the agent is a stand-in: tray_test_tool.exe serve, a real ControlServer on a named
+# pipe answering "status" from a file the driver writes. Run by scripts/test-windows.sh
+# (WINEPREFIX, WINEDEBUG, WINEDLLOVERRIDES exported). Skipped when Xvfb or trayer is missing.
+# Usage: tray_test.sh LINUX_BUILD_DIR WINDOWS_BUILD_DIR
+#
+#  1. the icon docks inside trayer's panel, green (up to date), the tooltip with the counts;
+#  2. the state follows the agent: 3 pending -> blue "syncing", tooltip "3 pending";
+#  3. the menu's pause reaches the agent ("pause" on the pipe), the icon turns orange;
+#  4. a failed file shows one balloon with its path, three more within 10 s none yet;
+#  5. the agent gone -> grey "agent not running";
+#  6. a second cardvault-tray.exe for the same user and pipe exits at once;
+#  7. Quit removes the icon and ends the tray.
+# Screenshots (BMP) stay in WINDOWS_BUILD_DIR/test-artifacts/tray/.
+set -euo pipefail
+windows_build=$(cd "$2" && pwd)
+# shellcheck source=tests/windows/lib/driver.sh
+. "$(dirname "$0")/lib/driver.sh"
+tray=$windows_build/agent/tray/windows/cardvault-tray.exe
+tool=$windows_build/tests/agent/tray/windows/tray_test_tool.exe
+for f in "$tray" "$tool"; do
+  [ -f "$f" ] || { echo "tray_test: $f is missing (scripts/build.sh windows)" >&2; exit 1; }
+done
+for p in Xvfb trayer xwininfo; do
+  command -v "$p" >/dev/null || { echo "  skipped: $p is not installed"; exit 0; }
+done
+artifacts=$windows_build/test-artifacts/tray
+rm -rf "$artifacts"
+mkdir -p "$artifacts"
+driver_start cv-tray
+pids=()
+tray_cleanup() {
+  touch "$tmp/agent/stop" 2>/dev/null || true
+  wineserver -k >/dev/null 2>&1 || true  # this driver's Wine session had a display
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  driver_cleanup
+}
+trap tray_cleanup EXIT
+
+# Waits up to 30 s (and 150 tries) for the command to succeed.
+wait_for() {
+  local _ end=$((SECONDS + 30))
+  for _ in $(seq 1 150); do
+    if "$@"; then return 0; fi
+    [ "$SECONDS" -lt "$end" ] || return 1
+    sleep 0.2
+  done
+  return 1
+}
+in_log() { grep -qF -- "$2" "$1"; }
+# Screenshot NAME: saves the screen as $artifacts/NAME.bmp; sets $pixels ("STATE N" lines).
+screenshot() {
+  pixels=$(wine "$tool" screenshot "$(z "$artifacts/$1.bmp")" 2>/dev/null | tr -d '\r')
+}
+pixels_of() { echo "$pixels" | awk -v s="pixels $1" 'index($0, s " ") == 1 { print $NF }'; }
+# Shows STATE: its colour on screen (at least 40 pixels: the icon) and no other state's.
+shows() {
+  local s
+  screenshot "$2"
+  [ "$(pixels_of "$1")" -ge 40 ] || return 1
+  for s in "agent not running" "up to date" "syncing" "paused" "error"; do
+    [ "$s" = "$1" ] || [ "$(pixels_of "$s")" -eq 0 ] || return 1
+  done
+}
+status() {  # PENDING: the stand-in agent's next status answer
+  printf '{"state":"running","pending":%s,"uploaded":41,"failed":0,"last_success_ns":0,"vault_dir":"%s","last_error":""}\n' \
+    "$1" "$(z "$tmp/Vault" | sed 's/\\/\\\\/g')" >"$tmp/agent/status.json"
+}
+
+mkdir -p "$tmp/agent" "$tmp/Vault"
+exec 3>"$tmp/display"
+Xvfb -displayfd 3 -screen 0 1024x768x24 -nolisten tcp >"$tmp/xvfb.log" 2>&1 &
+pids+=($!)
+exec 3>&-
+wait_for test -s "$tmp/display" || fail "Xvfb did not start: $(cat "$tmp/xvfb.log")"
+DISPLAY=":$(head -n1 "$tmp/display")"
+export DISPLAY
+wineserver -k >/dev/null 2>&1 || true  # a session started without a display has no tray
+trayer --edge bottom --align right --widthtype pixel --width 120 --heighttype pixel \
+  --height 24 >"$tmp/trayer.log" 2>&1 &
+pids+=($!)
+pipe='\\.\pipe\cv-tray-test-'$RANDOM$RANDOM
+status 0
+wine "$tool" serve "$pipe" "$(z "$tmp/agent")" >"$tmp/serve.log" 2>&1 &
+pids+=($!)
+wait_for in_log "$tmp/serve.log" "serving" || fail "the stand-in agent did not start: $(cat "$tmp/serve.log")"
+wine "$tray" --pipe "$pipe" >"$tmp/tray.log" 2>&1 &
+tray_pid=$!
+pids+=("$tray_pid")
+
+# 1. Docked, up to date.
+wait_for in_log "$tmp/tray.log" "shown in the notification area" ||
+  fail "the icon was not shown: $(cat "$tmp/tray.log")"
+docked() { xwininfo -root -tree | awk '/"panel": \("panel" "trayer"\)/ { p = 1; next }
+  p && /^     0x/ { p = 0 } p && /\("explorer.exe" "explorer.exe"\)/ { found = 1 } END { exit !found }'; }
+wait_for docked || fail "no icon window inside trayer's panel: $(xwininfo -root -tree)"
+wait_for in_log "$tmp/tray.log" "state: up to date, tooltip: cardvault: up to date|0 pending, 41 uploaded, 0 failed|Last upload: never" ||
+  fail "no up-to-date tooltip: $(cat "$tmp/tray.log")"
+wait_for shows "up to date" 1-up-to-date || fail "no green icon on screen: $pixels"
+pass "the icon docks in trayer's panel, green, tooltip '0 pending, 41 uploaded, 0 failed'"
+
+# 2. The state follows the agent.
+status 3
+wait_for in_log "$tmp/tray.log" "state: syncing, tooltip: cardvault: syncing|3 pending, 41 uploaded" ||
+  fail "no syncing tooltip: $(cat "$tmp/tray.log")"
+wait_for shows syncing 2-syncing || fail "no blue icon on screen: $pixels"
+pass "3 pending: blue, tooltip '3 pending'"
+
+# 3. The menu's pause reaches the agent.
+run wine "$tool" command 101
+[ "$rc" -eq 0 ] || fail "the pause command did not reach the tray: $out"
+wait_for in_log "$tmp/agent/commands.log" "pause" || fail "pause never reached the agent"
+wait_for in_log "$tmp/tray.log" "state: paused, tooltip: cardvault: paused|" ||
+  fail "no paused tooltip: $(cat "$tmp/tray.log")"
+wait_for shows paused 3-paused || fail "no orange icon on screen: $pixels"
+pass "Pause syncing sends 'pause' on the pipe; orange, tooltip 'paused'"
+
+# 4. A failed file: one balloon; more within the gap are held back.
+echo '{"event":"file_failed","path":"a.txt","detail":"server refused: quota"}' >"$tmp/agent/events.jsonl"
+wait_for in_log "$tmp/tray.log" "notice: cardvault: a file could not be protected: a.txt: server refused: quota" ||
+  fail "no balloon for the failed file: $(cat "$tmp/tray.log")"
+printf '%s\n' '{"event":"file_failed","path":"b.txt"}' '{"event":"file_uploaded","path":"c.txt"}' \
+  '{"event":"file_failed","path":"d.txt"}' >"$tmp/agent/events.jsonl"
+wait_for test ! -e "$tmp/agent/events.jsonl"
+sleep 1
+[ "$(grep -c "notice:" "$tmp/tray.log")" -eq 1 ] || fail "more than one balloon within 10 s: $(cat "$tmp/tray.log")"
+pass "a failed file shows one balloon with its path; two more within 10 s none yet"
+
+# 5. The agent gone.
+touch "$tmp/agent/stop"
+wait_for in_log "$tmp/tray.log" "state: agent not running" || fail "agent not running never shown"
+wait_for shows "agent not running" 5-agent-not-running || fail "no grey icon on screen: $pixels"
+pass "the agent gone: grey, 'agent not running'"
+
+# 6. One tray per user and pipe.
+run wine "$tray" --pipe "$pipe"
+if [ "$rc" -ne 0 ] || [[ $out != *"already running for this user"* ]]; then
+  fail "a second tray started: $out"
+fi
+pass "a second cardvault-tray.exe for the same pipe exits at once ($rc)"
+
+# 7. Quit.
+run wine "$tool" command 104
+[ "$rc" -eq 0 ] || fail "Quit did not reach the tray: $out"
+wait_for in_log "$tmp/tray.log" "cardvault-tray: quit" || fail "Quit did not end the tray"
+wait "$tray_pid" || fail "the tray exited with $?"
+screenshot 7-quit
+for s in "agent not running" "up to date" "syncing" "paused" "error"; do
+  [ "$(pixels_of "$s")" -eq 0 ] || fail "an icon is still on screen after Quit: $pixels"
+done
+pass "Quit removes the icon and ends the tray"
+echo "  screenshots: $artifacts"
