@@ -4,8 +4,9 @@
 #include "agent/tray/windows/win32_tray.h"
 
 #define WIN32_LEAN_AND_MEAN
-#include <shellapi.h>
 #include <windows.h>
+// shellapi.h needs windows.h first.
+#include <shellapi.h>
 
 #include <array>
 #include <chrono>
