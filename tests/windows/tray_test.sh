@@ -8,13 +8,16 @@
 # (WINEPREFIX, WINEDEBUG, WINEDLLOVERRIDES exported). Skipped when Xvfb or trayer is missing.
 # Usage: tray_test.sh LINUX_BUILD_DIR WINDOWS_BUILD_DIR
 #
-#  1. the icon docks inside trayer's panel, green (up to date), the tooltip with the counts;
+#  1. the icon docks inside trayer's panel, green (up to date); the tooltip the tray host
+#     shows on hovering has the counts;
 #  2. the state follows the agent: 3 pending -> blue "syncing", tooltip "3 pending";
-#  3. the menu's pause reaches the agent ("pause" on the pipe), the icon turns orange;
-#  4. a failed file shows one balloon with its path, three more within 10 s none yet;
+#  3. Pause syncing, picked from the menu a right click on the icon opens, reaches the agent
+#     ("pause" on the pipe): orange, tooltip "paused"; Resume syncing the same way;
+#  4. a failed file: the tray host shows one balloon with its path and detail; two more
+#     within 10 s: no second balloon yet;
 #  5. the agent gone -> grey "agent not running";
 #  6. a second cardvault-tray.exe for the same user and pipe exits at once;
-#  7. Quit removes the icon and ends the tray.
+#  7. Quit, from the menu, removes the icon and ends the tray.
 # Screenshots (BMP) stay in WINDOWS_BUILD_DIR/test-artifacts/tray/.
 set -euo pipefail
 windows_build=$(cd "$2" && pwd)
@@ -95,40 +98,67 @@ pids+=("$tray_pid")
 # 1. Docked, up to date.
 wait_for in_log "$tmp/tray.log" "shown in the notification area" ||
   fail "the icon was not shown: $(cat "$tmp/tray.log")"
-docked() { xwininfo -root -tree | awk '/"panel": \("panel" "trayer"\)/ { p = 1; next }
-  p && /^     0x/ { p = 0 } p && /\("explorer.exe" "explorer.exe"\)/ { found = 1 } END { exit !found }'; }
+# Sets icon_x, icon_y: the centre of the explorer.exe window inside trayer's panel.
+docked() {
+  local at
+  at=$(xwininfo -root -tree | awk '/"panel": \("panel" "trayer"\)/ { p = 1; next }
+    p && /^     0x/ { p = 0 }
+    p && /\("explorer.exe" "explorer.exe"\)/ { print $(NF - 1), $NF; exit }')
+  [ -n "$at" ] || return 1
+  # "WxH+x+y +X+Y": size, then the absolute position.
+  read -r icon_x icon_y < <(echo "$at" | awk '{ split($1, s, /[x+]/); split($2, a, "+");
+    print a[2] + int(s[1] / 2), a[3] + int(s[2] / 2) }')
+}
 wait_for docked || fail "no icon window inside trayer's panel: $(xwininfo -root -tree)"
-wait_for in_log "$tmp/tray.log" "state: up to date, tooltip: cardvault: up to date|0 pending, 41 uploaded, 0 failed|Last upload: never" ||
-  fail "no up-to-date tooltip: $(cat "$tmp/tray.log")"
+wait_for in_log "$tmp/tray.log" "state: up to date," || fail "never up to date: $(cat "$tmp/tray.log")"
+# The tooltip as the tray host shows it when the mouse is on the icon.
+tooltip_is() {
+  tip=$(wine "$tool" tooltip "$icon_x" "$icon_y" 2>&1 | tr -d '\r')
+  [ "$tip" = "$1" ]
+}
+wait_for tooltip_is $'cardvault: up to date\n0 pending, 41 uploaded, 0 failed\nLast upload: never' ||
+  fail "the tooltip is not the up-to-date one: $tip"
 wait_for shows "up to date" 1-up-to-date || fail "no green icon on screen: $pixels"
-pass "the icon docks in trayer's panel, green, tooltip '0 pending, 41 uploaded, 0 failed'"
+pass "the icon docks in trayer's panel ($icon_x,$icon_y), green, tooltip '0 pending, 41 uploaded, 0 failed'"
 
 # 2. The state follows the agent.
 status 3
-wait_for in_log "$tmp/tray.log" "state: syncing, tooltip: cardvault: syncing|3 pending, 41 uploaded" ||
-  fail "no syncing tooltip: $(cat "$tmp/tray.log")"
+wait_for in_log "$tmp/tray.log" "state: syncing," || fail "never syncing: $(cat "$tmp/tray.log")"
+wait_for tooltip_is $'cardvault: syncing\n3 pending, 41 uploaded, 0 failed\nLast upload: never' ||
+  fail "the tooltip is not the syncing one: $tip"
 wait_for shows syncing 2-syncing || fail "no blue icon on screen: $pixels"
 pass "3 pending: blue, tooltip '3 pending'"
 
-# 3. The menu's pause reaches the agent.
-run wine "$tool" command 101
-[ "$rc" -eq 0 ] || fail "the pause command did not reach the tray: $out"
+# 3. The menu: its items are status, Pause/Resume, Sync now, Open folder, Quit (arrow presses
+# 1 to 5; the disabled ones count).
+run wine "$tool" menu-pick "$icon_x" "$icon_y" 2 "$(z "$artifacts/3-menu.bmp")"
+[ "$rc" -eq 0 ] || fail "the menu did not open: $out"
 wait_for in_log "$tmp/agent/commands.log" "pause" || fail "pause never reached the agent"
-wait_for in_log "$tmp/tray.log" "state: paused, tooltip: cardvault: paused|" ||
-  fail "no paused tooltip: $(cat "$tmp/tray.log")"
+wait_for in_log "$tmp/tray.log" "state: paused," || fail "never paused: $(cat "$tmp/tray.log")"
+wait_for tooltip_is $'cardvault: paused\n3 pending, 41 uploaded, 0 failed\nLast upload: never' ||
+  fail "the tooltip is not the paused one: $tip"
 wait_for shows paused 3-paused || fail "no orange icon on screen: $pixels"
-pass "Pause syncing sends 'pause' on the pipe; orange, tooltip 'paused'"
+run wine "$tool" menu-pick "$icon_x" "$icon_y" 2
+[ "$rc" -eq 0 ] || fail "the menu did not open again: $out"
+wait_for in_log "$tmp/agent/commands.log" "resume" || fail "resume never reached the agent"
+wait_for shows syncing 3-resumed || fail "not blue again after Resume: $pixels"
+pass "Pause syncing from the menu sends 'pause' on the pipe (orange, 'paused'); Resume syncing 'resume'"
 
 # 4. A failed file: one balloon; more within the gap are held back.
 echo '{"event":"file_failed","path":"a.txt","detail":"server refused: quota"}' >"$tmp/agent/events.jsonl"
 wait_for in_log "$tmp/tray.log" "notice: cardvault: a file could not be protected: a.txt: server refused: quota" ||
   fail "no balloon for the failed file: $(cat "$tmp/tray.log")"
+run wine "$tool" balloon
+if [ "$rc" -ne 0 ] || [ "$(echo "$out" | tr -d '\r')" != "a.txt: server refused: quota" ]; then
+  fail "the tray host shows no balloon with the failure: $out"
+fi
+screenshot 4-balloon
 printf '%s\n' '{"event":"file_failed","path":"b.txt"}' '{"event":"file_uploaded","path":"c.txt"}' \
   '{"event":"file_failed","path":"d.txt"}' >"$tmp/agent/events.jsonl"
 wait_for test ! -e "$tmp/agent/events.jsonl"
 sleep 1
 [ "$(grep -c "notice:" "$tmp/tray.log")" -eq 1 ] || fail "more than one balloon within 10 s: $(cat "$tmp/tray.log")"
-pass "a failed file shows one balloon with its path; two more within 10 s none yet"
+pass "a failed file: the tray host shows a balloon with its path; two more within 10 s none yet"
 
 # 5. The agent gone.
 touch "$tmp/agent/stop"
@@ -144,13 +174,13 @@ fi
 pass "a second cardvault-tray.exe for the same pipe exits at once ($rc)"
 
 # 7. Quit.
-run wine "$tool" command 104
-[ "$rc" -eq 0 ] || fail "Quit did not reach the tray: $out"
+run wine "$tool" menu-pick "$icon_x" "$icon_y" 5
+[ "$rc" -eq 0 ] || fail "the menu did not open for Quit: $out"
 wait_for in_log "$tmp/tray.log" "cardvault-tray: quit" || fail "Quit did not end the tray"
 wait "$tray_pid" || fail "the tray exited with $?"
 screenshot 7-quit
 for s in "agent not running" "up to date" "syncing" "paused" "error"; do
   [ "$(pixels_of "$s")" -eq 0 ] || fail "an icon is still on screen after Quit: $pixels"
 done
-pass "Quit removes the icon and ends the tray"
+pass "Quit from the menu removes the icon and ends the tray"
 echo "  screenshots: $artifacts"

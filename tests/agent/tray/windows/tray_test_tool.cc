@@ -3,7 +3,11 @@
 //                       DIR/status.json ("state" paused after a pause), publishing the lines
 //                       of DIR/events.jsonl (then removed), logging each command to
 //                       DIR/commands.log; stops when DIR/stop appears (at most 600 s)
-//   command ID          posts WM_COMMAND ID (a menu item, win32_tray.h) to the running tray
+//   menu-pick X Y N [FILE]  right-clicks (X, Y), the icon, waits for the popup menu (saving
+//                       a screenshot of it to FILE) and picks the item N arrow presses
+//                       down (Enter)
+//   tooltip X Y         hovers over (X, Y) and prints the tray host's tooltip text
+//   balloon             prints the text of the balloon the tray host shows
 //   windows             lists the visible top-level windows (class, title, rectangle)
 //   screenshot FILE     saves the screen as a 24-bit BMP and prints, per tray state, how many
 //                       pixels have its disc colour: "pixels STATE N"
@@ -22,7 +26,6 @@
 
 #include "agent/control/control_server.h"
 #include "agent/tray/common/tray_icon_pixels.h"
-#include "agent/tray/windows/win32_tray.h"
 
 namespace cardvault {
 namespace {
@@ -73,14 +76,93 @@ int Serve(const std::string& pipe, const std::string& dir) {
   return 0;
 }
 
-int Command(unsigned id) {
-  HWND tray = ::FindWindowW(kWin32TrayWindowClass, nullptr);
-  if (tray == nullptr) {
-    std::fprintf(stderr, "command: no cardvault-tray window\n");
+int Screenshot(const std::string& file);
+
+void SendMouse(DWORD flags) {
+  INPUT in{};
+  in.type = INPUT_MOUSE;
+  in.mi.dwFlags = flags;
+  ::SendInput(1, &in, sizeof in);
+}
+
+void SendKey(WORD vk) {
+  INPUT in[2] = {};
+  in[0].type = in[1].type = INPUT_KEYBOARD;
+  in[0].ki.wVk = in[1].ki.wVk = vk;
+  in[1].ki.dwFlags = KEYEVENTF_KEYUP;
+  ::SendInput(2, in, sizeof in[0]);
+}
+
+// The visible top-level window of class `cls`, waiting up to 5 s for it.
+HWND WaitForWindow(const wchar_t* cls) {
+  for (int i = 0; i < 50; ++i) {
+    HWND w = ::FindWindowW(cls, nullptr);
+    if (w != nullptr && ::IsWindowVisible(w)) return w;
+    ::Sleep(100);
+  }
+  return nullptr;
+}
+
+// Clicks the right button at (x, y), the tray icon, waits for the popup menu, saves a
+// screenshot of it to `shot` (unless empty) and picks its item `downs` arrow presses down
+// with Enter.
+int MenuPick(int x, int y, int downs, const std::string& shot) {
+  ::SetCursorPos(x, y);
+  ::Sleep(200);
+  SendMouse(MOUSEEVENTF_RIGHTDOWN);
+  SendMouse(MOUSEEVENTF_RIGHTUP);
+  if (WaitForWindow(L"#32768") == nullptr) {
+    std::fprintf(stderr, "menu-pick: no popup menu appeared after a click at %d,%d\n", x, y);
     return 1;
   }
-  if (::PostMessageW(tray, WM_COMMAND, id, 0)) return 0;
-  std::fprintf(stderr, "command: PostMessage failed (%lu)\n", ::GetLastError());
+  if (!shot.empty() && Screenshot(shot) != 0) return 1;
+  for (int i = 0; i < downs; ++i) SendKey(VK_DOWN);
+  SendKey(VK_RETURN);
+  return 0;
+}
+
+// Moves the mouse away (until the tray host's tooltip hides), then onto (x, y), the tray
+// icon, and prints the tooltip the tray host shows there.
+int Tooltip(int x, int y) {
+  ::SetCursorPos(0, 0);
+  for (int i = 0; i < 20; ++i) {
+    HWND shown = ::FindWindowW(L"tooltips_class32", nullptr);
+    if (shown == nullptr || !::IsWindowVisible(shown)) break;
+    ::Sleep(100);
+  }
+  ::SetCursorPos(x, y);
+  HWND tip = WaitForWindow(L"tooltips_class32");
+  if (tip == nullptr) {
+    std::fprintf(stderr, "tooltip: none shown at %d,%d\n", x, y);
+    return 1;
+  }
+  wchar_t text[512] = {};
+  ::SendMessageW(tip, WM_GETTEXT, 512, reinterpret_cast<LPARAM>(text));
+  char utf8[2048] = {};
+  ::WideCharToMultiByte(CP_UTF8, 0, text, -1, utf8, sizeof utf8, nullptr, nullptr);
+  std::printf("%s\n", utf8);
+  return 0;
+}
+
+// Moves the mouse away from the icon and prints the text of the balloon the tray host shows
+// (a visible tooltip window), waiting up to 5 s for one.
+int Balloon() {
+  ::SetCursorPos(0, 0);
+  for (int i = 0; i < 50; ++i) {
+    HWND tip = nullptr;
+    while ((tip = ::FindWindowExW(nullptr, tip, L"tooltips_class32", nullptr)) != nullptr) {
+      if (!::IsWindowVisible(tip)) continue;
+      wchar_t text[512] = {};
+      ::SendMessageW(tip, WM_GETTEXT, 512, reinterpret_cast<LPARAM>(text));
+      if (text[0] == L'\0') continue;
+      char utf8[2048] = {};
+      ::WideCharToMultiByte(CP_UTF8, 0, text, -1, utf8, sizeof utf8, nullptr, nullptr);
+      std::printf("%s\n", utf8);
+      return 0;
+    }
+    ::Sleep(100);
+  }
+  std::fprintf(stderr, "balloon: none shown\n");
   return 1;
 }
 
@@ -152,9 +234,17 @@ int Screenshot(const std::string& file) {
 int main(int argc, char** argv) {
   const std::string what = argc > 1 ? argv[1] : "";
   if (what == "serve" && argc == 4) return cardvault::Serve(argv[2], argv[3]);
-  if (what == "command" && argc == 3) return cardvault::Command(std::stoul(argv[2]));
+  if (what == "menu-pick" && (argc == 5 || argc == 6)) {
+    return cardvault::MenuPick(std::stoi(argv[2]), std::stoi(argv[3]), std::stoi(argv[4]),
+                               argc == 6 ? argv[5] : "");
+  }
+  if (what == "tooltip" && argc == 4)
+    return cardvault::Tooltip(std::stoi(argv[2]), std::stoi(argv[3]));
+  if (what == "balloon") return cardvault::Balloon();
   if (what == "windows") return ::EnumWindows(cardvault::PrintWindow, 0) ? 0 : 1;
   if (what == "screenshot" && argc == 3) return cardvault::Screenshot(argv[2]);
-  std::fprintf(stderr, "usage: tray_test_tool serve PIPE DIR | command ID | screenshot FILE\n");
+  std::fprintf(stderr,
+               "usage: tray_test_tool serve PIPE DIR | menu-pick X Y N [FILE] | "
+               "tooltip X Y | balloon | windows | screenshot FILE\n");
   return 2;
 }
