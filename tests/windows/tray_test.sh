@@ -17,12 +17,22 @@
 #     within 10 s: no second balloon yet;
 #  5. the agent gone -> grey "agent not running";
 #  6. a second cardvault-tray.exe for the same user and pipe exits at once;
-#  7. Quit, from the menu, removes the icon and ends the tray.
+#  7. Quit, from the menu, removes the icon and ends the tray;
+#  8. when this build's cardvault.exe has `run` (branch winagent), against the real agent
+#     syncing to the Linux cardvault-server on 127.0.0.1: the tray on the default pipe shows
+#     its uploads ("1 uploaded", then "6 uploaded" after 5 new files), and Pause syncing from
+#     the menu pauses it (`cardvault.exe status`). Skipped, saying so, before that.
 # Screenshots (BMP) stay in WINDOWS_BUILD_DIR/test-artifacts/tray/.
 set -euo pipefail
+linux_build=$(cd "$1" && pwd)
 windows_build=$(cd "$2" && pwd)
 # shellcheck source=tests/windows/lib/driver.sh
 . "$(dirname "$0")/lib/driver.sh"
+# shellcheck source=tests/windows/lib/linux_server.sh
+. "$(dirname "$0")/lib/linux_server.sh"
+server=$linux_build/api/cardvault-server
+# Check 8's agent: this build's, or CARDVAULT_TRAY_TEST_AGENT (another build's cardvault.exe).
+agent_exe=${CARDVAULT_TRAY_TEST_AGENT:-$windows_build/agent/cardvault.exe}
 tray=$windows_build/agent/tray/windows/cardvault-tray.exe
 tool=$windows_build/tests/agent/tray/windows/tray_test_tool.exe
 for f in "$tray" "$tool"; do
@@ -183,4 +193,44 @@ for s in "agent not running" "up to date" "syncing" "paused" "error"; do
   [ "$(pixels_of "$s")" -eq 0 ] || fail "an icon is still on screen after Quit: $pixels"
 done
 pass "Quit from the menu removes the icon and ends the tray"
+
+# 8. The real agent, once cardvault.exe runs it.
+if ! wine "$agent_exe" --help 2>/dev/null | grep -qE '^  run +'; then
+  echo "  skipped: cardvault.exe has no 'run' command in this build (branch winagent): the tray followed the stand-in agent only"
+else
+  start_linux_server
+  run wine "$agent_exe" keygen -o "$(z "$tmp/id.key")"
+  recipient=$(echo "$out" | grep -o 'cv-x25519-[0-9a-f]*' | head -n 1)
+  [ -n "$recipient" ] || fail "cardvault.exe keygen: $out"
+  mkdir -p "$tmp/real"
+  echo "first" >"$tmp/real/a.txt"
+  run wine "$agent_exe" init --vault "$(z "$tmp/real")" --server "$url" --fingerprint "$fingerprint" \
+    --token-file "$(z "$tmp/token")" --recipient "$recipient" --force
+  [ "$rc" -eq 0 ] || fail "cardvault.exe init: $out"
+  wine "$agent_exe" run >"$tmp/agent.log" 2>&1 &
+  pids+=($!)
+  wine "$tray" >"$tmp/tray-real.log" 2>&1 &
+  pids+=($!)
+  wait_for in_log "$tmp/tray-real.log" "shown in the notification area" ||
+    fail "the icon was not shown: $(cat "$tmp/tray-real.log")"
+  wait_for docked || fail "no icon window inside trayer's panel: $(xwininfo -root -tree)"
+  tooltip_has() {
+    tip=$(wine "$tool" tooltip "$icon_x" "$icon_y" 2>&1 | tr -d '\r')
+    [[ $tip == *"$1"* ]]
+  }
+  wait_for tooltip_has $'cardvault: up to date\n0 pending, 1 uploaded, 0 failed' ||
+    fail "the tooltip does not show the agent's upload: $tip; agent: $(tail -n 5 "$tmp/agent.log")"
+  for i in 1 2 3 4 5; do echo "file $i" >"$tmp/real/f$i.txt"; done
+  wait_for tooltip_has $'cardvault: up to date\n0 pending, 6 uploaded, 0 failed' ||
+    fail "the tooltip does not follow the agent's uploads: $tip"
+  run wine "$tool" menu-pick "$icon_x" "$icon_y" 2
+  [ "$rc" -eq 0 ] || fail "the menu did not open: $out"
+  agent_paused() {
+    run wine "$agent_exe" status
+    [[ $out == *paused* ]]
+  }
+  wait_for agent_paused || fail "Pause syncing did not pause the agent: $out"
+  wait_for shows paused 8-real-agent-paused || fail "no orange icon on screen: $pixels"
+  pass "a real cardvault.exe run: the tooltip follows its uploads (1, then 6), Pause syncing pauses it"
+fi
 echo "  screenshots: $artifacts"
