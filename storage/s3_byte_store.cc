@@ -210,7 +210,10 @@ class S3ByteStore final : public ByteStore {
     const std::string prefix = options_.prefix + "blobs/";
     std::string token;
     for (int page = 0; page < kMaxListPages; ++page) {
-      S3Request request{.method = "GET", .query = {{"list-type", "2"}, {"prefix", prefix}}};
+      S3Request request{.method = "GET",
+                        .query = {{"list-type", "2"},
+                                  {"max-keys", std::to_string(options_.list_page_keys)},
+                                  {"prefix", prefix}}};
       if (!token.empty()) request.query.emplace_back("continuation-token", token);
       request.what = "ListObjectsV2 of " + prefix;
       CV_ASSIGN_OR_RETURN(S3Response response, client_.Send(request));

@@ -31,6 +31,7 @@ struct S3ByteStoreOptions {
   int connect_timeout_seconds = 10;
   int low_speed_timeout_seconds = 30;  // a transfer slower than 1 byte/s for this long fails
   uint64_t read_ahead_bytes = uint64_t{1} << 20;  // a sequential reader fetches this much at once
+  int list_page_keys = 1000;                      // keys per ListObjectsV2 page (S3's maximum)
 };
 
 // Reads "access_key_id" and "secret_access_key" from a JSON file that MUST be private to

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "core/crypto.h"
@@ -188,11 +189,26 @@ TEST_F(S3ByteStoreTest, MidSizeObjectIsOneStreamedPut) {
     auto writer = store->NewWriter(data.size());
     ASSERT_TRUE(writer.ok());
     ASSERT_TRUE((*writer)->Append(data).ok());  // every byte given, but no Commit
+    // Time for the PUT to end if it could: only the held-back last byte prevents it.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   EXPECT_EQ(Keys(*store), std::vector<std::string>{*key});
   auto writer = store->NewWriter(data.size());
   ASSERT_TRUE(writer.ok());
   EXPECT_EQ((*writer)->Append(Pattern(data.size() + 1, 4)).reason(), "size_mismatch");
+}
+
+// ForEach follows continuation tokens across pages.
+TEST_F(S3ByteStoreTest, ForEachWalksEveryPage) {
+  S3ByteStoreOptions o = OptionsFor(prefix_);
+  o.list_page_keys = 7;
+  auto store = NewS3ByteStore(std::move(o));
+  ASSERT_TRUE(store.ok());
+  std::set<std::string> written;
+  for (int i = 0; i < 20; ++i) written.insert(Write(**store, Pattern(10, 1)).value());
+  const std::vector<std::string> listed = Keys(**store);
+  EXPECT_EQ(listed.size(), 20u);
+  EXPECT_EQ(std::set<std::string>(listed.begin(), listed.end()), written);
 }
 
 // Range reads anywhere, sequential reads served by read-ahead, reads across its edge.
