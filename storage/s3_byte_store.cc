@@ -103,8 +103,13 @@ class S3Writer final : public ByteWriter {
 // fetches read_ahead bytes at once and serves the next reads from them.
 class S3Reader final : public ByteReader {
  public:
-  S3Reader(S3Client* client, std::string object, uint64_t size, uint64_t read_ahead)
-      : client_(client), object_(std::move(object)), size_(size), read_ahead_(read_ahead) {}
+  // `first`: the object's first bytes, fetched by Open.
+  S3Reader(S3Client* client, std::string object, uint64_t size, uint64_t read_ahead, Bytes first)
+      : client_(client),
+        object_(std::move(object)),
+        size_(size),
+        read_ahead_(read_ahead),
+        cache_(std::move(first)) {}
 
   uint64_t size() const override { return size_; }
 
@@ -186,19 +191,30 @@ class S3ByteStore final : public ByteStore {
                                                     options_.part_bytes, std::move(streamed)));
   }
 
+  // One GET of the first read_ahead_bytes: the size comes from Content-Range, and a small
+  // object is read whole by this one request.
   StatusOr<std::unique_ptr<ByteReader>> Open(std::string_view key) override {
     if (!IsValidByteKey(key)) return BadByteKey();
-    S3Request request{.method = "HEAD", .object = BlobObject(key)};
-    request.what = "HEAD of " + request.object;
+    Bytes first(static_cast<size_t>(std::max<uint64_t>(options_.read_ahead_bytes, 1)));
+    S3Request request{.method = "GET", .object = BlobObject(key), .into = first};
+    request.headers.push_back("Range: bytes=0-" + std::to_string(first.size() - 1));
+    request.what = "GET of " + request.object;
     CV_ASSIGN_OR_RETURN(S3Response response, client_.Send(request));
+    int64_t size = -1;
     if (response.http_status == 404) return NotFoundError("no stored bytes", "no_stored_bytes");
-    if (response.http_status != 200) return client_.ErrorFor(request, response);
-    if (response.content_length < 0) {
-      return InternalError(request.what + ": no Content-Length", "object_store_rejected");
+    if (response.http_status == 206) size = response.range_total;
+    if (response.http_status == 200) size = static_cast<int64_t>(response.into_bytes);
+    if (response.http_status == 416) size = 0;  // an empty object has no byte 0
+    if (size < 0 && response.http_status < 300) {
+      return InternalError(request.what + ": no object size in the answer",
+                           "object_store_rejected");
     }
+    if (size < 0) return client_.ErrorFor(request, response);
+    first.resize(std::min<size_t>(response.into_bytes, static_cast<size_t>(size)));
+    first.shrink_to_fit();
     return std::unique_ptr<ByteReader>(new S3Reader(&client_, request.object,
-                                                    static_cast<uint64_t>(response.content_length),
-                                                    options_.read_ahead_bytes));
+                                                    static_cast<uint64_t>(size),
+                                                    options_.read_ahead_bytes, std::move(first)));
   }
 
   Status Delete(std::string_view key) override {

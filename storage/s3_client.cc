@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <random>
 #include <thread>
@@ -165,6 +166,15 @@ size_t ReadHeader(char* buf, size_t size, size_t n, void* user) {
   const std::string_view line(buf, size * n);
   if (StartsWithNoCase(line, "etag:")) t->response->etag = Trim(line.substr(5));
   if (StartsWithNoCase(line, "x-amz-request-id:")) t->response->request_id = Trim(line.substr(17));
+  if (StartsWithNoCase(line, "content-range:")) {
+    const std::string value = Trim(line.substr(14));
+    const size_t slash = value.rfind('/');
+    int64_t total = -1;
+    if (slash != std::string::npos) {
+      std::from_chars(value.data() + slash + 1, value.data() + value.size(), total);
+    }
+    t->response->range_total = total;
+  }
   return size * n;
 }
 

@@ -42,8 +42,9 @@ struct S3Response {
   size_t into_bytes = 0;  // bytes written to S3Request::into
   std::string etag;       // the ETag header, quotes included
   int64_t content_length = -1;
-  std::string request_id;  // x-amz-request-id, for messages
-  std::string error_code;  // <Code> of an S3 error body ("NoSuchKey", "SlowDown", ...)
+  int64_t range_total = -1;  // the object's size from Content-Range ("bytes a-b/total")
+  std::string request_id;    // x-amz-request-id, for messages
+  std::string error_code;    // <Code> of an S3 error body ("NoSuchKey", "SlowDown", ...)
 };
 
 // MUST be thread-safe (each request takes a pooled connection). Messages name the request,
