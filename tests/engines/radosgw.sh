@@ -200,6 +200,12 @@ stop() {
   rm -rf "$DIR"
 }
 
+# The daemons must not inherit the caller's other descriptors (a pipe it reads to the end).
+for fd in "/proc/$$/fd/"*; do
+  fd=${fd##*/}
+  if [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
+
 [ $# -ge 2 ] || die "usage: radosgw.sh start DIR PORT | rgw-stop DIR | rgw-start DIR | stop DIR"
 DIR=$(realpath -m "$2")
 case $1 in
