@@ -35,7 +35,8 @@ struct S3ByteStoreOptions {
 };
 
 // Reads "access_key_id" and "secret_access_key" from a JSON file that MUST be private to
-// its owner (mode 0600 or stricter; otherwise kFailedPrecondition "credentials_not_private").
+// its owner (mode 0600 or stricter; otherwise kFailedPrecondition "credentials_not_private");
+// anything but a JSON object with both strings is kInvalidArgument "bad_credentials_file".
 Status LoadS3Credentials(Env& env, const std::string& path, S3ByteStoreOptions& options);
 
 // Contract (beyond ByteStore's):
@@ -45,7 +46,10 @@ Status LoadS3Credentials(Env& env, const std::string& path, S3ByteStoreOptions& 
 // - the store being unreachable or answering 5xx after the retries is kUnavailable
 //   "object_store_unavailable" with what was tried; 403 is kPermissionDenied
 //   "object_store_denied"; a missing bucket is kFailedPrecondition "no_such_bucket".
-// Open checks that the bucket is reachable (a HEAD on it).
+// Open checks the options (kInvalidArgument "bad_s3_options": an http(s) endpoint, a bucket,
+// a prefix empty or ending in '/', credentials, part_bytes 5 MiB to 5 GiB and the
+// threshold at least part_bytes) and that the bucket is reachable (a HEAD on it).
+// Layout in the bucket, retries and what is never logged: docs/server.md "Storage seams".
 StatusOr<std::unique_ptr<ByteStore>> NewS3ByteStore(S3ByteStoreOptions options);
 
 }  // namespace cardvault
