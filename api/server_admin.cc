@@ -80,7 +80,7 @@ StatusOr<ServerStores> CheckedStores(const ServerPaths& paths) {
     return FailedPreconditionError(paths.data + " has no index.db (not a data directory?)",
                                    "no_index");
   }
-  return OpenServerStores(env, paths.data, config, StoresFor::kAdmin);
+  return OpenServerStores(env, paths.data, config, StoresFor::kCheck);
 }
 
 }  // namespace
@@ -93,7 +93,7 @@ int FailCommand(const Status& status) {
 int WithStores(const ServerPaths& paths, const std::function<int(ServerStores&)>& fn) {
   auto config = LoadInitialized(paths);
   if (!config.ok()) return FailCommand(config.status());
-  auto stores = OpenServerStores(Env::Default(), paths.data, *config, StoresFor::kAdmin);
+  auto stores = OpenServerStores(Env::Default(), paths.data, *config, StoresFor::kUsers);
   if (!stores.ok()) return FailCommand(stores.status());
   return fn(*stores);
 }

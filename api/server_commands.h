@@ -38,8 +38,7 @@ int InitCommand(const ServerPaths& paths, const InitOptions& options);
 // `serve`: until SIGTERM/SIGINT; SIGHUP reloads the certificate.
 int ServeCommand(const ServerPaths& paths, const ServerCliHooks& hooks);
 
-// Runs `fn` with the configured stores of an initialized server (opened for an admin
-// command: nothing changes on disk until asked).
+// Runs `fn` with the index and token store of an initialized server (StoresFor::kUsers).
 int WithStores(const ServerPaths& paths, const std::function<int(ServerStores&)>& fn);
 // `user quota NAME BYTES|default`.
 int SetQuotaCommand(ServerStores& stores, const std::string& user_name,

@@ -25,23 +25,27 @@ AuthBackoffPolicy BackoffPolicy(const ServerConfig& config) {
                            config.auth_backoff_seconds};
 }
 
+// The S3 byte store of config.s3 (its credentials read from their file; checks the bucket).
+StatusOr<std::unique_ptr<ByteStore>> OpenS3(Env* env, const std::string& data_dir,
+                                            const ServerS3Config& s3) {
+  S3ByteStoreOptions options;
+  options.endpoint = s3.endpoint;
+  options.bucket = s3.bucket;
+  options.region = s3.region;
+  options.prefix = s3.prefix;
+  options.ca_file = s3.ca_file.empty() ? "" : ResolveDataPath(data_dir, s3.ca_file);
+  options.multipart_threshold_bytes = s3.multipart_threshold_bytes;
+  options.part_bytes = s3.part_bytes;
+  CV_RETURN_IF_ERROR(
+      LoadS3Credentials(*env, ResolveDataPath(data_dir, s3.credentials_file), options));
+  return NewS3ByteStore(std::move(options));
+}
+
 StatusOr<std::unique_ptr<ByteStore>> OpenBytes(Env* env, const std::string& data_dir,
                                                const ServerConfig& config, bool shared,
                                                StoresFor use) {
-  if (config.bytes == "s3") {
-    S3ByteStoreOptions options;
-    options.endpoint = config.s3.endpoint;
-    options.bucket = config.s3.bucket;
-    options.region = config.s3.region;
-    options.prefix = config.s3.prefix;
-    options.ca_file = config.s3.ca_file.empty() ? "" : ResolveDataPath(data_dir, config.s3.ca_file);
-    options.multipart_threshold_bytes = config.s3.multipart_threshold_bytes;
-    options.part_bytes = config.s3.part_bytes;
-    CV_RETURN_IF_ERROR(
-        LoadS3Credentials(*env, ResolveDataPath(data_dir, config.s3.credentials_file), options));
-    return NewS3ByteStore(std::move(options));
-  }
-  if (use == StoresFor::kAdmin) {
+  if (config.bytes == "s3") return OpenS3(env, data_dir, config.s3);
+  if (use == StoresFor::kCheck) {
     // Attached: a running server's uploads in tmp/ stay.
     std::unique_ptr<ByteStore> attached = FileByteStore::Attach(env, data_dir);
     return attached;
@@ -64,9 +68,10 @@ Status OpenSqlite(Env* env, const std::string& data_dir, const ServerConfig& con
 }
 
 #ifdef CARDVAULT_HAVE_PG
-Status OpenPg(Env* env, const ServerConfig& config, ServerStores& stores) {
+Status OpenPg(Env* env, const ServerConfig& config, StoresFor use, ServerStores& stores) {
   CV_RETURN_IF_ERROR(PgPool::CheckConnInfo(config.index));
-  const size_t pool = static_cast<size_t>(config.index_pool_size);
+  // An admin command makes a few requests: it needs no pool.
+  const size_t pool = use == StoresFor::kServe ? static_cast<size_t>(config.index_pool_size) : 2;
   CV_ASSIGN_OR_RETURN(stores.index, PgObjectIndex::Open(config.index, {pool}));
   // Every request authenticates: the token store gets half as many connections.
   CV_ASSIGN_OR_RETURN(stores.tokens,
@@ -78,7 +83,7 @@ Status OpenPg(Env* env, const ServerConfig& config, ServerStores& stores) {
   return Status::Ok();
 }
 #else
-Status OpenPg(Env*, const ServerConfig&, ServerStores&) {
+Status OpenPg(Env*, const ServerConfig&, StoresFor, ServerStores&) {
   return UnsupportedError(
       "this cardvault-server was built without PostgreSQL support (libpq-dev missing at build "
       "time): use \"index\": \"sqlite\" or a build with libpq",
@@ -106,11 +111,13 @@ StatusOr<ServerStores> OpenServerStores(Env* env, const std::string& data_dir,
                                         const ServerConfig& config, StoresFor use) {
   ServerStores stores;
   if (config.uses_postgresql()) {
-    CV_RETURN_IF_ERROR(OpenPg(env, config, stores));
+    CV_RETURN_IF_ERROR(OpenPg(env, config, use, stores));
   } else {
     CV_RETURN_IF_ERROR(OpenSqlite(env, data_dir, config, stores));
   }
-  CV_ASSIGN_OR_RETURN(stores.bytes, OpenBytes(env, data_dir, config, stores.shared, use));
+  if (use != StoresFor::kUsers) {
+    CV_ASSIGN_OR_RETURN(stores.bytes, OpenBytes(env, data_dir, config, stores.shared, use));
+  }
   return stores;
 }
 

@@ -33,16 +33,19 @@ struct ServerStores {
 };
 
 enum class StoresFor {
-  // `serve`: the byte store drops writes a crash interrupted (every tmp/*.part of a single
-  // node; only day-old ones of a directory that other instances share).
+  // `serve` and `init`: everything; the byte store drops writes a crash interrupted (every
+  // tmp/*.part of a single node; only day-old ones of a directory other instances share).
   kServe,
-  // An admin command (`user`, `token`, `check`, `init`) beside a running server: nothing on
-  // disk changes until asked.
-  kAdmin,
+  // `check` beside a running server: the index and the byte store (attached: nothing on
+  // disk changes until asked), few connections.
+  kCheck,
+  // `user` and `token`: the index and the token store only (no byte store to reach), few
+  // connections.
+  kUsers,
 };
-
 // Opens (and migrates) the stores `config` chooses under `data_dir` (relative paths in the
-// config, such as s3.credentials_file, are relative to it). Errors say what to do: a
+// config, such as s3.credentials_file, are relative to it); what `use` does not need stays
+// null. Errors say what to do: a
 // PostgreSQL that cannot be reached or a connection string with a password
 // ("password_in_config"), a bucket that cannot be reached, credentials that are not private,
 // a build without PostgreSQL support ("postgresql_unsupported"). `env` MUST outlive them.
