@@ -18,6 +18,7 @@
 #include "api/remote_store.h"
 #include "core/crypto.h"
 #include "core/memory_file.h"
+#include "storage/pg_pool.h"
 #include "tests/integration/process_util.h"
 #include "tests/storage/pg_cluster.h"
 
@@ -300,6 +301,46 @@ TEST_F(MultiInstanceTest, QuotaHoldsAcrossInstances) {
   for (const auto& o : page->objects) total += o.size;
   EXPECT_EQ(total, 10 * kSize);
   EXPECT_EQ(FilesUnder(data_ + "/blobs"), 10u);
+}
+
+// Group commit still works on each instance: small uploads arriving at once share index
+// transactions. A writing transaction takes a transaction id, and so does each step's
+// savepoint that writes (reads and advisory locks take none): the ids used are the uploads
+// plus the index transactions that committed them.
+TEST_F(MultiInstanceTest, GroupCommitBatchesTheUploadsOfEachInstance) {
+  Init();
+  const std::string token = AddUser("alice");
+  StartAll();
+  auto pool = PgPool::Create(conninfo_, 1);
+  ASSERT_TRUE(pool.ok());
+  auto conn = (*pool)->Acquire();
+  ASSERT_TRUE(conn.ok());
+  auto xid = [&] {
+    auto rows = (*conn)->Run("SELECT txid_current()");
+    EXPECT_TRUE(rows.ok());
+    return rows.ok() ? rows->Int(0, 0) : 0;
+  };
+  constexpr int kThreads = 8, kEach = 16;
+  const int64_t before = xid();
+  std::vector<std::thread> threads;
+  std::atomic<int> stored{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto client = Client(t % 2, token);
+      for (int i = 0; i < kEach; ++i) {
+        stored += Put(*client, IdOf(std::to_string(t) + "." + std::to_string(i)),
+                      Pattern(1024, static_cast<uint8_t>(i)))
+                      .ok();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const int64_t transactions = xid() - before - 1 - stored.load();
+  EXPECT_EQ(stored.load(), kThreads * kEach);
+  EXPECT_LT(transactions, kThreads * kEach) << "uploads shared transactions";
+  EXPECT_GE(transactions, 2) << "each instance commits its own";
+  std::printf("%d uploads in %lld index transactions\n", stored.load(),
+              static_cast<long long>(transactions));
 }
 
 // A source that sends its first half, then waits (at most 20 s) until released, then fails
