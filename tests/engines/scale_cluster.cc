@@ -31,7 +31,7 @@ StatusOr<std::unique_ptr<ScaleCluster>> ScaleCluster::Start(Options options) {
   std::string tmpl = c->options_.base_dir + "/cv-scale-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) return IoError("mkdtemp " + tmpl + " failed");
   c->dir_ = tmpl;
-  if (c->options_.shared_stores) CV_RETURN_IF_ERROR(c->StartEngines());
+  if (c->options_.shared_stores || c->options_.engines) CV_RETURN_IF_ERROR(c->StartEngines());
   CV_RETURN_IF_ERROR(c->StartInstances());
   Haproxy::Options p;
   p.dir = c->dir_;

@@ -26,6 +26,9 @@ class ScaleCluster {
     // false: one instance on its own data directory (SQLite + files), behind the same
     // proxy: the single-node layout, for comparison.
     bool shared_stores = true;
+    // Start PostgreSQL and radosgw even when the instances do not use them (a benchmark's
+    // baseline straight to radosgw beside the single-node layout).
+    bool engines = true;
     std::string user = "alice";
     std::string extra_config;  // keys of every instance's config.json (a JSON object's text)
     std::string base_dir = "/tmp";

@@ -188,6 +188,7 @@ class ScaleTest : public ::testing::Test {
   void StartCluster(bool shared_stores) {
     ScaleCluster::Options o;
     o.shared_stores = shared_stores;
+    o.engines = shared_stores;
     auto c = ScaleCluster::Start(o);
     if (!c.ok() && c.status().code() == StatusCode::kUnsupported) {
       GTEST_SKIP() << c.status().ToString();
