@@ -55,9 +55,13 @@ ScaleCluster::~ScaleCluster() {
 Status ScaleCluster::Radosgw(const std::vector<std::string>& args) const {
   std::vector<std::string> argv = {"bash", kRadosgw};
   argv.insert(argv.end(), args.begin(), args.end());
-  CommandResult r = RunCommand(argv);
-  if (r.exit_code == 0) return Status::Ok();
-  return UnavailableError("radosgw.sh " + args[0] + " failed: " + r.output);
+  // Output to a file, not a pipe: the daemons the script starts would hold a pipe open.
+  const std::string log = dir_ + "/radosgw-sh.log";
+  ChildProcess script(argv, EnvVars{}, log);
+  const int code = script.Wait(180000);  // the script bounds its own waits (120 s)
+  if (code == 0) return Status::Ok();
+  return UnavailableError("radosgw.sh " + args[0] + " failed (exit " + std::to_string(code) +
+                          "): " + ReadText(log));
 }
 
 Status ScaleCluster::StartEngines() {
