@@ -1,5 +1,6 @@
-// ScaleCluster implementation: engines first (PostgreSQL, radosgw), then the instances
-// (the first one's certificate and key copied to the others), then the proxy.
+// ScaleCluster implementation: engines first (PostgreSQL, radosgw), then one data directory
+// (`init` with the layout's stores; its certificate serves every instance), one config per
+// instance (its own port), the instances, then the proxy.
 #include "tests/engines/scale_cluster.h"
 
 #include <signal.h>
@@ -14,112 +15,132 @@ namespace {
 
 namespace fs = std::filesystem;
 const std::string kServer = std::string(CARDVAULT_BINARY_DIR) + "/api/cardvault-server";
-const std::string kRadosgw = std::string(CARDVAULT_SOURCE_DIR) + "/tests/engines/radosgw.sh";
-
-// The value of `key` in a shell-variable file ("KEY=value" lines).
-std::string EnvFileValue(const std::string& text, const std::string& key) {
-  const size_t at = text.find(key + "=");
-  if (at == std::string::npos) return "";
-  const size_t from = at + key.size() + 1;
-  return text.substr(from, text.find('\n', from) - from);
-}
 
 }  // namespace
 
+std::string ScaleLayoutName(ScaleLayout layout) {
+  switch (layout) {
+    case ScaleLayout::kPostgresS3:
+      return "PostgreSQL + radosgw";
+    case ScaleLayout::kPostgresFiles:
+      return "PostgreSQL + a shared blobs/ directory";
+    case ScaleLayout::kSingleNode:
+      return "SQLite + files (single node)";
+  }
+  return "?";
+}
+
 StatusOr<std::unique_ptr<ScaleCluster>> ScaleCluster::Start(Options options) {
   std::unique_ptr<ScaleCluster> c(new ScaleCluster(std::move(options)));
+  if (c->options_.layout == ScaleLayout::kSingleNode) c->options_.instances = 1;
   std::string tmpl = c->options_.base_dir + "/cv-scale-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) return IoError("mkdtemp " + tmpl + " failed");
   c->dir_ = tmpl;
-  if (c->options_.shared_stores || c->options_.engines) CV_RETURN_IF_ERROR(c->StartEngines());
-  CV_RETURN_IF_ERROR(c->StartInstances());
+  CV_RETURN_IF_ERROR(c->StartEngines());
+  CV_RETURN_IF_ERROR(c->InitDataDir());
+  for (int i = 0; i < c->options_.instances; ++i) CV_RETURN_IF_ERROR(c->StartInstance(i));
   Haproxy::Options p;
   p.dir = c->dir_;
-  for (const auto& i : c->instances_) p.backend_ports.push_back(i->port());
+  p.backend_ports = c->ports_;
   CV_ASSIGN_OR_RETURN(c->proxy_, Haproxy::Start(std::move(p)));
   return c;
 }
 
 ScaleCluster::~ScaleCluster() {
   proxy_.reset();
-  for (auto& i : instances_) i->Stop();
-  instances_.clear();
-  if (rgw_started_ && !Radosgw({"stop", dir_ + "/rgw"}).ok()) {
-    // Logged by the script; the directory is removed below all the same.
+  for (auto& i : instances_) {
+    if (i == nullptr || !i->Running()) continue;
+    i->Signal(SIGTERM);
+    i->Wait(15000);
   }
+  instances_.clear();  // SIGKILL for any still running
+  rgw_.reset();
   pg_.reset();
   std::error_code ec;
   if (!dir_.empty()) fs::remove_all(dir_, ec);
 }
 
-Status ScaleCluster::Radosgw(const std::vector<std::string>& args) const {
-  std::vector<std::string> argv = {"bash", kRadosgw};
-  argv.insert(argv.end(), args.begin(), args.end());
-  // Output to a file, not a pipe: the daemons the script starts would hold a pipe open.
-  const std::string log = dir_ + "/radosgw-sh.log";
-  ChildProcess script(argv, EnvVars{}, log);
-  const int code = script.Wait(180000);  // the script bounds its own waits (120 s)
-  if (code == 0) return Status::Ok();
-  return UnavailableError("radosgw.sh " + args[0] + " failed (exit " + std::to_string(code) +
-                          "): " + ReadText(log));
-}
-
 Status ScaleCluster::StartEngines() {
-  if (!fs::exists(kRadosgw)) {
-    return UnsupportedError(kRadosgw + " is missing (the radosgw fixture of branch s3)");
+  if (options_.layout != ScaleLayout::kSingleNode) {
+    CV_ASSIGN_OR_RETURN(pg_, PgCluster::Start());
+    CV_RETURN_IF_ERROR(pg_->CreateDatabase("cardvault"));
   }
-  CV_ASSIGN_OR_RETURN(pg_, PgCluster::Start());
-  CV_RETURN_IF_ERROR(pg_->CreateDatabase("cardvault"));
-  rgw_started_ = true;
-  CV_RETURN_IF_ERROR(Radosgw({"start", dir_ + "/rgw", std::to_string(FreePort())}));
-  const std::string env = ReadText(dir_ + "/rgw/s3.env");
-  s3_endpoint_ = EnvFileValue(env, "S3_ENDPOINT");
-  s3_bucket_ = EnvFileValue(env, "S3_BUCKET");
-  if (s3_endpoint_.empty() || s3_bucket_.empty()) {
-    return InternalError("radosgw.sh wrote no S3_ENDPOINT/S3_BUCKET: " + env);
+  if (options_.layout == ScaleLayout::kPostgresS3 || options_.radosgw) {
+    CV_ASSIGN_OR_RETURN(rgw_, RgwCluster::Start());
   }
   return Status::Ok();
 }
 
-std::string ScaleCluster::InstanceConfig() const {
-  // Every client comes through the proxy's one address.
-  nlohmann::json c = {{"max_connections_per_address", 512}};
-  if (options_.shared_stores) {
-    c["index"] = pg_->ConnInfo("cardvault");
-    c["bytes"] = "s3";
-    c["s3"] = {{"endpoint", s3_endpoint_},
-               {"bucket", s3_bucket_},
-               {"credentials_file", s3_credentials_file()}};
-  }
-  if (!options_.extra_config.empty()) c.update(nlohmann::json::parse(options_.extra_config));
-  return c.dump();
+CommandResult ScaleCluster::Admin(std::vector<std::string> args) const {
+  args.insert(args.begin(), {kServer, "--data", data_dir()});
+  return RunCommand(args);
 }
 
-Status ScaleCluster::StartInstances() {
-  const int n = options_.shared_stores ? options_.instances : 1;
-  for (int i = 0; i < n; ++i) {
-    auto server = std::make_unique<LocalServer>(dir_ + "/instance" + std::to_string(i));
-    CV_RETURN_IF_ERROR(server->Init(InstanceConfig()));
-    if (i == 0) {
-      fingerprint_ = server->fingerprint();
-      CV_RETURN_IF_ERROR(server->AddUser(options_.user, dir_ + "/token0").status());
-    } else {
-      // One certificate for all: a pinned client accepts whichever instance answers.
-      const auto copy = fs::copy_options::overwrite_existing;
-      fs::copy_file(instances_[0]->cert_file(), server->cert_file(), copy);
-      fs::copy_file(instances_[0]->data_dir() + "/tls/key.pem", server->data_dir() + "/tls/key.pem",
-                    copy);
-    }
-    CV_RETURN_IF_ERROR(server->Start());
-    instances_.push_back(std::move(server));
+Status ScaleCluster::InitDataDir() {
+  std::vector<std::string> init = {"init"};
+  if (pg_ != nullptr) init.insert(init.end(), {"--index", pg_->ConnInfo("cardvault")});
+  if (options_.layout == ScaleLayout::kPostgresS3) {
+    init.insert(init.end(), {"--bytes", "s3", "--s3-endpoint", rgw_->endpoint(), "--s3-bucket",
+                             rgw_->bucket(), "--s3-credentials", rgw_->credentials_file()});
+  }
+  CommandResult r = Admin(init);
+  if (r.exit_code != 0 && r.output.find("s3_unavailable") != std::string::npos) {
+    return UnsupportedError("this build has no S3 byte store: " + r.output);
+  }
+  const size_t at = r.output.find("fingerprint: ");
+  if (r.exit_code != 0 || at == std::string::npos) {
+    return IoError("cardvault-server init failed: " + r.output);
+  }
+  fingerprint_ = r.output.substr(at + 13, 64);
+  nlohmann::json config = nlohmann::json::parse(ReadText(data_dir() + "/config.json"));
+  config["access_log"] = false;
+  // Every client comes through the proxy's one address (TLS passthrough).
+  config["max_connections_per_address"] = 512;
+  if (!options_.extra_config.empty()) config.update(nlohmann::json::parse(options_.extra_config));
+  for (int i = 0; i < options_.instances; ++i) {
+    ports_.push_back(FreePort());
+    config["port"] = ports_.back();
+    std::ofstream(ConfigPath(i)) << config.dump(2);
   }
   return Status::Ok();
 }
 
-StatusOr<std::string> ScaleCluster::IssueToken(const std::string& device,
+std::string ScaleCluster::InstanceLog(int i) const {
+  return ReadText(dir_ + "/instance" + std::to_string(i) + ".log");
+}
+
+Status ScaleCluster::StartInstance(int i) {
+  auto process = std::make_unique<ChildProcess>(
+      std::vector<std::string>{kServer, "--data", data_dir(), "--config", ConfigPath(i), "serve"},
+      EnvVars{}, dir_ + "/instance" + std::to_string(i) + ".log");
+  const size_t slot = static_cast<size_t>(i);
+  if (instances_.size() <= slot) instances_.resize(slot + 1);
+  instances_[slot] = std::move(process);
+  RemoteStoreOptions o;
+  o.port = ports_[slot];
+  o.pinned_sha256 = fingerprint_;
+  auto client = RemoteStore::New(std::move(o));
+  if (!client.ok()) return client.status();
+  const bool up =
+      WaitFor([&] { return (*client)->Health().ok() || !instances_[slot]->Running(); }, 15000);
+  if (up && instances_[slot]->Running()) return Status::Ok();
+  const std::string log = InstanceLog(i);
+  if (log.find("s3_unavailable") != std::string::npos) {
+    return UnsupportedError("this build has no S3 byte store: " + log);
+  }
+  return UnavailableError("instance " + std::to_string(i) + " did not start: " + log);
+}
+
+StatusOr<std::string> ScaleCluster::AddUser(const std::string& user,
+                                            const std::string& token_file) {
+  CommandResult r = Admin({"--config", ConfigPath(0), "user", "add", user});
+  if (r.exit_code != 0) return IoError("cardvault-server user add failed: " + r.output);
+  return IssueToken(user, token_file);
+}
+
+StatusOr<std::string> ScaleCluster::IssueToken(const std::string& user,
                                                const std::string& token_file) {
-  CommandResult issue = RunCommand({kServer, "--data", instances_[0]->data_dir(), "token", "issue",
-                                    options_.user, "--device", device});
+  CommandResult issue = Admin({"--config", ConfigPath(0), "token", "issue", user});
   const size_t at = issue.output.find("cvt_");
   if (issue.exit_code != 0 || at == std::string::npos) {
     return IoError("cardvault-server token issue failed: " + issue.output);
@@ -140,16 +161,23 @@ StatusOr<std::unique_ptr<RemoteStore>> ScaleCluster::Client(const std::string& t
   return RemoteStore::New(std::move(o));
 }
 
-void ScaleCluster::KillInstance(int i) { instance(i).process().Signal(SIGKILL); }
+void ScaleCluster::KillInstance(int i) { instances_[static_cast<size_t>(i)]->Signal(SIGKILL); }
 
 Status ScaleCluster::RestartInstance(int i) {
-  instance(i).process().Wait(10000);
-  CV_RETURN_IF_ERROR(instance(i).Start());
+  instances_[static_cast<size_t>(i)]->Wait(10000);
+  CV_RETURN_IF_ERROR(StartInstance(i));
   return proxy_->WaitForState(i, "UP", 10000);
 }
 
-Status ScaleCluster::StopObjectStore() { return Radosgw({"rgw-stop", dir_ + "/rgw"}); }
-Status ScaleCluster::StartObjectStore() { return Radosgw({"rgw-start", dir_ + "/rgw"}); }
+Status ScaleCluster::StopObjectStore() {
+  if (rgw_ == nullptr) return FailedPreconditionError("no radosgw in this layout");
+  return rgw_->StopGateway();
+}
+
+Status ScaleCluster::StartObjectStore() {
+  if (rgw_ == nullptr) return FailedPreconditionError("no radosgw in this layout");
+  return rgw_->StartGateway();
+}
 
 Status ScaleCluster::RestartIndex(int down_ms) {
   if (pg_ == nullptr) return FailedPreconditionError("no PostgreSQL in the single-node layout");
