@@ -24,10 +24,13 @@ struct S3ByteStoreOptions {
   SecretData secret_access_key;
   std::string ca_file;  // PEM bundle to verify the endpoint with; "" for the system's
   uint64_t multipart_threshold_bytes = uint64_t{64} << 20;  // larger: a multipart upload
-  uint64_t part_bytes = uint64_t{16} << 20;
+  uint64_t part_bytes = uint64_t{16} << 20;  // 5 MiB to 5 GiB (S3's limits for a part)
   int max_attempts = 5;  // per request, on 5xx, SlowDown and connection errors, with backoff
+  int retry_base_delay_ms = 100;  // the first backoff; doubled per attempt, with jitter
+  int retry_max_delay_ms = 5000;  // the longest backoff
   int connect_timeout_seconds = 10;
   int low_speed_timeout_seconds = 30;  // a transfer slower than 1 byte/s for this long fails
+  uint64_t read_ahead_bytes = uint64_t{1} << 20;  // a sequential reader fetches this much at once
 };
 
 // Reads "access_key_id" and "secret_access_key" from a JSON file that MUST be private to
