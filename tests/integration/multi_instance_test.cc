@@ -167,6 +167,16 @@ TEST_F(MultiInstanceTest, InitChecksThePostgresIndexBeforeWritingTheConfig) {
   EXPECT_NE(unreachable.output.find("cannot connect to PostgreSQL"), std::string::npos)
       << unreachable.output;
   EXPECT_NE(unreachable.output.find("run init again"), std::string::npos);
+  // An object store that cannot be used (here: credentials that are not private; a build
+  // without the S3 store says so) is refused the same way.
+  fs::create_directories(data_);
+  std::ofstream(dir_ + "/s3.json") << R"({"access_key_id": "a", "secret_access_key": "b"})";
+  ::chmod((dir_ + "/s3.json").c_str(), 0644);
+  CommandResult s3 =
+      Server({"init", "--index", conninfo_, "--bytes", "s3", "--s3-endpoint", "http://127.0.0.1:9",
+              "--s3-bucket", "b", "--s3-credentials", dir_ + "/s3.json"});
+  EXPECT_NE(s3.exit_code, 0);
+  EXPECT_NE(s3.output.find("run init again"), std::string::npos) << s3.output;
   EXPECT_FALSE(fs::exists(ConfigPath(0)));
 
   CommandResult init = Server({"init", "--index", conninfo_});
