@@ -71,10 +71,11 @@ class Agent {
       files_[rel] = content;
     }
   }
-  void StartSync() {
+  // `sync --once` in the background, retrying for up to `timeout_s`.
+  void StartSync(int timeout_s = 60) {
     sync_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{kCli, "sync", "--once", "--timeout", "60"}, env_,
-        dir_ + "/sync.log");
+        std::vector<std::string>{kCli, "sync", "--once", "--timeout", std::to_string(timeout_s)},
+        env_, dir_ + "/sync.log");
   }
   int WaitSync() { return sync_->Wait(180000); }
   // `sync --once` until it exits 0 (everything uploaded), at most `runs` times.
@@ -377,9 +378,19 @@ void ScaleTest::SurviveFaults(ScaleLayout layout) {
     ASSERT_FALSE(put.ok());
     EXPECT_EQ(put.status().code(), StatusCode::kUnavailable) << put.status().ToString();
     EXPECT_EQ(put.status().reason(), "object_store_unavailable") << put.status().ToString();
+    EXPECT_NE(put.status().message().find("object store"), std::string::npos);
     std::cout << "upload while radosgw is down: " << put.status().ToString() << "\n";
+    // The same with curl: the HTTP status itself.
+    const std::string file = cluster_->dir() + "/outage-upload";
+    std::ofstream(file, std::ios::binary) << payload;
+    CommandResult curl = RunCommand(
+        {"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert",
+         cluster_->data_dir() + "/tls/cert.pem", "-H", "Authorization: Bearer " + token_, "-H",
+         "X-Content-SHA256: " + o.sha256, "-T", file,
+         "https://localhost:" + std::to_string(cluster_->proxy().port()) + "/v1/objects/" + id});
+    EXPECT_EQ(curl.output, "503");
     WriteRound("r2", 5, 2, 0);
-    for (auto& a : agents_) a->StartSync();
+    for (auto& a : agents_) a->StartSync(/*timeout_s=*/5);
     for (auto& a : agents_) a->WaitSync();  // fails: the medium files cannot be stored
     EXPECT_FALSE(client->Head(id).ok()) << "listed while its bytes were never stored";
     ASSERT_TRUE(cluster_->StartObjectStore().ok());
