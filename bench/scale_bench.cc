@@ -9,7 +9,9 @@
 // Medians of `--runs` runs (3). `--quick`: 1,000 small objects and 64 MiB (for CI).
 //
 // Usage: scale_bench [--quick] [--small N] [--big-mib N] [--runs N] [--dir DIR]
-//                    [--layout production|shared-files|single|all]
+//                    [--layout production|shared-files|single|all] [--config JSON]
+//        --config: keys merged into every instance's config.json, e.g.
+//                  '{"s3": {"multipart_threshold_bytes": 2147483648}}'
 #include <signal.h>
 
 #include <algorithm>
@@ -37,6 +39,7 @@ struct Args {
   int runs = 3;
   std::string dir = "/tmp";
   std::string layout = "all";
+  std::string config;  // merged into every instance's config.json
 };
 
 struct Figures {
@@ -214,6 +217,7 @@ void RunLayout(const Args& args, ScaleLayout layout, const std::string& big,
   o.layout = layout;
   o.radosgw = true;  // for the ceiling, whatever the layout
   o.base_dir = args.dir;
+  o.extra_config = args.config;
   const std::string name =
       std::string(layout == ScaleLayout::kSingleNode ? "1 instance" : "2 instances") + ", " +
       ScaleLayoutName(layout);
@@ -252,12 +256,14 @@ int Main(int argc, char** argv) {
       args.runs = std::stoi(argv[++i]);
     } else if (a == "--dir" && has_value) {
       args.dir = argv[++i];
+    } else if (a == "--config" && has_value) {
+      args.config = argv[++i];
     } else if (a == "--layout" && has_value) {
       args.layout = argv[++i];
     } else {
       std::fprintf(stderr,
                    "usage: scale_bench [--quick] [--small N] [--big-mib N] [--runs N] "
-                   "[--dir DIR] [--layout production|shared-files|single|all]\n");
+                   "[--dir DIR] [--layout production|shared-files|single|all] [--config JSON]\n");
       return 2;
     }
   }

@@ -96,7 +96,9 @@ Status ScaleCluster::InitDataDir() {
   config["access_log"] = false;
   // Every client comes through the proxy's one address (TLS passthrough).
   config["max_connections_per_address"] = 512;
-  if (!options_.extra_config.empty()) config.update(nlohmann::json::parse(options_.extra_config));
+  if (!options_.extra_config.empty()) {
+    config.update(nlohmann::json::parse(options_.extra_config), /*merge_objects=*/true);
+  }
   for (int i = 0; i < options_.instances; ++i) {
     ports_.push_back(FreePort());
     config["port"] = ports_.back();

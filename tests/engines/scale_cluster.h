@@ -34,7 +34,7 @@ class ScaleCluster {
     int instances = 2;  // kSingleNode: always 1
     // Start radosgw even when the instances do not use it (a benchmark's baseline).
     bool radosgw = false;
-    std::string extra_config;  // keys of every instance's config (a JSON object's text)
+    std::string extra_config;  // merged into every instance's config (a JSON object's text)
     std::string base_dir = "/tmp";
   };
   // Starts everything (radosgw takes ~20 s). kUnsupported with what to
