@@ -172,6 +172,23 @@ void SendDamaged(httplib::Response& res, const Status& s) {
                 "again; the operator runs cardvault-server check)");
 }
 
+// 503 for a store the server cannot reach: the reason names which one (the details, such
+// as endpoints, stay in the log), so a client and its user see why and that it is transient.
+void SendUnavailable(httplib::Response& res, const Status& s) {
+  res.set_header("Retry-After", "5");
+  if (s.reason() == "object_store_unavailable") {
+    return SendError(res, 503, s.reason(),
+                     "the server cannot reach its object store: try again later (the operator "
+                     "checks the object store)");
+  }
+  if (s.reason() == "index_unavailable") {
+    return SendError(res, 503, s.reason(),
+                     "the server cannot reach its database: try again later (the operator checks "
+                     "PostgreSQL)");
+  }
+  SendError(res, 503, "unavailable", "try again later");
+}
+
 void SendStatus(httplib::Response& res, const Status& s) {
   if (s.reason() == "object_damaged") return SendDamaged(res, s);
   int http = HttpStatusFor(s);
@@ -182,7 +199,7 @@ void SendStatus(httplib::Response& res, const Status& s) {
     // Server-side details (paths, SQLite messages) go to the log, not to the client.
     std::fprintf(stderr, "cardvault-server: error: %s\n", s.ToString().c_str());
     if (http == 507) return SendError(res, 507, "insufficient_storage", "the server is full");
-    if (http == 503) return SendError(res, 503, "unavailable", "try again later");
+    if (http == 503) return SendUnavailable(res, s);
     return SendError(res, 500, "internal", "internal server error");
   }
   SendError(res, http, s.reason().empty() ? StatusCodeName(s.code()) : s.reason(), s.message());

@@ -29,6 +29,8 @@ PACKAGES=(
   python3 python3-cryptography
   # the tray's desktop test: a virtual X server, a tray host, xwininfo
   xvfb trayer x11-utils
+  # the load balancer in front of several server instances (tests/engines, bench/scale_bench)
+  haproxy
   # the sync benchmark's comparison: rclone through a crypt remote to WebDAV
   rclone
 )
