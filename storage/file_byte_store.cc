@@ -84,17 +84,21 @@ class FileByteStore::Writer final : public ByteWriter {
   bool committed_ = false;
 };
 
-StatusOr<std::unique_ptr<FileByteStore>> FileByteStore::Open(Env* env,
-                                                             const std::string& data_dir) {
+StatusOr<std::unique_ptr<FileByteStore>> FileByteStore::Open(Env* env, const std::string& data_dir,
+                                                             int64_t partial_min_age_seconds) {
   CV_RETURN_IF_ERROR(env->CreateDirs(data_dir + "/tmp"));
   CV_RETURN_IF_ERROR(env->CreateDirs(data_dir + "/blobs"));
   CV_RETURN_IF_ERROR(env->SyncDir(data_dir));
   // Writes interrupted by a crash or kill were never committed: drop them.
+  const int64_t cutoff_ns = env->NowUnixNanos() - partial_min_age_seconds * int64_t{1000000000};
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(data_dir + "/tmp", ec)) {
-    if (entry.path().extension() == ".part") {
-      env->RemoveFile(entry.path().string()).IgnoreError();
+    if (entry.path().extension() != ".part") continue;
+    if (partial_min_age_seconds > 0) {
+      auto info = env->Stat(entry.path().string());
+      if (!info.ok() || static_cast<int64_t>(info->mtime_ns) > cutoff_ns) continue;
     }
+    env->RemoveFile(entry.path().string()).IgnoreError();
   }
   if (ec) return IoError("cannot list " + data_dir + "/tmp: " + ec.message());
   return std::unique_ptr<FileByteStore>(new FileByteStore(env, data_dir));
