@@ -13,6 +13,7 @@
 
 #include "core/crypto.h"
 #include "storage/data_dir_source.h"
+#include "storage/file_blob_store.h"
 #include "storage/file_byte_store.h"
 #include "storage/indexed_blob_store.h"
 #include "storage/pg_object_index.h"
@@ -259,6 +260,26 @@ TEST_F(StoreMigrationTest, OldReleaseDataDirectoryArrivesWhole) {
   // Once the destination is in use, a run is refused: it would not be a resume.
   EXPECT_EQ(d.tokens->Issue("alice", "new").value().id, 4) << "imported ids are not reissued";
   EXPECT_EQ(Migrate(d).status().reason(), "destination_not_empty");
+}
+
+// Transactions a server committed but had not checkpointed into index.db yet (a server
+// that was killed, or is still open) are in index.db-wal: they are copied too.
+TEST_F(StoreMigrationTest, CommittedWritesStillInTheWalAreCopied) {
+  auto server = FileBlobStore::Open(Env::Default(), source_dir_, {.inline_max_bytes = 1024});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const std::string data = Content("bob", 2, 300);
+  auto put =
+      (*server)->BeginPut("bob", Id("bob", 2),
+                          {ObjectKind::kBlob, data.size(), HexEncode(Sha256(AsBytes(data))), true});
+  ASSERT_TRUE(put.ok());
+  ASSERT_TRUE((*put)->Append(AsBytes(data)).ok());
+  ASSERT_TRUE((*put)->Commit().ok());
+  ASSERT_GT(fs::file_size(source_dir_ + "/index.db-wal"), 0u) << "still in the WAL";
+  Destination d = NewDestination();
+  auto summary = Migrate(d);  // the server's connection stays open meanwhile
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  EXPECT_EQ(summary->versions, 9u);
+  EXPECT_EQ(Read(d, "bob", 2), data);
 }
 
 // Stopped after each progress point (between pages), or in the middle of a page (its
