@@ -24,6 +24,7 @@ struct Args {
   int64_t token_id = 0;
   bool quarantine = false;
   bool json = false;
+  MigrateOptions migrate;
 };
 
 void AddInitCommand(CLI::App& app, Args& a, Action& action) {
@@ -138,6 +139,32 @@ void AddCheckCommand(CLI::App& app, Args& a, Action& action) {
   check->callback([&] { action = [&] { return CheckCommand(a.paths, a.quarantine, a.json); }; });
 }
 
+void AddMigrateCommand(CLI::App& app, Args& a, Action& action, const ServerCliHooks& hooks) {
+  auto* migrate = app.add_subcommand(
+      "migrate",
+      "copy a single-node data directory (index, blobs, users, tokens) into the stores a config "
+      "names (PostgreSQL, S3), verified by SHA-256; resumable: run it again after a stop; the "
+      "source is never changed; exit 0 done, 1 done with damaged objects, 2 refused or stopped");
+  migrate->add_option("--from", a.migrate.from, "the data directory to copy (its server stopped)")
+      ->required();
+  migrate->add_option("--to", a.migrate.to_config, "the destination's config.json")->required();
+  migrate->add_option("--to-data", a.migrate.to_data,
+                      "the destination's data directory (relative paths in its config; blobs/ "
+                      "for 'files'); default: the directory of the config");
+  migrate
+      ->add_option("--work-dir", a.migrate.work_dir,
+                   "where copies of the source's index.db and auth.db are kept while it runs")
+      ->capture_default_str();
+  migrate->add_flag("--json", a.migrate.json, "print the summary as one JSON object");
+  migrate->add_flag("--progress", a.migrate.progress, "a progress line per page of versions");
+  migrate
+      ->add_option("--page-versions", a.migrate.page_versions,
+                   "versions copied and then recorded in one index transaction")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  migrate->callback([&] { action = [&] { return MigrateCommand(a.migrate, hooks); }; });
+}
+
 }  // namespace
 
 int RunServerCli(int argc, char** argv, const ServerCliHooks& hooks) {
@@ -155,6 +182,7 @@ int RunServerCli(int argc, char** argv, const ServerCliHooks& hooks) {
   AddUserCommands(app, args, action);
   AddTokenCommands(app, args, action);
   AddCheckCommand(app, args, action);
+  AddMigrateCommand(app, args, action, hooks);
   CLI11_PARSE(app, argc, argv);
   return action ? action() : 0;
 }

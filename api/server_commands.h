@@ -48,6 +48,19 @@ int ListTokensCommand(TokenStore& tokens);
 // `check`: exit 0 whole, 1 damaged objects, 2 the check could not run.
 int CheckCommand(const ServerPaths& paths, bool quarantine, bool json);
 
+// `migrate --from DATA_DIR --to CONFIG`: exit 0 everything copied and whole, 1 copied with
+// damaged objects (listed), 2 refused or stopped (run it again to resume).
+struct MigrateOptions {
+  std::string from;                   // the single-node data directory (never changed)
+  std::string to_config;              // the destination's config.json
+  std::string to_data;                // its data directory; empty: the directory of to_config
+  std::string work_dir = "/var/tmp";  // where the source's databases are copied meanwhile
+  bool json = false;
+  bool progress = false;      // a progress line per page (default: every 5 s)
+  size_t page_versions = 64;  // versions per import transaction
+};
+int MigrateCommand(const MigrateOptions& options, const ServerCliHooks& hooks);
+
 }  // namespace cardvault
 
 #endif  // CARDVAULT_API_SERVER_COMMANDS_H_

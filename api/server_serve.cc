@@ -10,6 +10,7 @@
 
 #include "api/blob_server.h"
 #include "api/server_commands.h"
+#include "storage/data_dir_lock.h"
 #include "storage/private_files.h"
 
 namespace cardvault {
@@ -144,6 +145,9 @@ int ServeCommand(const ServerPaths& paths, const ServerCliHooks& hooks) {
   const sigset_t signals = BlockServerSignals();
   // Files of older versions (or copied in) become the owner's only, like every new one.
   if (Status p = MakeDataDirPrivate(paths.data); !p.ok()) return FailCommand(p);
+  // Shared by serving instances; `migrate` takes it exclusively while it copies the directory.
+  auto lock = DataDirLock::Acquire(paths.data, DataDirLock::Mode::kServe);
+  if (!lock.ok()) return FailCommand(lock.status());
   auto config = ServerConfig::Load(*env, paths.config_path());
   if (!config.ok()) return FailCommand(config.status());
   auto stores = OpenServerStores(env, paths.data, *config, StoresFor::kServe);

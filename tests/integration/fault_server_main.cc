@@ -3,6 +3,9 @@
 // off before the server's:
 //   --fail-puts N   the first N uploads that reach the store fail (answered 500 internal),
 //                   so clients' retry paths meet a real server error.
+//   --kill-at-migrate-progress N   `migrate` kills itself (SIGKILL) at its Nth progress
+//                   point (1: users and tokens copied; then one per page of versions).
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -58,10 +61,13 @@ class FailingPutsStore final : public BlobStore {
 int main(int argc, char** argv) {
   ::umask(077);
   int fail_puts = 0;
+  int kill_at_progress = 0;
   std::vector<char*> args = {argv[0]};
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--fail-puts") == 0 && i + 1 < argc) {
       fail_puts = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--kill-at-migrate-progress") == 0 && i + 1 < argc) {
+      kill_at_progress = std::atoi(argv[++i]);
     } else {
       args.push_back(argv[i]);
     }
@@ -69,6 +75,10 @@ int main(int argc, char** argv) {
   cardvault::ServerCliHooks hooks;
   hooks.decorate_store = [fail_puts](cardvault::BlobStore& store) {
     return std::make_unique<cardvault::FailingPutsStore>(store, fail_puts);
+  };
+  hooks.on_migrate_progress = [kill_at_progress,
+                               calls = 0](const cardvault::MigrationProgress&) mutable {
+    if (++calls == kill_at_progress) ::raise(SIGKILL);
   };
   return cardvault::RunServerCli(static_cast<int>(args.size()), args.data(), hooks);
 }
