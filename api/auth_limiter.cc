@@ -5,14 +5,14 @@
 
 namespace cardvault {
 
-int64_t AuthLimiter::Blocked(const std::string& address, int64_t now_seconds) {
+StatusOr<int64_t> AuthLimiter::Blocked(std::string_view address, int64_t now_seconds) {
   std::lock_guard lock(mu_);
-  auto it = entries_.find(address);
-  if (it == entries_.end() || it->second.blocked_until <= now_seconds) return 0;
+  auto it = entries_.find(std::string(address));
+  if (it == entries_.end() || it->second.blocked_until <= now_seconds) return int64_t{0};
   return it->second.blocked_until - now_seconds;
 }
 
-void AuthLimiter::RecordFailure(const std::string& address, int64_t now_seconds) {
+Status AuthLimiter::RecordFailure(std::string_view address, int64_t now_seconds) {
   std::lock_guard lock(mu_);
   if (entries_.size() >= kMaxEntries) {
     for (auto it = entries_.begin(); it != entries_.end();) {
@@ -22,7 +22,7 @@ void AuthLimiter::RecordFailure(const std::string& address, int64_t now_seconds)
       it = stale ? entries_.erase(it) : std::next(it);
     }
   }
-  Entry& e = entries_[address];
+  Entry& e = entries_[std::string(address)];
   while (!e.failures.empty() && e.failures.front() + window_ <= now_seconds) {
     e.failures.pop_front();
   }
@@ -31,6 +31,7 @@ void AuthLimiter::RecordFailure(const std::string& address, int64_t now_seconds)
     e.blocked_until = now_seconds + backoff_;
     e.failures.clear();
   }
+  return Status::Ok();
 }
 
 }  // namespace cardvault

@@ -1,4 +1,5 @@
-// AuthLimiter: back-off for clients that keep presenting bad tokens (answered with 429).
+// AuthLimiter: the in-memory AuthBackoff of one server instance (429 for clients that keep
+// presenting bad tokens).
 #ifndef CARDVAULT_API_AUTH_LIMITER_H_
 #define CARDVAULT_API_AUTH_LIMITER_H_
 
@@ -8,22 +9,20 @@
 #include <string>
 #include <unordered_map>
 
+#include "storage/auth_backoff.h"
+
 namespace cardvault {
 
-// Counts authentication failures per client address. After `max_failures` failures within
-// any `window_seconds` (a sliding window), the address is blocked for `backoff_seconds`:
-// Blocked() returns the seconds left (for Retry-After), 0 when allowed. A successful
-// authentication forgives nothing: failures leave the count only by growing older than the
-// window, so valid requests in between (a stolen token beside guessed ones) cannot reset
-// it. Memory is bounded: at most `max_failures` times per address, and stale entries are
-// dropped when the table grows. Thread-safe.
-class AuthLimiter {
+// AuthBackoff's contract in memory: counts only what this instance sees (a shared
+// PostgreSQL index brings PgAuthBackoff instead). Memory is bounded: at most `max_failures`
+// times per address, and stale entries are dropped when the table grows. Never fails.
+class AuthLimiter final : public AuthBackoff {
  public:
   AuthLimiter(int max_failures, int window_seconds, int backoff_seconds)
       : max_failures_(max_failures), window_(window_seconds), backoff_(backoff_seconds) {}
 
-  int64_t Blocked(const std::string& address, int64_t now_seconds);
-  void RecordFailure(const std::string& address, int64_t now_seconds);
+  StatusOr<int64_t> Blocked(std::string_view address, int64_t now_seconds) override;
+  Status RecordFailure(std::string_view address, int64_t now_seconds) override;
 
  private:
   struct Entry {

@@ -172,6 +172,23 @@ void SendDamaged(httplib::Response& res, const Status& s) {
                 "again; the operator runs cardvault-server check)");
 }
 
+// 503 for a store the server cannot reach: the reason names which one (the details, such
+// as endpoints, stay in the log), so a client and its user see why and that it is transient.
+void SendUnavailable(httplib::Response& res, const Status& s) {
+  res.set_header("Retry-After", "5");
+  if (s.reason() == "object_store_unavailable") {
+    return SendError(res, 503, s.reason(),
+                     "the server cannot reach its object store: try again later (the operator "
+                     "checks the object store)");
+  }
+  if (s.reason() == "index_unavailable") {
+    return SendError(res, 503, s.reason(),
+                     "the server cannot reach its database: try again later (the operator checks "
+                     "PostgreSQL)");
+  }
+  SendError(res, 503, "unavailable", "try again later");
+}
+
 void SendStatus(httplib::Response& res, const Status& s) {
   if (s.reason() == "object_damaged") return SendDamaged(res, s);
   int http = HttpStatusFor(s);
@@ -182,10 +199,19 @@ void SendStatus(httplib::Response& res, const Status& s) {
     // Server-side details (paths, SQLite messages) go to the log, not to the client.
     std::fprintf(stderr, "cardvault-server: error: %s\n", s.ToString().c_str());
     if (http == 507) return SendError(res, 507, "insufficient_storage", "the server is full");
-    if (http == 503) return SendError(res, 503, "unavailable", "try again later");
+    if (http == 503) return SendUnavailable(res, s);
     return SendError(res, 500, "internal", "internal server error");
   }
   SendError(res, http, s.reason().empty() ? StatusCodeName(s.code()) : s.reason(), s.message());
+}
+
+// Seconds `address` stays blocked; a back-off that cannot answer is logged and blocks nothing
+// (the token check still refuses bad tokens).
+int64_t BlockedSeconds(AuthBackoff& backoff, const std::string& address, int64_t now) {
+  StatusOr<int64_t> wait = backoff.Blocked(address, now);
+  if (wait.ok()) return *wait;
+  std::fprintf(stderr, "cardvault-server: auth back-off: %s\n", wait.status().ToString().c_str());
+  return 0;
 }
 
 Json InfoJson(const ObjectInfo& info) {
@@ -639,13 +665,15 @@ std::string BlobServer::ProcessRawForTesting(std::string_view bytes) {
   return server_->Process(bytes);
 }
 
-BlobServer::BlobServer(const ServerConfig& config, BlobStore* store, TokenStore* tokens, Env* env)
+BlobServer::BlobServer(const ServerConfig& config, BlobStore* store, TokenStore* tokens, Env* env,
+                       AuthBackoff* auth_backoff)
     : config_(config),
       store_(store),
       tokens_(tokens),
       env_(env),
       limiter_(config.auth_failures_before_backoff, config.auth_failure_window_seconds,
                config.auth_backoff_seconds),
+      backoff_(auth_backoff != nullptr ? auth_backoff : &limiter_),
       connections_(static_cast<size_t>(config.max_connections),
                    static_cast<size_t>(config.max_connections_per_address)) {}
 
@@ -654,8 +682,9 @@ BlobServer::~BlobServer() { Stop(); }
 StatusOr<std::unique_ptr<BlobServer>> BlobServer::New(const ServerConfig& config,
                                                       const std::string& cert_file,
                                                       const std::string& key_file, BlobStore* store,
-                                                      TokenStore* tokens, Env* env) {
-  std::unique_ptr<BlobServer> server(new BlobServer(config, store, tokens, env));
+                                                      TokenStore* tokens, Env* env,
+                                                      AuthBackoff* auth_backoff) {
+  std::unique_ptr<BlobServer> server(new BlobServer(config, store, tokens, env, auth_backoff));
   CV_ASSIGN_OR_RETURN(server->tls_, ServerTlsContext::Load(cert_file, key_file));
   // httplib's own context goes unused: every connection takes tls_'s current one.
   server->server_ = std::make_unique<Routes>([](SSL_CTX&) { return true; });
@@ -747,7 +776,7 @@ void BlobServer::InstallRoutes() {
   // Returns the user, or sends 401/429 and returns nullopt.
   auto authenticate = [this](const Request& req, Response& res) -> std::optional<std::string> {
     int64_t now = env_->NowUnixNanos() / 1000000000;
-    if (int64_t wait = limiter_.Blocked(req.remote_addr, now); wait > 0) {
+    if (int64_t wait = BlockedSeconds(*backoff_, req.remote_addr, now); wait > 0) {
       res.set_header("Retry-After", std::to_string(wait));
       SendError(res, 429, "too_many_auth_failures",
                 "too many invalid tokens from this address; retry later");
@@ -763,7 +792,10 @@ void BlobServer::InstallRoutes() {
     auto user = tokens_->Authenticate(std::string_view(header).substr(kBearer.size()));
     if (!user.ok()) {
       if (user.status().code() == StatusCode::kPermissionDenied) {
-        limiter_.RecordFailure(req.remote_addr, now);
+        if (Status recorded = backoff_->RecordFailure(req.remote_addr, now); !recorded.ok()) {
+          std::fprintf(stderr, "cardvault-server: auth back-off: %s\n",
+                       recorded.ToString().c_str());
+        }
         res.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
       }
       SendStatus(res, user.status());
@@ -877,15 +909,6 @@ void BlobServer::InstallRoutes() {
     };
     auto user = authenticate(req, res);
     if (!user) return DiscardBody(req, reader, kUnauthenticatedDrainLimit);
-    // Test-only fault switch: with CARDVAULT_SERVER_TEST_FAIL_PUTS=N in the environment, the
-    // first N authenticated uploads answer 500, so clients' retries meet a real server error.
-    static std::atomic<int> failures_left{[] {
-      const char* n = std::getenv("CARDVAULT_SERVER_TEST_FAIL_PUTS");
-      return n != nullptr ? std::atoi(n) : 0;
-    }()};
-    if (failures_left.load() > 0 && failures_left.fetch_sub(1) > 0) {
-      return reject(500, "internal", "internal server error (injected by a test switch)");
-    }
     const std::string id = req.matches[1];
     if (!IsValidObjectId(id)) {
       return reject(400, "bad_object_id", "object id must be 64 lowercase hex characters");

@@ -37,8 +37,12 @@ class ServerTlsContext;
 // too; request line and headers are bounded by `max_header_bytes` and `max_header_count`
 // (beyond: 431, memory stays flat). More than one Content-Length is answered 400.
 //
-// Lifetime: `store`, `tokens` and `env` MUST outlive the server. Bind() once, then Serve()
-// on one thread; Stop() from any thread (or a signal-handling thread) makes Serve() stop
+// Bad tokens count per client address in `auth_backoff` (shared by several instances when
+// it is PgAuthBackoff); without one, in the server's own AuthLimiter. A back-off that fails
+// (its database unreachable) is logged and lets the request through to the token check.
+//
+// Lifetime: `store`, `tokens`, `env` and `auth_backoff` MUST outlive the server. Bind() once, then
+// Serve() on one thread; Stop() from any thread (or a signal-handling thread) makes Serve() stop
 // accepting, let requests in flight finish (an upload that cannot finish is aborted and
 // leaves nothing), and return.
 class BlobServer {
@@ -47,7 +51,8 @@ class BlobServer {
   static StatusOr<std::unique_ptr<BlobServer>> New(const ServerConfig& config,
                                                    const std::string& cert_file,
                                                    const std::string& key_file, BlobStore* store,
-                                                   TokenStore* tokens, Env* env);
+                                                   TokenStore* tokens, Env* env,
+                                                   AuthBackoff* auth_backoff = nullptr);
   ~BlobServer();
   BlobServer(const BlobServer&) = delete;
   BlobServer& operator=(const BlobServer&) = delete;
@@ -70,14 +75,16 @@ class BlobServer {
 
  private:
   class Routes;
-  BlobServer(const ServerConfig& config, BlobStore* store, TokenStore* tokens, Env* env);
+  BlobServer(const ServerConfig& config, BlobStore* store, TokenStore* tokens, Env* env,
+             AuthBackoff* auth_backoff);
   void InstallRoutes();
 
   ServerConfig config_;
   BlobStore* store_;
   TokenStore* tokens_;
   Env* env_;
-  AuthLimiter limiter_;
+  AuthLimiter limiter_;   // used when no AuthBackoff was given
+  AuthBackoff* backoff_;  // the one in use: the given one, or &limiter_
   ConnectionLimiter connections_;
   std::unique_ptr<ServerTlsContext> tls_;
   std::unique_ptr<Routes> server_;

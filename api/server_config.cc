@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string_view>
+#include <type_traits>
 
 namespace cardvault {
 namespace {
@@ -35,6 +36,117 @@ void VisitFields(ServerConfig& c, Visitor&& v) {
   v("auth_failure_window_seconds", c.auth_failure_window_seconds);
   v("auth_backoff_seconds", c.auth_backoff_seconds);
   v("access_log", c.access_log);
+  v("index", c.index);
+  v("index_pool_size", c.index_pool_size);
+  v("bytes", c.bytes);
+  v("s3", c.s3);
+  v("maintenance_interval_seconds", c.maintenance_interval_seconds);
+  v("orphan_min_age_seconds", c.orphan_min_age_seconds);
+}
+
+template <typename Visitor>
+void VisitS3Fields(ServerS3Config& c, Visitor&& v) {
+  v("endpoint", c.endpoint);
+  v("bucket", c.bucket);
+  v("region", c.region);
+  v("prefix", c.prefix);
+  v("credentials_file", c.credentials_file);
+  v("ca_file", c.ca_file);
+  v("multipart_threshold_bytes", c.multipart_threshold_bytes);
+  v("part_bytes", c.part_bytes);
+}
+
+// Reads the keys `visit` names from `doc` into `target`; `unknown` keeps the keys of `doc`
+// that none of them named.
+template <typename T, typename Visit>
+void ReadFields(const Json& doc, T& target, Visit visit,
+                std::set<std::string, std::less<>>& unknown, const std::string& where) {
+  visit(target, [&](const char* key, auto& field) {
+    auto it = doc.find(key);
+    if (it == doc.end()) return;
+    unknown.erase(key);
+    // A nested object is read by its own visitor (FromJson).
+    if constexpr (!std::is_same_v<std::decay_t<decltype(field)>, ServerS3Config>) {
+      try {
+        it->get_to(field);
+      } catch (const std::exception& e) {
+        throw std::runtime_error("\"" + where + key + "\": " + e.what());
+      }
+    }
+  });
+}
+
+std::string UnknownKeys(const std::set<std::string, std::less<>>& unknown,
+                        const std::string& where) {
+  std::string names;
+  for (const auto& key : unknown) names += (names.empty() ? "\"" : ", \"") + where + key + "\"";
+  return names;
+}
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+// Whether a PostgreSQL connection string or URI carries a password: "user:secret@" or
+// "password=" in a URI, a password keyword in a key=value string. (The server checks the
+// parsed form again with libpq before it connects.)
+bool HasPassword(std::string_view conninfo) {
+  if (StartsWith(conninfo, "postgresql://") || StartsWith(conninfo, "postgres://")) {
+    std::string_view rest = conninfo.substr(conninfo.find("//") + 2);
+    std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+    const size_t at = authority.rfind('@');
+    if (at != std::string_view::npos &&
+        authority.substr(0, at).find(':') != std::string_view::npos) {
+      return true;
+    }
+    const size_t query = rest.find('?');
+    return query != std::string_view::npos &&
+           ("&" + std::string(rest.substr(query + 1))).find("&password=") != std::string::npos;
+  }
+  for (size_t at = conninfo.find("password"); at != std::string_view::npos;
+       at = conninfo.find("password", at + 1)) {
+    const bool starts = at == 0 || conninfo[at - 1] == ' ' || conninfo[at - 1] == '\t';
+    const size_t eq = conninfo.find_first_not_of(" \t", at + 8);
+    if (starts && eq != std::string_view::npos && conninfo[eq] == '=') return true;
+  }
+  return false;
+}
+
+Status CheckStores(const ServerConfig& c) {
+  if (c.index.empty()) {
+    return InvalidArgumentError("\"index\" is empty: \"sqlite\" or a PostgreSQL connection string",
+                                "bad_config");
+  }
+  if (c.uses_postgresql() && HasPassword(c.index)) {
+    return InvalidArgumentError(
+        "\"index\" holds a password: remove it and put it in a passfile (~/.pgpass of the "
+        "server's user, or passfile=PATH in the connection string; mode 0600), so it is in "
+        "neither config.json nor a command line",
+        "password_in_config");
+  }
+  if (c.index_pool_size < 1 || c.index_pool_size > 1000) {
+    return InvalidArgumentError("\"index_pool_size\" must be 1..1000", "bad_config");
+  }
+  if (c.bytes != "files" && c.bytes != "s3") {
+    return InvalidArgumentError("\"bytes\" must be \"files\" or \"s3\", not \"" + c.bytes + "\"",
+                                "bad_config");
+  }
+  if (c.bytes == "s3" &&
+      (c.s3.endpoint.empty() || c.s3.bucket.empty() || c.s3.credentials_file.empty())) {
+    return InvalidArgumentError(
+        "\"bytes\": \"s3\" needs \"s3\": {\"endpoint\", \"bucket\", \"credentials_file\"}",
+        "bad_config");
+  }
+  if (c.bytes == "s3" && !c.uses_postgresql()) {
+    return InvalidArgumentError(
+        "\"bytes\": \"s3\" needs a PostgreSQL \"index\" (the SQLite index is for one server "
+        "with its files)",
+        "bad_config");
+  }
+  if (c.maintenance_interval_seconds < 1 || c.orphan_min_age_seconds < 0) {
+    return InvalidArgumentError("config has an out-of-range maintenance value", "bad_config");
+  }
+  return Status::Ok();
 }
 
 // Keys of earlier versions that no longer do anything (the thread pool before issue 17).
@@ -52,21 +164,21 @@ StatusOr<ServerConfig> ServerConfig::FromJson(std::string_view json) {
     for (std::string_view retired : kRetiredKeys) {
       if (auto it = unknown.find(retired); it != unknown.end()) unknown.erase(it);
     }
-    VisitFields(config, [&](const char* key, auto& field) {
-      auto it = doc.find(key);
-      if (it == doc.end()) return;
-      unknown.erase(key);
-      try {
-        it->get_to(field);
-      } catch (const std::exception& e) {
-        throw std::runtime_error(std::string("\"") + key + "\": " + e.what());
-      }
-    });
+    ReadFields(
+        doc, config, [](ServerConfig& c, auto v) { VisitFields(c, v); }, unknown, "");
+    if (auto s3 = doc.find("s3"); s3 != doc.end()) {
+      if (!s3->is_object()) throw std::runtime_error("\"s3\" is not an object");
+      std::set<std::string, std::less<>> unknown_s3;
+      for (const auto& item : s3->items()) unknown_s3.insert(item.key());
+      ReadFields(
+          *s3, config.s3, [](ServerS3Config& c, auto v) { VisitS3Fields(c, v); }, unknown_s3,
+          "s3.");
+      for (const auto& key : unknown_s3) unknown.insert("s3." + key);
+    }
     if (!unknown.empty()) {
-      std::string names;
-      for (const auto& key : unknown) names += (names.empty() ? "\"" : ", \"") + key + "\"";
-      return InvalidArgumentError(
-          "config has unknown keys: " + names + " (see docs/server.md for the keys)", "bad_config");
+      return InvalidArgumentError("config has unknown keys: " + UnknownKeys(unknown, "") +
+                                      " (see docs/server.md for the keys)",
+                                  "bad_config");
     }
   } catch (const std::exception& e) {
     return InvalidArgumentError(std::string("config: ") + e.what(), "bad_config");
@@ -78,13 +190,23 @@ StatusOr<ServerConfig> ServerConfig::FromJson(std::string_view json) {
       config.write_timeout_seconds < 1) {
     return InvalidArgumentError("config has an out-of-range value", "bad_config");
   }
+  CV_RETURN_IF_ERROR(CheckStores(config));
   return config;
 }
 
 std::string ServerConfig::ToJson() const {
   Json doc = Json::object();
   ServerConfig copy = *this;
-  VisitFields(copy, [&](const char* key, auto& field) { doc[key] = field; });
+  VisitFields(copy, [&](const char* key, auto& field) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(field)>, ServerS3Config>) {
+      if (field == ServerS3Config{}) return;  // only written when set
+      Json s3 = Json::object();
+      VisitS3Fields(field, [&](const char* k, auto& f) { s3[k] = f; });
+      doc[key] = std::move(s3);
+    } else {
+      doc[key] = field;
+    }
+  });
   return doc.dump(2) + "\n";
 }
 

@@ -10,6 +10,20 @@
 
 namespace cardvault {
 
+// The "s3" object of config.json: where the S3-compatible byte store is (bytes: "s3").
+// The keys themselves are in credentials_file (JSON, mode 0600), never in config.json.
+struct ServerS3Config {
+  std::string endpoint;  // "https://s3.example.com" or "http://127.0.0.1:7480" (path-style)
+  std::string bucket;
+  std::string region = "us-east-1";
+  std::string prefix;            // put before every key ("" for none)
+  std::string credentials_file;  // relative paths: to the data directory
+  std::string ca_file;           // "" for the system's CA bundle
+  uint64_t multipart_threshold_bytes = uint64_t{64} << 20;
+  uint64_t part_bytes = uint64_t{16} << 20;
+  bool operator==(const ServerS3Config&) const = default;
+};
+
 // Every field has a default, so a config.json may list only what it changes. Relative
 // paths (cert_file, key_file) are relative to the data directory.
 struct ServerConfig {
@@ -42,8 +56,27 @@ struct ServerConfig {
   int auth_backoff_seconds = 60;          // ... answer 429 for this long
   bool access_log = true;                 // one line per request on stderr
 
-  // Parses JSON text; unknown keys (named in the message) and wrong types are
-  // kInvalidArgument ("bad_config"). Retired keys ("threads", "max_queued_connections")
+  // Where the index and the users and tokens are: "sqlite" (index.db and auth.db in the data
+  // directory) or a PostgreSQL connection string or postgresql:// URI shared by any number
+  // of instances. It MUST NOT hold a password (FromJson refuses one: "password_in_config"):
+  // libpq reads it from a passfile (~/.pgpass, PGPASSFILE or passfile=).
+  std::string index = "sqlite";
+  int index_pool_size = 8;  // PostgreSQL connections per instance for the index
+  // Where the bytes of objects above inline_max_bytes are: "files" (blobs/ in the data
+  // directory) or "s3" (the `s3` object).
+  std::string bytes = "files";
+  ServerS3Config s3;
+  // Retention purge and orphan sweep: how often, and how old unreferenced bytes must be
+  // before the sweep removes them (younger ones may belong to an upload being published).
+  // With several instances, one at a time runs them (a PostgreSQL advisory lock).
+  int maintenance_interval_seconds = 3600;
+  int orphan_min_age_seconds = 3600;
+
+  bool uses_postgresql() const { return index != "sqlite"; }
+
+  // Parses JSON text; unknown keys (named in the message), wrong types and out-of-range
+  // values are kInvalidArgument ("bad_config"); a password in `index` is kInvalidArgument
+  // ("password_in_config"). Retired keys ("threads", "max_queued_connections")
   // are accepted and ignored, so config files written by older versions still load.
   static StatusOr<ServerConfig> FromJson(std::string_view json);
   std::string ToJson() const;

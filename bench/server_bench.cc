@@ -5,8 +5,11 @@
 // Then well-behaved clients' requests/s while 200 idle and 50 slowloris connections are held
 // open, as a ratio to the same clients alone.
 //
-// Usage: server_bench [--big-mib N] [--small N] [--dir DIR] [--only hostile]
-//        (defaults: 1024, 10000, /tmp; "--only hostile" runs the last part alone)
+// Usage: server_bench [--big-mib N] [--small N] [--dir DIR] [--only hostile|transfers]
+//                     [--index CONNINFO]
+//        (defaults: 1024, 10000, /tmp; "--only hostile" runs the last part alone,
+//        "--only transfers" all but it; --index: the server's index and tokens in that
+//        PostgreSQL database instead of SQLite, the bytes still in its data directory)
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
@@ -23,6 +26,7 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
 
@@ -224,10 +228,13 @@ int Main(int argc, char** argv) {
   uint64_t big_mib = 1024;
   size_t small = 10000;
   std::string base = "/tmp";
-  bool only_hostile = false;
+  bool only_hostile = false, only_transfers = false;
+  std::string index;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--only") only_hostile = std::string(argv[i + 1]) == "hostile";
+    if (a == "--only") only_transfers = std::string(argv[i + 1]) == "transfers";
+    if (a == "--index") index = argv[i + 1];
     if (a == "--big-mib") big_mib = std::stoull(argv[i + 1]);
     if (a == "--small") small = std::stoull(argv[i + 1]);
     if (a == "--dir") base = argv[i + 1];
@@ -237,6 +244,9 @@ int Main(int argc, char** argv) {
   Must(server.Init(R"({"quota_bytes": )" + std::to_string(uint64_t{64} << 30) +
                    R"(, "max_object_bytes": )" + std::to_string(uint64_t{8} << 30) + "}"),
        "server init");
+  if (!index.empty()) {
+    Must(server.SetConfig(nlohmann::json{{"index", index}}.dump()), "config");
+  }
   const std::string token = Must(server.AddUser("bench", dir + "/token"), "user");
   Must(server.Start(), "server start");
   KillOnFailure(server.process().pid());
@@ -254,8 +264,10 @@ int Main(int argc, char** argv) {
   const std::string big = dir + "/big";
   WritePseudoRandomFile(big, size, 0x9e3779b97f4a7c15ull);
   const std::string sha = Sha256OfFile(big);
-  std::printf("cardvault-server benchmark on 127.0.0.1 (TLS), %llu MiB object, %zu small objects\n",
-              static_cast<unsigned long long>(big_mib), small);
+  std::printf(
+      "cardvault-server benchmark on 127.0.0.1 (TLS), %llu MiB object, %zu small objects, index "
+      "%s\n",
+      static_cast<unsigned long long>(big_mib), small, index.empty() ? "SQLite" : "PostgreSQL");
 
   // Baseline: curl uploading the same file to the same server. The two alternate, three
   // rounds, and each reports its median: one upload's writeback slows the next one.
@@ -352,7 +364,9 @@ int Main(int argc, char** argv) {
   }
   std::printf("\nServer peak RSS: %.1f MiB (target < 64 MiB with 8 concurrent large uploads)\n",
               PeakRssKib(server.process().pid()) / 1024.0);
-  HostileSection([&]() -> std::unique_ptr<ObjectClient> { return client(); }, server.port());
+  if (!only_transfers) {
+    HostileSection([&]() -> std::unique_ptr<ObjectClient> { return client(); }, server.port());
+  }
   server.Stop();
   std::filesystem::remove_all(dir);
   return 0;

@@ -11,6 +11,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # the server's PostgreSQL index (libpq) and the throwaway clusters its tests start
   libpq-dev postgresql
+  # the server's S3 byte store (libcurl, SigV4) and the single-node radosgw its tests start
+  libcurl4-openssl-dev ceph-mon ceph-osd radosgw uuid-runtime iproute2
   # the server's sd_notify (Type=notify, reloads)
   libsystemd-dev
   # the tray (agent/tray): Qt 6 Widgets, its platform plugins (xcb, offscreen for tests)
@@ -27,6 +29,8 @@ PACKAGES=(
   python3 python3-cryptography
   # the tray's desktop test: a virtual X server, a tray host, xwininfo
   xvfb trayer x11-utils
+  # the load balancer in front of several server instances (tests/engines, bench/scale_bench)
+  haproxy
   # the sync benchmark's comparison: rclone through a crypt remote to WebDAV
   rclone
 )

@@ -5,32 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <filesystem>
 
-#include "core/crypto.h"
+#include "storage/byte_key.h"
 
 namespace cardvault {
 namespace {
-
-StatusOr<std::string> RandomName(Env& env) {
-  std::array<uint8_t, 16> bytes;
-  CV_RETURN_IF_ERROR(env.RandomBytes(bytes));
-  return HexEncode(bytes);
-}
-
-// Keys are chosen here (32 hex characters); older releases chose them the same way. Checked
-// before any path is built from one, so an index row can never name a file elsewhere.
-bool IsValidKey(std::string_view key) {
-  if (key.size() < 3 || key.size() > 64) return false;
-  for (char c : key) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'))) return false;
-  }
-  return true;
-}
-
-Status BadKey() { return InvalidArgumentError("not a key of this byte store", "bad_byte_key"); }
 
 class FileReader final : public ByteReader {
  public:
@@ -84,17 +65,21 @@ class FileByteStore::Writer final : public ByteWriter {
   bool committed_ = false;
 };
 
-StatusOr<std::unique_ptr<FileByteStore>> FileByteStore::Open(Env* env,
-                                                             const std::string& data_dir) {
+StatusOr<std::unique_ptr<FileByteStore>> FileByteStore::Open(Env* env, const std::string& data_dir,
+                                                             int64_t partial_min_age_seconds) {
   CV_RETURN_IF_ERROR(env->CreateDirs(data_dir + "/tmp"));
   CV_RETURN_IF_ERROR(env->CreateDirs(data_dir + "/blobs"));
   CV_RETURN_IF_ERROR(env->SyncDir(data_dir));
   // Writes interrupted by a crash or kill were never committed: drop them.
+  const int64_t cutoff_ns = env->NowUnixNanos() - partial_min_age_seconds * int64_t{1000000000};
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(data_dir + "/tmp", ec)) {
-    if (entry.path().extension() == ".part") {
-      env->RemoveFile(entry.path().string()).IgnoreError();
+    if (entry.path().extension() != ".part") continue;
+    if (partial_min_age_seconds > 0) {
+      auto info = env->Stat(entry.path().string());
+      if (!info.ok() || static_cast<int64_t>(info->mtime_ns) > cutoff_ns) continue;
     }
+    env->RemoveFile(entry.path().string()).IgnoreError();
   }
   if (ec) return IoError("cannot list " + data_dir + "/tmp: " + ec.message());
   return std::unique_ptr<FileByteStore>(new FileByteStore(env, data_dir));
@@ -109,14 +94,14 @@ std::string FileByteStore::PathOf(const std::string& data_dir, std::string_view 
 }
 
 StatusOr<std::unique_ptr<ByteWriter>> FileByteStore::NewWriter(uint64_t /*size*/) {
-  CV_ASSIGN_OR_RETURN(std::string name, RandomName(*env_));
+  CV_ASSIGN_OR_RETURN(std::string name, NewByteKey(*env_));
   std::string tmp_path = data_dir_ + "/tmp/" + name + ".part";
   CV_ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(tmp_path, 0600));
   return std::unique_ptr<ByteWriter>(new Writer(this, std::move(tmp_path), std::move(file)));
 }
 
 StatusOr<std::string> FileByteStore::Publish(const std::string& tmp_path) {
-  CV_ASSIGN_OR_RETURN(std::string key, RandomName(*env_));
+  CV_ASSIGN_OR_RETURN(std::string key, NewByteKey(*env_));
   const std::string final_path = PathOf(data_dir_, key);
   const std::string shard = DirName(final_path);
   if (!env_->Stat(shard).ok()) {
@@ -133,7 +118,7 @@ StatusOr<std::string> FileByteStore::Publish(const std::string& tmp_path) {
 }
 
 StatusOr<std::unique_ptr<ByteReader>> FileByteStore::Open(std::string_view key) {
-  if (!IsValidKey(key)) return BadKey();
+  if (!IsValidByteKey(key)) return BadByteKey();
   const std::string path = PathOf(data_dir_, key);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0 && errno == ENOENT) return NotFoundError("no stored bytes", "no_stored_bytes");
@@ -150,7 +135,7 @@ StatusOr<std::unique_ptr<ByteReader>> FileByteStore::Open(std::string_view key) 
 }
 
 Status FileByteStore::Delete(std::string_view key) {
-  if (!IsValidKey(key)) return BadKey();
+  if (!IsValidByteKey(key)) return BadByteKey();
   Status removed = env_->RemoveFile(PathOf(data_dir_, key));
   if (!removed.ok() && removed.code() != StatusCode::kNotFound) return removed;
   return Status::Ok();
@@ -172,7 +157,7 @@ Status FileByteStore::ForEach(const std::function<Status(const StoredKey&)>& fn)
 }
 
 Status FileByteStore::Quarantine(std::string_view key) {
-  if (!IsValidKey(key)) return BadKey();
+  if (!IsValidByteKey(key)) return BadByteKey();
   const std::string dir = data_dir_ + "/quarantine";
   CV_RETURN_IF_ERROR(env_->CreateDirs(dir));
   Status moved = env_->RenameFile(PathOf(data_dir_, key), dir + "/" + std::string(key));
@@ -181,12 +166,7 @@ Status FileByteStore::Quarantine(std::string_view key) {
 }
 
 Status FileByteStore::QuarantineCopy(std::string_view name, ByteView data) {
-  for (char c : name) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '.' || c == '-')) {
-      return InvalidArgumentError("bad quarantine name");
-    }
-  }
-  if (name.empty() || name[0] == '.') return InvalidArgumentError("bad quarantine name");
+  if (!IsValidQuarantineName(name)) return InvalidArgumentError("bad quarantine name");
   const std::string dir = data_dir_ + "/quarantine";
   CV_RETURN_IF_ERROR(env_->CreateDirs(dir));
   CV_ASSIGN_OR_RETURN(auto file, env_->NewWritableFile(dir + "/" + std::string(name), 0600));

@@ -20,9 +20,12 @@ namespace cardvault {
 // crash; a crash before leaves only a .part file. Files are created 0600.
 class FileByteStore final : public ByteStore {
  public:
-  // Creates tmp/ and blobs/ if missing and removes leftover .part files. `env` MUST
+  // Creates tmp/ and blobs/ if missing and removes leftover .part files: all of them, or
+  // with `partial_min_age_seconds` > 0 only those last written longer ago than that (the
+  // directory is shared by several servers, whose uploads in progress stay). `env` MUST
   // outlive the store.
-  static StatusOr<std::unique_ptr<FileByteStore>> Open(Env* env, const std::string& data_dir);
+  static StatusOr<std::unique_ptr<FileByteStore>> Open(Env* env, const std::string& data_dir,
+                                                       int64_t partial_min_age_seconds = 0);
   // The store of an existing data directory, changing nothing on disk until asked to: for
   // a check beside a server that serves the directory (its uploads in tmp/ stay).
   static std::unique_ptr<FileByteStore> Attach(Env* env, const std::string& data_dir);

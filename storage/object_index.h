@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/bytes.h"
@@ -26,10 +27,24 @@ struct IndexedVersion {
   int64_t version = 0;
   std::string user;
   ObjectInfo info;
-  std::string byte_key;    // where its bytes are in the ByteStore; empty when inline
-  bool is_inline = false;  // its bytes are kept in the index itself
-  Bytes data;              // those bytes, when asked for
-  std::string damaged;     // non-empty: marked damaged (MarkDamaged), what was wrong
+  std::string byte_key;                 // where its bytes are in the ByteStore; empty when inline
+  bool is_inline = false;               // its bytes are kept in the index itself
+  Bytes data;                           // those bytes, when asked for
+  std::string damaged;                  // non-empty: marked damaged (MarkDamaged), what was wrong
+  std::optional<int64_t> retired_unix;  // when it was deleted or replaced; nullopt: live
+};
+
+// How many versions (live and retired) a user has, and how many of them were imported
+// (ObjectIndex::Import) rather than recorded by uploads.
+struct VersionCounts {
+  uint64_t versions = 0;
+  uint64_t imported = 0;
+};
+
+// What Import did with one version.
+struct ImportResult {
+  IndexedVersion version;  // as this index holds it (its own number), without inline bytes
+  bool inserted = false;   // false: it was imported before, and nothing changed
 };
 
 // What a user holds. live_bytes and retained_bytes MUST always equal the sums over the
@@ -115,6 +130,30 @@ class ObjectIndex {
   // Marks a still-live version damaged with `what` (dropping its inline bytes if
   // `drop_data`); returns false, changing nothing, if it is no longer live.
   virtual StatusOr<bool> MarkDamaged(int64_t version, std::string_view what, bool drop_data) = 0;
+
+  // Migration between indexes (storage/store_migration.h).
+  //
+  // Up to `limit` versions, live and retired (not yet forgotten), numbered above
+  // `after_version`, in ascending version order, with retired_unix and damage marks, and
+  // their inline bytes if `with_data`. Each call MAY be its own short read transaction.
+  virtual StatusOr<std::vector<IndexedVersion>> VersionPage(int64_t after_version, size_t limit,
+                                                            bool with_data) = 0;
+  // Every user with a quota of their own (SetQuota), in ascending name order.
+  virtual StatusOr<std::vector<std::pair<std::string, uint64_t>>> OwnQuotas() = 0;
+  virtual StatusOr<VersionCounts> CountVersions(std::string_view user) = 0;
+  // Records versions as another index holds them, in one transaction (all or nothing, one
+  // flush). For each `v`: v.version is its number in the other index (its origin, > 0),
+  // and user, info (created_unix included), retired_unix, damaged and either the inline
+  // bytes (is_inline, data) or byte_key (a key of THIS index's byte store, or empty for a
+  // damaged version without bytes) are kept as given; this index numbers it anew, in the
+  // order given. Idempotent by (user, origin): a version of `v.user` imported from the same
+  // origin before is left as it is and returned with inserted == false. Live and retained
+  // bytes MUST follow (a retired version counts as retained). A live version whose id
+  // already has another live version is kAlreadyExists "object_exists" (nothing imported).
+  virtual StatusOr<std::vector<ImportResult>> Import(std::span<const IndexedVersion> versions) = 0;
+  // The version of `user` imported from `origin` (without inline bytes), or nullopt.
+  virtual StatusOr<std::optional<IndexedVersion>> FindImported(std::string_view user,
+                                                               int64_t origin) = 0;
 };
 
 }  // namespace cardvault

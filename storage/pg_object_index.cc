@@ -14,7 +14,7 @@ namespace {
 
 // Applied in order, each once (MigratePg, component "index"); never edited once released, only
 // appended to. Ids sort byte-wise (COLLATE "C") whatever the database's locale, as in SQLite.
-constexpr std::array<std::string_view, 1> kMigrations = {
+constexpr std::array<std::string_view, 2> kMigrations = {
     R"sql(
 CREATE TABLE objects (
   seq BIGSERIAL PRIMARY KEY,
@@ -39,13 +39,19 @@ CREATE TABLE usage (
   quota_bytes BIGINT
 );
 )sql",
+    // A version imported from another index (`cardvault-server migrate`): its number there.
+    R"sql(
+ALTER TABLE objects ADD COLUMN origin BIGINT;
+CREATE UNIQUE INDEX objects_origin ON objects ("user", origin) WHERE origin IS NOT NULL;
+)sql",
 };
 
 constexpr int kBatchAttempts = 5;
 
 constexpr std::string_view kVersionColumns =
     "seq, \"user\", id, kind, size, sha256, created, file, data IS NOT NULL, "
-    "COALESCE(damaged, '')";
+    "COALESCE(damaged, ''), deleted";
+constexpr int kFirstExtraColumn = 11;
 
 std::string Select(std::string_view extra, std::string_view rest) {
   std::string sql = "SELECT " + std::string(kVersionColumns);
@@ -65,6 +71,7 @@ IndexedVersion ReadVersion(const PgRows& rows, int r) {
   v.byte_key = rows.Text(r, 7);
   v.is_inline = rows.Text(r, 8) == "t";
   v.damaged = rows.Text(r, 9);
+  if (!rows.IsNull(r, 10)) v.retired_unix = rows.Int(r, 10);
   return v;
 }
 
@@ -82,7 +89,7 @@ StatusOr<std::optional<IndexedVersion>> FindLiveOn(PgConn& conn, std::string_vie
                       conn.Run(with_data ? kWith : kWithout, {PgParam::Of(user), PgParam::Of(id)}));
   if (rows.size() == 0) return std::optional<IndexedVersion>();
   IndexedVersion v = ReadVersion(rows, 0);
-  if (with_data && v.is_inline) v.data = rows.Blob(0, 10);
+  if (with_data && v.is_inline) v.data = rows.Blob(0, kFirstExtraColumn);
   return std::optional<IndexedVersion>(std::move(v));
 }
 
@@ -98,11 +105,61 @@ StatusOr<UserUsage> UsageOn(PgConn& conn, std::string_view user) {
   return usage;
 }
 
-StatusOr<std::vector<IndexedVersion>> Versions(const PgRows& rows) {
+StatusOr<std::vector<IndexedVersion>> Versions(const PgRows& rows, bool with_data = false) {
   std::vector<IndexedVersion> out;
   out.reserve(static_cast<size_t>(rows.size()));
-  for (int r = 0; r < rows.size(); ++r) out.push_back(ReadVersion(rows, r));
+  for (int r = 0; r < rows.size(); ++r) {
+    out.push_back(ReadVersion(rows, r));
+    if (with_data && out.back().is_inline) out.back().data = rows.Blob(r, kFirstExtraColumn);
+  }
   return out;
+}
+
+StatusOr<std::optional<IndexedVersion>> FindImportedOn(PgConn& conn, std::string_view user,
+                                                       int64_t origin) {
+  static const std::string kSql = Select("", "WHERE \"user\" = $1 AND origin = $2");
+  CV_ASSIGN_OR_RETURN(PgRows rows, conn.Run(kSql, {PgParam::Of(user), PgParam::Of(origin)}));
+  if (rows.size() == 0) return std::optional<IndexedVersion>();
+  return std::optional<IndexedVersion>(ReadVersion(rows, 0));
+}
+
+// One version of Import, inside its transaction, under its user's lock.
+StatusOr<ImportResult> ImportOn(PgConn& conn, const IndexedVersion& v) {
+  if (v.version <= 0) return InvalidArgumentError("an imported version needs its origin number");
+  CV_RETURN_IF_ERROR(
+      conn.Run("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {PgParam::Of(v.user)})
+          .status());
+  CV_ASSIGN_OR_RETURN(std::optional<IndexedVersion> before,
+                      FindImportedOn(conn, v.user, v.version));
+  if (before.has_value()) return ImportResult{std::move(*before), false};
+  if (!v.retired_unix.has_value()) {
+    CV_ASSIGN_OR_RETURN(auto live, FindLiveOn(conn, v.user, v.info.id, false));
+    if (live.has_value()) return AlreadyExistsError("object exists", "object_exists");
+  }
+  CV_ASSIGN_OR_RETURN(
+      PgRows inserted,
+      conn.Run(
+          "INSERT INTO objects (\"user\", id, kind, size, sha256, created, deleted, file, "
+          "data, damaged, origin) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+          "RETURNING seq",
+          {PgParam::Of(v.user), PgParam::Of(v.info.id),
+           PgParam::Of(static_cast<int64_t>(v.info.kind)), PgParam::Of(Signed(v.info.size)),
+           PgParam::Of(v.info.sha256), PgParam::Of(v.info.created_unix),
+           v.retired_unix ? PgParam::Of(*v.retired_unix) : PgParam::Null(), PgParam::Of(v.byte_key),
+           PgParam::Of(v.is_inline ? &v.data : nullptr),
+           v.damaged.empty() ? PgParam::Null() : PgParam::Of(v.damaged), PgParam::Of(v.version)}));
+  const bool live = !v.retired_unix.has_value();
+  CV_RETURN_IF_ERROR(conn.Run("INSERT INTO usage (\"user\", live_bytes, retained_bytes) "
+                              "VALUES ($1, $2, $3) ON CONFLICT (\"user\") DO UPDATE SET "
+                              "live_bytes = usage.live_bytes + EXCLUDED.live_bytes, "
+                              "retained_bytes = usage.retained_bytes + EXCLUDED.retained_bytes",
+                              {PgParam::Of(v.user), PgParam::Of(live ? Signed(v.info.size) : 0),
+                               PgParam::Of(live ? 0 : Signed(v.info.size))})
+                         .status());
+  ImportResult result{v, true};
+  result.version.version = inserted.Int(0, 0);
+  result.version.data.clear();
+  return result;
 }
 
 }  // namespace
@@ -316,6 +373,64 @@ StatusOr<bool> PgObjectIndex::MarkDamaged(int64_t version, std::string_view what
                           : "UPDATE objects SET damaged = $2 WHERE seq = $1 AND deleted IS NULL",
                 {PgParam::Of(version), PgParam::Of(what)}));
   return rows.affected() > 0;
+}
+
+StatusOr<std::vector<IndexedVersion>> PgObjectIndex::VersionPage(int64_t after_version,
+                                                                 size_t limit, bool with_data) {
+  static const std::string kWith = Select("data", "WHERE seq > $1 ORDER BY seq LIMIT $2");
+  static const std::string kWithout = Select("", "WHERE seq > $1 ORDER BY seq LIMIT $2");
+  CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+  CV_ASSIGN_OR_RETURN(PgRows rows, conn->Run(with_data ? kWith : kWithout,
+                                             {PgParam::Of(after_version),
+                                              PgParam::Of(static_cast<int64_t>(limit))}));
+  return Versions(rows, with_data);
+}
+
+StatusOr<std::vector<std::pair<std::string, uint64_t>>> PgObjectIndex::OwnQuotas() {
+  CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+  CV_ASSIGN_OR_RETURN(PgRows rows,
+                      conn->Run("SELECT \"user\", quota_bytes FROM usage WHERE "
+                                "quota_bytes IS NOT NULL ORDER BY \"user\" COLLATE \"C\""));
+  std::vector<std::pair<std::string, uint64_t>> quotas;
+  for (int r = 0; r < rows.size(); ++r) {
+    quotas.emplace_back(rows.Text(r, 0), static_cast<uint64_t>(rows.Int(r, 1)));
+  }
+  return quotas;
+}
+
+StatusOr<VersionCounts> PgObjectIndex::CountVersions(std::string_view user) {
+  CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+  CV_ASSIGN_OR_RETURN(PgRows rows, conn->Run("SELECT COUNT(*), COUNT(origin) FROM objects "
+                                             "WHERE \"user\" = $1",
+                                             {PgParam::Of(user)}));
+  return VersionCounts{static_cast<uint64_t>(rows.Int(0, 0)),
+                       static_cast<uint64_t>(rows.Int(0, 1))};
+}
+
+StatusOr<std::optional<IndexedVersion>> PgObjectIndex::FindImported(std::string_view user,
+                                                                    int64_t origin) {
+  CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+  return FindImportedOn(*conn, user, origin);
+}
+
+StatusOr<std::vector<ImportResult>> PgObjectIndex::Import(
+    std::span<const IndexedVersion> versions) {
+  Status status;
+  for (int attempt = 0; attempt < kBatchAttempts; ++attempt) {
+    CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+    status = conn->Exec("BEGIN");
+    std::vector<ImportResult> results;
+    for (size_t i = 0; status.ok() && i < versions.size(); ++i) {
+      StatusOr<ImportResult> r = ImportOn(*conn, versions[i]);
+      status = r.status();
+      if (r.ok()) results.push_back(std::move(*r));
+    }
+    if (status.ok()) status = conn->Exec("COMMIT");
+    if (status.ok()) return results;
+    conn->Exec("ROLLBACK").IgnoreError();
+    if (!Retryable(status)) break;
+  }
+  return status;
 }
 
 }  // namespace cardvault

@@ -42,6 +42,13 @@ class PgObjectIndex final : public ObjectIndex {
   StatusOr<std::vector<IndexedVersion>> LivePage(int64_t after_version, size_t limit) override;
   StatusOr<std::optional<Bytes>> InlineData(int64_t version) override;
   StatusOr<bool> MarkDamaged(int64_t version, std::string_view what, bool drop_data) override;
+  StatusOr<std::vector<IndexedVersion>> VersionPage(int64_t after_version, size_t limit,
+                                                    bool with_data) override;
+  StatusOr<std::vector<std::pair<std::string, uint64_t>>> OwnQuotas() override;
+  StatusOr<VersionCounts> CountVersions(std::string_view user) override;
+  StatusOr<std::vector<ImportResult>> Import(std::span<const IndexedVersion> versions) override;
+  StatusOr<std::optional<IndexedVersion>> FindImported(std::string_view user,
+                                                       int64_t origin) override;
 
  private:
   class Txn;

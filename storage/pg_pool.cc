@@ -116,6 +116,32 @@ StatusOr<std::unique_ptr<PgPool>> PgPool::Create(const std::string& conninfo, si
   return pool;
 }
 
+Status PgPool::CheckConnInfo(const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (options == nullptr) {
+    std::string message = error != nullptr ? error : "out of memory";
+    if (error != nullptr) PQfreemem(error);
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    return InvalidArgumentError("the PostgreSQL connection string cannot be parsed: " + message,
+                                "bad_index");
+  }
+  bool password = false;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (std::string_view(o->keyword) == "password" && o->val != nullptr && *o->val != '\0') {
+      password = true;
+    }
+  }
+  PQconninfoFree(options);
+  if (password) {
+    return InvalidArgumentError(
+        "the PostgreSQL connection string holds a password: remove it and put it in a passfile "
+        "(~/.pgpass of the server's user, or passfile=PATH; mode 0600)",
+        "password_in_config");
+  }
+  return Status::Ok();
+}
+
 PgPool::~PgPool() {
   for (Slot& slot : slots_) {
     if (slot.conn != nullptr) PQfinish(slot.conn);

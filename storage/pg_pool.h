@@ -78,6 +78,10 @@ class PgConn {
 class PgPool {
  public:
   static StatusOr<std::unique_ptr<PgPool>> Create(const std::string& conninfo, size_t size);
+  // Parses `conninfo` as libpq does, without connecting: kInvalidArgument "bad_index" if it
+  // cannot be parsed, "password_in_config" if it holds a password (which belongs in a
+  // passfile). The string itself is never in the message.
+  static Status CheckConnInfo(const std::string& conninfo);
   ~PgPool();
   // Borrows a connection, waiting at most 30 s for a free one (kUnavailable "index_busy");
   // a broken one is reconnected first.

@@ -136,4 +136,83 @@ StatusOr<std::string> PgTokenStore::Authenticate(std::string_view token) {
   return rows.Text(0, 0);
 }
 
+StatusOr<std::vector<UserRecord>> PgTokenStore::ExportUsers() {
+  CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+  CV_ASSIGN_OR_RETURN(PgRows rows,
+                      conn->Run("SELECT name, created FROM cv_users ORDER BY name COLLATE \"C\""));
+  std::vector<UserRecord> users;
+  for (int r = 0; r < rows.size(); ++r)
+    users.push_back(UserRecord{rows.Text(r, 0), rows.Int(r, 1)});
+  return users;
+}
+
+StatusOr<std::vector<TokenRecord>> PgTokenStore::ExportTokens() {
+  CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+  CV_ASSIGN_OR_RETURN(PgRows rows,
+                      conn->Run("SELECT id, \"user\", device, created, revoked, digest "
+                                "FROM cv_tokens ORDER BY id"));
+  std::vector<TokenRecord> tokens;
+  for (int r = 0; r < rows.size(); ++r) {
+    TokenRecord t{rows.Int(r, 0), rows.Text(r, 1), rows.Text(r, 2),
+                  rows.Int(r, 3), std::nullopt,    rows.Blob(r, 5)};
+    if (!rows.IsNull(r, 4)) t.revoked_unix = rows.Int(r, 4);
+    tokens.push_back(std::move(t));
+  }
+  return tokens;
+}
+
+Status PgTokenStore::ImportUser(const UserRecord& user) {
+  if (!IsValidUserName(user.name)) {
+    return InvalidArgumentError("user names are 1-32 characters of [a-z0-9_-]", "bad_user_name");
+  }
+  CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+  return conn
+      ->Run("INSERT INTO cv_users (name, created) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            {PgParam::Of(user.name), PgParam::Of(user.created_unix)})
+      .status();
+}
+
+Status PgTokenStore::ImportToken(const TokenRecord& token) {
+  CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+  CV_RETURN_IF_ERROR(conn->Exec("BEGIN"));
+  Status status = ImportTokenOn(*conn, token);
+  if (status.ok()) status = conn->Exec("COMMIT");
+  if (!status.ok()) conn->Exec("ROLLBACK").IgnoreError();
+  return status;
+}
+
+Status PgTokenStore::ImportTokenOn(PgConn& conn, const TokenRecord& token) {
+  // One import at a time: the id check, the insert and the sequence move together.
+  CV_RETURN_IF_ERROR(conn.Exec("LOCK TABLE cv_tokens IN SHARE ROW EXCLUSIVE MODE"));
+  CV_ASSIGN_OR_RETURN(PgRows found, conn.Run("SELECT \"user\", digest FROM cv_tokens WHERE id = $1",
+                                             {PgParam::Of(token.id)}));
+  if (found.size() > 0 && (found.Text(0, 0) != token.user || found.Blob(0, 1) != token.digest)) {
+    return AlreadyExistsError("token id " + std::to_string(token.id) + " holds another token",
+                              "token_id_taken");
+  }
+  if (found.size() == 0) {
+    CV_ASSIGN_OR_RETURN(
+        PgRows user, conn.Run("SELECT 1 FROM cv_users WHERE name = $1", {PgParam::Of(token.user)}));
+    if (user.size() == 0) return NotFoundError("no user " + token.user, "no_such_user");
+    CV_RETURN_IF_ERROR(
+        conn.Run("INSERT INTO cv_tokens (id, \"user\", device, digest, created) "
+                 "VALUES ($1, $2, $3, $4, $5)",
+                 {PgParam::Of(token.id), PgParam::Of(token.user), PgParam::Of(token.device),
+                  PgParam::Of(&token.digest), PgParam::Of(token.created_unix)})
+            .status());
+    // Issue takes ids from the sequence: move it past every id imported.
+    CV_RETURN_IF_ERROR(
+        conn.Run("SELECT setval(pg_get_serial_sequence('cv_tokens', 'id'), GREATEST($1, "
+                 "COALESCE(pg_sequence_last_value(pg_get_serial_sequence('cv_tokens', "
+                 "'id')::regclass), 0)))",
+                 {PgParam::Of(token.id)})
+            .status());
+  }
+  if (!token.revoked_unix.has_value()) return Status::Ok();
+  return conn
+      .Run("UPDATE cv_tokens SET revoked = COALESCE(revoked, $2) WHERE id = $1",
+           {PgParam::Of(token.id), PgParam::Of(*token.revoked_unix)})
+      .status();
+}
+
 }  // namespace cardvault

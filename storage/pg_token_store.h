@@ -29,10 +29,16 @@ class PgTokenStore final : public TokenStore {
   Status Revoke(int64_t id) override;
   StatusOr<std::vector<TokenInfo>> List() override;
   StatusOr<std::string> Authenticate(std::string_view token) override;
+  StatusOr<std::vector<UserRecord>> ExportUsers() override;
+  StatusOr<std::vector<TokenRecord>> ExportTokens() override;
+  Status ImportUser(const UserRecord& user) override;
+  Status ImportToken(const TokenRecord& token) override;
 
  private:
   PgTokenStore(Env* env, std::unique_ptr<PgPool> pool) : env_(env), pool_(std::move(pool)) {}
   int64_t NowUnix() const { return env_->NowUnixNanos() / 1000000000; }
+  // ImportToken's steps, inside its transaction on `conn`.
+  Status ImportTokenOn(PgConn& conn, const TokenRecord& token);
 
   Env* env_;
   std::unique_ptr<PgPool> pool_;

@@ -24,14 +24,19 @@ struct S3ByteStoreOptions {
   SecretData secret_access_key;
   std::string ca_file;  // PEM bundle to verify the endpoint with; "" for the system's
   uint64_t multipart_threshold_bytes = uint64_t{64} << 20;  // larger: a multipart upload
-  uint64_t part_bytes = uint64_t{16} << 20;
+  uint64_t part_bytes = uint64_t{16} << 20;  // 5 MiB to 5 GiB (S3's limits for a part)
   int max_attempts = 5;  // per request, on 5xx, SlowDown and connection errors, with backoff
+  int retry_base_delay_ms = 100;  // the first backoff; doubled per attempt, with jitter
+  int retry_max_delay_ms = 5000;  // the longest backoff
   int connect_timeout_seconds = 10;
   int low_speed_timeout_seconds = 30;  // a transfer slower than 1 byte/s for this long fails
+  uint64_t read_ahead_bytes = uint64_t{1} << 20;  // a sequential reader fetches this much at once
+  int list_page_keys = 1000;                      // keys per ListObjectsV2 page (S3's maximum)
 };
 
 // Reads "access_key_id" and "secret_access_key" from a JSON file that MUST be private to
-// its owner (mode 0600 or stricter; otherwise kFailedPrecondition "credentials_not_private").
+// its owner (mode 0600 or stricter; otherwise kFailedPrecondition "credentials_not_private");
+// anything but a JSON object with both strings is kInvalidArgument "bad_credentials_file".
 Status LoadS3Credentials(Env& env, const std::string& path, S3ByteStoreOptions& options);
 
 // Contract (beyond ByteStore's):
@@ -41,7 +46,10 @@ Status LoadS3Credentials(Env& env, const std::string& path, S3ByteStoreOptions& 
 // - the store being unreachable or answering 5xx after the retries is kUnavailable
 //   "object_store_unavailable" with what was tried; 403 is kPermissionDenied
 //   "object_store_denied"; a missing bucket is kFailedPrecondition "no_such_bucket".
-// Open checks that the bucket is reachable (a HEAD on it).
+// Open checks the options (kInvalidArgument "bad_s3_options": an http(s) endpoint, a bucket,
+// a prefix empty or ending in '/', credentials, part_bytes 5 MiB to 5 GiB and the
+// threshold at least part_bytes) and that the bucket is reachable (a HEAD on it).
+// Layout in the bucket, retries and what is never logged: docs/server.md "Storage seams".
 StatusOr<std::unique_ptr<ByteStore>> NewS3ByteStore(S3ByteStoreOptions options);
 
 }  // namespace cardvault

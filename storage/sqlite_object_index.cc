@@ -12,7 +12,7 @@
 namespace cardvault {
 namespace {
 
-constexpr std::array<std::string_view, 8> kMigrations = {
+constexpr std::array<std::string_view, 9> kMigrations = {
     R"sql(
 CREATE TABLE objects (
   seq INTEGER PRIMARY KEY,
@@ -80,10 +80,17 @@ CREATE TRIGGER usage_purge AFTER DELETE ON objects WHEN OLD.deleted IS NOT NULL 
   UPDATE usage SET retained_bytes = retained_bytes - OLD.size WHERE user = OLD.user;
 END;
 )sql",
+    // A version imported from another index (`cardvault-server migrate`): its number there.
+    R"sql(
+ALTER TABLE objects ADD COLUMN origin INTEGER;
+CREATE UNIQUE INDEX objects_origin ON objects(user, origin) WHERE origin IS NOT NULL;
+)sql",
 };
 
 constexpr std::string_view kVersionColumns =
-    "seq, user, id, kind, size, sha256, created, file, data IS NOT NULL, IFNULL(damaged, '')";
+    "seq, user, id, kind, size, sha256, created, file, data IS NOT NULL, IFNULL(damaged, ''), "
+    "deleted";
+constexpr int kFirstExtraColumn = 11;
 
 // A version from a row whose first columns are kVersionColumns.
 IndexedVersion ReadVersion(Statement& stmt) {
@@ -98,6 +105,7 @@ IndexedVersion ReadVersion(Statement& stmt) {
   v.byte_key = stmt.ColumnText(7);
   v.is_inline = stmt.ColumnInt64(8) != 0;
   v.damaged = stmt.ColumnText(9);
+  if (!stmt.ColumnIsNull(10)) v.retired_unix = stmt.ColumnInt64(10);
   return v;
 }
 
@@ -198,7 +206,7 @@ StatusOr<std::optional<IndexedVersion>> SqliteObjectIndex::FindLiveLocked(std::s
   CV_ASSIGN_OR_RETURN(bool found, stmt.Step());
   if (!found) return std::optional<IndexedVersion>();
   IndexedVersion v = ReadVersion(stmt);
-  if (with_data && v.is_inline) v.data = stmt.ColumnBlob(10);
+  if (with_data && v.is_inline) v.data = stmt.ColumnBlob(kFirstExtraColumn);
   return std::optional<IndexedVersion>(std::move(v));
 }
 
@@ -351,6 +359,116 @@ StatusOr<bool> SqliteObjectIndex::MarkDamaged(int64_t version, std::string_view 
   CV_RETURN_IF_ERROR(stmt.BindText(2, what));
   CV_RETURN_IF_ERROR(stmt.Run());
   return db_->Changes() > 0;
+}
+
+StatusOr<std::vector<IndexedVersion>> SqliteObjectIndex::VersionPage(int64_t after_version,
+                                                                     size_t limit, bool with_data) {
+  static const std::string kWith = Select("data", "WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+  static const std::string kWithout = Select("", "WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+  std::lock_guard lock(mu_);
+  CV_ASSIGN_OR_RETURN(Statement stmt, db_->Prepare(with_data ? kWith : kWithout));
+  CV_RETURN_IF_ERROR(stmt.BindInt64(1, after_version));
+  CV_RETURN_IF_ERROR(stmt.BindInt64(2, static_cast<int64_t>(limit)));
+  std::vector<IndexedVersion> page;
+  while (true) {
+    CV_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return page;
+    page.push_back(ReadVersion(stmt));
+    if (with_data && page.back().is_inline) page.back().data = stmt.ColumnBlob(kFirstExtraColumn);
+  }
+}
+
+StatusOr<std::vector<std::pair<std::string, uint64_t>>> SqliteObjectIndex::OwnQuotas() {
+  std::lock_guard lock(mu_);
+  CV_ASSIGN_OR_RETURN(Statement stmt, db_->Prepare("SELECT user, quota_bytes FROM usage WHERE "
+                                                   "quota_bytes IS NOT NULL ORDER BY user"));
+  std::vector<std::pair<std::string, uint64_t>> quotas;
+  while (true) {
+    CV_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return quotas;
+    quotas.emplace_back(stmt.ColumnText(0), static_cast<uint64_t>(stmt.ColumnInt64(1)));
+  }
+}
+
+StatusOr<VersionCounts> SqliteObjectIndex::CountVersions(std::string_view user) {
+  std::lock_guard lock(mu_);
+  CV_ASSIGN_OR_RETURN(Statement stmt,
+                      db_->Prepare("SELECT COUNT(*), COUNT(origin) FROM objects WHERE user = ?1"));
+  CV_RETURN_IF_ERROR(stmt.BindText(1, user));
+  CV_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return InternalError("COUNT returned no row");
+  return VersionCounts{static_cast<uint64_t>(stmt.ColumnInt64(0)),
+                       static_cast<uint64_t>(stmt.ColumnInt64(1))};
+}
+
+StatusOr<std::optional<IndexedVersion>> SqliteObjectIndex::FindImportedLocked(std::string_view user,
+                                                                              int64_t origin) {
+  static const std::string kSql = Select("", "WHERE user = ?1 AND origin = ?2");
+  CV_ASSIGN_OR_RETURN(Statement stmt, db_->Prepare(kSql));
+  CV_RETURN_IF_ERROR(stmt.BindText(1, user));
+  CV_RETURN_IF_ERROR(stmt.BindInt64(2, origin));
+  CV_ASSIGN_OR_RETURN(bool found, stmt.Step());
+  if (!found) return std::optional<IndexedVersion>();
+  return std::optional<IndexedVersion>(ReadVersion(stmt));
+}
+
+StatusOr<std::optional<IndexedVersion>> SqliteObjectIndex::FindImported(std::string_view user,
+                                                                        int64_t origin) {
+  std::lock_guard lock(mu_);
+  return FindImportedLocked(user, origin);
+}
+
+StatusOr<ImportResult> SqliteObjectIndex::ImportLocked(const IndexedVersion& v) {
+  if (v.version <= 0) return InvalidArgumentError("an imported version needs its origin number");
+  CV_ASSIGN_OR_RETURN(std::optional<IndexedVersion> before, FindImportedLocked(v.user, v.version));
+  if (before.has_value()) return ImportResult{std::move(*before), false};
+  if (!v.retired_unix.has_value()) {
+    CV_ASSIGN_OR_RETURN(auto live, FindLiveLocked(v.user, v.info.id, false));
+    if (live.has_value()) return AlreadyExistsError("object exists", "object_exists");
+  }
+  CV_ASSIGN_OR_RETURN(Statement insert,
+                      db_->Prepare("INSERT INTO objects (user, id, kind, size, sha256, created, "
+                                   "deleted, file, data, damaged, origin) "
+                                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+  CV_RETURN_IF_ERROR(insert.BindText(1, v.user));
+  CV_RETURN_IF_ERROR(insert.BindText(2, v.info.id));
+  CV_RETURN_IF_ERROR(insert.BindInt64(3, static_cast<int64_t>(v.info.kind)));
+  CV_RETURN_IF_ERROR(insert.BindInt64(4, static_cast<int64_t>(v.info.size)));
+  CV_RETURN_IF_ERROR(insert.BindText(5, v.info.sha256));
+  CV_RETURN_IF_ERROR(insert.BindInt64(6, v.info.created_unix));
+  CV_RETURN_IF_ERROR(v.retired_unix ? insert.BindInt64(7, *v.retired_unix) : insert.BindNull(7));
+  CV_RETURN_IF_ERROR(insert.BindText(8, v.byte_key));
+  CV_RETURN_IF_ERROR(v.is_inline ? insert.BindBlob(9, v.data) : insert.BindNull(9));
+  CV_RETURN_IF_ERROR(v.damaged.empty() ? insert.BindNull(10) : insert.BindText(10, v.damaged));
+  CV_RETURN_IF_ERROR(insert.BindInt64(11, v.version));
+  CV_RETURN_IF_ERROR(insert.Run());
+  ImportResult result{v, true};
+  result.version.version = db_->LastInsertRowId();
+  result.version.data.clear();
+  if (v.retired_unix.has_value()) {  // the triggers count live rows and retirements only
+    CV_ASSIGN_OR_RETURN(Statement usage,
+                        db_->Prepare("INSERT INTO usage (user, live_bytes, retained_bytes) "
+                                     "VALUES (?1, 0, ?2) ON CONFLICT(user) DO UPDATE SET "
+                                     "retained_bytes = retained_bytes + excluded.retained_bytes"));
+    CV_RETURN_IF_ERROR(usage.BindText(1, v.user));
+    CV_RETURN_IF_ERROR(usage.BindInt64(2, static_cast<int64_t>(v.info.size)));
+    CV_RETURN_IF_ERROR(usage.Run());
+  }
+  return result;
+}
+
+StatusOr<std::vector<ImportResult>> SqliteObjectIndex::Import(
+    std::span<const IndexedVersion> versions) {
+  std::lock_guard lock(mu_);
+  CV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_));
+  std::vector<ImportResult> results;
+  results.reserve(versions.size());
+  for (const IndexedVersion& v : versions) {
+    CV_ASSIGN_OR_RETURN(ImportResult r, ImportLocked(v));
+    results.push_back(std::move(r));
+  }
+  CV_RETURN_IF_ERROR(txn.Commit());
+  return results;
 }
 
 }  // namespace cardvault

@@ -12,7 +12,7 @@
 namespace cardvault {
 
 // Table `objects` (one row per version: seq, user, id, kind, size, sha256, created,
-// deleted, file, data, damaged) and table `usage` (live and retained bytes and the own
+// deleted, file, data, damaged, origin) and table `usage` (live and retained bytes and the own
 // quota per user, kept by triggers in the same transactions as the rows). The schema is
 // the one every release since the first wrote, migrated in place (never edited, only
 // appended to). One connection behind a mutex: WriteBatch is one transaction, one fsync
@@ -35,6 +35,13 @@ class SqliteObjectIndex final : public ObjectIndex {
   StatusOr<std::vector<IndexedVersion>> LivePage(int64_t after_version, size_t limit) override;
   StatusOr<std::optional<Bytes>> InlineData(int64_t version) override;
   StatusOr<bool> MarkDamaged(int64_t version, std::string_view what, bool drop_data) override;
+  StatusOr<std::vector<IndexedVersion>> VersionPage(int64_t after_version, size_t limit,
+                                                    bool with_data) override;
+  StatusOr<std::vector<std::pair<std::string, uint64_t>>> OwnQuotas() override;
+  StatusOr<VersionCounts> CountVersions(std::string_view user) override;
+  StatusOr<std::vector<ImportResult>> Import(std::span<const IndexedVersion> versions) override;
+  StatusOr<std::optional<IndexedVersion>> FindImported(std::string_view user,
+                                                       int64_t origin) override;
 
  private:
   class Txn;
@@ -42,6 +49,8 @@ class SqliteObjectIndex final : public ObjectIndex {
   StatusOr<std::optional<IndexedVersion>> FindLiveLocked(std::string_view user, std::string_view id,
                                                          bool with_data);
   StatusOr<UserUsage> UsageLocked(std::string_view user);
+  StatusOr<std::optional<IndexedVersion>> FindImportedLocked(std::string_view user, int64_t origin);
+  StatusOr<ImportResult> ImportLocked(const IndexedVersion& v);
 
   std::mutex mu_;  // guards db_ (one connection, multi-statement transactions)
   std::unique_ptr<SqliteDb> db_;

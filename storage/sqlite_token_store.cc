@@ -157,4 +157,83 @@ StatusOr<std::string> SqliteTokenStore::Authenticate(std::string_view token) {
   return stmt.ColumnText(0);
 }
 
+StatusOr<std::vector<UserRecord>> SqliteTokenStore::ExportUsers() {
+  std::lock_guard lock(mu_);
+  CV_ASSIGN_OR_RETURN(Statement stmt,
+                      db_->Prepare("SELECT name, created FROM users ORDER BY name"));
+  std::vector<UserRecord> users;
+  while (true) {
+    CV_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return users;
+    users.push_back(UserRecord{stmt.ColumnText(0), stmt.ColumnInt64(1)});
+  }
+}
+
+StatusOr<std::vector<TokenRecord>> SqliteTokenStore::ExportTokens() {
+  std::lock_guard lock(mu_);
+  CV_ASSIGN_OR_RETURN(Statement stmt,
+                      db_->Prepare("SELECT id, user, device, created, revoked, digest "
+                                   "FROM tokens ORDER BY id"));
+  std::vector<TokenRecord> tokens;
+  while (true) {
+    CV_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return tokens;
+    TokenRecord t{stmt.ColumnInt64(0), stmt.ColumnText(1), stmt.ColumnText(2),
+                  stmt.ColumnInt64(3), std::nullopt,       stmt.ColumnBlob(5)};
+    if (!stmt.ColumnIsNull(4)) t.revoked_unix = stmt.ColumnInt64(4);
+    tokens.push_back(std::move(t));
+  }
+}
+
+Status SqliteTokenStore::ImportUser(const UserRecord& user) {
+  if (!IsValidUserName(user.name)) {
+    return InvalidArgumentError("user names are 1-32 characters of [a-z0-9_-]", "bad_user_name");
+  }
+  std::lock_guard lock(mu_);
+  CV_ASSIGN_OR_RETURN(Statement stmt,
+                      db_->Prepare("INSERT INTO users (name, created) VALUES (?1, ?2) "
+                                   "ON CONFLICT(name) DO NOTHING"));
+  CV_RETURN_IF_ERROR(stmt.BindText(1, user.name));
+  CV_RETURN_IF_ERROR(stmt.BindInt64(2, user.created_unix));
+  return stmt.Run();
+}
+
+Status SqliteTokenStore::ImportToken(const TokenRecord& token) {
+  std::lock_guard lock(mu_);
+  CV_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_));
+  CV_ASSIGN_OR_RETURN(Statement find,
+                      db_->Prepare("SELECT user, digest FROM tokens WHERE id = ?1"));
+  CV_RETURN_IF_ERROR(find.BindInt64(1, token.id));
+  CV_ASSIGN_OR_RETURN(bool exists, find.Step());
+  if (exists) {
+    if (find.ColumnText(0) != token.user || find.ColumnBlob(1) != token.digest) {
+      return AlreadyExistsError("token id " + std::to_string(token.id) + " holds another token",
+                                "token_id_taken");
+    }
+  } else {
+    CV_ASSIGN_OR_RETURN(Statement user, db_->Prepare("SELECT 1 FROM users WHERE name = ?1"));
+    CV_RETURN_IF_ERROR(user.BindText(1, token.user));
+    CV_ASSIGN_OR_RETURN(bool known, user.Step());
+    if (!known) return NotFoundError("no user " + token.user, "no_such_user");
+    CV_ASSIGN_OR_RETURN(Statement insert,
+                        db_->Prepare("INSERT INTO tokens (id, user, device, digest, created) "
+                                     "VALUES (?1, ?2, ?3, ?4, ?5)"));
+    CV_RETURN_IF_ERROR(insert.BindInt64(1, token.id));
+    CV_RETURN_IF_ERROR(insert.BindText(2, token.user));
+    CV_RETURN_IF_ERROR(insert.BindText(3, token.device));
+    CV_RETURN_IF_ERROR(insert.BindBlob(4, token.digest));
+    CV_RETURN_IF_ERROR(insert.BindInt64(5, token.created_unix));
+    CV_RETURN_IF_ERROR(insert.Run());
+  }
+  if (token.revoked_unix.has_value()) {
+    CV_ASSIGN_OR_RETURN(
+        Statement revoke,
+        db_->Prepare("UPDATE tokens SET revoked = COALESCE(revoked, ?2) WHERE id = ?1"));
+    CV_RETURN_IF_ERROR(revoke.BindInt64(1, token.id));
+    CV_RETURN_IF_ERROR(revoke.BindInt64(2, *token.revoked_unix));
+    CV_RETURN_IF_ERROR(revoke.Run());
+  }
+  return txn.Commit();
+}
+
 }  // namespace cardvault

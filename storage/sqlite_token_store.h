@@ -29,6 +29,10 @@ class SqliteTokenStore final : public TokenStore {
   Status Revoke(int64_t id) override;
   StatusOr<std::vector<TokenInfo>> List() override;
   StatusOr<std::string> Authenticate(std::string_view token) override;
+  StatusOr<std::vector<UserRecord>> ExportUsers() override;
+  StatusOr<std::vector<TokenRecord>> ExportTokens() override;
+  Status ImportUser(const UserRecord& user) override;
+  Status ImportToken(const TokenRecord& token) override;
 
  private:
   SqliteTokenStore(Env* env, std::unique_ptr<SqliteDb> db) : env_(env), db_(std::move(db)) {}

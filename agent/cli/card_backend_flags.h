@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <string_view>
 
 #include "agent/card/card_backends.h"
 
@@ -15,6 +16,11 @@ namespace cardvault {
 // (e.g. "With --card: "). `options` MUST outlive the parse.
 void AddCardBackendFlags(CLI::App& command, CardBackendOptions& options,
                          const std::string& help_prefix = "");
+
+// What to do about a card error whose remedy depends on the platform's backend (the card
+// absent, its driver missing, its PIN locked), naming this platform's flags and tools;
+// empty for any other reason.
+std::string CardBackendRemedy(std::string_view reason);
 
 }  // namespace cardvault
 

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/cli/card_backend_flags.h"
 #include "core/card/card_reasons.h"
 
 namespace cardvault {
@@ -15,6 +16,7 @@ namespace {
 
 // What the user should do about `reason`; empty if the message says enough.
 std::string Remedy(const std::string& reason) {
+  if (std::string backend = CardBackendRemedy(reason); !backend.empty()) return backend;
   if (reason == kReasonPinIncorrect) {
     return "the card rejected the PIN. cardvault never tries a PIN twice (every wrong PIN "
            "brings the card closer to locking): check the PIN (--pin-file, CARDVAULT_PIN_FILE "
@@ -34,22 +36,9 @@ std::string Remedy(const std::string& reason) {
            "reinsert it and run again; if it keeps failing, try another reader or the backup "
            "card.";
   }
-  if (reason == kReasonPinLocked) {
-    return "the card's PIN is locked: unblock it with the PUK or security officer PIN (e.g. "
-           "`pkcs11-tool --login --login-type so --init-pin`, or the card vendor's tool), then "
-           "run again.";
-  }
-  if (reason == kReasonCardAbsent) {
-    return "insert the card, then check that `cardvault card list` shows it; use --module "
-           "for its PKCS#11 driver and --token to pick it by label.";
-  }
   if (reason == kReasonWrongCard) {
     return "insert the card this file was encrypted to: `cardvault inspect FILE` shows the "
            "key ids it is for, `cardvault card list` those of the inserted cards.";
-  }
-  if (reason == kReasonModuleMissing) {
-    return "install the card's PKCS#11 module (Debian: opensc-pkcs11 for most cards; "
-           "p11-kit-modules for the default proxy) or pass --module PATH.";
   }
   if (reason == kReasonAmbiguousToken || reason == kReasonAmbiguousKey) {
     return "choose with --token LABEL (or --serial) and --key-label; `cardvault card list` "

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <iomanip>
@@ -67,29 +66,6 @@ std::string_view ParentDir(std::string_view path) {
   const size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
 }
-
-// Test-only: kills the process (KillThisProcess, as SIGKILL does) once `limit` plaintext bytes of a
-// download are in its staging file (an interrupted restore, for a later run to resume).
-class CrashingFile final : public WritableFile {
- public:
-  CrashingFile(WritableFile* base, uint64_t written, uint64_t limit)
-      : base_(base), written_(written), limit_(limit) {}
-  Status Append(ByteView data) override {
-    CV_RETURN_IF_ERROR(base_->Append(data));
-    written_ += data.size();
-    if (written_ >= limit_) KillThisProcess();
-    return Status::Ok();
-  }
-  Status WriteAt(uint64_t offset, ByteView data) override { return base_->WriteAt(offset, data); }
-  Status Sync() override { return base_->Sync(); }
-  void AdviseWriteOnce() override { base_->AdviseWriteOnce(); }
-  Status Close() override { return base_->Close(); }
-
- private:
-  WritableFile* base_;
-  uint64_t written_;
-  const uint64_t limit_;
-};
 
 // The kinds a restore acts on (kinds from later versions are skipped).
 bool IsKnownKind(format::Kind kind) {
@@ -349,10 +325,7 @@ Restorer::Restorer(ObjectClient* client, Identity* card, Env* env)
     : client_(client),
       env_(env),
       guard_(std::make_unique<CardGuard>(card, &card_unwraps_)),
-      keyring_(guard_.get()) {
-  const char* kill = std::getenv("CARDVAULT_TEST_RESTORE_KILL_AFTER_BYTES");
-  if (kill != nullptr) kill_after_bytes_ = std::strtoull(kill, nullptr, 10);
-}
+      keyring_(guard_.get()) {}
 
 Restorer::~Restorer() = default;
 
@@ -959,11 +932,6 @@ StatusOr<format::Metadata> Restorer::DecryptFromServer(const RemoteVersion& vers
     CV_ASSIGN_OR_RETURN(file, env_->NewWritableFile(part, 0600));
   }
   file->AdviseWriteOnce();  // 1 MiB blocks go to the disk without a copy in the page cache
-  WritableFile* sink = file.get();
-  std::optional<CrashingFile> crashing;
-  if (kill_after_bytes_ > 0) {
-    sink = &crashing.emplace(file.get(), first_chunk * format::kChunkSize, kill_after_bytes_);
-  }
   // The download runs on its own thread into a bounded pipe that the decryption reads, so
   // the network, the decryption, the hash and the writes overlap in constant memory.
   StreamPipe pipe(kPipeBytes);
@@ -991,7 +959,7 @@ StatusOr<format::Metadata> Restorer::DecryptFromServer(const RemoteVersion& vers
     DecryptOptions options;
     options.first_chunk = first_chunk;
     options.plaintext_prefix = prefix.get();
-    CV_RETURN_IF_ERROR(decryptor->DecryptTo(*sink, options));
+    CV_RETURN_IF_ERROR(decryptor->DecryptTo(*file, options));
     metadata = decryptor->metadata();  // a v2 blob's hash is known only now
     if (sync_each_file_) CV_RETURN_IF_ERROR(file->Sync());
     return file->Close();

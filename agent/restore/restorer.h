@@ -188,10 +188,6 @@ class Restorer {
   std::vector<Bytes> card_key_ids_;  // from the key objects' stanzas
   uint64_t card_unwraps_ = 0;
   uint64_t unknown_kinds_ = 0;
-  // Test-only crash switch: CARDVAULT_TEST_RESTORE_KILL_AFTER_BYTES=N makes the process
-  // SIGKILL itself once N plaintext bytes of a large file are in its staging file (an
-  // interrupted restore).
-  uint64_t kill_after_bytes_ = 0;
   // Set by Restore: the file system cannot be flushed at once here (Env::CanSyncFileSystem),
   // so every file is synced before its rename.
   bool sync_each_file_ = false;

@@ -6,6 +6,7 @@
 #include <QDesktopServices>
 #include <QMetaObject>
 
+#include "agent/tray/common/tray_menu.h"
 #include "agent/tray/tray_icons.h"
 
 namespace cardvault {
@@ -17,15 +18,19 @@ QString ToQString(const std::string& s) { return QString::fromStdString(s); }
 
 TrayController::TrayController(std::unique_ptr<AgentLink> link, TrayOptions options,
                                QObject* parent)
-    : QObject(parent), link_(std::move(link)), options_(options) {
+    : QObject(parent),
+      link_(std::move(link)),
+      options_(options),
+      failures_(options.failure_notice_gap_ms) {
+  clock_.start();
   status_action_ = menu_.addAction(QString());
   status_action_->setEnabled(false);
   menu_.addSeparator();
   pause_action_ = menu_.addAction(QString());
-  sync_action_ = menu_.addAction(QStringLiteral("Sync now"));
-  open_folder_action_ = menu_.addAction(QStringLiteral("Open folder"));
+  sync_action_ = menu_.addAction(QString::fromLatin1(kSyncNowText));
+  open_folder_action_ = menu_.addAction(QString::fromLatin1(kOpenFolderText));
   menu_.addSeparator();
-  quit_action_ = menu_.addAction(QStringLiteral("Quit"));
+  quit_action_ = menu_.addAction(QString::fromLatin1(kQuitText));
 
   connect(pause_action_, &QAction::triggered, this, [this] { TogglePause(); });
   connect(sync_action_, &QAction::triggered, this, [this] {
@@ -86,37 +91,18 @@ void TrayController::OnStatus(const StatusOr<AgentStatus>& status) {
 }
 
 void TrayController::OnEvents(const std::vector<AgentEvent>& events) {
-  for (const AgentEvent& e : events) {
-    if (e.type != "file_failed") continue;
-    if (failed_unreported_ == 0) {
-      first_failed_ = ToQString(e.path);
-      if (!e.detail.empty()) first_failed_ += QStringLiteral(": ") + ToQString(e.detail);
-    }
-    ++failed_unreported_;
-  }
-  if (failed_unreported_ == 0 || failure_timer_.isActive()) return;
-  // At most one notification per gap: failures that come in a burst (the server refusing
-  // every upload) are counted into the next one.
-  const qint64 since = last_failure_notice_.isValid() ? last_failure_notice_.elapsed()
-                                                      : options_.failure_notice_gap_ms;
-  if (since >= options_.failure_notice_gap_ms) {
-    NotifyFailures();
-  } else {
-    failure_timer_.start(static_cast<int>(options_.failure_notice_gap_ms - since));
-  }
+  failures_.Add(events);
+  if (!failure_timer_.isActive()) NotifyFailures();
 }
 
 void TrayController::NotifyFailures() {
-  if (failed_unreported_ == 0) return;
-  QString message = first_failed_;
-  if (failed_unreported_ > 1) {
-    message = QString::number(failed_unreported_) + QStringLiteral(" files failed, first ") +
-              first_failed_;
+  // At most one notification per gap: failures that come in a burst (the server refusing
+  // every upload) are counted into the next one.
+  if (std::optional<FailureNotice> notice = failures_.Take(clock_.elapsed())) {
+    Notify(ToQString(notice->title), ToQString(notice->message), QSystemTrayIcon::Warning);
+  } else if (std::optional<int64_t> due = failures_.NextDueIn(clock_.elapsed())) {
+    failure_timer_.start(static_cast<int>(*due));
   }
-  failed_unreported_ = 0;
-  last_failure_notice_.start();
-  Notify(QStringLiteral("cardvault: a file could not be protected"), message,
-         QSystemTrayIcon::Warning);
 }
 
 void TrayController::OnCommandDone(AgentCommand command, const Status& status) {
@@ -136,19 +122,17 @@ void TrayController::Notify(const QString& title, const QString& message,
 
 void TrayController::TogglePause() {
   if (poller_ == nullptr) return;
-  poller_->Request(view_.paused ? AgentCommand::kResume : AgentCommand::kPause);
+  poller_->Request(MenuOf(view_).pause_command);
 }
 
 void TrayController::Render() {
-  const bool running = view_.state != TrayState::kAgentNotRunning;
-  status_action_->setText(
-      ToQString(view_.status_line.empty() ? "Connecting to the agent..." : view_.status_line));
-  pause_action_->setText(view_.paused ? QStringLiteral("Resume syncing")
-                                      : QStringLiteral("Pause syncing"));
-  pause_action_->setEnabled(running);
-  sync_action_->setEnabled(running && !view_.paused);
-  open_folder_action_->setEnabled(!view_.vault_dir.empty());
-  icon_.setToolTip(ToQString(view_.tooltip.empty() ? "cardvault" : view_.tooltip));
+  const TrayMenu menu = MenuOf(view_);
+  status_action_->setText(ToQString(menu.status_text));
+  pause_action_->setText(ToQString(menu.pause_text));
+  pause_action_->setEnabled(menu.pause_enabled);
+  sync_action_->setEnabled(menu.sync_enabled);
+  open_folder_action_->setEnabled(menu.open_folder_enabled);
+  icon_.setToolTip(ToQString(menu.tooltip));
   if (!rendered_ || icon_state_ != view_.state) {
     icon_.setIcon(TrayIcon(view_.state));
     icon_state_ = view_.state;

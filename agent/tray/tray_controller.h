@@ -16,8 +16,9 @@
 #include <vector>
 
 #include "agent/control/agent_link.h"
-#include "agent/tray/agent_poller.h"
-#include "agent/tray/tray_state.h"
+#include "agent/tray/common/agent_poller.h"
+#include "agent/tray/common/failure_notices.h"
+#include "agent/tray/common/tray_state.h"
 
 namespace cardvault {
 
@@ -64,7 +65,7 @@ class TrayController : public QObject {
   void OnStatus(const StatusOr<AgentStatus>& status);
   void OnEvents(const std::vector<AgentEvent>& events);
   void OnCommandDone(AgentCommand command, const Status& status);
-  void NotifyFailures();  // one notice for the failures not reported yet
+  void NotifyFailures();  // a notice for the failures not reported yet, when one is due
   void Notify(const QString& title, const QString& message, QSystemTrayIcon::MessageIcon kind);
   void TogglePause();
   void Render();
@@ -73,9 +74,8 @@ class TrayController : public QObject {
   const TrayOptions options_;
   TrayView view_;
   bool rendered_ = false;
-  int failed_unreported_ = 0;
-  QString first_failed_;  // "path: detail" of the first failure not reported yet
-  QElapsedTimer last_failure_notice_;
+  FailureNotices failures_;  // the rate limit the Win32 tray shares
+  QElapsedTimer clock_;      // started at construction: FailureNotices' time
   QTimer failure_timer_;
   TrayState icon_state_ = TrayState::kAgentNotRunning;
   QSystemTrayIcon icon_;

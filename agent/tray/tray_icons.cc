@@ -1,28 +1,20 @@
-// Tray icons: a coloured disc per state with a white glyph (check, arrow, bars, "!",
-// cross), drawn on a 64-unit grid and scaled to the requested size.
+// Tray icons: a coloured disc per state (TrayStateRgb, shared with the Win32 tray) with a
+// white glyph (check, arrow, bars, "!", cross), drawn on a 64-unit grid and scaled to the
+// requested size.
 #include "agent/tray/tray_icons.h"
 
 #include <QPainter>
 #include <QPainterPath>
 #include <QPixmap>
 
+#include "agent/tray/common/tray_icon_pixels.h"
+
 namespace cardvault {
 namespace {
 
 QColor DiscColor(TrayState state) {
-  switch (state) {
-    case TrayState::kAgentNotRunning:
-      return QColor(0x75, 0x75, 0x75);
-    case TrayState::kIdle:
-      return QColor(0x2e, 0x7d, 0x32);
-    case TrayState::kSyncing:
-      return QColor(0x15, 0x65, 0xc0);
-    case TrayState::kPaused:
-      return QColor(0xef, 0x9a, 0x00);
-    case TrayState::kError:
-      return QColor(0xc6, 0x28, 0x28);
-  }
-  return Qt::black;
+  const uint32_t rgb = TrayStateRgb(state);
+  return QColor((rgb >> 16) & 0xff, (rgb >> 8) & 0xff, rgb & 0xff);
 }
 
 void DrawGlyph(QPainter& p, TrayState state) {

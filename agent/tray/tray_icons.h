@@ -6,7 +6,7 @@
 #include <QIcon>
 #include <QImage>
 
-#include "agent/tray/tray_state.h"
+#include "agent/tray/common/tray_state.h"
 
 namespace cardvault {
 

@@ -12,6 +12,7 @@
 #include "api/tls_identity.h"
 #include "storage/object_id.h"
 #include "storage/sqlite_token_store.h"
+#include "tests/storage/auth_backoff_conformance.h"
 
 namespace cardvault {
 namespace {
@@ -83,6 +84,49 @@ TEST(ServerConfigTest, RoundTripDefaultsAndRejections) {
   }
 }
 
+// The stores: "index" (sqlite or PostgreSQL without a password), "bytes" and its "s3" object.
+TEST(ServerConfigTest, StoresRoundTripAndRefusePasswords) {
+  ServerConfig config;
+  config.index = "postgresql://cv@db.example.org:5432/cardvault?sslmode=verify-full";
+  config.index_pool_size = 16;
+  config.bytes = "s3";
+  config.s3.endpoint = "https://s3.example.org";
+  config.s3.bucket = "vault";
+  config.s3.credentials_file = "s3.json";
+  config.s3.part_bytes = 8 << 20;
+  auto parsed = ServerConfig::FromJson(config.ToJson());
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_TRUE(parsed->uses_postgresql());
+  EXPECT_EQ(parsed->index_pool_size, 16);
+  EXPECT_EQ(parsed->s3, config.s3);
+  // The default writes no "s3" object, and reads back as SQLite and files.
+  EXPECT_EQ(ServerConfig().ToJson().find("\"s3\""), std::string::npos);
+  EXPECT_FALSE(ServerConfig::FromJson("{}")->uses_postgresql());
+  for (const char* with_password :
+       {R"({"index": "postgresql://cv:secret@db/cardvault"})",
+        R"({"index": "postgres://cv:@db/cardvault"})",
+        R"({"index": "postgresql://cv@db/cardvault?sslmode=require&password=secret"})",
+        R"({"index": "host=db user=cv password=secret dbname=cardvault"})",
+        R"({"index": "host=db password = 'secret'"})"}) {
+    auto refused = ServerConfig::FromJson(with_password);
+    EXPECT_EQ(refused.status().reason(), "password_in_config") << with_password;
+    EXPECT_EQ(refused.status().message().find("secret"), std::string::npos);
+  }
+  EXPECT_TRUE(ServerConfig::FromJson(R"({"index": "host=/run/pg passfile=/etc/cv/pgpass"})").ok());
+  for (const char* bad :
+       {R"({"bytes": "tape"})", R"({"index": ""})", R"({"index_pool_size": 0})",
+        R"({"bytes": "s3", "index": "host=db", "s3": {"bucket": "b"}})",
+        R"({"bytes": "s3", "s3": {"endpoint": "e", "bucket": "b", "credentials_file": "c"}})",
+        R"({"s3": {"endpont": "x"}})", R"({"s3": 5})"}) {
+    EXPECT_EQ(ServerConfig::FromJson(bad).status().reason(), "bad_config") << bad;
+  }
+  EXPECT_NE(ServerConfig::FromJson(R"({"s3": {"endpont": "x"}})")
+                .status()
+                .message()
+                .find("\"s3.endpont\""),
+            std::string::npos);
+}
+
 // Config files written before issue 17 list the thread pool's keys: they still load.
 TEST(ServerConfigTest, RetiredKeysAreAccepted) {
   auto old = ServerConfig::FromJson(R"({"threads": 8, "max_queued_connections": 64})");
@@ -104,28 +148,10 @@ TEST(ServerConfigTest, ErrorsNameTheUnknownKeys) {
 }
 
 TEST(AuthLimiterTest, BlocksAfterFailuresWithinWindow) {
-  AuthLimiter limiter(3, 60, 30);
-  limiter.RecordFailure("a", 100);
-  limiter.RecordFailure("a", 101);
-  EXPECT_EQ(limiter.Blocked("a", 101), 0);
-  limiter.RecordFailure("a", 102);
-  EXPECT_EQ(limiter.Blocked("a", 102), 30);
-  EXPECT_EQ(limiter.Blocked("b", 102), 0);
-  EXPECT_EQ(limiter.Blocked("a", 131), 1);
-  EXPECT_EQ(limiter.Blocked("a", 132), 0);
-  // Failures spread beyond the window do not add up.
-  limiter.RecordFailure("c", 0);
-  limiter.RecordFailure("c", 61);
-  limiter.RecordFailure("c", 122);
-  EXPECT_EQ(limiter.Blocked("c", 122), 0);
-  // The window slides: failures at the end of one minute and the start of the next add up
-  // (a window fixed at the first failure would have started again at 60).
-  limiter.RecordFailure("d", 0);
-  limiter.RecordFailure("d", 59);
-  limiter.RecordFailure("d", 60);
-  EXPECT_EQ(limiter.Blocked("d", 60), 0);
-  limiter.RecordFailure("d", 61);
-  EXPECT_EQ(limiter.Blocked("d", 61), 30);
+  const AuthBackoffPolicy p = ConformancePolicy();
+  AuthLimiter limiter(p.max_failures, static_cast<int>(p.window_seconds),
+                      static_cast<int>(p.backoff_seconds));
+  ExpectBackoffContract(limiter);
 }
 
 TEST(TlsIdentityTest, FingerprintsNormalizeAndMatchTheCertificate) {

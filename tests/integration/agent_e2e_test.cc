@@ -66,7 +66,7 @@ class AgentE2eTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  void StartServer(const EnvVars& env = {}) { server_->Start(env); }
+  void StartServer(const std::vector<std::string>& server = {}) { server_->Start({}, server); }
   std::unique_ptr<RemoteStore> Client() { return server_->Client(); }
 
   CommandResult Cli(std::vector<std::string> args, EnvVars extra = {}) {
@@ -290,13 +290,14 @@ TEST_F(AgentE2eTest, ServerDownThenBack) {
   EXPECT_EQ(ServerVersions()["while-down"].at(0).content, "queued");
 }
 
-// The real server answers 500 to the first uploads (its test switch), then recovers: the
-// agent retries with back-off and every file ends up on the server exactly once.
+// The real server answers 500 to the first uploads (a store with a fault wired in, by the
+// test binary cardvault-server-faults), then recovers: the agent retries with back-off and
+// every file ends up on the server exactly once.
 TEST_F(AgentE2eTest, ServerAnswering500RecoversWithRetries) {
   server_->process().Signal(SIGTERM);
   ASSERT_EQ(server_->process().Wait(15000), 0);
   server_->SetAccessLog(true);  // to see the injected errors
-  StartServer({{"CARDVAULT_SERVER_TEST_FAIL_PUTS", "4"}});
+  StartServer({kBin + "/tests/integration/cardvault-server-faults", "--fail-puts", "4"});
   Write("a", "first");
   Write("b", "second");
   CommandResult r = Cli({"sync", "--once", "--timeout", "60"});

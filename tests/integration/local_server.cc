@@ -62,9 +62,11 @@ StatusOr<std::string> LocalServer::AddUser(const std::string& user, const std::s
   return token;
 }
 
-Status LocalServer::Start(const EnvVars& env) {
-  process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{kServer, "--data", data_dir(), "serve"}, env, log_file());
+Status LocalServer::Start(const EnvVars& env, const std::vector<std::string>& server) {
+  std::vector<std::string> command = server.empty() ? std::vector<std::string>{kServer} : server;
+  for (const char* arg : {"--data", "", "serve"}) command.push_back(arg);
+  command[command.size() - 2] = data_dir();
+  process_ = std::make_unique<ChildProcess>(std::move(command), env, log_file());
   const bool up = WaitFor(
       [&] {
         auto c = Client("");

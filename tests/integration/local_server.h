@@ -25,8 +25,10 @@ class LocalServer {
   Status SetConfig(const std::string& json_object);
   // Adds a user, issues a device token, writes it to `token_file` (mode 0600), returns it.
   StatusOr<std::string> AddUser(const std::string& user, const std::string& token_file);
-  // Serves (with `env` added) and waits until /v1/health answers.
-  Status Start(const EnvVars& env = {});
+  // Serves (with `env` added) and waits until /v1/health answers. `server` replaces the
+  // program and its leading arguments (default: {build/api/cardvault-server}), e.g. a test
+  // binary with a fault wired in.
+  Status Start(const EnvVars& env = {}, const std::vector<std::string>& server = {});
   // SIGTERM and wait (the destructor of process() kills with SIGKILL instead).
   void Stop();
 

@@ -23,6 +23,7 @@
 #include "tests/integration/process_util.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/soft_card.h"
+#include "tests/integration/tcp_cut_proxy.h"
 
 namespace cardvault {
 namespace {
@@ -103,19 +104,23 @@ class RestoreE2eTest : public SoftHsmTest {
   }
 
   // PC B: no config at all; the card is the one under `card_conf`.
-  CommandResult B(const std::string& card_conf, std::vector<std::string> args, EnvVars extra = {}) {
+  CommandResult B(const std::string& card_conf, std::vector<std::string> args) {
+    return RunCommand(BArgs(std::move(args), server_->url()), BEnv(card_conf));
+  }
+  std::vector<std::string> BArgs(std::vector<std::string> args, const std::string& url) {
     args.insert(args.begin(), kCli);
     for (const std::string& a :
-         {std::string("--server"), server_->url(), std::string("--fingerprint"),
-          server_->fingerprint(), std::string("--token-file"), server_->token_file(),
-          std::string("--module"), std::string(kSoftHsmModule), std::string("--pin-file"),
-          pin_file_}) {
+         {std::string("--server"), url, std::string("--fingerprint"), server_->fingerprint(),
+          std::string("--token-file"), server_->token_file(), std::string("--module"),
+          std::string(kSoftHsmModule), std::string("--pin-file"), pin_file_}) {
       args.push_back(a);
     }
-    extra["XDG_CONFIG_HOME"] = dir() + "/b/config";
-    extra["XDG_DATA_HOME"] = dir() + "/b/data";
-    extra["SOFTHSM2_CONF"] = card_conf;
-    return RunCommand(args, extra);
+    return args;
+  }
+  EnvVars BEnv(const std::string& card_conf) {
+    return {{"XDG_CONFIG_HOME", dir() + "/b/config"},
+            {"XDG_DATA_HOME", dir() + "/b/data"},
+            {"SOFTHSM2_CONF", card_conf}};
   }
 
   // PC B's agent commands (its own XDG directories; no extra flags).
@@ -515,11 +520,30 @@ TEST_F(RestoreE2eTest, KilledRestoreResumesTheDownloadWithRange) {
   SyncA();
   const std::string card = CopyOfCardA();
   const std::string target = dir() + "/b/restored";
-  CommandResult r = B(card, {"restore", "--target", target, "--json"},
-                      {{"CARDVAULT_TEST_RESTORE_KILL_AFTER_BYTES", "4000000"}});
-  ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.output;
+  {
+    // The download stalls after 8 MB (TLS bytes) of the server's answers; once 4,000,000
+    // plaintext bytes are in the staging file, the restore is killed.
+    TcpCutProxy proxy(server_->port(), 8'000'000);
+    ChildProcess killed(BArgs({"restore", "--target", target, "--json"},
+                              "https://127.0.0.1:" + std::to_string(proxy.port())),
+                        BEnv(card), dir() + "/killed-restore.log");
+    const std::string staging = target + "/.cardvault-restore";
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          std::error_code ec;
+          for (const auto& e : fs::directory_iterator(staging, ec)) {
+            if (e.file_size(ec) >= 4'000'000) return true;
+          }
+          return false;
+        },
+        30000))
+        << ReadText(dir() + "/killed-restore.log");
+    ASSERT_TRUE(proxy.holding());
+    killed.Signal(SIGKILL);
+    ASSERT_EQ(killed.Wait(10000), 128 + SIGKILL);
+  }
   EXPECT_FALSE(fs::exists(target + "/big.bin"));  // never a partial plaintext
-  r = B(card, {"restore", "--target", target, "--json"});
+  CommandResult r = B(card, {"restore", "--target", target, "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   nlohmann::json j = Json(r);
   const int64_t downloaded = j.value("bytes_downloaded", int64_t{-1});

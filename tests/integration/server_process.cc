@@ -18,8 +18,8 @@ void ServerProcess::SetAccessLog(bool on) {
   ASSERT_TRUE(s.ok()) << s.ToString();
 }
 
-void ServerProcess::Start(const EnvVars& env) {
-  Status s = server_.Start(env);
+void ServerProcess::Start(const EnvVars& env, const std::vector<std::string>& server) {
+  Status s = server_.Start(env, server);
   ASSERT_TRUE(s.ok()) << s.ToString();
 }
 

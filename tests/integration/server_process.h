@@ -21,8 +21,8 @@ class ServerProcess {
   // Creates the data directory (config on a free port, access log off), adds alice and
   // writes her token to token_file() (mode 0600). Reports failures as test failures.
   void Init();
-  // Serves (with `env` added) and waits until /v1/health answers.
-  void Start(const EnvVars& env = {});
+  // Serves (with `env` added) and waits until /v1/health answers; `server` as LocalServer's.
+  void Start(const EnvVars& env = {}, const std::vector<std::string>& server = {});
   void SetAccessLog(bool on);
 
   ChildProcess& process() { return server_.process(); }

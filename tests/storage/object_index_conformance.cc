@@ -321,4 +321,118 @@ TEST_P(ObjectIndexConformance, ConcurrentStepsAreIsolated) {
   EXPECT_EQ(index_->List("alice", {.limit = 1000})->objects.size(), size_t{kIds});
 }
 
+// The walk of a migration: every version, live and retired, in version order, with its
+// retire time, damage mark and (when asked) inline bytes; and the users' own quotas.
+TEST_P(ObjectIndexConformance, VersionPagesWalkLiveAndRetiredVersions) {
+  ASSERT_TRUE(Insert(*index_, {"alice", Id(1), 8, ""}, 1000).ok());
+  ASSERT_TRUE(Insert(*index_, {"alice", Id(2), 900, "k2"}, 1001).ok());
+  ASSERT_TRUE(Insert(*index_, {"alice", Id(2), 950, "k3"}, 1002).ok());  // retires k2
+  ASSERT_TRUE(Insert(*index_, {"bob", Id(1), 9, ""}, 1003).ok());
+  ASSERT_TRUE(Retire(*index_, "bob", Id(1), 1004).ok());
+  ASSERT_TRUE(index_->SetQuota("carol", 77).ok());
+  ASSERT_TRUE(index_->SetQuota("alice", 5000).ok());
+  std::vector<IndexedVersion> all;
+  int64_t after = 0;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = index_->VersionPage(after, 3, /*with_data=*/true);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    if (page->empty()) break;
+    EXPECT_LE(page->size(), 3u);
+    for (IndexedVersion& v : *page) all.push_back(std::move(v));
+    after = all.back().version;
+  }
+  ASSERT_EQ(all.size(), 4u);
+  for (size_t i = 1; i < all.size(); ++i) EXPECT_LT(all[i - 1].version, all[i].version);
+  EXPECT_EQ(all[0].data, Bytes(8, 0x5a));
+  EXPECT_FALSE(all[0].retired_unix.has_value());
+  EXPECT_EQ(all[1].byte_key, "k2");
+  EXPECT_EQ(all[1].retired_unix, std::optional<int64_t>(1002));
+  EXPECT_EQ(all[1].info.created_unix, 1001);
+  EXPECT_FALSE(all[2].retired_unix.has_value());
+  EXPECT_EQ(all[3].user, "bob");
+  EXPECT_EQ(all[3].retired_unix, std::optional<int64_t>(1004));
+  EXPECT_EQ(all[3].data, Bytes(9, 0x5a)) << "a retired version keeps its inline bytes";
+  EXPECT_TRUE(index_->VersionPage(0, 10, false)->at(0).data.empty());
+  auto quotas = index_->OwnQuotas();
+  ASSERT_TRUE(quotas.ok());
+  EXPECT_EQ(*quotas,
+            (std::vector<std::pair<std::string, uint64_t>>{{"alice", 5000}, {"carol", 77}}));
+  EXPECT_EQ(index_->CountVersions("alice")->versions, 3u);
+  EXPECT_EQ(index_->CountVersions("alice")->imported, 0u);
+  EXPECT_EQ(index_->CountVersions("nobody")->versions, 0u);
+}
+
+// Import keeps every field as given (times, damage, inline bytes or key), counts live and
+// retained bytes, numbers the versions anew, and is idempotent by (user, origin).
+TEST_P(ObjectIndexConformance, ImportKeepsEveryFieldAndRepeatsChangeNothing) {
+  IndexedVersion live_inline{.version = 7,
+                             .user = "alice",
+                             .info = {Id(1), ObjectKind::kKey, 4, std::string(64, 'b'), 500},
+                             .is_inline = true,
+                             .data = Bytes(4, 1)};
+  IndexedVersion retired{.version = 8,
+                         .user = "alice",
+                         .info = {Id(2), ObjectKind::kBlob, 3000, std::string(64, 'c'), 501},
+                         .byte_key = "kr",
+                         .retired_unix = 600};
+  IndexedVersion damaged{.version = 9,
+                         .user = "alice",
+                         .info = {Id(2), ObjectKind::kBlob, 2000, std::string(64, 'd'), 601},
+                         .damaged = "migrate: sha256 differs"};
+  IndexedVersion bobs{.version = 7,
+                      .user = "bob",
+                      .info = {Id(1), ObjectKind::kBlob, 5000, std::string(64, 'e'), 502},
+                      .byte_key = "kb"};
+  const std::vector<IndexedVersion> batch = {live_inline, retired, damaged, bobs};
+  auto imported = index_->Import(batch);
+  ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+  ASSERT_EQ(imported->size(), 4u);
+  for (const ImportResult& r : *imported) EXPECT_TRUE(r.inserted);
+  ASSERT_NO_FATAL_FAILURE(Reopen());
+  auto key = index_->FindLive("alice", Id(1), true);
+  ASSERT_TRUE(key.ok());
+  EXPECT_EQ(key->info.kind, ObjectKind::kKey);
+  EXPECT_EQ(key->info.created_unix, 500);
+  EXPECT_EQ(key->info.sha256, std::string(64, 'b'));
+  EXPECT_EQ(key->data, Bytes(4, 1));
+  auto live2 = index_->FindLive("alice", Id(2), false);
+  ASSERT_TRUE(live2.ok());
+  EXPECT_EQ(live2->damaged, "migrate: sha256 differs");
+  EXPECT_FALSE(live2->is_inline);
+  EXPECT_TRUE(live2->byte_key.empty());
+  auto old = index_->FindImported("alice", 8);
+  ASSERT_TRUE(old.ok() && old->has_value());
+  EXPECT_EQ((*old)->retired_unix, std::optional<int64_t>(600));
+  EXPECT_EQ((*old)->byte_key, "kr");
+  EXPECT_EQ(index_->FindImported("bob", 7).value()->byte_key, "kb");
+  EXPECT_FALSE(index_->FindImported("bob", 8).value().has_value());
+  EXPECT_EQ(index_->Expired(600, 10)->size(), 1u) << "retention runs from the retire time kept";
+  EXPECT_EQ(index_->Usage("alice")->live_bytes, 2004u);
+  EXPECT_EQ(index_->Usage("alice")->retained_bytes, 3000u);
+  EXPECT_EQ(index_->Usage("bob")->live_bytes, 5000u);
+  EXPECT_EQ(index_->CountVersions("alice")->imported, 3u);
+
+  // A repeat (a resumed migration) changes nothing and says so.
+  auto again = index_->Import(batch);
+  ASSERT_TRUE(again.ok());
+  for (size_t i = 0; i < again->size(); ++i) {
+    EXPECT_FALSE((*again)[i].inserted);
+    EXPECT_EQ((*again)[i].version.version, (*imported)[i].version.version);
+  }
+  EXPECT_EQ(index_->Usage("alice")->live_bytes, 2004u);
+  EXPECT_EQ(index_->CountVersions("alice")->versions, 3u);
+
+  // A live id taken by an upload: the whole batch is refused.
+  ASSERT_TRUE(Insert(*index_, {"carol", Id(1), 10, ""}).ok());
+  IndexedVersion clash = live_inline;
+  clash.user = "carol";
+  IndexedVersion fine = retired;
+  fine.user = "carol";
+  const std::vector<IndexedVersion> refused = {fine, clash};
+  EXPECT_EQ(index_->Import(refused).status().reason(), "object_exists");
+  EXPECT_EQ(index_->CountVersions("carol")->versions, 1u);
+  EXPECT_EQ(index_->CountVersions("carol")->imported, 0u);
+  EXPECT_EQ(index_->Usage("carol")->retained_bytes, 0u);
+}
+
 }  // namespace cardvault

@@ -169,7 +169,7 @@ TEST_F(OldDataDirTest, NewWritesWorkBesideOldObjectsAcrossReopen) {
   EXPECT_EQ(store_->Head("alice", Id("alice", 2)).status().code(), StatusCode::kNotFound);
   store_.reset();
   auto db = SqliteDb::Open(dir_ + "/index.db").value();
-  EXPECT_EQ(db->UserVersion().value(), 8);
+  EXPECT_EQ(db->UserVersion().value(), 9);
 }
 
 // auth.db: users and token digests as the old release stored them; a revoked token stays

@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "storage/pg_pool.h"
 
@@ -40,6 +41,9 @@ std::string ReadLog(const std::string& path) {
   return s.str();
 }
 
+// As the "postgres" user when run as root (PostgreSQL refuses root).
+std::string AsServerUser() { return ::geteuid() == 0 ? "runuser -u postgres -- " : ""; }
+
 }  // namespace
 
 StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start() {
@@ -62,24 +66,37 @@ StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start() {
   }
   // Two logs: initdb's output is redirected by this (maybe root) process, the server's
   // log is written by the server's own user.
-  const std::string init_log = dir + "/initdb.log", log = dir + "/server.log";
+  const std::string init_log = dir + "/initdb.log";
   const std::string initdb = as_user + bin + "/initdb -D " + dir + "/data -A trust -U cv " +
                              "--no-sync -E UTF8 --locale=C >" + init_log + " 2>&1";
   if (std::system(initdb.c_str()) != 0) return IoError("initdb failed:\n" + ReadLog(init_log));
-  // fsync=off: a test cluster need not survive power loss, and fsyncs only slow the tests.
-  const std::string start = as_user + bin + "/pg_ctl -w -t 30 -D " + dir + "/data -l " + log +
-                            " -o \"-k " + dir + " -p " + std::to_string(kPort) +
-                            " -c listen_addresses='' -c fsync=off\" start >/dev/null 2>&1";
-  if (std::system(start.c_str()) != 0) return IoError("pg_ctl start failed:\n" + ReadLog(log));
+  CV_RETURN_IF_ERROR(cluster->StartServer());
   cluster->started_ = true;
   return cluster;
 }
 
+Status PgCluster::StartServer() {
+  const std::string log = dir_ + "/server.log";
+  // fsync=off: a test cluster need not survive power loss, and fsyncs only slow the tests.
+  const std::string start = AsServerUser() + bin_ + "/pg_ctl -w -t 30 -D " + dir_ + "/data -l " +
+                            log + " -o \"-k " + dir_ + " -p " + std::to_string(kPort) +
+                            " -c listen_addresses='' -c fsync=off\" start >/dev/null 2>&1";
+  if (std::system(start.c_str()) != 0) return IoError("pg_ctl start failed:\n" + ReadLog(log));
+  return Status::Ok();
+}
+
+Status PgCluster::Restart(int down_ms) {
+  const std::string stop =
+      AsServerUser() + bin_ + "/pg_ctl -w -t 30 -D " + dir_ + "/data -m fast stop >/dev/null 2>&1";
+  if (std::system(stop.c_str()) != 0) return IoError("pg_ctl stop failed");
+  std::this_thread::sleep_for(std::chrono::milliseconds(down_ms));
+  return StartServer();
+}
+
 PgCluster::~PgCluster() {
   if (started_) {
-    const std::string as_user = ::geteuid() == 0 ? "runuser -u postgres -- " : "";
-    const std::string stop =
-        as_user + bin_ + "/pg_ctl -w -t 30 -D " + dir_ + "/data -m immediate stop >/dev/null 2>&1";
+    const std::string stop = AsServerUser() + bin_ + "/pg_ctl -w -t 30 -D " + dir_ +
+                             "/data -m immediate stop >/dev/null 2>&1";
     if (std::system(stop.c_str()) != 0) {
       // Nothing more to do in a destructor; the directory is removed all the same.
     }

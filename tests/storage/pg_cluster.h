@@ -23,9 +23,13 @@ class PgCluster {
   Status CreateDatabase(const std::string& name);
   // The libpq connection string of database `name`.
   std::string ConnInfo(const std::string& name) const;
+  // Stops the server (fast: open connections are closed), waits `down_ms` and starts it
+  // again on the same socket, data kept: for clients that MUST survive a database restart.
+  Status Restart(int down_ms);
 
  private:
   PgCluster(std::string bin, std::string dir) : bin_(std::move(bin)), dir_(std::move(dir)) {}
+  Status StartServer();
   std::string bin_;  // the PostgreSQL bin directory
   std::string dir_;  // data/, the socket and log
   bool started_ = false;

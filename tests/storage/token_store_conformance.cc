@@ -100,4 +100,64 @@ TEST_P(TokenStoreConformance, EverythingSurvivesReopenAndIdsAreNotReused) {
   EXPECT_GT(list[2].created_unix, 0);
 }
 
+// A migration between two stores of the backend: users keep their creation times, tokens
+// their ids, digests and revocations, so every token issued by the first store authenticates
+// (or not) alike in the second, and the second never issues an imported id again.
+TEST_P(TokenStoreConformance, ExportedTokensImportWithTheirIds) {
+  ASSERT_TRUE(store_->AddUser("alice").ok());
+  ASSERT_TRUE(store_->AddUser("bob").ok());
+  auto a1 = store_->Issue("alice", "laptop");
+  auto b1 = store_->Issue("bob", "desk");
+  auto a2 = store_->Issue("alice", "phone");
+  ASSERT_TRUE(a1.ok() && b1.ok() && a2.ok());
+  ASSERT_TRUE(store_->Revoke(b1->id).ok());
+  auto users = store_->ExportUsers();
+  auto tokens = store_->ExportTokens();
+  ASSERT_TRUE(users.ok() && tokens.ok());
+  ASSERT_EQ(users->size(), 2u);
+  EXPECT_EQ((*users)[0].name, "alice");
+  EXPECT_GT((*users)[0].created_unix, 0);
+  ASSERT_EQ(tokens->size(), 3u);
+  EXPECT_EQ((*tokens)[1].id, b1->id);
+  EXPECT_TRUE((*tokens)[1].revoked_unix.has_value());
+  EXPECT_FALSE((*tokens)[2].revoked_unix.has_value());
+  EXPECT_EQ((*tokens)[2].digest.size(), 32u);
+
+  const std::string other_dir = dir_ + "/other";
+  std::filesystem::create_directories(other_dir);
+  auto other = GetParam().create(other_dir);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  TokenStore& to = **other;
+  EXPECT_EQ(to.ImportToken((*tokens)[0]).reason(), "no_such_user");
+  for (int round = 0; round < 2; ++round) {  // the second round repeats: changes nothing
+    for (const UserRecord& u : *users) ASSERT_TRUE(to.ImportUser(u).ok());
+    for (const TokenRecord& t : *tokens) {
+      Status s = to.ImportToken(t);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+    }
+  }
+  EXPECT_EQ(to.ExportUsers()->at(0).created_unix, (*users)[0].created_unix);
+  EXPECT_EQ(*to.Authenticate(a1->token.AsStringView()), "alice");
+  EXPECT_EQ(*to.Authenticate(a2->token.AsStringView()), "alice");
+  EXPECT_EQ(to.Authenticate(b1->token.AsStringView()).status().reason(), "bad_token");
+  auto listed = to.List();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 3u);
+  EXPECT_EQ((*listed)[0].device, "laptop");
+  EXPECT_EQ((*listed)[0].created_unix, (*tokens)[0].created_unix);
+  auto fresh = to.Issue("bob", "new");
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  EXPECT_GT(fresh->id, a2->id) << "an imported id is never issued again";
+  EXPECT_EQ(*to.Authenticate(fresh->token.AsStringView()), "bob");
+
+  // Another token under a taken id is refused; a revocation reaches an imported token.
+  TokenRecord foreign = (*tokens)[0];
+  foreign.digest[0] ^= 1;
+  EXPECT_EQ(to.ImportToken(foreign).reason(), "token_id_taken");
+  TokenRecord revoked = (*tokens)[2];
+  revoked.revoked_unix = 12345;
+  ASSERT_TRUE(to.ImportToken(revoked).ok());
+  EXPECT_EQ(to.Authenticate(a2->token.AsStringView()).status().reason(), "bad_token");
+}
+
 }  // namespace cardvault

@@ -11,7 +11,8 @@
 #     `ls` and `versions` print what Linux prints (they have no --json yet); `restore --json`
 #     counts agree;
 #  4. a restore target holding a reparse point (a Unix symlink to a directory, which Wine shows
-#     as one) that points outside receives nothing through it, and the exit code is Linux's.
+#     as one) that points outside receives nothing through it, and the exit code is Linux's;
+#  5. a card error's advice names Windows' flags and tools (--provider), not PKCS#11's.
 # Prints one line per check; exits non-zero on the first failure, after cleaning up.
 set -euo pipefail
 linux_build=$(cd "$1" && pwd)
@@ -154,5 +155,14 @@ run win restore "${remote_win[@]}" --target "$(z "$tmp/trap-win")"
 [ "$rc" = "$linux_rc" ] || fail "exit $rc where Linux exits $linux_rc: $out"
 cmp "$vault/a.txt" "$tmp/trap-win/a.txt" || fail "the files beside the reparse point were not restored"
 pass "a reparse point to outside the target receives nothing (exit $rc, as on Linux)"
+
+# ---- 5. a card error's advice names Windows' flags and tools, never PKCS#11's
+run win card list --provider "No Such Provider"
+[ "$rc" = 1 ] || fail "card list with an unknown provider exited $rc: $out"
+[[ $out == *module_missing* && $out == *--provider* && $out == *certutil* ]] ||
+  fail "no Windows advice for a missing provider: $out"
+[[ $out != *PKCS#11* && $out != *--module* && $out != *opensc* ]] ||
+  fail "the advice names the Linux backend: $out"
+pass "an unknown provider: module_missing with Windows' advice (--provider, certutil), no PKCS#11"
 
 echo "cardvault_exe_test: all $checks checks passed"

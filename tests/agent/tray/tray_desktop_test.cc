@@ -152,7 +152,8 @@ TEST(TrayFilesTest, TheAutostartEntryStartsTheTrayBinary) {
 // agent/control/agent_link.h.
 TEST(TrayFilesTest, TheTrayIncludesNothingFromTheAgentButAgentLink) {
   size_t files = 0;
-  for (const auto& f : std::filesystem::directory_iterator(CARDVAULT_SOURCE_DIR "/agent/tray")) {
+  for (const auto& f :
+       std::filesystem::recursive_directory_iterator(CARDVAULT_SOURCE_DIR "/agent/tray")) {
     const std::string ext = f.path().extension().string();
     if (ext != ".h" && ext != ".cc") continue;
     ++files;
@@ -165,7 +166,7 @@ TEST(TrayFilesTest, TheTrayIncludesNothingFromTheAgentButAgentLink) {
           << f.path() << ": " << line;
     }
   }
-  EXPECT_GE(files, 9u);
+  EXPECT_GE(files, 18u);  // the Qt tray, common/ and windows/
 }
 
 class TrayDesktopTest : public ::testing::Test {

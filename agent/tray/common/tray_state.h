@@ -1,7 +1,7 @@
 // TrayView: what the tray shows (icon state, menu status line, tooltip) for one answer of
 // the agent, a pure function so it is the same whatever the desktop.
-#ifndef CARDVAULT_AGENT_TRAY_TRAY_STATE_H_
-#define CARDVAULT_AGENT_TRAY_TRAY_STATE_H_
+#ifndef CARDVAULT_AGENT_TRAY_COMMON_TRAY_STATE_H_
+#define CARDVAULT_AGENT_TRAY_COMMON_TRAY_STATE_H_
 
 #include <string>
 
@@ -33,4 +33,4 @@ TrayView ViewOf(const StatusOr<AgentStatus>& status);
 
 }  // namespace cardvault
 
-#endif  // CARDVAULT_AGENT_TRAY_TRAY_STATE_H_
+#endif  // CARDVAULT_AGENT_TRAY_COMMON_TRAY_STATE_H_

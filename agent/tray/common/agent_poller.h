@@ -1,8 +1,8 @@
 // AgentPoller: a thread of its own that talks to the agent through an AgentLink, so the GUI
 // thread never waits on the socket: it runs queued commands, drains events and refreshes
 // the status.
-#ifndef CARDVAULT_AGENT_TRAY_AGENT_POLLER_H_
-#define CARDVAULT_AGENT_TRAY_AGENT_POLLER_H_
+#ifndef CARDVAULT_AGENT_TRAY_COMMON_AGENT_POLLER_H_
+#define CARDVAULT_AGENT_TRAY_COMMON_AGENT_POLLER_H_
 
 #include <condition_variable>
 #include <deque>
@@ -57,4 +57,4 @@ class AgentPoller {
 
 }  // namespace cardvault
 
-#endif  // CARDVAULT_AGENT_TRAY_AGENT_POLLER_H_
+#endif  // CARDVAULT_AGENT_TRAY_COMMON_AGENT_POLLER_H_

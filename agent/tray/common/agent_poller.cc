@@ -1,5 +1,5 @@
 // AgentPoller implementation: one loop that waits for a command or the next tick.
-#include "agent/tray/agent_poller.h"
+#include "agent/tray/common/agent_poller.h"
 
 #include <chrono>
 

@@ -1,16 +1,17 @@
 // ViewOf: maps the agent's status to the tray's state, status line and tooltip.
-#include "agent/tray/tray_state.h"
+#include "agent/tray/common/tray_state.h"
 
 #include <ctime>
+
+#include "core/platform.h"
 
 namespace cardvault {
 namespace {
 
 std::string LocalTime(int64_t unix_ns) {
   if (unix_ns <= 0) return "never";
-  std::time_t t = static_cast<std::time_t>(unix_ns / 1'000'000'000);
   std::tm tm{};
-  if (::localtime_r(&t, &tm) == nullptr) return "unknown";
+  if (!LocalCalendarTime(unix_ns / 1'000'000'000, &tm)) return "unknown";
   char buf[32];
   if (std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm) == 0) return "unknown";
   return buf;

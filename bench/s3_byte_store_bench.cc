@@ -1,0 +1,257 @@
+// s3_byte_store_bench: S3ByteStore against the same requests sent with plain libcurl SigV4
+// (one keep-alive handle: the engine's ceiling) on a radosgw started here
+// (tests/engines/radosgw.sh): 1 KiB PUT and GET per second, 256 MiB PUT and GET in MB/s,
+// medians of 3, as ratios; then the reader's read-ahead and the connection reuse.
+//
+//   s3_byte_store_bench [--small N] [--large-mib M]
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "bench/bench_util.h"
+#include "storage/s3_byte_store.h"
+
+namespace cardvault {
+namespace {
+
+constexpr uint64_t kMiB = uint64_t{1} << 20;
+
+struct Rgw {
+  std::string dir, endpoint, bucket, access_key, secret_key;
+};
+
+int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  Check(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0,
+        "no free port");
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string Script() { return std::string(CARDVAULT_SOURCE_DIR) + "/tests/engines/radosgw.sh"; }
+
+Rgw StartRgw() {
+  Rgw rgw;
+  rgw.dir = MakeTempDir("/tmp", "cv-s3-bench");
+  RunOrDie({"bash", Script(), "start", rgw.dir, std::to_string(FreePort())},
+           {{"OWNER_PID", std::to_string(::getpid())}});
+  std::ifstream in(rgw.dir + "/s3.env");
+  std::map<std::string, std::string> vars;
+  for (std::string line; std::getline(in, line);) {
+    const size_t eq = line.find('=');
+    if (eq != std::string::npos) vars[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  rgw.endpoint = vars["S3_ENDPOINT"];
+  rgw.bucket = vars["S3_BUCKET"];
+  rgw.access_key = vars["S3_ACCESS_KEY"];
+  rgw.secret_key = vars["S3_SECRET_KEY"];
+  return rgw;
+}
+
+// Plain libcurl SigV4 requests on one keep-alive handle (or a new handle per request).
+class RawCurl {
+ public:
+  RawCurl(const Rgw& rgw, bool reuse)
+      : rgw_(rgw), reuse_(reuse), sigv4_("aws:amz:us-east-1:s3"), handle_(curl_easy_init()) {}
+  ~RawCurl() { curl_easy_cleanup(handle_); }
+
+  void Put(const std::string& name, ByteView data) {
+    CURL* h = Prepare(name);
+    Body body{data, 0};
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(data.size()));
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, &ReadBody);
+    curl_easy_setopt(h, CURLOPT_READDATA, &body);
+    Perform(h, 200, "PUT " + name);
+  }
+
+  void Get(const std::string& name, Bytes& out) {
+    CURL* h = Prepare(name);
+    out.clear();
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &WriteBody);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &out);
+    Perform(h, 200, "GET " + name);
+  }
+
+ private:
+  struct Body {
+    ByteView data;
+    size_t at;
+  };
+  static size_t ReadBody(char* buf, size_t size, size_t n, void* user) {
+    auto* b = static_cast<Body*>(user);
+    const size_t take = std::min(size * n, b->data.size() - b->at);
+    std::memcpy(buf, b->data.data() + b->at, take);
+    b->at += take;
+    return take;
+  }
+  static size_t WriteBody(char* buf, size_t size, size_t n, void* user) {
+    auto* out = static_cast<Bytes*>(user);
+    out->insert(out->end(), buf, buf + size * n);
+    return size * n;
+  }
+
+  CURL* Prepare(const std::string& name) {
+    if (!reuse_) {
+      curl_easy_cleanup(handle_);
+      handle_ = curl_easy_init();
+    }
+    CURL* h = handle_;
+    curl_easy_reset(h);
+    url_ = rgw_.endpoint + "/" + rgw_.bucket + "/" + name;
+    curl_easy_setopt(h, CURLOPT_URL, url_.c_str());
+    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4_.c_str());
+    curl_easy_setopt(h, CURLOPT_USERNAME, rgw_.access_key.c_str());
+    curl_easy_setopt(h, CURLOPT_PASSWORD, rgw_.secret_key.c_str());
+    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    return h;
+  }
+
+  void Perform(CURL* h, long want, const std::string& what) {
+    curl_slist* headers = curl_slist_append(nullptr, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    const CURLcode rc = curl_easy_perform(h);
+    curl_slist_free_all(headers);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    Check(rc == CURLE_OK && status == want,
+          "curl " + what + ": " + curl_easy_strerror(rc) + " HTTP " + std::to_string(status));
+  }
+
+  const Rgw& rgw_;
+  const bool reuse_;
+  const std::string sigv4_;
+  CURL* handle_;
+  std::string url_;
+};
+
+std::unique_ptr<ByteStore> OpenStore(const Rgw& rgw, uint64_t read_ahead) {
+  S3ByteStoreOptions o;
+  o.endpoint = rgw.endpoint;
+  o.bucket = rgw.bucket;
+  o.prefix = "store/";
+  o.access_key_id = rgw.access_key;
+  o.secret_access_key = SecretData::CopyFrom(rgw.secret_key);
+  o.read_ahead_bytes = read_ahead;
+  return Must(NewS3ByteStore(std::move(o)), "open the S3 byte store");
+}
+
+std::string StorePut(ByteStore& store, ByteView data, size_t chunk) {
+  auto writer = Must(store.NewWriter(data.size()), "new writer");
+  for (size_t at = 0; at < data.size(); at += chunk) {
+    Must(writer->Append(data.subspan(at, std::min(chunk, data.size() - at))), "append");
+  }
+  return Must(writer->Commit(), "commit");
+}
+
+void StoreGet(ByteStore& store, const std::string& key, Bytes& out, size_t piece) {
+  auto reader = Must(store.Open(key), "open");
+  out.resize(reader->size());
+  for (size_t done = 0; done < out.size();) {
+    const size_t n =
+        Must(reader->ReadAt(done, std::span(out).subspan(done, std::min(piece, out.size() - done))),
+             "read");
+    Check(n > 0, "stored bytes ended early");
+    done += n;
+  }
+}
+
+void SmallObjects(const Rgw& rgw, int count) {
+  auto store = OpenStore(rgw, kMiB);
+  RawCurl curl(rgw, /*reuse=*/true), fresh(rgw, /*reuse=*/false);
+  Bytes data(1024), out;
+  uint64_t seed = 1;
+  FillPseudoRandom(data.data(), data.size(), &seed);
+  std::vector<std::string> keys(count);
+  int run = 0;
+  const double curl_put = Median(3, [&] {
+    ++run;
+    for (int i = 0; i < count; ++i)
+      curl.Put("raw/" + std::to_string(run) + "-" + std::to_string(i), data);
+  });
+  const double store_put = Median(3, [&] {
+    for (int i = 0; i < count; ++i) keys[i] = StorePut(*store, data, data.size());
+  });
+  const double curl_get = Median(3, [&] {
+    for (int i = 0; i < count; ++i) curl.Get("raw/1-" + std::to_string(i), out);
+  });
+  const double store_get = Median(3, [&] {
+    for (int i = 0; i < count; ++i) StoreGet(*store, keys[i], out, 65536);
+  });
+  const double fresh_put = Seconds([&] {
+    for (int i = 0; i < count; ++i) fresh.Put("fresh/" + std::to_string(i), data);
+  });
+  std::printf("\n%d objects of 1 KiB, one client, medians of 3\n", count);
+  Row("curl PUT (keep-alive)", count / curl_put, "/s", "", count / curl_put);
+  Row("S3ByteStore PUT", count / store_put, "/s", "of curl", count / curl_put);
+  Row("curl GET (keep-alive)", count / curl_get, "/s", "", count / curl_get);
+  Row("S3ByteStore Open + ReadAt", count / store_get, "/s", "of curl", count / curl_get);
+  Row("curl PUT, a new connection per request", count / fresh_put, "/s", "of keep-alive",
+      count / curl_put, "(what a pool saves)");
+}
+
+void LargeObject(const Rgw& rgw, uint64_t size) {
+  auto store = OpenStore(rgw, kMiB);
+  RawCurl curl(rgw, /*reuse=*/true);
+  Bytes data(size), out;
+  uint64_t seed = 2;
+  FillPseudoRandom(data.data(), data.size(), &seed);
+  std::string key;
+  const double curl_put = Median(3, [&] { curl.Put("raw/large", data); });
+  const double store_put = Median(3, [&] { key = StorePut(*store, data, kMiB); });
+  const double curl_get = Median(3, [&] { curl.Get("raw/large", out); });
+  Check(out == data, "curl GET returned other bytes");
+  const double store_get = Median(3, [&] { StoreGet(*store, key, out, 65536); });
+  Check(out == data, "S3ByteStore returned other bytes");
+  std::printf(
+      "\nOne %llu MiB object, one client, medians of 3 (store: multipart, 16 MiB parts; "
+      "reads of 64 KiB)\n",
+      static_cast<unsigned long long>(size / kMiB));
+  Row("curl PUT", Mbps(size, curl_put), "MB/s", "", Mbps(size, curl_put));
+  Row("S3ByteStore PUT", Mbps(size, store_put), "MB/s", "of curl", Mbps(size, curl_put));
+  Row("curl GET", Mbps(size, curl_get), "MB/s", "", Mbps(size, curl_get));
+  Row("S3ByteStore GET (read-ahead 1 MiB)", Mbps(size, store_get), "MB/s", "of curl",
+      Mbps(size, curl_get));
+  for (uint64_t read_ahead : {uint64_t{0}, 4 * kMiB, 16 * kMiB}) {
+    auto other = OpenStore(rgw, read_ahead);
+    const double s = Median(3, [&] { StoreGet(*other, key, out, 65536); });
+    Row("S3ByteStore GET, read-ahead " + std::to_string(read_ahead / 1024) + " KiB", Mbps(size, s),
+        "MB/s", "of curl", Mbps(size, curl_get));
+  }
+}
+
+int Main(int argc, char** argv) {
+  SetBenchName("s3_byte_store_bench");
+  int small = 1000;
+  uint64_t large_mib = 256;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--small") small = std::atoi(argv[i + 1]);
+    if (flag == "--large-mib") large_mib = std::strtoull(argv[i + 1], nullptr, 10);
+  }
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  const Rgw rgw = StartRgw();
+  std::printf("S3ByteStore vs plain libcurl SigV4 on radosgw %s (loopback, plain HTTP)\n",
+              rgw.endpoint.c_str());
+  SmallObjects(rgw, small);
+  LargeObject(rgw, large_mib * kMiB);
+  RunOrDie({"bash", Script(), "stop", rgw.dir});
+  return 0;
+}
+
+}  // namespace
+}  // namespace cardvault
+
+int main(int argc, char** argv) { return cardvault::Main(argc, argv); }
