@@ -102,6 +102,18 @@ expect_file $conf/tls 750 root:cardvault
 expect_file $conf/tls/key.pem 640 root:cardvault
 expect_file $conf/tls/cert.pem 644 root:root
 expect_file $data 700 cardvault:cardvault
+# Debian's hardening flags (CMakeLists.txt): PIE, full RELRO with immediate binding, the
+# stack protector, fortified libc calls.
+installed_programs=(/usr/bin/cardvault /usr/bin/cardvault-server)
+[ -e /usr/bin/cardvault-tray ] && installed_programs+=(/usr/bin/cardvault-tray)
+for p in "${installed_programs[@]}"; do
+  readelf -hW "$p" | grep -q 'Type: *DYN' || fail "$p is not position-independent"
+  readelf -lW "$p" | grep -q GNU_RELRO || fail "$p has no RELRO segment"
+  readelf -dW "$p" | grep -Eq 'BIND_NOW|FLAGS_1.*NOW' || fail "$p is not linked with -z now"
+  syms=$(readelf --dyn-syms -W "$p")
+  grep -q '__stack_chk_fail' <<<"$syms" || fail "$p has no stack protector"
+  grep -Eq '__[a-z_]+_chk@' <<<"$syms" || fail "$p calls no fortified libc function"
+done
 getent passwd cardvault | grep -q ':/var/lib/cardvault-server:/usr/sbin/nologin$' ||
   fail "system user cardvault: $(getent passwd cardvault)"
 grep -qx "ExecStart=/usr/bin/cardvault run" /usr/lib/systemd/user/cardvault-agent.service ||
