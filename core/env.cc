@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <new>
 
+#include "core/platform.h"
+
 namespace cardvault {
 
 StatusOr<size_t> ReadFull(SequentialFile& file, std::span<uint8_t> buf) {
@@ -64,10 +66,15 @@ StatusOr<std::vector<std::string>> PlainPathComponents(const std::string& rel) {
 }
 
 std::string DirName(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
+  size_t slash = path.size();
+  while (slash > 0 && !IsPathSeparator(path[slash - 1])) --slash;
+  if (slash == 0) return ".";
+  if (slash == 1) return path.substr(0, 1);  // "/" (or "\\" on Windows)
+  // Windows: "C:\\x" is in the root "C:\\", not in "C:" (the drive's current directory).
+  if (slash == 3 && path[1] == ':' && IsPathSeparator('\\') && IsPathSeparator(path[2])) {
+    return path.substr(0, 3);
+  }
+  return path.substr(0, slash - 1);
 }
 
 StatusOr<Bytes> ReadFileToBytes(Env& env, const std::string& path) {

@@ -202,6 +202,9 @@ StatusOr<Bytes> ReadFileToBytes(Env& env, const std::string& path);
 // Writes `data` to a temporary file beside `path`, syncs it, renames it over `path` and
 // syncs the directory: after OK the new content is durable; on error `path` is unchanged.
 Status WriteFileAtomically(Env& env, const std::string& path, ByteView data, uint32_t mode = 0600);
+// The directory part of `path`, split at the platform's separators (core/platform.h:
+// IsPathSeparator): "a/b/c" -> "a/b", "c" -> ".", "/c" -> "/"; on Windows also
+// "C:\\dir\\f" -> "C:\\dir" and "C:\\f" -> "C:\\".
 std::string DirName(const std::string& path);
 // The components of a plain relative path ("a/b/c"): kPermissionDenied ("unsafe_path") for
 // an empty, ".", or ".." component, which covers "", "/a", "a//b" and "a/".

@@ -28,6 +28,9 @@ int64_t UnixSecondsFromUtc(std::tm tm);
 // the ANSI code page and loses every character outside it.
 std::vector<std::string> Utf8Arguments(int argc, char** argv);
 
+// Whether `c` separates the components of a path here (POSIX: '/'; Windows: '/' and '\\').
+bool IsPathSeparator(char c);
+
 // Whether standard error is a terminal (a progress line may redraw itself there).
 bool StderrIsTerminal();
 

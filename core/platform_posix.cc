@@ -26,6 +26,8 @@ std::vector<std::string> Utf8Arguments(int argc, char** argv) {
   return std::vector<std::string>(argv, argv + argc);
 }
 
+bool IsPathSeparator(char c) { return c == '/'; }
+
 bool StderrIsTerminal() { return ::isatty(STDERR_FILENO) != 0; }
 
 bool PlatformKeepsPosixModes() { return true; }

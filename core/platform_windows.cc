@@ -37,6 +37,8 @@ std::vector<std::string> Utf8Arguments(int argc, char** argv) {
   return args;
 }
 
+bool IsPathSeparator(char c) { return c == '/' || c == '\\'; }
+
 bool StderrIsTerminal() { return ::_isatty(::_fileno(stderr)) != 0; }
 
 bool PlatformKeepsPosixModes() { return false; }

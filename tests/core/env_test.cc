@@ -10,6 +10,7 @@
 
 #include "core/fault_injection_env.h"
 #include "core/memory_file.h"
+#include "core/platform.h"
 #include "tests/core/env_test_fixture.h"
 #include "tests/core/test_platform.h"
 
@@ -160,3 +161,20 @@ TEST_F(EnvTest, FaultInjectionFailsRenameAndSync) {
 
 }  // namespace
 }  // namespace cardvault
+
+TEST(DirNameTest, SplitsAtThePlatformsSeparators) {
+  EXPECT_EQ(DirName("a/b/c"), "a/b");
+  EXPECT_EQ(DirName("c"), ".");
+  EXPECT_EQ(DirName("/c"), "/");
+  EXPECT_EQ(DirName("/a/c"), "/a");
+  if (IsPathSeparator('\\')) {
+    // What DefaultConfigPath gives on Windows: `init` creates this directory before writing.
+    EXPECT_EQ(DirName("C:\\users\\u\\AppData\\Roaming\\cardvault\\config.json"),
+              "C:\\users\\u\\AppData\\Roaming\\cardvault");
+    EXPECT_EQ(DirName("C:\\config.json"), "C:\\");
+    EXPECT_EQ(DirName("C:/a\\b"), "C:/a");
+  } else {
+    EXPECT_EQ(DirName("a\\b"), ".");  // a backslash is part of a POSIX name
+    EXPECT_EQ(DirName("C:/x"), "C:");
+  }
+}

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "storage/pg_pool.h"
+#include "tests/storage/shared_engine.h"
 
 namespace cardvault {
 namespace {
@@ -117,36 +118,12 @@ Status PgCluster::CreateDatabase(const std::string& name) {
 
 namespace {
 
-std::mutex shared_mu;
-std::unique_ptr<PgCluster> shared;
-std::string shared_why_not;
 std::atomic<int> databases{0};
-
-// Registered before main runs the tests: stops the shared cluster, if one started.
-class StopSharedCluster : public ::testing::Environment {
- public:
-  void TearDown() override {
-    std::lock_guard lock(shared_mu);
-    shared.reset();
-  }
-};
-const auto* const kStopSharedCluster = ::testing::AddGlobalTestEnvironment(new StopSharedCluster);
+SharedEngine<PgCluster> shared("PostgreSQL");
 
 }  // namespace
 
-PgCluster* SharedPgCluster(std::string* why_not) {
-  std::lock_guard lock(shared_mu);
-  if (shared == nullptr && shared_why_not.empty()) {
-    auto started = PgCluster::Start();
-    if (started.ok()) {
-      shared = std::move(*started);
-    } else {
-      shared_why_not = "PostgreSQL tests skipped: " + started.status().ToString();
-    }
-  }
-  *why_not = shared_why_not;
-  return shared.get();
-}
+PgCluster* SharedPgCluster(std::string* why_not) { return shared.Get(why_not); }
 
 StatusOr<std::string> NewSharedDatabase() {
   std::string why_not;

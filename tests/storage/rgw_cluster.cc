@@ -12,8 +12,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <sstream>
+
+#include "tests/storage/shared_engine.h"
 
 namespace cardvault {
 namespace {
@@ -113,34 +114,10 @@ Status RgwCluster::StartGateway() { return Run("rgw-start " + dir_); }
 
 namespace {
 
-std::mutex shared_mu;
-std::unique_ptr<RgwCluster> shared;
-std::string shared_why_not;
-
-// Registered before main runs the tests: stops the shared cluster, if one started.
-class StopSharedCluster : public ::testing::Environment {
- public:
-  void TearDown() override {
-    std::lock_guard lock(shared_mu);
-    shared.reset();
-  }
-};
-const auto* const kStopSharedCluster = ::testing::AddGlobalTestEnvironment(new StopSharedCluster);
+SharedEngine<RgwCluster> shared("radosgw");
 
 }  // namespace
 
-RgwCluster* SharedRgwCluster(std::string* why_not) {
-  std::lock_guard lock(shared_mu);
-  if (shared == nullptr && shared_why_not.empty()) {
-    auto started = RgwCluster::Start();
-    if (started.ok()) {
-      shared = std::move(*started);
-    } else {
-      shared_why_not = "radosgw tests skipped: " + started.status().ToString();
-    }
-  }
-  *why_not = shared_why_not;
-  return shared.get();
-}
+RgwCluster* SharedRgwCluster(std::string* why_not) { return shared.Get(why_not); }
 
 }  // namespace cardvault
