@@ -163,15 +163,17 @@ std::string StorePut(ByteStore& store, ByteView data, size_t chunk) {
   return Must(writer->Commit(), "commit");
 }
 
-// As StorePut, but the body arrives at `bytes_per_second` (a chunk is not appended before
-// its time), as a client's upload reaches the store through the server.
+// As StorePut, but each chunk takes chunk / bytes_per_second to arrive, and none arrives
+// while Append blocks: a client's upload reaching the store through the server, which
+// stops reading the socket while it waits for the store (TCP then holds the client back).
 std::string StorePutPaced(ByteStore& store, ByteView data, size_t chunk, double bytes_per_second) {
   auto writer = Must(store.NewWriter(data.size()), "new writer");
-  const auto start = std::chrono::steady_clock::now();
+  const auto per_chunk = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(static_cast<double>(chunk) / bytes_per_second));
+  auto next = std::chrono::steady_clock::now();
   for (size_t at = 0; at < data.size(); at += chunk) {
-    std::this_thread::sleep_until(
-        start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                    std::chrono::duration<double>(static_cast<double>(at) / bytes_per_second)));
+    next = std::max(next, std::chrono::steady_clock::now()) + per_chunk;
+    std::this_thread::sleep_until(next);
     Must(writer->Append(data.subspan(at, std::min(chunk, data.size() - at))), "append");
   }
   return Must(writer->Commit(), "commit");
@@ -232,7 +234,7 @@ void LargeObject(const Rgw& rgw, uint64_t size) {
   std::string key;
   const double curl_put = Median(3, [&] { curl.Put("raw/large", data); });
   const double store_put = Median(3, [&] { key = StorePut(*store, data, kMiB); });
-  // The body arriving at curl's own rate: without overlap the upload takes twice as long.
+  // The body arriving at curl's own rate: without overlap, receiving and uploading add up.
   const double rate = static_cast<double>(size) / curl_put;
   const double paced_put = Median(3, [&] { StorePutPaced(*store, data, kMiB, rate); });
   auto single = OpenStore(rgw, kMiB, size + 1);
