@@ -140,7 +140,15 @@ void SendError(httplib::Response& res, int http_status, std::string_view code,
   res.set_content(JsonText(j), "application/json");
 }
 
+// The byte store refusing the server's own credentials ("object_store_denied", e.g. S3
+// answering 403) is a server configuration problem: a 503 for the client, never the 401
+// that would tell it that its token is wrong.
+bool IsStorageDenied(const Status& s) {
+  return s.code() == StatusCode::kPermissionDenied && s.reason() == "object_store_denied";
+}
+
 int HttpStatusFor(const Status& s) {
+  if (IsStorageDenied(s)) return 503;
   switch (s.code()) {
     case StatusCode::kInvalidArgument:
       return 400;
@@ -199,6 +207,12 @@ void SendStatus(httplib::Response& res, const Status& s) {
     // Server-side details (paths, SQLite messages) go to the log, not to the client.
     std::fprintf(stderr, "cardvault-server: error: %s\n", s.ToString().c_str());
     if (http == 507) return SendError(res, 507, "insufficient_storage", "the server is full");
+    if (IsStorageDenied(s)) {
+      return SendError(res, 503, "storage_misconfigured",
+                       "the server's storage refused the server's own credentials: a server "
+                       "configuration problem for its operator (see the server's log); your "
+                       "token is fine, try again later");
+    }
     if (http == 503) return SendUnavailable(res, s);
     return SendError(res, 500, "internal", "internal server error");
   }

@@ -1,7 +1,9 @@
 // s3_byte_store_bench: S3ByteStore against the same requests sent with plain libcurl SigV4
 // (one keep-alive handle: the engine's ceiling) on a radosgw started here
 // (tests/engines/radosgw.sh): 1 KiB PUT and GET per second, 256 MiB PUT and GET in MB/s,
-// medians of 3, as ratios; then the reader's read-ahead and the connection reuse.
+// medians of 3, as ratios; the 256 MiB PUT also with the body arriving at curl's rate (as
+// through the server) and as one streamed PUT; then the reader's read-ahead and the
+// connection reuse.
 //
 //   s3_byte_store_bench [--small N] [--large-mib M]
 #include <curl/curl.h>
@@ -9,11 +11,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "bench/bench_util.h"
 #include "storage/s3_byte_store.h"
@@ -137,8 +141,11 @@ class RawCurl {
   std::string url_;
 };
 
-std::unique_ptr<ByteStore> OpenStore(const Rgw& rgw, uint64_t read_ahead) {
+// `threshold`: the multipart threshold (above the object's size: one streamed PUT).
+std::unique_ptr<ByteStore> OpenStore(const Rgw& rgw, uint64_t read_ahead,
+                                     uint64_t threshold = uint64_t{64} << 20) {
   S3ByteStoreOptions o;
+  o.multipart_threshold_bytes = threshold;
   o.endpoint = rgw.endpoint;
   o.bucket = rgw.bucket;
   o.prefix = "store/";
@@ -151,6 +158,22 @@ std::unique_ptr<ByteStore> OpenStore(const Rgw& rgw, uint64_t read_ahead) {
 std::string StorePut(ByteStore& store, ByteView data, size_t chunk) {
   auto writer = Must(store.NewWriter(data.size()), "new writer");
   for (size_t at = 0; at < data.size(); at += chunk) {
+    Must(writer->Append(data.subspan(at, std::min(chunk, data.size() - at))), "append");
+  }
+  return Must(writer->Commit(), "commit");
+}
+
+// As StorePut, but each chunk takes chunk / bytes_per_second to arrive, and none arrives
+// while Append blocks: a client's upload reaching the store through the server, which
+// stops reading the socket while it waits for the store (TCP then holds the client back).
+std::string StorePutPaced(ByteStore& store, ByteView data, size_t chunk, double bytes_per_second) {
+  auto writer = Must(store.NewWriter(data.size()), "new writer");
+  const auto per_chunk = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(static_cast<double>(chunk) / bytes_per_second));
+  auto next = std::chrono::steady_clock::now();
+  for (size_t at = 0; at < data.size(); at += chunk) {
+    next = std::max(next, std::chrono::steady_clock::now()) + per_chunk;
+    std::this_thread::sleep_until(next);
     Must(writer->Append(data.subspan(at, std::min(chunk, data.size() - at))), "append");
   }
   return Must(writer->Commit(), "commit");
@@ -211,6 +234,12 @@ void LargeObject(const Rgw& rgw, uint64_t size) {
   std::string key;
   const double curl_put = Median(3, [&] { curl.Put("raw/large", data); });
   const double store_put = Median(3, [&] { key = StorePut(*store, data, kMiB); });
+  // The body arriving at curl's own rate: without overlap, receiving and uploading add up.
+  const double rate = static_cast<double>(size) / curl_put;
+  const double paced_put = Median(3, [&] { StorePutPaced(*store, data, kMiB, rate); });
+  auto single = OpenStore(rgw, kMiB, size + 1);
+  const double single_put = Median(3, [&] { StorePut(*single, data, kMiB); });
+  const double single_paced = Median(3, [&] { StorePutPaced(*single, data, kMiB, rate); });
   const double curl_get = Median(3, [&] { curl.Get("raw/large", out); });
   Check(out == data, "curl GET returned other bytes");
   const double store_get = Median(3, [&] { StoreGet(*store, key, out, 65536); });
@@ -221,6 +250,12 @@ void LargeObject(const Rgw& rgw, uint64_t size) {
       static_cast<unsigned long long>(size / kMiB));
   Row("curl PUT", Mbps(size, curl_put), "MB/s", "", Mbps(size, curl_put));
   Row("S3ByteStore PUT", Mbps(size, store_put), "MB/s", "of curl", Mbps(size, curl_put));
+  Row("S3ByteStore PUT, body arriving at curl's rate", Mbps(size, paced_put), "MB/s", "of curl",
+      Mbps(size, curl_put));
+  Row("S3ByteStore PUT, one streamed PUT", Mbps(size, single_put), "MB/s", "of curl",
+      Mbps(size, curl_put));
+  Row("S3ByteStore streamed PUT, body at curl's rate", Mbps(size, single_paced), "MB/s", "of curl",
+      Mbps(size, curl_put));
   Row("curl GET", Mbps(size, curl_get), "MB/s", "", Mbps(size, curl_get));
   Row("S3ByteStore GET (read-ahead 1 MiB)", Mbps(size, store_get), "MB/s", "of curl",
       Mbps(size, curl_get));

@@ -3,8 +3,10 @@
 #include "storage/s3_byte_store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "storage/byte_key.h"
 #include "storage/s3_client.h"
@@ -18,9 +20,11 @@ constexpr uint64_t kMinPartBytes = uint64_t{5} << 20;  // S3's limits for a part
 constexpr uint64_t kMaxPartBytes = uint64_t{5} << 30;
 constexpr int kMaxListPages = 1000000;  // 10^9 keys: a bound on a listing that never ends
 
-// Bytes being written. Up to one part is buffered; the first overflow starts a multipart
-// upload. A writer told at least part_bytes but under the multipart threshold streams a
-// single PUT instead.
+// Bytes being written. Up to one part is buffered. The first overflow starts a multipart
+// upload; each full part is then uploaded on a background thread while Append fills the
+// next one (at most two parts in memory), and the background upload's error surfaces on the
+// next Append or Commit. A writer told at least part_bytes but under the multipart
+// threshold streams a single PUT instead.
 class S3Writer final : public ByteWriter {
  public:
   S3Writer(S3Client* client, std::string object, std::string key, uint64_t part_bytes,
@@ -30,6 +34,9 @@ class S3Writer final : public ByteWriter {
         key_(std::move(key)),
         part_bytes_(part_bytes),
         streamed_(std::move(streamed)) {}
+
+  // Abandoned (or done): cancels the part in flight, joins its thread, aborts the upload.
+  ~S3Writer() override { Fail(); }
 
   Status Append(ByteView data) override {
     if (failed_ || done_) return FailedPreconditionError("write already finished");
@@ -51,6 +58,7 @@ class S3Writer final : public ByteWriter {
 
  private:
   Status Buffer(ByteView data) {
+    if (part_ended_.load()) CV_RETURN_IF_ERROR(WaitForPart());  // a failed part: stop now
     while (!data.empty()) {
       if (buffer_.size() == part_bytes_) CV_RETURN_IF_ERROR(FlushPart());
       const size_t n = std::min<size_t>(data.size(), part_bytes_ - buffer_.size());
@@ -60,12 +68,26 @@ class S3Writer final : public ByteWriter {
     return Status::Ok();
   }
 
+  // Waits for the part in flight (if any); its result.
+  Status WaitForPart() {
+    if (part_thread_.joinable()) part_thread_.join();
+    return part_status_;
+  }
+
+  // Hands the full buffer to a background upload, once the previous part is stored.
   Status FlushPart() {
+    CV_RETURN_IF_ERROR(WaitForPart());
     if (multipart_ == nullptr) {
       CV_ASSIGN_OR_RETURN(multipart_, S3MultipartUpload::Create(client_, object_));
     }
-    CV_RETURN_IF_ERROR(multipart_->UploadPart(buffer_));
-    buffer_.clear();
+    std::swap(buffer_, part_);
+    buffer_.clear();  // keeps the stored part's memory for the next one
+    buffer_.reserve(static_cast<size_t>(part_bytes_));
+    part_ended_ = false;
+    part_thread_ = std::thread([this] {
+      part_status_ = multipart_->UploadPart(part_);
+      part_ended_ = true;
+    });
     return Status::Ok();
   }
 
@@ -73,6 +95,7 @@ class S3Writer final : public ByteWriter {
     if (streamed_ != nullptr) return streamed_->Finish();
     if (multipart_ != nullptr) {
       CV_RETURN_IF_ERROR(FlushPart());
+      CV_RETURN_IF_ERROR(WaitForPart());
       return multipart_->Complete();
     }
     S3Request request{.method = "PUT", .object = object_, .body = buffer_};
@@ -82,12 +105,16 @@ class S3Writer final : public ByteWriter {
     return Status::Ok();
   }
 
-  // Drops what was sent: the multipart upload (aborted) or the streamed PUT (abandoned).
+  // Drops what was sent: the part in flight (cancelled, its thread joined), the multipart
+  // upload (aborted unless completed) or the streamed PUT (abandoned).
   void Fail() {
     failed_ = true;
+    if (multipart_ != nullptr) multipart_->Cancel();
+    if (part_thread_.joinable()) part_thread_.join();
     multipart_.reset();
     streamed_.reset();
     buffer_ = Bytes();
+    part_ = Bytes();
   }
 
   S3Client* client_;
@@ -95,7 +122,11 @@ class S3Writer final : public ByteWriter {
   const uint64_t part_bytes_;
   std::unique_ptr<S3StreamedPut> streamed_;
   std::unique_ptr<S3MultipartUpload> multipart_;
-  Bytes buffer_;
+  Bytes buffer_;  // the part being filled
+  Bytes part_;    // the part in flight: read by part_thread_ until it is joined
+  std::thread part_thread_;
+  Status part_status_;                   // written by part_thread_; read once it is joined
+  std::atomic<bool> part_ended_{false};  // part_thread_ has set part_status_
   bool failed_ = false, done_ = false;
 };
 

@@ -40,9 +40,12 @@ struct S3ByteStoreOptions {
 Status LoadS3Credentials(Env& env, const std::string& path, S3ByteStoreOptions& options);
 
 // Contract (beyond ByteStore's):
-// - a writer streams: it never holds a whole object in memory (at most one part);
+// - a writer streams: it never holds a whole object in memory (at most two parts: the one
+//   being filled and the one uploading on the writer's background thread, which never
+//   outlives the writer); a failed background part fails the next Append or Commit;
 // - Commit returns only after the store confirmed the object (PUT 200, or
-//   CompleteMultipartUpload 200); a failed or abandoned multipart upload is aborted;
+//   CompleteMultipartUpload 200); a failed or abandoned multipart upload is aborted (an
+//   abandoned writer first cancels its part in flight and waits for its thread);
 // - the store being unreachable or answering 5xx after the retries is kUnavailable
 //   "object_store_unavailable" with what was tried; 403 is kPermissionDenied
 //   "object_store_denied"; a missing bucket is kFailedPrecondition "no_such_bucket".

@@ -143,6 +143,25 @@ size_t ReadBody(char* buf, size_t size, size_t n, void* user) {
   return take;
 }
 
+// curl's progress callback (about every second, and whenever data moves): non-zero aborts.
+int CheckCancel(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* t = static_cast<const Transfer*>(user);
+  return t->request->cancel->load() ? 1 : 0;
+}
+
+// Sleeps `ms`, waking early (in steps of 10 ms) when `cancel` turns true.
+void SleepUnlessCancelled(int ms, const std::atomic<bool>* cancel) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < until) {
+    if (cancel != nullptr && cancel->load()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(ms, 10)));
+  }
+}
+
+bool Cancelled(const S3Request& request) {
+  return request.cancel != nullptr && request.cancel->load();
+}
+
 size_t WriteBody(char* buf, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const size_t len = size * n;
@@ -267,6 +286,11 @@ S3Client::Attempt S3Client::Perform(Connection& connection, const S3Request& req
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(h, CURLOPT_READFUNCTION, &ReadBody);
   curl_easy_setopt(h, CURLOPT_READDATA, &t);
+  if (request.cancel != nullptr) {
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &CheckCancel);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  }
   const auto body_size =
       static_cast<curl_off_t>(request.stream ? request.stream_size : request.body.size());
   if (request.method == "HEAD") {
@@ -319,6 +343,9 @@ StatusOr<S3Response> S3Client::Send(const S3Request& request) {
   int attempt = 0;
   while (true) {
     ++attempt;
+    if (Cancelled(request)) {
+      return CancelledError(request.what + ": abandoned by its writer", "upload_abandoned");
+    }
     std::unique_ptr<Connection> connection = Acquire();
     Attempt a = Perform(*connection, request);
     Release(std::move(connection));
@@ -341,7 +368,7 @@ StatusOr<S3Response> S3Client::Send(const S3Request& request) {
                               "object_store_unavailable");
     }
     if (attempt >= max_attempts_) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(BackoffMs(attempt)));
+    SleepUnlessCancelled(BackoffMs(attempt), request.cancel);
   }
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - started)

@@ -3,6 +3,7 @@
 #ifndef CARDVAULT_STORAGE_S3_CLIENT_H_
 #define CARDVAULT_STORAGE_S3_CLIENT_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -34,6 +35,9 @@ struct S3Request {
   // GET: the response body goes here (at most into.size() bytes), not into S3Response::body.
   std::span<uint8_t> into;
   std::string what;  // for messages: "PUT of blobs/ab12..."
+  // When set and it turns true, the request stops within about a second (the transfer
+  // is aborted, no retry starts): kCancelled "upload_abandoned". MUST outlive the request.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct S3Response {

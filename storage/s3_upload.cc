@@ -52,6 +52,7 @@ Status S3MultipartUpload::UploadPart(ByteView data) {
                     .object = object_,
                     .query = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id_}},
                     .body = data};
+  request.cancel = &cancelled_;
   request.what = "UploadPart " + std::to_string(number) + " of " + object_;
   CV_ASSIGN_OR_RETURN(S3Response response, client_->Send(request));
   if (response.http_status != 200) return client_->ErrorFor(request, response);

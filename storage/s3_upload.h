@@ -1,8 +1,9 @@
-// The two ways S3ByteStore sends a large object: a multipart upload (parts buffered one at
-// a time, each retried) and a single PUT streamed from the writer (never retried).
+// The two ways S3ByteStore sends a large object: a multipart upload (buffered parts, each
+// retried) and a single PUT streamed from the writer (never retried).
 #ifndef CARDVAULT_STORAGE_S3_UPLOAD_H_
 #define CARDVAULT_STORAGE_S3_UPLOAD_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -26,8 +27,12 @@ class S3MultipartUpload {
   static StatusOr<std::unique_ptr<S3MultipartUpload>> Create(S3Client* client, std::string object);
   ~S3MultipartUpload();
 
-  // Uploads the next part (at least 5 MiB but for the last one).
+  // Uploads the next part (at least 5 MiB but for the last one). One at a time: the caller
+  // MUST NOT call anything else (but Cancel) while it runs, e.g. on another thread.
   Status UploadPart(ByteView data);
+  // Thread-safe: makes a running UploadPart (and every later one) stop within about a
+  // second with kCancelled "upload_abandoned". Abort and the destructor still work after it.
+  void Cancel() { cancelled_ = true; }
   // Returns once the store confirmed the object.
   Status Complete();
   // Drops the upload (best effort; also what the destructor does when not completed).
@@ -45,6 +50,7 @@ class S3MultipartUpload {
   std::vector<std::string> etags_;  // of parts 1..n
   uint64_t bytes_ = 0;
   bool finished_ = false;  // completed or aborted
+  std::atomic<bool> cancelled_{false};
 };
 
 // A single PUT of `size` bytes whose body is fed by Write as it comes (through a pipe of at

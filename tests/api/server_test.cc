@@ -435,5 +435,75 @@ TEST(ServerTest, RawRequestsTakeTheSameRoutesAsConnections) {
   EXPECT_EQ(raw("\x01garbage\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
 }
 
+// A BlobStore whose byte store refuses the server's own credentials (S3 answering 403):
+// injects the fault "object_store_denied" into every call.
+class StorageDeniedStore final : public BlobStore {
+ public:
+  StatusOr<std::unique_ptr<PendingPut>> BeginPut(std::string_view, std::string_view,
+                                                 const PutOptions&) override {
+    return Denied();
+  }
+  StatusOr<std::unique_ptr<BlobReader>> Open(std::string_view, std::string_view) override {
+    return Denied();
+  }
+  StatusOr<std::unique_ptr<BlobReader>> OpenPrefix(std::string_view, std::string_view,
+                                                   uint64_t) override {
+    return Denied();
+  }
+  StatusOr<ObjectInfo> Head(std::string_view, std::string_view) override { return Denied(); }
+  Status Delete(std::string_view, std::string_view) override { return Denied(); }
+  StatusOr<ListPage> List(std::string_view, const ListOptions&) override { return Denied(); }
+  StatusOr<uint64_t> UsedBytes(std::string_view) override { return Denied(); }
+  StatusOr<uint64_t> QuotaBytes(std::string_view) override { return Denied(); }
+
+ private:
+  static Status Denied() {
+    return PermissionDeniedError("GET of blobs/abc: HTTP 403 AccessDenied; check access_key_id",
+                                 "object_store_denied");
+  }
+};
+
+// The server's storage refusing the server's own credentials is a 503 naming a server
+// configuration problem, never a 401 that would tell the client its token is wrong; a bad
+// token is still a 401.
+TEST(ServerTest, StorageRefusingTheServerIsNot401) {
+  char tmpl[] = "/tmp/cv-server-denied-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  Env* env = Env::Default();
+  ASSERT_TRUE(GenerateSelfSignedCertificate(*env, dir + "/cert.pem", dir + "/key.pem",
+                                            {"localhost"}, {"127.0.0.1"})
+                  .ok());
+  auto tokens = SqliteTokenStore::Open(env, dir + "/auth.db").value();
+  ASSERT_TRUE(tokens->AddUser("alice").ok());
+  const std::string token(tokens->Issue("alice", "laptop").value().token.AsStringView());
+  StorageDeniedStore store;
+  auto server = BlobServer::New(TestServer::DefaultConfig(), dir + "/cert.pem", dir + "/key.pem",
+                                &store, tokens.get(), env)
+                    .value();
+  const std::string id(64, 'a');
+  for (const std::string& request :
+       std::vector<std::string>{"GET /v1/objects/" + id, "HEAD /v1/objects/" + id,
+                                "GET /v1/objects", "GET /v1/whoami", "DELETE /v1/objects/" + id}) {
+    SCOPED_TRACE(request);
+    const std::string answer = server->ProcessRawForTesting(
+        request + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + "\r\n\r\n");
+    EXPECT_EQ(answer.rfind("HTTP/1.1 503", 0), 0u) << answer;
+    if (request.starts_with("HEAD")) continue;  // no body
+    EXPECT_NE(answer.find("\"storage_misconfigured\""), std::string::npos) << answer;
+    EXPECT_NE(answer.find("server configuration problem"), std::string::npos) << answer;
+    EXPECT_EQ(answer.find("AccessDenied"), std::string::npos) << "details stay in the log";
+  }
+  const std::string put = server->ProcessRawForTesting(
+      "PUT /v1/objects/" + id + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+      "\r\nX-Content-SHA256: " + Sha("hello") + "\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_EQ(put.rfind("HTTP/1.1 503", 0), 0u) << put;
+  const std::string bad = server->ProcessRawForTesting(
+      "GET /v1/objects/" + id + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n\r\n");
+  EXPECT_EQ(bad.rfind("HTTP/1.1 401", 0), 0u) << bad;
+  server.reset();
+  tokens.reset();
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace cardvault

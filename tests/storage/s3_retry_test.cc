@@ -1,13 +1,17 @@
 // S3ByteStore's retries against a local fault server on 127.0.0.1 (cpp-httplib) that answers
 // 503 SlowDown on demand: radosgw cannot be made to. The server answers every HEAD 200 (the
 // bucket check; httplib routes HEAD to the GET handlers) and each PUT with the next scripted
-// status.
+// status. A second fault server speaks enough of the multipart protocol to fail or hold one
+// part while the writer goes on.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdlib>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -117,6 +121,159 @@ TEST(S3RetryTest, StreamedPutIsNotRetried) {
   EXPECT_EQ(key.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(key.status().message().find("streamed"), std::string::npos) << key.status().message();
   EXPECT_EQ(server.puts(), 1);
+}
+
+// Multipart uploads whose part `fail_part` always answers 503 SlowDown, and whose part
+// `hold_part` is answered only when the server is destroyed (or after 20 s). Counts what a
+// store must leave behind: uploads created and neither completed nor aborted.
+class MultipartFaultServer {
+ public:
+  MultipartFaultServer(int fail_part, int hold_part)
+      : fail_part_(fail_part), hold_part_(hold_part) {
+    server_.Get(".*", [](const httplib::Request&, httplib::Response& res) { res.status = 200; });
+    server_.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      if (req.has_param("uploads")) {
+        ++created_;
+        res.set_content(
+            "<InitiateMultipartUploadResult><UploadId>u1</UploadId>"
+            "</InitiateMultipartUploadResult>",
+            "application/xml");
+      } else {
+        ++completed_;
+        res.set_content("<CompleteMultipartUploadResult/>", "application/xml");
+      }
+    });
+    server_.Put(".*", [this](const httplib::Request& req, httplib::Response& res) {
+      const int part = std::atoi(req.get_param_value("partNumber").c_str());
+      std::unique_lock lock(mu_);
+      ++part_puts_[part];
+      if (part == hold_part_) {
+        ++held_;
+        cv_.notify_all();
+        cv_.wait_for(lock, std::chrono::seconds(20), [&] { return stopping_; });
+      }
+      if (part == fail_part_) {
+        res.status = 503;
+        res.set_content("<Error><Code>SlowDown</Code></Error>", "application/xml");
+        return;
+      }
+      res.set_header("ETag", "\"p" + std::to_string(part) + "\"");
+    });
+    server_.Delete(".*", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      ++aborted_;
+      res.status = 204;
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    for (int i = 0; i < 5000 && !server_.is_running(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  ~MultipartFaultServer() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    server_.stop();
+    thread_.join();
+  }
+
+  // 5 MiB parts above 10 MiB; 2 attempts per request, 20 ms apart.
+  S3ByteStoreOptions Options() const {
+    S3ByteStoreOptions o;
+    o.endpoint = "http://127.0.0.1:" + std::to_string(port_);
+    o.bucket = "b";
+    o.access_key_id = "k";
+    o.secret_access_key = SecretData::CopyFrom("s");
+    o.max_attempts = 2;
+    o.retry_base_delay_ms = 20;
+    o.part_bytes = 5 * kMiB;
+    o.multipart_threshold_bytes = 10 * kMiB;
+    return o;
+  }
+  // Waits (at most 10 s) until the held part's request arrived.
+  bool WaitHeld() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return held_ > 0; });
+  }
+  int in_progress() {
+    std::lock_guard lock(mu_);
+    return created_ - completed_ - aborted_;
+  }
+  int completed() {
+    std::lock_guard lock(mu_);
+    return completed_;
+  }
+  int aborted() {
+    std::lock_guard lock(mu_);
+    return aborted_;
+  }
+  int part_puts(int part) {
+    std::lock_guard lock(mu_);
+    return part_puts_[part];
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  const int fail_part_, hold_part_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<int, int> part_puts_;                              // guarded by mu_
+  int created_ = 0, completed_ = 0, aborted_ = 0, held_ = 0;  // guarded by mu_
+  bool stopping_ = false;                                     // guarded by mu_
+};
+
+// Part 1 fails (after its retries: it is buffered) while Append fills part 2: the error
+// surfaces on a later Append or on Commit, nothing is completed, and the upload is aborted.
+TEST(S3PipelinedPartTest, FailedPartInFlightFailsCleanly) {
+  MultipartFaultServer server(/*fail_part=*/1, /*hold_part=*/0);
+  auto store = NewS3ByteStore(server.Options());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto writer = (*store)->NewWriter(30 * kMiB);
+  ASSERT_TRUE(writer.ok());
+  Status status;
+  int appended = 0;
+  for (; appended < 30 && status.ok(); ++appended) {
+    status = (*writer)->Append(Bytes(kMiB, 1));
+    if (appended == 6) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  EXPECT_EQ(appended, 8) << "the failed part surfaces on the Append after it failed";
+  if (status.ok()) status = (*writer)->Commit().status();
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status.ToString();
+  EXPECT_EQ(status.reason(), "object_store_unavailable");
+  EXPECT_NE(status.message().find("UploadPart 1"), std::string::npos) << status.message();
+  EXPECT_EQ((*writer)->Append(Bytes(1, 1)).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(server.part_puts(1), 2) << "a buffered part is retried";
+  EXPECT_EQ(server.completed(), 0);
+  EXPECT_EQ(server.aborted(), 1);
+  EXPECT_EQ(server.in_progress(), 0);
+}
+
+// Part 1 is held by the server while Append fills part 2 (the upload overlaps the reading:
+// the Appends do not wait for the 20 s answer); the writer destroyed then cancels the part in
+// flight without waiting for its answer, aborts the upload and leaves no thread behind (the test
+// would hang or crash otherwise).
+TEST(S3PipelinedPartTest, WriterDestroyedWithAPartInFlightLeavesNothing) {
+  MultipartFaultServer server(/*fail_part=*/0, /*hold_part=*/1);
+  auto store = NewS3ByteStore(server.Options());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto writer = (*store)->NewWriter(30 * kMiB);
+  ASSERT_TRUE(writer.ok());
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 9; ++i) ASSERT_TRUE((*writer)->Append(Bytes(kMiB, 2)).ok());
+  ASSERT_TRUE(server.WaitHeld()) << "part 1 was never sent";
+  writer->reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ(server.part_puts(1), 1);
+  EXPECT_EQ(server.part_puts(2), 0);
+  EXPECT_EQ(server.completed(), 0);
+  EXPECT_EQ(server.aborted(), 1);
+  EXPECT_EQ(server.in_progress(), 0);
 }
 
 }  // namespace
