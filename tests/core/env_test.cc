@@ -159,9 +159,6 @@ TEST_F(EnvTest, FaultInjectionFailsRenameAndSync) {
   EXPECT_FALSE(std::filesystem::exists(Path("g")));
 }
 
-}  // namespace
-}  // namespace cardvault
-
 TEST(DirNameTest, SplitsAtThePlatformsSeparators) {
   EXPECT_EQ(DirName("a/b/c"), "a/b");
   EXPECT_EQ(DirName("c"), ".");
@@ -178,3 +175,6 @@ TEST(DirNameTest, SplitsAtThePlatformsSeparators) {
     EXPECT_EQ(DirName("C:/x"), "C:");
   }
 }
+
+}  // namespace
+}  // namespace cardvault
