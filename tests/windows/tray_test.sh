@@ -158,7 +158,7 @@ pass "Pause syncing from the menu sends 'pause' on the pipe (orange, 'paused'); 
 echo '{"event":"file_failed","path":"a.txt","detail":"server refused: quota"}' >"$tmp/agent/events.jsonl"
 wait_for in_log "$tmp/tray.log" "notice: cardvault: a file could not be protected: a.txt: server refused: quota" ||
   fail "no balloon for the failed file: $(cat "$tmp/tray.log")"
-run wine "$tool" balloon
+run wine "$tool" balloon "a.txt: server refused: quota"
 if [ "$rc" -ne 0 ] || [ "$(echo "$out" | tr -d '\r')" != "a.txt: server refused: quota" ]; then
   fail "the tray host shows no balloon with the failure: $out"
 fi

@@ -7,7 +7,7 @@
 //                       a screenshot of it to FILE) and picks the item N arrow presses
 //                       down (Enter)
 //   tooltip X Y         hovers over (X, Y) and prints the tray host's tooltip text
-//   balloon             prints the text of the balloon the tray host shows
+//   balloon TEXT        waits for the tray host to show a balloon with TEXT, prints it
 //   windows             lists the visible top-level windows (class, title, rectangle)
 //   screenshot FILE     saves the screen as a 24-bit BMP and prints, per tray state, how many
 //                       pixels have its disc colour: "pixels STATE N"
@@ -144,11 +144,14 @@ int Tooltip(int x, int y) {
   return 0;
 }
 
-// Moves the mouse away from the icon and prints the text of the balloon the tray host shows
-// (a visible tooltip window), waiting up to 5 s for one.
-int Balloon() {
+// Moves the mouse away from the icon and waits up to 15 s for the tray host to show a
+// balloon (a visible tooltip window) with the text `expected`, and prints it. The icon's own
+// tooltip may still be up from an earlier hover, so other texts are skipped (and printed on
+// stderr if no balloon with `expected` shows).
+int Balloon(const std::string& expected) {
   ::SetCursorPos(0, 0);
-  for (int i = 0; i < 50; ++i) {
+  std::string seen;
+  for (int i = 0; i < 150; ++i) {
     HWND tip = nullptr;
     while ((tip = ::FindWindowExW(nullptr, tip, L"tooltips_class32", nullptr)) != nullptr) {
       if (!::IsWindowVisible(tip)) continue;
@@ -157,12 +160,16 @@ int Balloon() {
       if (text[0] == L'\0') continue;
       char utf8[2048] = {};
       ::WideCharToMultiByte(CP_UTF8, 0, text, -1, utf8, sizeof utf8, nullptr, nullptr);
+      if (expected != utf8) {
+        seen = utf8;
+        continue;
+      }
       std::printf("%s\n", utf8);
       return 0;
     }
     ::Sleep(100);
   }
-  std::fprintf(stderr, "balloon: none shown\n");
+  std::fprintf(stderr, "balloon: none shown with that text; last tooltip seen: %s\n", seen.c_str());
   return 1;
 }
 
@@ -240,11 +247,11 @@ int main(int argc, char** argv) {
   }
   if (what == "tooltip" && argc == 4)
     return cardvault::Tooltip(std::stoi(argv[2]), std::stoi(argv[3]));
-  if (what == "balloon") return cardvault::Balloon();
+  if (what == "balloon" && argc == 3) return cardvault::Balloon(argv[2]);
   if (what == "windows") return ::EnumWindows(cardvault::PrintWindow, 0) ? 0 : 1;
   if (what == "screenshot" && argc == 3) return cardvault::Screenshot(argv[2]);
   std::fprintf(stderr,
                "usage: tray_test_tool serve PIPE DIR | menu-pick X Y N [FILE] | "
-               "tooltip X Y | balloon | windows | screenshot FILE\n");
+               "tooltip X Y | balloon TEXT | windows | screenshot FILE\n");
   return 2;
 }
