@@ -15,6 +15,7 @@
 #include <ctime>
 #include <limits>
 #include <list>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -140,15 +141,55 @@ void SendError(httplib::Response& res, int http_status, std::string_view code,
   res.set_content(JsonText(j), "application/json");
 }
 
-// The byte store refusing the server's own credentials ("object_store_denied", e.g. S3
-// answering 403) is a server configuration problem: a 503 for the client, never the 401
-// that would tell it that its token is wrong.
-bool IsStorageDenied(const Status& s) {
-  return s.code() == StatusCode::kPermissionDenied && s.reason() == "object_store_denied";
+// The server's own storage misconfigured: the byte store refusing the server's credentials
+// ("object_store_denied", e.g. S3 answering 403) or its bucket missing ("no_such_bucket", a
+// bucket deleted or misnamed). A problem for the operator: a 503 for the client, never the
+// 401 that would tell it that its token is wrong, nor a 500.
+bool IsStorageMisconfigured(const Status& s) {
+  return (s.code() == StatusCode::kPermissionDenied && s.reason() == "object_store_denied") ||
+         (s.code() == StatusCode::kFailedPrecondition && s.reason() == "no_such_bucket");
+}
+
+// What the operator checks for each misconfiguration (the store's message says which
+// request failed and how).
+const char* StorageCheckHint(const Status& s) {
+  if (s.reason() == "no_such_bucket") {
+    return "check that the bucket in config.json (s3.bucket) exists at s3.endpoint; "
+           "cardvault-server check names it";
+  }
+  return "check the S3 credentials file and the bucket's policy; cardvault-server check names "
+         "the refusal";
+}
+
+// Logs a storage misconfiguration once, not per request: the first time a reason is seen,
+// then at most once a minute while it lasts, with how many requests failed in between.
+void LogStorageMisconfigured(const Status& s) {
+  constexpr int64_t kRelogSeconds = 60;
+  static std::mutex mu;
+  static std::map<std::string, std::pair<int64_t, uint64_t>> seen;  // reason -> (logged, since)
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  uint64_t suppressed = 0;
+  {
+    std::lock_guard lock(mu);
+    auto [it, first] = seen.try_emplace(s.reason(), now, 0);
+    if (!first && now - it->second.first < kRelogSeconds) {
+      ++it->second.second;
+      return;
+    }
+    suppressed = it->second.second;
+    it->second = {now, 0};
+  }
+  const std::string repeats = suppressed == 0 ? ""
+                                              : "; " + std::to_string(suppressed) +
+                                                    " more such answers since the last line";
+  std::fprintf(stderr,
+               "cardvault-server: storage_misconfigured: %s; %s (every request that needs the "
+               "storage answers 503 until it is fixed; logged again at most once a minute%s)\n",
+               s.ToString().c_str(), StorageCheckHint(s), repeats.c_str());
 }
 
 int HttpStatusFor(const Status& s) {
-  if (IsStorageDenied(s)) return 503;
+  if (IsStorageMisconfigured(s)) return 503;
   switch (s.code()) {
     case StatusCode::kInvalidArgument:
       return 400;
@@ -197,22 +238,27 @@ void SendUnavailable(httplib::Response& res, const Status& s) {
   SendError(res, 503, "unavailable", "try again later");
 }
 
+// 503 storage_misconfigured: the details (bucket, endpoint, S3 codes) go to the log once.
+void SendStorageMisconfigured(httplib::Response& res, const Status& s) {
+  LogStorageMisconfigured(s);
+  res.set_header("Retry-After", "30");
+  SendError(res, 503, "storage_misconfigured",
+            "the server's storage is misconfigured (it refused the server's own credentials, "
+            "or its bucket is missing): a server configuration problem for its operator (see "
+            "the server's log); your token is fine, try again later");
+}
+
 void SendStatus(httplib::Response& res, const Status& s) {
   if (s.reason() == "object_damaged") return SendDamaged(res, s);
   int http = HttpStatusFor(s);
   if (http == 507 && (s.reason() == "quota_exceeded" || s.reason() == "retained_quota_exceeded")) {
     return SendError(res, 507, s.reason(), s.message());
   }
+  if (IsStorageMisconfigured(s)) return SendStorageMisconfigured(res, s);
   if (http >= 500) {
     // Server-side details (paths, SQLite messages) go to the log, not to the client.
     std::fprintf(stderr, "cardvault-server: error: %s\n", s.ToString().c_str());
     if (http == 507) return SendError(res, 507, "insufficient_storage", "the server is full");
-    if (IsStorageDenied(s)) {
-      return SendError(res, 503, "storage_misconfigured",
-                       "the server's storage refused the server's own credentials: a server "
-                       "configuration problem for its operator (see the server's log); your "
-                       "token is fine, try again later");
-    }
     if (http == 503) return SendUnavailable(res, s);
     return SendError(res, 500, "internal", "internal server error");
   }

@@ -130,6 +130,12 @@ class S3Writer final : public ByteWriter {
   bool failed_ = false, done_ = false;
 };
 
+// A 404 for the object, not for the bucket: a missing bucket (deleted, or misnamed in the
+// configuration) is the server's misconfiguration, never "these bytes are gone".
+bool IsMissingKey(const S3Response& response) {
+  return response.http_status == 404 && response.error_code != "NoSuchBucket";
+}
+
 // Stored bytes: ranged GETs; a read that continues the previous one (a sequential reader)
 // fetches read_ahead bytes at once and serves the next reads from them.
 class S3Reader final : public ByteReader {
@@ -232,7 +238,7 @@ class S3ByteStore final : public ByteStore {
     request.what = "GET of " + request.object;
     CV_ASSIGN_OR_RETURN(S3Response response, client_.Send(request));
     int64_t size = -1;
-    if (response.http_status == 404) return NotFoundError("no stored bytes", "no_stored_bytes");
+    if (IsMissingKey(response)) return NotFoundError("no stored bytes", "no_stored_bytes");
     if (response.http_status == 206) size = response.range_total;
     if (response.http_status == 200) size = static_cast<int64_t>(response.into_bytes);
     if (response.http_status == 416) size = 0;  // an empty object has no byte 0
@@ -314,7 +320,7 @@ class S3ByteStore final : public ByteStore {
     S3Request request{.method = "DELETE", .object = object};
     request.what = "DELETE of " + object;
     CV_ASSIGN_OR_RETURN(S3Response response, client_.Send(request));
-    if (response.http_status == 204 || response.http_status == 200 || response.http_status == 404) {
+    if (response.http_status == 204 || response.http_status == 200 || IsMissingKey(response)) {
       return Status::Ok();
     }
     return client_.ErrorFor(request, response);

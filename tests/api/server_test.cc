@@ -435,10 +435,11 @@ TEST(ServerTest, RawRequestsTakeTheSameRoutesAsConnections) {
   EXPECT_EQ(raw("\x01garbage\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
 }
 
-// A BlobStore whose byte store refuses the server's own credentials (S3 answering 403):
-// injects the fault "object_store_denied" into every call.
-class StorageDeniedStore final : public BlobStore {
+// A BlobStore whose byte store is misconfigured: injects `fault` into every call, such as
+// "object_store_denied" (S3 refusing the server's credentials) or "no_such_bucket".
+class MisconfiguredStore final : public BlobStore {
  public:
+  explicit MisconfiguredStore(Status fault) : fault_(std::move(fault)) {}
   StatusOr<std::unique_ptr<PendingPut>> BeginPut(std::string_view, std::string_view,
                                                  const PutOptions&) override {
     return Denied();
@@ -457,16 +458,25 @@ class StorageDeniedStore final : public BlobStore {
   StatusOr<uint64_t> QuotaBytes(std::string_view) override { return Denied(); }
 
  private:
-  static Status Denied() {
-    return PermissionDeniedError("GET of blobs/abc: HTTP 403 AccessDenied; check access_key_id",
-                                 "object_store_denied");
-  }
+  Status Denied() const { return fault_; }
+  const Status fault_;
 };
 
-// The server's storage refusing the server's own credentials is a 503 naming a server
-// configuration problem, never a 401 that would tell the client its token is wrong; a bad
-// token is still a 401.
-TEST(ServerTest, StorageRefusingTheServerIsNot401) {
+// The server's storage refusing the server's own credentials, or its bucket missing, is a
+// 503 storage_misconfigured with Retry-After naming a server configuration problem, never a
+// 401 that would tell the client its token is wrong nor a 500; a bad token is still a 401.
+class MisconfiguredStorageTest : public ::testing::TestWithParam<Status> {};
+
+INSTANTIATE_TEST_SUITE_P(
+    Faults, MisconfiguredStorageTest,
+    ::testing::Values(PermissionDeniedError("GET of blobs/abc: HTTP 403 AccessDenied; check "
+                                            "access_key_id",
+                                            "object_store_denied"),
+                      FailedPreconditionError("GET of blobs/abc: HTTP 404 NoSuchBucket; bucket "
+                                              "b does not exist",
+                                              "no_such_bucket")));
+
+TEST_P(MisconfiguredStorageTest, AnswersStorageMisconfiguredNot401Nor500) {
   char tmpl[] = "/tmp/cv-server-denied-XXXXXX";
   const std::string dir = ::mkdtemp(tmpl);
   Env* env = Env::Default();
@@ -476,7 +486,7 @@ TEST(ServerTest, StorageRefusingTheServerIsNot401) {
   auto tokens = SqliteTokenStore::Open(env, dir + "/auth.db").value();
   ASSERT_TRUE(tokens->AddUser("alice").ok());
   const std::string token(tokens->Issue("alice", "laptop").value().token.AsStringView());
-  StorageDeniedStore store;
+  MisconfiguredStore store(GetParam());
   auto server = BlobServer::New(TestServer::DefaultConfig(), dir + "/cert.pem", dir + "/key.pem",
                                 &store, tokens.get(), env)
                     .value();
@@ -488,10 +498,12 @@ TEST(ServerTest, StorageRefusingTheServerIsNot401) {
     const std::string answer = server->ProcessRawForTesting(
         request + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + "\r\n\r\n");
     EXPECT_EQ(answer.rfind("HTTP/1.1 503", 0), 0u) << answer;
+    EXPECT_NE(answer.find("Retry-After: 30"), std::string::npos) << answer;
     if (request.starts_with("HEAD")) continue;  // no body
     EXPECT_NE(answer.find("\"storage_misconfigured\""), std::string::npos) << answer;
     EXPECT_NE(answer.find("server configuration problem"), std::string::npos) << answer;
     EXPECT_EQ(answer.find("AccessDenied"), std::string::npos) << "details stay in the log";
+    EXPECT_EQ(answer.find("NoSuchBucket"), std::string::npos) << "details stay in the log";
   }
   const std::string put = server->ProcessRawForTesting(
       "PUT /v1/objects/" + id + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
