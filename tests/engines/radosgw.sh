@@ -9,9 +9,9 @@
 #   radosgw.sh rgw-start DIR    start radosgw again on the same port, wait until it answers
 #   radosgw.sh stop DIR         stop everything started under DIR and remove DIR
 #
-# With OWNER_PID=PID in the environment, start also leaves a watchdog that runs stop once
-# that process is gone (a test binary that crashed leaves nothing running; checked every
-# second for at most 12 hours).
+# With OWNER_PID=PID in the environment, start also leaves a watchdog (owner_watchdog.sh)
+# that runs stop once that process is gone (a test binary that crashed leaves nothing
+# running; checked every second for at most 12 hours).
 #
 # Every wait is bounded (START_TIMEOUT seconds, default 120). Logs: DIR/log/. Needs the
 # Debian packages ceph-mon ceph-osd radosgw (scripts/bootstrap.sh) and curl.
@@ -164,17 +164,9 @@ start() {
 }
 
 start_watchdog() {
-  local owner=$1 script
-  script=$(realpath "${BASH_SOURCE[0]}")
-  (
-    for _ in $(seq 1 43200); do
-      kill -0 "$owner" 2>/dev/null || break
-      [ -d "$DIR" ] || exit 0
-      sleep 1
-    done
-    bash "$script" stop "$DIR"
-  ) </dev/null >/dev/null 2>&1 &
-  disown
+  local owner=$1 here
+  here=$(dirname "$(realpath "${BASH_SOURCE[0]}")")
+  bash "$here/owner_watchdog.sh" "$owner" "$DIR" bash "$here/radosgw.sh" stop "$DIR"
 }
 
 # Sends SIGTERM to the daemon whose pid file is $1 and waits (bounded) until it is gone.

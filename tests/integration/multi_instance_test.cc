@@ -69,12 +69,12 @@ class MultiInstanceTest : public ::testing::Test {
   static constexpr int kInstances = 2;
 
   void SetUp() override {
-    const std::string why_not = SharedPgClusterUnavailable();
-    if (!why_not.empty()) GTEST_SKIP() << why_not;
-    auto db = NewSharedDatabase();
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    std::string unused;
-    conninfo_ = SharedPgCluster(&unused)->ConnInfo(*db);
+    auto conninfo = NewSharedDatabaseConnInfo();
+    if (conninfo.status().code() == StatusCode::kUnsupported) {
+      GTEST_SKIP() << conninfo.status().message();
+    }
+    ASSERT_TRUE(conninfo.ok()) << conninfo.status().ToString();
+    conninfo_ = *conninfo;
     char tmpl[] = "/tmp/cv-multi-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
     data_ = dir_ + "/data";

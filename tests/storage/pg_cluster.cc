@@ -45,6 +45,18 @@ std::string ReadLog(const std::string& path) {
 // As the "postgres" user when run as root (PostgreSQL refuses root).
 std::string AsServerUser() { return ::geteuid() == 0 ? "runuser -u postgres -- " : ""; }
 
+// Leaves tests/engines/owner_watchdog.sh watching this process: once it is gone (even by
+// SIGKILL) the server is stopped and `dir` removed.
+Status StartWatchdog(const std::string& bin, const std::string& dir) {
+  const std::string watchdog =
+      std::string(CARDVAULT_SOURCE_DIR) + "/tests/engines/owner_watchdog.sh";
+  const std::string cmd = "bash " + watchdog + " " + std::to_string(::getpid()) + " " + dir + " " +
+                          AsServerUser() + bin + "/pg_ctl -w -t 30 -D " + dir +
+                          "/data -m immediate stop";
+  if (std::system(cmd.c_str()) != 0) return IoError("cannot start " + watchdog);
+  return Status::Ok();
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start() {
@@ -73,6 +85,7 @@ StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start() {
   if (std::system(initdb.c_str()) != 0) return IoError("initdb failed:\n" + ReadLog(init_log));
   CV_RETURN_IF_ERROR(cluster->StartServer());
   cluster->started_ = true;
+  CV_RETURN_IF_ERROR(StartWatchdog(bin, dir));
   return cluster;
 }
 
@@ -132,6 +145,12 @@ StatusOr<std::string> NewSharedDatabase() {
   const std::string name = "t" + std::to_string(++databases);
   CV_RETURN_IF_ERROR(cluster->CreateDatabase(name));
   return name;
+}
+
+StatusOr<std::string> NewSharedDatabaseConnInfo() {
+  CV_ASSIGN_OR_RETURN(std::string name, NewSharedDatabase());
+  std::string why_not;
+  return SharedPgCluster(&why_not)->ConnInfo(name);
 }
 
 std::string SharedPgClusterUnavailable() {

@@ -1,5 +1,6 @@
 // PgCluster: a throwaway PostgreSQL cluster for tests, on a Unix socket only (no TCP), in a
-// temporary directory removed with it.
+// temporary directory removed with it, or by its watchdog (tests/engines/owner_watchdog.sh)
+// when the process that started it dies without running the destructor (SIGKILL).
 #ifndef CARDVAULT_TESTS_STORAGE_PG_CLUSTER_H_
 #define CARDVAULT_TESTS_STORAGE_PG_CLUSTER_H_
 
@@ -14,7 +15,9 @@ class PgCluster {
  public:
   // initdb (trust, user "cv", C locale) and pg_ctl start, as the "postgres" user when run
   // as root (PostgreSQL refuses root). kUnsupported with what to install when PostgreSQL is
-  // not installed; other errors carry the server's log.
+  // not installed; other errors carry the server's log. Also leaves a watchdog that stops
+  // the server and removes its directory within ~2 s of this process's death, however it
+  // died.
   static StatusOr<std::unique_ptr<PgCluster>> Start();
   // Stops the server (immediate) and removes its directory.
   ~PgCluster();
@@ -41,6 +44,10 @@ PgCluster* SharedPgCluster(std::string* why_not);
 
 // A new database on the shared cluster (or the message to skip with, as an error).
 StatusOr<std::string> NewSharedDatabase();
+
+// A new database on the shared cluster, as its connection string: what a test's SetUp
+// calls. kUnsupported (the message to skip with) when the shared cluster cannot start.
+StatusOr<std::string> NewSharedDatabaseConnInfo();
 
 // For the conformance suites' `unavailable`: why the shared cluster cannot be used, or "".
 std::string SharedPgClusterUnavailable();

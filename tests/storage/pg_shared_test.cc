@@ -20,12 +20,12 @@ namespace {
 class PgSharedTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string why_not = SharedPgClusterUnavailable();
-    if (!why_not.empty()) GTEST_SKIP() << why_not;
-    auto db = NewSharedDatabase();
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    std::string unused;
-    conninfo_ = SharedPgCluster(&unused)->ConnInfo(*db);
+    auto conninfo = NewSharedDatabaseConnInfo();
+    if (conninfo.status().code() == StatusCode::kUnsupported) {
+      GTEST_SKIP() << conninfo.status().message();
+    }
+    ASSERT_TRUE(conninfo.ok()) << conninfo.status().ToString();
+    conninfo_ = *conninfo;
   }
   std::unique_ptr<PgAuthBackoff> Backoff() {
     auto b = PgAuthBackoff::Open(conninfo_, ConformancePolicy());
