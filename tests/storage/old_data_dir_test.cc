@@ -17,24 +17,12 @@
 #include "storage/file_blob_store.h"
 #include "storage/sqlite_db.h"
 #include "storage/sqlite_token_store.h"
+#include "tests/storage/old_data_dir_fixture.h"
 
 namespace cardvault {
 namespace {
 
-const std::string kFixture = std::string(CARDVAULT_SOURCE_DIR) + "/tests/fixtures/data-dir-1b67926";
-
-// The bytes make_old_data_dir.sh uploaded as object `n` of `user`.
-std::string Content(const std::string& user, int n, size_t size, const std::string& tag = "") {
-  const std::string pattern = "cardvault fixture " + user + " " + std::to_string(n) + " " + tag;
-  std::string out;
-  while (out.size() < size) out += pattern;
-  out.resize(size);
-  return out;
-}
-
-std::string Id(const std::string& user, int n) {
-  return HexEncode(Sha256(AsBytes(user + "/" + std::to_string(n))));
-}
+const std::string kFixture = OldDataDirFixture();
 
 std::string Sha(std::string_view data) { return HexEncode(Sha256(AsBytes(data))); }
 
@@ -94,16 +82,16 @@ TEST_F(OldDataDirTest, ObjectsListAndReadBackAsTheOldServerStoredThem) {
     ObjectKind kind;
   };
   const std::vector<Expected> live = {
-      {"alice", 1, Content("alice", 1, 100), ObjectKind::kBlob},         // inline
-      {"alice", 2, Content("alice", 2, 3000), ObjectKind::kBlob},        // a file
-      {"alice", 3, Content("alice", 3, 200), ObjectKind::kKey},          // a key object
-      {"alice", 4, Content("alice", 4, 2500, "v2"), ObjectKind::kBlob},  // replaced once
-      {"bob", 1, Content("bob", 1, 5000), ObjectKind::kBlob},
+      {"alice", 1, FixtureContent("alice", 1, 100), ObjectKind::kBlob},         // inline
+      {"alice", 2, FixtureContent("alice", 2, 3000), ObjectKind::kBlob},        // a file
+      {"alice", 3, FixtureContent("alice", 3, 200), ObjectKind::kKey},          // a key object
+      {"alice", 4, FixtureContent("alice", 4, 2500, "v2"), ObjectKind::kBlob},  // replaced once
+      {"bob", 1, FixtureContent("bob", 1, 5000), ObjectKind::kBlob},
   };
   for (const Expected& e : live) {
     SCOPED_TRACE(e.user + "/" + std::to_string(e.n));
-    EXPECT_EQ(Read(e.user, Id(e.user, e.n)), e.content);
-    auto head = store_->Head(e.user, Id(e.user, e.n));
+    EXPECT_EQ(Read(e.user, FixtureId(e.user, e.n)), e.content);
+    auto head = store_->Head(e.user, FixtureId(e.user, e.n));
     ASSERT_TRUE(head.ok()) << head.status().ToString();
     EXPECT_EQ(head->sha256, Sha(e.content));
     EXPECT_EQ(head->kind, e.kind);
@@ -115,9 +103,9 @@ TEST_F(OldDataDirTest, ObjectsListAndReadBackAsTheOldServerStoredThem) {
   auto keys = store_->List("alice", {.kind = ObjectKind::kKey});
   ASSERT_TRUE(keys.ok());
   ASSERT_EQ(keys->objects.size(), 1u);
-  EXPECT_EQ(keys->objects[0].id, Id("alice", 3));
-  EXPECT_EQ(store_->Open("alice", Id("alice", 5)).status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(store_->Open("bob", Id("alice", 1)).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(keys->objects[0].id, FixtureId("alice", 3));
+  EXPECT_EQ(store_->Open("alice", FixtureId("alice", 5)).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->Open("bob", FixtureId("alice", 1)).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(*store_->UsedBytes("alice"), 100u + 3000 + 200 + 2500);
   EXPECT_EQ(*store_->UsedBytes("bob"), 5000u);
   // Every live object whole, by the same check `cardvault-server check` runs.
@@ -136,15 +124,15 @@ TEST_F(OldDataDirTest, RetiredVersionsCountUntilPurgedAndTheirFilesGo) {
   ASSERT_NO_FATAL_FAILURE(Open());
   const std::string data(10000 - 5800 - 3550 + 1, 'x');
   PutOptions put{ObjectKind::kBlob, data.size(), Sha(data), false};
-  EXPECT_EQ(store_->BeginPut("alice", Id("alice", 9), put).status().reason(),
+  EXPECT_EQ(store_->BeginPut("alice", FixtureId("alice", 9), put).status().reason(),
             "retained_quota_exceeded");
   const size_t files = CountFiles(dir_ + "/blobs");
   EXPECT_EQ(files, 5u);
   const int64_t now = Env::Default()->NowUnixNanos() / 1000000000;
   EXPECT_EQ(*store_->PurgeExpired(now + options_.retention_seconds + 1), 3u);
   EXPECT_EQ(CountFiles(dir_ + "/blobs"), files - 2) << "the replaced and the deleted file";
-  EXPECT_TRUE(store_->BeginPut("alice", Id("alice", 9), put).ok());
-  EXPECT_EQ(Read("alice", Id("alice", 4)), Content("alice", 4, 2500, "v2"));
+  EXPECT_TRUE(store_->BeginPut("alice", FixtureId("alice", 9), put).ok());
+  EXPECT_EQ(Read("alice", FixtureId("alice", 4)), FixtureContent("alice", 4, 2500, "v2"));
   EXPECT_EQ(*store_->SweepOrphans(now + 7200), 0u) << "every old file is referenced";
 }
 
@@ -152,21 +140,21 @@ TEST_F(OldDataDirTest, RetiredVersionsCountUntilPurgedAndTheirFilesGo) {
 // today's schema once, in place.
 TEST_F(OldDataDirTest, NewWritesWorkBesideOldObjectsAcrossReopen) {
   ASSERT_NO_FATAL_FAILURE(Open());
-  const std::string big = Content("alice", 7, 4000), small = Content("alice", 8, 10);
+  const std::string big = FixtureContent("alice", 7, 4000), small = FixtureContent("alice", 8, 10);
   for (const std::string* data : {&big, &small}) {
     const int n = data == &big ? 7 : 8;
-    auto pending = store_->BeginPut("alice", Id("alice", n),
+    auto pending = store_->BeginPut("alice", FixtureId("alice", n),
                                     {ObjectKind::kBlob, data->size(), Sha(*data), true});
     ASSERT_TRUE(pending.ok()) << pending.status().ToString();
     ASSERT_TRUE((*pending)->Append(AsBytes(*data)).ok());
     ASSERT_TRUE((*pending)->Commit().ok());
   }
-  ASSERT_TRUE(store_->Delete("alice", Id("alice", 2)).ok());
+  ASSERT_TRUE(store_->Delete("alice", FixtureId("alice", 2)).ok());
   ASSERT_NO_FATAL_FAILURE(Open());
-  EXPECT_EQ(Read("alice", Id("alice", 7)), big);
-  EXPECT_EQ(Read("alice", Id("alice", 8)), small);
-  EXPECT_EQ(Read("alice", Id("alice", 1)), Content("alice", 1, 100));
-  EXPECT_EQ(store_->Head("alice", Id("alice", 2)).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Read("alice", FixtureId("alice", 7)), big);
+  EXPECT_EQ(Read("alice", FixtureId("alice", 8)), small);
+  EXPECT_EQ(Read("alice", FixtureId("alice", 1)), FixtureContent("alice", 1, 100));
+  EXPECT_EQ(store_->Head("alice", FixtureId("alice", 2)).status().code(), StatusCode::kNotFound);
   store_.reset();
   auto db = SqliteDb::Open(dir_ + "/index.db").value();
   EXPECT_EQ(db->UserVersion().value(), 9);

@@ -19,6 +19,7 @@
 #include "storage/pg_object_index.h"
 #include "storage/pg_token_store.h"
 #include "storage/sqlite_db.h"
+#include "tests/storage/old_data_dir_fixture.h"
 #include "tests/storage/pg_cluster.h"
 
 namespace cardvault {
@@ -26,20 +27,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kFixture = std::string(CARDVAULT_SOURCE_DIR) + "/tests/fixtures/data-dir-1b67926";
-
-// The bytes make_old_data_dir.sh uploaded as object `n` of `user` (as old_data_dir_test).
-std::string Content(const std::string& user, int n, size_t size, const std::string& tag = "") {
-  const std::string pattern = "cardvault fixture " + user + " " + std::to_string(n) + " " + tag;
-  std::string out;
-  while (out.size() < size) out += pattern;
-  out.resize(size);
-  return out;
-}
-
-std::string Id(const std::string& user, int n) {
-  return HexEncode(Sha256(AsBytes(user + "/" + std::to_string(n))));
-}
+const std::string kFixture = OldDataDirFixture();
 
 // Every file under `dir` with its SHA-256 and mode: the source must never change.
 std::map<std::string, std::string> Snapshot(const std::string& dir) {
@@ -195,7 +183,7 @@ class StoreMigrationTest : public ::testing::Test {
     auto bytes = FileByteStore::Open(Env::Default(), d.bytes_dir);
     if (!index.ok() || !bytes.ok()) return "<cannot open>";
     IndexedBlobStore store(Env::Default(), std::move(*index), std::move(*bytes), {});
-    auto reader = store.Open(user, Id(user, n));
+    auto reader = store.Open(user, FixtureId(user, n));
     if (!reader.ok()) return "<" + reader.status().reason() + ">";
     std::string out((*reader)->info().size, '\0');
     auto got = (*reader)->ReadAt(0, std::span(reinterpret_cast<uint8_t*>(out.data()), out.size()));
@@ -232,13 +220,13 @@ TEST_F(StoreMigrationTest, OldReleaseDataDirectoryArrivesWhole) {
   EXPECT_TRUE(summary->damaged.empty());
   EXPECT_EQ(progress.size(), 1u + 3) << "users and tokens, then 3 pages of at most 3";
 
-  EXPECT_EQ(Read(d, "alice", 1), Content("alice", 1, 100));
-  EXPECT_EQ(Read(d, "alice", 2), Content("alice", 2, 3000));
-  EXPECT_EQ(Read(d, "alice", 3), Content("alice", 3, 200));
-  EXPECT_EQ(Read(d, "alice", 4), Content("alice", 4, 2500, "v2"));
-  EXPECT_EQ(Read(d, "bob", 1), Content("bob", 1, 5000));
+  EXPECT_EQ(Read(d, "alice", 1), FixtureContent("alice", 1, 100));
+  EXPECT_EQ(Read(d, "alice", 2), FixtureContent("alice", 2, 3000));
+  EXPECT_EQ(Read(d, "alice", 3), FixtureContent("alice", 3, 200));
+  EXPECT_EQ(Read(d, "alice", 4), FixtureContent("alice", 4, 2500, "v2"));
+  EXPECT_EQ(Read(d, "bob", 1), FixtureContent("bob", 1, 5000));
   EXPECT_EQ(Read(d, "alice", 5), "<no_such_object>");
-  EXPECT_EQ(d.index->FindLive("alice", Id("alice", 3), false)->info.kind, ObjectKind::kKey);
+  EXPECT_EQ(d.index->FindLive("alice", FixtureId("alice", 3), false)->info.kind, ObjectKind::kKey);
   EXPECT_EQ(d.index->Expired(std::numeric_limits<int64_t>::max(), 10)->size(), 3u);
 
   std::ifstream in(source_dir_ + "/tokens.txt");
@@ -267,9 +255,9 @@ TEST_F(StoreMigrationTest, OldReleaseDataDirectoryArrivesWhole) {
 TEST_F(StoreMigrationTest, CommittedWritesStillInTheWalAreCopied) {
   auto server = FileBlobStore::Open(Env::Default(), source_dir_, {.inline_max_bytes = 1024});
   ASSERT_TRUE(server.ok()) << server.status().ToString();
-  const std::string data = Content("bob", 2, 300);
+  const std::string data = FixtureContent("bob", 2, 300);
   auto put =
-      (*server)->BeginPut("bob", Id("bob", 2),
+      (*server)->BeginPut("bob", FixtureId("bob", 2),
                           {ObjectKind::kBlob, data.size(), HexEncode(Sha256(AsBytes(data))), true});
   ASSERT_TRUE(put.ok());
   ASSERT_TRUE((*put)->Append(AsBytes(data)).ok());
@@ -317,7 +305,7 @@ TEST_F(StoreMigrationTest, StoppedAnywhereAndRunAgainGivesTheSameResult) {
     auto resumed = Migrate(d, {.page_versions = 3});
     ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
     EXPECT_EQ(Dump(d), expected);
-    EXPECT_EQ(Read(d, "bob", 1), Content("bob", 1, 5000));
+    EXPECT_EQ(Read(d, "bob", 1), FixtureContent("bob", 1, 5000));
   }
 }
 
@@ -333,7 +321,7 @@ TEST_F(StoreMigrationTest, DamagedSourceObjectsAreCopiedAsDamaged) {
     while (stmt.Step().value()) files[stmt.ColumnText(0)] = stmt.ColumnText(1);
   }
   auto path = [&](const std::string& user, int n) {
-    return FileByteStore::PathOf(source_dir_, files.at(user + "/" + Id(user, n)));
+    return FileByteStore::PathOf(source_dir_, files.at(user + "/" + FixtureId(user, n)));
   };
   {
     std::fstream f(path("alice", 2), std::ios::in | std::ios::out | std::ios::binary);
@@ -351,14 +339,14 @@ TEST_F(StoreMigrationTest, DamagedSourceObjectsAreCopiedAsDamaged) {
   ASSERT_EQ(summary->damaged.size(), 3u);
   std::map<std::string, std::string> what;
   for (const MigratedDamage& m : reported) what[m.user + "/" + m.id] = m.what;
-  EXPECT_EQ(what["alice/" + Id("alice", 2)].rfind("migrate: sha256:", 0), 0u);
-  EXPECT_EQ(what["bob/" + Id("bob", 1)].rfind("migrate: size:", 0), 0u);
-  EXPECT_EQ(what["alice/" + Id("alice", 4)].rfind("migrate: missing:", 0), 0u);
+  EXPECT_EQ(what["alice/" + FixtureId("alice", 2)].rfind("migrate: sha256:", 0), 0u);
+  EXPECT_EQ(what["bob/" + FixtureId("bob", 1)].rfind("migrate: size:", 0), 0u);
+  EXPECT_EQ(what["alice/" + FixtureId("alice", 4)].rfind("migrate: missing:", 0), 0u);
   EXPECT_EQ(Read(d, "alice", 2), "<object_damaged>");
   EXPECT_EQ(Read(d, "bob", 1), "<object_damaged>");
   EXPECT_EQ(Read(d, "alice", 4), "<object_damaged>");
-  EXPECT_EQ(Read(d, "alice", 1), Content("alice", 1, 100));
-  EXPECT_EQ(Read(d, "alice", 3), Content("alice", 3, 200));
+  EXPECT_EQ(Read(d, "alice", 1), FixtureContent("alice", 1, 100));
+  EXPECT_EQ(Read(d, "alice", 3), FixtureContent("alice", 3, 200));
   EXPECT_EQ(summary->live_bytes, 100u + 3000 + 200 + 2500 + 5000) << "damaged ones still count";
   // A rerun reports them again in its summary (not as new).
   reported.clear();
@@ -375,7 +363,7 @@ TEST_F(StoreMigrationTest, ACopyThatReadsBackDifferentlyStops) {
   FaultyByteStore flipping(d.bytes.get(), 0, true);
   auto result = Migrate(d, {}, &flipping);
   EXPECT_EQ(result.status().reason(), "copy_mismatch");
-  EXPECT_NE(result.status().message().find("object " + Id("alice", 2) + " of user alice"),
+  EXPECT_NE(result.status().message().find("object " + FixtureId("alice", 2) + " of user alice"),
             std::string::npos)
       << result.status().ToString();
   EXPECT_EQ(d.index->CountVersions("alice")->versions, 0u);
@@ -395,7 +383,7 @@ TEST_F(StoreMigrationTest, RefusesAForeignDestinationAndAServedSource) {
   IndexedBlobStore store(Env::Default(), std::move(e.index), std::move(e.bytes), {});
   const std::string data = "uploaded to the new stores";
   auto put =
-      store.BeginPut("alice", Id("alice", 9),
+      store.BeginPut("alice", FixtureId("alice", 9),
                      {ObjectKind::kBlob, data.size(), HexEncode(Sha256(AsBytes(data))), true});
   ASSERT_TRUE(put.ok());
   ASSERT_TRUE((*put)->Append(AsBytes(data)).ok());
