@@ -22,7 +22,45 @@ namespace {
 
 constexpr uint64_t kMiB = uint64_t{1} << 20;
 
-class FaultServer {
+// What both fault servers share: an httplib server on a free 127.0.0.1 port, on a thread of
+// its own, and the options of a store that talks to it (bucket "b", 5 MiB parts).
+class LocalS3 {
+ protected:
+  // Call at the end of the subclass's constructor, after the routes are set.
+  void Listen() {
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    for (int i = 0; i < 5000 && !server_.is_running(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  // Call first in the subclass's destructor.
+  void Stop() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  S3ByteStoreOptions OptionsFor(int max_attempts, int retry_base_delay_ms,
+                                uint64_t multipart_threshold_bytes) const {
+    S3ByteStoreOptions o;
+    o.endpoint = "http://127.0.0.1:" + std::to_string(port_);
+    o.bucket = "b";
+    o.access_key_id = "k";
+    o.secret_access_key = SecretData::CopyFrom("s");
+    o.max_attempts = max_attempts;
+    o.retry_base_delay_ms = retry_base_delay_ms;
+    o.part_bytes = 5 * kMiB;
+    o.multipart_threshold_bytes = multipart_threshold_bytes;
+    return o;
+  }
+
+  httplib::Server server_;
+
+ private:
+  std::thread thread_;
+  int port_ = 0;
+};
+
+class FaultServer : LocalS3 {
  public:
   // PUTs get `statuses` in order, then 200.
   explicit FaultServer(std::deque<int> statuses) : statuses_(std::move(statuses)) {
@@ -41,38 +79,17 @@ class FaultServer {
         res.set_header("ETag", "\"0123\"");
       }
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    for (int i = 0; i < 5000 && !server_.is_running(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    Listen();
   }
-  ~FaultServer() {
-    server_.stop();
-    thread_.join();
-  }
+  ~FaultServer() { Stop(); }
 
-  S3ByteStoreOptions Options() const {
-    S3ByteStoreOptions o;
-    o.endpoint = "http://127.0.0.1:" + std::to_string(port_);
-    o.bucket = "b";
-    o.access_key_id = "k";
-    o.secret_access_key = SecretData::CopyFrom("s");
-    o.max_attempts = 4;
-    o.retry_base_delay_ms = 40;
-    o.part_bytes = 5 * kMiB;
-    o.multipart_threshold_bytes = 64 * kMiB;
-    return o;
-  }
+  S3ByteStoreOptions Options() const { return OptionsFor(4, 40, 64 * kMiB); }
   int puts() {
     std::lock_guard lock(mu_);
     return puts_;
   }
 
  private:
-  httplib::Server server_;
-  std::thread thread_;
-  int port_ = 0;
   std::mutex mu_;
   std::deque<int> statuses_;  // guarded by mu_
   int puts_ = 0;              // guarded by mu_
@@ -126,7 +143,7 @@ TEST(S3RetryTest, StreamedPutIsNotRetried) {
 // Multipart uploads whose part `fail_part` always answers 503 SlowDown, and whose part
 // `hold_part` is answered only when the server is destroyed (or after 20 s). Counts what a
 // store must leave behind: uploads created and neither completed nor aborted.
-class MultipartFaultServer {
+class MultipartFaultServer : LocalS3 {
  public:
   MultipartFaultServer(int fail_part, int hold_part)
       : fail_part_(fail_part), hold_part_(hold_part) {
@@ -165,11 +182,7 @@ class MultipartFaultServer {
       ++aborted_;
       res.status = 204;
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    for (int i = 0; i < 5000 && !server_.is_running(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    Listen();
   }
   ~MultipartFaultServer() {
     {
@@ -177,23 +190,11 @@ class MultipartFaultServer {
       stopping_ = true;
     }
     cv_.notify_all();
-    server_.stop();
-    thread_.join();
+    Stop();
   }
 
   // 5 MiB parts above 10 MiB; 2 attempts per request, 20 ms apart.
-  S3ByteStoreOptions Options() const {
-    S3ByteStoreOptions o;
-    o.endpoint = "http://127.0.0.1:" + std::to_string(port_);
-    o.bucket = "b";
-    o.access_key_id = "k";
-    o.secret_access_key = SecretData::CopyFrom("s");
-    o.max_attempts = 2;
-    o.retry_base_delay_ms = 20;
-    o.part_bytes = 5 * kMiB;
-    o.multipart_threshold_bytes = 10 * kMiB;
-    return o;
-  }
+  S3ByteStoreOptions Options() const { return OptionsFor(2, 20, 10 * kMiB); }
   // Waits (at most 10 s) until the held part's request arrived.
   bool WaitHeld() {
     std::unique_lock lock(mu_);
@@ -217,9 +218,6 @@ class MultipartFaultServer {
   }
 
  private:
-  httplib::Server server_;
-  std::thread thread_;
-  int port_ = 0;
   const int fail_part_, hold_part_;
   std::mutex mu_;
   std::condition_variable cv_;
