@@ -21,7 +21,7 @@
 #include "tests/api/server_test_util.h"
 #include "tests/integration/local_server.h"
 #include "tests/storage/old_data_dir_fixture.h"
-#include "tests/storage/pg_cluster.h"
+#include "tests/storage/pg_database_test.h"
 
 namespace cardvault {
 namespace migrate_e2e {
@@ -70,15 +70,11 @@ struct SourceContents {
   std::vector<std::string> versions;  // every version's bytes, replaced and deleted included
 };
 
-class MigrateE2eTest : public ::testing::Test {
+class MigrateE2eTest : public PgDatabaseTest {
  protected:
   void SetUp() override {
-    auto conninfo = NewSharedDatabaseConnInfo();
-    if (conninfo.status().code() == StatusCode::kUnsupported) {
-      GTEST_SKIP() << conninfo.status().message();
-    }
-    ASSERT_TRUE(conninfo.ok()) << conninfo.status().ToString();
-    conninfo_ = *conninfo;
+    PgDatabaseTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     char tmpl[] = "/tmp/cv-migrate-e2e-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
     // The destination: a server config naming PostgreSQL (its certificate from init).
@@ -183,7 +179,6 @@ class MigrateE2eTest : public ::testing::Test {
 
   const std::vector<size_t> kSizes = {10, 700, 1500, 20000, 3 << 20, 64, 5000, 2048, 900, 40000};
   std::string dir_;
-  std::string conninfo_;
   std::unique_ptr<LocalServer> destination_;
 };
 

@@ -20,7 +20,7 @@
 #include "core/memory_file.h"
 #include "storage/pg_pool.h"
 #include "tests/integration/process_util.h"
-#include "tests/storage/pg_cluster.h"
+#include "tests/storage/pg_database_test.h"
 
 namespace cardvault {
 namespace {
@@ -64,17 +64,13 @@ std::pair<int, int> CountAndSum(const std::string& text, const std::string& patt
   return {count, sum};
 }
 
-class MultiInstanceTest : public ::testing::Test {
+class MultiInstanceTest : public PgDatabaseTest {
  protected:
   static constexpr int kInstances = 2;
 
   void SetUp() override {
-    auto conninfo = NewSharedDatabaseConnInfo();
-    if (conninfo.status().code() == StatusCode::kUnsupported) {
-      GTEST_SKIP() << conninfo.status().message();
-    }
-    ASSERT_TRUE(conninfo.ok()) << conninfo.status().ToString();
-    conninfo_ = *conninfo;
+    PgDatabaseTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     char tmpl[] = "/tmp/cv-multi-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
     data_ = dir_ + "/data";
@@ -148,7 +144,7 @@ class MultiInstanceTest : public ::testing::Test {
     return c.ok() ? std::move(*c) : nullptr;
   }
 
-  std::string conninfo_, dir_, data_, fingerprint_;
+  std::string dir_, data_, fingerprint_;
   int ports_[kInstances] = {};
   std::unique_ptr<ChildProcess> servers_[kInstances];
 };

@@ -12,20 +12,16 @@
 #include "storage/pg_auth_backoff.h"
 #include "storage/pg_job_lock.h"
 #include "tests/storage/auth_backoff_conformance.h"
-#include "tests/storage/pg_cluster.h"
+#include "tests/storage/pg_database_test.h"
 
 namespace cardvault {
 namespace {
 
-class PgSharedTest : public ::testing::Test {
+class PgSharedTest : public PgDatabaseTest {
  protected:
   void SetUp() override {
-    auto conninfo = NewSharedDatabaseConnInfo();
-    if (conninfo.status().code() == StatusCode::kUnsupported) {
-      GTEST_SKIP() << conninfo.status().message();
-    }
-    ASSERT_TRUE(conninfo.ok()) << conninfo.status().ToString();
-    conninfo_ = *conninfo;
+    PgDatabaseTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
   }
   std::unique_ptr<PgAuthBackoff> Backoff() {
     auto b = PgAuthBackoff::Open(conninfo_, ConformancePolicy());
@@ -40,8 +36,6 @@ class PgSharedTest : public ::testing::Test {
     EXPECT_TRUE(rows.ok()) << rows.status().ToString();
     return rows.ok() ? rows->Int(0, 0) : -1;
   }
-
-  std::string conninfo_;
 };
 
 TEST_F(PgSharedTest, AuthBackoffKeepsTheContract) {
