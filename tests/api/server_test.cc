@@ -474,7 +474,10 @@ INSTANTIATE_TEST_SUITE_P(
                                             "object_store_denied"),
                       FailedPreconditionError("GET of blobs/abc: HTTP 404 NoSuchBucket; bucket "
                                               "b does not exist",
-                                              "no_such_bucket")));
+                                              "no_such_bucket")),
+    [](const ::testing::TestParamInfo<Status>& info) {
+      return info.param.reason() == "no_such_bucket" ? "NoSuchBucket" : "ObjectStoreDenied";
+    });
 
 TEST_P(MisconfiguredStorageTest, AnswersStorageMisconfiguredNot401Nor500) {
   char tmpl[] = "/tmp/cv-server-denied-XXXXXX";
