@@ -34,11 +34,7 @@ inline const std::string kFaults =
 
 inline std::string Content(const std::string& user, int n, size_t size,
                            const std::string& tag = "") {
-  const std::string pattern = "content " + user + " " + std::to_string(n) + " " + tag;
-  std::string out;
-  while (out.size() < size) out += pattern;
-  out.resize(size);
-  return out;
+  return RepeatedText("content " + user + " " + std::to_string(n) + " " + tag, size);
 }
 
 // Every file's SHA-256 under `dir` (the source must not change).

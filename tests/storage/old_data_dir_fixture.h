@@ -14,14 +14,19 @@ inline std::string OldDataDirFixture() {
   return std::string(CARDVAULT_SOURCE_DIR) + "/tests/fixtures/data-dir-1b67926";
 }
 
-// The bytes make_old_data_dir.sh uploaded as object `n` of `user`.
-inline std::string FixtureContent(const std::string& user, int n, size_t size,
-                                  const std::string& tag = "") {
-  const std::string pattern = "cardvault fixture " + user + " " + std::to_string(n) + " " + tag;
+// `pattern` repeated, cut at `size` bytes: how the fixture's contents (and other tests'
+// recognisable test data) are made.
+inline std::string RepeatedText(const std::string& pattern, size_t size) {
   std::string out;
   while (out.size() < size) out += pattern;
   out.resize(size);
   return out;
+}
+
+// The bytes make_old_data_dir.sh uploaded as object `n` of `user`.
+inline std::string FixtureContent(const std::string& user, int n, size_t size,
+                                  const std::string& tag = "") {
+  return RepeatedText("cardvault fixture " + user + " " + std::to_string(n) + " " + tag, size);
 }
 
 // The id make_old_data_dir.sh gave object `n` of `user`.
