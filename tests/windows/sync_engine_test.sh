@@ -29,13 +29,13 @@ driver_start cv-wengine
 linux_server_users=$(grep -c '^TEST_F(SyncEngineTest,' "$source_dir/tests/agent/sync_engine_test.cc")
 t0=$SECONDS
 start_linux_server
-[ "$(wc -l <"$tmp/tokens")" -eq "$linux_server_users" ] || fail "the server's users: $(cat "$tmp/tokens")"
+[ "$(wc -l <"$tmp/user-tokens")" -eq "$linux_server_users" ] || fail "the server's users: $(cat "$tmp/user-tokens")"
 (
   umask 077
   echo "port=$port"
   echo "fingerprint=$fingerprint"
   echo "data_dir=$(z "$tmp/srv")"
-  sed 's/^/token=/' "$tmp/tokens"
+  sed 's/^/token=/' "$tmp/user-tokens"
 ) >"$tmp/server.list"
 echo "  the server and $linux_server_users users ready in $((SECONDS - t0)) s"
 

@@ -3,7 +3,7 @@
 # directory, removed by the driver) and a `fail` function. Sets: fingerprint (the pinned
 # certificate), port, url, server_pid, and writes alice's device token to $tmp/token (0600).
 # With linux_server_users=N (default 0), also N fresh users u1..uN, made before the server
-# starts, their tokens one per line in $tmp/tokens (0600).
+# starts, their tokens one per line in $tmp/user-tokens (0600).
 start_linux_server() {
   "$server" --data "$tmp/srv" init >"$tmp/init.out" 2>&1
   fingerprint=$(sed -n 's/.*fingerprint: \([0-9a-f]\{64\}\).*/\1/p' "$tmp/init.out" | head -n 1)
@@ -21,10 +21,10 @@ PY
   token=$("$server" --data "$tmp/srv" token issue alice 2>&1 | grep -o 'cvt_[^ ]*' | head -n 1)
   (umask 077 && echo "$token" >"$tmp/token")
   local i
-  (umask 077 && : >"$tmp/tokens")
+  if [ "${linux_server_users:-0}" -gt 0 ]; then (umask 077 && : >"$tmp/user-tokens"); fi
   for ((i = 1; i <= ${linux_server_users:-0}; i++)); do
     "$server" --data "$tmp/srv" user add "u$i" >/dev/null 2>&1
-    "$server" --data "$tmp/srv" token issue "u$i" 2>&1 | grep -o 'cvt_[^ ]*' | head -n 1 >>"$tmp/tokens"
+    "$server" --data "$tmp/srv" token issue "u$i" 2>&1 | grep -o 'cvt_[^ ]*' | head -n 1 >>"$tmp/user-tokens"
   done
   "$server" --data "$tmp/srv" serve >"$tmp/server.log" 2>&1 &
   server_pid=$!
