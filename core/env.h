@@ -118,9 +118,9 @@ class Env {
   // directory), directory entries included: syncfs(2), one flush for many files instead of
   // an fsync each.
   virtual Status SyncFileSystem(const std::string& path) = 0;
-  // Whether SyncFileSystem(path) can work here, found without flushing anything. POSIX:
-  // always. Windows: only with the rights to open the volume (administrators); otherwise a
-  // caller MUST make each file durable itself (WritableFile::Sync before Close).
+  // Whether SyncFileSystem(path) works here. POSIX: always, nothing flushed. Windows: tried by
+  // one flush of the volume (it needs administrator rights, and a volume that takes it: Wine's
+  // does not). When false, a caller MUST make each file durable itself (WritableFile::Sync).
   virtual bool CanSyncFileSystem(const std::string& path) = 0;
   // Creates `path` and missing parents with mode 0700.
   virtual Status CreateDirs(const std::string& path) = 0;

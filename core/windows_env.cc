@@ -297,7 +297,9 @@ class WindowsEnv final : public Env {
     return Status::Ok();
   }
 
-  bool CanSyncFileSystem(const std::string& path) override { return OpenVolume(path).ok(); }
+  // Tries it: some volumes open for writing and still refuse the flush (Wine's answer
+  // ERROR_INVALID_FUNCTION), and a caller told yes stops syncing each file.
+  bool CanSyncFileSystem(const std::string& path) override { return SyncFileSystem(path).ok(); }
 
   Status CreateDirs(const std::string& path) override {
     if (path.empty()) return Status::Ok();

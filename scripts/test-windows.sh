@@ -2,8 +2,10 @@
 # Runs every Windows test executable of build-windows/ (scripts/build.sh windows) under Wine, in
 # a fresh Wine prefix made for this run in a temporary directory (removed at exit), then the
 # drivers in tests/windows/*.sh, which run cardvault.exe against the Linux programs of build/
-# (built here if missing: cardvault and cardvault-server). Prints GoogleTest's summary lines
-# of each and the drivers' checks; exits non-zero when any test failed. docs/windows.md.
+# (built here if missing: cardvault and cardvault-server); sync_engine_test.exe needs that
+# server too, so its driver (tests/windows/sync_engine_test.sh) runs it. Prints GoogleTest's
+# summary lines of each and the drivers' checks; exits non-zero when any test failed.
+# docs/windows.md.
 # Usage: scripts/test-windows.sh [WINDOWS_BUILD_DIR [LINUX_BUILD_DIR]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +15,7 @@ tests=("$dir"/tests/core/core_test.exe "$dir"/tests/core/card/recipient_parser_t
        "$dir"/tests/core/capi/capi_test.exe "$dir"/tests/agent/watcher_test.exe
        "$dir"/tests/agent/control_test.exe "$dir"/tests/agent/tray_common_test.exe
        "$dir"/tests/agent/state_db_test.exe "$dir"/tests/agent/process_priority_windows_test.exe)
-for t in "${tests[@]}" "$dir/agent/cardvault.exe"; do
+for t in "${tests[@]}" "$dir/agent/cardvault.exe" "$dir/tests/agent/sync_engine_test.exe"; do
   [ -f "$t" ] || { echo "test-windows: $t is missing: run scripts/build.sh windows" >&2; exit 1; }
 done
 # The Linux side of the cross-OS tests: the agent and the server, natively.

@@ -526,7 +526,8 @@ Status SyncEngine::Spool(VersionRecord& v, bool sync_each) {
       in_db ? std::string(kSpoolInStateDb) : JoinPath(options_.spool_dir, object_id + ".cvb");
   EncryptOptions opts;
   opts.env = env_;
-  opts.sync = sync_each;  // otherwise the whole batch is flushed at once before it is recorded
+  // Made durable below (sync_each), or with the whole batch at once before it is recorded.
+  opts.sync = false;
   opts.recorded_ns = v.created_ns;  // orders this version among the path's on restore
   Bytes blob;
   // Room for the file as detected plus as much again: a header, tags, and some growth.
@@ -565,6 +566,7 @@ Status SyncEngine::Spool(VersionRecord& v, bool sync_each) {
       return file.status();
     }
     blob_size = file->size;
+    if (sync_each) CV_RETURN_IF_ERROR(SyncSpoolFile(spool, blob_size));
   }
   v.object_id = object_id;
   v.epoch_id = epoch.epoch_id;
@@ -573,6 +575,21 @@ Status SyncEngine::Spool(VersionRecord& v, bool sync_each) {
   v.blob_sha256.clear();
   v.blob_size = blob_size;
   return Status::Ok();
+}
+
+Status SyncEngine::SyncSpoolFile(const std::string& spool, uint64_t size) {
+  Status s = [&]() -> Status {
+    CV_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, env_->ReopenWritableFile(spool, size));
+    CV_RETURN_IF_ERROR(f->Sync());
+    CV_RETURN_IF_ERROR(f->Close());
+    return env_->SyncDir(options_.spool_dir);
+  }();
+  if (s.ok()) return s;
+  RemoveSpoolFile(spool);
+  if (s.code() == StatusCode::kResourceExhausted) return s;  // disk full, as while writing
+  return IoError("cannot make the spool file durable (" + s.ToString() +
+                     "): the file stays queued; check the disk of " + options_.spool_dir,
+                 std::string(kSpoolNotDurable));
 }
 
 Status SyncEngine::StreamOne(VersionRecord& v, PassResult& result) {
@@ -912,7 +929,10 @@ StatusOr<SyncEngine::PassResult> SyncEngine::ProcessDue() {
       for (VersionRecord& v : due) {
         if (!large(v) || Stopping()) continue;
         Status s = StreamOne(v, result);
-        if (s.code() == StatusCode::kResourceExhausted) return s;  // disk full: stop here
+        // Disk full, or a spool that cannot be made durable: stop here.
+        if (s.code() == StatusCode::kResourceExhausted || s.reason() == kSpoolNotDurable) {
+          return s;
+        }
         if (!s.ok()) {
           CV_RETURN_IF_ERROR(db_->MarkFailed(v.id, s.ToString()));
           ++result.failed;
@@ -933,7 +953,9 @@ StatusOr<SyncEngine::PassResult> SyncEngine::ProcessDue() {
       if (v.state != VersionState::kQueued) continue;
       Status s = Spool(v, sync_each);
       if (!s.ok()) {
-        if (s.code() == StatusCode::kResourceExhausted) {  // disk full: stop here
+        // Disk full, or a spool file that cannot be made durable (as a failed flush of the
+        // batch): stop here, nothing of the batch recorded.
+        if (s.code() == StatusCode::kResourceExhausted || s.reason() == kSpoolNotDurable) {
           for (VersionRecord* done : spooled) RemoveSpoolFile(done->spool_path);
           CV_RETURN_IF_ERROR(FinishUploads(job, result));
           return s;

@@ -136,8 +136,14 @@ class SyncEngine {
   // v.spool_blob (spool path kSpoolInStateDb), and fills in its object id, epoch, spool
   // path, blob hash and size; the spool path stays empty when the version was superseded or
   // the file changed or vanished (re-detected instead).
-  // With `sync_each`, the spool file is fsynced by itself (a batch of a few files).
+  // With `sync_each`, the spool file is fsynced by itself (a batch of a few files, or every
+  // batch where the file system cannot be flushed at once, as on Windows).
   Status Spool(VersionRecord& v, bool sync_each);
+  // Fsyncs a written spool file and the spool directory. On failure removes the file and
+  // returns kSpoolNotDurable (disk full: kResourceExhausted): the caller MUST stop the pass
+  // with nothing of it recorded, as for a failed flush of a batch, not fail the vault file.
+  Status SyncSpoolFile(const std::string& spool, uint64_t size);
+  static constexpr std::string_view kSpoolNotDurable = "spool_not_durable";
   // Removes a version's spool file; nothing for one spooled in the state database (its blob
   // goes with its state) or none.
   void RemoveSpoolFile(const std::string& spool_path);

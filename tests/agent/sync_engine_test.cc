@@ -1,25 +1,37 @@
 // SyncEngine against a real TLS cardvault-server on 127.0.0.1 and a real SQLite state file:
 // uploads that decrypt to the right bytes, versions, deletions, renames, retries while the
-// server is down, disk full in the spool, and idempotent re-uploads.
+// server is down, disk full in the spool, and idempotent re-uploads. Built for Linux and for
+// Windows (under Wine, against the Linux server: tests/windows/sync_engine_test.sh); what
+// differs is behind TestServerHandle and tests/core/test_platform.h (docs/windows.md).
 #include "agent/sync/sync_engine.h"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
+#include <thread>
 
 #include "core/fault_injection_env.h"
 #include "core/memory_file.h"
-#include "tests/api/server_test_util.h"
+#include "tests/agent/test_server_handle.h"
+#include "tests/core/test_platform.h"
 #include "tests/integration/server_contents.h"
 
 namespace cardvault {
 namespace {
 
 namespace fs = std::filesystem;
+
+// A UTF-8 path as std::filesystem takes it on every platform (a plain std::string is the ANSI
+// code page's on Windows).
+fs::path P(const std::string& utf8) { return fs::path(std::u8string(utf8.begin(), utf8.end())); }
+
+void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
 // Forwards to a client that the test can replace (the server restarts on a new port); with
 // none, the server is down.
@@ -37,15 +49,29 @@ class SwitchableClient final : public ObjectClientWrapper {
   }
 };
 
+constexpr int64_t kHourNs = int64_t{3600} * 1'000'000'000;
+
+// The real Env with a clock the test moves forward (past a back-off).
+class ClockEnv final : public EnvWrapper {
+ public:
+  ClockEnv() : EnvWrapper(Env::Default()) {}
+  int64_t NowUnixNanos() override { return target()->NowUnixNanos() + offset_; }
+  void Advance(int64_t ns) { offset_ += ns; }
+
+ private:
+  std::atomic<int64_t> offset_{0};
+};
+
 class SyncEngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/cv-sync-test-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
+    dir_ = NewTempDir("cv-sync-test");
     vault_ = dir_ + "/vault";
-    fs::create_directories(vault_);
-    server_ = std::make_unique<TestServer>();
-    remote_ = server_->Client(server_->alice());
+    fs::create_directories(P(vault_));
+    auto server = TestServerHandle::New();
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(*server);
+    remote_ = server_->Client();
     client_.set_target(remote_.get());
     db_ = StateDb::Open(dir_ + "/state.db").value();
   }
@@ -55,7 +81,7 @@ class SyncEngineTest : public ::testing::Test {
     client_.set_target(nullptr);
     remote_.reset();  // close keep-alive connections before the server waits for them
     server_.reset();
-    fs::remove_all(dir_);
+    fs::remove_all(P(dir_));
   }
 
   // `retry_base_ns`: the first back-off, 1 ms by default so that tests need not wait for it.
@@ -80,9 +106,13 @@ class SyncEngineTest : public ::testing::Test {
   }
 
   void Write(const std::string& rel, const std::string& content, int mode = 0600) {
-    fs::create_directories(fs::path(vault_ + "/" + rel).parent_path());
-    std::ofstream(vault_ + "/" + rel, std::ios::binary | std::ios::trunc) << content;
-    ::chmod((vault_ + "/" + rel).c_str(), mode);
+    fs::create_directories(P(vault_ + "/" + rel).parent_path());
+    std::ofstream(P(vault_ + "/" + rel), std::ios::binary | std::ios::trunc) << content;
+    Chmod(rel, mode);
+  }
+  // Windows keeps only the owner's write bit (docs/windows.md).
+  void Chmod(const std::string& rel, int mode) {
+    fs::permissions(P(vault_ + "/" + rel), static_cast<fs::perms>(mode));
   }
 
   SyncEngine::PassResult Sync(SyncEngine& engine) {
@@ -99,7 +129,7 @@ class SyncEngineTest : public ::testing::Test {
 
   std::string dir_, vault_;
   X25519Identity card_ = X25519Identity::Generate().value();  // stands in for the card
-  std::unique_ptr<TestServer> server_;
+  std::unique_ptr<TestServerHandle> server_;
   std::unique_ptr<RemoteStore> remote_;
   SwitchableClient client_;
   std::unique_ptr<StateDb> db_;
@@ -112,21 +142,24 @@ TEST_F(SyncEngineTest, UploadsATreeThatDecryptsWithTheCard) {
   Write("deploy/empty", "", 0600);
   Write("bin/run.sh", "#!/bin/sh\necho hi\n", 0755);
   Write("späce dir/ünï code.txt", "utf8", 0600);
-  ::chmod((vault_ + "/deploy").c_str(), 0750);
-  ::chmod((vault_ + "/bin").c_str(), 0711);
+  Chmod("deploy", 0750);
+  Chmod("bin", 0711);
   auto engine = MakeEngine();
   auto r = Sync(*engine);
   EXPECT_EQ(r.uploaded, 8) << "5 files and 3 directories";
   auto files = ByPath();
   ASSERT_EQ(files.size(), 8u);
   // A directory is recorded with its mode (and no content), so that a restore rebuilds it.
+  // Windows keeps no modes: its Env reports 0600 for every writable file, 0700 for every
+  // directory, and that is what is recorded.
+  const bool posix = KeepsPosixModes();
   EXPECT_EQ(files["deploy"][0].metadata.kind, format::Kind::kDirectory);
-  EXPECT_EQ(files["deploy"][0].metadata.mode, 0750u);
-  EXPECT_EQ(files["bin"][0].metadata.mode, 0711u);
+  EXPECT_EQ(files["deploy"][0].metadata.mode, posix ? 0750u : 0700u);
+  EXPECT_EQ(files["bin"][0].metadata.mode, posix ? 0711u : 0700u);
   EXPECT_EQ(files["späce dir"][0].metadata.kind, format::Kind::kDirectory);
   EXPECT_EQ(files["id_ed25519"][0].content, "PRIVATE KEY");
-  EXPECT_EQ(files["deploy/token.txt"][0].metadata.mode, 0644u);
-  EXPECT_EQ(files["bin/run.sh"][0].metadata.mode, 0755u);
+  EXPECT_EQ(files["deploy/token.txt"][0].metadata.mode, posix ? 0644u : 0600u);
+  EXPECT_EQ(files["bin/run.sh"][0].metadata.mode, posix ? 0755u : 0600u);
   EXPECT_EQ(files["deploy/empty"][0].content, "");
   EXPECT_EQ(files["späce dir/ünï code.txt"][0].content, "utf8");
   // One epoch, its key object on the server, before the files that need it.
@@ -186,18 +219,15 @@ TEST_F(SyncEngineTest, VersionsDeletionsAndRenames) {
   EXPECT_EQ(files["c.txt"][0].content, "bee");
 }
 
-// A directory is a version of its own: when it appears (an empty one too), when its mode
-// changes (not when its entries do), and when it goes.
-TEST_F(SyncEngineTest, DirectoriesAreRecordedWithTheirModeAndTheirDeletion) {
+// A directory is a version of its own: when it appears (an empty one too), not when its
+// entries change, and when it goes.
+TEST_F(SyncEngineTest, DirectoriesAreRecordedWithTheirDeletion) {
   Write("a/b/f", "f");
   fs::create_directory(vault_ + "/empty");
-  ::chmod((vault_ + "/empty").c_str(), 0750);
   auto engine = MakeEngine();
   EXPECT_EQ(Sync(*engine).uploaded, 4) << "a, a/b, a/b/f and empty";
   EXPECT_EQ(Sync(*engine).uploaded, 0);
   Write("a/b/g", "g");  // changes a/b's mtime, not its mode
-  EXPECT_EQ(Sync(*engine).uploaded, 1);
-  ::chmod((vault_ + "/a").c_str(), 0700);
   EXPECT_EQ(Sync(*engine).uploaded, 1);
   // Gone while the agent looked away (a rescan) and, below, as the watcher reports it.
   fs::remove_all(vault_ + "/a");
@@ -209,28 +239,46 @@ TEST_F(SyncEngineTest, DirectoriesAreRecordedWithTheirModeAndTheirDeletion) {
   EXPECT_EQ(r->uploaded, 1);
   auto on_server = ByPath();
   std::map<std::string, std::vector<format::Kind>> kinds;
-  std::set<uint32_t> modes_of_a;
   for (const auto& [path, versions] : on_server) {
-    for (const ServerVersion& v : versions) {
-      kinds[path].push_back(v.metadata.kind);
-      if (path == "a" && v.metadata.kind == format::Kind::kDirectory) {
-        modes_of_a.insert(v.metadata.mode);
-      }
-    }
+    for (const ServerVersion& v : versions) kinds[path].push_back(v.metadata.kind);
     std::sort(kinds[path].begin(), kinds[path].end());
   }
   using K = format::Kind;
-  EXPECT_EQ(kinds["a"], (std::vector<K>{K::kDeletion, K::kDirectory, K::kDirectory}));
-  EXPECT_EQ(modes_of_a, (std::set<uint32_t>{0700, 0755}));
+  EXPECT_EQ(kinds["a"], (std::vector<K>{K::kDeletion, K::kDirectory}));
   EXPECT_EQ(kinds["a/b"], (std::vector<K>{K::kDeletion, K::kDirectory}));
   EXPECT_EQ(kinds["empty"], (std::vector<K>{K::kDeletion, K::kDirectory}));
   EXPECT_EQ(on_server["empty"].size(), 2u);
   EXPECT_EQ(kinds["a/b/f"], (std::vector<K>{K::kFile, K::kDeletion}));
 }
 
+// A directory whose mode changes is a new version of it, with the new mode.
+TEST_F(SyncEngineTest, ADirectorysModeChangeIsANewVersion) {
+  if (!KeepsPosixModes()) {
+    GTEST_SKIP() << "Windows keeps no directory modes (its Env reports 0700 for every "
+                    "directory): there is no mode change to record";
+  }
+  Write("a/f", "f");
+  Chmod("a", 0755);
+  auto engine = MakeEngine();
+  EXPECT_EQ(Sync(*engine).uploaded, 2) << "a and a/f";
+  Chmod("a", 0700);
+  EXPECT_EQ(Sync(*engine).uploaded, 1);
+  EXPECT_EQ(Sync(*engine).uploaded, 0);
+  auto on_server = ByPath();
+  std::set<uint32_t> modes_of_a;
+  for (const ServerVersion& v : on_server["a"]) {
+    EXPECT_EQ(v.metadata.kind, format::Kind::kDirectory);
+    modes_of_a.insert(v.metadata.mode);
+  }
+  EXPECT_EQ(modes_of_a, (std::set<uint32_t>{0700, 0755}));
+}
+
+// An hour's back-off, which the clock then passes: a pass that takes longer than the
+// back-off (as under Wine) would otherwise retry within itself.
 TEST_F(SyncEngineTest, ServerDownQueuesAndDrainsWhenBack) {
   Write("x", "payload");
-  auto engine = MakeEngine();
+  ClockEnv clock;
+  auto engine = MakeEngine(&clock, 8 << 20, kHourNs);
   // A new state database asks the server once, before its first encryption.
   ASSERT_TRUE(engine->CheckVaultOnServer().ok());
   client_.set_target(nullptr);  // the server is unreachable
@@ -239,11 +287,11 @@ TEST_F(SyncEngineTest, ServerDownQueuesAndDrainsWhenBack) {
   EXPECT_EQ(r.retrying, 1);
   EXPECT_EQ(db_->Counts().value().encrypted, 1);
   remote_.reset();
-  server_->Shutdown();
-  server_->Start();  // back, on a new port
-  remote_ = server_->Client(server_->alice());
+  server_->Restart();  // Linux: back on a new port; Windows: the server was never down
+  remote_ = server_->Client();
   client_.set_target(remote_.get());
-  ::usleep(5000);  // past the (1 ms) back-off
+  EXPECT_EQ(engine->ProcessDue().value().uploaded, 0) << "still backing off";
+  clock.Advance(3 * kHourNs);
   r = engine->ProcessDue().value();
   EXPECT_EQ(r.uploaded, 1);
   EXPECT_EQ(ByPath()["x"][0].content, "payload");
@@ -302,7 +350,7 @@ TEST_F(SyncEngineTest, ReUploadAfterAnUnrecordedSuccessIsIdempotent) {
                                 new MemorySequentialFile(spooled));
                           })
                     .ok());
-    ::usleep(5000);
+    SleepMs(5);
     auto r = engine->ProcessDue().value();
     EXPECT_EQ(r.uploaded, 1);
     EXPECT_EQ(r.failed, 0);
@@ -320,7 +368,8 @@ TEST_F(SyncEngineTest, ReUploadAfterAnUnrecordedSuccessIsIdempotent) {
 TEST_F(SyncEngineTest, SmallFilesWaitInTheStateDatabase) {
   for (int i = 0; i < 3; ++i) Write("f" + std::to_string(i), "secret " + std::to_string(i));
   Write("changes", "first");
-  auto engine = MakeEngine();
+  ClockEnv clock;  // an hour's back-off, passed below (no retry within a slow pass)
+  auto engine = MakeEngine(&clock, 8 << 20, kHourNs);
   ASSERT_TRUE(engine->Rescan().ok());
   client_.set_target(nullptr);  // the server is down
   auto r = engine->ProcessDue();
@@ -332,9 +381,9 @@ TEST_F(SyncEngineTest, SmallFilesWaitInTheStateDatabase) {
   ASSERT_TRUE(engine->Rescan().ok());
   EXPECT_EQ(db_->SpooledBlobCount().value(), 3) << "the superseded version's blob is gone";
   // A new engine (as after a restart) uploads the blobs from the database.
-  engine = MakeEngine();
+  engine = MakeEngine(&clock, 8 << 20, kHourNs);
   client_.set_target(remote_.get());
-  ::usleep(5000);  // past the back-off
+  clock.Advance(3 * kHourNs);  // past the back-off
   r = engine->ProcessDue();
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->uploaded, 4);
@@ -544,25 +593,35 @@ TEST_F(SyncEngineTest, ABatchIsMadeDurableFileByFileWhereTheFileSystemCannotBeFl
   EXPECT_EQ(ByPath()["f7"].at(0).content, "content 7");
 }
 
+// Where each spool file is fsynced by itself (as on Windows), one that fails is what a failed
+// flush of the batch is: the pass stops, nothing of it is recorded, no spool file is left, and
+// the file is not failed for good but uploaded by the next pass.
+TEST_F(SyncEngineTest, AFailedSpoolFileSyncRecordsNothingAndLosesNothing) {
+  for (int i = 0; i < 5; ++i) Write("f" + std::to_string(i), "content " + std::to_string(i));
+  NoVolumeFlushEnv no_volume_flush;
+  FaultInjectionEnv faulty(&no_volume_flush);
+  auto engine = MakeEngine(&faulty, 8 << 20, 1'000'000, /*spool_in_db_up_to=*/0);
+  ASSERT_TRUE(engine->Rescan().ok());
+  faulty.FailNthSync(faulty.syncs() + 3);  // the third file's
+  auto r = engine->ProcessDue();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().reason(), "spool_not_durable") << r.status().ToString();
+  EXPECT_EQ(db_->Counts().value().queued, 5) << "still queued, none recorded as encrypted";
+  EXPECT_EQ(db_->Counts().value().failed, 0);
+  EXPECT_TRUE(fs::is_empty(dir_ + "/spool"));
+  faulty.ClearFaults();
+  r = engine->ProcessDue();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->uploaded, 5);
+  EXPECT_EQ(ByPath()["f2"].at(0).content, "content 2");
+}
+
 // Varied bytes, so a blob cut or shifted anywhere cannot decrypt to them by accident.
 std::string Big(size_t n, char seed = 'a') {
   std::string s(n, '\0');
   for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(seed + (i * 7 + i / 4093) % 26);
   return s;
 }
-
-constexpr int64_t kHourNs = int64_t{3600} * 1'000'000'000;
-
-// The real Env with a clock the test moves forward (past a back-off).
-class ClockEnv final : public EnvWrapper {
- public:
-  ClockEnv() : EnvWrapper(Env::Default()) {}
-  int64_t NowUnixNanos() override { return target()->NowUnixNanos() + offset_; }
-  void Advance(int64_t ns) { offset_ += ns; }
-
- private:
-  std::atomic<int64_t> offset_{0};
-};
 
 // Fails every blob upload after reading `read_bytes` of it: a connection cut mid-upload.
 class CutClient final : public ObjectClientWrapper {
@@ -780,7 +839,7 @@ TEST_F(SyncEngineTest, UploadsGoOverEveryConnectionAndEachFileLandsOnce) {
   std::vector<std::unique_ptr<RemoteStore>> stores;
   SwitchableClient down;  // a connection that is down
   for (int c = 0; c < 2; ++c) {
-    stores.push_back(server_->Client(server_->alice()));
+    stores.push_back(server_->Client());
     engine->AddUploadClient(stores.back().get());
   }
   engine->AddUploadClient(&down);
@@ -791,7 +850,7 @@ TEST_F(SyncEngineTest, UploadsGoOverEveryConnectionAndEachFileLandsOnce) {
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     uploaded += r->uploaded;
     retrying += r->retrying;
-    if (uploaded < kObjects) ::usleep(3000);  // let the retries come due
+    if (uploaded < kObjects) SleepMs(3);  // let the retries come due
   }
   EXPECT_EQ(uploaded, kObjects);
   EXPECT_GT(retrying, 0) << "the connection that was down got some files";

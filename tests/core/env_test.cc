@@ -96,6 +96,18 @@ TEST_F(EnvTest, SetTimesAndMode) {
   }
 }
 
+// Callers pick one flush of the file system over an fsync per file only where
+// CanSyncFileSystem says it works, so it MUST NOT say so where the flush then fails (Wine opens
+// a volume for writing, then answers its flush with ERROR_INVALID_FUNCTION).
+TEST_F(EnvTest, CanSyncFileSystemOnlyWhereTheFlushWorks) {
+  ASSERT_TRUE(WriteFileAtomically(*env_, Path("d"), AsBytes("x")).ok());
+  if (env_->CanSyncFileSystem(dir_)) {
+    EXPECT_TRUE(env_->SyncFileSystem(dir_).ok()) << env_->SyncFileSystem(dir_).ToString();
+  } else {
+    EXPECT_FALSE(env_->SyncFileSystem(dir_).ok()) << "it could have flushed it";
+  }
+}
+
 // The *Inside calls on plain directories: they reach what they name, and refuse paths that are
 // not plain before touching anything.
 TEST_F(EnvTest, InsideOperationsWorkOnPlainPaths) {

@@ -2,6 +2,8 @@
 # the cross-OS checks. Expects $server (the cardvault-server binary), $tmp (the run's
 # directory, removed by the driver) and a `fail` function. Sets: fingerprint (the pinned
 # certificate), port, url, server_pid, and writes alice's device token to $tmp/token (0600).
+# With linux_server_users=N (default 0), also N fresh users u1..uN, made before the server
+# starts, their tokens one per line in $tmp/user-tokens (0600).
 start_linux_server() {
   "$server" --data "$tmp/srv" init >"$tmp/init.out" 2>&1
   fingerprint=$(sed -n 's/.*fingerprint: \([0-9a-f]\{64\}\).*/\1/p' "$tmp/init.out" | head -n 1)
@@ -18,6 +20,12 @@ PY
   local token
   token=$("$server" --data "$tmp/srv" token issue alice 2>&1 | grep -o 'cvt_[^ ]*' | head -n 1)
   (umask 077 && echo "$token" >"$tmp/token")
+  local i
+  if [ "${linux_server_users:-0}" -gt 0 ]; then (umask 077 && : >"$tmp/user-tokens"); fi
+  for ((i = 1; i <= ${linux_server_users:-0}; i++)); do
+    "$server" --data "$tmp/srv" user add "u$i" >/dev/null 2>&1
+    "$server" --data "$tmp/srv" token issue "u$i" 2>&1 | grep -o 'cvt_[^ ]*' | head -n 1 >>"$tmp/user-tokens"
+  done
   "$server" --data "$tmp/srv" serve >"$tmp/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do  # up to 10 s
