@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/address_ranges.h"
 #include "api/auth_limiter.h"
 #include "api/connection_limiter.h"
 #include "api/server_config.h"
@@ -36,6 +37,12 @@ class ServerTlsContext;
 // complete within `header_timeout_seconds` in total, and an unauthenticated request's body
 // too; request line and headers are bounded by `max_header_bytes` and `max_header_count`
 // (beyond: 431, memory stays flat). More than one Content-Length is answered 400.
+//
+// Behind a load balancer (`proxy_protocol_from`): a connection from a listed address MUST
+// start with a PROXY protocol header (v1 or v2, api/proxy_protocol.h), read before TLS within
+// `header_timeout_seconds`; without one, or with a malformed one, it is closed and logged.
+// The client address the header names replaces the balancer's for the connection limits, the
+// auth back-off and the access log. Connections from other addresses are never read for one.
 //
 // Bad tokens count per client address in `auth_backoff` (shared by several instances when
 // it is PgAuthBackoff); without one, in the server's own AuthLimiter. A back-off that fails
@@ -83,8 +90,9 @@ class BlobServer {
   BlobStore* store_;
   TokenStore* tokens_;
   Env* env_;
-  AuthLimiter limiter_;   // used when no AuthBackoff was given
-  AuthBackoff* backoff_;  // the one in use: the given one, or &limiter_
+  AuthLimiter limiter_;    // used when no AuthBackoff was given
+  AuthBackoff* backoff_;   // the one in use: the given one, or &limiter_
+  AddressRanges proxies_;  // config_.proxy_protocol_from
   ConnectionLimiter connections_;
   std::unique_ptr<ServerTlsContext> tls_;
   std::unique_ptr<Routes> server_;
