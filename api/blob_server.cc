@@ -686,9 +686,8 @@ class BlobServer::Routes final : public httplib::SSLServer {
       bytes.resize(header.length);
       if (!stream.ReadBeforeTls(bytes.data() + have, header.length - have, deadline)) {
         return UnavailableError(
-            "no complete PROXY protocol header (the connection closed, or header_timeout_seconds "
-            "passed after " +
-                std::to_string(have) + " bytes)",
+            "no complete PROXY protocol header within header_timeout_seconds (or the "
+            "connection closed before one)",
             "no_proxy_header");
       }
     }
