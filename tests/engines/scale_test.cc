@@ -21,6 +21,7 @@
 #include "core/crypto.h"
 #include "core/memory_file.h"
 #include "core/x25519_recipient.h"
+#include "tests/api/raw_tls.h"
 #include "tests/engines/object_audit.h"
 #include "tests/engines/scale_cluster.h"
 #include "tests/integration/server_contents.h"
@@ -190,9 +191,10 @@ bool WaitForSessionOn(ScaleCluster& cluster, int i, int timeout_ms) {
 
 class ScaleTest : public ::testing::Test {
  protected:
-  void StartCluster(ScaleLayout layout) {
+  void StartCluster(ScaleLayout layout, const std::string& extra_config = "") {
     ScaleCluster::Options o;
     o.layout = layout;
+    o.extra_config = extra_config;
     auto c = ScaleCluster::Start(o);
     if (!c.ok() && c.status().code() == StatusCode::kUnsupported) {
       GTEST_SKIP() << c.status().ToString();
@@ -414,6 +416,33 @@ void ScaleTest::SurviveFaults(ScaleLayout layout) {
     SyncAllUntilDone();
     Audit("the PostgreSQL restart", uploader.acknowledged());
   }
+}
+
+// Behind HAProxy (send-proxy-v2), the instance sees each client's own address: a client
+// guessing tokens (from 127.0.0.5) is backed off, another (127.0.0.6) behind the same proxy
+// still gets in. Before the PROXY protocol both were the proxy's 127.0.0.1 to the instance.
+TEST_F(ScaleTest, BehindHaproxyBackOffCountsPerClient) {
+  StartCluster(ScaleLayout::kSingleNode, R"({"auth_failures_before_backoff": 3})");
+  if (IsSkipped()) return;
+  auto whoami = [&](const std::string& source, const std::string& token) {
+    RawTls tls(cluster_->proxy().port(), source);
+    if (!tls.ok()) return std::string("no TLS");
+    tls.Send("GET /v1/whoami HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + token +
+             "\r\n\r\n");
+    return tls.ReadResponse();
+  };
+  std::string answer;
+  for (int i = 0; i < 10 && answer.rfind("HTTP/1.1 429", 0) != 0; ++i) {
+    answer = whoami("127.0.0.5", "cvt_not_a_token");
+  }
+  EXPECT_EQ(answer.rfind("HTTP/1.1 429", 0), 0u) << answer;
+  answer = whoami("127.0.0.6", token_);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+  EXPECT_NE(answer.find("bulk"), std::string::npos) << answer;
+  EXPECT_EQ(whoami("127.0.0.5", token_).rfind("HTTP/1.1 429", 0), 0u);
+  auto state = cluster_->proxy().ServerState(0);  // the LOCAL health checks pass
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  EXPECT_EQ(state->rfind("UP", 0), 0u) << *state;
 }
 
 // The production layout: PostgreSQL + radosgw.
