@@ -198,6 +198,13 @@ void SendUnavailable(httplib::Response& res, const Status& s) {
   SendError(res, 503, "unavailable", "try again later");
 }
 
+void SendStorageMisconfigured(httplib::Response& res) {
+  SendError(res, 503, "storage_misconfigured",
+            "the server's storage refused the server's own credentials: a server "
+            "configuration problem for its operator (see the server's log); your "
+            "token is fine, try again later");
+}
+
 void SendStatus(httplib::Response& res, const Status& s) {
   if (s.reason() == "object_damaged") return SendDamaged(res, s);
   int http = HttpStatusFor(s);
@@ -208,12 +215,7 @@ void SendStatus(httplib::Response& res, const Status& s) {
     // Server-side details (paths, SQLite messages) go to the log, not to the client.
     std::fprintf(stderr, "cardvault-server: error: %s\n", s.ToString().c_str());
     if (http == 507) return SendError(res, 507, "insufficient_storage", "the server is full");
-    if (IsStorageDenied(s)) {
-      return SendError(res, 503, "storage_misconfigured",
-                       "the server's storage refused the server's own credentials: a server "
-                       "configuration problem for its operator (see the server's log); your "
-                       "token is fine, try again later");
-    }
+    if (IsStorageDenied(s)) return SendStorageMisconfigured(res);
     if (http == 503) return SendUnavailable(res, s);
     return SendError(res, 500, "internal", "internal server error");
   }
@@ -733,6 +735,20 @@ BlobServer::BlobServer(const ServerConfig& config, BlobStore* store, TokenStore*
 
 BlobServer::~BlobServer() { Stop(); }
 
+Status BlobServer::Ready() {
+  std::lock_guard lock(ready_mu_);  // callers meanwhile wait for this probe's answer
+  if (ready_probed_ && env_->MonotonicNanos() - ready_at_ns_ < kReadyProbeIntervalNanos) {
+    return ready_;
+  }
+  ready_ = store_->Probe();
+  ready_at_ns_ = env_->MonotonicNanos();
+  ready_probed_ = true;
+  if (!ready_.ok()) {
+    std::fprintf(stderr, "cardvault-server: not ready: %s\n", ready_.ToString().c_str());
+  }
+  return ready_;
+}
+
 StatusOr<std::unique_ptr<BlobServer>> BlobServer::New(const ServerConfig& config,
                                                       const std::string& cert_file,
                                                       const std::string& key_file, BlobStore* store,
@@ -864,6 +880,15 @@ void BlobServer::InstallRoutes() {
   svr.Get("/v1/health", [](const Request&, Response& res) {
     res.set_header("Date", HttpDateNow());  // clients compare clocks (`cardvault doctor`)
     res.set_content(JsonText({{"status", "ok"}}), "application/json");
+  });
+
+  // Readiness for orchestrators and monitoring: the stores' probe, cached (Ready()).
+  svr.Get("/v1/ready", [this](const Request&, Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    const Status ready = Ready();
+    if (ready.ok()) return res.set_content(JsonText({{"status", "ready"}}), "application/json");
+    if (IsStorageDenied(ready)) return SendStorageMisconfigured(res);
+    SendUnavailable(res, ready);
   });
 
   svr.Get("/v1/whoami", [this, authenticate](const Request& req, Response& res) {
