@@ -261,6 +261,16 @@ class ScaleTest : public ::testing::Test {
 
   void SurviveFaults(ScaleLayout layout);
 
+  // "CODE BODY" of GET /v1/ready through the proxy (curl).
+  std::string Ready() {
+    CommandResult curl = RunCommand(
+        {"curl", "-sS", "-w", " %{http_code}", "--cacert", cluster_->data_dir() + "/tls/cert.pem",
+         "https://localhost:" + std::to_string(cluster_->proxy().port()) + "/v1/ready"});
+    const size_t space = curl.output.rfind(' ');
+    if (space == std::string::npos) return curl.output;
+    return curl.output.substr(space + 1) + " " + curl.output.substr(0, space);
+  }
+
   void TearDown() override {
     agents_.clear();
     cluster_.reset();
@@ -391,11 +401,20 @@ void ScaleTest::SurviveFaults(ScaleLayout layout) {
          "X-Content-SHA256: " + o.sha256, "-T", file,
          "https://localhost:" + std::to_string(cluster_->proxy().port()) + "/v1/objects/" + id});
     EXPECT_EQ(curl.output, "503");
+    // Readiness says so too (each instance probes radosgw at most once a second), while the
+    // health check HAProxy uses stays 200: both instances stay in, and clients get the
+    // server's own 503 with its reason.
+    std::string ready;
+    EXPECT_TRUE(WaitFor([&] { return (ready = Ready()).rfind("503 ", 0) == 0; }, 5000)) << ready;
+    EXPECT_NE(ready.find("object_store_unavailable"), std::string::npos) << ready;
+    EXPECT_EQ(cluster_->proxy().ServerState(0).value().rfind("UP", 0), 0u);
+    EXPECT_EQ(cluster_->proxy().ServerState(1).value().rfind("UP", 0), 0u);
     WriteRound("r2", 5, 2, 0);
     for (auto& a : agents_) a->StartSync(/*timeout_s=*/5);
     for (auto& a : agents_) a->WaitSync();  // fails: the medium files cannot be stored
     EXPECT_FALSE(client->Head(id).ok()) << "listed while its bytes were never stored";
     ASSERT_TRUE(cluster_->StartObjectStore().ok());
+    EXPECT_TRUE(WaitFor([&] { return (ready = Ready()).rfind("200 ", 0) == 0; }, 10000)) << ready;
     SyncAllUntilDone();
     EXPECT_FALSE(client->Head(id).ok());
     Audit("the radosgw outage");
