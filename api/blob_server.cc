@@ -22,6 +22,7 @@
 #include <thread>
 #include <tuple>
 
+#include "api/proxy_protocol.h"
 #include "api/server_tls_context.h"
 #include "api/tls_stream.h"
 #include "api/xxh128.h"
@@ -651,16 +652,22 @@ class BlobServer::Routes final : public httplib::SSLServer {
     // This connection keeps the certificate it started with, whatever a reload does later.
     const ServerTlsContext::CtxRef tls_context = owner_->tls_->Current();
     TlsStream stream(sock, tls_context.get(), limits_, [this] { return stopping(); });
+    const auto header_deadline = accepted + std::chrono::seconds(config.header_timeout_seconds);
     std::string address;
     int port = 0;
     stream.get_remote_ip_and_port(address, port);
+    if (owner_->proxies_.Contains(address)) {
+      Status proxied = TakeProxyHeader(stream, address, header_deadline);
+      if (!proxied.ok()) {
+        std::fprintf(stderr, "cardvault-server: connection from load balancer %s closed: %s\n",
+                     address.c_str(), proxied.message().c_str());
+        return false;
+      }
+    }
     ConnectionLimiter::Slot slot = owner_->connections_.Admit(address);
     const bool overloaded = !slot;
     const auto first_deadline =
-        accepted +
-        (overloaded ? std::min<std::chrono::seconds>(
-                          kOverflowDeadline, std::chrono::seconds(config.header_timeout_seconds))
-                    : std::chrono::seconds(config.header_timeout_seconds));
+        overloaded ? std::min(header_deadline, accepted + kOverflowDeadline) : header_deadline;
     if (!stream.Handshake(first_deadline)) return false;
     tls_overloaded = overloaded;
     tls_stream = &stream;
@@ -698,6 +705,39 @@ class BlobServer::Routes final : public httplib::SSLServer {
     tls_close_after = false;
     stream.Close(graceful);
     return true;
+  }
+
+  // A connection from a load balancer in proxy_protocol_from: reads its PROXY header (the
+  // header alone, by `deadline`) and makes the client it names the connection's address
+  // (`address` and the stream's); LOCAL and UNKNOWN keep the balancer's. An error says why
+  // the connection is to be closed.
+  static Status TakeProxyHeader(TlsStream& stream, std::string& address,
+                                Clock::time_point deadline) {
+    std::string bytes;
+    // Each round reads at least one more byte, and a header is at most kMaxProxyHeaderBytes.
+    for (size_t round = 0; round <= kMaxProxyHeaderBytes; ++round) {
+      const ProxyHeader header = ParseProxyHeader(bytes);
+      if (header.kind == ProxyHeader::Kind::kInvalid) {
+        return InvalidArgumentError("bad PROXY protocol header: " + header.error,
+                                    "bad_proxy_header");
+      }
+      if (header.kind == ProxyHeader::Kind::kHeader) {
+        if (header.source.has_value()) {
+          address = header.source->address;
+          stream.SetRemoteAddress(header.source->address, header.source->port);
+        }
+        return Status::Ok();
+      }
+      const size_t have = bytes.size();
+      bytes.resize(header.length);
+      if (!stream.ReadBeforeTls(bytes.data() + have, header.length - have, deadline)) {
+        return UnavailableError(
+            "no complete PROXY protocol header within header_timeout_seconds (or the "
+            "connection closed before one)",
+            "no_proxy_header");
+      }
+    }
+    return InternalError("PROXY header reader did not finish", "internal");
   }
 
   void RefuseHeaders(TlsStream& stream, const std::string& address) {
@@ -739,6 +779,20 @@ BlobServer::BlobServer(const ServerConfig& config, BlobStore* store, TokenStore*
 
 BlobServer::~BlobServer() { Stop(); }
 
+Status BlobServer::Ready() {
+  std::lock_guard lock(ready_mu_);  // callers meanwhile wait for this probe's answer
+  if (ready_probed_ && env_->MonotonicNanos() - ready_at_ns_ < kReadyProbeIntervalNanos) {
+    return ready_;
+  }
+  ready_ = store_->Probe();
+  ready_at_ns_ = env_->MonotonicNanos();
+  ready_probed_ = true;
+  if (!ready_.ok()) {
+    std::fprintf(stderr, "cardvault-server: not ready: %s\n", ready_.ToString().c_str());
+  }
+  return ready_;
+}
+
 StatusOr<std::unique_ptr<BlobServer>> BlobServer::New(const ServerConfig& config,
                                                       const std::string& cert_file,
                                                       const std::string& key_file, BlobStore* store,
@@ -746,6 +800,7 @@ StatusOr<std::unique_ptr<BlobServer>> BlobServer::New(const ServerConfig& config
                                                       AuthBackoff* auth_backoff) {
   std::unique_ptr<BlobServer> server(new BlobServer(config, store, tokens, env, auth_backoff));
   CV_ASSIGN_OR_RETURN(server->tls_, ServerTlsContext::Load(cert_file, key_file));
+  CV_ASSIGN_OR_RETURN(server->proxies_, AddressRanges::Parse(config.proxy_protocol_from));
   // httplib's own context goes unused: every connection takes tls_'s current one.
   server->server_ = std::make_unique<Routes>([](SSL_CTX&) { return true; });
   if (!server->server_->is_valid()) {
@@ -869,6 +924,15 @@ void BlobServer::InstallRoutes() {
   svr.Get("/v1/health", [](const Request&, Response& res) {
     res.set_header("Date", HttpDateNow());  // clients compare clocks (`cardvault doctor`)
     res.set_content(JsonText({{"status", "ok"}}), "application/json");
+  });
+
+  // Readiness for orchestrators and monitoring: the stores' probe, cached (Ready()).
+  svr.Get("/v1/ready", [this](const Request&, Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    const Status ready = Ready();
+    if (ready.ok()) return res.set_content(JsonText({{"status", "ready"}}), "application/json");
+    if (IsStorageMisconfigured(ready)) return SendStorageMisconfigured(res, ready);
+    SendUnavailable(res, ready);
   });
 
   svr.Get("/v1/whoami", [this, authenticate](const Request& req, Response& res) {

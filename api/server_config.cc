@@ -7,6 +7,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include "api/address_ranges.h"
+
 namespace cardvault {
 namespace {
 
@@ -36,6 +38,7 @@ void VisitFields(ServerConfig& c, Visitor&& v) {
   v("auth_failure_window_seconds", c.auth_failure_window_seconds);
   v("auth_backoff_seconds", c.auth_backoff_seconds);
   v("access_log", c.access_log);
+  v("proxy_protocol_from", c.proxy_protocol_from);
   v("index", c.index);
   v("index_pool_size", c.index_pool_size);
   v("bytes", c.bytes);
@@ -191,6 +194,7 @@ StatusOr<ServerConfig> ServerConfig::FromJson(std::string_view json) {
     return InvalidArgumentError("config has an out-of-range value", "bad_config");
   }
   CV_RETURN_IF_ERROR(CheckStores(config));
+  CV_RETURN_IF_ERROR(AddressRanges::Parse(config.proxy_protocol_from).status());
   return config;
 }
 

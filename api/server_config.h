@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/env.h"
 #include "core/status_or.h"
@@ -55,6 +56,11 @@ struct ServerConfig {
   int auth_failure_window_seconds = 60;   // ... within this window ...
   int auth_backoff_seconds = 60;          // ... answer 429 for this long
   bool access_log = true;                 // one line per request on stderr
+  // Load balancers (addresses and CIDR blocks, IPv4 and IPv6) whose connections MUST start
+  // with a PROXY protocol header (v1 or v2) naming the real client; empty: off. Connections
+  // from other addresses are never read for one. FromJson refuses an entry that is not an
+  // address or block ("bad_config").
+  std::vector<std::string> proxy_protocol_from;
 
   // Where the index and the users and tokens are: "sqlite" (index.db and auth.db in the data
   // directory) or a PostgreSQL connection string or postgresql:// URI shared by any number

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace cardvault {
@@ -65,6 +66,23 @@ bool TlsStream::Wait(short events, std::chrono::milliseconds timeout, bool readi
   }
   broken_ = true;
   return false;
+}
+
+bool TlsStream::ReadBeforeTls(char* out, size_t size, Clock::time_point deadline) {
+  deadline_ = deadline;
+  in_headers_ = true;  // interruptible by Stop(), like the handshake
+  while (size > 0 && !broken_) {
+    const ssize_t n = ::recv(fd_, out, size, 0);
+    if (n > 0) {
+      out += n;
+      size -= static_cast<size_t>(n);
+    } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      broken_ = true;
+    } else {
+      Wait(POLLIN, limits_.read_timeout, true);  // sets broken_ past the deadline
+    }
+  }
+  return !broken_;
 }
 
 bool TlsStream::Handshake(Clock::time_point deadline) {
@@ -240,6 +258,11 @@ bool TlsStream::is_readable() const {
 bool TlsStream::is_writable() const { return Wait(POLLOUT, limits_.write_timeout, false); }
 
 void TlsStream::get_remote_ip_and_port(std::string& ip, int& port) const {
+  if (remote_ip_.has_value()) {
+    ip = *remote_ip_;
+    port = remote_port_;
+    return;
+  }
   AddressOf(fd_, true, ip, port);
 }
 

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace cardvault {
@@ -37,6 +38,16 @@ class TlsStream final : public httplib::Stream {
   TlsStream(const TlsStream&) = delete;
   TlsStream& operator=(const TlsStream&) = delete;
 
+  // Before the handshake: reads exactly `size` bytes off the socket as they are (a PROXY
+  // header), never more; false when the peer closes, a read fails, the server is stopping,
+  // or `deadline` passes first.
+  bool ReadBeforeTls(char* out, size_t size, Clock::time_point deadline);
+  // The client's address and port as the load balancer reported them (PROXY header):
+  // get_remote_ip_and_port() answers these from now on instead of the socket's peer.
+  void SetRemoteAddress(std::string ip, int port) {
+    remote_ip_ = std::move(ip);
+    remote_port_ = port;
+  }
   // The TLS handshake; false when it fails or does not finish by `deadline`.
   bool Handshake(Clock::time_point deadline);
   // Waits until the next request's first byte can be read: false when `idle` passes, the
@@ -93,8 +104,10 @@ class TlsStream final : public httplib::Stream {
   size_t header_lines_ = 0;
   bool headers_too_large_ = false;
   mutable bool broken_ = false;
-  bool closed_ = false;     // the peer ended TLS
-  bool shut_down_ = false;  // Close() ran
+  bool closed_ = false;                   // the peer ended TLS
+  bool shut_down_ = false;                // Close() ran
+  std::optional<std::string> remote_ip_;  // SetRemoteAddress
+  int remote_port_ = 0;
   std::array<char, 4096> buffer_;
   size_t begin_ = 0;
   size_t end_ = 0;

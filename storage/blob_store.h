@@ -142,6 +142,11 @@ class BlobStore {
   virtual StatusOr<uint64_t> UsedBytes(std::string_view user) = 0;
   // The most live bytes the user may hold (the store's default or the user's own).
   virtual StatusOr<uint64_t> QuotaBytes(std::string_view user) = 0;
+  // Readiness (GET /v1/ready): whether what this store keeps its objects in answers now,
+  // with the reasons of ObjectIndex::Probe and ByteStore::Probe ("index_unavailable",
+  // "object_store_unavailable", "object_store_denied"). Reads and changes no object. A store
+  // with nothing to reach answers OK.
+  virtual Status Probe() { return Status::Ok(); }
 };
 
 }  // namespace cardvault

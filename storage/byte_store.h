@@ -53,6 +53,11 @@ struct StoredKey {
 class ByteStore {
  public:
   virtual ~ByteStore() = default;
+  // Readiness (GET /v1/ready): one cheap request to where the bytes live that stores,
+  // changes and reads no object. MUST return OK when the store can take and serve bytes now;
+  // kPermissionDenied "object_store_denied" when it refuses the server's own credentials;
+  // else kUnavailable "object_store_unavailable" (the message says what, for the log).
+  virtual Status Probe() = 0;
   // Starts writing `size` bytes (a hint: a store MAY choose a different upload method by size).
   virtual StatusOr<std::unique_ptr<ByteWriter>> NewWriter(uint64_t size) = 0;
   // kNotFound if nothing is stored under `key`.

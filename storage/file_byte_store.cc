@@ -117,6 +117,18 @@ StatusOr<std::string> FileByteStore::Publish(const std::string& tmp_path) {
   return key;
 }
 
+Status FileByteStore::Probe() {
+  for (const char* dir : {"/tmp", "/blobs"}) {
+    StatusOr<FileInfo> info = env_->Stat(data_dir_ + dir);
+    if (!info.ok() || !info->is_directory) {
+      return UnavailableError("the byte store's directory " + data_dir_ + dir + " is not there" +
+                                  (info.ok() ? std::string() : ": " + info.status().ToString()),
+                              "object_store_unavailable");
+    }
+  }
+  return Status::Ok();
+}
+
 StatusOr<std::unique_ptr<ByteReader>> FileByteStore::Open(std::string_view key) {
   if (!IsValidByteKey(key)) return BadByteKey();
   const std::string path = PathOf(data_dir_, key);

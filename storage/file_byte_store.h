@@ -32,6 +32,7 @@ class FileByteStore final : public ByteStore {
 
   StatusOr<std::unique_ptr<ByteWriter>> NewWriter(uint64_t size) override;
   StatusOr<std::unique_ptr<ByteReader>> Open(std::string_view key) override;
+  Status Probe() override;
   Status Delete(std::string_view key) override;
   Status ForEach(const std::function<Status(const StoredKey&)>& fn) override;
   Status Quarantine(std::string_view key) override;

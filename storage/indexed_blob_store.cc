@@ -216,6 +216,11 @@ StatusOr<uint64_t> IndexedBlobStore::UsedBytes(std::string_view user) {
   return usage.live_bytes;
 }
 
+Status IndexedBlobStore::Probe() {
+  CV_RETURN_IF_ERROR(index_->Probe());
+  return bytes_->Probe();
+}
+
 StatusOr<uint64_t> IndexedBlobStore::QuotaBytes(std::string_view user) {
   CV_ASSIGN_OR_RETURN(UserUsage usage, index_->Usage(user));
   return usage.quota_bytes.value_or(options_.quota_bytes);

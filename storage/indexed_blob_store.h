@@ -67,6 +67,8 @@ class IndexedBlobStore : public BlobStore {
   StatusOr<ListPage> List(std::string_view user, const ListOptions& options) override;
   StatusOr<uint64_t> UsedBytes(std::string_view user) override;
   StatusOr<uint64_t> QuotaBytes(std::string_view user) override;
+  // The index's probe, then the byte store's.
+  Status Probe() override;
 
   // Removes the bytes and then the index records of versions deleted or replaced more than
   // retention_seconds before `now_unix`. Returns how many were purged.

@@ -94,6 +94,12 @@ class ObjectIndex {
  public:
   virtual ~ObjectIndex() = default;
 
+  // Readiness (GET /v1/ready): one cheap round trip to where the index lives, reading and
+  // changing none of its data. MUST return OK when the index can serve requests now, else
+  // kUnavailable "index_unavailable" (whatever failed; the message says what, for the log),
+  // within the backend's own connect and query timeouts.
+  virtual Status Probe() = 0;
+
   // Runs every step in one transaction, in order, and commits it durably with one flush
   // (group commit). Each step is all or nothing on its own: a step that returns an error
   // leaves no trace and the error is its result, while the others commit. results.size()

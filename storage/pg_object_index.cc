@@ -249,6 +249,13 @@ Status PgObjectIndex::TryBatch(PgConn& conn, std::span<const IndexStep* const> s
   return conn.Exec("COMMIT");
 }
 
+Status PgObjectIndex::Probe() {
+  StatusOr<std::unique_ptr<PgConn>> conn = pool_->Acquire();
+  Status s = conn.ok() ? (*conn)->Run("SELECT 1").status() : conn.status();
+  if (s.ok()) return s;
+  return UnavailableError("PostgreSQL does not answer: " + s.ToString(), "index_unavailable");
+}
+
 Status PgObjectIndex::WriteBatch(std::span<const IndexStep* const> steps,
                                  std::span<Status> results) {
   if (steps.size() != results.size()) return InvalidArgumentError("one result per step");

@@ -29,6 +29,7 @@ class PgObjectIndex final : public ObjectIndex {
   static StatusOr<std::unique_ptr<PgObjectIndex>> Open(const std::string& conninfo,
                                                        Options options);
 
+  Status Probe() override;
   Status WriteBatch(std::span<const IndexStep* const> steps, std::span<Status> results) override;
   StatusOr<IndexedVersion> FindLive(std::string_view user, std::string_view id,
                                     bool with_data) override;

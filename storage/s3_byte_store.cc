@@ -217,6 +217,17 @@ class S3ByteStore final : public ByteStore {
     return client_.ErrorFor(request, response);
   }
 
+  // The bucket's HEAD; errors other than refused credentials or a missing bucket (both the
+  // operator's to fix) are the store being unavailable.
+  Status Probe() override {
+    Status s = CheckBucket();
+    if (s.ok() || s.reason() == "object_store_denied" || s.reason() == "no_such_bucket" ||
+        s.reason() == "object_store_unavailable") {
+      return s;
+    }
+    return UnavailableError(s.message(), "object_store_unavailable");
+  }
+
   StatusOr<std::unique_ptr<ByteWriter>> NewWriter(uint64_t size) override {
     CV_ASSIGN_OR_RETURN(std::string key, NewByteKey(*Env::Default()));
     std::string object = BlobObject(key);

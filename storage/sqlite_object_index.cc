@@ -171,6 +171,15 @@ StatusOr<std::unique_ptr<SqliteObjectIndex>> SqliteObjectIndex::Open(const std::
   return std::unique_ptr<SqliteObjectIndex>(new SqliteObjectIndex(std::move(db)));
 }
 
+Status SqliteObjectIndex::Probe() {
+  std::lock_guard lock(mu_);
+  StatusOr<Statement> stmt = db_->Prepare("SELECT count(*) FROM usage WHERE 0");
+  Status s = stmt.ok() ? stmt->Step().status() : stmt.status();
+  if (s.ok()) return s;
+  return UnavailableError("the index database does not answer: " + s.ToString(),
+                          "index_unavailable");
+}
+
 Status SqliteObjectIndex::WriteBatch(std::span<const IndexStep* const> steps,
                                      std::span<Status> results) {
   if (steps.size() != results.size()) return InvalidArgumentError("one result per step");

@@ -22,6 +22,7 @@ class SqliteObjectIndex final : public ObjectIndex {
   // Opens (creating it 0600 if missing) and migrates the database at `path`.
   static StatusOr<std::unique_ptr<SqliteObjectIndex>> Open(const std::string& path);
 
+  Status Probe() override;
   Status WriteBatch(std::span<const IndexStep* const> steps, std::span<Status> results) override;
   StatusOr<IndexedVersion> FindLive(std::string_view user, std::string_view id,
                                     bool with_data) override;

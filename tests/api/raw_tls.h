@@ -45,12 +45,16 @@ inline int ConnectFrom(int port, const std::string& source) {
 }
 
 // A raw TLS client (no certificate check: the tests talk to their own server), for bytes
-// no well-behaved client sends.
+// no well-behaved client sends. `preamble` goes out before the handshake (a PROXY header).
 class RawTls {
  public:
-  RawTls(int port, const std::string& source = "127.0.0.1")
+  RawTls(int port, const std::string& source = "127.0.0.1", std::string_view preamble = {})
       : ctx_(SSL_CTX_new(TLS_client_method())), fd_(ConnectFrom(port, source)) {
     if (fd_ < 0) return;
+    if (!preamble.empty() && ::send(fd_, preamble.data(), preamble.size(), MSG_NOSIGNAL) !=
+                                 static_cast<ssize_t>(preamble.size())) {
+      return;
+    }
     ssl_ = SSL_new(ctx_);
     SSL_set_fd(ssl_, fd_);
     ok_ = SSL_connect(ssl_) == 1;

@@ -456,6 +456,7 @@ class MisconfiguredStore final : public BlobStore {
   StatusOr<ListPage> List(std::string_view, const ListOptions&) override { return Denied(); }
   StatusOr<uint64_t> UsedBytes(std::string_view) override { return Denied(); }
   StatusOr<uint64_t> QuotaBytes(std::string_view) override { return Denied(); }
+  Status Probe() override { return Denied(); }
 
  private:
   Status Denied() const { return fault_; }
@@ -515,9 +516,70 @@ TEST_P(MisconfiguredStorageTest, AnswersStorageMisconfiguredNot401Nor500) {
   const std::string bad = server->ProcessRawForTesting(
       "GET /v1/objects/" + id + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n\r\n");
   EXPECT_EQ(bad.rfind("HTTP/1.1 401", 0), 0u) << bad;
+  const std::string ready =
+      server->ProcessRawForTesting("GET /v1/ready HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(ready.rfind("HTTP/1.1 503", 0), 0u) << ready;
+  EXPECT_NE(ready.find("\"storage_misconfigured\""), std::string::npos) << ready;
   server.reset();
   tokens.reset();
   std::filesystem::remove_all(dir);
+}
+
+std::string Ask(BlobServer& server, const std::string& path) {
+  return server.ProcessRawForTesting("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+}
+
+// /v1/ready is 200 while the stores answer and 503 with the request's reason and
+// Retry-After while the byte store is gone; /v1/health stays 200 throughout. The stores are
+// probed at most once a second whatever the number of callers.
+TEST(ServerTest, ReadyFollowsTheStoresAndProbesAtMostOnceASecond) {
+  TestServer server;
+  std::string ready = Ask(server.server(), "/v1/ready");
+  EXPECT_EQ(ready.rfind("HTTP/1.1 200", 0), 0u) << ready;
+  EXPECT_NE(ready.find("\"ready\""), std::string::npos) << ready;
+  const std::string blobs = server.data_dir() + "/blobs";
+  std::filesystem::rename(blobs, blobs + ".away");
+  ::testing::internal::CaptureStderr();
+  const auto gone = std::chrono::steady_clock::now();
+  for (int i = 0; i < 30 && ready.rfind("HTTP/1.1 503", 0) != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ready = Ask(server.server(), "/v1/ready");
+  }
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - gone).count();
+  // 200 callers in the next half second: at most one more probe (and one more log line).
+  std::vector<std::thread> callers;
+  std::atomic<int> unready{0};
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        unready += Ask(server.server(), "/v1/ready").rfind("HTTP/1.1 503", 0) == 0;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    });
+  }
+  for (auto& c : callers) c.join();
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(ready.rfind("HTTP/1.1 503", 0), 0u) << ready;
+  EXPECT_NE(ready.find("\"object_store_unavailable\""), std::string::npos) << ready;
+  EXPECT_NE(ready.find("Retry-After: 5"), std::string::npos) << ready;
+  EXPECT_GT(waited, 0.0);
+  EXPECT_LE(waited, 2.5);
+  EXPECT_EQ(unready.load(), 200);
+  size_t probes = 0;
+  for (size_t at = log.find("not ready"); at != std::string::npos;
+       at = log.find("not ready", at + 1)) {
+    ++probes;
+  }
+  EXPECT_GE(probes, 1u);
+  EXPECT_LE(probes, 3u) << log;
+  EXPECT_EQ(Ask(server.server(), "/v1/health").rfind("HTTP/1.1 200", 0), 0u);
+  std::filesystem::rename(blobs + ".away", blobs);
+  for (int i = 0; i < 30 && ready.rfind("HTTP/1.1 200", 0) != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ready = Ask(server.server(), "/v1/ready");
+  }
+  EXPECT_EQ(ready.rfind("HTTP/1.1 200", 0), 0u) << ready;
 }
 
 }  // namespace

@@ -76,8 +76,10 @@ std::string Haproxy::Config() const {
     << "  option httpchk\n"
     << "  http-check send meth GET uri /v1/health\n"
     << "  http-check expect status 200\n"
-    << "  default-server check check-ssl verify none inter " << options_.check_interval_ms
-    << " fall 2 rise 1\n";
+    // PROXY protocol v2 to the instances (their proxy_protocol_from lists 127.0.0.1), on
+    // the health checks too (LOCAL: the check keeps the proxy's own address).
+    << "  default-server send-proxy-v2 check check-send-proxy check-ssl verify none inter "
+    << options_.check_interval_ms << " fall 2 rise 1\n";
   for (size_t i = 0; i < options_.backend_ports.size(); ++i) {
     c << "  server s" << i << " 127.0.0.1:" << options_.backend_ports[i] << "\n";
   }

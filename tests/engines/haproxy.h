@@ -3,7 +3,10 @@
 //
 // Layout (docs/operations.md, "Production layout"): TLS passthrough (`mode tcp`): the
 // instances terminate TLS with one certificate, so clients pin or verify the same
-// certificate whichever instance answers, and the proxy never holds the key. Round robin per
+// certificate whichever instance answers, and the proxy never holds the key. Each connection
+// to an instance starts with a PROXY protocol v2 header naming the client (`send-proxy-v2`,
+// health checks too: `check-send-proxy`), so the instances MUST list 127.0.0.1 in
+// proxy_protocol_from. Round robin per
 // connection; each instance is health-checked with GET /v1/health over TLS every
 // `check_interval_ms` (down after 2 failures, up after 1 success); a connection refused by
 // a dead instance is redispatched to another one.

@@ -1,6 +1,6 @@
 // A real cardvault-server on PostgreSQL + radosgw whose bucket is deleted while it serves
 // (or misnamed): every request that needs the bucket answers 503 storage_misconfigured with
-// Retry-After, never a 500; the server logs it once with what to check, and
+// Retry-After, never a 500 (GET /v1/ready too); the server logs it once with what to check, and
 // `cardvault-server check` names the bucket.
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -92,6 +92,10 @@ TEST(MissingBucketTest, ServerAnswers503StorageMisconfiguredAndCheckNamesTheBuck
     EXPECT_EQ(put.rfind("HTTP/1.1 503", 0), 0u) << put;
     EXPECT_NE(put.find("\"storage_misconfigured\""), std::string::npos) << put;
   }
+  // Readiness says the same: an orchestrator sees a misconfiguration, not a store that is down.
+  const std::string ready = Raw(server, "GET /v1/ready HTTP/1.1\r\nHost: x\r\n", "");
+  EXPECT_EQ(ready.rfind("HTTP/1.1 503", 0), 0u) << ready;
+  EXPECT_NE(ready.find("\"storage_misconfigured\""), std::string::npos) << ready;
   const std::string log = ReadText(server.log_file());
   EXPECT_EQ(Count(log, "storage_misconfigured:"), 1u) << "logged once, not per request:\n" << log;
   EXPECT_NE(log.find("bucket " + stores->bucket() + " does not exist"), std::string::npos) << log;

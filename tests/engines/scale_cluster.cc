@@ -9,12 +9,22 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <string_view>
+
+#include "tests/api/raw_tls.h"
 
 namespace cardvault {
 namespace {
 
 namespace fs = std::filesystem;
 const std::string kServer = std::string(CARDVAULT_BINARY_DIR) + "/api/cardvault-server";
+
+// GET /v1/health on 127.0.0.1:`port` after a PROXY v2 LOCAL header (HAProxy's health check).
+bool HealthyBehindProxy(int port) {
+  RawTls tls(port, "127.0.0.1", std::string_view("\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00", 16));
+  return tls.ok() && tls.Send("GET /v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n") &&
+         tls.ReadResponse().rfind("HTTP/1.1 200", 0) == 0;
+}
 
 }  // namespace
 
@@ -94,7 +104,9 @@ Status ScaleCluster::InitDataDir() {
   fingerprint_ = r.output.substr(at + 13, 64);
   nlohmann::json config = nlohmann::json::parse(ReadText(data_dir() + "/config.json"));
   config["access_log"] = false;
-  // Every client comes through the proxy's one address (TLS passthrough).
+  // HAProxy (on 127.0.0.1) names each client in a PROXY header; but every client of the
+  // tests is 127.0.0.1 too, so the per-address limit stays high.
+  config["proxy_protocol_from"] = {"127.0.0.1"};
   config["max_connections_per_address"] = 512;
   if (!options_.extra_config.empty()) {
     config.update(nlohmann::json::parse(options_.extra_config), /*merge_objects=*/true);
@@ -118,13 +130,9 @@ Status ScaleCluster::StartInstance(int i) {
   const size_t slot = static_cast<size_t>(i);
   if (instances_.size() <= slot) instances_.resize(slot + 1);
   instances_[slot] = std::move(process);
-  RemoteStoreOptions o;
-  o.port = ports_[slot];
-  o.pinned_sha256 = fingerprint_;
-  auto client = RemoteStore::New(std::move(o));
-  if (!client.ok()) return client.status();
-  const bool up =
-      WaitFor([&] { return (*client)->Health().ok() || !instances_[slot]->Running(); }, 15000);
+  // The instances want a PROXY header from 127.0.0.1: ask as HAProxy's health check does.
+  const bool up = WaitFor(
+      [&] { return HealthyBehindProxy(ports_[slot]) || !instances_[slot]->Running(); }, 15000);
   if (up && instances_[slot]->Running()) return Status::Ok();
   const std::string log = InstanceLog(i);
   if (log.find("s3_unavailable") != std::string::npos) {

@@ -21,6 +21,7 @@
 #include "core/crypto.h"
 #include "core/memory_file.h"
 #include "core/x25519_recipient.h"
+#include "tests/api/raw_tls.h"
 #include "tests/engines/object_audit.h"
 #include "tests/engines/scale_cluster.h"
 #include "tests/integration/server_contents.h"
@@ -190,9 +191,10 @@ bool WaitForSessionOn(ScaleCluster& cluster, int i, int timeout_ms) {
 
 class ScaleTest : public ::testing::Test {
  protected:
-  void StartCluster(ScaleLayout layout) {
+  void StartCluster(ScaleLayout layout, const std::string& extra_config = "") {
     ScaleCluster::Options o;
     o.layout = layout;
+    o.extra_config = extra_config;
     auto c = ScaleCluster::Start(o);
     if (!c.ok() && c.status().code() == StatusCode::kUnsupported) {
       GTEST_SKIP() << c.status().ToString();
@@ -258,6 +260,16 @@ class ScaleTest : public ::testing::Test {
   }
 
   void SurviveFaults(ScaleLayout layout);
+
+  // "CODE BODY" of GET /v1/ready through the proxy (curl).
+  std::string Ready() {
+    CommandResult curl = RunCommand(
+        {"curl", "-sS", "-w", " %{http_code}", "--cacert", cluster_->data_dir() + "/tls/cert.pem",
+         "https://localhost:" + std::to_string(cluster_->proxy().port()) + "/v1/ready"});
+    const size_t space = curl.output.rfind(' ');
+    if (space == std::string::npos) return curl.output;
+    return curl.output.substr(space + 1) + " " + curl.output.substr(0, space);
+  }
 
   void TearDown() override {
     agents_.clear();
@@ -389,11 +401,20 @@ void ScaleTest::SurviveFaults(ScaleLayout layout) {
          "X-Content-SHA256: " + o.sha256, "-T", file,
          "https://localhost:" + std::to_string(cluster_->proxy().port()) + "/v1/objects/" + id});
     EXPECT_EQ(curl.output, "503");
+    // Readiness says so too (each instance probes radosgw at most once a second), while the
+    // health check HAProxy uses stays 200: both instances stay in, and clients get the
+    // server's own 503 with its reason.
+    std::string ready;
+    EXPECT_TRUE(WaitFor([&] { return (ready = Ready()).rfind("503 ", 0) == 0; }, 5000)) << ready;
+    EXPECT_NE(ready.find("object_store_unavailable"), std::string::npos) << ready;
+    EXPECT_EQ(cluster_->proxy().ServerState(0).value().rfind("UP", 0), 0u);
+    EXPECT_EQ(cluster_->proxy().ServerState(1).value().rfind("UP", 0), 0u);
     WriteRound("r2", 5, 2, 0);
     for (auto& a : agents_) a->StartSync(/*timeout_s=*/5);
     for (auto& a : agents_) a->WaitSync();  // fails: the medium files cannot be stored
     EXPECT_FALSE(client->Head(id).ok()) << "listed while its bytes were never stored";
     ASSERT_TRUE(cluster_->StartObjectStore().ok());
+    EXPECT_TRUE(WaitFor([&] { return (ready = Ready()).rfind("200 ", 0) == 0; }, 10000)) << ready;
     SyncAllUntilDone();
     EXPECT_FALSE(client->Head(id).ok());
     Audit("the radosgw outage");
@@ -414,6 +435,33 @@ void ScaleTest::SurviveFaults(ScaleLayout layout) {
     SyncAllUntilDone();
     Audit("the PostgreSQL restart", uploader.acknowledged());
   }
+}
+
+// Behind HAProxy (send-proxy-v2), the instance sees each client's own address: a client
+// guessing tokens (from 127.0.0.5) is backed off, another (127.0.0.6) behind the same proxy
+// still gets in. Before the PROXY protocol both were the proxy's 127.0.0.1 to the instance.
+TEST_F(ScaleTest, BehindHaproxyBackOffCountsPerClient) {
+  StartCluster(ScaleLayout::kSingleNode, R"({"auth_failures_before_backoff": 3})");
+  if (IsSkipped()) return;
+  auto whoami = [&](const std::string& source, const std::string& token) {
+    RawTls tls(cluster_->proxy().port(), source);
+    if (!tls.ok()) return std::string("no TLS");
+    tls.Send("GET /v1/whoami HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + token +
+             "\r\n\r\n");
+    return tls.ReadResponse();
+  };
+  std::string answer;
+  for (int i = 0; i < 10 && answer.rfind("HTTP/1.1 429", 0) != 0; ++i) {
+    answer = whoami("127.0.0.5", "cvt_not_a_token");
+  }
+  EXPECT_EQ(answer.rfind("HTTP/1.1 429", 0), 0u) << answer;
+  answer = whoami("127.0.0.6", token_);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+  EXPECT_NE(answer.find("bulk"), std::string::npos) << answer;
+  EXPECT_EQ(whoami("127.0.0.5", token_).rfind("HTTP/1.1 429", 0), 0u);
+  auto state = cluster_->proxy().ServerState(0);  // the LOCAL health checks pass
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  EXPECT_EQ(state->rfind("UP", 0), 0u) << *state;
 }
 
 // The production layout: PostgreSQL + radosgw.

@@ -105,6 +105,19 @@ TEST_P(ByteStoreConformance, WriteCommitReadRanges) {
   EXPECT_EQ(store_->Open(*empty).value()->size(), 0u);
 }
 
+// The readiness probe answers OK for a store that works, and stores nothing: an empty store
+// stays empty, stored bytes stay as they were.
+TEST_P(ByteStoreConformance, ProbeAnswersAndStoresNothing) {
+  EXPECT_TRUE(store_->Probe().ok()) << store_->Probe().ToString();
+  EXPECT_EQ(Keys(*store_), std::set<std::string>{});
+  const Bytes data = Pattern(1000, 7);
+  auto key = Write(*store_, data);
+  ASSERT_TRUE(key.ok());
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(store_->Probe().ok());
+  EXPECT_EQ(Keys(*store_), std::set<std::string>{*key});
+  EXPECT_EQ(ReadAll(*store_, *key).value(), data);
+}
+
 // Every commit gets a new key; a writer destroyed without a commit leaves nothing.
 TEST_P(ByteStoreConformance, KeysAreNewAndAbortsLeaveNothing) {
   const Bytes data = Pattern(5000, 2);

@@ -80,6 +80,16 @@ std::string ObjectIndexSuiteName(const ::testing::TestParamInfo<ObjectIndexSuite
   return info.param.name;
 }
 
+// The readiness probe answers OK for an index that works, and changes nothing.
+TEST_P(ObjectIndexConformance, ProbeAnswersAndChangesNothing) {
+  EXPECT_TRUE(index_->Probe().ok()) << index_->Probe().ToString();
+  ASSERT_TRUE(Insert(*index_, {"alice", Id(1), 10, ""}, 1000).ok());
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(index_->Probe().ok());
+  EXPECT_EQ(index_->Usage("alice").value().live_bytes, 10u);
+  EXPECT_EQ(index_->Usage("bob").value().live_bytes, 0u);
+  EXPECT_EQ(index_->List("alice", {}).value().objects.size(), 1u);
+}
+
 // A recorded version reads back with every field, inline bytes only when asked for, and
 // counts in the user's live bytes; retiring it moves its bytes to the retained ones.
 TEST_P(ObjectIndexConformance, InsertFindRetireKeepUsage) {

@@ -60,6 +60,7 @@ class FaultyByteStore final : public ByteStore {
     return std::unique_ptr<ByteReader>(new Flipped(std::move(reader)));
   }
   Status Delete(std::string_view key) override { return inner_->Delete(key); }
+  Status Probe() override { return inner_->Probe(); }
   Status ForEach(const std::function<Status(const StoredKey&)>& fn) override {
     return inner_->ForEach(fn);
   }
