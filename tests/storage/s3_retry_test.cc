@@ -113,6 +113,21 @@ TEST(S3RetryTest, PersistentSlowDownIsUnavailableAfterTheAttempts) {
   EXPECT_EQ(server.puts(), 4);
 }
 
+// parts_in_flight is bounded (each part in flight is a part of memory): 1 to 8.
+TEST(S3RetryTest, PartsInFlightOutsideOneToEightIsRefused) {
+  FaultServer server({});
+  for (int parts : {0, -1, kMaxPartsInFlight + 1}) {
+    S3ByteStoreOptions options = server.Options();
+    options.parts_in_flight = parts;
+    auto store = NewS3ByteStore(std::move(options));
+    EXPECT_EQ(store.status().code(), StatusCode::kInvalidArgument) << parts;
+    EXPECT_EQ(store.status().reason(), "bad_s3_options") << parts;
+  }
+  S3ByteStoreOptions options = server.Options();
+  options.parts_in_flight = kMaxPartsInFlight;
+  EXPECT_TRUE(NewS3ByteStore(std::move(options)).ok());
+}
+
 // A streamed PUT cannot be replayed: one attempt, then kUnavailable saying so.
 TEST(S3RetryTest, StreamedPutIsNotRetried) {
   FaultServer server({503, 503});
