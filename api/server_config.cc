@@ -57,6 +57,7 @@ void VisitS3Fields(ServerS3Config& c, Visitor&& v) {
   v("ca_file", c.ca_file);
   v("multipart_threshold_bytes", c.multipart_threshold_bytes);
   v("part_bytes", c.part_bytes);
+  v("parts_in_flight", c.parts_in_flight);
 }
 
 // Reads the keys `visit` names from `doc` into `target`; `unknown` keeps the keys of `doc`

@@ -22,6 +22,7 @@ struct ServerS3Config {
   std::string ca_file;           // "" for the system's CA bundle
   uint64_t multipart_threshold_bytes = uint64_t{64} << 20;
   uint64_t part_bytes = uint64_t{16} << 20;
+  int parts_in_flight = 2;  // 1 to 8; an upload holds (parts_in_flight + 1) x part_bytes
   bool operator==(const ServerS3Config&) const = default;
 };
 

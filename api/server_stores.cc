@@ -36,6 +36,7 @@ StatusOr<std::unique_ptr<ByteStore>> OpenS3(Env* env, const std::string& data_di
   options.ca_file = s3.ca_file.empty() ? "" : ResolveDataPath(data_dir, s3.ca_file);
   options.multipart_threshold_bytes = s3.multipart_threshold_bytes;
   options.part_bytes = s3.part_bytes;
+  options.parts_in_flight = s3.parts_in_flight;
   CV_RETURN_IF_ERROR(
       LoadS3Credentials(*env, ResolveDataPath(data_dir, s3.credentials_file), options));
   return NewS3ByteStore(std::move(options));

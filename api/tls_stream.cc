@@ -40,7 +40,13 @@ TlsStream::TlsStream(int fd, SSL_CTX* ctx, const Limits& limits, std::function<b
   const int flags = ::fcntl(fd_, F_GETFL, 0);
   if (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK) != 0) broken_ = true;
   ssl_ = SSL_new(ctx);
-  if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) broken_ = true;
+  if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) {
+    broken_ = true;
+    return;
+  }
+  // Bytes read ahead wait inside OpenSSL: SSL_has_pending, not the socket, tells of them.
+  SSL_set_read_ahead(ssl_, 1);
+  SSL_set_default_read_buffer_len(ssl_, kReadAheadBytes);
 }
 
 TlsStream::~TlsStream() {
@@ -107,7 +113,7 @@ bool TlsStream::Handshake(Clock::time_point deadline) {
 
 bool TlsStream::WaitForRequest(std::chrono::milliseconds idle) {
   if (broken_) return false;
-  if (begin_ < end_ || SSL_pending(ssl_) > 0) return true;
+  if (begin_ < end_ || SSL_has_pending(ssl_) == 1) return true;
   const auto until = Clock::now() + idle;
   while (!stopping_()) {
     const auto left =
@@ -251,7 +257,7 @@ void TlsStream::CloseAfterRefusal() {
 }
 
 bool TlsStream::is_readable() const {
-  if (begin_ < end_ || SSL_pending(ssl_) > 0) return true;
+  if (begin_ < end_ || SSL_has_pending(ssl_) == 1) return true;
   return Wait(POLLIN, limits_.read_timeout, true);
 }
 

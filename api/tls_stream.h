@@ -90,6 +90,9 @@ class TlsStream final : public httplib::Stream {
   bool Wait(short events, std::chrono::milliseconds timeout, bool reading) const;
   static constexpr std::chrono::milliseconds kLinger{1000};
   static constexpr size_t kMaxLingerBytes = 4 << 20;
+  // OpenSSL reads up to this much of the socket at once (read-ahead): a large body costs
+  // one read(2) per several records, not two per record (header, then body).
+  static constexpr size_t kReadAheadBytes = 64 << 10;
   // SSL_read into the buffer; false on close, error or timeout.
   bool Fill();
   ssize_t Deliver(char* ptr, size_t size);
@@ -108,7 +111,8 @@ class TlsStream final : public httplib::Stream {
   bool shut_down_ = false;                // Close() ran
   std::optional<std::string> remote_ip_;  // SetRemoteAddress
   int remote_port_ = 0;
-  std::array<char, 4096> buffer_;
+  // One TLS record's plaintext: one SSL_read per record.
+  std::array<char, 16384> buffer_;
   size_t begin_ = 0;
   size_t end_ = 0;
 };

@@ -3,14 +3,16 @@
 // (tests/engines/radosgw.sh): 1 KiB PUT and GET per second, 256 MiB PUT and GET in MB/s,
 // medians of 3, as ratios; the 256 MiB PUT also with the body arriving at curl's rate (as
 // through the server) and as one streamed PUT; then the reader's read-ahead and the
-// connection reuse.
+// connection reuse. `--multipart` instead times only the paced multipart PUT per
+// parts_in_flight and part_bytes, each run's ratio against a curl PUT in the same round.
 //
-//   s3_byte_store_bench [--small N] [--large-mib M]
+//   s3_byte_store_bench [--small N] [--large-mib M] [--multipart]
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -18,6 +20,7 @@
 #include <map>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "bench/bench_util.h"
 #include "storage/s3_byte_store.h"
@@ -142,10 +145,14 @@ class RawCurl {
 };
 
 // `threshold`: the multipart threshold (above the object's size: one streamed PUT).
+// `parts_in_flight` and `part_bytes`: 0 for the defaults.
 std::unique_ptr<ByteStore> OpenStore(const Rgw& rgw, uint64_t read_ahead,
-                                     uint64_t threshold = uint64_t{64} << 20) {
+                                     uint64_t threshold = uint64_t{64} << 20,
+                                     int parts_in_flight = 0, uint64_t part_bytes = 0) {
   S3ByteStoreOptions o;
   o.multipart_threshold_bytes = threshold;
+  if (parts_in_flight > 0) o.parts_in_flight = parts_in_flight;
+  if (part_bytes > 0) o.part_bytes = part_bytes;
   o.endpoint = rgw.endpoint;
   o.bucket = rgw.bucket;
   o.prefix = "store/";
@@ -267,21 +274,74 @@ void LargeObject(const Rgw& rgw, uint64_t size) {
   }
 }
 
+// The paced multipart PUT of `size` bytes per parts_in_flight x part size, 3 rounds: each
+// round one curl PUT, then each setting with the body at that curl's rate; the median of
+// each setting's ratios (each from one round).
+void MultipartSettings(const Rgw& rgw, uint64_t size) {
+  struct Setting {
+    int in_flight;
+    uint64_t part_mib;
+    std::vector<double> ratios, mbps;
+  };
+  std::vector<Setting> settings = {{1, 16, {}, {}}, {2, 16, {}, {}}, {3, 16, {}, {}},
+                                   {4, 16, {}, {}}, {2, 8, {}, {}},  {3, 8, {}, {}},
+                                   {1, 32, {}, {}}, {2, 32, {}, {}}};
+  RawCurl curl(rgw, /*reuse=*/true);
+  Bytes data(size);
+  uint64_t seed = 3;
+  FillPseudoRandom(data.data(), data.size(), &seed);
+  std::vector<double> curl_mbps;
+  for (int round = 0; round < 3; ++round) {
+    const double curl_put = Seconds([&] { curl.Put("raw/settings", data); });
+    curl_mbps.push_back(Mbps(size, curl_put));
+    for (Setting& s : settings) {
+      auto store = OpenStore(rgw, kMiB, uint64_t{64} << 20, s.in_flight, s.part_mib * kMiB);
+      const double t =
+          Seconds([&] { StorePutPaced(*store, data, kMiB, static_cast<double>(size) / curl_put); });
+      s.mbps.push_back(Mbps(size, t));
+      s.ratios.push_back(curl_put / t);
+    }
+    std::printf("  round %d done (curl %.0f MB/s)\n", round + 1, curl_mbps.back());
+    std::fflush(stdout);
+  }
+  const auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::printf(
+      "\nOne %llu MiB multipart PUT, body at curl's rate, medians of 3 rounds (curl %.0f MB/s)\n",
+      static_cast<unsigned long long>(size / kMiB), median(curl_mbps));
+  for (const Setting& s : settings) {
+    std::printf(
+        "  parts_in_flight %d, %3llu MiB parts (%4llu MiB held) %6.0f MB/s  %.2fx of curl"
+        "  (ratios %.2f %.2f %.2f)\n",
+        s.in_flight, static_cast<unsigned long long>(s.part_mib),
+        static_cast<unsigned long long>((s.in_flight + 1) * s.part_mib), median(s.mbps),
+        median(s.ratios), s.ratios[0], s.ratios[1], s.ratios[2]);
+  }
+}
+
 int Main(int argc, char** argv) {
   SetBenchName("s3_byte_store_bench");
   int small = 1000;
   uint64_t large_mib = 256;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool multipart = false;
+  for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--small") small = std::atoi(argv[i + 1]);
-    if (flag == "--large-mib") large_mib = std::strtoull(argv[i + 1], nullptr, 10);
+    if (flag == "--multipart") multipart = true;
+    if (flag == "--small" && i + 1 < argc) small = std::atoi(argv[++i]);
+    if (flag == "--large-mib" && i + 1 < argc) large_mib = std::strtoull(argv[++i], nullptr, 10);
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const Rgw rgw = StartRgw();
   std::printf("S3ByteStore vs plain libcurl SigV4 on radosgw %s (loopback, plain HTTP)\n",
               rgw.endpoint.c_str());
-  SmallObjects(rgw, small);
-  LargeObject(rgw, large_mib * kMiB);
+  if (multipart) {
+    MultipartSettings(rgw, large_mib * kMiB);
+  } else {
+    SmallObjects(rgw, small);
+    LargeObject(rgw, large_mib * kMiB);
+  }
   RunOrDie({"bash", Script(), "stop", rgw.dir});
   return 0;
 }

@@ -7,8 +7,10 @@
 //   - many 1 KiB objects, 8 clients at once (each its own keep-alive connection): objects/s;
 //   - one large object, one client: MB/s.
 // Medians of `--runs` runs (3). `--quick`: 1,000 small objects and 64 MiB (for CI).
+// `--big-only`: the large object alone (no small objects), ending with issue 20's line:
+// cardvault MB/s, curl MB/s, and the median of the runs' ratios (each from one run).
 //
-// Usage: scale_bench [--quick] [--small N] [--big-mib N] [--runs N] [--dir DIR]
+// Usage: scale_bench [--quick] [--big-only] [--small N] [--big-mib N] [--runs N] [--dir DIR]
 //                    [--layout production|shared-files|single|all] [--config JSON]
 //        --config: keys merged into every instance's config.json, e.g.
 //                  '{"s3": {"multipart_threshold_bytes": 2147483648}}'
@@ -37,6 +39,7 @@ struct Args {
   size_t small = 10000;
   uint64_t big_mib = 1024;
   int runs = 3;
+  bool big_only = false;  // skip the small objects
   std::string dir = "/tmp";
   std::string layout = "all";
   std::string config;  // merged into every instance's config.json
@@ -45,6 +48,7 @@ struct Args {
 struct Figures {
   double objects_per_s = 0;
   double big_mbps = 0;
+  double big_ratio = 0;  // median of each run's cardvault / ceiling (ceiling figures only)
 };
 
 std::string Id(const std::string& label, size_t i) {
@@ -172,35 +176,41 @@ StatusOr<std::pair<Figures, Figures>> Measure(ScaleCluster& c, const Args& args,
                                               bool ceiling) {
   CV_ASSIGN_OR_RETURN(std::string token, c.AddUser("bench", c.dir() + "/bench-token"));
   const uint64_t size = args.big_mib << 20;
-  std::vector<double> ours_small, ours_big, ceil_small, ceil_big;
+  std::vector<double> ours_small, ours_big, ceil_small, ceil_big, big_ratios;
   for (int run = 0; run < args.runs; ++run) {
     const std::string r = std::to_string(run);
-    if (ceiling) {
+    if (ceiling && !args.big_only) {
       CV_ASSIGN_OR_RETURN(double cs,
                           CeilingSmall(*c.radosgw(), c.dir(), args.small, "ceil-small" + r));
       ceil_small.push_back(cs);
     }
-    CV_ASSIGN_OR_RETURN(double os, CardvaultSmall(c, token, args.small, "small" + r));
-    ours_small.push_back(os);
+    double os = 0;
+    if (!args.big_only) {
+      CV_ASSIGN_OR_RETURN(os, CardvaultSmall(c, token, args.small, "small" + r));
+      ours_small.push_back(os);
+    }
     if (ceiling) {
       CV_ASSIGN_OR_RETURN(double cb, CeilingBig(*c.radosgw(), big, size, Id("ceil-big", run)));
       ceil_big.push_back(cb);
     }
     CV_ASSIGN_OR_RETURN(double ob, CardvaultBig(c, token, big, size, sha, Id("big", run)));
     ours_big.push_back(ob);
+    if (ceiling) big_ratios.push_back(ob / ceil_big.back());
     std::printf("  run %d: cardvault %.0f objects/s, %.0f MB/s", run + 1, os, ob);
-    if (ceiling)
-      std::printf("; radosgw %.0f objects/s, %.0f MB/s", ceil_small.back(), ceil_big.back());
+    if (ceiling) {
+      std::printf("; radosgw %.0f objects/s, %.0f MB/s (%.2fx)",
+                  ceil_small.empty() ? 0.0 : ceil_small.back(), ceil_big.back(), big_ratios.back());
+    }
     std::printf("\n");
     std::fflush(stdout);
   }
   return std::make_pair(Figures{MedianOf(ours_small), MedianOf(ours_big)},
-                        Figures{MedianOf(ceil_small), MedianOf(ceil_big)});
+                        Figures{MedianOf(ceil_small), MedianOf(ceil_big), MedianOf(big_ratios)});
 }
 
 void PrintFigures(const std::string& what, const Figures& f, const Figures* ceiling) {
   std::printf("%-44s %8.0f objects/s", what.c_str(), f.objects_per_s);
-  if (ceiling != nullptr && ceiling->objects_per_s > 0) {
+  if (ceiling != nullptr && ceiling->objects_per_s > 0 && f.objects_per_s > 0) {
     std::printf(" (%.2fx)", f.objects_per_s / ceiling->objects_per_s);
   }
   std::printf("   %6.0f MB/s", f.big_mbps);
@@ -237,6 +247,14 @@ void RunLayout(const Args& args, ScaleLayout layout, const std::string& big,
               args.small, kClients, static_cast<unsigned long long>(args.big_mib));
   PrintFigures("radosgw straight, curl SigV4 (the ceiling)", figures->second, nullptr);
   PrintFigures("cardvault, " + name, figures->first, &figures->second);
+  // Issue 20's line: the ratio is the median of the runs' ratios, each from one run.
+  const double ratio = figures->second.big_ratio;
+  std::printf(
+      "\n%llu MiB upload, %s through HAProxy: %.0f MB/s; curl SigV4 straight to radosgw: %.0f "
+      "MB/s; ratio %.2fx (median of %d runs' ratios) %s\n",
+      static_cast<unsigned long long>(args.big_mib), name.c_str(), figures->first.big_mbps,
+      figures->second.big_mbps, ratio, args.runs, Target(ratio >= 0.7, ">= 0.7").c_str());
+  std::fflush(stdout);
 }
 
 int Main(int argc, char** argv) {
@@ -248,6 +266,8 @@ int Main(int argc, char** argv) {
     if (a == "--quick") {
       args.small = 1000;
       args.big_mib = 64;
+    } else if (a == "--big-only") {
+      args.big_only = true;
     } else if (a == "--small" && has_value) {
       args.small = std::stoull(argv[++i]);
     } else if (a == "--big-mib" && has_value) {
@@ -262,7 +282,7 @@ int Main(int argc, char** argv) {
       args.layout = argv[++i];
     } else {
       std::fprintf(stderr,
-                   "usage: scale_bench [--quick] [--small N] [--big-mib N] [--runs N] "
+                   "usage: scale_bench [--quick] [--big-only] [--small N] [--big-mib N] [--runs N] "
                    "[--dir DIR] [--layout production|shared-files|single|all] [--config JSON]\n");
       return 2;
     }
@@ -273,7 +293,8 @@ int Main(int argc, char** argv) {
   WritePseudoRandomFile(big, args.big_mib << 20, 0x9e3779b97f4a7c15ull);
   const std::string sha = Sha256OfFile(big);
   std::printf("scale benchmark: %zu objects of 1 KiB (%d clients), one %llu MiB object, %d runs\n",
-              args.small, kClients, static_cast<unsigned long long>(args.big_mib), args.runs);
+              args.big_only ? size_t{0} : args.small, kClients,
+              static_cast<unsigned long long>(args.big_mib), args.runs);
   std::printf("target: >= 0.7x of the ceiling for both, in the production layout\n");
   const auto wanted = [&](const std::string& name) {
     return args.layout == "all" || args.layout == name;

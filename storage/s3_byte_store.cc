@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -21,21 +22,22 @@ constexpr uint64_t kMaxPartBytes = uint64_t{5} << 30;
 constexpr int kMaxListPages = 1000000;  // 10^9 keys: a bound on a listing that never ends
 
 // Bytes being written. Up to one part is buffered. The first overflow starts a multipart
-// upload; each full part is then uploaded on a background thread while Append fills the
-// next one (at most two parts in memory), and the background upload's error surfaces on the
-// next Append or Commit. A writer told at least part_bytes but under the multipart
-// threshold streams a single PUT instead.
+// upload; each full part is then uploaded on a background thread of its own while Append
+// fills the next one, up to `parts_in_flight` at once (so at most parts_in_flight + 1 parts
+// in memory), and a background part's error surfaces on the next Append or Commit. A writer
+// told at least part_bytes but under the multipart threshold streams a single PUT instead.
 class S3Writer final : public ByteWriter {
  public:
   S3Writer(S3Client* client, std::string object, std::string key, uint64_t part_bytes,
-           std::unique_ptr<S3StreamedPut> streamed)
+           int parts_in_flight, std::unique_ptr<S3StreamedPut> streamed)
       : client_(client),
         object_(std::move(object)),
         key_(std::move(key)),
         part_bytes_(part_bytes),
-        streamed_(std::move(streamed)) {}
+        streamed_(std::move(streamed)),
+        parts_(static_cast<size_t>(std::max(1, parts_in_flight))) {}
 
-  // Abandoned (or done): cancels the part in flight, joins its thread, aborts the upload.
+  // Abandoned (or done): cancels the parts in flight, joins their threads, aborts the upload.
   ~S3Writer() override { Fail(); }
 
   Status Append(ByteView data) override {
@@ -57,8 +59,17 @@ class S3Writer final : public ByteWriter {
   }
 
  private:
+  // One part uploading on its own thread. The thread reads `data` and writes `status`
+  // until it sets `ended` (under the writer's mu_); both are the writer's once it is joined.
+  struct Part {
+    Bytes data;
+    std::thread thread;
+    Status status;
+    bool ended = false;  // guarded by the writer's mu_
+  };
+
   Status Buffer(ByteView data) {
-    if (part_ended_.load()) CV_RETURN_IF_ERROR(WaitForPart());  // a failed part: stop now
+    if (parts_ended_.load() > 0) CV_RETURN_IF_ERROR(JoinEnded());  // a failed part: stop now
     while (!data.empty()) {
       if (buffer_.size() == part_bytes_) CV_RETURN_IF_ERROR(FlushPart());
       const size_t n = std::min<size_t>(data.size(), part_bytes_ - buffer_.size());
@@ -68,34 +79,76 @@ class S3Writer final : public ByteWriter {
     return Status::Ok();
   }
 
-  // Waits for the part in flight (if any); its result.
-  Status WaitForPart() {
-    if (part_thread_.joinable()) part_thread_.join();
-    return part_status_;
+  // Joins every part that ended; the first error among them. Keeps their memory for reuse.
+  Status JoinEnded() {
+    Status first;
+    for (Part& part : parts_) {
+      {
+        std::lock_guard lock(mu_);
+        if (!part.thread.joinable() || !part.ended) continue;
+      }
+      part.thread.join();
+      --parts_ended_;
+      if (first.ok()) first = part.status;
+    }
+    return first;
   }
 
-  // Hands the full buffer to a background upload, once the previous part is stored.
+  // A slot with no part in flight, once one ended (waiting while all are in flight).
+  StatusOr<Part*> FreeSlot() {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] {
+        return std::any_of(parts_.begin(), parts_.end(),
+                           [](const Part& p) { return !p.thread.joinable() || p.ended; });
+      });
+    }
+    CV_RETURN_IF_ERROR(JoinEnded());
+    for (Part& part : parts_) {
+      if (!part.thread.joinable()) return &part;
+    }
+    return InternalError("no free part slot after a part ended");  // unreachable
+  }
+
+  // Hands the full buffer to a background upload, once a slot is free.
   Status FlushPart() {
-    CV_RETURN_IF_ERROR(WaitForPart());
+    CV_ASSIGN_OR_RETURN(Part * part, FreeSlot());
     if (multipart_ == nullptr) {
       CV_ASSIGN_OR_RETURN(multipart_, S3MultipartUpload::Create(client_, object_));
     }
-    std::swap(buffer_, part_);
-    buffer_.clear();  // keeps the stored part's memory for the next one
+    std::swap(buffer_, part->data);
+    buffer_.clear();  // keeps an earlier part's memory for the next one
     buffer_.reserve(static_cast<size_t>(part_bytes_));
-    part_ended_ = false;
-    part_thread_ = std::thread([this] {
-      part_status_ = multipart_->UploadPart(part_);
-      part_ended_ = true;
+    part->ended = false;
+    const int number = ++parts_started_;
+    part->thread = std::thread([this, part, number] {
+      Status status = multipart_->UploadPart(number, part->data);
+      std::lock_guard lock(mu_);
+      part->status = std::move(status);
+      part->ended = true;
+      ++parts_ended_;
+      cv_.notify_all();
     });
     return Status::Ok();
+  }
+
+  // Waits for every part in flight; the first error.
+  Status WaitForParts() {
+    Status first;
+    for (Part& part : parts_) {
+      if (!part.thread.joinable()) continue;
+      part.thread.join();
+      if (part.ended) --parts_ended_;
+      if (first.ok()) first = part.status;
+    }
+    return first;
   }
 
   Status Finish() {
     if (streamed_ != nullptr) return streamed_->Finish();
     if (multipart_ != nullptr) {
       CV_RETURN_IF_ERROR(FlushPart());
-      CV_RETURN_IF_ERROR(WaitForPart());
+      CV_RETURN_IF_ERROR(WaitForParts());
       return multipart_->Complete();
     }
     S3Request request{.method = "PUT", .object = object_, .body = buffer_};
@@ -105,16 +158,16 @@ class S3Writer final : public ByteWriter {
     return Status::Ok();
   }
 
-  // Drops what was sent: the part in flight (cancelled, its thread joined), the multipart
-  // upload (aborted unless completed) or the streamed PUT (abandoned).
+  // Drops what was sent: the parts in flight (cancelled, their threads joined), the
+  // multipart upload (aborted unless completed) or the streamed PUT (abandoned).
   void Fail() {
     failed_ = true;
     if (multipart_ != nullptr) multipart_->Cancel();
-    if (part_thread_.joinable()) part_thread_.join();
+    WaitForParts().IgnoreError();
     multipart_.reset();
     streamed_.reset();
     buffer_ = Bytes();
-    part_ = Bytes();
+    for (Part& part : parts_) part.data = Bytes();
   }
 
   S3Client* client_;
@@ -122,11 +175,12 @@ class S3Writer final : public ByteWriter {
   const uint64_t part_bytes_;
   std::unique_ptr<S3StreamedPut> streamed_;
   std::unique_ptr<S3MultipartUpload> multipart_;
-  Bytes buffer_;  // the part being filled
-  Bytes part_;    // the part in flight: read by part_thread_ until it is joined
-  std::thread part_thread_;
-  Status part_status_;                   // written by part_thread_; read once it is joined
-  std::atomic<bool> part_ended_{false};  // part_thread_ has set part_status_
+  Bytes buffer_;             // the part being filled
+  std::vector<Part> parts_;  // parts_in_flight slots; sized once (the threads point into it)
+  int parts_started_ = 0;    // the number of the last part handed to a thread
+  std::mutex mu_;
+  std::condition_variable cv_;       // a part ended
+  std::atomic<int> parts_ended_{0};  // ended and not yet joined
   bool failed_ = false, done_ = false;
 };
 
@@ -236,7 +290,8 @@ class S3ByteStore final : public ByteStore {
       streamed = std::make_unique<S3StreamedPut>(&client_, object, size);
     }
     return std::unique_ptr<ByteWriter>(new S3Writer(&client_, std::move(object), std::move(key),
-                                                    options_.part_bytes, std::move(streamed)));
+                                                    options_.part_bytes, options_.parts_in_flight,
+                                                    std::move(streamed)));
   }
 
   // One GET of the first read_ahead_bytes: the size comes from Content-Range, and a small
@@ -369,6 +424,10 @@ Status CheckOptions(const S3ByteStoreOptions& o) {
   }
   if (o.access_key_id.empty() || o.secret_access_key.empty()) {
     return InvalidArgumentError("object store credentials are missing", "bad_s3_options");
+  }
+  if (o.parts_in_flight < 1 || o.parts_in_flight > kMaxPartsInFlight) {
+    return InvalidArgumentError("parts_in_flight must be 1 to " + std::to_string(kMaxPartsInFlight),
+                                "bad_s3_options");
   }
   if (o.part_bytes < kMinPartBytes || o.part_bytes > kMaxPartBytes ||
       o.multipart_threshold_bytes < o.part_bytes) {

@@ -40,10 +40,9 @@ S3MultipartUpload::~S3MultipartUpload() {
   if (!finished_) Abort();
 }
 
-Status S3MultipartUpload::UploadPart(ByteView data) {
+Status S3MultipartUpload::UploadPart(int number, ByteView data) {
   if (finished_) return FailedPreconditionError("multipart upload already finished");
-  const int number = static_cast<int>(etags_.size()) + 1;
-  if (number > kMaxParts) {
+  if (number < 1 || number > kMaxParts) {
     return ResourceExhaustedError("object needs more than " + std::to_string(kMaxParts) +
                                       " parts: raise part_bytes in the object store configuration",
                                   "object_too_large");
@@ -59,7 +58,9 @@ Status S3MultipartUpload::UploadPart(ByteView data) {
   if (response.etag.empty()) {
     return InternalError(request.what + ": no ETag in the answer", "object_store_rejected");
   }
-  etags_.push_back(response.etag);
+  std::lock_guard lock(mu_);
+  if (etags_.size() < static_cast<size_t>(number)) etags_.resize(static_cast<size_t>(number));
+  etags_[static_cast<size_t>(number - 1)] = response.etag;
   bytes_ += data.size();
   return Status::Ok();
 }
@@ -67,9 +68,16 @@ Status S3MultipartUpload::UploadPart(ByteView data) {
 Status S3MultipartUpload::Complete() {
   if (finished_) return FailedPreconditionError("multipart upload already finished");
   std::string xml = "<CompleteMultipartUpload>";
-  for (size_t i = 0; i < etags_.size(); ++i) {
-    xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" +
-           XmlEscape(etags_[i]) + "</ETag></Part>";
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < etags_.size(); ++i) {
+      if (etags_[i].empty()) {
+        return FailedPreconditionError("part " + std::to_string(i + 1) + " of " + object_ +
+                                       " was not stored before the upload was completed");
+      }
+      xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" +
+             XmlEscape(etags_[i]) + "</ETag></Part>";
+    }
   }
   xml += "</CompleteMultipartUpload>";
   S3Request request{.method = "POST",
@@ -92,6 +100,7 @@ bool S3MultipartUpload::CompletedBefore() {
   S3Request head{.method = "HEAD", .object = object_};
   head.what = "HEAD of " + object_;
   StatusOr<S3Response> response = client_->Send(head);
+  std::lock_guard lock(mu_);
   return response.ok() && response->http_status == 200 &&
          response->content_length == static_cast<int64_t>(bytes_);
 }

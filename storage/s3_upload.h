@@ -27,13 +27,15 @@ class S3MultipartUpload {
   static StatusOr<std::unique_ptr<S3MultipartUpload>> Create(S3Client* client, std::string object);
   ~S3MultipartUpload();
 
-  // Uploads the next part (at least 5 MiB but for the last one). One at a time: the caller
-  // MUST NOT call anything else (but Cancel) while it runs, e.g. on another thread.
-  Status UploadPart(ByteView data);
+  // Uploads part `number` (1 to kMaxParts; at least 5 MiB but for the last one). Thread-safe
+  // with itself and Cancel: several parts MAY upload at once on their own threads, each
+  // number once. Complete and Abort MUST NOT run while a part does.
+  Status UploadPart(int number, ByteView data);
   // Thread-safe: makes a running UploadPart (and every later one) stop within about a
   // second with kCancelled "upload_abandoned". Abort and the destructor still work after it.
   void Cancel() { cancelled_ = true; }
-  // Returns once the store confirmed the object.
+  // Returns once the store confirmed the object of parts 1..n; kFailedPrecondition when a
+  // part below the highest uploaded one has not been stored.
   Status Complete();
   // Drops the upload (best effort; also what the destructor does when not completed).
   void Abort();
@@ -47,9 +49,10 @@ class S3MultipartUpload {
 
   S3Client* client_;
   std::string object_, upload_id_;
-  std::vector<std::string> etags_;  // of parts 1..n
-  uint64_t bytes_ = 0;
-  bool finished_ = false;  // completed or aborted
+  std::mutex mu_;
+  std::vector<std::string> etags_;  // guarded by mu_: of part i + 1 ("" while not stored)
+  uint64_t bytes_ = 0;              // guarded by mu_: of the stored parts
+  bool finished_ = false;           // completed or aborted
   std::atomic<bool> cancelled_{false};
 };
 

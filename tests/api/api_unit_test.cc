@@ -94,6 +94,7 @@ TEST(ServerConfigTest, StoresRoundTripAndRefusePasswords) {
   config.s3.bucket = "vault";
   config.s3.credentials_file = "s3.json";
   config.s3.part_bytes = 8 << 20;
+  config.s3.parts_in_flight = 3;
   auto parsed = ServerConfig::FromJson(config.ToJson());
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
   EXPECT_TRUE(parsed->uses_postgresql());

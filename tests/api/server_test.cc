@@ -1,5 +1,6 @@
 // End-to-end tests: a real TLS server on 127.0.0.1 with the real RemoteStore client.
 #include <gtest/gtest.h>
+#include <netinet/tcp.h>
 
 #include <atomic>
 #include <chrono>
@@ -9,6 +10,7 @@
 
 #include "api/retrying_object_client.h"
 #include "core/fault_injection_env.h"
+#include "tests/api/raw_tls.h"
 #include "tests/api/server_test_util.h"
 
 namespace cardvault {
@@ -433,6 +435,27 @@ TEST(ServerTest, RawRequestsTakeTheSameRoutesAsConnections) {
   EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0u) << answer;
   EXPECT_NE(answer.find("sha256_mismatch"), std::string::npos);
   EXPECT_EQ(raw("\x01garbage\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
+}
+
+// Two requests in two TLS records that reach the server in one TCP segment (corked): the
+// server reads both records at once (TlsStream reads ahead), so the second request waits
+// inside OpenSSL, not on the socket. It is answered at once, not after the keep-alive
+// timeout (5 s) that a wait on the socket alone would take.
+TEST(ServerTest, SecondRequestReadAheadIsAnsweredAtOnce) {
+  TestServer server;
+  RawTls tls(server.port());
+  ASSERT_TRUE(tls.ok());
+  const std::string health = "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+  const auto start = std::chrono::steady_clock::now();
+  int cork = 1;
+  ASSERT_EQ(::setsockopt(tls.fd(), IPPROTO_TCP, TCP_CORK, &cork, sizeof(cork)), 0);
+  ASSERT_TRUE(tls.Send(health));
+  ASSERT_TRUE(tls.Send(health));  // a second record
+  cork = 0;
+  ASSERT_EQ(::setsockopt(tls.fd(), IPPROTO_TCP, TCP_CORK, &cork, sizeof(cork)), 0);
+  EXPECT_EQ(tls.ReadResponse().rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_EQ(tls.ReadResponse().rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
 }
 
 // A BlobStore whose byte store is misconfigured: injects `fault` into every call, such as
