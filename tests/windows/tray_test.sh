@@ -24,20 +24,14 @@
 #     the menu pauses it (`cardvault.exe status`). Skipped, saying so, before that.
 # Screenshots (BMP) stay in WINDOWS_BUILD_DIR/test-artifacts/tray/.
 set -euo pipefail
-linux_build=$(cd "$1" && pwd)
-windows_build=$(cd "$2" && pwd)
 # shellcheck source=tests/windows/lib/driver.sh
 . "$(dirname "$0")/lib/driver.sh"
-# shellcheck source=tests/windows/lib/linux_server.sh
-. "$(dirname "$0")/lib/linux_server.sh"
-server=$linux_build/api/cardvault-server
+driver_paths "$1" "$2"
 # Check 8's agent: this build's, or CARDVAULT_TRAY_TEST_AGENT (another build's cardvault.exe).
-agent_exe=${CARDVAULT_TRAY_TEST_AGENT:-$windows_build/agent/cardvault.exe}
+agent_exe=${CARDVAULT_TRAY_TEST_AGENT:-$exe}
 tray=$windows_build/agent/tray/windows/cardvault-tray.exe
 tool=$windows_build/tests/agent/tray/windows/tray_test_tool.exe
-for f in "$tray" "$tool"; do
-  [ -f "$f" ] || { echo "tray_test: $f is missing (scripts/build.sh windows)" >&2; exit 1; }
-done
+driver_need "$tray" "$tool"
 for p in Xvfb trayer xwininfo; do
   command -v "$p" >/dev/null || { echo "  skipped: $p is not installed"; exit 0; }
 done
@@ -204,10 +198,14 @@ else
   [ -n "$recipient" ] || fail "cardvault.exe keygen: $out"
   mkdir -p "$tmp/real"
   echo "first" >"$tmp/real/a.txt"
-  run wine "$agent_exe" init --vault "$(z "$tmp/real")" --server "$url" --fingerprint "$fingerprint" \
-    --token-file "$(z "$tmp/token")" --recipient "$recipient" --force
+  # Its config and state in $tmp, removed at the end: a second run in the same Wine prefix
+  # starts as afresh as the first (the profile's %APPDATA%\cardvault is left alone).
+  A=(--config "$(z "$tmp/agent-config.json")")
+  run wine "$agent_exe" "${A[@]}" init --vault "$(z "$tmp/real")" --server "$url" \
+    --fingerprint "$fingerprint" --token-file "$(z "$tmp/token")" --recipient "$recipient" \
+    --state-dir "$(z "$tmp/agent-state")"
   [ "$rc" -eq 0 ] || fail "cardvault.exe init: $out"
-  wine "$agent_exe" run >"$tmp/agent.log" 2>&1 &
+  wine "$agent_exe" "${A[@]}" run >"$tmp/agent.log" 2>&1 &
   pids+=($!)
   wine "$tray" >"$tmp/tray-real.log" 2>&1 &
   pids+=($!)
@@ -226,7 +224,7 @@ else
   run wine "$tool" menu-pick "$icon_x" "$icon_y" 2
   [ "$rc" -eq 0 ] || fail "the menu did not open: $out"
   agent_paused() {
-    run wine "$agent_exe" status
+    run wine "$agent_exe" "${A[@]}" status
     [[ $out == *paused* ]]
   }
   wait_for agent_paused || fail "Pause syncing did not pause the agent: $out"
