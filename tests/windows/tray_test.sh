@@ -2,10 +2,11 @@
 # The Win32 tray (cardvault-tray.exe, docs/windows.md "Tray") under Wine on a virtual X
 # display: Xvfb with trayer as the tray host (Wine's explorer docks each notification icon
 # into an X system tray by XEmbed; Wine 8's virtual desktop taskbar has no notification area,
-# docs/windows.md). Until `cardvault.exe run`
-# exists, the agent is a stand-in: tray_test_tool.exe serve, a real ControlServer on a named
-# pipe answering "status" from a file the driver writes. Run by scripts/test-windows.sh
-# (WINEPREFIX, WINEDEBUG, WINEDLLOVERRIDES exported). Skipped when Xvfb or trayer is missing.
+# docs/windows.md). In checks 1-7 the agent is a stand-in, so that every state can be made on
+# demand: tray_test_tool.exe serve, a real ControlServer on a named pipe answering "status"
+# from a file the driver writes; check 8 runs the real agent. Run by scripts/test-windows.sh
+# (WINEPREFIX, WINEDEBUG, WINEDLLOVERRIDES exported; by hand, lib/driver.sh makes a prefix).
+# Skipped when Xvfb or trayer is missing.
 # Usage: tray_test.sh LINUX_BUILD_DIR WINDOWS_BUILD_DIR
 #
 #  1. the icon docks inside trayer's panel, green (up to date); the tooltip the tray host
@@ -18,10 +19,11 @@
 #  5. the agent gone -> grey "agent not running";
 #  6. a second cardvault-tray.exe for the same user and pipe exits at once;
 #  7. Quit, from the menu, removes the icon and ends the tray;
-#  8. when this build's cardvault.exe has `run` (branch winagent), against the real agent
-#     syncing to the Linux cardvault-server on 127.0.0.1: the tray on the default pipe shows
-#     its uploads ("1 uploaded", then "6 uploaded" after 5 new files), and Pause syncing from
-#     the menu pauses it (`cardvault.exe status`). Skipped, saying so, before that.
+#  8. the real agent (its config and state in $tmp: nothing is left in the prefix, so a second
+#     run in the same prefix starts as the first did) syncing to the Linux cardvault-server on
+#     127.0.0.1: the tray on the default pipe shows its uploads ("1 uploaded", then "6
+#     uploaded" after 5 new files), and Pause syncing from the menu pauses it
+#     (`cardvault.exe status`). Skipped, saying so, with a cardvault.exe that has no `run`.
 # Screenshots (BMP) stay in WINDOWS_BUILD_DIR/test-artifacts/tray/.
 set -euo pipefail
 # shellcheck source=tests/windows/lib/driver.sh
