@@ -11,7 +11,7 @@
 namespace cardvault {
 namespace {
 
-// How long a writer waits for another one's rotation before appending without it.
+// How long a writer waits for another one's rotation before appending without rotating.
 constexpr DWORD kLockWaitMs = 2000;
 
 // The named mutex every writer of `path` shares. Object names take no '\' after the namespace
@@ -48,22 +48,29 @@ bool SameFile(const WinHandle& a, const WinHandle& b) {
          x.nFileIndexLow == y.nFileIndexLow;
 }
 
-// Holds the named mutex (if any) for a scope; abandoned by a killed writer counts as taken.
+// Holds the named mutex for a scope; abandoned by a killed writer counts as taken. Without a
+// mutex (it could not be made) there is nothing to wait for: ok() is true.
 class NamedLock {
  public:
   explicit NamedLock(const WinHandle& mutex) {
     if (!mutex.valid()) return;
     const DWORD r = ::WaitForSingleObject(mutex.get(), kLockWaitMs);
-    if (r == WAIT_OBJECT_0 || r == WAIT_ABANDONED) held_ = mutex.get();
+    if (r == WAIT_OBJECT_0 || r == WAIT_ABANDONED) {
+      held_ = mutex.get();
+    } else {
+      ok_ = false;
+    }
   }
   ~NamedLock() {
     if (held_ != nullptr) ::ReleaseMutex(held_);
   }
   NamedLock(const NamedLock&) = delete;
   NamedLock& operator=(const NamedLock&) = delete;
+  bool ok() const { return ok_; }
 
  private:
   HANDLE held_ = nullptr;
+  bool ok_ = true;
 };
 
 }  // namespace
@@ -99,6 +106,9 @@ void RotatingLogFile::Append(std::string_view line) {
 
 int64_t RotatingLogFile::CatchUpOrRotate() {
   NamedLock lock(lock_);
+  // Another writer holds the mutex for long (stopped in a debugger?): no rotation this time,
+  // rather than two writers renaming at once (one would replace agent.log.1 with a new file).
+  if (!lock.ok()) return SizeOf(file_);
   WinHandle current = OpenForAppend(path_);
   if (current.valid() && !SameFile(current, file_)) file_ = std::move(current);
   if (SizeOf(file_) < max_bytes_) return SizeOf(file_);

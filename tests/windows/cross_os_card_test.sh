@@ -94,7 +94,8 @@ run "$cv" restore "${remote[@]}" --token-file "$tmp/token" "${linux_card[@]}" \
 [ "$rc" = 0 ] || fail "Linux restore --card: exit $rc: $out"
 same_restore_counts "$win_summary" "$out" restored directories bytes_written failed damaged \
   unopenable epochs card_operations || fail "restore --json: Windows vs Linux"
-[[ $win_summary == *'"card_operations":2'* && $win_summary == *'"epochs":2'* ]] ||
+[ "$(restore_field "$win_summary" epochs)" = 2 ] &&
+  [ "$(restore_field "$win_summary" card_operations)" = 2 ] ||
   fail "restore --json: expected 2 key epochs, one card operation each: $win_summary"
 pass "restore --json: 2 card operations for 2 key epochs, the same counts as Linux's restore --card"
 

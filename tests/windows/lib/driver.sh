@@ -19,6 +19,7 @@
 #   card_key_on_both LABEL NAME  one fresh RSA-2048 key as "the card" on both systems
 #   keys_of                "KEY_ID RECIPIENT" of each key a `card list` output (stdin) shows
 #   same_restore_counts WIN_OUT LINUX_OUT KEY...  the two `restore --json` summaries agree
+#   restore_field OUT KEY  prints KEY of a `restore --json` summary
 #   start_linux_server     lib/linux_server.sh: cardvault-server on 127.0.0.1 for the checks
 # shellcheck source=tests/windows/lib/linux_server.sh
 . "$(dirname "${BASH_SOURCE[0]}")/linux_server.sh"
@@ -97,6 +98,11 @@ card_key_on_both() {
 }
 keys_of() { awk '/ key id /{sub(/.*key id /, ""); id=$1} /^ *recipient /{print id, $2}'; }
 # The summary is the first JSON object of each output (the human line on stderr follows it).
+restore_field() {
+  python3 -c 'import json, sys
+s = sys.argv[1]
+print(json.JSONDecoder().raw_decode(s[s.index("{"):])[0].get(sys.argv[2]))' "$1" "$2"
+}
 same_restore_counts() {
   python3 - "$@" <<'EOF'
 import json, sys
