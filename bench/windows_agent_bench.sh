@@ -8,27 +8,13 @@
 #        (defaults: build, build-windows, 10000, 1024)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-linux_build=$(cd "${1:-build}" && pwd)
-windows_build=$(cd "${2:-build-windows}" && pwd)
 files=${3:-10000}
 big_mib=${4:-1024}
-cv=$linux_build/agent/cardvault
-server=$linux_build/api/cardvault-server
-exe=$windows_build/agent/cardvault.exe
 # shellcheck source=tests/windows/lib/driver.sh
 . tests/windows/lib/driver.sh
-# shellcheck source=tests/windows/lib/linux_server.sh
-. tests/windows/lib/linux_server.sh
-for f in "$cv" "$server" "$exe"; do
-  [ -f "$f" ] || { echo "windows_agent_bench: $f is missing (build it first)" >&2; exit 1; }
-done
-export WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
-driver_start cv-winbench
-if [ -z "${WINEPREFIX:-}" ]; then
-  export WINEPREFIX=$tmp/wine
-  wineboot -i >/dev/null 2>&1
-  wineserver -w
-fi
+driver_paths "${1:-build}" "${2:-build-windows}"
+driver_need "$cv" "$server" "$exe"
+driver_start cv-winbench  # a Wine prefix of its own unless WINEPREFIX is set
 wine "$exe" --help >/dev/null 2>&1  # a running wineserver: .exe starts take ~0.02 s
 
 start_linux_server

@@ -14,7 +14,8 @@ linux_dir=${2:-build}
 tests=("$dir"/tests/core/core_test.exe "$dir"/tests/core/card/recipient_parser_test.exe
        "$dir"/tests/core/capi/capi_test.exe "$dir"/tests/agent/watcher_test.exe
        "$dir"/tests/agent/control_test.exe "$dir"/tests/agent/tray_common_test.exe
-       "$dir"/tests/agent/state_db_test.exe "$dir"/tests/agent/process_priority_windows_test.exe)
+       "$dir"/tests/agent/state_db_test.exe "$dir"/tests/agent/process_priority_windows_test.exe
+       "$dir"/tests/agent/rotating_log_file_windows_test.exe)
 for t in "${tests[@]}" "$dir/agent/cardvault.exe" "$dir/tests/agent/sync_engine_test.exe"; do
   [ -f "$t" ] || { echo "test-windows: $t is missing: run scripts/build.sh windows" >&2; exit 1; }
 done

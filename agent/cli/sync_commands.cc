@@ -68,6 +68,15 @@ std::string UtcTime(int64_t unix_ns) {
   return out;
 }
 
+// A state database already in c.state_dir MUST keep this folder's records
+// (CheckStateBelongsTo): init says so before writing a config that could not run.
+Status CheckExistingState(Env& env, const AgentConfig& c) {
+  const std::string path = c.state_dir + "/state.db";
+  if (!env.Stat(path).ok()) return Status::Ok();
+  CV_ASSIGN_OR_RETURN(std::unique_ptr<StateDb> db, StateDb::Open(path));
+  return CheckStateBelongsTo(*db, c);
+}
+
 std::string Plural(int64_t n, const char* word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
@@ -144,6 +153,10 @@ void AddSyncCommands(CLI::App& app, const std::string& config_flag, int& exit_co
         exit_code = Fail(NotFoundError(*file + " does not exist"));
         return;
       }
+    }
+    if (Status s = CheckExistingState(env, c); !s.ok()) {
+      exit_code = Fail(s);
+      return;
     }
     for (const std::string& r : c.recipients) {
       auto parsed = ParseRecipientString(r);

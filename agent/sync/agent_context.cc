@@ -64,6 +64,29 @@ StatusOr<std::unique_ptr<RemoteStore>> ConnectServer(Env& env, const AgentConfig
   return RemoteStore::New(std::move(o));
 }
 
+Status CheckStateBelongsTo(StateDb& db, const AgentConfig& config) {
+  StatusOr<std::string> server = db.GetMeta("server_url");
+  StatusOr<std::string> vault = db.GetMeta("vault_dir");
+  for (const auto* meta : {&server, &vault}) {
+    if (meta->status().code() == StatusCode::kNotFound) return Status::Ok();  // not claimed yet
+    CV_RETURN_IF_ERROR(meta->status());
+  }
+  // "C:\Users\a\secrets" and "C:/Users/a/secrets" are the same folder.
+  const auto same_dir = [](const std::string& a, const std::string& b) {
+    return std::filesystem::path(a).lexically_normal() ==
+           std::filesystem::path(b).lexically_normal();
+  };
+  if (*server == config.server_url && same_dir(*vault, config.vault_dir)) return Status::Ok();
+  return FailedPreconditionError(
+      "the state database " + db.path() + " keeps the records of " + *vault + " on " + *server +
+          ", not of " + config.vault_dir + " on " + config.server_url +
+          ": with them the agent would skip files that server never got. Give this folder its "
+          "own state directory (cardvault init ... --state-dir DIR), or, to start afresh, stop "
+          "the agent and remove " +
+          config.state_dir,
+      "state_of_another_vault");
+}
+
 StatusOr<std::unique_ptr<AgentContext>> AgentContext::Open(Env& env, AgentConfig config) {
   auto ctx = std::make_unique<AgentContext>();
   CV_RETURN_IF_ERROR(env.CreateDirs(config.state_dir));
@@ -73,6 +96,9 @@ StatusOr<std::unique_ptr<AgentContext>> AgentContext::Open(Env& env, AgentConfig
       std::filesystem::path(std::u8string(config.state_dir.begin(), config.state_dir.end())),
       std::filesystem::perms::owner_all, ignored);
   CV_ASSIGN_OR_RETURN(ctx->db, StateDb::Open(config.state_dir + "/state.db"));
+  CV_RETURN_IF_ERROR(CheckStateBelongsTo(*ctx->db, config));
+  CV_RETURN_IF_ERROR(ctx->db->SetMeta("server_url", config.server_url));
+  CV_RETURN_IF_ERROR(ctx->db->SetMeta("vault_dir", config.vault_dir));
   CV_ASSIGN_OR_RETURN(ctx->server, ConnectServer(env, config));
   SyncEngineOptions o;
   o.vault_dir = config.vault_dir;

@@ -30,6 +30,13 @@ StatusOr<std::unique_ptr<RemoteStore>> ConnectServer(Env& env, const AgentConfig
 // so parallel uploads are what make many small files fast).
 inline constexpr int kUploadConnections = 4;
 
+// A state database keeps the records of one folder on one server, written (meta "server_url",
+// "vault_dir") when AgentContext::Open first opens it. Another config MUST NOT use it: its
+// records would make the agent skip files the new server never got and send deletions of
+// files it never had. Errors: kFailedPrecondition "state_of_another_vault", naming both and
+// what to do. A database written before these keys existed belongs to whoever opens it first.
+Status CheckStateBelongsTo(StateDb& db, const AgentConfig& config);
+
 struct AgentContext {
   AgentConfig config;
   std::unique_ptr<StateDb> db;
@@ -37,8 +44,9 @@ struct AgentContext {
   std::vector<std::unique_ptr<RemoteStore>> upload_servers;  // more connections for uploads
   std::unique_ptr<SyncEngine> engine;
 
-  // Opens the state (creating state_dir with mode 0700), connects the client (no request
-  // is made yet) and builds the engine.
+  // Opens the state (creating state_dir with mode 0700) after CheckStateBelongsTo, recording
+  // the config's server and folder in it, connects the client (no request is made yet) and
+  // builds the engine.
   static StatusOr<std::unique_ptr<AgentContext>> Open(Env& env, AgentConfig config);
 };
 

@@ -21,8 +21,9 @@ inline void LogInfo(std::string_view m) { Log(LogLevel::kInfo, m); }
 inline void LogWarning(std::string_view m) { Log(LogLevel::kWarning, m); }
 inline void LogError(std::string_view m) { Log(LogLevel::kError, m); }
 
-// The file the agent's lines are appended to: Windows %LOCALAPPDATA%\cardvault\agent.log;
-// empty on Linux (stderr and the journal keep them).
+// The file the agent's lines are appended to: Windows %LOCALAPPDATA%\cardvault\agent.log,
+// which at 4 MiB becomes agent.log.1 (RotatingLogFile); empty on Linux (stderr and the journal
+// keep them).
 std::string AgentLogPath();
 // From now on, lines are also appended to AgentLogPath() (its directory is created); nothing
 // on Linux. Errors: the file cannot be created or opened.

@@ -512,6 +512,53 @@ TEST_F(AgentE2eTest, InitRecordsTheCardOptionsAndLsUsesThem) {
       << missing.output;
 }
 
+// `init` for another folder where the first one's state database lives (a second init in the
+// same profile, issue 19): with its records the agent would skip files the new vault never got,
+// so init refuses, says why and what to do, and leaves the config as it was; a config edited
+// by hand to the other folder does not sync either. The same folder may be initialised again
+// (--force, e.g. for a new token) and keeps its state.
+TEST_F(AgentE2eTest, InitForAnotherFolderRefusesTheFirstFoldersState) {
+  Write("a.txt", "first");
+  ASSERT_EQ(Cli({"sync", "--once"}).exit_code, 0);
+  const int blobs = BlobCount();
+  const std::string cfg = dir_ + "/config/cardvault/config.json";
+  const std::string before = ReadText(cfg);
+  const std::string other = dir_ + "/other";
+  fs::create_directories(other);
+  std::ofstream(other + "/a.txt") << "first";
+  std::vector<std::string> init = {"init",          "--force",
+                                   "--vault",       other,
+                                   "--server",      server_->url(),
+                                   "--fingerprint", server_->fingerprint(),
+                                   "--token-file",  server_->token_file(),
+                                   "--recipient",   recipient_};
+  CommandResult r = Cli(init);
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("state_of_another_vault"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(dir_ + "/data/cardvault/state.db keeps the records of " + vault_ +
+                          " on " + server_->url() + ", not of " + other),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("--state-dir"), std::string::npos) << r.output;
+  EXPECT_EQ(ReadText(cfg), before) << "the config was replaced";
+
+  nlohmann::json edited = nlohmann::json::parse(before);
+  edited["vault_dir"] = other;
+  std::ofstream(cfg) << edited.dump(2);
+  r = Cli({"sync", "--once"});
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("state_of_another_vault"), std::string::npos) << r.output;
+  std::ofstream(cfg) << before;
+
+  init[3] = vault_;
+  r = Cli(init);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  Write("b.txt", "second");
+  r = Cli({"sync", "--once"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(BlobCount(), blobs + 1) << "only b.txt: a.txt's record was kept";
+}
+
 // The state directory is deleted while the vault is on the server: `sync --once` uploads
 // nothing, says what happened and to run `adopt`; after `adopt`, a sync uploads nothing
 // for the unchanged files and only what really changed.

@@ -12,7 +12,9 @@
 #  2. `run`: files created, modified, renamed, deleted and a directory tree moved are all
 #     uploaded; `status --json` is right; a Linux `cardvault restore --card` (SoftHSM2) gets the
 #     folder byte-identical; Ctrl+C (SIGINT, which Wine turns into CTRL_C_EVENT) stops it with
-#     exit code 0, and the log is in %LOCALAPPDATA%\cardvault\agent.log;
+#     exit code 0, and the log is in %LOCALAPPDATA%\cardvault\agent.log, which, found at its
+#     4 MiB cap, `status` leaves alone and `run` rotates: the old one is agent.log.1 unchanged,
+#     this run's lines in a new agent.log, no third file;
 #  3. the agent killed (kill -9) while it syncs 2,000 files, with blobs published by the
 #     server and not yet recorded; restarted, it uploads each version exactly once (the
 #     server's blobs = the versions the agent recorded as uploaded) and the restore matches;
@@ -20,22 +22,10 @@
 #     synced from Windows (one blob more on the server), and a Linux restore gets it.
 # Prints one line per check; exits non-zero on the first failure, after cleaning up.
 set -euo pipefail
-linux_build=$(cd "$1" && pwd)
-windows_build=$(cd "$2" && pwd)
-cv=$linux_build/agent/cardvault
-server=$linux_build/api/cardvault-server
 # shellcheck source=tests/windows/lib/driver.sh
 . "$(dirname "$0")/lib/driver.sh"
-# shellcheck source=tests/windows/lib/linux_server.sh
-. "$(dirname "$0")/lib/linux_server.sh"
-exe=$windows_build/agent/cardvault.exe
-import_key=$windows_build/tests/core/capi/capi_import_key.exe
-softhsm=/usr/lib/softhsm/libsofthsm2.so
-for f in "$cv" "$server" "$exe" "$import_key" "$softhsm"; do
-  [ -f "$f" ] || { echo "agent_test: $f is missing (build it first)" >&2; exit 1; }
-done
-provider="Microsoft Enhanced RSA and AES Cryptographic Provider"  # MS_ENH_RSA_AES_PROV
-
+driver_paths "$1" "$2"
+driver_need "$cv" "$server" "$exe" "$import_key" "$softhsm"
 driver_start cv-wagent
 agent_pid=
 stop_agent() {  # kill -9: the crash; also the clean-up of a failed run
@@ -47,7 +37,6 @@ stop_agent() {  # kill -9: the crash; also the clean-up of a failed run
 }
 trap 'stop_agent; driver_cleanup' EXIT
 win() { wine_run "$@"; }
-keys_of() { awk '/ key id /{sub(/.*key id /, ""); id=$1} /^ *recipient /{print id, $2}'; }
 # COUNT(*) of an SQL query on an SQLite file another process writes (-1 if unreadable).
 count() {
   python3 - "$1" "$2" <<'EOF'
@@ -79,21 +68,10 @@ json_field() { python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.a
 echo "== cardvault.exe as the agent under Wine (tests/windows/agent_test.sh)"
 
 # ---- the card on two PCs: one key, a SoftHSM2 token and a CryptoAPI container
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tmp/card.pem" 2>/dev/null
-export SOFTHSM2_CONF=$tmp/softhsm2.conf
-mkdir -p "$tmp/tokens"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$tmp/tokens" >"$SOFTHSM2_CONF"
-softhsm2-util --init-token --free --label "agent card" --pin 123456 --so-pin 12345678 >/dev/null
-softhsm2-util --import "$tmp/card.pem" --token "agent card" --label cardvault --id 01 \
-  --pin 123456 >/dev/null
-(umask 077 && echo 123456 >"$tmp/pin")
-container=cv-agent-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
-run win "$import_key" "$(z "$tmp/card.pem")" "$container"
-[ "$rc" = 0 ] || fail "capi_import_key: exit $rc: $out"
+card_key_on_both "agent card" agent
 run "$cv" card list --module "$softhsm"
 [ "$rc" = 0 ] || fail "cardvault card list: $out"
 recipient=$(keys_of <<<"$out" | head -n 1 | cut -d' ' -f2)
-linux_card=(--card --module "$softhsm" --token "agent card" --pin-file "$tmp/pin")
 win_card=(--card --provider "$provider" --token "$container" --pin-file "$(z "$tmp/pin")")
 start_linux_server
 remote=(--server "$url" --fingerprint "$fingerprint")
@@ -157,6 +135,15 @@ run wine reg query "$run_key" /v cardvault
 pass "install-autostart / remove-autostart: the HKCU Run value written and deleted, twice each ($(took))"
 
 # ---- 2. run: create, modify, rename, delete, move a tree
+# The log found at its cap (4 MiB, docs/windows.md): `status` leaves it, `run` rotates it.
+logdir=$(winepath -u "$(wine cmd /c 'echo %LOCALAPPDATA%' 2>/dev/null | tr -d '\r')")/cardvault
+mkdir -p "$logdir"
+rm -f "$logdir"/agent.log*
+awk 'BEGIN { for (i = 1; i <= 65536; i++) printf "an old line %051d\n", i }' >"$logdir/agent.log"
+cp "$logdir/agent.log" "$tmp/old.log"
+run win "$exe" "${W[@]}" status
+[ "$rc" = 0 ] && [ ! -e "$logdir/agent.log.1" ] && cmp -s "$logdir/agent.log" "$tmp/old.log" ||
+  fail "status touched the log: exit $rc: $(ls -l "$logdir")"
 start_agent() {
   wine "$exe" "${W[@]}" run >>"$tmp/agent.out" 2>&1 &
   agent_pid=$!
@@ -196,12 +183,15 @@ wait "$agent_pid"
 rc=$?
 set -e
 agent_pid=
-log=$(find "$WINEPREFIX/drive_c/users" -path '*/AppData/Local/cardvault/agent.log' | head -n 1)
+log=$logdir/agent.log
 [ "$rc" = 0 ] || fail "Ctrl+C: exit $rc: $(tr -d '\r' <"$tmp/agent.out" | tail -n 3)"
 grep -q "stopped; queued work resumes" "$tmp/agent.out" || fail "no clean stop in the output"
-[ -n "$log" ] && grep -q "watching Z:" "$log" && grep -q "stopped; queued work resumes" "$log" ||
-  fail "%LOCALAPPDATA%\\cardvault\\agent.log: '$log'"
-pass "Ctrl+C (SIGINT under Wine): a clean stop, exit 0; the log is in %LOCALAPPDATA%\\cardvault\\agent.log ($(took))"
+grep -q "watching Z:" "$log" && grep -q "stopped; queued work resumes" "$log" ||
+  fail "%LOCALAPPDATA%\\cardvault\\agent.log: $(ls -l "$logdir"; tail -n 3 "$log")"
+cmp -s "$logdir/agent.log.1" "$tmp/old.log" && ! grep -q "an old line" "$log" &&
+  [ "$(cd "$logdir" && echo agent.log*)" = "agent.log agent.log.1" ] ||
+  fail "the log at its cap was not rotated to agent.log.1: $(ls -l "$logdir")"
+pass "Ctrl+C (SIGINT under Wine): a clean stop, exit 0; the log is in %LOCALAPPDATA%\\cardvault\\agent.log, the one found at 4 MiB rotated to agent.log.1 ($(took))"
 
 # ---- 3. killed during a sync of 2,000 files, restarted: each version uploaded once
 mkdir -p "$wvault/many"

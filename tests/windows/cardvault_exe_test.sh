@@ -15,20 +15,10 @@
 #  5. a card error's advice names Windows' flags and tools (--provider), not PKCS#11's.
 # Prints one line per check; exits non-zero on the first failure, after cleaning up.
 set -euo pipefail
-linux_build=$(cd "$1" && pwd)
-windows_build=$(cd "$2" && pwd)
-src=$(cd "$(dirname "$0")/../.." && pwd)
-cv=$linux_build/agent/cardvault
-server=$linux_build/api/cardvault-server
 # shellcheck source=tests/windows/lib/driver.sh
 . "$(dirname "$0")/lib/driver.sh"
-# shellcheck source=tests/windows/lib/linux_server.sh
-. "$(dirname "$0")/lib/linux_server.sh"
-exe=$windows_build/agent/cardvault.exe
-for f in "$cv" "$server" "$exe"; do
-  [ -x "$f" ] || { echo "cardvault_exe_test: $f is missing (build it first)" >&2; exit 1; }
-done
-
+driver_paths "$1" "$2"
+driver_need "$cv" "$server" "$exe"
 driver_start cv-winexe
 # cardvault.exe under Wine, with Linux paths seen through Wine's drive Z: (z).
 win() { wine_run "$exe" "$@"; }
@@ -111,21 +101,8 @@ pass "cardvault.exe restore: byte-identical tree (subdirectories, empty file and
 
 run "$cv" restore "${remote_linux[@]}" --target "$tmp/restored-linux" --json
 [ "$rc" = 0 ] || fail "Linux restore: $out"
-python3 - "$win_summary" "$out" <<'EOF' || fail "restore --json summaries differ"
-import json, sys
-keys = ("restored", "directories", "identical", "skipped", "failed", "renamed", "damaged",
-        "unopenable", "epochs", "bytes_written", "card_operations")
-# The JSON summary (stdout) comes first; the human summary line (stderr) follows it.
-win, linux = (json.JSONDecoder().raw_decode(s[s.index("{"):])[0] for s in sys.argv[1:3])
-missing = [k for k in keys if k not in win or k not in linux]
-if missing:
-    print("restore --json: missing fields:", missing)
-    sys.exit(1)
-differ = {k: (win[k], linux[k]) for k in keys if win[k] != linux[k]}
-if differ:
-    print("restore --json: Windows vs Linux:", differ)
-    sys.exit(1)
-EOF
+same_restore_counts "$win_summary" "$out" restored directories identical skipped failed renamed \
+  damaged unopenable epochs bytes_written card_operations || fail "restore --json summaries differ"
 pass "restore --json: the same counts as Linux's restore"
 
 # ls and versions have no --json yet: their text (local times) is compared, in UTC on both.

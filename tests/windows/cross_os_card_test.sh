@@ -15,42 +15,17 @@
 #     byte-identical, with one card operation per key epoch (`restore --json`), as on Linux.
 # Prints one line per check; exits non-zero on the first failure, after cleaning up.
 set -euo pipefail
-linux_build=$(cd "$1" && pwd)
-windows_build=$(cd "$2" && pwd)
-cv=$linux_build/agent/cardvault
-server=$linux_build/api/cardvault-server
 # shellcheck source=tests/windows/lib/driver.sh
 . "$(dirname "$0")/lib/driver.sh"
-# shellcheck source=tests/windows/lib/linux_server.sh
-. "$(dirname "$0")/lib/linux_server.sh"
-exe=$windows_build/agent/cardvault.exe
-import_key=$windows_build/tests/core/capi/capi_import_key.exe
-softhsm=/usr/lib/softhsm/libsofthsm2.so
-for f in "$cv" "$server" "$exe" "$import_key" "$softhsm"; do
-  [ -f "$f" ] || { echo "cross_os_card_test: $f is missing (build it first)" >&2; exit 1; }
-done
-provider="Microsoft Enhanced RSA and AES Cryptographic Provider"  # MS_ENH_RSA_AES_PROV
-
+driver_paths "$1" "$2"
+driver_need "$cv" "$server" "$exe" "$import_key" "$softhsm"
 driver_start cv-xos
 win() { wine_run "$@"; }
-# "KEY_ID RECIPIENT" of each key a `card list` output shows.
-keys_of() { awk '/ key id /{sub(/.*key id /, ""); id=$1} /^ *recipient /{print id, $2}'; }
 
 echo "== the same card key on Linux and Windows (tests/windows/cross_os_card_test.sh)"
 
 # ---- the card on two PCs: one key, a SoftHSM2 token and a CryptoAPI container
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tmp/card.pem" 2>/dev/null
-export SOFTHSM2_CONF=$tmp/softhsm2.conf
-mkdir -p "$tmp/tokens"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$tmp/tokens" >"$SOFTHSM2_CONF"
-softhsm2-util --init-token --free --label "xos card" --pin 123456 --so-pin 12345678 >/dev/null
-softhsm2-util --import "$tmp/card.pem" --token "xos card" --label cardvault --id 01 \
-  --pin 123456 >/dev/null
-(umask 077 && echo 123456 >"$tmp/pin")
-container=cv-xos-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')  # unique per run
-run win "$import_key" "$(z "$tmp/card.pem")" "$container"
-[ "$rc" = 0 ] || fail "capi_import_key: exit $rc: $out"
-linux_card=(--card --module "$softhsm" --token "xos card" --pin-file "$tmp/pin")
+card_key_on_both "xos card" xos
 win_card=(--card --provider "$provider" --token "$container")
 
 # ---- 1. card list: the same key id and recipient
@@ -117,25 +92,11 @@ pass "cardvault.exe restore --card: the Linux agent's folder, byte-identical (9 
 run "$cv" restore "${remote[@]}" --token-file "$tmp/token" "${linux_card[@]}" \
   --target "$tmp/restored-linux" --json
 [ "$rc" = 0 ] || fail "Linux restore --card: exit $rc: $out"
-python3 - "$win_summary" "$out" <<'EOF' || fail "restore --json: card operations"
-import json, sys
-# The summary is the first JSON object of each output (stderr follows it).
-win, linux = (json.JSONDecoder().raw_decode(s[s.index("{"):])[0] for s in sys.argv[1:3])
-for key in ("epochs", "card_operations"):
-    if (win.get(key), linux.get(key)) != (2, 2):
-        print(f"{key}: Windows {win.get(key)}, Linux {linux.get(key)}; expected 2 (one card "
-              "operation per key epoch)")
-        sys.exit(1)
-keys = ("restored", "directories", "bytes_written", "failed", "damaged", "unopenable")
-missing = [k for k in keys if k not in win or k not in linux]
-if missing:
-    print("restore --json: missing fields:", missing)
-    sys.exit(1)
-differ = {k: (win[k], linux[k]) for k in keys if win[k] != linux[k]}
-if differ:
-    print("restore --json: Windows vs Linux:", differ)
-    sys.exit(1)
-EOF
+same_restore_counts "$win_summary" "$out" restored directories bytes_written failed damaged \
+  unopenable epochs card_operations || fail "restore --json: Windows vs Linux"
+[ "$(restore_field "$win_summary" epochs)" = 2 ] &&
+  [ "$(restore_field "$win_summary" card_operations)" = 2 ] ||
+  fail "restore --json: expected 2 key epochs, one card operation each: $win_summary"
 pass "restore --json: 2 card operations for 2 key epochs, the same counts as Linux's restore --card"
 
 echo "cross_os_card_test: all $checks checks passed"

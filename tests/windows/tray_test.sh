@@ -2,10 +2,11 @@
 # The Win32 tray (cardvault-tray.exe, docs/windows.md "Tray") under Wine on a virtual X
 # display: Xvfb with trayer as the tray host (Wine's explorer docks each notification icon
 # into an X system tray by XEmbed; Wine 8's virtual desktop taskbar has no notification area,
-# docs/windows.md). Until `cardvault.exe run`
-# exists, the agent is a stand-in: tray_test_tool.exe serve, a real ControlServer on a named
-# pipe answering "status" from a file the driver writes. Run by scripts/test-windows.sh
-# (WINEPREFIX, WINEDEBUG, WINEDLLOVERRIDES exported). Skipped when Xvfb or trayer is missing.
+# docs/windows.md). In checks 1-7 the agent is a stand-in, so that every state can be made on
+# demand: tray_test_tool.exe serve, a real ControlServer on a named pipe answering "status"
+# from a file the driver writes; check 8 runs the real agent. Run by scripts/test-windows.sh
+# (WINEPREFIX, WINEDEBUG, WINEDLLOVERRIDES exported; by hand, lib/driver.sh makes a prefix).
+# Skipped when Xvfb or trayer is missing.
 # Usage: tray_test.sh LINUX_BUILD_DIR WINDOWS_BUILD_DIR
 #
 #  1. the icon docks inside trayer's panel, green (up to date); the tooltip the tray host
@@ -18,26 +19,21 @@
 #  5. the agent gone -> grey "agent not running";
 #  6. a second cardvault-tray.exe for the same user and pipe exits at once;
 #  7. Quit, from the menu, removes the icon and ends the tray;
-#  8. when this build's cardvault.exe has `run` (branch winagent), against the real agent
-#     syncing to the Linux cardvault-server on 127.0.0.1: the tray on the default pipe shows
-#     its uploads ("1 uploaded", then "6 uploaded" after 5 new files), and Pause syncing from
-#     the menu pauses it (`cardvault.exe status`). Skipped, saying so, before that.
+#  8. the real agent (its config and state in $tmp: nothing is left in the prefix, so a second
+#     run in the same prefix starts as the first did) syncing to the Linux cardvault-server on
+#     127.0.0.1: the tray on the default pipe shows its uploads ("1 uploaded", then "6
+#     uploaded" after 5 new files), and Pause syncing from the menu pauses it
+#     (`cardvault.exe status`). Skipped, saying so, with a cardvault.exe that has no `run`.
 # Screenshots (BMP) stay in WINDOWS_BUILD_DIR/test-artifacts/tray/.
 set -euo pipefail
-linux_build=$(cd "$1" && pwd)
-windows_build=$(cd "$2" && pwd)
 # shellcheck source=tests/windows/lib/driver.sh
 . "$(dirname "$0")/lib/driver.sh"
-# shellcheck source=tests/windows/lib/linux_server.sh
-. "$(dirname "$0")/lib/linux_server.sh"
-server=$linux_build/api/cardvault-server
+driver_paths "$1" "$2"
 # Check 8's agent: this build's, or CARDVAULT_TRAY_TEST_AGENT (another build's cardvault.exe).
-agent_exe=${CARDVAULT_TRAY_TEST_AGENT:-$windows_build/agent/cardvault.exe}
+agent_exe=${CARDVAULT_TRAY_TEST_AGENT:-$exe}
 tray=$windows_build/agent/tray/windows/cardvault-tray.exe
 tool=$windows_build/tests/agent/tray/windows/tray_test_tool.exe
-for f in "$tray" "$tool"; do
-  [ -f "$f" ] || { echo "tray_test: $f is missing (scripts/build.sh windows)" >&2; exit 1; }
-done
+driver_need "$tray" "$tool"
 for p in Xvfb trayer xwininfo; do
   command -v "$p" >/dev/null || { echo "  skipped: $p is not installed"; exit 0; }
 done
@@ -204,10 +200,14 @@ else
   [ -n "$recipient" ] || fail "cardvault.exe keygen: $out"
   mkdir -p "$tmp/real"
   echo "first" >"$tmp/real/a.txt"
-  run wine "$agent_exe" init --vault "$(z "$tmp/real")" --server "$url" --fingerprint "$fingerprint" \
-    --token-file "$(z "$tmp/token")" --recipient "$recipient" --force
+  # Its config and state in $tmp, removed at the end: a second run in the same Wine prefix
+  # starts as afresh as the first (the profile's %APPDATA%\cardvault is left alone).
+  A=(--config "$(z "$tmp/agent-config.json")")
+  run wine "$agent_exe" "${A[@]}" init --vault "$(z "$tmp/real")" --server "$url" \
+    --fingerprint "$fingerprint" --token-file "$(z "$tmp/token")" --recipient "$recipient" \
+    --state-dir "$(z "$tmp/agent-state")"
   [ "$rc" -eq 0 ] || fail "cardvault.exe init: $out"
-  wine "$agent_exe" run >"$tmp/agent.log" 2>&1 &
+  wine "$agent_exe" "${A[@]}" run >"$tmp/agent.log" 2>&1 &
   pids+=($!)
   wine "$tray" >"$tmp/tray-real.log" 2>&1 &
   pids+=($!)
@@ -226,7 +226,7 @@ else
   run wine "$tool" menu-pick "$icon_x" "$icon_y" 2
   [ "$rc" -eq 0 ] || fail "the menu did not open: $out"
   agent_paused() {
-    run wine "$agent_exe" status
+    run wine "$agent_exe" "${A[@]}" status
     [[ $out == *paused* ]]
   }
   wait_for agent_paused || fail "Pause syncing did not pause the agent: $out"
