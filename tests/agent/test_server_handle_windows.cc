@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/agent/test_server_handle.h"
+#include "tests/api/pinned_client.h"
 
 namespace cardvault {
 namespace {
@@ -61,12 +62,7 @@ class ExternalServer final : public TestServerHandle {
         token_(std::move(token)) {}
 
   std::unique_ptr<RemoteStore> Client() override {
-    RemoteStoreOptions options;
-    options.port = port_;
-    options.pinned_sha256 = fingerprint_;
-    options.token = SecretData::CopyFrom(token_);
-    options.read_timeout_seconds = 10;
-    return RemoteStore::New(std::move(options)).value();
+    return PinnedTestClient(port_, fingerprint_, token_);
   }
   void Restart() override {}  // not this process's server
   std::string data_dir() const override { return data_dir_; }

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "api/server_config.h"
+#include "tests/api/pinned_client.h"
 #include "tests/api/server_test_util.h"
 
 namespace cardvault {
@@ -108,14 +109,7 @@ class ChildServerTest : public ::testing::Test {
     pid_ = -1;
     return status;
   }
-  std::unique_ptr<RemoteStore> Client() {
-    RemoteStoreOptions options;
-    options.port = port_;
-    options.pinned_sha256 = fingerprint_;
-    options.token = SecretData::CopyFrom(token_);
-    options.read_timeout_seconds = 10;
-    return RemoteStore::New(std::move(options)).value();
-  }
+  std::unique_ptr<RemoteStore> Client() { return PinnedTestClient(port_, fingerprint_, token_); }
 
   std::string dir_, data_, fingerprint_, token_;
   int port_ = 0;

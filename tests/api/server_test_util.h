@@ -16,6 +16,7 @@
 #include "core/crypto.h"
 #include "storage/file_blob_store.h"
 #include "storage/sqlite_token_store.h"
+#include "tests/api/pinned_client.h"
 
 namespace cardvault {
 
@@ -112,12 +113,7 @@ class TestServer {
   }
 
   std::unique_ptr<RemoteStore> Client(const std::string& token) {
-    RemoteStoreOptions options;
-    options.port = port_;
-    options.pinned_sha256 = fingerprint_;
-    options.token = SecretData::CopyFrom(token);
-    options.read_timeout_seconds = 10;
-    return RemoteStore::New(std::move(options)).value();
+    return PinnedTestClient(port_, fingerprint_, token);
   }
 
   std::string CurlBase(const std::string& token) const {
