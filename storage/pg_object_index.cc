@@ -4,6 +4,7 @@
 
 #include <array>
 #include <limits>
+#include <map>
 #include <set>
 #include <string_view>
 
@@ -79,30 +80,44 @@ int64_t Signed(uint64_t v) { return static_cast<int64_t>(v); }
 
 bool Retryable(const Status& s) { return s.reason() == "pg_40001" || s.reason() == "pg_40P01"; }
 
-StatusOr<std::optional<IndexedVersion>> FindLiveOn(PgConn& conn, std::string_view user,
-                                                   std::string_view id, bool with_data) {
+constexpr std::string_view kLockSql = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+constexpr std::string_view kUsageSql =
+    "SELECT live_bytes, quota_bytes, retained_bytes FROM usage WHERE \"user\" = $1";
+
+const std::string& FindLiveSql(bool with_data) {
   static const std::string kWith =
       Select("data", "WHERE \"user\" = $1 AND id = $2 AND deleted IS NULL");
   static const std::string kWithout =
       Select("", "WHERE \"user\" = $1 AND id = $2 AND deleted IS NULL");
-  CV_ASSIGN_OR_RETURN(PgRows rows,
-                      conn.Run(with_data ? kWith : kWithout, {PgParam::Of(user), PgParam::Of(id)}));
-  if (rows.size() == 0) return std::optional<IndexedVersion>();
-  IndexedVersion v = ReadVersion(rows, 0);
-  if (with_data && v.is_inline) v.data = rows.Blob(0, kFirstExtraColumn);
-  return std::optional<IndexedVersion>(std::move(v));
+  return with_data ? kWith : kWithout;
 }
 
-StatusOr<UserUsage> UsageOn(PgConn& conn, std::string_view user) {
-  CV_ASSIGN_OR_RETURN(PgRows rows, conn.Run("SELECT live_bytes, quota_bytes, retained_bytes "
-                                            "FROM usage WHERE \"user\" = $1",
-                                            {PgParam::Of(user)}));
+std::optional<IndexedVersion> ReadLive(const PgRows& rows, bool with_data) {
+  if (rows.size() == 0) return std::nullopt;
+  IndexedVersion v = ReadVersion(rows, 0);
+  if (with_data && v.is_inline) v.data = rows.Blob(0, kFirstExtraColumn);
+  return v;
+}
+
+UserUsage ReadUsage(const PgRows& rows) {
   UserUsage usage;
   if (rows.size() == 0) return usage;
   usage.live_bytes = static_cast<uint64_t>(rows.Int(0, 0));
   if (!rows.IsNull(0, 1)) usage.quota_bytes = static_cast<uint64_t>(rows.Int(0, 1));
   usage.retained_bytes = static_cast<uint64_t>(rows.Int(0, 2));
   return usage;
+}
+
+StatusOr<std::optional<IndexedVersion>> FindLiveOn(PgConn& conn, std::string_view user,
+                                                   std::string_view id, bool with_data) {
+  CV_ASSIGN_OR_RETURN(PgRows rows,
+                      conn.Run(FindLiveSql(with_data), {PgParam::Of(user), PgParam::Of(id)}));
+  return ReadLive(rows, with_data);
+}
+
+StatusOr<UserUsage> UsageOn(PgConn& conn, std::string_view user) {
+  CV_ASSIGN_OR_RETURN(PgRows rows, conn.Run(kUsageSql, {PgParam::Of(user)}));
+  return ReadUsage(rows);
 }
 
 StatusOr<std::vector<IndexedVersion>> Versions(const PgRows& rows, bool with_data = false) {
@@ -126,9 +141,7 @@ StatusOr<std::optional<IndexedVersion>> FindImportedOn(PgConn& conn, std::string
 // One version of Import, inside its transaction, under its user's lock.
 StatusOr<ImportResult> ImportOn(PgConn& conn, const IndexedVersion& v) {
   if (v.version <= 0) return InvalidArgumentError("an imported version needs its origin number");
-  CV_RETURN_IF_ERROR(
-      conn.Run("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {PgParam::Of(v.user)})
-          .status());
+  CV_RETURN_IF_ERROR(conn.Run(kLockSql, {PgParam::Of(v.user)}).status());
   CV_ASSIGN_OR_RETURN(std::optional<IndexedVersion> before,
                       FindImportedOn(conn, v.user, v.version));
   if (before.has_value()) return ImportResult{std::move(*before), false};
@@ -171,46 +184,64 @@ class PgObjectIndex::Txn final : public IndexTransaction {
 
   // A step runs in its own savepoint, and rolling one back releases the locks taken in it:
   // every step takes its users' locks again (cheap when the transaction still holds them).
-  void NewStep() { locked_.clear(); }
+  void NewStep() {
+    locked_.clear();
+    usage_.clear();
+  }
 
+  // The first touch of a user in a step sends the lock, this read and the user's usage in
+  // one round trip (a pipeline), and keeps the usage for the step's Usage. Under READ
+  // COMMITTED every statement takes its snapshot when it starts, and the server runs a
+  // pipeline's statements one after the other: both reads start once the lock is held, so
+  // they see every step on this user that committed before it, as if sent one by one. The
+  // kept usage stays true until this step writes the user (RetireLive, Insert drop it).
   StatusOr<std::optional<IndexedVersion>> FindLive(std::string_view user,
                                                    std::string_view id) override {
-    CV_RETURN_IF_ERROR(Lock(user));
-    return FindLiveOn(conn_, user, id, false);
+    if (locked_.contains(std::string(user))) return FindLiveOn(conn_, user, id, false);
+    const PgStatement statements[] = {{kLockSql, {PgParam::Of(user)}},
+                                      {FindLiveSql(false), {PgParam::Of(user), PgParam::Of(id)}},
+                                      {kUsageSql, {PgParam::Of(user)}}};
+    CV_ASSIGN_OR_RETURN(std::vector<PgRows> rows, conn_.RunPipeline(statements));
+    locked_.insert(std::string(user));
+    usage_[std::string(user)] = ReadUsage(rows[2]);
+    return ReadLive(rows[1], false);
   }
   StatusOr<UserUsage> Usage(std::string_view user) override {
-    CV_RETURN_IF_ERROR(Lock(user));
-    return UsageOn(conn_, user);
+    if (auto kept = usage_.find(std::string(user)); kept != usage_.end()) return kept->second;
+    if (locked_.contains(std::string(user))) return UsageOn(conn_, user);
+    const PgStatement statements[] = {{kLockSql, {PgParam::Of(user)}},
+                                      {kUsageSql, {PgParam::Of(user)}}};
+    CV_ASSIGN_OR_RETURN(std::vector<PgRows> rows, conn_.RunPipeline(statements));
+    locked_.insert(std::string(user));
+    return ReadUsage(rows[1]);
   }
+  // One statement: the version leaves the live bytes and joins the retained ones.
   StatusOr<bool> RetireLive(std::string_view user, std::string_view id, int64_t now_unix) override {
     CV_RETURN_IF_ERROR(Lock(user));
-    CV_ASSIGN_OR_RETURN(PgRows rows,
-                        conn_.Run("UPDATE objects SET deleted = $3 WHERE \"user\" = $1 AND "
-                                  "id = $2 AND deleted IS NULL RETURNING size",
-                                  {PgParam::Of(user), PgParam::Of(id), PgParam::Of(now_unix)}));
-    if (rows.size() == 0) return false;
-    CV_RETURN_IF_ERROR(conn_
-                           .Run("UPDATE usage SET live_bytes = live_bytes - $2, "
-                                "retained_bytes = retained_bytes + $2 WHERE \"user\" = $1",
-                                {PgParam::Of(user), PgParam::Of(rows.Int(0, 0))})
-                           .status());
-    return true;
+    usage_.erase(std::string(user));
+    CV_ASSIGN_OR_RETURN(
+        PgRows rows,
+        conn_.Run("WITH r AS (UPDATE objects SET deleted = $3 WHERE \"user\" = $1 AND id = $2 "
+                  "AND deleted IS NULL RETURNING size), u AS (UPDATE usage SET "
+                  "live_bytes = usage.live_bytes - r.size, retained_bytes = "
+                  "usage.retained_bytes + r.size FROM r WHERE usage.\"user\" = $1) "
+                  "SELECT size FROM r",
+                  {PgParam::Of(user), PgParam::Of(id), PgParam::Of(now_unix)}));
+    return rows.size() > 0;
   }
+  // One statement: the row and its live bytes.
   Status Insert(const NewVersion& v, int64_t now_unix) override {
     CV_RETURN_IF_ERROR(Lock(v.user));
-    CV_RETURN_IF_ERROR(
-        conn_
-            .Run("INSERT INTO objects (\"user\", id, kind, size, sha256, created, file, data) "
-                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                 {PgParam::Of(v.user), PgParam::Of(v.id), PgParam::Of(static_cast<int64_t>(v.kind)),
-                  PgParam::Of(Signed(v.size)), PgParam::Of(v.sha256), PgParam::Of(now_unix),
-                  PgParam::Of(v.byte_key), PgParam::Of(v.data)})
-            .status());
+    usage_.erase(std::string(v.user));
     return conn_
         .Run(
-            "INSERT INTO usage (\"user\", live_bytes) VALUES ($1, $2) ON CONFLICT (\"user\") "
-            "DO UPDATE SET live_bytes = usage.live_bytes + EXCLUDED.live_bytes",
-            {PgParam::Of(v.user), PgParam::Of(Signed(v.size))})
+            "WITH ins AS (INSERT INTO objects (\"user\", id, kind, size, sha256, created, "
+            "file, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)) INSERT INTO usage "
+            "(\"user\", live_bytes) VALUES ($1, $4) ON CONFLICT (\"user\") DO UPDATE SET "
+            "live_bytes = usage.live_bytes + EXCLUDED.live_bytes",
+            {PgParam::Of(v.user), PgParam::Of(v.id), PgParam::Of(static_cast<int64_t>(v.kind)),
+             PgParam::Of(Signed(v.size)), PgParam::Of(v.sha256), PgParam::Of(now_unix),
+             PgParam::Of(v.byte_key), PgParam::Of(v.data)})
         .status();
   }
 
@@ -218,12 +249,14 @@ class PgObjectIndex::Txn final : public IndexTransaction {
   // Steps on one user run one after the other, on every instance (see the class comment).
   Status Lock(std::string_view user) {
     if (!locked_.insert(std::string(user)).second) return Status::Ok();
-    return conn_.Run("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {PgParam::Of(user)})
-        .status();
+    Status locked = conn_.Run(kLockSql, {PgParam::Of(user)}).status();
+    if (!locked.ok()) locked_.erase(std::string(user));
+    return locked;
   }
 
   PgConn& conn_;
   std::set<std::string> locked_;
+  std::map<std::string, UserUsage> usage_;  // read with the lock, this step (see FindLive)
 };
 
 StatusOr<std::unique_ptr<PgObjectIndex>> PgObjectIndex::Open(const std::string& conninfo,
@@ -235,18 +268,23 @@ StatusOr<std::unique_ptr<PgObjectIndex>> PgObjectIndex::Open(const std::string& 
 
 Status PgObjectIndex::TryBatch(PgConn& conn, std::span<const IndexStep* const> steps,
                                std::span<Status> results) {
-  CV_RETURN_IF_ERROR(conn.Exec("BEGIN"));
+  if (steps.empty()) return Status::Ok();
+  // A savepoint per step: one that fails halfway leaves no trace in the batch. The control
+  // statements between steps share one round trip (PQexec stops at the first that fails and
+  // returns its error). The last step's savepoint is released before COMMIT, not left to it:
+  // COMMIT of an aborted transaction answers "ROLLBACK" without an error, RELEASE fails.
+  CV_RETURN_IF_ERROR(conn.Exec("BEGIN; SAVEPOINT step"));
   Txn txn(conn);
   for (size_t i = 0; i < steps.size(); ++i) {
-    // A savepoint per step: one that fails halfway leaves no trace in the batch.
-    CV_RETURN_IF_ERROR(conn.Exec("SAVEPOINT step"));
     txn.NewStep();
     results[i] = (*steps[i])(txn);
     if (Retryable(results[i])) return results[i];  // the whole batch again
-    CV_RETURN_IF_ERROR(
-        conn.Exec(results[i].ok() ? "RELEASE SAVEPOINT step" : "ROLLBACK TO SAVEPOINT step"));
+    std::string control =
+        results[i].ok() ? "RELEASE SAVEPOINT step; " : "ROLLBACK TO SAVEPOINT step; ";
+    control += i + 1 < steps.size() ? "SAVEPOINT step" : "COMMIT";
+    CV_RETURN_IF_ERROR(conn.Exec(control));
   }
-  return conn.Exec("COMMIT");
+  return Status::Ok();
 }
 
 Status PgObjectIndex::Probe() {

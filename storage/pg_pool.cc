@@ -28,6 +28,32 @@ Status PgError(pg_conn* conn, const pg_result* result, std::string_view what) {
   return IoError(std::string(what) + ": " + message, reason);
 }
 
+// Statement parameters as libpq takes them: text, or bytea in binary; NULL as a null pointer.
+struct ParamArrays {
+  explicit ParamArrays(const std::vector<PgParam>& params)
+      : values(params.size()), lengths(params.size()), formats(params.size()) {
+    for (size_t i = 0; i < params.size(); ++i) {
+      const PgParam& p = params[i];
+      if (p.type == PgParam::Type::kNull) continue;
+      if (p.type == PgParam::Type::kBytes) {
+        values[i] = reinterpret_cast<const char*>(p.bytes->data());
+        lengths[i] = static_cast<int>(p.bytes->size());
+        formats[i] = 1;  // binary
+      } else {
+        values[i] = p.text.c_str();
+      }
+    }
+  }
+  int count() const { return static_cast<int>(values.size()); }
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+};
+
+bool Succeeded(const PgRows& rows) {
+  const ExecStatusType status = PQresultStatus(rows.result_for_status());
+  return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+}
+
 }  // namespace
 
 PgRows::PgRows(pg_result* result) : result_(result) {}
@@ -62,47 +88,98 @@ int PgRows::affected() const {
 
 PgConn::~PgConn() { pool_->Release(slot_); }
 
-StatusOr<PgRows> PgConn::Run(std::string_view sql, const std::vector<PgParam>& params) {
+StatusOr<std::string> PgConn::Prepared(std::string_view sql) {
   PgPool::Slot& slot = pool_->slots_[slot_];
   auto [it, fresh] = slot.prepared.try_emplace(std::string(sql), "");
-  if (fresh) {
-    it->second = "s" + std::to_string(slot.prepared.size());
-    PgRows prepared(PQprepare(slot.conn, it->second.c_str(), it->first.c_str(), 0, nullptr));
-    if (PQresultStatus(prepared.result_for_status()) != PGRES_COMMAND_OK) {
-      Status error = PgError(slot.conn, prepared.result_for_status(), "prepare");
-      slot.prepared.erase(it);
+  if (!fresh) return it->second;
+  it->second = "s" + std::to_string(slot.prepared.size());
+  pool_->round_trips_.fetch_add(1, std::memory_order_relaxed);
+  PgRows prepared(PQprepare(slot.conn, it->second.c_str(), it->first.c_str(), 0, nullptr));
+  if (PQresultStatus(prepared.result_for_status()) != PGRES_COMMAND_OK) {
+    Status error = PgError(slot.conn, prepared.result_for_status(), "prepare");
+    slot.prepared.erase(it);
+    return error;
+  }
+  return it->second;
+}
+
+StatusOr<PgRows> PgConn::Run(std::string_view sql, const std::vector<PgParam>& params) {
+  pg_conn* conn = pool_->slots_[slot_].conn;
+  CV_ASSIGN_OR_RETURN(std::string name, Prepared(sql));
+  const ParamArrays a(params);
+  pool_->round_trips_.fetch_add(1, std::memory_order_relaxed);
+  PgRows rows(PQexecPrepared(conn, name.c_str(), a.count(), a.values.data(), a.lengths.data(),
+                             a.formats.data(), 0));
+  if (!Succeeded(rows)) return PgError(conn, rows.result_for_status(), "query");
+  return rows;
+}
+
+StatusOr<std::vector<PgRows>> PgConn::RunPipeline(std::span<const PgStatement> statements) {
+  pg_conn* conn = pool_->slots_[slot_].conn;
+  std::vector<std::string> names;
+  for (const PgStatement& s : statements) {
+    CV_ASSIGN_OR_RETURN(std::string name, Prepared(s.sql));
+    names.push_back(std::move(name));
+  }
+  if (PQenterPipelineMode(conn) != 1) return PgError(conn, nullptr, "pipeline");
+  for (size_t i = 0; i < statements.size(); ++i) {
+    const ParamArrays a(statements[i].params);
+    if (PQsendQueryPrepared(conn, names[i].c_str(), a.count(), a.values.data(), a.lengths.data(),
+                            a.formats.data(), 0) != 1) {
+      Status error = PgError(conn, nullptr, "pipeline");
+      AbandonPipeline();
       return error;
     }
   }
-  std::vector<const char*> values(params.size());
-  std::vector<int> lengths(params.size()), formats(params.size());
-  for (size_t i = 0; i < params.size(); ++i) {
-    const PgParam& p = params[i];
-    if (p.type == PgParam::Type::kNull) continue;
-    if (p.type == PgParam::Type::kBytes) {
-      values[i] = reinterpret_cast<const char*>(p.bytes->data());
-      lengths[i] = static_cast<int>(p.bytes->size());
-      formats[i] = 1;  // binary
-    } else {
-      values[i] = p.text.c_str();
+  pool_->round_trips_.fetch_add(1, std::memory_order_relaxed);
+  if (PQpipelineSync(conn) != 1) {
+    Status error = PgError(conn, nullptr, "pipeline");
+    AbandonPipeline();
+    return error;
+  }
+  // Each statement's result, then a null one; after a failure the later statements answer
+  // PGRES_PIPELINE_ABORTED (not run); then the sync point (PGRES_PIPELINE_SYNC).
+  std::vector<PgRows> out;
+  for (size_t i = 0; i < statements.size(); ++i) {
+    PgRows rows(PQgetResult(conn));
+    if (rows.result_for_status() == nullptr || !Succeeded(rows)) {
+      Status error = PgError(conn, rows.result_for_status(), "query");
+      AbandonPipeline();
+      return error;
+    }
+    PgRows end(PQgetResult(conn));  // the null that ends this statement's results
+    out.push_back(std::move(rows));
+  }
+  PgRows sync(PQgetResult(conn));
+  const bool synced = PQresultStatus(sync.result_for_status()) == PGRES_PIPELINE_SYNC;
+  if (!synced || PQexitPipelineMode(conn) != 1) {
+    AbandonPipeline();
+    return PgError(conn, nullptr, "pipeline");
+  }
+  return out;
+}
+
+void PgConn::AbandonPipeline() {
+  pg_conn* conn = pool_->slots_[slot_].conn;
+  // Bounded: a statement's results and its null, or the sync point, per pass; a broken
+  // connection answers null at once and is reconnected by the next Acquire.
+  for (int nulls = 0; PQpipelineStatus(conn) != PQ_PIPELINE_OFF && nulls < 64;) {
+    PgRows rows(PQgetResult(conn));
+    if (rows.result_for_status() == nullptr) {
+      ++nulls;
+      if (PQexitPipelineMode(conn) == 1) return;
+      if (PQstatus(conn) != CONNECTION_OK) return;
     }
   }
-  PgRows rows(PQexecPrepared(slot.conn, it->second.c_str(), static_cast<int>(params.size()),
-                             values.data(), lengths.data(), formats.data(), 0));
-  const ExecStatusType status = PQresultStatus(rows.result_for_status());
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    return PgError(slot.conn, rows.result_for_status(), "query");
-  }
-  return rows;
 }
 
 Status PgConn::Exec(std::string_view sql) {
   pg_conn* conn = pool_->slots_[slot_].conn;
+  pool_->round_trips_.fetch_add(1, std::memory_order_relaxed);
+  // With several statements PQexec stops at the first that fails and returns its error;
+  // otherwise the last statement's result.
   PgRows rows(PQexec(conn, std::string(sql).c_str()));
-  const ExecStatusType status = PQresultStatus(rows.result_for_status());
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    return PgError(conn, rows.result_for_status(), "statement");
-  }
+  if (!Succeeded(rows)) return PgError(conn, rows.result_for_status(), "statement");
   return Status::Ok();
 }
 

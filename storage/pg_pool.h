@@ -3,11 +3,13 @@
 #ifndef CARDVAULT_STORAGE_PG_POOL_H_
 #define CARDVAULT_STORAGE_PG_POOL_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -53,6 +55,12 @@ struct PgParam {
   static PgParam Of(const Bytes* b) { return b == nullptr ? Null() : PgParam{Type::kBytes, "", b}; }
 };
 
+// One statement of a pipeline (PgConn::RunPipeline).
+struct PgStatement {
+  std::string_view sql;
+  std::vector<PgParam> params;
+};
+
 class PgPool;
 
 // A connection borrowed from a PgPool, returned when destroyed. One thread at a time.
@@ -66,10 +74,23 @@ class PgConn {
   // Runs `sql` (prepared on this connection the first time it is seen) with `params`.
   // Errors carry the SQLSTATE as the reason ("pg_" + code, e.g. "pg_40001").
   StatusOr<PgRows> Run(std::string_view sql, const std::vector<PgParam>& params = {});
-  // Runs one or more statements without parameters (BEGIN, SAVEPOINT, DDL).
+  // Runs `statements` in one round trip (libpq pipeline mode, each prepared on this
+  // connection first), one after the other in the order given, and returns their rows in
+  // that order. The connection MUST be idle (no pipeline open). The first statement that
+  // fails is the error (with its SQLSTATE reason, as Run's); the ones after it are not run.
+  // Outside a transaction the pipeline is one implicit transaction; inside one, a failure
+  // aborts it (roll back to a savepoint, or roll back).
+  StatusOr<std::vector<PgRows>> RunPipeline(std::span<const PgStatement> statements);
+  // Runs one or more statements without parameters (BEGIN, SAVEPOINT, DDL) in one round
+  // trip. Several statements stop at the first that fails, and that failure is the error.
   Status Exec(std::string_view sql);
 
  private:
+  // The name `sql` is prepared under on this connection (prepared now the first time).
+  StatusOr<std::string> Prepared(std::string_view sql);
+  // Drains a pipeline after a failure to its sync point and leaves pipeline mode.
+  void AbandonPipeline();
+
   PgPool* pool_;
   size_t slot_;
 };
@@ -86,6 +107,9 @@ class PgPool {
   // Borrows a connection, waiting at most 30 s for a free one (kUnavailable "index_busy");
   // a broken one is reconnected first.
   StatusOr<std::unique_ptr<PgConn>> Acquire();
+  // Round trips to the server so far on every connection of the pool: each PQexec,
+  // PQprepare, PQexecPrepared and each pipeline (RunPipeline) counts one.
+  uint64_t round_trips() const { return round_trips_.load(std::memory_order_relaxed); }
 
  private:
   friend class PgConn;
@@ -102,6 +126,7 @@ class PgPool {
   std::condition_variable cv_;
   std::vector<Slot> slots_;
   std::vector<size_t> free_;
+  std::atomic<uint64_t> round_trips_{0};
 };
 
 }  // namespace cardvault
