@@ -241,14 +241,8 @@ StatusOr<std::unique_ptr<PendingPut>> IndexedBlobStore::BeginPut(std::string_vie
                                   "object_too_large");
   }
   // Checked up front so a doomed upload is refused before its body, and again at commit.
-  StatusOr<IndexedVersion> existing = index_->FindLive(user, id, /*with_data=*/false);
-  if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) {
-    return existing.status();
-  }
-  CV_ASSIGN_OR_RETURN(UserUsage usage, index_->Usage(user));
-  std::optional<IndexedVersion> live;
-  if (existing.ok()) live = std::move(*existing);
-  CV_RETURN_IF_ERROR(CheckPut(live, usage, options));
+  CV_ASSIGN_OR_RETURN(LiveAndUsage now, index_->FindLiveAndUsage(user, id));
+  CV_RETURN_IF_ERROR(CheckPut(now.live, now.usage, options));
   std::unique_ptr<ByteWriter> writer;
   if (options.size > options_.inline_max_bytes) {
     CV_ASSIGN_OR_RETURN(writer, bytes_->NewWriter(options.size));

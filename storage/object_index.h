@@ -55,6 +55,12 @@ struct UserUsage {
   std::optional<uint64_t> quota_bytes;  // the user's own quota; nullopt: the store's default
 };
 
+// ObjectIndex::FindLiveAndUsage's answer.
+struct LiveAndUsage {
+  std::optional<IndexedVersion> live;
+  UserUsage usage;
+};
+
 // A version to record. The views MUST stay valid for the call.
 struct NewVersion {
   std::string_view user;
@@ -112,6 +118,22 @@ class ObjectIndex {
   virtual StatusOr<IndexedVersion> FindLive(std::string_view user, std::string_view id,
                                             bool with_data) = 0;
   virtual StatusOr<UserUsage> Usage(std::string_view user) = 0;
+  // The live version of `id` for `user` (without its inline bytes; nullopt if none) and the
+  // user's usage: what FindLive and Usage answer, for the checks of an upload before its
+  // body. Not a transaction: a write between the two reads MAY show in one and not the
+  // other, so a caller MUST check again inside WriteBatch. The default reads both in turn; a
+  // backend MAY override it to answer in one round trip.
+  virtual StatusOr<LiveAndUsage> FindLiveAndUsage(std::string_view user, std::string_view id) {
+    LiveAndUsage out;
+    StatusOr<IndexedVersion> live = FindLive(user, id, /*with_data=*/false);
+    if (live.ok()) {
+      out.live = std::move(*live);
+    } else if (live.status().code() != StatusCode::kNotFound) {
+      return live.status();
+    }
+    CV_ASSIGN_OR_RETURN(out.usage, Usage(user));
+    return out;
+  }
   // Sets (or with nullopt clears) the user's own quota; works for a user with no objects.
   virtual Status SetQuota(std::string_view user, std::optional<uint64_t> quota_bytes) = 0;
   // One page of live versions as BlobStore::List defines it. `options` are already checked

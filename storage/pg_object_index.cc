@@ -322,6 +322,14 @@ StatusOr<UserUsage> PgObjectIndex::Usage(std::string_view user) {
   return UsageOn(*conn, user);
 }
 
+StatusOr<LiveAndUsage> PgObjectIndex::FindLiveAndUsage(std::string_view user, std::string_view id) {
+  CV_ASSIGN_OR_RETURN(auto conn, pool_->Acquire());
+  const PgStatement statements[] = {{FindLiveSql(false), {PgParam::Of(user), PgParam::Of(id)}},
+                                    {kUsageSql, {PgParam::Of(user)}}};
+  CV_ASSIGN_OR_RETURN(std::vector<PgRows> rows, conn->RunPipeline(statements));
+  return LiveAndUsage{ReadLive(rows[0], false), ReadUsage(rows[1])};
+}
+
 Status PgObjectIndex::SetQuota(std::string_view user, std::optional<uint64_t> quota_bytes) {
   if (quota_bytes.has_value() &&
       *quota_bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {

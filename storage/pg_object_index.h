@@ -30,10 +30,14 @@ class PgObjectIndex final : public ObjectIndex {
                                                        Options options);
 
   Status Probe() override;
+  // Round trips to PostgreSQL so far (PgPool::round_trips), for tests and measurements.
+  uint64_t round_trips() const { return pool_->round_trips(); }
   Status WriteBatch(std::span<const IndexStep* const> steps, std::span<Status> results) override;
   StatusOr<IndexedVersion> FindLive(std::string_view user, std::string_view id,
                                     bool with_data) override;
   StatusOr<UserUsage> Usage(std::string_view user) override;
+  // One round trip (a pipeline: one implicit transaction, so one snapshot for both).
+  StatusOr<LiveAndUsage> FindLiveAndUsage(std::string_view user, std::string_view id) override;
   Status SetQuota(std::string_view user, std::optional<uint64_t> quota_bytes) override;
   StatusOr<ListPage> List(std::string_view user, const ListOptions& options) override;
   StatusOr<std::vector<IndexedVersion>> Expired(int64_t retired_at_or_before_unix,
