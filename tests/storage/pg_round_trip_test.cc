@@ -82,8 +82,8 @@ TEST_F(PgRoundTripTest, SmallUploadTakesFiveRoundTripsAndReplacementSix) {
   const uint64_t before_replace = index->round_trips();
   ASSERT_TRUE(Put(*store, Id("new"), other).ok());
   const uint64_t replacement = index->round_trips() - before_replace;
-  EXPECT_LE(new_object, 5u);
-  EXPECT_LE(replacement, 6u);
+  EXPECT_LE(new_object, 5u) << new_object;
+  EXPECT_LE(replacement, 6u) << replacement;
 
   auto head = store->Head("alice", Id("new"));
   ASSERT_TRUE(head.ok()) << head.status().ToString();
