@@ -20,6 +20,11 @@ namespace cardvault {
 // and what a step read (its user's rows and usage) does not change before its commit.
 // A batch that meets a deadlock or serialization failure is run again from the start (at
 // most 5 times). Statements are prepared once per pooled connection.
+//
+// Round trips: a step's first touch of a user sends the lock and its reads in one pipeline
+// (PgConn::RunPipeline), each write is one statement, and the savepoint statements between
+// steps share one PQexec: a step that inserts a new version costs 4 with BEGIN and COMMIT
+// (tests/storage/pg_round_trip_test.cc).
 class PgObjectIndex final : public ObjectIndex {
  public:
   struct Options {
