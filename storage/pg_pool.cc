@@ -161,15 +161,12 @@ StatusOr<std::vector<PgRows>> PgConn::RunPipeline(std::span<const PgStatement> s
 
 void PgConn::AbandonPipeline() {
   pg_conn* conn = pool_->slots_[slot_].conn;
-  // Bounded: a statement's results and its null, or the sync point, per pass; a broken
-  // connection answers null at once and is reconnected by the next Acquire.
-  for (int nulls = 0; PQpipelineStatus(conn) != PQ_PIPELINE_OFF && nulls < 64;) {
+  // Bounded: each statement's results and its null, then the sync point; a broken
+  // connection answers null at once, and Acquire reconnects one still in pipeline mode.
+  for (int i = 0; i < 256 && PQpipelineStatus(conn) != PQ_PIPELINE_OFF; ++i) {
     PgRows rows(PQgetResult(conn));
-    if (rows.result_for_status() == nullptr) {
-      ++nulls;
-      if (PQexitPipelineMode(conn) == 1) return;
-      if (PQstatus(conn) != CONNECTION_OK) return;
-    }
+    if (rows.result_for_status() != nullptr) continue;
+    if (PQexitPipelineMode(conn) == 1 || PQstatus(conn) != CONNECTION_OK) return;
   }
 }
 
@@ -258,7 +255,10 @@ StatusOr<std::unique_ptr<PgConn>> PgPool::Acquire() {
   const size_t slot = free_.back();
   free_.pop_back();
   lock.unlock();
-  if (slots_[slot].conn == nullptr || PQstatus(slots_[slot].conn) != CONNECTION_OK) {
+  // A connection left in pipeline mode (AbandonPipeline could not end it) is opened anew.
+  pg_conn* conn = slots_[slot].conn;
+  if (conn == nullptr || PQstatus(conn) != CONNECTION_OK ||
+      PQpipelineStatus(conn) != PQ_PIPELINE_OFF) {
     if (Status connected = Connect(slots_[slot]); !connected.ok()) {
       Release(slot);
       return connected;

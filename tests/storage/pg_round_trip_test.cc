@@ -179,5 +179,33 @@ TEST_F(PgRoundTripTest, ADeadlockInAPipelineRunsTheBatchAgain) {
   EXPECT_TRUE(index.FindLive("bob", Id("alice"), false).ok());
 }
 
+// A step that swallows a failed statement and returns OK leaves its transaction aborted:
+// the joined "RELEASE SAVEPOINT step; COMMIT" reports that failure (a bare COMMIT would
+// answer ROLLBACK without an error), so the batch fails whole instead of claiming success.
+TEST_F(PgRoundTripTest, AFailureSwallowedByAStepFailsTheWholeBatch) {
+  auto opened = PgObjectIndex::Open(conninfo_, {.pool_size = 1});
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  PgObjectIndex& index = **opened;
+  auto insert = [](IndexTransaction& txn, const std::string& id) {
+    return txn.Insert({"alice", id, ObjectKind::kBlob, 5, std::string(64, 'a'), "k" + id, nullptr},
+                      1000);
+  };
+  IndexStep first = [&](IndexTransaction& txn) { return insert(txn, Id("first")); };
+  IndexStep swallowing = [&](IndexTransaction& txn) -> Status {
+    CV_RETURN_IF_ERROR(insert(txn, Id("twice")));
+    EXPECT_EQ(insert(txn, Id("twice")).reason(), "pg_23505");  // ignored by the step
+    return Status::Ok();
+  };
+  const IndexStep* steps[] = {&first, &swallowing};
+  Status results[2];
+  const Status batch = index.WriteBatch(steps, results);
+  EXPECT_FALSE(batch.ok());
+  EXPECT_EQ(batch.reason(), "pg_25P02") << batch.ToString();  // in failed sql transaction
+  EXPECT_EQ(results[0].reason(), batch.reason());
+  EXPECT_EQ(index.FindLive("alice", Id("first"), false).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(index.FindLive("alice", Id("twice"), false).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(index.Usage("alice")->live_bytes, 0u);
+}
+
 }  // namespace
 }  // namespace cardvault
