@@ -254,6 +254,10 @@ TEST(AddressRangesTest, AddressesAndBlocksOfBothFamilies) {
   EXPECT_FALSE(ranges->Contains("localhost"));
   EXPECT_TRUE(AddressRanges::Parse({"0.0.0.0/0"})->Contains("203.0.113.7"));
   EXPECT_FALSE(AddressRanges::Parse({"0.0.0.0/0"})->Contains("2001:db8::1"));
+  // IPv4 is compared in its mapped form: an IPv6 catch-all covers IPv4 (docs/server.md).
+  EXPECT_TRUE(AddressRanges::Parse({"::/0"})->Contains("203.0.113.7"));
+  EXPECT_TRUE(AddressRanges::Parse({"::ffff:0:0/96"})->Contains("203.0.113.7"));
+  EXPECT_FALSE(AddressRanges::Parse({"fd00::/8"})->Contains("203.0.113.7"));
   EXPECT_TRUE(AddressRanges::Parse({})->empty());
   EXPECT_FALSE(AddressRanges::Parse({})->Contains("127.0.0.1"));
 }
