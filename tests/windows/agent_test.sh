@@ -248,7 +248,7 @@ run win "$exe" restore "${remote[@]}" --token-file "$(z "$tmp/bob-token")" "${wi
 W2=(--config "$(z "$tmp/win2/config.json")")
 run win "$exe" "${W2[@]}" init --vault "$(z "$tmp/wvault2")" "${remote[@]}" \
   --token-file "$(z "$tmp/bob-token")" --recipient "$recipient" --state-dir "$(z "$tmp/wstate2")"
-[ "$rc" = 0 ] || fail "cardvault.exe init (bob): $out"
+[ "$rc" = 0 ] || fail "cardvault.exe init (bob): exit $rc: $out; $(ls -lR "$tmp/win2" "$tmp/wstate2" 2>&1 | head -n 12)"
 run win "$exe" "${W2[@]}" adopt "${win_card[@]}"
 [ "$rc" = 0 ] || fail "cardvault.exe adopt: exit $rc: $out"
 bob_before=$(server_blobs bob)

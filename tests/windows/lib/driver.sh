@@ -72,11 +72,15 @@ wine_run() {
   return "$rc"
 }
 z() { echo "Z:$1"; }
+# Runs a command: its output (stdout and stderr) in $out, its exit code in $rc. A failure with
+# no output at all (a process that died before it could print, or a stdout buffer lost in a
+# crash) says so, with the code, so that a failure message is never blank.
 run() {
   set +e
   out=$("$@" 2>&1)
   rc=$?
   set -e
+  if [ "$rc" != 0 ] && [ -z "$out" ]; then out="(no output at all; exit code $rc)"; fi
 }
 # The same RSA-2048 key on two PCs: a SoftHSM2 token LABEL on Linux (PIN 123456 in $tmp/pin)
 # and a CryptoAPI key container under Wine, cv-NAME-<random> (unique per run), imported by
